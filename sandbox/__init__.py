@@ -1,0 +1,1 @@
+"""Sandbox EPD: a small simulated EHR for the demo and the end-to-end tests. Never used in production."""
