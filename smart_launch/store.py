@@ -1,0 +1,223 @@
+"""Server-side storage for pending authorizations, launch contexts and browser session data.
+
+Tokens never leave the server: the browser holds only an opaque session id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from smart_launch.models import LaunchContext, PendingAuthorization
+
+
+class SessionStore(Protocol):
+    """Where the SMART client keeps its server-side state. Implementations must be thread-safe."""
+
+    def save_pending(self, pending: PendingAuthorization) -> None:
+        """Store a pending authorization under its state."""
+
+    def take_pending(self, state: str) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state` (single use); None when absent."""
+
+    def save_context(self, context: LaunchContext) -> None:
+        """Insert or replace a launch context."""
+
+    def get_context(self, context_id: str) -> LaunchContext | None:
+        """The launch context with this id, or None."""
+
+    def delete_context(self, context_id: str) -> None:
+        """Forget a launch context."""
+
+    def load_session(self, session_id: str) -> dict[str, Any] | None:
+        """The data of a browser session, or None when unknown or expired."""
+
+    def save_session(self, session_id: str, data: dict[str, Any], expires_at: float) -> None:
+        """Insert or replace the data of a browser session."""
+
+    def delete_session(self, session_id: str) -> None:
+        """Forget a browser session."""
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Drop everything past its expiry; returns how many entries went."""
+
+
+class MemorySessionStore:
+    """A SessionStore in process memory (tests, single-process demo)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, PendingAuthorization] = {}
+        self._contexts: dict[str, LaunchContext] = {}
+        self._sessions: dict[str, tuple[float, str]] = {}
+
+    def save_pending(self, pending: PendingAuthorization) -> None:
+        """Store a pending authorization under its state."""
+        with self._lock:
+            self._pending[pending.state] = pending
+
+    def take_pending(self, state: str) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state` (single use)."""
+        with self._lock:
+            return self._pending.pop(state, None)
+
+    def save_context(self, context: LaunchContext) -> None:
+        """Insert or replace a launch context."""
+        with self._lock:
+            self._contexts[context.context_id] = context
+
+    def get_context(self, context_id: str) -> LaunchContext | None:
+        """The launch context with this id, or None."""
+        with self._lock:
+            return self._contexts.get(context_id)
+
+    def delete_context(self, context_id: str) -> None:
+        """Forget a launch context."""
+        with self._lock:
+            self._contexts.pop(context_id, None)
+
+    def load_session(self, session_id: str) -> dict[str, Any] | None:
+        """The data of a browser session, or None when unknown or expired."""
+        with self._lock:
+            entry = self._sessions.get(session_id)
+        if entry is None or entry[0] <= time.time():
+            return None
+        data: dict[str, Any] = json.loads(entry[1])
+        return data
+
+    def save_session(self, session_id: str, data: dict[str, Any], expires_at: float) -> None:
+        """Insert or replace the data of a browser session (stored as JSON, like the SQLite store)."""
+        raw = json.dumps(data)
+        with self._lock:
+            self._sessions[session_id] = (expires_at, raw)
+
+    def delete_session(self, session_id: str) -> None:
+        """Forget a browser session."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Drop everything past its expiry."""
+        at = time.time() if now is None else now
+        with self._lock:
+            gone_p = [k for k, p in self._pending.items() if p.expires_at <= at]
+            gone_c = [k for k, c in self._contexts.items() if c.ends_at <= at]
+            gone_s = [k for k, (exp, _) in self._sessions.items() if exp <= at]
+            for k in gone_p:
+                del self._pending[k]
+            for k in gone_c:
+                del self._contexts[k]
+            for k in gone_s:
+                del self._sessions[k]
+        return len(gone_p) + len(gone_c) + len(gone_s)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending_authorization (
+    state TEXT PRIMARY KEY, expires_at REAL NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS launch_context (
+    context_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, ends_at REAL NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS browser_session (
+    session_id TEXT PRIMARY KEY, expires_at REAL NOT NULL, body TEXT NOT NULL);
+"""
+
+
+class SQLiteSessionStore:
+    """A SessionStore in one SQLite file, shared by the threads of one process (and by processes, via WAL)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # One connection guarded by a lock: simple, and SQLite serializes writes anyway.
+        self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=10)
+        with self._lock:
+            if self._path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    def save_pending(self, pending: PendingAuthorization) -> None:
+        """Store a pending authorization under its state."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO pending_authorization (state, expires_at, body) VALUES (?, ?, ?)",
+                (pending.state, pending.expires_at, pending.to_json()),
+            )
+
+    def take_pending(self, state: str) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state`; the DELETE makes it single use."""
+        with self._lock:
+            row = self._conn.execute(
+                "DELETE FROM pending_authorization WHERE state = ? RETURNING body", (state,)
+            ).fetchone()
+        return None if row is None else PendingAuthorization.from_json(row[0])
+
+    def save_context(self, context: LaunchContext) -> None:
+        """Insert or replace a launch context."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO launch_context (context_id, session_id, ends_at, body) VALUES (?, ?, ?, ?)",
+                (context.context_id, context.session_id, context.ends_at, context.to_json()),
+            )
+
+    def get_context(self, context_id: str) -> LaunchContext | None:
+        """The launch context with this id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM launch_context WHERE context_id = ?", (context_id,)
+            ).fetchone()
+        return None if row is None else LaunchContext.from_json(row[0])
+
+    def delete_context(self, context_id: str) -> None:
+        """Forget a launch context."""
+        with self._lock:
+            self._conn.execute("DELETE FROM launch_context WHERE context_id = ?", (context_id,))
+
+    def load_session(self, session_id: str) -> dict[str, Any] | None:
+        """The data of a browser session, or None when unknown or expired."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM browser_session WHERE session_id = ? AND expires_at > ?",
+                (session_id, time.time()),
+            ).fetchone()
+        if row is None:
+            return None
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def save_session(self, session_id: str, data: dict[str, Any], expires_at: float) -> None:
+        """Insert or replace the data of a browser session."""
+        raw = json.dumps(data)
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO browser_session (session_id, expires_at, body) VALUES (?, ?, ?)",
+                (session_id, expires_at, raw),
+            )
+
+    def delete_session(self, session_id: str) -> None:
+        """Forget a browser session."""
+        with self._lock:
+            self._conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Drop everything past its expiry."""
+        at = time.time() if now is None else now
+        total = 0
+        with self._lock:
+            for sql in (
+                "DELETE FROM pending_authorization WHERE expires_at <= ?",
+                "DELETE FROM launch_context WHERE ends_at <= ?",
+                "DELETE FROM browser_session WHERE expires_at <= ?",
+            ):
+                total += self._conn.execute(sql, (at,)).rowcount
+        return total
