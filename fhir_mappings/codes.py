@@ -1,0 +1,266 @@
+"""The one place for the product's canonical URLs, code systems and vocabularies.
+
+Every product code lives in a CodeSystem JSON file under `codesystems/` (Dutch displays),
+all under one canonical base URL. The base can be changed for a deployment by setting
+`RESOURCEGROEP_CANONICAL_BASE` before the package is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+DEFAULT_CANONICAL_BASE = "https://resourcegroep.nl/fhir"
+CANONICAL_BASE: str = os.environ.get("RESOURCEGROEP_CANONICAL_BASE", DEFAULT_CANONICAL_BASE).rstrip("/")
+
+
+def cs_url(name: str) -> str:
+    """Canonical URL of one of the product's CodeSystems."""
+    return f"{CANONICAL_BASE}/CodeSystem/{name}"
+
+
+def ext_url(name: str) -> str:
+    """Canonical URL of one of the product's extensions."""
+    return f"{CANONICAL_BASE}/StructureDefinition/{name}"
+
+
+# Product identifier system: every resource the product creates carries one (value = a UUID),
+# so a retried create can be made conditional (ifNoneExist) and never duplicates.
+IDENTIFIER_SYSTEM = f"{CANONICAL_BASE}/NamingSystem/resourcegroep-id"
+
+CS_MEMBER_ROLE = cs_url("member-role")
+CS_NOMINATION_STATE = cs_url("nomination-state")
+CS_MEETING_ROLE = cs_url("meeting-role")
+CS_ARTIFACT = cs_url("artifact")
+CS_LIFE_AREA = cs_url("life-area")
+CS_GOAL_TERM = cs_url("goal-term")
+CS_MEETING_THEME = cs_url("meeting-theme")
+CS_SECTION = cs_url("section")
+
+EXT_NOMINATION_STATE = ext_url("nomination-state")
+EXT_SECTION = ext_url("payload-section")
+EXT_MEETING = ext_url("meeting")
+EXT_MEMBER_KEY = ext_url("member-key")
+EXT_AFTER_TREATMENT = ext_url("continued-after-treatment")
+EXT_AGENDA_ITEM_KIND = ext_url("agenda-item")
+
+# Standard (HL7) systems and extensions used by the mapping.
+EXT_GOAL_RELATIONSHIP = "http://hl7.org/fhir/StructureDefinition/goal-relationship"
+CS_GOAL_RELATIONSHIP_TYPE = "http://hl7.org/fhir/goal-relationship-type"
+CS_V3_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+CS_V3_PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+CS_V3_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+CS_PROVENANCE_AGENT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+CS_GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
+
+
+class GroupStatus(StrEnum):
+    FORMING = "forming"
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    ENDED = "ended"
+
+
+class MemberRole(StrEnum):
+    REGISSEUR = "regisseur"
+    REGIEONDERSTEUNER = "regieondersteuner"
+    LID = "lid"
+
+
+KERNLID = "kernlid"
+
+
+class NominationState(StrEnum):
+    GENOMINEERD = "genomineerd"
+    GESPREK_GEPLAND = "gesprek-gepland"
+    GESPREK_GEVOERD = "gesprek-gevoerd"
+    LID = "lid"
+    AFGEZIEN = "afgezien"
+    TERUGGETROKKEN = "teruggetrokken"
+
+
+class MeetingRole(StrEnum):
+    VOORZITTER = "voorzitter"
+    NOTULIST = "notulist"
+    TIJDBEWAKER = "tijdbewaker"
+
+
+class Artifact(StrEnum):
+    """Product codes that tell what a resource is within a resource group."""
+
+    PLAN = "resourcegroepplan"
+    MEETING = "resourcegroepbijeenkomst"
+    INTERVIEW = "nominatiegesprek"
+    AGENDA = "agenda"
+    REPORT = "verslag"
+    INVITATION = "uitnodiging"
+    PROGRESS = "doelvoortgang"
+    AGREEMENT = "afspraak"
+    TEAM = "resourcegroep"
+
+
+class LifeArea(StrEnum):
+    WONEN = "wonen"
+    DAGBESTEDING = "dagbesteding-werk"
+    SPORT = "sport-bewegen"
+    GELD = "geld"
+    CONTACT = "sociale-contacten"
+    GEVOEL = "gezondheid-gevoel"
+    ANDERS = "anders"
+
+
+class GoalTerm(StrEnum):
+    KORT = "kort"
+    LANG = "lang"
+
+
+class MeetingTheme(StrEnum):
+    STRESS = "stress"
+    SIGNALERINGSPLAN = "signaleringsplan"
+    HERORIENTATIE = "herorientatie"
+    ANDERS = "anders"
+
+
+class Section(StrEnum):
+    # nomination interview
+    VERWACHTINGEN = "verwachtingen"
+    INZET = "inzet"
+    RELATIE = "relatie"
+    BIJDRAGE = "bijdrage"
+    # meeting report
+    SAMENVATTING = "samenvatting"
+    BESLUITEN = "besluiten"
+    OVERIG = "overig"
+
+
+INTERVIEW_SECTIONS = (Section.VERWACHTINGEN, Section.INZET, Section.RELATIE, Section.BIJDRAGE)
+REPORT_SECTIONS = (Section.SAMENVATTING, Section.BESLUITEN, Section.OVERIG)
+
+
+# FHIR status vocabularies (required bindings that fhir.resources does not check).
+class GoalLifecycle(StrEnum):
+    PROPOSED = "proposed"
+    PLANNED = "planned"
+    ACCEPTED = "accepted"
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+    REJECTED = "rejected"
+
+
+class GoalAchievement(StrEnum):
+    IN_PROGRESS = "in-progress"
+    IMPROVING = "improving"
+    WORSENING = "worsening"
+    NO_CHANGE = "no-change"
+    ACHIEVED = "achieved"
+    SUSTAINING = "sustaining"
+    NOT_ACHIEVED = "not-achieved"
+    NO_PROGRESS = "no-progress"
+    NOT_ATTAINABLE = "not-attainable"
+
+
+class AgreementStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class MeetingStatus(StrEnum):
+    PROPOSED = "proposed"
+    BOOKED = "booked"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+
+
+class ParticipationStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+    NEEDS_ACTION = "needs-action"
+
+
+class AgendaStatus(StrEnum):
+    PREPARATION = "preparation"
+    COMPLETED = "completed"
+
+
+# Group status <-> CareTeam.status and CarePlan.status.
+CARETEAM_STATUS: dict[GroupStatus, str] = {
+    GroupStatus.FORMING: "proposed",
+    GroupStatus.ACTIVE: "active",
+    GroupStatus.ON_HOLD: "suspended",
+    GroupStatus.ENDED: "inactive",
+}
+CAREPLAN_STATUS: dict[GroupStatus, str] = {
+    GroupStatus.FORMING: "draft",
+    GroupStatus.ACTIVE: "active",
+    GroupStatus.ON_HOLD: "on-hold",
+    GroupStatus.ENDED: "completed",
+}
+
+# Which code system each product vocabulary lives in.
+VOCABULARY_SYSTEM: dict[type[StrEnum], str] = {
+    MemberRole: CS_MEMBER_ROLE,
+    NominationState: CS_NOMINATION_STATE,
+    MeetingRole: CS_MEETING_ROLE,
+    Artifact: CS_ARTIFACT,
+    LifeArea: CS_LIFE_AREA,
+    GoalTerm: CS_GOAL_TERM,
+    MeetingTheme: CS_MEETING_THEME,
+    Section: CS_SECTION,
+}
+
+CODESYSTEM_FILES = (
+    "member-role",
+    "nomination-state",
+    "meeting-role",
+    "artifact",
+    "life-area",
+    "goal-term",
+    "meeting-theme",
+    "section",
+)
+
+
+@cache
+def codesystem(name: str) -> dict[str, Any]:
+    """One shipped CodeSystem resource, with its url on the configured canonical base."""
+    text = resources.files("fhir_mappings.codesystems").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    data["url"] = cs_url(name)
+    return data
+
+
+def all_codesystems() -> list[dict[str, Any]]:
+    """Every CodeSystem the product ships."""
+    return [codesystem(n) for n in CODESYSTEM_FILES]
+
+
+def display(system: str, code: str) -> str:
+    """Dutch display of a product code (the code itself when unknown)."""
+    for name in CODESYSTEM_FILES:
+        if cs_url(name) == system:
+            for concept in codesystem(name).get("concept", []):
+                if concept["code"] == code:
+                    return str(concept["display"])
+    return code
+
+
+def coding(system: str, code: str) -> dict[str, str]:
+    """A Coding with the Dutch display of a product code."""
+    return {"system": system, "code": code, "display": display(system, code)}
+
+
+def product_coding(value: StrEnum) -> dict[str, str]:
+    """A Coding for a product vocabulary member."""
+    return coding(VOCABULARY_SYSTEM[type(value)], value.value)

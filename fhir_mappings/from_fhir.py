@@ -1,0 +1,593 @@
+"""FHIR R4 -> domain: read one resource group from the resources a load returned.
+
+Reading is tolerant of what other systems write (foreign codings, extra participants, missing
+optional elements) and strict where it matters: unknown status codes, missing required elements
+and references to another patient are errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from datetime import datetime
+
+from fhir_mappings.codes import (
+    CAREPLAN_STATUS,
+    CARETEAM_STATUS,
+    CS_ARTIFACT,
+    CS_GOAL_ACHIEVEMENT,
+    CS_GOAL_RELATIONSHIP_TYPE,
+    CS_GOAL_TERM,
+    CS_LIFE_AREA,
+    CS_MEETING_ROLE,
+    CS_MEETING_THEME,
+    CS_MEMBER_ROLE,
+    CS_NOMINATION_STATE,
+    CS_SECTION,
+    CS_V3_PARTICIPATION_TYPE,
+    EXT_AFTER_TREATMENT,
+    EXT_GOAL_RELATIONSHIP,
+    EXT_MEETING,
+    EXT_MEMBER_KEY,
+    EXT_NOMINATION_STATE,
+    EXT_SECTION,
+    KERNLID,
+    AgendaStatus,
+    AgreementStatus,
+    Artifact,
+    GoalAchievement,
+    GoalLifecycle,
+    GoalTerm,
+    GroupStatus,
+    LifeArea,
+    MeetingRole,
+    MeetingStatus,
+    MeetingTheme,
+    MemberRole,
+    NominationState,
+    ParticipationStatus,
+    Section,
+)
+from fhir_mappings.errors import CompartmentError, MappingError
+from fhir_mappings.fhirjson import (
+    Json,
+    code_in,
+    codes_in,
+    enum_value,
+    extension,
+    parse_date,
+    parse_datetime,
+    ref_of,
+    references,
+    required,
+)
+from fhir_mappings.model import (
+    Agenda,
+    AgendaItem,
+    Agreement,
+    Goal,
+    Invitation,
+    Meeting,
+    MeetingParticipant,
+    Member,
+    NominationInterview,
+    Note,
+    Place,
+    ProgressScore,
+    Report,
+    ResourceGroup,
+    Supporter,
+)
+from fhir_mappings.refs import RefIndex, literal, ref_type
+from fhir_mappings.to_fhir import ATTENDED
+
+MEMBER_TYPES = ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson")
+_TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
+
+
+def is_artifact(resource: Json, artifact: Artifact, key: str = "category") -> bool:
+    """Whether a resource carries the product code for `artifact` in `key`."""
+    value = resource.get(key)
+    concepts = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    return artifact.value in codes_in(concepts, CS_ARTIFACT)
+
+
+def plans_in(resources: Iterable[Json], patient: str) -> list[Json]:
+    """The resource group plans (CarePlans) of a patient among loaded resources, newest first."""
+    plans = [
+        r
+        for r in resources
+        if r.get("resourceType") == "CarePlan"
+        and is_artifact(r, Artifact.PLAN)
+        and literal(ref_of(r.get("subject")) or "") == literal(patient)
+    ]
+    ended = CAREPLAN_STATUS[GroupStatus.ENDED]
+    return sorted(
+        plans,
+        key=lambda p: (
+            p.get("status") != ended,
+            (p.get("period") or {}).get("start", ""),
+            (p.get("meta") or {}).get("lastUpdated", ""),
+        ),
+        reverse=True,
+    )
+
+
+def check_read_compartment(resources: Iterable[Json], patient: str) -> None:
+    """Refuse a load that contains anything of another patient."""
+    want = literal(patient)
+    for r in resources:
+        if r.get("resourceType") == "Patient" and f"Patient/{r.get('id')}" != want:
+            raise CompartmentError(
+                "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
+                f"load contains Patient/{r.get('id')}, launch patient is {want}",
+            )
+        for ref in references(r):
+            if ref_type(ref) == "Patient" and literal(ref) != want:
+                raise CompartmentError(
+                    "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
+                    f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}",
+                )
+
+
+class _Reader:
+    def __init__(self, resources: Iterable[Json], patient: str) -> None:
+        self.resources = [r for r in resources if isinstance(r, dict) and r.get("resourceType")]
+        self.patient = literal(patient)
+        check_read_compartment(self.resources, self.patient)
+        self.index = RefIndex()
+        self.by_uid: dict[str, Json] = {}
+        for r in self.resources:
+            if r.get("id") or (r.get("identifier")):
+                try:
+                    self.by_uid[self.index.register(r)] = r
+                except ValueError:
+                    continue
+
+    def get(self, reference: str | None, resource_type: str | None = None) -> Json | None:
+        if not reference:
+            return None
+        found = self.by_uid.get(self.index.uid(reference))
+        if found is not None and resource_type and found.get("resourceType") != resource_type:
+            return None
+        return found
+
+    def uid(self, reference: str | None) -> str | None:
+        return self.index.uid(reference) if reference else None
+
+    def of_type(self, resource_type: str) -> list[Json]:
+        return [r for r in self.resources if r.get("resourceType") == resource_type]
+
+    def based_on(self, resource_type: str, plan_uid: str, key: str) -> list[Json]:
+        return [
+            r for r in self.of_type(resource_type) if any(self.uid(ref_of(b)) == plan_uid for b in _as_list(r.get(key)))
+        ]
+
+
+def _as_list(value: object) -> list[Json]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def group_from_fhir(
+    resources: Iterable[Json], patient: str, plan_id: str | None = None
+) -> tuple[ResourceGroup, RefIndex]:
+    """The resource group of `patient` from loaded resources, plus the reference index used.
+
+    With several plans (an ended group and a new one) the newest open one is taken unless
+    `plan_id` (uid or `CarePlan/<id>`) names another.
+    """
+    reader = _Reader(resources, patient)
+    plans = plans_in(reader.resources, reader.patient)
+    if plan_id is not None:
+        plans = [p for p in plans if reader.uid(f"CarePlan/{p.get('id')}") in (plan_id, reader.uid(plan_id))]
+    if not plans:
+        raise MappingError(
+            "Er is nog geen resourcegroep voor deze patiënt.", f"no resource group plan for {reader.patient}"
+        )
+    plan = plans[0]
+    plan_uid = reader.index.register(plan)
+    team = None
+    for ref in plan.get("careTeam") or []:
+        team = reader.get(ref_of(ref), "CareTeam")
+        if team is not None:
+            break
+    if team is None:
+        raise MappingError(
+            "De groep is niet compleet in het EPD: het team ontbreekt.",
+            f"CarePlan {plan.get('id')} has no loaded CareTeam",
+        )
+    team_uid = reader.index.register(team)
+    status = _TEAM_STATUS.get(str(required(team, "status")))
+    if status is None:
+        raise MappingError(
+            "Het EPD gaf een onbekende status voor de groep.", f"unknown CareTeam.status {team.get('status')!r}"
+        )
+    team_period = team.get("period") or {}
+    after = extension(team, EXT_AFTER_TREATMENT)
+    group = ResourceGroup(
+        uid=team_uid,
+        plan_uid=plan_uid,
+        patient=reader.patient,
+        name=str(team.get("name") or plan.get("title") or ""),
+        status=status,
+        start=parse_date(team_period.get("start"), "CareTeam.period.start"),
+        end=parse_date(team_period.get("end"), "CareTeam.period.end"),
+        after_treatment_since=parse_date(after.get("valueDate"), "after-treatment") if after else None,
+        source=team,
+        plan_source=plan,
+    )
+    _read_members(reader, team, group)
+    _read_goals(reader, plan, group)
+    _read_agreements(reader, plan, group)
+    _read_meetings(reader, group)
+    _read_communications(reader, group)
+    _read_progress(reader, group)
+    # A server returns search results in any order: give the lists without meaning a stable one.
+    position = {m.uid: i for i, m in enumerate(group.members)}
+    group.interviews.sort(key=lambda iv: (position.get(iv.member_uid, len(position)), iv.uid))
+    group.meetings.sort(key=lambda m: (m.start, m.uid))
+    group.progress.sort(key=lambda p: (p.when, p.uid))
+    for meeting in group.meetings:
+        meeting.invitations.sort(key=lambda inv: (inv.sent or meeting.start, inv.uid))
+    return group, reader.index
+
+
+def _read_members(reader: _Reader, team: Json, group: ResourceGroup) -> None:
+    for pos, part in enumerate(team.get("participant") or []):
+        ref = ref_of(part.get("member"))
+        if ref is None or (ref_type(ref) not in MEMBER_TYPES and not ref.startswith("urn:uuid:")):
+            continue  # an Organization or CareTeam participant: kept untouched on write
+        who = reader.uid(ref) or ref
+        roles = {
+            enum_value(MemberRole, c, "CareTeam.participant.role")
+            for c in codes_in(part.get("role"), CS_MEMBER_ROLE)
+            if c != KERNLID
+        }
+        core = KERNLID in codes_in(part.get("role"), CS_MEMBER_ROLE)
+        state_ext = extension(part, EXT_NOMINATION_STATE)
+        if state_ext is not None:
+            code = code_in({"coding": [state_ext.get("valueCoding") or {}]}, CS_NOMINATION_STATE)
+            nomination = enum_value(NominationState, code, "nomination state")
+        else:
+            nomination = NominationState.LID
+        per = part.get("period") or {}
+        member_res = reader.get(ref)
+        group.members.append(
+            Member(
+                uid=str(part["id"]) if part.get("id") else f"#{pos}",
+                who=who,
+                display=str((part.get("member") or {}).get("display") or _name_of(member_res) or ref),
+                roles=roles,
+                core=core,
+                nomination=nomination,
+                start=parse_date(per.get("start"), "participant.period.start"),
+                end=parse_date(per.get("end"), "participant.period.end"),
+            )
+        )
+        if member_res is not None and member_res.get("resourceType") == "RelatedPerson":
+            group.supporters.append(_supporter(reader, member_res, who))
+
+
+def _name_of(resource: Json | None) -> str | None:
+    if resource is None:
+        return None
+    for name in resource.get("name") or []:
+        if name.get("text"):
+            return str(name["text"])
+        parts = [*name.get("given", []), name.get("family", "")]
+        text = " ".join(p for p in parts if p)
+        if text:
+            return text
+    return None
+
+
+def _supporter(reader: _Reader, res: Json, uid: str) -> Supporter:
+    if literal(ref_of(res.get("patient")) or "") != reader.patient:
+        raise CompartmentError(
+            "Deze naaste hoort bij een andere patiënt.", f"RelatedPerson/{res.get('id')} is not of {reader.patient}"
+        )
+    rel = (res.get("relationship") or [{}])[0]
+    first = (rel.get("coding") or [{}])[0]
+    telecom = res.get("telecom") or []
+    return Supporter(
+        uid=uid,
+        name=_name_of(res) or "",
+        relationship=str(first.get("code", "")),
+        relationship_system=str(first.get("system", "")),
+        phone=next((str(t["value"]) for t in telecom if t.get("system") == "phone" and t.get("value")), ""),
+        email=next((str(t["value"]) for t in telecom if t.get("system") == "email" and t.get("value")), ""),
+        relationship_text=str(rel.get("text", "")),
+        source=res,
+    )
+
+
+def _read_goals(reader: _Reader, plan: Json, group: ResourceGroup) -> None:
+    parents: dict[str, str] = {}
+    for ref in plan.get("goal") or []:
+        res = reader.get(ref_of(ref), "Goal")
+        if res is None:
+            continue
+        uid = reader.index.register(res)
+        term_code = code_in(
+            next(iter(c for c in res.get("category") or [] if code_in(c, CS_GOAL_TERM)), None), CS_GOAL_TERM
+        )
+        area_code = codes_in(res.get("category"), CS_LIFE_AREA)
+        achievement = code_in(res.get("achievementStatus"), CS_GOAL_ACHIEVEMENT)
+        description = required(res, "description")
+        target = (res.get("target") or [{}])[0]
+        notes = [
+            Note(
+                time=parse_datetime(n.get("time"), "Goal.note.time")
+                or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
+                text=str(n.get("text", "")),
+                author=ref_of(n.get("authorReference")),
+                source=n,
+            )
+            for n in res.get("note") or []
+        ]
+        goal = Goal(
+            uid=uid,
+            text=str(description.get("text") or _first_display(description) or ""),
+            term=enum_value(GoalTerm, term_code, "goal term") if term_code else GoalTerm.LANG,
+            life_area=enum_value(LifeArea, area_code[0], "life area") if area_code else None,
+            lifecycle=enum_value(GoalLifecycle, required(res, "lifecycleStatus"), "Goal.lifecycleStatus"),
+            achievement=enum_value(GoalAchievement, achievement, "Goal.achievementStatus") if achievement else None,
+            start=parse_date(res.get("startDate"), "Goal.startDate"),
+            due=parse_date(target.get("dueDate"), "Goal.target.dueDate"),
+            notes=notes,
+            source=res,
+        )
+        group.goals.append(goal)
+        for ext in res.get("extension") or []:
+            if ext.get("url") != EXT_GOAL_RELATIONSHIP:
+                continue
+            subs = {e.get("url"): e for e in ext.get("extension") or []}
+            kind = code_in((subs.get("type") or {}).get("valueCodeableConcept"), CS_GOAL_RELATIONSHIP_TYPE)
+            child = ref_of((subs.get("target") or {}).get("valueReference"))
+            if kind == "milestone" and child:
+                child_uid = reader.uid(child) or child
+                if child_uid in parents and parents[child_uid] != uid:
+                    raise MappingError(
+                        "Een doel voor de korte termijn hoort bij meer dan één doel voor de lange termijn.",
+                        f"goal {child_uid} is a milestone of both {parents[child_uid]} and {uid}",
+                    )
+                parents[child_uid] = uid
+    known = {g.uid: g for g in group.goals}
+    for child_uid, parent_uid in parents.items():
+        if child_uid in known:
+            known[child_uid].parent_uid = parent_uid
+    for goal in group.goals:
+        if goal.parent_uid is not None:
+            # Same rule as the domain: only a short-term goal steps towards a long-term one.
+            group._check_parent(goal, goal.parent_uid)
+
+
+def _first_display(concept: Json) -> str | None:
+    for c in concept.get("coding") or []:
+        if c.get("display"):
+            return str(c["display"])
+    return None
+
+
+def _read_agreements(reader: _Reader, plan: Json, group: ResourceGroup) -> None:
+    seen: set[str] = set()
+    candidates = [reader.get(ref_of(a.get("reference")), "Task") for a in plan.get("activity") or []]
+    candidates += reader.based_on("Task", group.plan_uid, "basedOn")
+    for res in candidates:
+        if res is None:
+            continue
+        uid = reader.index.register(res)
+        if uid in seen:
+            continue
+        seen.add(uid)
+        due = ((res.get("restriction") or {}).get("period") or {}).get("end")
+        group.agreements.append(
+            Agreement(
+                uid=uid,
+                description=str(res.get("description") or ""),
+                owner=reader.uid(ref_of(res.get("owner"))),
+                goal_uid=reader.uid(ref_of(res.get("focus"))),
+                due=parse_date(due, "Task.restriction.period.end"),
+                status=enum_value(AgreementStatus, required(res, "status"), "Task.status"),
+                created=parse_date(res.get("authoredOn"), "Task.authoredOn"),
+                source=res,
+            )
+        )
+
+
+def _read_meetings(reader: _Reader, group: ResourceGroup) -> None:
+    member_uids = {m.who for m in group.members}
+    interviews_by_member: dict[str, NominationInterview] = {}
+    for res in reader.based_on("Appointment", group.plan_uid, "supportingInformation"):
+        uid = reader.index.register(res)
+        if is_artifact(res, Artifact.INTERVIEW, "serviceType"):
+            key = extension(res, EXT_MEMBER_KEY)
+            member_uid = str(key.get("valueString")) if key else _member_from_actors(reader, res, group)
+            if member_uid is None:
+                continue
+            iv = NominationInterview(uid="", member_uid=member_uid, appointment_uid=uid)
+            iv.planned_start = parse_datetime(res.get("start"), "Appointment.start")
+            iv.appointment_source = res
+            interviews_by_member[member_uid] = iv
+            continue
+        if not is_artifact(res, Artifact.MEETING, "serviceType"):
+            continue
+        start = parse_datetime(required(res, "start"), "Appointment.start")
+        end = parse_datetime(required(res, "end"), "Appointment.end")
+        if start is None or end is None:  # required() already refused empties
+            continue
+        theme_concept = next(
+            (c for c in res.get("reasonCode") or [] if code_in(c, CS_MEETING_THEME) or c.get("text")), None
+        )
+        theme_code = code_in(theme_concept, CS_MEETING_THEME)
+        meeting = Meeting(
+            uid=uid,
+            start=start,
+            end=end,
+            status=enum_value(MeetingStatus, required(res, "status"), "Appointment.status"),
+            theme=enum_value(MeetingTheme, theme_code, "meeting theme") if theme_code else None,
+            theme_text=str((theme_concept or {}).get("text", "")),
+            source=res,
+        )
+        for part in res.get("participant") or []:
+            ref = ref_of(part.get("actor"))
+            if ref is None:
+                continue
+            actor_uid = reader.uid(ref) or ref
+            if ref_type(ref) == "Location" or (reader.get(ref) or {}).get("resourceType") == "Location":
+                loc = reader.get(ref, "Location")
+                if loc is not None and all(p.uid != actor_uid for p in group.places):
+                    group.places.append(
+                        Place(
+                            actor_uid,
+                            str(loc.get("name", "")),
+                            str((loc.get("address") or {}).get("text", "")),
+                            source=loc,
+                        )
+                    )
+                elif loc is None and all(p.uid != actor_uid for p in group.places):
+                    display = str((part.get("actor") or {}).get("display", ""))
+                    group.places.append(Place(actor_uid, display))
+                meeting.place_uid = actor_uid
+                continue
+            if actor_uid not in member_uids:
+                continue  # someone the product does not track: kept as-is on write
+            meeting.participants.append(
+                MeetingParticipant(
+                    who=actor_uid,
+                    roles={
+                        enum_value(MeetingRole, c, "meeting role") for c in codes_in(part.get("type"), CS_MEETING_ROLE)
+                    },
+                    response=enum_value(
+                        ParticipationStatus, required(part, "status"), "Appointment.participant.status"
+                    ),
+                    attended=ATTENDED in codes_in(part.get("type"), CS_V3_PARTICIPATION_TYPE),
+                )
+            )
+        group.meetings.append(meeting)
+    group.interviews.extend(interviews_by_member.values())
+
+
+def _member_from_actors(reader: _Reader, res: Json, group: ResourceGroup) -> str | None:
+    actors = {reader.uid(ref_of(p.get("actor"))) for p in res.get("participant") or []}
+    for m in group.members:
+        if m.who in actors and MemberRole.LID in m.roles:
+            return m.uid
+    return None
+
+
+def _sections_of(res: Json) -> dict[Section, str]:
+    sections: dict[Section, str] = {}
+    for item in res.get("payload") or []:
+        ext = extension(item, EXT_SECTION)
+        code = code_in({"coding": [ext.get("valueCoding") or {}]}, CS_SECTION) if ext else None
+        if code and "contentString" in item:
+            sections[enum_value(Section, code, "section")] = str(item["contentString"])
+    return sections
+
+
+def _read_communications(reader: _Reader, group: ResourceGroup) -> None:
+    meetings = {m.uid: m for m in group.meetings}
+    for res in reader.based_on("Communication", group.plan_uid, "basedOn"):
+        uid = reader.index.register(res)
+        part_of = [reader.uid(ref_of(p)) for p in res.get("partOf") or []]
+        meeting = next((meetings[p] for p in part_of if p in meetings), None)
+        status = str(required(res, "status"))
+        if is_artifact(res, Artifact.INTERVIEW):
+            key = extension(res, EXT_MEMBER_KEY)
+            about = [reader.uid(ref_of(a)) for a in res.get("about") or []]
+            member_uid = (
+                str(key.get("valueString")) if key else next((m.uid for m in group.members if m.who in about), None)
+            )
+            if member_uid is None:
+                continue
+            existing = group.interview_for(member_uid)
+            iv = existing or NominationInterview(uid=uid, member_uid=member_uid)
+            iv.uid = uid
+            iv.held_at = parse_datetime(res.get("sent"), "Communication.sent")
+            iv.sections = _sections_of(res)
+            iv.interviewer = reader.uid(ref_of(res.get("sender")))
+            iv.source = res
+            if existing is None:
+                group.interviews.append(iv)
+            continue
+        if meeting is None:
+            continue
+        if is_artifact(res, Artifact.AGENDA):
+            items = []
+            for item in res.get("payload") or []:
+                if "contentReference" in item:
+                    ref = ref_of(item["contentReference"]) or ""
+                    target = reader.uid(ref) or ref
+                    display = str(item["contentReference"].get("display", ""))
+                    is_task = ref_type(ref) == "Task" or any(a.uid == target for a in group.agreements)
+                    items.append(AgendaItem(display, None if is_task else target, target if is_task else None))
+                elif "contentString" in item:
+                    items.append(AgendaItem(str(item["contentString"])))
+            meeting.agenda = Agenda(uid, items, enum_value(AgendaStatus, status, "agenda status"), source=res)
+        elif is_artifact(res, Artifact.REPORT):
+            about = [reader.uid(ref_of(a)) or "" for a in res.get("about") or []]
+            goal_uids = {g.uid for g in group.goals}
+            task_uids = {a.uid for a in group.agreements}
+            meeting.report = Report(
+                uid,
+                _sections_of(res),
+                [a for a in about if a in goal_uids],
+                [a for a in about if a in task_uids],
+                parse_datetime(res.get("sent"), "Communication.sent"),
+                source=res,
+            )
+        elif is_artifact(res, Artifact.INVITATION):
+            message, calendar = "", ""
+            for item in res.get("payload") or []:
+                if "contentString" in item and not message:
+                    message = str(item["contentString"])
+                att = item.get("contentAttachment") or {}
+                if att.get("contentType") == "text/calendar" and att.get("data"):
+                    try:
+                        calendar = base64.b64decode(att["data"]).decode("utf-8")
+                    except (binascii.Error, UnicodeDecodeError):
+                        raise MappingError(
+                            "De agenda-bijlage van een uitnodiging is niet leesbaar.", f"bad calendar data in {uid}"
+                        ) from None
+            meeting.invitations.append(
+                Invitation(
+                    uid,
+                    [reader.uid(ref_of(r)) or "" for r in res.get("recipient") or []],
+                    message,
+                    parse_datetime(res.get("sent"), "Communication.sent"),
+                    calendar,
+                    source=res,
+                )
+            )
+
+
+def _read_progress(reader: _Reader, group: ResourceGroup) -> None:
+    goal_uids = {g.uid for g in group.goals}
+    for res in reader.of_type("Observation"):
+        if not is_artifact(res, Artifact.PROGRESS, "code"):
+            continue
+        focus = [reader.uid(ref_of(f)) for f in res.get("focus") or []]
+        goal_uid = next((f for f in focus if f in goal_uids), None)
+        if goal_uid is None:
+            continue
+        if "valueInteger" not in res:
+            raise MappingError(
+                "Een voortgangscijfer mist zijn waarde.", f"Observation/{res.get('id')} has no valueInteger"
+            )
+        meeting_ext = extension(res, EXT_MEETING)
+        when = parse_datetime(required(res, "effectiveDateTime"), "Observation.effectiveDateTime")
+        if when is None:
+            continue
+        group.progress.append(
+            ProgressScore(
+                uid=reader.index.register(res),
+                goal_uid=goal_uid,
+                when=when,
+                score=int(res["valueInteger"]),
+                meeting_uid=reader.uid(ref_of((meeting_ext or {}).get("valueReference"))),
+                note=str(((res.get("note") or [{}])[0]).get("text", "")),
+                source=res,
+            )
+        )

@@ -1,0 +1,922 @@
+"""The resource group aggregate and its rules (pure Python, no I/O).
+
+Identity: every entity has a `uid`. For entities the product created it is a UUID that is also
+written as the resource's product identifier; for resources another system wrote it is the
+literal reference (`"Goal/123"`). References between entities are by uid; people outside the
+product's own resources (the patient, practitioners) are referred to by literal reference.
+
+Every entity has a `source`: the FHIR JSON it was read from (None when new), so that a write keeps
+what the product does not own. It takes no part in equality.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fhir_mappings.codes import (
+    AgendaStatus,
+    AgreementStatus,
+    GoalAchievement,
+    GoalLifecycle,
+    GoalTerm,
+    GroupStatus,
+    LifeArea,
+    MeetingRole,
+    MeetingStatus,
+    MeetingTheme,
+    MemberRole,
+    NominationState,
+    ParticipationStatus,
+    Section,
+)
+from fhir_mappings.errors import DomainError
+
+MEETING_INTERVAL_MONTHS = 3
+MEETING_MINUTES = 60
+MAX_TEXT = 4000
+MAX_NAME = 200
+MAX_SCORE = 10
+
+
+def new_uid() -> str:
+    """A fresh product identifier value."""
+    return str(uuid.uuid4())
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day and time `months` later, clamped to the end of a shorter month."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    for day in range(moment.day, 27, -1):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    return moment.replace(year=year, month=month, day=min(moment.day, 28))
+
+
+def check_text(value: str, what_nl: str, what_en: str, limit: int = MAX_TEXT, required: bool = True) -> str:
+    """Strip and bound a user text; raise a DomainError with a Dutch message when it does not fit."""
+    text = value.strip()
+    if required and not text:
+        raise DomainError(f"Vul {what_nl} in.", f"{what_en} is empty")
+    if len(text) > limit:
+        raise DomainError(
+            f"{what_nl.capitalize()} is te lang: maximaal {limit} tekens.", f"{what_en} longer than {limit}"
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- people
+
+
+@dataclass
+class Supporter:
+    """Details of an informal supporter, kept in a RelatedPerson resource."""
+
+    uid: str
+    name: str
+    relationship: str  # v3-RoleCode (MTH, FTH, FRND, ...) or another system's code
+    relationship_system: str
+    phone: str = ""
+    email: str = ""
+    relationship_text: str = ""
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Member:
+    """One participation of one person in the group (a CareTeam.participant)."""
+
+    uid: str  # the participant element's id
+    who: str  # literal reference ("Patient/p1", "Practitioner/x") or a Supporter uid
+    display: str
+    roles: set[MemberRole]
+    core: bool = False
+    nomination: NominationState = NominationState.GENOMINEERD
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def active(self) -> bool:
+        """Still in the group (not left, not declined or withdrawn)."""
+        return self.end is None and self.nomination not in (NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN)
+
+    @property
+    def is_member(self) -> bool:
+        """A full member now (the interview is behind them and they have not left)."""
+        return self.active and self.nomination is NominationState.LID
+
+
+_NOMINATION_NEXT: dict[NominationState, set[NominationState]] = {
+    NominationState.GENOMINEERD: {
+        NominationState.GESPREK_GEPLAND,
+        NominationState.GESPREK_GEVOERD,
+        NominationState.AFGEZIEN,
+        NominationState.TERUGGETROKKEN,
+    },
+    NominationState.GESPREK_GEPLAND: {
+        NominationState.GESPREK_GEVOERD,
+        NominationState.GESPREK_GEPLAND,
+        NominationState.AFGEZIEN,
+        NominationState.TERUGGETROKKEN,
+    },
+    NominationState.GESPREK_GEVOERD: {NominationState.LID, NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN},
+    NominationState.LID: set(),
+    NominationState.AFGEZIEN: set(),
+    NominationState.TERUGGETROKKEN: set(),
+}
+
+_NOMINATION_NL = {
+    NominationState.GENOMINEERD: "genomineerd",
+    NominationState.GESPREK_GEPLAND: "gesprek gepland",
+    NominationState.GESPREK_GEVOERD: "gesprek gevoerd",
+    NominationState.LID: "lid",
+    NominationState.AFGEZIEN: "afgezien",
+    NominationState.TERUGGETROKKEN: "teruggetrokken",
+}
+
+
+@dataclass
+class NominationInterview:
+    """The interview with a nominee before they join (Appointment when planned, Communication when held)."""
+
+    uid: str  # the Communication holding the record
+    member_uid: str
+    appointment_uid: str | None = None
+    planned_start: datetime | None = None
+    held_at: datetime | None = None
+    sections: dict[Section, str] = field(default_factory=dict)
+    interviewer: str | None = None  # literal reference of the regieondersteuner
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    appointment_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+# --------------------------------------------------------------------------- goals
+
+
+@dataclass
+class Note:
+    """A dated note on a goal."""
+
+    time: datetime
+    text: str
+    author: str | None = None
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Goal:
+    """A goal in the patient's own words."""
+
+    uid: str
+    text: str
+    term: GoalTerm
+    life_area: LifeArea | None = None
+    lifecycle: GoalLifecycle = GoalLifecycle.ACTIVE
+    achievement: GoalAchievement | None = None
+    start: date | None = None
+    due: date | None = None
+    parent_uid: str | None = None
+    notes: list[Note] = field(default_factory=list)
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class ProgressScore:
+    """How the patient rates progress on a goal, 0-10, usually at a meeting."""
+
+    uid: str
+    goal_uid: str
+    when: datetime
+    score: int
+    meeting_uid: str | None = None
+    note: str = ""
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Agreement:
+    """Who does what, by when, to support a goal."""
+
+    uid: str
+    description: str
+    owner: str | None = None  # the member's `who`
+    goal_uid: str | None = None
+    due: date | None = None
+    status: AgreementStatus = AgreementStatus.REQUESTED
+    created: date | None = None
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+# --------------------------------------------------------------------------- meetings
+
+
+@dataclass
+class Place:
+    """Where the group meets (a Location)."""
+
+    uid: str
+    name: str
+    address: str = ""
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class AgendaItem:
+    """One agenda line: free text, or a goal or agreement to talk about."""
+
+    text: str = ""
+    goal_uid: str | None = None
+    agreement_uid: str | None = None
+
+
+@dataclass
+class Agenda:
+    uid: str
+    items: list[AgendaItem] = field(default_factory=list)
+    status: AgendaStatus = AgendaStatus.PREPARATION
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Report:
+    """What was discussed at a meeting; scores live in ProgressScores linked to the meeting."""
+
+    uid: str
+    sections: dict[Section, str] = field(default_factory=dict)
+    goals_discussed: list[str] = field(default_factory=list)
+    new_agreements: list[str] = field(default_factory=list)
+    written: datetime | None = None
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Invitation:
+    uid: str
+    recipients: list[str]
+    message: str
+    sent: datetime | None = None
+    calendar: str = ""  # text/calendar (iCalendar) content
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class MeetingParticipant:
+    """A member's part in one meeting: roles, response to the invitation, attendance."""
+
+    who: str
+    roles: set[MeetingRole] = field(default_factory=set)
+    response: ParticipationStatus = ParticipationStatus.NEEDS_ACTION
+    attended: bool = False
+
+
+@dataclass
+class Meeting:
+    uid: str
+    start: datetime
+    end: datetime
+    status: MeetingStatus = MeetingStatus.PROPOSED
+    place_uid: str | None = None
+    theme: MeetingTheme | None = None
+    theme_text: str = ""
+    participants: list[MeetingParticipant] = field(default_factory=list)
+    agenda: Agenda | None = None
+    report: Report | None = None
+    invitations: list[Invitation] = field(default_factory=list)
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def participant(self, who: str) -> MeetingParticipant:
+        """The participant entry for a member, created when missing."""
+        for p in self.participants:
+            if p.who == who:
+                return p
+        entry = MeetingParticipant(who=who)
+        self.participants.append(entry)
+        return entry
+
+    def chair(self) -> str | None:
+        """The member who chairs, if agreed."""
+        return next((p.who for p in self.participants if MeetingRole.VOORZITTER in p.roles), None)
+
+
+# --------------------------------------------------------------------------- the aggregate
+
+_GROUP_NEXT: dict[GroupStatus, set[GroupStatus]] = {
+    GroupStatus.FORMING: {GroupStatus.ACTIVE, GroupStatus.ON_HOLD, GroupStatus.ENDED},
+    GroupStatus.ACTIVE: {GroupStatus.ON_HOLD, GroupStatus.ENDED},
+    GroupStatus.ON_HOLD: {GroupStatus.ACTIVE, GroupStatus.ENDED},
+    GroupStatus.ENDED: {GroupStatus.ACTIVE},  # reopen
+}
+_GROUP_NL = {
+    GroupStatus.FORMING: "in oprichting",
+    GroupStatus.ACTIVE: "actief",
+    GroupStatus.ON_HOLD: "gepauzeerd",
+    GroupStatus.ENDED: "beëindigd",
+}
+_MEETING_NEXT: dict[MeetingStatus, set[MeetingStatus]] = {
+    MeetingStatus.PROPOSED: {MeetingStatus.BOOKED, MeetingStatus.CANCELLED, MeetingStatus.FULFILLED},
+    MeetingStatus.BOOKED: {MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW},
+    MeetingStatus.FULFILLED: set(),
+    MeetingStatus.CANCELLED: set(),
+    MeetingStatus.NOSHOW: set(),
+}
+
+
+@dataclass
+class ResourceGroup:
+    """One patient's resource group: CareTeam + CarePlan and everything linked to them."""
+
+    uid: str  # CareTeam
+    plan_uid: str  # CarePlan
+    patient: str  # "Patient/<id>"
+    name: str
+    status: GroupStatus = GroupStatus.FORMING
+    start: date | None = None
+    end: date | None = None
+    after_treatment_since: date | None = None
+    members: list[Member] = field(default_factory=list)
+    supporters: list[Supporter] = field(default_factory=list)
+    interviews: list[NominationInterview] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    progress: list[ProgressScore] = field(default_factory=list)
+    agreements: list[Agreement] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+    meetings: list[Meeting] = field(default_factory=list)
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    plan_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    # ------------------------------------------------------------ creation
+
+    @classmethod
+    def start_new(
+        cls,
+        *,
+        patient: str,
+        patient_display: str,
+        regieondersteuner: str,
+        regieondersteuner_display: str,
+        name: str,
+        today: date,
+    ) -> ResourceGroup:
+        """A new group: the patient is regisseur, the launching clinician regieondersteuner."""
+        if not patient.startswith("Patient/"):
+            raise DomainError("De groep hoort bij een patiënt.", f"group subject must be a Patient, got {patient!r}")
+        if not regieondersteuner.startswith(("Practitioner/", "PractitionerRole/")):
+            raise DomainError(
+                "Alleen een behandelaar kan regieondersteuner zijn.",
+                f"regieondersteuner must be a Practitioner(Role), got {regieondersteuner!r}",
+            )
+        group = cls(
+            uid=new_uid(),
+            plan_uid=new_uid(),
+            patient=patient,
+            name=check_text(name, "de naam van de groep", "group name", MAX_NAME),
+            start=today,
+        )
+        group.members.append(
+            Member(new_uid(), patient, patient_display, {MemberRole.REGISSEUR}, True, NominationState.LID, today)
+        )
+        group.members.append(
+            Member(
+                new_uid(),
+                regieondersteuner,
+                regieondersteuner_display,
+                {MemberRole.REGIEONDERSTEUNER},
+                True,
+                NominationState.LID,
+                today,
+            )
+        )
+        return group
+
+    # ------------------------------------------------------------ invariants
+
+    def check_invariants(self) -> None:
+        """Raise when the group breaks a rule that must always hold."""
+        if not any(m.who == self.patient and MemberRole.REGISSEUR in m.roles and m.active for m in self.members):
+            raise DomainError(
+                "De patiënt moet altijd lid zijn, als regisseur.", "patient is not an active regisseur member"
+            )
+        if not any(MemberRole.REGIEONDERSTEUNER in m.roles and m.active for m in self.members):
+            raise DomainError(
+                "De groep heeft altijd een regieondersteuner nodig.", "group has no active regieondersteuner"
+            )
+        for goal in self.goals:
+            self._check_parent(goal, goal.parent_uid)
+
+    # ------------------------------------------------------------ lookups
+
+    def member(self, uid: str) -> Member:
+        for m in self.members:
+            if m.uid == uid:
+                return m
+        raise DomainError("Dit lid staat niet in de groep.", f"no member {uid}")
+
+    def goal(self, uid: str) -> Goal:
+        for g in self.goals:
+            if g.uid == uid:
+                return g
+        raise DomainError("Dit doel hoort niet bij deze groep.", f"no goal {uid}")
+
+    def agreement(self, uid: str) -> Agreement:
+        for a in self.agreements:
+            if a.uid == uid:
+                return a
+        raise DomainError("Deze afspraak hoort niet bij deze groep.", f"no agreement {uid}")
+
+    def meeting(self, uid: str) -> Meeting:
+        for m in self.meetings:
+            if m.uid == uid:
+                return m
+        raise DomainError("Deze bijeenkomst hoort niet bij deze groep.", f"no meeting {uid}")
+
+    def supporter(self, uid: str) -> Supporter | None:
+        return next((s for s in self.supporters if s.uid == uid), None)
+
+    def interview_for(self, member_uid: str) -> NominationInterview | None:
+        return next((i for i in self.interviews if i.member_uid == member_uid), None)
+
+    def regieondersteuner(self) -> Member | None:
+        return next((m for m in self.members if MemberRole.REGIEONDERSTEUNER in m.roles and m.active), None)
+
+    def active_members(self) -> list[Member]:
+        return [m for m in self.members if m.active]
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _require_open(self) -> None:
+        if self.status is GroupStatus.ENDED:
+            raise DomainError(
+                "De groep is beëindigd. Heropen de groep om iets te veranderen.", "group has ended: reopen first"
+            )
+
+    def change_status(self, new: GroupStatus, today: date) -> None:
+        """Pause, resume, end or reopen the group. Ending never deletes anything."""
+        if new is self.status:
+            return
+        if new not in _GROUP_NEXT[self.status]:
+            raise DomainError(
+                f"Een groep die {_GROUP_NL[self.status]} is, kan niet {_GROUP_NL[new]} worden.",
+                f"illegal group transition {self.status} -> {new}",
+            )
+        if new is GroupStatus.ENDED:
+            self.end = today
+        elif self.status is GroupStatus.ENDED:
+            self.end = None
+        self.status = new
+
+    def continue_after_treatment(self, today: date) -> None:
+        """Mark that the group goes on after the treatment ended."""
+        self._require_open()
+        self.after_treatment_since = self.after_treatment_since or today
+
+    def rename(self, name: str) -> None:
+        self._require_open()
+        self.name = check_text(name, "de naam van de groep", "group name", MAX_NAME)
+
+    # ------------------------------------------------------------ members
+
+    def nominate(self, who: str, display: str, today: date, supporter: Supporter | None = None) -> Member:
+        """Add a nominee: they become a member only after their interview was held."""
+        self._require_open()
+        if supporter is not None:
+            if supporter.uid != who:
+                raise DomainError("Onbekende persoon.", "supporter uid does not match member reference")
+            supporter.name = check_text(supporter.name, "de naam", "supporter name", MAX_NAME)
+            self.supporters.append(supporter)
+        elif not who.startswith(("Practitioner/", "PractitionerRole/", "RelatedPerson/")):
+            raise DomainError("Alleen hulpverleners of naasten kunnen genomineerd worden.", f"cannot nominate {who!r}")
+        if any(m.who == who and m.active for m in self.members):
+            raise DomainError("Deze persoon staat al in de groep.", f"{who} is already an active member")
+        member = Member(
+            new_uid(), who, check_text(display, "de naam", "display", MAX_NAME), {MemberRole.LID}, start=today
+        )
+        self.members.append(member)
+        return member
+
+    def _move(self, member: Member, new: NominationState) -> None:
+        if new not in _NOMINATION_NEXT[member.nomination]:
+            raise DomainError(
+                f"{member.display} staat op '{_NOMINATION_NL[member.nomination]}' en kan niet naar "
+                f"'{_NOMINATION_NL[new]}'.",
+                f"illegal nomination transition {member.nomination} -> {new} for member {member.uid}",
+            )
+        member.nomination = new
+
+    def plan_interview(self, member_uid: str, start: datetime, interviewer: str | None = None) -> NominationInterview:
+        """Plan (or move) the nomination interview."""
+        self._require_open()
+        member = self.member(member_uid)
+        self._move(member, NominationState.GESPREK_GEPLAND)
+        interview = self.interview_for(member_uid)
+        if interview is None:
+            interview = NominationInterview(new_uid(), member_uid, appointment_uid=new_uid())
+            self.interviews.append(interview)
+        elif interview.appointment_uid is None:
+            interview.appointment_uid = new_uid()
+        interview.planned_start = start
+        interview.interviewer = interviewer or (r.who if (r := self.regieondersteuner()) else None)
+        return interview
+
+    def record_interview(
+        self, member_uid: str, held_at: datetime, sections: dict[Section, str], interviewer: str | None = None
+    ) -> NominationInterview:
+        """Write down the interview that was held."""
+        self._require_open()
+        member = self.member(member_uid)
+        self._move(member, NominationState.GESPREK_GEVOERD)
+        interview = self.interview_for(member_uid)
+        if interview is None:
+            interview = NominationInterview(new_uid(), member_uid)
+            self.interviews.append(interview)
+        interview.held_at = held_at
+        interview.sections = {
+            k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
+        }
+        interview.interviewer = (
+            interviewer or interview.interviewer or (r.who if (r := self.regieondersteuner()) else None)
+        )
+        return interview
+
+    def admit(self, member_uid: str, today: date) -> None:
+        """A nominee whose interview was held becomes a member."""
+        self._require_open()
+        member = self.member(member_uid)
+        interview = self.interview_for(member_uid)
+        if interview is None or interview.held_at is None:
+            raise DomainError(
+                f"{member.display} kan pas lid worden na het kennismakingsgesprek.",
+                f"member {member_uid} admitted without a held interview",
+            )
+        self._move(member, NominationState.LID)
+        member.start = member.start or today
+
+    def decline(self, member_uid: str, today: date, withdrawn: bool = False) -> None:
+        """The nominee declines (afgezien) or the nomination is withdrawn (teruggetrokken)."""
+        self._require_open()
+        member = self.member(member_uid)
+        self._move(member, NominationState.TERUGGETROKKEN if withdrawn else NominationState.AFGEZIEN)
+        member.end = today
+
+    def leave(self, member_uid: str, today: date) -> None:
+        """A member leaves: the membership period ends; the member is never removed."""
+        self._require_open()
+        member = self.member(member_uid)
+        if member.end is not None:
+            raise DomainError(f"{member.display} is al uit de groep.", f"member {member_uid} already left")
+        if member.who == self.patient:
+            raise DomainError(
+                "De patiënt is de regisseur en blijft altijd lid.", "the patient cannot leave their own group"
+            )
+        if MemberRole.REGIEONDERSTEUNER in member.roles:
+            others = [
+                m for m in self.members if m is not member and MemberRole.REGIEONDERSTEUNER in m.roles and m.active
+            ]
+            if not others:
+                raise DomainError(
+                    "Kies eerst een nieuwe regieondersteuner voordat deze de groep verlaat.",
+                    "the last regieondersteuner cannot leave",
+                )
+        member.end = today
+
+    def set_core(self, member_uid: str, core: bool) -> None:
+        self._require_open()
+        member = self.member(member_uid)
+        if not member.active:
+            raise DomainError(f"{member.display} is geen lid meer.", f"member {member_uid} is not active")
+        member.core = core
+
+    def hand_over(self, to: str, display: str, today: date) -> Member:
+        """Hand the group over to another regieondersteuner (the old one's membership ends)."""
+        self._require_open()
+        if not to.startswith(("Practitioner/", "PractitionerRole/")):
+            raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot hand over to {to!r}")
+        new = Member(new_uid(), to, display, {MemberRole.REGIEONDERSTEUNER}, True, NominationState.LID, today)
+        for m in self.members:
+            if MemberRole.REGIEONDERSTEUNER in m.roles and m.active and m.who != to:
+                m.end = today
+        self.members.append(new)
+        return new
+
+    # ------------------------------------------------------------ goals
+
+    def _check_parent(self, goal: Goal, parent_uid: str | None) -> None:
+        if parent_uid is None:
+            return
+        if goal.term is not GoalTerm.KORT:
+            raise DomainError(
+                "Alleen een doel voor de korte termijn kan bij een doel voor de lange termijn horen.",
+                f"goal {goal.uid} is long-term but has a parent",
+            )
+        parent = self.goal(parent_uid)
+        if parent.term is not GoalTerm.LANG:
+            raise DomainError(
+                "Een doel voor de korte termijn kan alleen bij een doel voor de lange termijn horen.",
+                f"goal {goal.uid} points to goal {parent_uid}, which is not long-term",
+            )
+
+    def add_goal(
+        self,
+        text: str,
+        term: GoalTerm,
+        today: date,
+        life_area: LifeArea | None = None,
+        due: date | None = None,
+        parent_uid: str | None = None,
+    ) -> Goal:
+        """A new goal in the patient's words; a short-term goal may step towards one long-term goal."""
+        self._require_open()
+        goal = Goal(new_uid(), check_text(text, "het doel", "goal text"), term, life_area, start=today, due=due)
+        self._check_parent(goal, parent_uid)
+        goal.parent_uid = parent_uid
+        self.goals.append(goal)
+        return goal
+
+    def edit_goal(
+        self,
+        uid: str,
+        *,
+        text: str | None = None,
+        term: GoalTerm | None = None,
+        life_area: LifeArea | None = None,
+        due: date | None = None,
+        parent_uid: str | None = None,
+        lifecycle: GoalLifecycle | None = None,
+        achievement: GoalAchievement | None = None,
+    ) -> Goal:
+        """Change a goal; checks the long/short-term link again."""
+        self._require_open()
+        goal = self.goal(uid)
+        new_term = term or goal.term
+        if new_term is GoalTerm.KORT and any(g.parent_uid == uid for g in self.goals):
+            raise DomainError(
+                "Aan dit doel hangen stappen voor de korte termijn: het blijft een doel voor de lange termijn.",
+                f"goal {uid} has short-term children and cannot become short-term",
+            )
+        probe = Goal(goal.uid, goal.text, new_term)
+        self._check_parent(probe, parent_uid)
+        if text is not None:
+            goal.text = check_text(text, "het doel", "goal text")
+        goal.term = new_term
+        goal.life_area = life_area
+        goal.due = due
+        goal.parent_uid = parent_uid
+        if lifecycle is not None:
+            goal.lifecycle = lifecycle
+        goal.achievement = achievement if achievement is not None else goal.achievement
+        if goal.lifecycle is GoalLifecycle.COMPLETED and goal.achievement is None:
+            goal.achievement = GoalAchievement.ACHIEVED
+        return goal
+
+    def add_goal_note(self, uid: str, text: str, when: datetime, author: str | None = None) -> Note:
+        self._require_open()
+        note = Note(when, check_text(text, "de notitie", "note"), author)
+        self.goal(uid).notes.append(note)
+        return note
+
+    def score_progress(
+        self, goal_uid: str, score: int, when: datetime, meeting_uid: str | None = None, note: str = ""
+    ) -> ProgressScore:
+        """Record a 0-10 progress score for a goal."""
+        self._require_open()
+        self.goal(goal_uid)
+        if meeting_uid is not None:
+            self.meeting(meeting_uid)
+        if not 0 <= score <= MAX_SCORE:
+            raise DomainError("Geef een cijfer van 0 tot en met 10.", f"progress score {score} out of range")
+        entry = ProgressScore(
+            new_uid(), goal_uid, when, score, meeting_uid, check_text(note, "de toelichting", "note", required=False)
+        )
+        self.progress.append(entry)
+        return entry
+
+    def progress_for(self, goal_uid: str) -> list[ProgressScore]:
+        """The scores for one goal, oldest first (the data for the chart)."""
+        return sorted((p for p in self.progress if p.goal_uid == goal_uid), key=lambda p: p.when)
+
+    # ------------------------------------------------------------ agreements
+
+    def _check_owner(self, owner: str | None) -> None:
+        if owner is not None and not any(m.who == owner and m.active for m in self.members):
+            raise DomainError("Kies iemand die lid is van de groep.", f"agreement owner {owner!r} is not a member")
+
+    def add_agreement(
+        self,
+        description: str,
+        today: date,
+        owner: str | None = None,
+        goal_uid: str | None = None,
+        due: date | None = None,
+    ) -> Agreement:
+        """Who does what, by when, for which goal."""
+        self._require_open()
+        self._check_owner(owner)
+        if goal_uid is not None:
+            self.goal(goal_uid)
+        agreement = Agreement(
+            new_uid(), check_text(description, "de afspraak", "agreement"), owner, goal_uid, due, created=today
+        )
+        self.agreements.append(agreement)
+        return agreement
+
+    def edit_agreement(
+        self,
+        uid: str,
+        *,
+        description: str,
+        owner: str | None,
+        goal_uid: str | None,
+        due: date | None,
+        status: AgreementStatus,
+    ) -> Agreement:
+        self._require_open()
+        agreement = self.agreement(uid)
+        if owner != agreement.owner:
+            self._check_owner(owner)
+        if goal_uid is not None:
+            self.goal(goal_uid)
+        agreement.description = check_text(description, "de afspraak", "agreement")
+        agreement.owner, agreement.goal_uid, agreement.due, agreement.status = owner, goal_uid, due, status
+        return agreement
+
+    def overdue_agreements(self, today: date) -> list[Agreement]:
+        """Open agreements whose date has passed."""
+        open_states = {AgreementStatus.REQUESTED, AgreementStatus.ACCEPTED, AgreementStatus.IN_PROGRESS}
+        return [a for a in self.agreements if a.status in open_states and a.due is not None and a.due < today]
+
+    # ------------------------------------------------------------ meetings
+
+    def last_held_meeting(self) -> Meeting | None:
+        held = [m for m in self.meetings if m.status is MeetingStatus.FULFILLED]
+        return max(held, key=lambda m: m.start) if held else None
+
+    def next_meeting(self, now: datetime) -> Meeting | None:
+        """The first planned meeting from now on."""
+        planned = [
+            m for m in self.meetings if m.status in (MeetingStatus.PROPOSED, MeetingStatus.BOOKED) and m.end >= now
+        ]
+        return min(planned, key=lambda m: m.start) if planned else None
+
+    def propose_next_meeting_time(self, now: datetime) -> tuple[datetime, datetime]:
+        """About three months after the last held meeting (same time of day), one hour long."""
+        last = self.last_held_meeting()
+        if last is not None:
+            start = add_months(last.start, MEETING_INTERVAL_MONTHS)
+            if start < now:
+                start = (now + timedelta(days=14)).replace(hour=last.start.hour, minute=last.start.minute)
+        else:
+            start = (now + timedelta(days=14)).replace(hour=10, minute=0, second=0, microsecond=0)
+        start = start.replace(second=0, microsecond=0)
+        return start, start + timedelta(minutes=MEETING_MINUTES)
+
+    def meeting_due(self, now: datetime) -> bool:
+        """No meeting planned and the last held one is more than three months ago."""
+        if self.status not in (GroupStatus.ACTIVE, GroupStatus.FORMING) or self.next_meeting(now) is not None:
+            return False
+        last = self.last_held_meeting()
+        return last is not None and add_months(last.start, MEETING_INTERVAL_MONTHS) < now
+
+    def plan_meeting(
+        self,
+        start: datetime,
+        end: datetime | None = None,
+        place_uid: str | None = None,
+        theme: MeetingTheme | None = None,
+        theme_text: str = "",
+    ) -> Meeting:
+        """Plan a meeting; the patient and every active member are participants."""
+        self._require_open()
+        if start.tzinfo is None:
+            raise DomainError("Geef een geldige datum en tijd.", "meeting start without a time zone")
+        end = end or start + timedelta(minutes=MEETING_MINUTES)
+        if end <= start:
+            raise DomainError("De eindtijd moet na de begintijd liggen.", "meeting ends before it starts")
+        if place_uid is not None and not any(p.uid == place_uid for p in self.places):
+            raise DomainError("Kies een bekende plek.", f"unknown place {place_uid}")
+        meeting = Meeting(
+            new_uid(),
+            start,
+            end,
+            place_uid=place_uid,
+            theme=theme,
+            theme_text=check_text(theme_text, "het thema", "theme", MAX_NAME, required=False),
+        )
+        for m in self.members:
+            if m.is_member:
+                meeting.participant(m.who)
+        self.meetings.append(meeting)
+        return meeting
+
+    def add_place(self, name: str, address: str = "") -> Place:
+        """A new place to meet; an earlier place with the same name is reused."""
+        self._require_open()
+        clean = check_text(name, "de plek", "place name", MAX_NAME)
+        for p in self.places:
+            if p.name.casefold() == clean.casefold() and p.address == address.strip():
+                return p
+        place = Place(new_uid(), clean, check_text(address, "het adres", "address", MAX_NAME, required=False))
+        self.places.append(place)
+        return place
+
+    def set_meeting_status(self, uid: str, new: MeetingStatus) -> None:
+        """Book, hold, cancel or mark a no-show."""
+        self._require_open()
+        meeting = self.meeting(uid)
+        if new is meeting.status:
+            return
+        if new not in _MEETING_NEXT[meeting.status]:
+            raise DomainError(
+                "Deze bijeenkomst kan niet meer van status veranderen.",
+                f"illegal meeting transition {meeting.status} -> {new}",
+            )
+        meeting.status = new
+        if new is MeetingStatus.FULFILLED and self.status is GroupStatus.FORMING:
+            self.status = GroupStatus.ACTIVE
+
+    def assign_role(self, meeting_uid: str, who: str, role: MeetingRole) -> None:
+        """Give a member a role in a meeting; a role has one holder at a time."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        if not any(m.who == who and m.active for m in self.members):
+            raise DomainError("Kies iemand die lid is van de groep.", f"{who!r} is not an active member")
+        for p in meeting.participants:
+            p.roles.discard(role)
+        meeting.participant(who).roles.add(role)
+
+    def record_response(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
+        self._require_open()
+        self.meeting(meeting_uid).participant(who).response = response
+
+    def set_agenda(self, meeting_uid: str, items: Iterable[AgendaItem], ready: bool = False) -> Agenda:
+        """Replace the agenda items (in order); `ready` marks it finished."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        checked: list[AgendaItem] = []
+        for item in items:
+            if item.goal_uid is not None:
+                self.goal(item.goal_uid)
+            if item.agreement_uid is not None:
+                self.agreement(item.agreement_uid)
+            text = check_text(item.text, "het agendapunt", "agenda item", MAX_TEXT, required=False)
+            if not text and item.goal_uid is None and item.agreement_uid is None:
+                continue
+            checked.append(AgendaItem(text, item.goal_uid, item.agreement_uid))
+        if meeting.agenda is None:
+            meeting.agenda = Agenda(new_uid())
+        meeting.agenda.items = checked
+        meeting.agenda.status = AgendaStatus.COMPLETED if ready else AgendaStatus.PREPARATION
+        return meeting.agenda
+
+    def write_report(
+        self,
+        meeting_uid: str,
+        *,
+        sections: dict[Section, str],
+        attended: Iterable[str],
+        goals_discussed: Iterable[str],
+        new_agreements: Iterable[str],
+        written: datetime,
+    ) -> Report:
+        """The report of a held meeting; the meeting is marked held."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        if meeting.status in (MeetingStatus.CANCELLED, MeetingStatus.NOSHOW):
+            raise DomainError(
+                "Voor een afgezegde bijeenkomst schrijf je geen verslag.", f"report on {meeting.status} meeting"
+            )
+        goals = [self.goal(g).uid for g in goals_discussed]
+        agreements = [self.agreement(a).uid for a in new_agreements]
+        present = set(attended)
+        for who in present:
+            meeting.participant(who)
+        for p in meeting.participants:
+            p.attended = p.who in present
+        if meeting.report is None:
+            meeting.report = Report(new_uid())
+        meeting.report.sections = {
+            k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
+        }
+        meeting.report.goals_discussed = goals
+        meeting.report.new_agreements = agreements
+        meeting.report.written = written
+        if meeting.status is not MeetingStatus.FULFILLED:
+            self.set_meeting_status(meeting_uid, MeetingStatus.FULFILLED)
+        return meeting.report
+
+    def add_invitation(self, meeting_uid: str, message: str, sent: datetime, calendar: str) -> Invitation:
+        """An invitation to every active member but the patient's own invitation is implied."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        recipients = [m.who for m in self.members if m.is_member]
+        invitation = Invitation(
+            new_uid(), recipients, check_text(message, "de uitnodiging", "invitation"), sent, calendar
+        )
+        meeting.invitations.append(invitation)
+        if meeting.status is MeetingStatus.PROPOSED:
+            meeting.status = MeetingStatus.BOOKED
+        return invitation

@@ -1,0 +1,597 @@
+"""Domain -> FHIR R4: every resource of one resource group.
+
+Each resource starts from what was read (`source`) so elements and extensions the product does
+not own survive a read-modify-write; only the product's own elements are replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fhir_mappings.codes import (
+    CAREPLAN_STATUS,
+    CARETEAM_STATUS,
+    CS_ARTIFACT,
+    CS_GOAL_ACHIEVEMENT,
+    CS_GOAL_RELATIONSHIP_TYPE,
+    CS_GOAL_TERM,
+    CS_LIFE_AREA,
+    CS_MEETING_ROLE,
+    CS_MEETING_THEME,
+    CS_MEMBER_ROLE,
+    CS_PROVENANCE_AGENT_TYPE,
+    CS_V3_DATA_OPERATION,
+    CS_V3_PARTICIPATION_TYPE,
+    EXT_AFTER_TREATMENT,
+    EXT_GOAL_RELATIONSHIP,
+    EXT_MEETING,
+    EXT_MEMBER_KEY,
+    EXT_NOMINATION_STATE,
+    EXT_SECTION,
+    IDENTIFIER_SYSTEM,
+    INTERVIEW_SECTIONS,
+    KERNLID,
+    REPORT_SECTIONS,
+    Artifact,
+    MeetingStatus,
+    NominationState,
+    Section,
+    coding,
+    product_coding,
+)
+from fhir_mappings.errors import CompartmentError
+from fhir_mappings.fhirjson import (
+    Json,
+    ensure_identifier,
+    fmt_date,
+    fmt_datetime,
+    merge_codings,
+    merge_concepts,
+    merge_extensions,
+    period,
+    references,
+    set_or_drop,
+    start_from,
+)
+from fhir_mappings.model import (
+    Agreement,
+    Goal,
+    Meeting,
+    Member,
+    NominationInterview,
+    Place,
+    ProgressScore,
+    ResourceGroup,
+    Supporter,
+)
+from fhir_mappings.refs import RefIndex, literal, ref_type
+
+ATTENDED = "ATND"
+INTERVIEW_MINUTES = 45
+SUPPORTER_TELECOM = ("phone", "email")
+
+
+@dataclass(frozen=True)
+class Written:
+    """One resource of the group, with the entity uid it belongs to (fullUrl urn:uuid:<uid> when new)."""
+
+    uid: str
+    resource: Json
+
+
+def _ref(index: RefIndex, uid: str, display: str | None = None) -> Json:
+    value: Json = {"reference": index.ref(uid)}
+    if display:
+        value["display"] = display
+    return value
+
+
+def _category(resource: Json, artifact: Artifact, key: str = "category") -> None:
+    resource[key] = merge_concepts(resource.get(key), [{"coding": [product_coding(artifact)]}], [CS_ARTIFACT])
+
+
+# --------------------------------------------------------------------------- team and plan
+
+
+def _participant(member: Member, base: Json | None, index: RefIndex) -> Json:
+    part = dict(base or {})
+    if not member.uid.startswith("#"):
+        part["id"] = member.uid
+    part["member"] = {**(part.get("member") or {}), **_ref(index, member.who, member.display)}
+    ours = [{"coding": [product_coding(r)]} for r in sorted(member.roles)]
+    if member.core:
+        ours.append({"coding": [coding(CS_MEMBER_ROLE, KERNLID)]})
+    set_or_drop(part, "role", merge_concepts(part.get("role"), ours, [CS_MEMBER_ROLE]))
+    set_or_drop(part, "period", period(member.start, member.end, part.get("period")))
+    had_state = any(e.get("url") == EXT_NOMINATION_STATE for e in part.get("extension") or [])
+    state = (
+        [{"url": EXT_NOMINATION_STATE, "valueCoding": product_coding(member.nomination)}]
+        if had_state or member.nomination is not NominationState.LID
+        else []
+    )
+    set_or_drop(part, "extension", merge_extensions(part.get("extension"), state, [EXT_NOMINATION_STATE]))
+    return part
+
+
+def care_team(group: ResourceGroup, index: RefIndex) -> Json:
+    """The group and its members (CareTeam)."""
+    team = start_from(group.source, "CareTeam")
+    ensure_identifier(team, group.uid)
+    team["status"] = CARETEAM_STATUS[group.status]
+    _category(team, Artifact.TEAM)
+    team["name"] = group.name
+    team["subject"] = {**(team.get("subject") or {}), "reference": group.patient}
+    set_or_drop(team, "period", period(group.start, group.end, team.get("period")))
+    after = (
+        [{"url": EXT_AFTER_TREATMENT, "valueDate": fmt_date(group.after_treatment_since)}]
+        if group.after_treatment_since
+        else []
+    )
+    set_or_drop(team, "extension", merge_extensions(team.get("extension"), after, [EXT_AFTER_TREATMENT]))
+    existing: list[Json] = list(team.get("participant") or [])
+    by_id = {p.get("id"): p for p in existing if p.get("id")}
+    used: set[int] = set()
+    participants: list[Json] = []
+    for member in group.members:
+        if member.uid.startswith("#"):
+            pos = int(member.uid[1:])
+            base = existing[pos] if pos < len(existing) else None
+        else:
+            base = by_id.get(member.uid)
+        if base is not None:
+            used.add(id(base))
+        participants.append(_participant(member, base, index))
+    # Participants the product does not model (an Organization, another system's entries) stay as they were.
+    foreign = [p for p in existing if id(p) not in used]
+    set_or_drop(team, "participant", participants + foreign)
+    return team
+
+
+def _keep_refs(existing: list[Json] | None, ours: list[Json], index: RefIndex, our_uids: set[str]) -> list[Json]:
+    """Our references in order, then references another system added that are not ours."""
+    foreign = [r for r in existing or [] if index.uid(str(r.get("reference", ""))) not in our_uids]
+    return ours + foreign
+
+
+def care_plan(group: ResourceGroup, index: RefIndex) -> Json:
+    """The RG-plan (CarePlan) tying team, goals and agreements together."""
+    plan = start_from(group.plan_source, "CarePlan")
+    ensure_identifier(plan, group.plan_uid)
+    plan["status"] = CAREPLAN_STATUS[group.status]
+    plan["intent"] = "plan"
+    _category(plan, Artifact.PLAN)
+    plan["title"] = group.name
+    plan["subject"] = {**(plan.get("subject") or {}), "reference": group.patient}
+    set_or_drop(plan, "period", period(group.start, group.end, plan.get("period")))
+    plan["careTeam"] = _keep_refs(plan.get("careTeam"), [_ref(index, group.uid)], index, {group.uid})
+    goals = [_ref(index, g.uid) for g in group.goals]
+    set_or_drop(plan, "goal", _keep_refs(plan.get("goal"), goals, index, {g.uid for g in group.goals}))
+    task_uids = {a.uid for a in group.agreements}
+    old_activity: list[Json] = list(plan.get("activity") or [])
+    by_task = {index.uid(str((a.get("reference") or {}).get("reference", ""))): a for a in old_activity}
+    activity = [{**by_task.get(a.uid, {}), "reference": _ref(index, a.uid)} for a in group.agreements]
+    foreign = [
+        a for a in old_activity if index.uid(str((a.get("reference") or {}).get("reference", ""))) not in task_uids
+    ]
+    set_or_drop(plan, "activity", activity + foreign)
+    return plan
+
+
+def related_person(supporter: Supporter, patient: str) -> Json:
+    """An informal supporter (RelatedPerson)."""
+    person = start_from(supporter.source, "RelatedPerson")
+    ensure_identifier(person, supporter.uid)
+    person.setdefault("active", True)
+    person["patient"] = {**(person.get("patient") or {}), "reference": patient}
+    names = list(person.get("name") or [])
+    first = {k: v for k, v in (names[0] if names else {}).items() if k not in ("given", "family", "text")}
+    person["name"] = [{**first, "text": supporter.name}, *names[1:]]
+    telecom = [t for t in person.get("telecom") or [] if t.get("system") not in SUPPORTER_TELECOM]
+    if supporter.phone:
+        telecom.append({"system": "phone", "value": supporter.phone})
+    if supporter.email:
+        telecom.append({"system": "email", "value": supporter.email})
+    set_or_drop(person, "telecom", telecom)
+    relations: list[Json] = list(person.get("relationship") or [])
+    ours: Json = {
+        "coding": [{"system": supporter.relationship_system, "code": supporter.relationship}],
+    }
+    if supporter.relationship_text:
+        ours["text"] = supporter.relationship_text
+    person["relationship"] = [ours, *relations[1:]] if relations else [ours]
+    return person
+
+
+def location(place: Place) -> Json:
+    """A place where the group meets."""
+    loc = start_from(place.source, "Location")
+    ensure_identifier(loc, place.uid)
+    loc.setdefault("status", "active")
+    loc["name"] = place.name
+    address = {k: v for k, v in (loc.get("address") or {}).items() if k != "text"}
+    if place.address:
+        address["text"] = place.address
+    set_or_drop(loc, "address", address)
+    return loc
+
+
+# --------------------------------------------------------------------------- goals, agreements, progress
+
+
+def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
+    """A goal in the patient's words; a long-term goal lists its short-term steps as milestones."""
+    res = start_from(g.source, "Goal")
+    ensure_identifier(res, g.uid)
+    res["lifecycleStatus"] = g.lifecycle.value
+    if g.achievement is not None:
+        ach = dict(res.get("achievementStatus") or {})
+        ach["coding"] = merge_codings(
+            ach.get("coding"),
+            [{"system": CS_GOAL_ACHIEVEMENT, "code": g.achievement.value}],
+            [CS_GOAL_ACHIEVEMENT],
+        )
+        res["achievementStatus"] = ach
+    else:
+        res.pop("achievementStatus", None)
+    ours = [{"coding": [product_coding(g.term)]}]
+    if g.life_area is not None:
+        ours.append({"coding": [product_coding(g.life_area)]})
+    res["category"] = merge_concepts(res.get("category"), ours, [CS_GOAL_TERM, CS_LIFE_AREA])
+    res["description"] = {**(res.get("description") or {}), "text": g.text}
+    res["subject"] = {**(res.get("subject") or {}), "reference": group.patient}
+    res.setdefault("expressedBy", {"reference": group.patient})
+    set_or_drop(res, "startDate", fmt_date(g.start))
+    targets: list[Json] = list(res.get("target") or [])
+    first = dict(targets[0]) if targets else {}
+    set_or_drop(first, "dueDate", fmt_date(g.due))
+    set_or_drop(res, "target", ([first] if first else []) + targets[1:])
+    notes = []
+    for n in g.notes:
+        note = dict(n.source or {})
+        note["text"] = n.text
+        note["time"] = fmt_datetime(n.time)
+        if n.author:
+            note.pop("authorString", None)
+            note["authorReference"] = {"reference": n.author}
+        notes.append(note)
+    set_or_drop(res, "note", notes)
+    steps = [
+        {
+            "url": EXT_GOAL_RELATIONSHIP,
+            "extension": [
+                {
+                    "url": "type",
+                    "valueCodeableConcept": {"coding": [{"system": CS_GOAL_RELATIONSHIP_TYPE, "code": "milestone"}]},
+                },
+                {"url": "target", "valueReference": _ref(index, child.uid)},
+            ],
+        }
+        for child in group.goals
+        if child.parent_uid == g.uid
+    ]
+    kept = [e for e in res.get("extension") or [] if not _is_milestone(e)]
+    set_or_drop(res, "extension", kept + steps)
+    return res
+
+
+def _is_milestone(ext: Json) -> bool:
+    if ext.get("url") != EXT_GOAL_RELATIONSHIP:
+        return False
+    for sub in ext.get("extension") or []:
+        if sub.get("url") == "type":
+            codes = (sub.get("valueCodeableConcept") or {}).get("coding") or []
+            return any(c.get("code") == "milestone" for c in codes)
+    return False
+
+
+def task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
+    """An agreement (Task): who does what, by when, for which goal."""
+    res = start_from(a.source, "Task")
+    ensure_identifier(res, a.uid)
+    res["status"] = a.status.value
+    res["intent"] = "plan"
+    code = dict(res.get("code") or {})
+    code["coding"] = merge_codings(code.get("coding"), [product_coding(Artifact.AGREEMENT)], [CS_ARTIFACT])
+    res["code"] = code
+    res["description"] = a.description
+    res["for"] = {**(res.get("for") or {}), "reference": group.patient}
+    set_or_drop(res, "focus", _ref(index, a.goal_uid) if a.goal_uid else None)
+    set_or_drop(res, "owner", _ref(index, a.owner, _display(group, a.owner)) if a.owner else None)
+    restriction = dict(res.get("restriction") or {})
+    set_or_drop(restriction, "period", period(None, a.due, restriction.get("period")))
+    set_or_drop(res, "restriction", restriction)
+    res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
+    set_or_drop(res, "authoredOn", fmt_date(a.created))
+    return res
+
+
+def observation(group: ResourceGroup, p: ProgressScore, index: RefIndex) -> Json:
+    """A 0-10 progress score on a goal (Observation)."""
+    res = start_from(p.source, "Observation")
+    ensure_identifier(res, p.uid)
+    res.setdefault("status", "final")
+    code = dict(res.get("code") or {})
+    code["coding"] = merge_codings(code.get("coding"), [product_coding(Artifact.PROGRESS)], [CS_ARTIFACT])
+    res["code"] = code
+    res["subject"] = {**(res.get("subject") or {}), "reference": group.patient}
+    res["focus"] = [_ref(index, p.goal_uid)]
+    res["effectiveDateTime"] = fmt_datetime(p.when)
+    res["valueInteger"] = p.score
+    res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
+    set_or_drop(res, "note", [{"text": p.note}] if p.note else None)
+    meeting = [{"url": EXT_MEETING, "valueReference": _ref(index, p.meeting_uid)}] if p.meeting_uid else []
+    set_or_drop(res, "extension", merge_extensions(res.get("extension"), meeting, [EXT_MEETING]))
+    return res
+
+
+# --------------------------------------------------------------------------- meetings
+
+
+def _display(group: ResourceGroup, who: str) -> str | None:
+    return next((m.display for m in group.members if m.who == who), None)
+
+
+def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
+    """A meeting of the group (Appointment): time, place, theme, roles, responses and attendance."""
+    res = start_from(m.source, "Appointment")
+    ensure_identifier(res, m.uid)
+    res["status"] = m.status.value
+    _category(res, Artifact.MEETING, "serviceType")
+    res["start"] = fmt_datetime(m.start)
+    res["end"] = fmt_datetime(m.end)
+    res["minutesDuration"] = int((m.end - m.start).total_seconds() // 60)
+    res.setdefault("description", f"Bijeenkomst {group.name}")
+    if m.theme is not None or m.theme_text:
+        theme: Json = {"coding": [product_coding(m.theme)]} if m.theme is not None else {}
+        if m.theme_text:
+            theme["text"] = m.theme_text
+        res["reasonCode"] = merge_concepts(res.get("reasonCode"), [theme], [CS_MEETING_THEME])
+    else:
+        set_or_drop(res, "reasonCode", merge_concepts(res.get("reasonCode"), [], [CS_MEETING_THEME]))
+    res["supportingInformation"] = _keep_refs(
+        res.get("supportingInformation"), [_ref(index, group.plan_uid)], index, {group.plan_uid}
+    )
+    existing: list[Json] = list(res.get("participant") or [])
+    by_actor = {index.uid(str((p.get("actor") or {}).get("reference", ""))): p for p in existing}
+    ours: list[Json] = []
+    handled: set[str] = set()
+    for mp in m.participants:
+        base = dict(by_actor.get(mp.who) or {})
+        handled.add(mp.who)
+        types = [{"coding": [product_coding(r)]} for r in sorted(mp.roles)]
+        kept_types = [
+            t
+            for t in merge_concepts(base.get("type"), [], [CS_MEETING_ROLE])
+            if not any(
+                c.get("code") == ATTENDED and c.get("system") == CS_V3_PARTICIPATION_TYPE for c in t.get("coding") or []
+            )
+        ]
+        if mp.attended:
+            types.append({"coding": [{"system": CS_V3_PARTICIPATION_TYPE, "code": ATTENDED, "display": "attender"}]})
+        base["actor"] = {**(base.get("actor") or {}), **_ref(index, mp.who, _display(group, mp.who))}
+        set_or_drop(base, "type", kept_types + types)
+        base["status"] = mp.response.value
+        ours.append(base)
+    if m.place_uid is not None:
+        handled.add(m.place_uid)
+        place = next((p for p in group.places if p.uid == m.place_uid), None)
+        base = dict(by_actor.get(m.place_uid) or {})
+        base["actor"] = {**(base.get("actor") or {}), **_ref(index, m.place_uid, place.name if place else None)}
+        base.setdefault("status", "accepted")
+        ours.append(base)
+    place_uids = {p.uid for p in group.places}
+    foreign = [
+        p
+        for uid, p in by_actor.items()
+        if uid not in handled and uid not in place_uids and not _is_member_actor(group, uid)
+    ]
+    res["participant"] = ours + foreign
+    return res
+
+
+def _is_member_actor(group: ResourceGroup, uid: str) -> bool:
+    return any(m.who == uid for m in group.members)
+
+
+def interview_appointment(group: ResourceGroup, iv: NominationInterview, index: RefIndex) -> Json | None:
+    """The planned nomination interview (Appointment), if it was planned."""
+    if iv.appointment_uid is None or iv.planned_start is None:
+        return None
+    member = group.member(iv.member_uid)
+    res = start_from(iv.appointment_source, "Appointment")
+    ensure_identifier(res, iv.appointment_uid)
+    res["status"] = MeetingStatus.FULFILLED.value if iv.held_at else MeetingStatus.BOOKED.value
+    _category(res, Artifact.INTERVIEW, "serviceType")
+    res["start"] = fmt_datetime(iv.planned_start)
+    end = res.get("end")
+    if not end or iv.appointment_source is None or iv.appointment_source.get("start") != res["start"]:
+        res["end"] = fmt_datetime(iv.planned_start + timedelta(minutes=INTERVIEW_MINUTES))
+    res.setdefault("description", f"Kennismakingsgesprek met {member.display}")
+    res["supportingInformation"] = _keep_refs(
+        res.get("supportingInformation"), [_ref(index, group.plan_uid)], index, {group.plan_uid}
+    )
+    res["extension"] = merge_extensions(
+        res.get("extension"), [{"url": EXT_MEMBER_KEY, "valueString": iv.member_uid}], [EXT_MEMBER_KEY]
+    )
+    people = [group.patient, member.who] + ([iv.interviewer] if iv.interviewer else [])
+    existing = {index.uid(str((p.get("actor") or {}).get("reference", ""))): p for p in res.get("participant") or []}
+    parts = []
+    for who in dict.fromkeys(people):
+        base = dict(existing.pop(who, {}))
+        base["actor"] = {**(base.get("actor") or {}), **_ref(index, who, _display(group, who))}
+        base.setdefault("status", "accepted")
+        parts.append(base)
+    res["participant"] = parts + list(existing.values())
+    return res
+
+
+def _communication(
+    group: ResourceGroup, source: Json | None, uid: str, artifact: Artifact, status: str, index: RefIndex
+) -> Json:
+    res = start_from(source, "Communication")
+    ensure_identifier(res, uid)
+    res["status"] = status
+    _category(res, artifact)
+    res["subject"] = {**(res.get("subject") or {}), "reference": group.patient}
+    res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
+    return res
+
+
+def _sections(sections: dict[Section, str], order: tuple[Section, ...]) -> list[Json]:
+    return [
+        {
+            "extension": [{"url": EXT_SECTION, "valueCoding": product_coding(key)}],
+            "contentString": sections[key],
+        }
+        for key in order
+        if sections.get(key)
+    ] + [
+        {"extension": [{"url": EXT_SECTION, "valueCoding": product_coding(key)}], "contentString": text}
+        for key, text in sections.items()
+        if key not in order and text
+    ]
+
+
+def agenda(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json | None:
+    """The meeting's agenda (Communication), items in order."""
+    if m.agenda is None:
+        return None
+    a = m.agenda
+    res = _communication(group, a.source, a.uid, Artifact.AGENDA, a.status.value, index)
+    res["partOf"] = [_ref(index, m.uid)]
+    payload: list[Json] = []
+    for item in a.items:
+        target = item.goal_uid or item.agreement_uid
+        if target is not None:
+            ref = _ref(index, target, item.text or None)
+            payload.append({"contentReference": ref})
+        else:
+            payload.append({"contentString": item.text})
+    set_or_drop(res, "payload", payload)
+    return res
+
+
+def report(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json | None:
+    """The meeting's report (Communication): sections, goals discussed, new agreements."""
+    if m.report is None:
+        return None
+    r = m.report
+    res = _communication(group, r.source, r.uid, Artifact.REPORT, "completed", index)
+    res["partOf"] = [_ref(index, m.uid)]
+    res["recipient"] = _keep_refs(res.get("recipient"), [_ref(index, group.uid)], index, {group.uid})
+    about = [_ref(index, g) for g in r.goals_discussed] + [_ref(index, a) for a in r.new_agreements]
+    set_or_drop(res, "about", about)
+    set_or_drop(res, "sent", fmt_datetime(r.written) if r.written else None)
+    set_or_drop(res, "payload", _sections(r.sections, REPORT_SECTIONS))
+    return res
+
+
+def invitation(group: ResourceGroup, m: Meeting, inv_index: int, index: RefIndex) -> Json:
+    """An invitation to a meeting, with the calendar file attached."""
+    inv = m.invitations[inv_index]
+    res = _communication(group, inv.source, inv.uid, Artifact.INVITATION, "completed", index)
+    res["partOf"] = [_ref(index, m.uid)]
+    res["recipient"] = [_ref(index, who, _display(group, who)) for who in inv.recipients]
+    set_or_drop(res, "sent", fmt_datetime(inv.sent) if inv.sent else None)
+    payload: list[Json] = [{"contentString": inv.message}]
+    if inv.calendar:
+        payload.append(
+            {
+                "contentAttachment": {
+                    "contentType": "text/calendar",
+                    "data": base64.b64encode(inv.calendar.encode("utf-8")).decode("ascii"),
+                    "title": "bijeenkomst.ics",
+                }
+            }
+        )
+    res["payload"] = payload
+    return res
+
+
+def interview_record(group: ResourceGroup, iv: NominationInterview, index: RefIndex) -> Json:
+    """The nomination interview's record (Communication): in preparation until held, then four sections."""
+    member = group.member(iv.member_uid)
+    status = "completed" if iv.held_at else "preparation"
+    res = _communication(group, iv.source, iv.uid, Artifact.INTERVIEW, status, index)
+    set_or_drop(res, "partOf", [_ref(index, iv.appointment_uid)] if iv.appointment_uid and iv.planned_start else None)
+    res["about"] = [_ref(index, member.who, member.display)]
+    set_or_drop(res, "sender", _ref(index, iv.interviewer) if iv.interviewer else None)
+    set_or_drop(res, "sent", fmt_datetime(iv.held_at) if iv.held_at else None)
+    res["extension"] = merge_extensions(
+        res.get("extension"), [{"url": EXT_MEMBER_KEY, "valueString": iv.member_uid}], [EXT_MEMBER_KEY]
+    )
+    set_or_drop(res, "payload", _sections(iv.sections, INTERVIEW_SECTIONS))
+    return res
+
+
+# --------------------------------------------------------------------------- the whole group
+
+
+def group_to_fhir(group: ResourceGroup, index: RefIndex | None = None) -> list[Written]:
+    """Every resource of the group, in an order where a resource comes after what it refers to."""
+    index = index or RefIndex()
+    out: list[Written] = []
+    out += [Written(s.uid, related_person(s, group.patient)) for s in group.supporters]
+    out += [Written(p.uid, location(p)) for p in group.places]
+    out.append(Written(group.uid, care_team(group, index)))
+    out += [Written(g.uid, goal(group, g, index)) for g in group.goals]
+    out.append(Written(group.plan_uid, care_plan(group, index)))
+    out += [Written(a.uid, task(group, a, index)) for a in group.agreements]
+    for m in group.meetings:
+        out.append(Written(m.uid, appointment(group, m, index)))
+        if (ag := agenda(group, m, index)) is not None and m.agenda is not None:
+            out.append(Written(m.agenda.uid, ag))
+        if (rp := report(group, m, index)) is not None and m.report is not None:
+            out.append(Written(m.report.uid, rp))
+        out += [Written(inv.uid, invitation(group, m, i, index)) for i, inv in enumerate(m.invitations)]
+    for iv in group.interviews:
+        if (appt := interview_appointment(group, iv, index)) is not None and iv.appointment_uid is not None:
+            out.append(Written(iv.appointment_uid, appt))
+        out.append(Written(iv.uid, interview_record(group, iv, index)))
+    out += [Written(p.uid, observation(group, p, index)) for p in group.progress]
+    for w in out:
+        check_compartment(w.resource, group.patient, {s.uid for s in group.supporters}, index)
+    return out
+
+
+def check_compartment(resource: Json, patient: str, own_uids: set[str], index: RefIndex) -> None:
+    """Refuse any reference to another patient or to a RelatedPerson that is not this group's."""
+    for ref in references(resource):
+        kind = ref_type(ref)
+        if kind == "Patient" and literal(ref) != literal(patient):
+            raise CompartmentError(
+                "Dit gegeven hoort bij een andere patiënt en wordt niet opgeslagen.",
+                f"{resource['resourceType']} refers to {ref}, outside compartment of {patient}",
+            )
+        if kind == "RelatedPerson" and index.uid(ref) not in own_uids:
+            raise CompartmentError(
+                "Deze naaste hoort niet bij deze patiënt.",
+                f"{resource['resourceType']} refers to {ref}, not a RelatedPerson of {patient}",
+            )
+
+
+def provenance(
+    targets: list[str],
+    agent: str,
+    recorded: datetime,
+    uid: str,
+    activity: str = "UPDATE",
+    on_behalf_of: str | None = None,
+) -> Json:
+    """Who wrote what, when: one Provenance per write transaction (targets are references or urn:uuids)."""
+    who: Json = {
+        "type": {"coding": [{"system": CS_PROVENANCE_AGENT_TYPE, "code": "author"}]},
+        "who": {"reference": agent},
+    }
+    if on_behalf_of:
+        who["onBehalfOf"] = {"reference": on_behalf_of}
+    return {
+        "resourceType": "Provenance",
+        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": uid}],
+        "target": [{"reference": t} for t in targets],
+        "recorded": fmt_datetime(recorded),
+        "activity": {"coding": [{"system": CS_V3_DATA_OPERATION, "code": activity}]},
+        "agent": [who],
+    }
