@@ -1,0 +1,530 @@
+"""A small FHIR R4 REST client on ``requests``: retries, paging, typed errors, one refresh on 401.
+
+Why not a generic FHIR client library: we need exact control over which requests are retried
+(only idempotent ones), over paging links (a ``next`` link may never leave the server's base), and
+over logging (never tokens, never clinical free text).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import posixpath
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+
+from plugin.sync.errors import (
+    BadRequest,
+    Forbidden,
+    Gone,
+    Invalid,
+    JsonDict,
+    NextLinkRefused,
+    NotFound,
+    PreconditionFailed,
+    ServerUnavailable,
+    SyncError,
+    Timeout,
+    Unauthorized,
+    describe_issues,
+    outcome_issues,
+    required_permission,
+)
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+Params = Mapping[str, str] | Sequence[tuple[str, str]]
+
+# Issue codes that mean "the content is wrong" rather than "the request is malformed".
+_VALIDATION_CODES = frozenset(
+    {"invalid", "structure", "required", "value", "invariant", "code-invalid", "business-rule", "extension"}
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class TokenProvider(Protocol):
+    """Gives the current bearer token; ``refresh()`` forces a new one (called once after a 401)."""
+
+    def __call__(self) -> str: ...
+
+    def refresh(self) -> str: ...
+
+
+class StaticTokenProvider:
+    """A fixed token (tests, the worker's env token): ``refresh()`` cannot help, so a second 401 means re-launch."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self) -> str:
+        return self._token
+
+    def refresh(self) -> str:
+        return self._token
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter for idempotent requests."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 4.0
+    # A Retry-After longer than this is not waited for in a request: the change goes to the outbox instead.
+    max_retry_after: float = 20.0
+    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class FhirResponse:
+    """One answer from the server: status, parsed JSON body (or None) and the headers that matter."""
+
+    status: int
+    body: JsonDict | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    url: str = ""
+
+    @property
+    def etag(self) -> str | None:
+        """The ``ETag`` header, e.g. ``W/"3"``."""
+        return self.headers.get("ETag") or self.headers.get("etag")
+
+    @property
+    def version_id(self) -> str | None:
+        """The version id from the ETag (``W/"3"`` -> ``3``), else from ``meta.versionId``."""
+        if self.etag:
+            return parse_etag(self.etag)
+        if self.body:
+            meta = self.body.get("meta") or {}
+            vid = meta.get("versionId")
+            return str(vid) if vid is not None else None
+        return None
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header (after a create), absolute or relative as the server sent it."""
+        return self.headers.get("Location") or self.headers.get("location")
+
+    def json(self) -> JsonDict:
+        """The body, or an error when the server sent none (a caller that needs a body)."""
+        if self.body is None:
+            raise SyncError(f"expected a JSON body from {self.url} (status {self.status}), got none")
+        return self.body
+
+
+def parse_etag(etag: str) -> str:
+    """``W/"3"`` or ``"3"`` -> ``3``."""
+    value = etag.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')
+
+
+def weak_etag(version_id: str) -> str:
+    """``3`` -> ``W/"3"`` (the form FHIR servers expect in If-Match / Bundle.entry.request.ifMatch)."""
+    return f'W/"{version_id}"'
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection was never established, so the server cannot have seen the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if type(cur).__name__ in {"NewConnectionError", "NameResolutionError"}:
+            return True
+        reason = getattr(cur, "reason", None)
+        if isinstance(reason, BaseException):
+            cur = reason
+            continue
+        nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else cur.__cause__
+        cur = nxt
+    return False
+
+
+def _interaction(method: str, rel_path: str) -> tuple[str | None, str | None]:
+    """(resource type, interaction) of a request path relative to the base, for permission messages."""
+    parts = [p for p in rel_path.split("?")[0].split("/") if p]
+    rtype = parts[0] if parts and parts[0][:1].isupper() else None
+    m = method.upper()
+    if rtype is None:
+        return None, None
+    if m == "GET":
+        if len(parts) == 1 or parts[-1] == "_search":
+            return rtype, "search"
+        if "_history" in parts and len(parts) >= 4:
+            return rtype, "vread"
+        return rtype, "read"
+    if m == "POST":
+        return rtype, "search" if parts[-1] == "_search" else "create"
+    return rtype, {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m)
+
+
+def bundle_permissions(bundle: JsonDict, context: str = "patient") -> str:
+    """The SMART scopes a transaction/batch Bundle needs, one per type: ``patient/Goal.cu patient/Provenance.c``."""
+    letters: dict[str, set[str]] = {}
+    for entry in bundle.get("entry") or []:
+        req = entry.get("request") or {}
+        rtype, interaction = _interaction(str(req.get("method", "")), str(req.get("url", "")))
+        if rtype and interaction:
+            letters.setdefault(rtype, set()).add(required_permission(rtype, interaction, context)[-1])
+    order = "cruds"
+    return " ".join(f"{context}/{t}.{''.join(sorted(ls, key=order.index))}" for t, ls in sorted(letters.items()))
+
+
+class FhirClient:
+    """FHIR R4 REST client bound to one server base URL and one token provider."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: TokenProvider | None = None,
+        *,
+        scope_context: str = "patient",
+        connect_timeout: float = 3.0,
+        read_timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token_provider = token_provider
+        self.scope_context = scope_context
+        self.timeout = (connect_timeout, read_timeout)
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._lock = threading.Lock()
+        self._request_count = 0
+        base = urlsplit(self.base_url)
+        self._base_origin = (base.scheme, (base.hostname or "").lower(), base.port or _DEFAULT_PORTS.get(base.scheme))
+        self._base_path = base.path.rstrip("/")
+
+    # ------------------------------------------------------------------ counters
+
+    @property
+    def request_count(self) -> int:
+        """HTTP round trips made by this client (every attempt counts, including retries and refresh retries)."""
+        with self._lock:
+            return self._request_count
+
+    def reset_request_count(self) -> None:
+        """Start counting round trips from zero (tests, per-request logging)."""
+        with self._lock:
+            self._request_count = 0
+
+    def _count(self) -> None:
+        with self._lock:
+            self._request_count += 1
+
+    # ------------------------------------------------------------------ high-level interactions
+
+    def metadata(self) -> FhirResponse:
+        """``GET [base]/metadata`` (the CapabilityStatement)."""
+        return self.request("GET", "metadata", idempotent=True)
+
+    def read(self, resource_type: str, resource_id: str) -> FhirResponse:
+        """``GET [base]/Type/id``."""
+        return self.request("GET", f"{resource_type}/{resource_id}", idempotent=True)
+
+    def vread(self, resource_type: str, resource_id: str, version_id: str) -> FhirResponse:
+        """``GET [base]/Type/id/_history/vid``."""
+        return self.request("GET", f"{resource_type}/{resource_id}/_history/{version_id}", idempotent=True)
+
+    def search(
+        self, resource_type: str, params: Params = (), *, headers: Mapping[str, str] | None = None
+    ) -> FhirResponse:
+        """``GET [base]/Type?params`` (first page only; see :meth:`pages`). Repeated keys: pass tuples."""
+        return self.request("GET", resource_type, params=params, headers=headers, idempotent=True)
+
+    def create(self, resource: JsonDict, *, if_none_exist: str | None = None) -> FhirResponse:
+        """``POST [base]/Type``; with ``if_none_exist`` it is a conditional create and therefore retried."""
+        headers = {"If-None-Exist": if_none_exist} if if_none_exist else None
+        return self.request(
+            "POST", resource["resourceType"], body=resource, headers=headers, idempotent=bool(if_none_exist)
+        )
+
+    def update(self, resource: JsonDict, *, if_match: str | None = None) -> FhirResponse:
+        """``PUT [base]/Type/id`` with an optional ``If-Match`` (``W/"vid"``)."""
+        headers = {"If-Match": if_match} if if_match else None
+        path = f"{resource['resourceType']}/{resource['id']}"
+        return self.request("PUT", path, body=resource, headers=headers, idempotent=True)
+
+    def transaction(self, bundle: JsonDict, *, idempotent: bool) -> FhirResponse:
+        """POST a ``transaction`` Bundle. ``idempotent``: every create has ifNoneExist and every update ifMatch.
+
+        Only then is the transaction retried after a timeout or 5xx; see ``transaction.is_idempotent``.
+        """
+        if bundle.get("type") != "transaction":
+            raise ValueError("transaction() needs a Bundle of type 'transaction'")
+        return self.request("POST", "", body=bundle, idempotent=idempotent, permission=self._bundle_scope(bundle))
+
+    def batch(self, bundle: JsonDict) -> FhirResponse:
+        """POST a ``batch`` Bundle; retried when every entry is a GET (a batch of reads/searches)."""
+        if bundle.get("type") != "batch":
+            raise ValueError("batch() needs a Bundle of type 'batch'")
+        reads_only = all(
+            str((e.get("request") or {}).get("method", "")).upper() == "GET" for e in bundle.get("entry") or []
+        )
+        return self.request("POST", "", body=bundle, idempotent=reads_only, permission=self._bundle_scope(bundle))
+
+    def _bundle_scope(self, bundle: JsonDict) -> str:
+        return bundle_permissions(bundle, self.scope_context) or f"{self.scope_context}/*.cruds"
+
+    # ------------------------------------------------------------------ paging
+
+    def check_next_link(self, url: str) -> str:
+        """Return ``url`` when it stays on this server's scheme, host, port and base path; else refuse."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme))
+        path = posixpath.normpath(parts.path) if parts.path else ""
+        inside = path == self._base_path or path.startswith(self._base_path + "/")
+        if origin != self._base_origin or not inside or parts.username or parts.password:
+            raise NextLinkRefused(
+                f"refused next link to {parts.scheme}://{parts.hostname}:{parts.port}{parts.path} "
+                f"(outside {self.base_url})"
+            )
+        return url
+
+    def next_page(self, bundle: JsonDict) -> FhirResponse | None:
+        """Fetch the page behind the Bundle's ``next`` link (treated as opaque), or None on the last page."""
+        for link in bundle.get("link") or []:
+            if link.get("relation") == "next" and link.get("url"):
+                return self.request("GET", self.check_next_link(str(link["url"])), idempotent=True)
+        return None
+
+    def pages(self, first: FhirResponse | JsonDict, *, max_pages: int = 100) -> Iterator[JsonDict]:
+        """Yield the first searchset Bundle and every following page; refuses to loop past ``max_pages``."""
+        page: JsonDict | None = first.json() if isinstance(first, FhirResponse) else first
+        count = 0
+        while page is not None:
+            count += 1
+            if count > max_pages:
+                raise SyncError(f"search returned more than {max_pages} pages; stopped paging")
+            yield page
+            nxt = self.next_page(page)
+            page = nxt.json() if nxt is not None else None
+
+    def search_all(self, resource_type: str, params: Params = (), *, max_pages: int = 100) -> list[JsonDict]:
+        """All ``entry`` elements of a search, following ``next`` links."""
+        entries: list[JsonDict] = []
+        for page in self.pages(self.search(resource_type, params), max_pages=max_pages):
+            entries.extend(page.get("entry") or [])
+        return entries
+
+    # ------------------------------------------------------------------ the request loop
+
+    def url_for(self, path_or_url: str) -> str:
+        """Absolute URL for a path relative to the base (absolute URLs pass through unchanged)."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}" if path_or_url else self.base_url
+
+    def _log_target(self, method: str, url: str, params: Params | None) -> str:
+        """Method and path without query values: query strings can carry identifiers or search text."""
+        parts = urlsplit(url)
+        path = parts.path[len(self._base_path) :] if parts.path.startswith(self._base_path) else parts.path
+        names: list[str] = [k for k, _ in (params.items() if isinstance(params, Mapping) else params or [])]
+        names += [q.split("=", 1)[0] for q in parts.query.split("&") if q]
+        return f"{method} {path or '/'}" + (f"?{','.join(sorted(set(names)))}" if names else "")
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Params | None = None,
+        body: JsonDict | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        permission: str | None = None,
+    ) -> FhirResponse:
+        """Send one logical request: retries (if idempotent), one token refresh on 401, typed errors."""
+        url = self.url_for(path_or_url)
+        target = self._log_target(method, url, params)
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() if body is not None else None
+        attempt = 0
+        refreshed = False
+        started = self._clock()
+        while True:
+            attempt += 1
+            send_headers = {"Accept": FHIR_JSON}
+            if data is not None:
+                send_headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+            if self.token_provider is not None:
+                send_headers["Authorization"] = f"Bearer {self.token_provider()}"
+            send_headers.update(headers or {})
+            self._count()
+            t0 = time.perf_counter()
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=send_headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                connect = isinstance(exc, requests.ConnectTimeout)
+                log.warning("fhir %s attempt %d: %s timeout", target, attempt, "connect" if connect else "read")
+                if self._may_retry(idempotent, attempt):
+                    self._backoff(attempt, None, target)
+                    continue
+                if connect:
+                    raise ServerUnavailable(f"{target}: connect timeout after {attempt} attempt(s)") from exc
+                raise Timeout(f"{target}: no answer within {self.timeout[1]}s after {attempt} attempt(s)") from exc
+            except requests.ConnectionError as exc:
+                log.warning("fhir %s attempt %d: connection error (%s)", target, attempt, type(exc).__name__)
+                if self._may_retry(idempotent, attempt):
+                    self._backoff(attempt, None, target)
+                    continue
+                sent = "never sent" if _never_sent(exc) else "outcome unknown"
+                raise ServerUnavailable(f"{target}: connection failed after {attempt} attempt(s) ({sent})") from exc
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+            status = resp.status_code
+            log.info("fhir %s -> %d (%.0f ms, attempt %d)", target, status, elapsed_ms, attempt)
+            parsed = _parse_body(resp)
+            if status == 401 and not refreshed and self.token_provider is not None:
+                # One refresh only: a second 401 means the launch itself is over.
+                refreshed = True
+                attempt -= 1
+                self.token_provider.refresh()
+                continue
+            if status in self.retry.retry_statuses:
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._clock)
+                if self._may_retry(idempotent, attempt) and (
+                    retry_after is None or retry_after <= self.retry.max_retry_after
+                ):
+                    self._backoff(attempt, retry_after, target)
+                    continue
+                raise ServerUnavailable(
+                    f"{target}: HTTP {status} after {attempt} attempt(s) in {self._clock() - started:.1f}s"
+                    + (f", Retry-After {retry_after:.0f}s" if retry_after is not None else ""),
+                    status=status,
+                    issues=outcome_issues(parsed),
+                    retry_after=retry_after,
+                )
+            if status >= 400:
+                raise self._error(method, url, target, status, parsed, permission)
+            return FhirResponse(status=status, body=parsed, headers=dict(resp.headers), url=url)
+
+    def _may_retry(self, idempotent: bool, attempt: int) -> bool:
+        return idempotent and attempt < self.retry.max_attempts
+
+    def _backoff(self, attempt: int, retry_after: float | None, target: str) -> None:
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            # Full jitter: spreads the retries of many clients after a shared outage.
+            cap = min(self.retry.max_delay, self.retry.base_delay * (2 ** (attempt - 1)))
+            delay = self._rng.uniform(0, cap)
+        log.info("fhir %s: retry %d in %.2fs", target, attempt, delay)
+        self._sleep(delay)
+
+    def _error(
+        self, method: str, url: str, target: str, status: int, body: JsonDict | None, permission: str | None
+    ) -> SyncError:
+        issues = outcome_issues(body)
+        detail = f"{target}: HTTP {status}" + (f" ({describe_issues(issues)})" if issues else "")
+        log.warning("fhir %s", detail)
+        if status == 401:
+            return Unauthorized(detail + " after token refresh; re-launch needed", status=status, issues=issues)
+        if status == 403:
+            if permission:
+                needed = permission
+                rtype, interaction = _single_type(needed), _single_interaction(needed)
+            else:
+                rel = url[len(self.base_url) :] if url.startswith(self.base_url) else urlsplit(url).path
+                rtype, interaction = _interaction(method, rel)
+                needed = required_permission(rtype, interaction, self.scope_context)
+            return Forbidden(
+                detail + f"; needs {needed}",
+                permission=needed,
+                resource_type=rtype,
+                interaction=interaction,
+                status=status,
+                issues=issues,
+            )
+        if status == 404:
+            return NotFound(detail, status=status, issues=issues)
+        if status == 410:
+            return Gone(detail, status=status, issues=issues)
+        if status in (409, 412):
+            return PreconditionFailed(detail, status=status, issues=issues)
+        if status == 422 or (status == 400 and any(i.get("code") in _VALIDATION_CODES for i in issues)):
+            return Invalid(detail, status=status, issues=issues)
+        if 400 <= status < 500:
+            return BadRequest(detail, status=status, issues=issues)
+        if status == 501:
+            return SyncError(detail + " (not implemented by this server)", status=status, issues=issues)
+        return ServerUnavailable(detail, status=status, issues=issues)
+
+
+_LETTER_INTERACTION = {"r": "read", "s": "search", "c": "create", "u": "update", "d": "delete"}
+
+
+def _single_type(scope: str) -> str | None:
+    """Resource type of a one-type, one-letter scope like ``patient/Goal.c``."""
+    if " " in scope or "/" not in scope or "." not in scope:
+        return None
+    rtype, letters = scope.split("/", 1)[1].rsplit(".", 1)
+    return rtype if len(letters) == 1 and rtype != "*" else None
+
+
+def _single_interaction(scope: str) -> str | None:
+    if _single_type(scope) is None:
+        return None
+    return _LETTER_INTERACTION.get(scope.rsplit(".", 1)[1])
+
+
+def _parse_body(resp: requests.Response) -> JsonDict | None:
+    if not resp.content:
+        return None
+    try:
+        parsed = resp.json()
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def parse_retry_after(value: str | None, clock: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date; None when absent/invalid."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - clock())
+
+
+def entries_of(bundles: Sequence[JsonDict]) -> list[JsonDict]:
+    """All resources of a list of searchset pages, in order (convenience for callers of ``pages``)."""
+    return [e["resource"] for page in bundles for e in page.get("entry") or [] if isinstance(e.get("resource"), dict)]
+
+
+def resource_key(resource: Mapping[str, Any]) -> str:
+    """``Type/id`` of a resource."""
+    return f"{resource['resourceType']}/{resource['id']}"

@@ -1,0 +1,392 @@
+"""The outbox: saves that could not reach the clinic's FHIR server wait here, in order, until replayed.
+
+Nothing the user typed is ever dropped: an entry is ``pending`` until the server has it (``sent``), or
+``failed-permanent`` when the server refused it for good (kept, visible, never deleted by us).
+Replay is idempotent: every create is conditional, and an update refused because our own earlier
+attempt already committed is recognised by the Provenance idempotency tag (see ``transaction``).
+
+The embedded store is one SQLite file (safe across threads and processes: WAL, short
+``BEGIN IMMEDIATE`` transactions, a lease per patient while replaying). A shared store can replace it
+by implementing :class:`Outbox`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from plugin.sync.capabilities import ServerCapabilities
+from plugin.sync.client import FhirClient
+from plugin.sync.errors import JsonDict, OutageError, PreconditionFailed, SyncError, Unauthorized
+from plugin.sync.transaction import TransactionResult, idempotency_tag, submit
+
+log = logging.getLogger(__name__)
+
+WAITING_MESSAGE_NL = "Wacht op opslaan in het EPD"
+WAITING_MESSAGE_EN = "Waiting to be saved in the EHR"
+
+
+class OutboxState(enum.StrEnum):
+    """Life of an outbox entry."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed-permanent"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One save waiting for (or done with) the server."""
+
+    id: int
+    created: dt.datetime
+    user: str
+    patient: str
+    idempotency_key: str
+    bundle: JsonDict
+    attempts: int
+    last_error: str | None
+    state: OutboxState
+    updated: dt.datetime
+
+
+class Outbox(Protocol):
+    """Storage of pending saves. ``replay`` (module function) drives any implementation."""
+
+    def enqueue(
+        self, *, user: str, patient: str, idempotency_key: str, bundle: JsonDict, error: str | None = None
+    ) -> OutboxEntry:
+        """Park a save; enqueueing the same idempotency key again returns the existing entry."""
+        ...
+
+    def get(self, entry_id: int) -> OutboxEntry | None:
+        """One entry by id."""
+        ...
+
+    def pending_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` still waiting, oldest first (the UI shows "wacht op opslaan in het EPD")."""
+        ...
+
+    def failed_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` the server refused for good, oldest first (kept so no input is lost)."""
+        ...
+
+    def patients_pending(self) -> list[str]:
+        """Patients with pending entries, by their oldest entry."""
+        ...
+
+    def claim_next(self, patient: str, *, owner: str, lease_seconds: float) -> OutboxEntry | None:
+        """Lease the oldest pending entry of ``patient``; None when none is pending or another owner holds one."""
+        ...
+
+    def mark_sent(self, entry_id: int) -> None:
+        """The server has it."""
+        ...
+
+    def mark_failed(self, entry_id: int, error: str) -> None:
+        """Refused for good: keep it visible as failed-permanent."""
+        ...
+
+    def release(self, entry_id: int, error: str) -> None:
+        """Attempt failed for a passing reason: count it, keep it pending, drop the lease."""
+        ...
+
+    def requeue(self, entry_id: int) -> None:
+        """Put a failed entry back to pending (after someone fixed the cause)."""
+        ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    user TEXT NOT NULL,
+    patient TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    bundle TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    state TEXT NOT NULL,
+    lease_until REAL NOT NULL DEFAULT 0,
+    lease_owner TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_patient_state ON outbox (patient, state, id);
+"""
+
+
+class SqliteOutbox:
+    """:class:`Outbox` in one SQLite file (created with mode 0600: it holds clinical data)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            if write:
+                conn.execute("BEGIN IMMEDIATE")  # take the write lock up front: no lost updates between processes
+            yield conn
+            if write:
+                conn.execute("COMMIT")
+        except BaseException:
+            if write and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    def _now(self) -> str:
+        return dt.datetime.fromtimestamp(self._clock(), dt.UTC).isoformat(timespec="microseconds")
+
+    @staticmethod
+    def _entry(row: sqlite3.Row) -> OutboxEntry:
+        return OutboxEntry(
+            id=int(row["id"]),
+            created=dt.datetime.fromisoformat(row["created"]),
+            user=row["user"],
+            patient=row["patient"],
+            idempotency_key=row["idempotency_key"],
+            bundle=json.loads(row["bundle"]),
+            attempts=int(row["attempts"]),
+            last_error=row["last_error"],
+            state=OutboxState(row["state"]),
+            updated=dt.datetime.fromisoformat(row["updated"]),
+        )
+
+    def enqueue(
+        self, *, user: str, patient: str, idempotency_key: str, bundle: JsonDict, error: str | None = None
+    ) -> OutboxEntry:
+        """Park a save; the same idempotency key twice yields the one entry (a retried request is no new save)."""
+        now = self._now()
+        with self._connect(write=True) as conn:
+            row = conn.execute("SELECT * FROM outbox WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO outbox (created, updated, user, patient, idempotency_key, bundle, attempts,"
+                    " last_error, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now,
+                        now,
+                        user,
+                        patient,
+                        idempotency_key,
+                        json.dumps(bundle, ensure_ascii=False),
+                        1 if error else 0,
+                        error,
+                        OutboxState.PENDING.value,
+                    ),
+                )
+                row = conn.execute("SELECT * FROM outbox WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+                log.warning("outbox: parked save %s for later (%s)", idempotency_key, error or "no reason given")
+        return self._entry(row)
+
+    def get(self, entry_id: int) -> OutboxEntry | None:
+        """One entry by id."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM outbox WHERE id = ?", (entry_id,)).fetchone()
+        return self._entry(row) if row is not None else None
+
+    def _by_state(self, patient: str, state: OutboxState) -> list[OutboxEntry]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE patient = ? AND state = ? ORDER BY id", (patient, state.value)
+            ).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def pending_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` still waiting, oldest first."""
+        return self._by_state(patient, OutboxState.PENDING)
+
+    def failed_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` refused for good, oldest first."""
+        return self._by_state(patient, OutboxState.FAILED)
+
+    def patients_pending(self) -> list[str]:
+        """Patients with pending entries, by their oldest entry."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT patient, MIN(id) AS first FROM outbox WHERE state = ? GROUP BY patient ORDER BY first",
+                (OutboxState.PENDING.value,),
+            ).fetchall()
+        return [r["patient"] for r in rows]
+
+    def claim_next(self, patient: str, *, owner: str, lease_seconds: float) -> OutboxEntry | None:
+        """Lease the oldest pending entry of ``patient`` unless another owner is replaying this patient."""
+        now = self._clock()
+        with self._connect(write=True) as conn:
+            busy = conn.execute(
+                "SELECT 1 FROM outbox WHERE patient = ? AND state = ? AND lease_until > ? AND lease_owner != ?",
+                (patient, OutboxState.PENDING.value, now, owner),
+            ).fetchone()
+            if busy:
+                return None
+            row = conn.execute(
+                "SELECT * FROM outbox WHERE patient = ? AND state = ? ORDER BY id LIMIT 1",
+                (patient, OutboxState.PENDING.value),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
+                (now + lease_seconds, owner, row["id"]),
+            )
+        return self._entry(row)
+
+    def _finish(self, entry_id: int, state: OutboxState, error: str | None, *, count: bool) -> None:
+        with self._connect(write=True) as conn:
+            conn.execute(
+                "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error), updated = ?,"
+                " attempts = attempts + ?, lease_until = 0, lease_owner = NULL WHERE id = ?",
+                (state.value, error, self._now(), 1 if count else 0, entry_id),
+            )
+
+    def mark_sent(self, entry_id: int) -> None:
+        """The server has it."""
+        self._finish(entry_id, OutboxState.SENT, None, count=True)
+
+    def mark_failed(self, entry_id: int, error: str) -> None:
+        """Refused for good: keep it visible as failed-permanent."""
+        self._finish(entry_id, OutboxState.FAILED, error, count=True)
+
+    def release(self, entry_id: int, error: str) -> None:
+        """Passing failure: count the attempt, stay pending."""
+        self._finish(entry_id, OutboxState.PENDING, error, count=True)
+
+    def requeue(self, entry_id: int) -> None:
+        """Failed -> pending again."""
+        self._finish(entry_id, OutboxState.PENDING, None, count=False)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+@dataclass
+class ReplayReport:
+    """What a replay did. ``stopped`` names why it stopped early (an outage, or the token), else None."""
+
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    results: dict[int, TransactionResult] = field(default_factory=dict)
+    stopped: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every entry that was due got a final answer (sent or failed)."""
+        return self.stopped is None
+
+
+def replay(
+    outbox: Outbox,
+    client: FhirClient,
+    *,
+    patient: str | None = None,
+    capabilities: ServerCapabilities | None = None,
+    lease_seconds: float = 120.0,
+) -> ReplayReport:
+    """Send pending entries in order (FIFO per patient); stop at the first outage.
+
+    4xx refusals (other than 409/412/429) mark the entry failed-permanent; a 409/412 that is not our own
+    earlier commit is a conflict nobody is present to resolve, so it is failed-permanent too, with the
+    reason, and stays visible. 401 stops the replay (the token, not the entry, is at fault).
+    """
+    owner = f"replay-{uuid.uuid4()}"
+    report = ReplayReport()
+    for pid in [patient] if patient is not None else outbox.patients_pending():
+        while (entry := outbox.claim_next(pid, owner=owner, lease_seconds=lease_seconds)) is not None:
+            try:
+                result = submit(client, entry.bundle, capabilities=capabilities)
+            except OutageError as exc:
+                outbox.release(entry.id, exc.diagnostics)
+                report.stopped = f"outage: {exc.diagnostics}"
+                log.warning("outbox replay stopped at entry %d: %s", entry.id, exc.diagnostics)
+                return report
+            except Unauthorized as exc:
+                outbox.release(entry.id, exc.diagnostics)
+                report.stopped = f"unauthorized: {exc.diagnostics}"
+                return report
+            except PreconditionFailed as exc:
+                outbox.mark_failed(entry.id, f"conflict: {exc.diagnostics}")
+                report.failed.append(entry.id)
+                log.error("outbox entry %d failed permanently (version conflict): %s", entry.id, exc.diagnostics)
+            except SyncError as exc:
+                outbox.mark_failed(entry.id, exc.diagnostics)
+                report.failed.append(entry.id)
+                log.error("outbox entry %d failed permanently: %s", entry.id, exc.diagnostics)
+            else:
+                outbox.mark_sent(entry.id)
+                report.sent.append(entry.id)
+                report.results[entry.id] = result
+                log.info("outbox entry %d saved%s", entry.id, " (already applied)" if result.already_applied else "")
+    return report
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """A save either reached the server (``result``) or waits in the outbox (``queued``): never both."""
+
+    result: TransactionResult | None = None
+    queued: OutboxEntry | None = None
+
+    @property
+    def saved(self) -> bool:
+        """True only when the server has it: the UI must not say "opgeslagen" otherwise."""
+        return self.result is not None
+
+
+def save_or_enqueue(
+    client: FhirClient,
+    outbox: Outbox,
+    bundle: JsonDict,
+    *,
+    user: str,
+    patient: str,
+    send: Callable[[], TransactionResult] | None = None,
+    capabilities: ServerCapabilities | None = None,
+) -> SaveOutcome:
+    """Replay this patient's earlier pending saves first (order matters), then save ``bundle``.
+
+    ``send`` overrides how it is sent (e.g. ``conflict.submit_with_reapply`` for the same change set);
+    default ``transaction.submit``. When the server cannot be reached, the Bundle of the failing attempt
+    (``OutageError.bundle``, else ``bundle``) is parked in the outbox. Conflicts and refusals propagate.
+    """
+    if outbox.pending_for(patient):
+        replay(outbox, client, patient=patient, capabilities=capabilities)
+        if outbox.pending_for(patient):
+            # Still waiting (outage, or another process is replaying them): queue behind them, unsent.
+            return SaveOutcome(
+                queued=_park(outbox, bundle, user=user, patient=patient, error="queued behind earlier saves")
+            )
+    try:
+        result = send() if send is not None else submit(client, bundle, capabilities=capabilities)
+    except OutageError as exc:
+        parked = exc.bundle if exc.bundle is not None else bundle
+        return SaveOutcome(queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics))
+    return SaveOutcome(result=result)
+
+
+def _park(outbox: Outbox, bundle: JsonDict, *, user: str, patient: str, error: str) -> OutboxEntry:
+    tag = idempotency_tag(bundle)
+    key = tag[1] if tag else str(uuid.uuid4())
+    return outbox.enqueue(user=user, patient=patient, idempotency_key=key, bundle=bundle, error=error)
