@@ -1,0 +1,159 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import requests
+from flask import Flask, g, render_template
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from plugin.config import AppConfig, load_config
+from plugin.i18n import init_i18n
+from plugin.launch import bp as launch_bp
+from plugin.launch.messages import RESTART_HINT, escape_detail, problem_for
+from plugin.session_store import ServerSideSessionInterface
+from smart_launch import (
+    BackendServicesClient,
+    Discovery,
+    EhrRegistry,
+    MemorySessionStore,
+    SessionStore,
+    SmartClient,
+    SmartLaunchError,
+    SQLiteSessionStore,
+)
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
+    """The CSP: own resources only, no inline script, framing only by the configured EHRs."""
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            f"frame-ancestors {' '.join(frame_ancestors) or chr(39) + 'none' + chr(39)}",
+        ]
+    )
+
+
+def _render_problem(status: int, title: str, message: str, hint: str, **extra: Any) -> tuple[str, int]:
+    return render_template("errors/error.html", title=title, message=message, hint=hint, **extra), status
+
+
+def create_app(config: AppConfig | None = None) -> Flask:
+    """Build the app from `config` (default: the TOML file named by RESOURCEGROEP_CONFIG)."""
+    config = config or load_config()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_NAME="rg_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=config.session_cookie_secure,
+        SESSION_COOKIE_SAMESITE=config.session_cookie_samesite,
+        # Partitioned (CHIPS) keeps the cookie working inside the EHR's iframe where third-party cookies are blocked.
+        SESSION_COOKIE_PARTITIONED=config.session_cookie_secure and config.session_cookie_samesite == "None",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.session_lifetime),
+        WTF_CSRF_TIME_LIMIT=config.session_lifetime,
+        WTF_CSRF_SSL_STRICT=False,  # inside an iframe the Referer is the EHR's; the token is what counts
+        HOME_ENDPOINT="launch.home",
+        RESOURCEGROEP=config,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+
+    store: SessionStore = SQLiteSessionStore(config.session_db) if config.session_db else MemorySessionStore()
+    http = requests.Session()
+    app.extensions["session_store"] = store
+    app.extensions["smart_client"] = SmartClient(
+        EhrRegistry(config.ehrs),
+        store,
+        redirect_uri=config.redirect_uri,
+        http=http,
+        discovery=Discovery(http, ttl=config.discovery_ttl),
+    )
+    if config.backend is not None:
+        app.extensions["backend_client"] = BackendServicesClient(config.backend, http=http)
+    app.session_interface = ServerSideSessionInterface(store)
+
+    csrf.init_app(app)
+    init_i18n(app)
+    app.register_blueprint(launch_bp)
+    _register_error_handlers(app)
+    _register_security_headers(app, config)
+
+    @app.url_defaults
+    def fill_context_id(endpoint: str, values: dict[str, Any]) -> None:
+        # Inside a launch, url_for() fills in the current context id so links stay in the same tab's launch.
+        launch = g.get("launch")
+        if launch is not None and "context_id" not in values and app.url_map.is_endpoint_expecting(
+            endpoint, "context_id"
+        ):
+            values["context_id"] = launch.context_id
+
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SmartLaunchError)
+    def smart_error(error: SmartLaunchError) -> tuple[str, int]:
+        problem = problem_for(error)
+        log.warning("launch problem %s: %s", type(error).__name__, error)
+        return _render_problem(
+            problem.status, problem.title, problem.message, problem.hint,
+            detail=escape_detail(problem.detail), code=problem.code,
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return _render_problem(
+            400,
+            gettext("The form has expired"),
+            gettext("The form could not be checked. Go back, reload the page and try again."),
+            str(RESTART_HINT),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+        status = error.code or 500
+        if status == 404:
+            return _render_problem(404, gettext("Page not found"), gettext("This page does not exist."), "")
+        if status == 403:
+            return _render_problem(403, gettext("No access to this page"), gettext("You may not open this page."),
+                                   str(RESTART_HINT))
+        if status >= 500:
+            return _render_problem(status, gettext("Something went wrong"),
+                                   gettext("The app could not handle your request."), str(RESTART_HINT))
+        return _render_problem(status, gettext("The request could not be handled"),
+                               gettext("The app could not handle your request."), "")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unexpected error", exc_info=error)
+        return _render_problem(500, gettext("Something went wrong"),
+                               gettext("The app could not handle your request."), str(RESTART_HINT))
+
+
+def _register_security_headers(app: Flask, config: AppConfig) -> None:
+    csp = content_security_policy(config.frame_ancestors)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")  # pages show patient data
+        return response

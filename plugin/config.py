@@ -1,0 +1,197 @@
+"""Application configuration: one TOML file (path in RESOURCEGROEP_CONFIG), overridable by environment variables.
+
+Environment overrides (for containers):
+  RESOURCEGROEP_PUBLIC_BASE_URL, RESOURCEGROEP_SECRET_KEY, RESOURCEGROEP_SESSION_DB,
+  RESOURCEGROEP_SESSION_COOKIE_SECURE (true/false), RESOURCEGROEP_SESSION_COOKIE_SAMESITE (None/Lax/Strict),
+  RESOURCEGROEP_FRAME_ANCESTORS (space-separated),
+  and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
+  RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
+  RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, normalize_iss
+from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
+
+CONFIG_ENV = "RESOURCEGROEP_CONFIG"
+ENV_PREFIX = "RESOURCEGROEP_"
+SameSite = Literal["None", "Lax", "Strict"]
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the app needs to run."""
+
+    public_base_url: str
+    secret_key: str
+    ehrs: tuple[EhrRegistration, ...] = ()
+    backend: BackendRegistration | None = None
+    session_cookie_secure: bool = True
+    session_cookie_samesite: SameSite = "None"
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    session_db: str | None = None  # SQLite file; None keeps sessions in memory (tests, single process)
+    session_lifetime: int = 12 * 3600
+    discovery_ttl: float = 3600.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        base = normalize_iss(self.public_base_url)
+        if base is None:
+            raise ConfigurationError(f"public_base_url {self.public_base_url!r} is not an http(s) URL")
+        object.__setattr__(self, "public_base_url", base)
+        if len(self.secret_key) < 32:
+            raise ConfigurationError("secret_key must be at least 32 characters")
+        if self.session_cookie_samesite not in ("None", "Lax", "Strict"):
+            raise ConfigurationError("session_cookie_samesite must be None, Lax or Strict")
+        if self.session_cookie_samesite == "None" and not self.session_cookie_secure:
+            raise ConfigurationError("SameSite=None needs a Secure cookie (set session_cookie_samesite = 'Lax')")
+        for source in self.frame_ancestors:
+            if not re.fullmatch(r"'self'|'none'|https?://[A-Za-z0-9.*:\[\]-]+(/\S*)?|https?:", source):
+                raise ConfigurationError(f"frame ancestor {source!r} is not a CSP source expression")
+
+    @property
+    def redirect_uri(self) -> str:
+        """The OAuth redirect URI to register at every EHR."""
+        return f"{self.public_base_url}/callback"
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the app publishes its public keys."""
+        return f"{self.public_base_url}/.well-known/jwks.json"
+
+    @property
+    def launch_url(self) -> str:
+        """The EHR launch URL to register at every EHR."""
+        return f"{self.public_base_url}/launch"
+
+
+def _env_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+
+
+def env_name(ehr_name: str) -> str:
+    """The NAME part of the per-EHR environment variables."""
+    return re.sub(r"[^A-Za-z0-9]", "_", ehr_name).upper()
+
+
+def _str_tuple(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{what} must be a list of strings")
+    return tuple(cast(list[str], value))
+
+
+def _ehr(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> EhrRegistration:
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError("every [[ehr]] needs a name")
+    prefix = f"{ENV_PREFIX}EHR_{env_name(name)}_"
+    client_auth = table.get("client_auth", "public")
+    if client_auth not in CLIENT_AUTH_METHODS:
+        raise ConfigurationError(f"[[ehr]] {name}: client_auth must be one of {CLIENT_AUTH_METHODS}")
+    alg = table.get("alg", "RS384")
+    if alg not in SIGNING_ALGS:
+        raise ConfigurationError(f"[[ehr]] {name}: alg must be one of {SIGNING_ALGS}")
+    key_file = env.get(prefix + "PRIVATE_KEY_FILE") or table.get("private_key_file")
+    if isinstance(key_file, str) and key_file and not Path(key_file).is_absolute():
+        key_file = str(base_dir / key_file)  # relative to the TOML file
+    scopes = table.get("scopes")
+    return EhrRegistration(
+        name=name,
+        title=table.get("title") if isinstance(table.get("title"), str) else None,
+        iss=str(table.get("iss", "")),
+        client_id=env.get(prefix + "CLIENT_ID") or str(table.get("client_id", "")),
+        client_auth=client_auth,
+        client_secret=env.get(prefix + "CLIENT_SECRET") or table.get("client_secret"),
+        private_key_file=key_file if isinstance(key_file, str) and key_file else None,
+        alg=alg,
+        scopes=None if scopes is None else _str_tuple(scopes, f"[[ehr]] {name}: scopes"),
+        caseload_user_scopes=bool(table.get("caseload_user_scopes", False)),
+    )
+
+
+def _backend(table: Mapping[str, Any], base_dir: Path) -> BackendRegistration:
+    key_file = str(table.get("private_key_file", ""))
+    if key_file and not Path(key_file).is_absolute():
+        key_file = str(base_dir / key_file)
+    alg = table.get("alg", "RS384")
+    if alg not in SIGNING_ALGS:
+        raise ConfigurationError(f"[backend] alg must be one of {SIGNING_ALGS}")
+    return BackendRegistration(
+        iss=str(table.get("iss", "")),
+        client_id=str(table.get("client_id", "")),
+        private_key_file=key_file,
+        alg=alg,
+        scopes=_str_tuple(table.get("scopes", []), "[backend] scopes"),
+    )
+
+
+def config_from_mapping(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> AppConfig:
+    """Build an AppConfig from parsed TOML plus environment overrides."""
+    env = os.environ if env is None else env
+    base = base_dir or Path.cwd()
+    app = data.get("app", {})
+    if not isinstance(app, dict):
+        raise ConfigurationError("[app] must be a table")
+
+    def pick(key: str, default: Any = None) -> Any:
+        env_key = ENV_PREFIX + key.upper()
+        return env[env_key] if env_key in env else app.get(key, default)
+
+    secure = pick("session_cookie_secure", True)
+    if isinstance(secure, str):
+        secure = _env_bool(secure, ENV_PREFIX + "SESSION_COOKIE_SECURE")
+    ancestors = pick("frame_ancestors", ["'self'"])
+    if isinstance(ancestors, str):
+        ancestors = ancestors.split()
+    session_db = pick("session_db")
+    if isinstance(session_db, str) and session_db and not Path(session_db).is_absolute():
+        session_db = str(base / session_db)
+    ehr_tables = data.get("ehr", [])
+    if not isinstance(ehr_tables, list):
+        raise ConfigurationError("[[ehr]] must be an array of tables")
+    backend = data.get("backend")
+    return AppConfig(
+        public_base_url=str(pick("public_base_url", "")),
+        secret_key=str(pick("secret_key", "")),
+        ehrs=tuple(_ehr(t, env, base) for t in ehr_tables),
+        backend=_backend(backend, base) if isinstance(backend, dict) else None,
+        session_cookie_secure=bool(secure),
+        session_cookie_samesite=str(pick("session_cookie_samesite", "None")),  # type: ignore[arg-type]
+        frame_ancestors=_str_tuple(list(ancestors), "frame_ancestors"),
+        session_db=str(session_db) if session_db else None,
+        session_lifetime=int(pick("session_lifetime", 12 * 3600)),
+        discovery_ttl=float(pick("discovery_ttl", 3600.0)),
+    )
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:
+    """Load the TOML file at `path` (default: $RESOURCEGROEP_CONFIG) and apply environment overrides."""
+    env = os.environ if env is None else env
+    chosen = path or env.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigurationError(f"set {CONFIG_ENV} to the path of the configuration TOML file")
+    file = Path(chosen)
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read configuration {file}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"configuration {file} is not valid TOML: {exc}") from exc
+    return config_from_mapping(data, env, file.parent)

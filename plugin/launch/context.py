@@ -1,0 +1,109 @@
+"""The launch context of a request: `@launch_required` loads it for the `<context_id>` URL segment.
+
+Later blueprints use it like this::
+
+    @bp.get("/c/<context_id>/groep")
+    @launch_required
+    def group(context_id: str) -> str:
+        token = g.launch.access_token()   # refreshed when near expiry
+        ...
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from flask import current_app, g, session
+
+from plugin.launch.messages import read_only_reason_text
+from smart_launch import LaunchContext, SmartClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def smart_client() -> SmartClient:
+    """The app's SMART client."""
+    client: SmartClient = current_app.extensions["smart_client"]
+    return client
+
+
+def browser_session_id() -> str:
+    """The opaque id of this browser's server-side session (created and persisted on first use)."""
+    if "since" not in session:
+        session["since"] = 1  # any value: makes the session non-empty, so it is stored and its cookie set
+    sid: str = session.sid  # type: ignore[attr-defined]
+    return sid
+
+
+@dataclass(frozen=True)
+class ActiveLaunch:
+    """What a view needs from the launch; available as `g.launch` inside `@launch_required` views."""
+
+    context_id: str
+    ehr_name: str
+    iss: str
+    fhir_base_url: str
+    patient_id: str | None
+    encounter_id: str | None
+    fhir_user: str | None
+    fhir_user_reference: str | None
+    granted_scopes: tuple[str, ...]
+    can_read: bool
+    can_write: bool
+    read_only_reason: str | None  # translated, for display
+    need_patient_banner: bool
+    smart_style_url: str | None
+    intent: str | None
+    fhir_context: tuple[dict[str, Any], ...]
+    launch_kind: str
+    _session_id: str
+
+    @classmethod
+    def from_context(cls, context: LaunchContext) -> ActiveLaunch:
+        """Build from a stored LaunchContext."""
+        perms = context.permissions
+        return cls(
+            context_id=context.context_id,
+            ehr_name=context.ehr_name,
+            iss=context.iss,
+            fhir_base_url=context.fhir_base_url,
+            patient_id=context.patient,
+            encounter_id=context.encounter,
+            fhir_user=context.fhir_user,
+            fhir_user_reference=context.fhir_user_reference,
+            granted_scopes=context.granted_scopes,
+            can_read=perms.can_read,
+            can_write=perms.can_write,
+            read_only_reason=read_only_reason_text(perms.read_only_reason, perms.missing_write),
+            need_patient_banner=context.need_patient_banner,
+            smart_style_url=context.smart_style_url,
+            intent=context.intent,
+            fhir_context=context.fhir_context,
+            launch_kind=context.launch_kind,
+            _session_id=context.session_id,
+        )
+
+    def access_token(self) -> str:
+        """A current access token (refreshed first when it is about to expire)."""
+        return smart_client().get_launch(self.context_id, self._session_id).access_token
+
+
+def launch_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Load the launch for the `context_id` URL segment into `g.launch`.
+
+    Another browser session's (or an unknown) context gives the 403 page; an ended launch or a
+    failed refresh gives the "start again from the EHR" page (both via the app's error handlers).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        context_id = str(kwargs.get("context_id", ""))
+        context = smart_client().get_launch(context_id, browser_session_id())
+        g.launch = ActiveLaunch.from_context(context)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,148 @@
+"""User-facing texts for launch problems and read-only reasons (msgids English, translated by Babel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext, lazy_gettext
+from markupsafe import Markup
+
+from smart_launch import (
+    AuthorizationDeniedError,
+    ConfigurationError,
+    DiscoveryError,
+    IdTokenError,
+    LaunchExpiredError,
+    LaunchNotFoundError,
+    ReadOnlyReason,
+    RefreshError,
+    SmartLaunchError,
+    StateError,
+    TokenEndpointError,
+    UnknownIssuerError,
+)
+
+RESTART_HINT = lazy_gettext("Start the app again from the EHR (the electronic patient record).")
+
+
+@dataclass(frozen=True)
+class ProblemPage:
+    """What an error page shows."""
+
+    status: int
+    title: str
+    message: str
+    hint: str
+    detail: str | None = None  # shown escaped, e.g. the EHR's error_description
+    code: str | None = None
+
+
+def problem_for(error: SmartLaunchError) -> ProblemPage:
+    """The page to show for a SMART launch error."""
+    hint = str(RESTART_HINT)
+    if isinstance(error, UnknownIssuerError):
+        if error.malformed:
+            return ProblemPage(
+                400,
+                gettext("Unknown EHR address"),
+                gettext("The app was started with an EHR address that is missing or not valid."),
+                hint,
+            )
+        return ProblemPage(
+            400,
+            gettext("This EHR is not registered"),
+            gettext(
+                "The app was started from an EHR it does not know. For your safety it did not contact "
+                "that EHR. Ask your application manager to register this EHR."
+            ),
+            hint,
+        )
+    if isinstance(error, DiscoveryError):
+        return ProblemPage(
+            502,
+            gettext("The EHR cannot be reached"),
+            gettext("The app could not get the login settings of the EHR. Try again in a few minutes."),
+            hint,
+        )
+    if isinstance(error, StateError):
+        return ProblemPage(
+            400,
+            gettext("This login cannot be checked"),
+            gettext(
+                "The login link is missing, was already used, or belongs to another browser window. "
+                "For your safety the app stopped."
+            ),
+            hint,
+            code=error.reason,
+        )
+    if isinstance(error, AuthorizationDeniedError):
+        return ProblemPage(
+            403,
+            gettext("The EHR did not give access"),
+            gettext("The EHR refused to give this app access. This is the message of the EHR:"),
+            hint,
+            detail=error.description or error.error,
+            code=error.error,
+        )
+    if isinstance(error, TokenEndpointError):
+        return ProblemPage(
+            502,
+            gettext("The login could not be completed"),
+            gettext("The EHR did not complete the login of the app. Try again in a few minutes."),
+            hint,
+            code=error.error,
+        )
+    if isinstance(error, IdTokenError):
+        return ProblemPage(
+            502,
+            gettext("Your identity could not be verified"),
+            gettext("The EHR sent login details that the app could not verify. For your safety the app stopped."),
+            hint,
+        )
+    if isinstance(error, LaunchExpiredError | RefreshError):
+        return ProblemPage(
+            401,
+            gettext("Your session has ended"),
+            gettext("The connection with the EHR has expired."),
+            hint,
+        )
+    if isinstance(error, LaunchNotFoundError):
+        return ProblemPage(
+            403,
+            gettext("No access to this page"),
+            gettext("This page belongs to another session or has expired."),
+            hint,
+        )
+    if isinstance(error, ConfigurationError):
+        return ProblemPage(
+            500,
+            gettext("The app is not set up correctly"),
+            gettext("Ask your application manager to check the configuration of the app."),
+            hint,
+        )
+    return ProblemPage(500, gettext("Something went wrong"), gettext("The app could not start."), hint)
+
+
+def read_only_reason_text(reason: ReadOnlyReason | None, missing: tuple[str, ...] = ()) -> str | None:
+    """Plain-language explanation of why the app is read-only (None when it may write)."""
+    if reason is None:
+        return None
+    if reason is ReadOnlyReason.NO_READ_SCOPES:
+        return gettext("The EHR did not give this app permission to read the resource group.")
+    if reason is ReadOnlyReason.NO_WRITE_SCOPES:
+        return gettext("The EHR gave this app permission to read only. You can view everything, but not change it.")
+    if reason is ReadOnlyReason.PARTIAL_WRITE_SCOPES:
+        return gettext(
+            "The EHR did not give permission to change everything (missing: %(types)s). To prevent "
+            "half-saved changes, you can only view.",
+            types=", ".join(missing),
+        )
+    return gettext(
+        "The EHR did not allow the app to record who made a change. Changes are only saved with that record, "
+        "so you can only view."
+    )
+
+
+def escape_detail(detail: str | None) -> Markup | None:
+    """Escape text from outside (the EHR's error_description) for display."""
+    return None if detail is None else Markup.escape(detail[:500])

@@ -1,0 +1,72 @@
+"""Launch routes: start page, EHR launch, standalone launch, redirect URI, JWKS, launch summary."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from plugin.launch.context import browser_session_id, launch_required, smart_client
+from plugin.launch.fhir_read import read_person
+from smart_launch import BackendServicesClient, SigningKey, public_jwks
+
+bp = Blueprint("launch", __name__)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def start() -> str:
+    """Start page for a standalone (patient portal) launch: one button per registered EHR."""
+    return render_template("launch/start.html", ehrs=list(smart_client().registry))
+
+
+@bp.get("/launch")
+def ehr_launch() -> Response:
+    """EHR launch: check `iss` against the allow-list, then send the browser to authorize."""
+    auth = smart_client().begin_ehr_launch(
+        request.args.get("iss"), request.args.get("launch"), browser_session_id()
+    )
+    return _no_store(redirect(auth.url, code=302))
+
+
+@bp.get("/standalone/<ehr_name>")
+def standalone_launch(ehr_name: str) -> Response:
+    """Standalone launch at a registered EHR (the EHR asks which patient)."""
+    auth = smart_client().begin_standalone_launch(ehr_name, browser_session_id())
+    return _no_store(redirect(auth.url, code=302))
+
+
+@bp.get("/callback")
+def callback() -> Response:
+    """The redirect URI: check state, exchange the code, then open the launch in its own context."""
+    context = smart_client().complete_authorization(request.args.to_dict(flat=True), browser_session_id())
+    home = current_app.config["HOME_ENDPOINT"]
+    return _no_store(redirect(url_for(home, context_id=context.context_id), code=303))
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The app's public keys (private_key_jwt and Backend Services)."""
+    keys: list[SigningKey] = smart_client().signing_keys()
+    backend: BackendServicesClient | None = current_app.extensions.get("backend_client")
+    if backend is not None:
+        keys.append(backend.signing_key)
+    response = jsonify(public_jwks(keys))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/c/<context_id>/")
+@launch_required
+def home(context_id: str) -> str:
+    """Summary of the launch: patient, user, what the app may do (replaced later by the group view)."""
+    launch = g.launch
+    token = launch.access_token()
+    patient = (
+        read_person(launch.fhir_base_url, f"Patient/{launch.patient_id}", token) if launch.patient_id else None
+    )
+    user = read_person(launch.fhir_base_url, launch.fhir_user_reference, token) if launch.fhir_user_reference else None
+    return render_template("launch/home.html", launch=launch, patient=patient, user=user)

@@ -1,0 +1,81 @@
+"""Server-side Flask sessions: the browser holds only an opaque, random session id.
+
+The data lives in the same `smart_launch.SessionStore` that keeps tokens and launch contexts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from smart_launch import SessionStore
+
+_SID_BYTES = 32
+
+
+class ServerSideSession(CallbackDict[str, Any], SessionMixin):
+    """Session data kept on the server; `sid` is what the cookie carries.
+
+    Every session lives for PERMANENT_SESSION_LIFETIME (sliding), so `permanent` is not used.
+    """
+
+    def __init__(self, sid: str, initial: dict[str, Any] | None = None, *, new: bool = False) -> None:
+        def on_update(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.sid = sid
+        self.new = new
+        self.modified = False
+
+
+class ServerSideSessionInterface(SessionInterface):
+    """Stores session data in a SessionStore and sets an HttpOnly cookie with only the session id."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    def open_session(self, app: Flask, request: Request) -> ServerSideSession:
+        """Load the session named by the cookie, or start a new one with a fresh random id."""
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and len(sid) <= 128:
+            data = self.store.load_session(sid)
+            if data is not None:
+                return ServerSideSession(sid, data)
+        return ServerSideSession(secrets.token_urlsafe(_SID_BYTES), new=True)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Persist the data and (re)set the cookie; an emptied session is deleted with its cookie."""
+        if not isinstance(session, ServerSideSession):
+            return
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if not session:
+            if not session.new:
+                self.store.delete_session(session.sid)
+                response.delete_cookie(
+                    name, domain=domain, path=path,
+                    secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app),
+                )
+            return
+        response.vary.add("Cookie")
+        lifetime = int(app.permanent_session_lifetime.total_seconds())
+        # Sliding expiry: every response that carries session data extends it.
+        self.store.save_session(session.sid, dict(session), time.time() + lifetime)
+        response.set_cookie(
+            name,
+            session.sid,
+            max_age=lifetime,
+            httponly=True,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            domain=domain,
+            path=path,
+            partitioned=self.get_cookie_partitioned(app),
+        )
