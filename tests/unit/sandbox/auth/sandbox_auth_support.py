@@ -80,7 +80,12 @@ def make_sandbox(clients: list[Mapping[str, Any]] | None = None, **settings: Any
                 "secret": "s3cret-value",
                 "redirect_uris": [REDIRECT],
             },
-            {"client_id": "jwt-app", "auth_method": "private_key_jwt", "jwks": public_jwks, "redirect_uris": [REDIRECT]},
+            {
+                "client_id": "jwt-app",
+                "auth_method": "private_key_jwt",
+                "jwks": public_jwks,
+                "redirect_uris": [REDIRECT],
+            },
             {"client_id": "backend", "auth_method": "private_key_jwt", "jwks": public_jwks},
         ]
     config = AuthServerConfig.from_dict({"issuer": ISSUER, "fhir_base_url": FHIR_BASE, "clients": clients, **settings})
@@ -91,13 +96,31 @@ def make_sandbox(clients: list[Mapping[str, Any]] | None = None, **settings: Any
     return Sandbox(server, app, app.test_client(), clock, {"rsa": rsa_key, "ec": ec_key})
 
 
-def client_assertion(key: RSAKey | ECKey, client_id: str, clock: FakeClock, *, alg: str | None = None,
-                     aud: str = TOKEN_URL, lifetime: int = 240, jti: str | None = None) -> str:
+def client_assertion(
+    key: RSAKey | ECKey,
+    client_id: str,
+    clock: FakeClock,
+    *,
+    alg: str | None = None,
+    aud: str = TOKEN_URL,
+    lifetime: int = 240,
+    jti: str | None = None,
+) -> str:
     """A private_key_jwt client assertion as a SMART client makes it."""
     now = int(clock())
     algorithm = alg or ("RS384" if isinstance(key, RSAKey) else "ES384")
-    claims = {"iss": client_id, "sub": client_id, "aud": aud, "exp": now + lifetime, "iat": now,
-              "jti": jti or str(uuid.uuid4())}
+    if key.get("alg") not in (None, algorithm):
+        # Sign with the same key material under another algorithm (to test that it is refused).
+        material = {k: v for k, v in key.as_dict(private=True).items() if k != "alg"}
+        key = type(key).import_key(material)
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": aud,
+        "exp": now + lifetime,
+        "iat": now,
+        "jti": jti or str(uuid.uuid4()),
+    }
     return jwt.encode({"alg": algorithm, "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=[algorithm])
 
 

@@ -1,0 +1,190 @@
+"""Flask blueprint of the sandbox EPD: practitioner login, patient list, patient page with the app in an
+iframe (EHR launch), and a patient portal (standalone launch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+
+from sandbox.access import Directory, Person
+from sandbox.auth.i18n import Translator, current_language, other_language_url
+from sandbox.auth.views import SSO_SESSION_KEY
+from sandbox.epd.texts import TEXTS
+
+PRACTITIONER_SESSION_KEY = "sandbox_epd_practitioner"
+PORTAL_SESSION_KEY = "sandbox_portal_patient"
+
+
+class LaunchIssuer(Protocol):
+    """Creates EHR launch values (the sandbox auth server does)."""
+
+    def create_launch(
+        self,
+        *,
+        patient: str | None,
+        user: str | None,
+        encounter: str | None = None,
+        intent: str | None = None,
+        need_patient_banner: bool = False,
+        fhir_context: tuple[str, ...] = (),
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class EpdConfig:
+    """Where the app lives and how the EPD introduces itself."""
+
+    app_launch_url: str  # the app's EHR launch URL, e.g. http://127.0.0.1:8500/launch
+    fhir_base_url: str  # sent as `iss`
+    app_name: str = "Resourcegroep"
+    app_standalone_url: str | None = None  # the app's start page for the portal; defaults to app_launch_url
+    epd_name: str = "Sandbox-EPD"
+
+
+def add_query(url: str, **params: str) -> str:
+    """`url` with extra query parameters (keeps the ones it has)."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def ehr_launch_url(config: EpdConfig, launch: str) -> str:
+    """The iframe address of an EHR launch: `{app_launch_url}?iss={fhir_base}&launch={launch}`."""
+    return add_query(config.app_launch_url, iss=config.fhir_base_url.rstrip("/"), launch=launch)
+
+
+def standalone_url(config: EpdConfig) -> str:
+    """The iframe address of the portal's standalone launch: the app's start page with `iss` as a hint."""
+    return add_query(config.app_standalone_url or config.app_launch_url, iss=config.fhir_base_url.rstrip("/"))
+
+
+def create_epd_blueprint(
+    config: EpdConfig,
+    directory: Directory,
+    launches: LaunchIssuer,
+    *,
+    name: str = "sandbox_epd",
+    url_prefix: str = "/epd",
+) -> Blueprint:
+    """Blueprint with the EPD pages (mounted at `url_prefix`)."""
+    bp = Blueprint(
+        name,
+        __name__,
+        url_prefix=url_prefix,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
+
+    def practitioner() -> Person | None:
+        id_ = session.get(PRACTITIONER_SESSION_KEY)
+        return directory.get("Practitioner", id_) if id_ else None
+
+    def portal_patient() -> Person | None:
+        id_ = session.get(PORTAL_SESSION_KEY)
+        return directory.get("Patient", id_) if id_ else None
+
+    def not_found(t_key: str) -> tuple[str, int]:
+        return render_template("sandbox_epd/not_found.html", message_key=t_key), 404
+
+    @bp.context_processor
+    def _page_context() -> dict[str, Any]:
+        language = current_language()
+        return {
+            "t": Translator(TEXTS, language),
+            "lang": language,
+            "other_language_url": other_language_url(language),
+            "epd": config,
+            "bp": bp.name,
+            "current_practitioner": practitioner(),
+        }
+
+    @bp.get("/")
+    def home() -> Response:
+        target = "patients" if practitioner() else "login"
+        return redirect(url_for(f"{bp.name}.{target}"))
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Response | str:
+        invalid = False
+        if request.method == "POST":
+            chosen = directory.get("Practitioner", request.form.get("practitioner", ""))
+            if chosen is not None:
+                session[PRACTITIONER_SESSION_KEY] = chosen.id
+                session[SSO_SESSION_KEY] = f"Practitioner/{chosen.id}"
+                return redirect(url_for(f"{bp.name}.patients"))
+            invalid = True
+        return render_template(
+            "sandbox_epd/login.html", practitioners=directory.practitioners(), invalid=invalid
+        )
+
+    @bp.post("/logout")
+    def logout() -> Response:
+        for key in (PRACTITIONER_SESSION_KEY, PORTAL_SESSION_KEY, SSO_SESSION_KEY):
+            session.pop(key, None)
+        return redirect(url_for(f"{bp.name}.login"))
+
+    @bp.get("/patients")
+    def patients() -> Response | str:
+        if practitioner() is None:
+            return redirect(url_for(f"{bp.name}.login"))
+        return render_template("sandbox_epd/patients.html", patients=directory.patients())
+
+    @bp.get("/patients/<patient_id>")
+    def patient(patient_id: str) -> Response | str | tuple[str, int]:
+        if practitioner() is None:
+            return redirect(url_for(f"{bp.name}.login"))
+        person = directory.get("Patient", patient_id)
+        if person is None:
+            return not_found("patient_not_found")
+        return render_template("sandbox_epd/patient.html", patient=person, app_url=None)
+
+    @bp.get("/patients/<patient_id>/app")
+    def patient_app(patient_id: str) -> Response | str | tuple[str, int]:
+        user = practitioner()
+        if user is None:
+            return redirect(url_for(f"{bp.name}.login"))
+        person = directory.get("Patient", patient_id)
+        if person is None:
+            return not_found("patient_not_found")
+        # A fresh launch per opening, as an EPD does: short-lived and bound to this patient and user.
+        launch = launches.create_launch(
+            patient=person.id,
+            user=f"Practitioner/{user.id}",
+            encounter=request.args.get("encounter") or None,
+            need_patient_banner=False,  # this page shows the banner around the iframe
+        )
+        return render_template("sandbox_epd/patient.html", patient=person, app_url=ehr_launch_url(config, launch))
+
+    @bp.route("/portal", methods=["GET", "POST"])
+    def portal() -> Response | str:
+        invalid = False
+        if request.method == "POST":
+            chosen = directory.get("Patient", request.form.get("patient", ""))
+            if chosen is not None:
+                session[PORTAL_SESSION_KEY] = chosen.id
+                session[SSO_SESSION_KEY] = f"Patient/{chosen.id}"
+                return redirect(url_for(f"{bp.name}.portal_home"))
+            invalid = True
+        return render_template("sandbox_epd/portal_login.html", patients=directory.patients(), invalid=invalid)
+
+    @bp.get("/portal/me")
+    def portal_home() -> Response | str:
+        me = portal_patient()
+        if me is None:
+            return redirect(url_for(f"{bp.name}.portal"))
+        return render_template("sandbox_epd/portal.html", patient=me, app_url=None)
+
+    @bp.get("/portal/me/app")
+    def portal_app() -> Response | str:
+        me = portal_patient()
+        if me is None:
+            return redirect(url_for(f"{bp.name}.portal"))
+        # Signing in at the portal is the sandbox's single sign-on: the authorize step knows this patient.
+        session[SSO_SESSION_KEY] = f"Patient/{me.id}"
+        return render_template("sandbox_epd/portal.html", patient=me, app_url=standalone_url(config))
+
+    return bp
