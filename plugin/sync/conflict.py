@@ -76,6 +76,8 @@ DEFAULT_LIST_KEYS: Mapping[str, KeyFn] = {
 
 
 def _canon(value: Any) -> str:
+    if value is _MISSING:
+        return "\x00missing"
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
