@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -236,4 +235,3 @@ class SandboxAuthServer:
         return token
 
 
-ViewFunc = Callable[[], Response]
