@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, jsonify, render_template, request, session
+from flask.typing import ResponseReturnValue
 
 from sandbox.access import Person
 from sandbox.auth.i18n import Translator, current_language, other_language_url
@@ -80,7 +81,7 @@ def create_auth_blueprint(
         return response
 
     @bp.route("/authorize", methods=["GET", "POST"])
-    def authorize() -> Response | tuple[str, int]:
+    def authorize() -> ResponseReturnValue:
         try:
             grant = server.oauth.get_consent_grant(end_user=_quick_user(server))
         except OAuth2Error as error:
@@ -90,7 +91,7 @@ def create_auth_blueprint(
             person = _choose_user(server, launch, grant)
             subject = _choose_context(server, launch, person, grant)
         except _NeedsPage as page:
-            return page.response  # type: ignore[return-value]
+            return page.response
         except OAuth2Error as error:
             error.state = request.values.get("state")
             return _error_response(server, error)

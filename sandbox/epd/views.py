@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from sandbox.access import Directory, Person
 from sandbox.auth.i18n import Translator, current_language, other_language_url
@@ -103,12 +104,12 @@ def create_epd_blueprint(
         }
 
     @bp.get("/")
-    def home() -> Response:
+    def home() -> ResponseReturnValue:
         target = "patients" if practitioner() else "login"
         return redirect(url_for(f"{bp.name}.{target}"))
 
     @bp.route("/login", methods=["GET", "POST"])
-    def login() -> Response | str:
+    def login() -> ResponseReturnValue:
         invalid = False
         if request.method == "POST":
             chosen = directory.get("Practitioner", request.form.get("practitioner", ""))
@@ -122,19 +123,19 @@ def create_epd_blueprint(
         )
 
     @bp.post("/logout")
-    def logout() -> Response:
+    def logout() -> ResponseReturnValue:
         for key in (PRACTITIONER_SESSION_KEY, PORTAL_SESSION_KEY, SSO_SESSION_KEY):
             session.pop(key, None)
         return redirect(url_for(f"{bp.name}.login"))
 
     @bp.get("/patients")
-    def patients() -> Response | str:
+    def patients() -> ResponseReturnValue:
         if practitioner() is None:
             return redirect(url_for(f"{bp.name}.login"))
         return render_template("sandbox_epd/patients.html", patients=directory.patients())
 
     @bp.get("/patients/<patient_id>")
-    def patient(patient_id: str) -> Response | str | tuple[str, int]:
+    def patient(patient_id: str) -> ResponseReturnValue:
         if practitioner() is None:
             return redirect(url_for(f"{bp.name}.login"))
         person = directory.get("Patient", patient_id)
@@ -143,7 +144,7 @@ def create_epd_blueprint(
         return render_template("sandbox_epd/patient.html", patient=person, app_url=None)
 
     @bp.get("/patients/<patient_id>/app")
-    def patient_app(patient_id: str) -> Response | str | tuple[str, int]:
+    def patient_app(patient_id: str) -> ResponseReturnValue:
         user = practitioner()
         if user is None:
             return redirect(url_for(f"{bp.name}.login"))
@@ -160,7 +161,7 @@ def create_epd_blueprint(
         return render_template("sandbox_epd/patient.html", patient=person, app_url=ehr_launch_url(config, launch))
 
     @bp.route("/portal", methods=["GET", "POST"])
-    def portal() -> Response | str:
+    def portal() -> ResponseReturnValue:
         invalid = False
         if request.method == "POST":
             chosen = directory.get("Patient", request.form.get("patient", ""))
@@ -172,14 +173,14 @@ def create_epd_blueprint(
         return render_template("sandbox_epd/portal_login.html", patients=directory.patients(), invalid=invalid)
 
     @bp.get("/portal/me")
-    def portal_home() -> Response | str:
+    def portal_home() -> ResponseReturnValue:
         me = portal_patient()
         if me is None:
             return redirect(url_for(f"{bp.name}.portal"))
         return render_template("sandbox_epd/portal.html", patient=me, app_url=None)
 
     @bp.get("/portal/me/app")
-    def portal_app() -> Response | str:
+    def portal_app() -> ResponseReturnValue:
         me = portal_patient()
         if me is None:
             return redirect(url_for(f"{bp.name}.portal"))
