@@ -223,13 +223,7 @@ def group_from_fhir(
     _read_meetings(reader, group)
     _read_communications(reader, group)
     _read_progress(reader, group)
-    # A server returns search results in any order: give the lists without meaning a stable one.
-    position = {m.uid: i for i, m in enumerate(group.members)}
-    group.interviews.sort(key=lambda iv: (position.get(iv.member_uid, len(position)), iv.uid))
-    group.meetings.sort(key=lambda m: (m.start, m.uid))
-    group.progress.sort(key=lambda p: (p.when, p.uid))
-    for meeting in group.meetings:
-        meeting.invitations.sort(key=lambda inv: (inv.sent or meeting.start, inv.uid))
+    group.normalise_order()
     return group, reader.index
 
 

@@ -409,6 +409,17 @@ class ResourceGroup:
         for goal in self.goals:
             self._check_parent(goal, goal.parent_uid)
 
+    def normalise_order(self) -> None:
+        """Give the lists whose order carries no meaning one stable order (a server returns any order)."""
+        position = {m.uid: i for i, m in enumerate(self.members)}
+        self.interviews.sort(key=lambda iv: (position.get(iv.member_uid, len(position)), iv.uid))
+        self.meetings.sort(key=lambda m: (m.start, m.uid))
+        self.progress.sort(key=lambda p: (p.when, p.uid))
+        self.places.sort(key=lambda p: (p.name.casefold(), p.uid))
+        for meeting in self.meetings:
+            start = meeting.start
+            meeting.invitations.sort(key=lambda inv: (inv.sent or start, inv.uid))
+
     # ------------------------------------------------------------ lookups
 
     def member(self, uid: str) -> Member:
@@ -489,7 +500,7 @@ class ResourceGroup:
                 raise DomainError("Onbekende persoon.", "supporter uid does not match member reference")
             supporter.name = check_text(supporter.name, "de naam", "supporter name", MAX_NAME)
             self.supporters.append(supporter)
-        elif not who.startswith(("Practitioner/", "PractitionerRole/", "RelatedPerson/")):
+        elif self.supporter(who) is None and not who.startswith(("Practitioner/", "PractitionerRole/")):
             raise DomainError("Alleen hulpverleners of naasten kunnen genomineerd worden.", f"cannot nominate {who!r}")
         if any(m.who == who and m.active for m in self.members):
             raise DomainError("Deze persoon staat al in de groep.", f"{who} is already an active member")
@@ -517,6 +528,7 @@ class ResourceGroup:
         if interview is None:
             interview = NominationInterview(new_uid(), member_uid, appointment_uid=new_uid())
             self.interviews.append(interview)
+            self.normalise_order()
         elif interview.appointment_uid is None:
             interview.appointment_uid = new_uid()
         interview.planned_start = start
@@ -534,6 +546,7 @@ class ResourceGroup:
         if interview is None:
             interview = NominationInterview(new_uid(), member_uid)
             self.interviews.append(interview)
+            self.normalise_order()
         interview.held_at = held_at
         interview.sections = {
             k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
@@ -693,6 +706,7 @@ class ResourceGroup:
             new_uid(), goal_uid, when, score, meeting_uid, check_text(note, "de toelichting", "note", required=False)
         )
         self.progress.append(entry)
+        self.normalise_order()
         return entry
 
     def progress_for(self, goal_uid: str) -> list[ProgressScore]:
@@ -798,6 +812,8 @@ class ResourceGroup:
             raise DomainError("De eindtijd moet na de begintijd liggen.", "meeting ends before it starts")
         if place_uid is not None and not any(p.uid == place_uid for p in self.places):
             raise DomainError("Kies een bekende plek.", f"unknown place {place_uid}")
+        if theme is None and theme_text.strip():
+            theme = MeetingTheme.ANDERS  # a theme in own words is "another theme"
         meeting = Meeting(
             new_uid(),
             start,
@@ -810,6 +826,7 @@ class ResourceGroup:
             if m.is_member:
                 meeting.participant(m.who)
         self.meetings.append(meeting)
+        self.normalise_order()
         return meeting
 
     def add_place(self, name: str, address: str = "") -> Place:
@@ -821,6 +838,7 @@ class ResourceGroup:
                 return p
         place = Place(new_uid(), clean, check_text(address, "het adres", "address", MAX_NAME, required=False))
         self.places.append(place)
+        self.normalise_order()
         return place
 
     def set_meeting_status(self, uid: str, new: MeetingStatus) -> None:
@@ -917,6 +935,7 @@ class ResourceGroup:
             new_uid(), recipients, check_text(message, "de uitnodiging", "invitation"), sent, calendar
         )
         meeting.invitations.append(invitation)
+        self.normalise_order()
         if meeting.status is MeetingStatus.PROPOSED:
             meeting.status = MeetingStatus.BOOKED
         return invitation

@@ -36,6 +36,7 @@ from fhir_mappings.codes import (
     REPORT_SECTIONS,
     Artifact,
     MeetingStatus,
+    MeetingTheme,
     NominationState,
     Section,
     coding,
@@ -344,7 +345,7 @@ def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
     res["minutesDuration"] = int((m.end - m.start).total_seconds() // 60)
     res.setdefault("description", f"Bijeenkomst {group.name}")
     if m.theme is not None or m.theme_text:
-        theme: Json = {"coding": [product_coding(m.theme)]} if m.theme is not None else {}
+        theme: Json = {"coding": [product_coding(m.theme or MeetingTheme.ANDERS)]}
         if m.theme_text:
             theme["text"] = m.theme_text
         res["reasonCode"] = merge_concepts(res.get("reasonCode"), [theme], [CS_MEETING_THEME])
