@@ -37,12 +37,22 @@ def full_group() -> ResourceGroup:
         mother_uid,
         "Ans de Vries",
         TODAY,
-        Supporter(mother_uid, "Ans de Vries", "MTH", "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-                  phone="06-12345678", email="ans@example.nl", relationship_text="moeder"),
+        Supporter(
+            mother_uid,
+            "Ans de Vries",
+            "MTH",
+            "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+            phone="06-12345678",
+            email="ans@example.nl",
+            relationship_text="moeder",
+        ),
     )
     friend_uid = new_uid()
     friend = g.nominate(
-        friend_uid, "Karim", TODAY, Supporter(friend_uid, "Karim", "FRND", "http://terminology.hl7.org/CodeSystem/v3-RoleCode")
+        friend_uid,
+        "Karim",
+        TODAY,
+        Supporter(friend_uid, "Karim", "FRND", "http://terminology.hl7.org/CodeSystem/v3-RoleCode"),
     )
     coach = g.nominate("Practitioner/pr2", "Lotte (jobcoach)", TODAY)
     g.plan_interview(mother.uid, datetime(2026, 3, 9, 14, 0, tzinfo=AMS))
@@ -68,18 +78,30 @@ def full_group() -> ResourceGroup:
     g.add_goal_note(long1.uid, "Kijkt naar woningen in Breda.", datetime(2026, 3, 20, 10, 0, tzinfo=AMS), CLINICIAN)
     agreement = g.add_agreement("Samen de aanvraag invullen", TODAY, mother.who, short1.uid, date(2026, 4, 1))
     place = g.add_place("Buurthuis De Linde", "Lindelaan 4, Breda")
-    meeting = g.plan_meeting(datetime(2026, 4, 7, 15, 0, tzinfo=AMS), place_uid=place.uid, theme=MeetingTheme.STRESS,
-                             theme_text="Omgaan met drukte")
+    meeting = g.plan_meeting(
+        datetime(2026, 4, 7, 15, 0, tzinfo=AMS),
+        place_uid=place.uid,
+        theme=MeetingTheme.STRESS,
+        theme_text="Omgaan met drukte",
+    )
     g.assign_role(meeting.uid, mother.who, MeetingRole.VOORZITTER)
     g.assign_role(meeting.uid, friend.who, MeetingRole.TIJDBEWAKER)
     g.assign_role(meeting.uid, CLINICIAN, MeetingRole.NOTULIST)
-    g.add_invitation(meeting.uid, "Welkom bij de eerste bijeenkomst.", datetime(2026, 3, 25, 9, 0, tzinfo=AMS),
-                     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+    g.add_invitation(
+        meeting.uid,
+        "Welkom bij de eerste bijeenkomst.",
+        datetime(2026, 3, 25, 9, 0, tzinfo=AMS),
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n",
+    )
     g.record_response(meeting.uid, mother.who, ParticipationStatus.ACCEPTED)
     g.record_response(meeting.uid, friend.who, ParticipationStatus.TENTATIVE)
     g.set_agenda(
         meeting.uid,
-        [AgendaItem("Welkom en kennismaken"), AgendaItem("", goal_uid=long1.uid), AgendaItem("", agreement_uid=agreement.uid)],
+        [
+            AgendaItem("Welkom en kennismaken"),
+            AgendaItem("", goal_uid=long1.uid),
+            AgendaItem("", agreement_uid=agreement.uid),
+        ],
         ready=True,
     )
     new_agreement = g.add_agreement("Sportschool uitzoeken", TODAY, friend.who, None, date(2026, 5, 1))
@@ -93,8 +115,14 @@ def full_group() -> ResourceGroup:
         new_agreements=[new_agreement.uid],
         written=datetime(2026, 4, 7, 17, 0, tzinfo=AMS),
     )
-    g.edit_agreement(agreement.uid, description=agreement.description, owner=agreement.owner,
-                     goal_uid=agreement.goal_uid, due=agreement.due, status=AgreementStatus.COMPLETED)
+    g.edit_agreement(
+        agreement.uid,
+        description=agreement.description,
+        owner=agreement.owner,
+        goal_uid=agreement.goal_uid,
+        due=agreement.due,
+        status=AgreementStatus.COMPLETED,
+    )
     g.plan_meeting(*g.propose_next_meeting_time(datetime(2026, 4, 8, 9, 0, tzinfo=AMS)))
     g.continue_after_treatment(date(2026, 6, 1))
     return g

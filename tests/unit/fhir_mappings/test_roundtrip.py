@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from fhir.resources.R4B import get_fhir_model_class
 from hypothesis import HealthCheck, given, settings
@@ -76,8 +76,12 @@ def test_hostile_texts_roundtrip_unchanged() -> None:
 
 def test_group_without_optional_elements_roundtrips() -> None:
     g = ResourceGroup.start_new(
-        patient=PATIENT, patient_display="S", regieondersteuner=CLINICIAN, regieondersteuner_display="J",
-        name="G", today=TODAY,
+        patient=PATIENT,
+        patient_display="S",
+        regieondersteuner=CLINICIAN,
+        regieondersteuner_display="J",
+        name="G",
+        today=TODAY,
     )
     g.start = None
     assert roundtrip(g) == g
@@ -108,15 +112,15 @@ def test_every_status_roundtrips() -> None:
 
 # --------------------------------------------------------------------------- property-based
 
-texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
-).filter(lambda s: s.strip() == s and s.strip())
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).filter(
+    lambda s: s.strip() == s and s.strip()
+)
 # Fixed offsets: Python never calls two datetimes in different zones equal when one falls in a DST gap or
 # fold (PEP 495), so named zones are covered by the named cases (factory.full_group uses Europe/Amsterdam).
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1),
     max_value=datetime(2035, 12, 31),
-    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=2))]),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=2))]),
 ).map(lambda d: d.replace(microsecond=0))
 days = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
 
@@ -124,16 +128,27 @@ days = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
 @st.composite
 def groups(draw: st.DrawFn) -> ResourceGroup:
     g = ResourceGroup.start_new(
-        patient=PATIENT, patient_display=draw(texts), regieondersteuner=CLINICIAN,
-        regieondersteuner_display=draw(texts), name=draw(texts), today=draw(days),
+        patient=PATIENT,
+        patient_display=draw(texts),
+        regieondersteuner=CLINICIAN,
+        regieondersteuner_display=draw(texts),
+        name=draw(texts),
+        today=draw(days),
     )
     for _ in range(draw(st.integers(0, 3))):
         uid = new_uid()
         member = g.nominate(
-            uid, draw(texts), draw(days),
-            Supporter(uid, draw(texts), draw(st.sampled_from(["MTH", "FRND", "NBOR"])),
-                      "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-                      phone=draw(st.sampled_from(["", "0612345678"])), email=draw(st.sampled_from(["", "a@b.nl"]))),
+            uid,
+            draw(texts),
+            draw(days),
+            Supporter(
+                uid,
+                draw(texts),
+                draw(st.sampled_from(["MTH", "FRND", "NBOR"])),
+                "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                phone=draw(st.sampled_from(["", "0612345678"])),
+                email=draw(st.sampled_from(["", "a@b.nl"])),
+            ),
         )
         step = draw(st.integers(0, 4))
         if step >= 1:
@@ -150,8 +165,14 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
     for _ in range(draw(st.integers(0, 3))):
         term = draw(st.sampled_from(list(GoalTerm)))
         parent = draw(st.sampled_from([None, *longs])) if term is GoalTerm.KORT else None
-        goal = g.add_goal(draw(texts), term, draw(days), draw(st.none() | st.sampled_from(list(LifeArea))),
-                          draw(st.none() | days), parent)
+        goal = g.add_goal(
+            draw(texts),
+            term,
+            draw(days),
+            draw(st.none() | st.sampled_from(list(LifeArea))),
+            draw(st.none() | days),
+            parent,
+        )
         goal.lifecycle = draw(st.sampled_from(list(GoalLifecycle)))
         goal.achievement = draw(st.none() | st.sampled_from(list(GoalAchievement)))
         for _ in range(draw(st.integers(0, 2))):
@@ -160,31 +181,50 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             longs.append(goal.uid)
     owners = [m.who for m in g.members if m.active]
     for _ in range(draw(st.integers(0, 3))):
-        a = g.add_agreement(draw(texts), draw(days), draw(st.none() | st.sampled_from(owners)),
-                            draw(st.none() | st.sampled_from([x.uid for x in g.goals] or [None])), draw(st.none() | days))
+        a = g.add_agreement(
+            draw(texts),
+            draw(days),
+            draw(st.none() | st.sampled_from(owners)),
+            draw(st.none() | st.sampled_from([x.uid for x in g.goals] or [None])),
+            draw(st.none() | days),
+        )
         a.status = draw(st.sampled_from(list(AgreementStatus)))
     for _ in range(draw(st.integers(0, 2))):
         place = g.add_place(draw(texts), draw(st.sampled_from(["", "Laan 1, Breda"]))) if draw(st.booleans()) else None
         start = draw(moments)
-        m = g.plan_meeting(start, start + timedelta(minutes=draw(st.integers(15, 180))),
-                           place.uid if place else None, draw(st.none() | st.sampled_from(list(MeetingTheme))),
-                           draw(st.sampled_from(["", "Rust"])))
+        m = g.plan_meeting(
+            start,
+            start + timedelta(minutes=draw(st.integers(15, 180))),
+            place.uid if place else None,
+            draw(st.none() | st.sampled_from(list(MeetingTheme))),
+            draw(st.sampled_from(["", "Rust"])),
+        )
         members = [x.who for x in g.members if x.active]
         for role in draw(st.sets(st.sampled_from(list(MeetingRole)))):
             g.assign_role(m.uid, draw(st.sampled_from(members)), role)
         if draw(st.booleans()):
-            g.set_agenda(m.uid, [AgendaItem(draw(texts))] + [AgendaItem("", goal_uid=x.uid) for x in g.goals[:1]],
-                         draw(st.booleans()))
+            g.set_agenda(
+                m.uid,
+                [AgendaItem(draw(texts))] + [AgendaItem("", goal_uid=x.uid) for x in g.goals[:1]],
+                draw(st.booleans()),
+            )
         if draw(st.booleans()):
             g.add_invitation(m.uid, draw(texts), draw(moments), draw(st.sampled_from(["", "BEGIN:VCALENDAR\r\n"])))
         for who in members:
             g.record_response(m.uid, who, draw(st.sampled_from(list(ParticipationStatus))))
         if draw(st.booleans()):
             for goal in g.goals[:2]:
-                g.score_progress(goal.uid, draw(st.integers(0, 10)), draw(moments), m.uid, draw(st.sampled_from(["", "ok"])))
-            g.write_report(m.uid, sections={Section.SAMENVATTING: draw(texts)}, attended=draw(st.sets(st.sampled_from(members))),
-                           goals_discussed=[x.uid for x in g.goals[:2]], new_agreements=[a.uid for a in g.agreements[:1]],
-                           written=draw(moments))
+                g.score_progress(
+                    goal.uid, draw(st.integers(0, 10)), draw(moments), m.uid, draw(st.sampled_from(["", "ok"]))
+                )
+            g.write_report(
+                m.uid,
+                sections={Section.SAMENVATTING: draw(texts)},
+                attended=draw(st.sets(st.sampled_from(members))),
+                goals_discussed=[x.uid for x in g.goals[:2]],
+                new_agreements=[a.uid for a in g.agreements[:1]],
+                written=draw(moments),
+            )
     if draw(st.booleans()):
         g.continue_after_treatment(draw(days))
     g.status = draw(st.sampled_from(list(GroupStatus)))

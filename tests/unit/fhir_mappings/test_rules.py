@@ -50,13 +50,21 @@ def test_new_group_has_patient_as_regisseur_and_clinician_as_regieondersteuner()
 def test_group_needs_a_patient_and_a_practitioner() -> None:
     with pytest.raises(DomainError):
         ResourceGroup.start_new(
-            patient="RelatedPerson/x", patient_display="", regieondersteuner=CLINICIAN,
-            regieondersteuner_display="", name="x", today=TODAY,
+            patient="RelatedPerson/x",
+            patient_display="",
+            regieondersteuner=CLINICIAN,
+            regieondersteuner_display="",
+            name="x",
+            today=TODAY,
         )
     with pytest.raises(DomainError) as err:
         ResourceGroup.start_new(
-            patient=PATIENT, patient_display="", regieondersteuner="RelatedPerson/x",
-            regieondersteuner_display="", name="x", today=TODAY,
+            patient=PATIENT,
+            patient_display="",
+            regieondersteuner="RelatedPerson/x",
+            regieondersteuner_display="",
+            name="x",
+            today=TODAY,
         )
     assert "regieondersteuner" in err.value.user_message
     assert "Practitioner" in err.value.log_message
@@ -251,8 +259,14 @@ def test_meeting_status_transitions() -> None:
     with pytest.raises(DomainError, match="illegal meeting transition"):
         g.set_meeting_status(m.uid, MeetingStatus.FULFILLED)
     with pytest.raises(DomainError):
-        g.write_report(m.uid, sections={}, attended=[], goals_discussed=[], new_agreements=[],
-                       written=datetime(2026, 4, 1, 17, tzinfo=AMS))
+        g.write_report(
+            m.uid,
+            sections={},
+            attended=[],
+            goals_discussed=[],
+            new_agreements=[],
+            written=datetime(2026, 4, 1, 17, tzinfo=AMS),
+        )
 
 
 def test_meeting_needs_an_aware_start_and_end_after_start() -> None:
@@ -266,8 +280,14 @@ def test_meeting_needs_an_aware_start_and_end_after_start() -> None:
 def test_first_held_meeting_activates_a_forming_group() -> None:
     g = new_group()
     m = g.plan_meeting(datetime(2026, 4, 1, 15, tzinfo=AMS))
-    g.write_report(m.uid, sections={Section.SAMENVATTING: "Goed"}, attended=[PATIENT], goals_discussed=[],
-                   new_agreements=[], written=datetime(2026, 4, 1, 17, tzinfo=AMS))
+    g.write_report(
+        m.uid,
+        sections={Section.SAMENVATTING: "Goed"},
+        attended=[PATIENT],
+        goals_discussed=[],
+        new_agreements=[],
+        written=datetime(2026, 4, 1, 17, tzinfo=AMS),
+    )
     assert m.status is MeetingStatus.FULFILLED and g.status is GroupStatus.ACTIVE
     assert m.participant(PATIENT).attended and not m.participant(CLINICIAN).attended
 
