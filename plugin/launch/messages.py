@@ -128,18 +128,24 @@ def read_only_reason_text(reason: ReadOnlyReason | None, missing: tuple[str, ...
     if reason is None:
         return None
     if reason is ReadOnlyReason.NO_READ_SCOPES:
-        return gettext("The EHR did not give this app permission to read the resource group.")
+        return str(gettext("The EHR did not give this app permission to read the resource group."))
     if reason is ReadOnlyReason.NO_WRITE_SCOPES:
-        return gettext("The EHR gave this app permission to read only. You can view everything, but not change it.")
-    if reason is ReadOnlyReason.PARTIAL_WRITE_SCOPES:
-        return gettext(
-            "The EHR did not give permission to change everything (missing: %(types)s). To prevent "
-            "half-saved changes, you can only view.",
-            types=", ".join(missing),
+        return str(
+            gettext("The EHR gave this app permission to read only. You can view everything, but not change it.")
         )
-    return gettext(
-        "The EHR did not allow the app to record who made a change. Changes are only saved with that record, "
-        "so you can only view."
+    if reason is ReadOnlyReason.PARTIAL_WRITE_SCOPES:
+        return str(
+            gettext(
+                "The EHR did not give permission to change everything (missing: %(types)s). To prevent "
+                "half-saved changes, you can only view.",
+                types=", ".join(missing),
+            )
+        )
+    return str(
+        gettext(
+            "The EHR did not allow the app to record who made a change. Changes are only saved with that "
+            "record, so you can only view."
+        )
     )
 
 
