@@ -581,7 +581,11 @@ def provenance(
     activity: str = "UPDATE",
     on_behalf_of: str | None = None,
 ) -> Json:
-    """Who wrote what, when: one Provenance per write transaction (targets are references or urn:uuids)."""
+    """Who wrote what, when: one Provenance per write transaction (targets are references or urn:uuids).
+
+    R4 Provenance has no identifier: the transaction's uid goes into `meta.tag` (searchable with `_tag`),
+    so a replayed transaction can create it conditionally and never twice.
+    """
     who: Json = {
         "type": {"coding": [{"system": CS_PROVENANCE_AGENT_TYPE, "code": "author"}]},
         "who": {"reference": agent},
@@ -590,7 +594,7 @@ def provenance(
         who["onBehalfOf"] = {"reference": on_behalf_of}
     return {
         "resourceType": "Provenance",
-        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": uid}],
+        "meta": {"tag": [{"system": IDENTIFIER_SYSTEM, "code": uid}]},
         "target": [{"reference": t} for t in targets],
         "recorded": fmt_datetime(recorded),
         "activity": {"coding": [{"system": CS_V3_DATA_OPERATION, "code": activity}]},
