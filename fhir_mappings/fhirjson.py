@@ -152,11 +152,22 @@ def fmt_date(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def same_date(existing: Any, value: date | None) -> str | None:
+    """The date to write: what was there when it means the same day (keeps another system's time part)."""
+    if existing is not None and value is not None:
+        try:
+            if parse_date(existing, "existing") == value:
+                return str(existing)
+        except MappingError:
+            pass
+    return fmt_date(value)
+
+
 def period(start: date | None, end: date | None, source: Json | None = None) -> Json | None:
     """A Period from dates, keeping extra keys of the source period."""
     result = dict(source or {})
-    set_or_drop(result, "start", fmt_date(start))
-    set_or_drop(result, "end", fmt_date(end))
+    set_or_drop(result, "start", same_date(result.get("start"), start))
+    set_or_drop(result, "end", same_date(result.get("end"), end))
     return result or None
 
 
@@ -180,3 +191,14 @@ def references(value: Any) -> list[str]:
         for item in value:
             found += references(item)
     return found
+
+
+def names_display(names: list[Json] | None) -> str | None:
+    """A person's name for display: `text`, else given names and family name."""
+    for name in names or []:
+        if name.get("text"):
+            return str(name["text"])
+        text = " ".join(p for p in [*name.get("given", []), name.get("family", "")] if p)
+        if text:
+            return text
+    return None

@@ -56,6 +56,7 @@ from fhir_mappings.fhirjson import (
     codes_in,
     enum_value,
     extension,
+    names_display,
     parse_date,
     parse_datetime,
     ref_of,
@@ -264,16 +265,7 @@ def _read_members(reader: _Reader, team: Json, group: ResourceGroup) -> None:
 
 
 def _name_of(resource: Json | None) -> str | None:
-    if resource is None:
-        return None
-    for name in resource.get("name") or []:
-        if name.get("text"):
-            return str(name["text"])
-        parts = [*name.get("given", []), name.get("family", "")]
-        text = " ".join(p for p in parts if p)
-        if text:
-            return text
-    return None
+    return names_display(resource.get("name")) if resource is not None else None
 
 
 def _supporter(reader: _Reader, res: Json, uid: str) -> Supporter:

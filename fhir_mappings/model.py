@@ -654,18 +654,18 @@ class ResourceGroup:
         self,
         uid: str,
         *,
-        text: str | None = None,
-        term: GoalTerm | None = None,
-        life_area: LifeArea | None = None,
-        due: date | None = None,
-        parent_uid: str | None = None,
+        text: str,
+        term: GoalTerm,
+        life_area: LifeArea | None,
+        due: date | None,
+        parent_uid: str | None,
         lifecycle: GoalLifecycle | None = None,
         achievement: GoalAchievement | None = None,
     ) -> Goal:
-        """Change a goal; checks the long/short-term link again."""
+        """Change a goal as its form shows it (every field given); checks the long/short-term link again."""
         self._require_open()
         goal = self.goal(uid)
-        new_term = term or goal.term
+        new_term = term
         if new_term is GoalTerm.KORT and any(g.parent_uid == uid for g in self.goals):
             raise DomainError(
                 "Aan dit doel hangen stappen voor de korte termijn: het blijft een doel voor de lange termijn.",
@@ -673,8 +673,7 @@ class ResourceGroup:
             )
         probe = Goal(goal.uid, goal.text, new_term)
         self._check_parent(probe, parent_uid)
-        if text is not None:
-            goal.text = check_text(text, "het doel", "goal text")
+        goal.text = check_text(text, "het doel", "goal text")
         goal.term = new_term
         goal.life_area = life_area
         goal.due = due

@@ -51,8 +51,10 @@ from fhir_mappings.fhirjson import (
     merge_codings,
     merge_concepts,
     merge_extensions,
+    names_display,
     period,
     references,
+    same_date,
     set_or_drop,
     start_from,
 )
@@ -163,7 +165,9 @@ def care_plan(group: ResourceGroup, index: RefIndex) -> Json:
     plan["status"] = CAREPLAN_STATUS[group.status]
     plan["intent"] = "plan"
     _category(plan, Artifact.PLAN)
-    plan["title"] = group.name
+    renamed = group.source is None or group.name != group.source.get("name", plan.get("title"))
+    if renamed or "title" not in plan:  # another system's own plan title stays until the group is renamed
+        plan["title"] = group.name
     plan["subject"] = {**(plan.get("subject") or {}), "reference": group.patient}
     set_or_drop(plan, "period", period(group.start, group.end, plan.get("period")))
     plan["careTeam"] = _keep_refs(plan.get("careTeam"), [_ref(index, group.uid)], index, {group.uid})
@@ -187,13 +191,19 @@ def related_person(supporter: Supporter, patient: str) -> Json:
     person.setdefault("active", True)
     person["patient"] = {**(person.get("patient") or {}), "reference": patient}
     names = list(person.get("name") or [])
-    first = {k: v for k, v in (names[0] if names else {}).items() if k not in ("given", "family", "text")}
-    person["name"] = [{**first, "text": supporter.name}, *names[1:]]
-    telecom = [t for t in person.get("telecom") or [] if t.get("system") not in SUPPORTER_TELECOM]
-    if supporter.phone:
-        telecom.append({"system": "phone", "value": supporter.phone})
-    if supporter.email:
-        telecom.append({"system": "email", "value": supporter.email})
+    if names_display(names) != supporter.name:  # only a changed name replaces what was there
+        first = {k: v for k, v in (names[0] if names else {}).items() if k not in ("given", "family", "text")}
+        person["name"] = [{**first, "text": supporter.name}, *names[1:]]
+    telecom: list[Json] = []
+    wanted = {"phone": supporter.phone, "email": supporter.email}
+    for item in person.get("telecom") or []:
+        system = item.get("system")
+        if system not in SUPPORTER_TELECOM:
+            telecom.append(item)
+        elif wanted.get(system) == item.get("value"):  # unchanged: keep it with its use, rank, period
+            telecom.append(item)
+            wanted[system] = ""
+    telecom += [{"system": system, "value": value} for system, value in wanted.items() if value]
     set_or_drop(person, "telecom", telecom)
     relations: list[Json] = list(person.get("relationship") or [])
     ours: Json = {
@@ -304,7 +314,7 @@ def task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
     set_or_drop(restriction, "period", period(None, a.due, restriction.get("period")))
     set_or_drop(res, "restriction", restriction)
     res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
-    set_or_drop(res, "authoredOn", fmt_date(a.created))
+    set_or_drop(res, "authoredOn", same_date(res.get("authoredOn"), a.created))
     return res
 
 

@@ -205,7 +205,7 @@ def test_short_term_goal_points_to_one_long_term_goal_only() -> None:
     with pytest.raises(DomainError):
         g.add_goal("Ander lang doel", GoalTerm.LANG, TODAY, parent_uid=long1.uid)
     with pytest.raises(DomainError, match="short-term children"):
-        g.edit_goal(long1.uid, term=GoalTerm.KORT)
+        g.edit_goal(long1.uid, text=long1.text, term=GoalTerm.KORT, life_area=None, due=None, parent_uid=None)
     assert [x.uid for x in g.goals if x.parent_uid == long1.uid] == [short.uid]
 
 
@@ -220,7 +220,15 @@ def test_goal_text_is_required_and_bounded() -> None:
 def test_completing_a_goal_marks_it_achieved() -> None:
     g = new_group()
     goal = g.add_goal("Sporten", GoalTerm.KORT, TODAY)
-    g.edit_goal(goal.uid, lifecycle=GoalLifecycle.COMPLETED)
+    g.edit_goal(
+        goal.uid,
+        text=goal.text,
+        term=goal.term,
+        life_area=None,
+        due=None,
+        parent_uid=None,
+        lifecycle=GoalLifecycle.COMPLETED,
+    )
     assert goal.achievement is not None and goal.achievement.value == "achieved"
 
 
