@@ -545,7 +545,8 @@ def group_to_fhir(group: ResourceGroup, index: RefIndex | None = None) -> list[W
     index = index or RefIndex()
     out: list[Written] = []
     out += [Written(s.uid, related_person(s, group.patient)) for s in group.supporters]
-    out += [Written(p.uid, location(p)) for p in group.places]
+    # A place known only by its reference (the Location itself was not loaded) is left alone, never blanked.
+    out += [Written(p.uid, location(p)) for p in group.places if p.source is not None or "/" not in p.uid]
     out.append(Written(group.uid, care_team(group, index)))
     out += [Written(g.uid, goal(group, g, index)) for g in group.goals]
     out.append(Written(group.plan_uid, care_plan(group, index)))
