@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -34,8 +35,6 @@ class Fhir:
         h = dict(headers or {})
         data = None
         if body is not None:
-            import json
-
             data = json.dumps(body)
             h.setdefault("Content-Type", FHIR_JSON)
         return self.session.request(method, self.url(path), data=data, headers=h, timeout=30, **kw)

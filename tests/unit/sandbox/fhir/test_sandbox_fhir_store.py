@@ -59,8 +59,8 @@ def test_loading_again_makes_a_new_version() -> None:
 
 def test_directory_lists_people_with_display_names() -> None:
     store = FhirStore()
-    store.load(seed() + [{"resourceType": "Practitioner", "id": "pr2", "name": [{"text": "Dr. Zee"}]},
-                         {"resourceType": "Practitioner", "id": "pr3"}])
+    store.load([*seed(), {"resourceType": "Practitioner", "id": "pr2", "name": [{"text": "Dr. Zee"}]},
+                {"resourceType": "Practitioner", "id": "pr3"}])
     directory: Directory = StoreDirectory(store)
     assert directory.patients() == [Person("Patient", "p2", "Anna Bakker"), Person("Patient", "p1", "Anna Jansen")]
     assert [p.display for p in directory.practitioners()] == ["Dr. Zee", "Pieter de Vries", "Practitioner/pr3"]
