@@ -13,20 +13,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fhir_mappings.query import GROUP_INCLUDES
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import BadRequest, JsonDict, NotFound, SyncError
 
 log = logging.getLogger(__name__)
 
-# The includes that load a whole resource group with one CarePlan search (docs/fhir-mapping.md, "Loading").
-GROUP_INCLUDES: tuple[tuple[str, str], ...] = (
-    ("_include", "CarePlan:care-team"),
-    ("_include", "CarePlan:goal"),
-    ("_include", "CarePlan:activity-reference"),
-    ("_revinclude", "Appointment:supporting-info"),
-    ("_revinclude", "Communication:based-on"),
-    ("_include:iterate", "CareTeam:participant"),
-)
 # Types a batch of searches by patient needs to be able to search.
 GROUP_SEARCH_TYPES: tuple[str, ...] = (
     "CarePlan",

@@ -38,9 +38,9 @@ def statement(*, includes: bool | None, transaction: bool = True, batch: bool = 
             res["searchInclude"] = (
                 ["CarePlan:care-team", "CarePlan:goal", "CarePlan:activity-reference"] if includes else []
             )
-            res["searchRevInclude"] = ["Appointment:supporting-info", "Communication:based-on"] if includes else []
-        if includes and t == "CareTeam":
-            res["searchInclude"] = ["CareTeam:participant"]
+            res["searchRevInclude"] = [v for k, v in GROUP_INCLUDES if k.startswith("_revinclude")] if includes else []
+        if includes and t in ("CareTeam", "Appointment"):
+            res["searchInclude"] = [v for k, v in GROUP_INCLUDES if k == "_include:iterate" and v.startswith(t)]
         resources.append(res)
     system = [{"code": c} for c, on in (("transaction", transaction), ("batch", batch)) if on]
     return {
