@@ -58,18 +58,18 @@ def medplum_server() -> Iterator[str]:
     if not FHIR_TEST_SERVER.exists():
         raise RuntimeError(f"FHIR test server not found at {FHIR_TEST_SERVER}: ../shared must sit beside the checkout")
     port = free_port()
-    log = open(ROOT / "var" / f"medplum-{port}.log", "wb") if (ROOT / "var").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        ["sh", str(FHIR_TEST_SERVER), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}/fhir/R4"
-    try:
-        wait_http(f"{base}/metadata", timeout=180, proc=proc)
-        yield base
-    finally:
-        _stop(proc)
-        if log is not subprocess.DEVNULL:
-            log.close()
+    log_path = ROOT / "var" / f"medplum-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["sh", str(FHIR_TEST_SERVER), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}/fhir/R4"
+        try:
+            wait_http(f"{base}/metadata", timeout=180, proc=proc)
+            yield base
+        finally:
+            _stop(proc)
