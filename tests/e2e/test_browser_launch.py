@@ -1,0 +1,110 @@
+"""End-to-end EHR launch in a real browser: EPD patient page -> app inside the iframe; axe-core checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support.stack import Stack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("browser-stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _blocking(results: Any) -> list[str]:
+    """The serious and critical axe violations, one readable line each."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in BLOCKING_IMPACTS
+    ]
+
+
+def _open_patient_app(page: Page, stack: Stack) -> None:
+    page.goto(stack.epd_url)
+    page.get_by_label("Anna de Vries", exact=False).check()
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_url(f"{stack.sandbox_url}/epd/patients")
+    page.get_by_role("link", name="Sanne Bakker").click()
+    page.wait_for_url(f"{stack.sandbox_url}/epd/patients/sanne-bakker")
+    page.get_by_role("link", name="Resourcegroep", exact=True).click()
+    page.wait_for_url(f"{stack.sandbox_url}/epd/patients/sanne-bakker/app")
+
+
+def test_ehr_launch_shows_the_patient_inside_the_epd_iframe(page: Page, stack: Stack) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    _open_patient_app(page, stack)
+
+    frame = page.frame_locator("iframe.app-frame")
+    expect(frame.locator("h1")).to_have_text("De app is verbonden", timeout=30_000)
+    facts = frame.locator("dl.facts")
+    expect(facts).to_contain_text("Sanne Bakker")
+    expect(facts).to_contain_text("Anna de Vries")
+    app_frame = next(f for f in page.frames if f.url.startswith(stack.app_url))
+    assert "/c/" in app_frame.url
+    page.screenshot(path=str(ARTIFACTS / "ehr-launch-patient-page.png"), full_page=True)
+
+
+def test_epd_patient_page_has_no_serious_accessibility_violations(page: Page, stack: Stack) -> None:
+    _open_patient_app(page, stack)
+    expect(page.frame_locator("iframe.app-frame").locator("h1")).to_be_visible(timeout=30_000)
+
+    results = Axe().run(page)
+
+    assert _blocking(results) == []
+
+
+def test_app_first_view_has_no_serious_accessibility_violations(page: Page, stack: Stack) -> None:
+    _open_patient_app(page, stack)
+    frame = page.frame_locator("iframe.app-frame")
+    expect(frame.locator("h1")).to_be_visible(timeout=30_000)
+    app_url = next(f.url for f in page.frames if f.url.startswith(stack.app_url))
+    # The same browser context holds the app's session cookie: open its first view as a page of its own.
+    app_page = page.context.new_page()
+    app_page.goto(app_url)
+    expect(app_page.locator("dl.facts")).to_contain_text("Sanne Bakker")
+    app_page.screenshot(path=str(ARTIFACTS / "app-first-view.png"), full_page=True)
+
+    results = Axe().run(app_page)
+
+    assert _blocking(results) == []
