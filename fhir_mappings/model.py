@@ -926,7 +926,7 @@ class ResourceGroup:
         return meeting.report
 
     def add_invitation(self, meeting_uid: str, message: str, sent: datetime, calendar: str) -> Invitation:
-        """An invitation to every active member but the patient's own invitation is implied."""
+        """An invitation to every current member (the patient included); a proposed meeting becomes booked."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
         recipients = [m.who for m in self.members if m.is_member]

@@ -365,7 +365,8 @@ def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
         res.get("supportingInformation"), [_ref(index, group.plan_uid)], index, {group.plan_uid}
     )
     existing: list[Json] = list(res.get("participant") or [])
-    by_actor = {index.uid(str((p.get("actor") or {}).get("reference", ""))): p for p in existing}
+    by_actor = {index.uid(ref): p for p in existing if (ref := str((p.get("actor") or {}).get("reference", "")))}
+    actorless = [p for p in existing if not (p.get("actor") or {}).get("reference")]  # e.g. a type-only slot
     ours: list[Json] = []
     handled: set[str] = set()
     for mp in m.participants:
@@ -398,7 +399,7 @@ def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
         for uid, p in by_actor.items()
         if uid not in handled and uid not in place_uids and not _is_member_actor(group, uid)
     ]
-    res["participant"] = ours + foreign
+    res["participant"] = ours + foreign + actorless
     return res
 
 

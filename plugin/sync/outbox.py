@@ -137,8 +137,23 @@ class SqliteOutbox:
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(conn)
             conn.executescript(_SCHEMA)
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection) -> None:
+        # Switching the journal mode needs a moment alone with the file and SQLite's busy timeout does not
+        # cover it: when several processes or threads open the outbox at once, wait for the others briefly.
+        for _ in range(100):
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(0.05)
+        raise sqlite3.OperationalError("outbox stayed locked while switching to WAL")
 
     @contextlib.contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
