@@ -22,7 +22,6 @@ from fhir_mappings.codes import (
     CS_MEETING_THEME,
     CS_MEMBER_ROLE,
     CS_PROVENANCE_AGENT_TYPE,
-    CS_V3_DATA_OPERATION,
     CS_V3_PARTICIPATION_TYPE,
     EXT_AFTER_TREATMENT,
     EXT_GOAL_RELATIONSHIP,
@@ -30,7 +29,6 @@ from fhir_mappings.codes import (
     EXT_MEMBER_KEY,
     EXT_NOMINATION_STATE,
     EXT_SECTION,
-    IDENTIFIER_SYSTEM,
     INTERVIEW_SECTIONS,
     KERNLID,
     REPORT_SECTIONS,
@@ -42,7 +40,7 @@ from fhir_mappings.codes import (
     coding,
     product_coding,
 )
-from fhir_mappings.errors import CompartmentError
+from fhir_mappings.errors import CompartmentError, MappingError
 from fhir_mappings.fhirjson import (
     Json,
     ensure_identifier,
@@ -586,29 +584,35 @@ def check_compartment(resource: Json, patient: str, own_uids: set[str], index: R
 
 
 def provenance(
+    *,
     targets: list[str],
     agent: str,
     recorded: datetime,
-    uid: str,
-    activity: str = "UPDATE",
-    on_behalf_of: str | None = None,
+    activity: Json,
+    tag: tuple[str, str],
+    agent_display: str | None = None,
 ) -> Json:
     """Who wrote what, when: one Provenance per write transaction (targets are references or urn:uuids).
 
-    R4 Provenance has no identifier: the transaction's uid goes into `meta.tag` (searchable with `_tag`),
-    so a replayed transaction can create it conditionally and never twice.
+    `activity` is a Coding or a CodeableConcept. R4 Provenance has no identifier: `tag` (system, code)
+    goes into `meta.tag`, searchable with `_tag`, so a replayed transaction can create it conditionally
+    and never twice.
     """
-    who: Json = {
-        "type": {"coding": [{"system": CS_PROVENANCE_AGENT_TYPE, "code": "author"}]},
-        "who": {"reference": agent},
-    }
-    if on_behalf_of:
-        who["onBehalfOf"] = {"reference": on_behalf_of}
+    if recorded.tzinfo is None:
+        raise MappingError("Een tijdstip mist de tijdzone.", f"naive Provenance.recorded {recorded!r}")
+    who: Json = {"reference": agent}
+    if agent_display:
+        who["display"] = agent_display
     return {
         "resourceType": "Provenance",
-        "meta": {"tag": [{"system": IDENTIFIER_SYSTEM, "code": uid}]},
+        "meta": {"tag": [{"system": tag[0], "code": tag[1]}]},
         "target": [{"reference": t} for t in targets],
-        "recorded": fmt_datetime(recorded),
-        "activity": {"coding": [{"system": CS_V3_DATA_OPERATION, "code": activity}]},
-        "agent": [who],
+        "recorded": recorded.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "activity": activity if "coding" in activity or "text" in activity else {"coding": [activity]},
+        "agent": [
+            {
+                "type": {"coding": [{"system": CS_PROVENANCE_AGENT_TYPE, "code": "author", "display": "Author"}]},
+                "who": who,
+            }
+        ],
     }

@@ -24,14 +24,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir_mappings.refs import URN_UUID
+from fhir_mappings.to_fhir import provenance
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, FhirResponse, parse_etag, weak_etag
 from plugin.sync.errors import JsonDict, OutageError, PreconditionFailed, SyncError
 
 log = logging.getLogger(__name__)
 
-PROVENANCE_PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
-URN_UUID = "urn:uuid:"
 
 # How to retire a resource we created when a later step of a non-transactional save fails for good.
 RETIRE: Mapping[str, tuple[str, Any]] = {
@@ -157,24 +157,14 @@ class ChangeSet:
         when = recorded or dt.datetime.now(dt.UTC)
         if when.tzinfo is None:
             raise ValueError("recorded must be timezone-aware")
-        who: JsonDict = {"reference": agent}
-        if agent_display:
-            who["display"] = agent_display
-        return {
-            "resourceType": "Provenance",
-            "meta": {"tag": [{"system": self.idempotency_tag_system, "code": self.idempotency_key}]},
-            "target": [{"reference": ref} for ref in self.written],
-            "recorded": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "activity": activity if "coding" in activity or "text" in activity else {"coding": [activity]},
-            "agent": [
-                {
-                    "type": {
-                        "coding": [{"system": PROVENANCE_PARTICIPANT_TYPE, "code": "author", "display": "Author"}]
-                    },
-                    "who": who,
-                }
-            ],
-        }
+        return provenance(
+            targets=self.written,
+            agent=agent,
+            recorded=when,
+            activity=activity,
+            tag=(self.idempotency_tag_system, self.idempotency_key),
+            agent_display=agent_display,
+        )
 
     def to_bundle(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from fhir_mappings.codes import all_codesystems
+from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, all_codesystems
 from fhir_mappings.from_fhir import group_from_fhir
 from fhir_mappings.query import group_load_params
 from fhir_mappings.refs import URN_UUID
@@ -57,7 +57,13 @@ def post_group(base: str) -> tuple[Any, dict[str, str], dict[str, Any]]:
     ]
     from datetime import UTC, datetime
 
-    prov = provenance([e["fullUrl"] for e in entries], mapping["Practitioner/pr1"], datetime.now(UTC), "tx-1", "CREATE")
+    prov = provenance(
+        targets=[e["fullUrl"] for e in entries],
+        agent=mapping["Practitioner/pr1"],
+        recorded=datetime.now(UTC),
+        activity={"system": CS_V3_DATA_OPERATION, "code": "CREATE"},
+        tag=(IDENTIFIER_SYSTEM, "tx-1"),
+    )
     entries.append(
         {
             "fullUrl": URN_UUID + "0f9a3c1e-0000-4000-8000-000000000001",

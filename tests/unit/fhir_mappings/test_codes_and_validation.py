@@ -79,7 +79,15 @@ def test_every_resource_validates_and_uses_known_codes() -> None:
 def test_provenance_validates() -> None:
     from datetime import UTC, datetime
 
-    p = provenance(["Goal/1", "urn:uuid:0a0b"], "Practitioner/pr1", datetime(2026, 1, 1, tzinfo=UTC), "u-1", "CREATE")
+    p = provenance(
+        targets=["Goal/1", "urn:uuid:0a0b"],
+        agent="Practitioner/pr1",
+        recorded=datetime(2026, 1, 1, tzinfo=UTC),
+        activity={"system": codes.CS_V3_DATA_OPERATION, "code": "CREATE"},
+        tag=(codes.IDENTIFIER_SYSTEM, "u-1"),
+    )
     get_fhir_model_class("Provenance").model_validate(p)
     assert p["agent"][0]["who"]["reference"] == "Practitioner/pr1"
     assert [t["reference"] for t in p["target"]] == ["Goal/1", "urn:uuid:0a0b"]
+    assert p["meta"]["tag"] == [{"system": codes.IDENTIFIER_SYSTEM, "code": "u-1"}]
+    assert p["recorded"] == "2026-01-01T00:00:00.000Z"
