@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 import requests
 
 from smart_launch.errors import DiscoveryError
+from smart_launch.ttl_cache import TtlCache
 
 OAUTH_URIS_EXTENSION = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds
@@ -123,28 +123,23 @@ class Discovery:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = http or requests.Session()
-        self._ttl = ttl
         self._timeout = timeout
         self._clock = clock
-        self._cache: dict[str, tuple[float, SmartConfiguration]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, SmartConfiguration] = TtlCache(ttl)
 
     def get(self, iss: str) -> SmartConfiguration:
         """The configuration of `iss`, from cache while younger than the TTL."""
         now = self._clock()
-        with self._lock:
-            cached = self._cache.get(iss)
-            if cached is not None and cached[0] > now:
-                return cached[1]
+        cached = self._cache.get(iss, now)
+        if cached is not None:
+            return cached
         config = self._fetch(iss)
-        with self._lock:
-            self._cache[iss] = (now + self._ttl, config)
+        self._cache.put(iss, config, now)
         return config
 
     def invalidate(self, iss: str) -> None:
         """Forget the cached configuration of `iss`."""
-        with self._lock:
-            self._cache.pop(iss, None)
+        self._cache.pop(iss)
 
     def _fetch(self, iss: str) -> SmartConfiguration:
         first_problem: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey, RSAKey
 
 from smart_launch.discovery import DEFAULT_TIMEOUT
 from smart_launch.errors import IdTokenError
+from smart_launch.ttl_cache import TtlCache
 
 # Asymmetric algorithms only: never "none", never HMAC (a shared secret proves nothing about the issuer).
 ID_TOKEN_ALGORITHMS: tuple[str, ...] = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384")
@@ -32,19 +32,16 @@ class ServerJwks:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = http or requests.Session()
-        self._ttl = ttl
         self._timeout = timeout
         self._clock = clock
-        self._cache: dict[str, tuple[float, KeySet]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, KeySet] = TtlCache(ttl)
 
     def get(self, jwks_uri: str, *, force: bool = False) -> KeySet:
         """The key set at `jwks_uri` (cached for the TTL unless `force`)."""
         now = self._clock()
-        with self._lock:
-            cached = self._cache.get(jwks_uri)
-        if cached is not None and cached[0] > now and not force:
-            return cached[1]
+        cached = self._cache.get(jwks_uri, now)
+        if cached is not None and not force:
+            return cached
         try:
             resp = self._http.get(jwks_uri, headers={"Accept": "application/json"}, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -56,8 +53,7 @@ class ServerJwks:
             keys = KeySet.import_key_set({"keys": [k for k in doc["keys"] if k.get("kty") in ("RSA", "EC")]})
         except (ValueError, KeyError, TypeError, AttributeError, JoseError) as exc:
             raise IdTokenError(f"JWKS at {jwks_uri} is not a usable key set") from exc
-        with self._lock:
-            self._cache[jwks_uri] = (now + self._ttl, keys)
+        self._cache.put(jwks_uri, keys, now)
         return keys
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from fhir_mappings.query import GROUP_INCLUDES
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import BadRequest, JsonDict, NotFound, SyncError
+from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -208,24 +208,20 @@ class CapabilityCache:
     """Capabilities per server base URL, fetched from ``/metadata`` at most once per ``ttl`` seconds."""
 
     def __init__(self, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
         self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, ServerCapabilities] = {}
+        self._entries: TtlCache[str, ServerCapabilities] = TtlCache(ttl)
 
     def get(self, client: FhirClient, *, probe: bool = True) -> ServerCapabilities:
         """Fresh-enough capabilities for the client's server; probes undeclared includes once when asked."""
         key = client.base_url
-        with self._lock:
-            cached = self._entries.get(key)
         now = self._clock()
-        if cached is not None and now - cached.fetched_at < self.ttl:
+        cached = self._entries.get(key, now)
+        if cached is not None:
             return cached
         caps = ServerCapabilities.from_statement(key, client.metadata().json(), fetched_at=now)
         if probe and caps.includes_declared(GROUP_INCLUDES) is None and caps.supports("CarePlan", "search-type"):
             caps = _with_probe(caps, probe_includes(client))
-        with self._lock:
-            self._entries[key] = caps
+        self._entries.put(key, caps, now)
         return caps
 
     def load_strategy(self, client: FhirClient) -> LoadStrategy:
@@ -234,11 +230,10 @@ class CapabilityCache:
 
     def invalidate(self, base_url: str | None = None) -> None:
         """Forget one server (or all): the next ``get`` fetches ``/metadata`` again."""
-        with self._lock:
-            if base_url is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(base_url.rstrip("/"), None)
+        if base_url is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(base_url.rstrip("/"))
 
 
 def _with_probe(caps: ServerCapabilities, result: bool) -> ServerCapabilities:
