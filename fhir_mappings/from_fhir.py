@@ -60,7 +60,6 @@ from fhir_mappings.fhirjson import (
     parse_date,
     parse_datetime,
     ref_of,
-    references,
     required,
 )
 from fhir_mappings.model import (
@@ -80,7 +79,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     Supporter,
 )
-from fhir_mappings.refs import RefIndex, literal, ref_type
+from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.to_fhir import ATTENDED
 
 MEMBER_TYPES = ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson")
@@ -124,12 +123,11 @@ def check_read_compartment(resources: Iterable[Json], patient: str) -> None:
                 "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
                 f"load contains Patient/{r.get('id')}, launch patient is {want}",
             )
-        for ref in references(r):
-            if ref_type(ref) == "Patient" and literal(ref) != want:
-                raise CompartmentError(
-                    "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
-                    f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}",
-                )
+        if (ref := other_patient_ref(r, want)) is not None:
+            raise CompartmentError(
+                "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
+                f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}",
+            )
 
 
 class _Reader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_mappings.codes import IDENTIFIER_SYSTEM
+from fhir_mappings.fhirjson import references
 
 URN_UUID = "urn:uuid:"
 
@@ -32,6 +33,12 @@ def ref_type(reference: str) -> str:
     if reference.startswith((URN_UUID, "#")) or "/" not in reference:
         return ""
     return literal(reference).split("/")[0]
+
+
+def other_patient_ref(resource: dict[str, Any], patient: str) -> str | None:
+    """The first reference anywhere in `resource` to a patient other than `patient` (the compartment rule)."""
+    want = literal(patient)
+    return next((ref for ref in references(resource) if ref_type(ref) == "Patient" and literal(ref) != want), None)
 
 
 class RefIndex:

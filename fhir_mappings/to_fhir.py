@@ -67,7 +67,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     Supporter,
 )
-from fhir_mappings.refs import RefIndex, literal, ref_type
+from fhir_mappings.refs import RefIndex, other_patient_ref, ref_type
 
 ATTENDED = "ATND"
 INTERVIEW_MINUTES = 45
@@ -569,14 +569,13 @@ def group_to_fhir(group: ResourceGroup, index: RefIndex | None = None) -> list[W
 
 def check_compartment(resource: Json, patient: str, own_uids: set[str], index: RefIndex) -> None:
     """Refuse any reference to another patient or to a RelatedPerson that is not this group's."""
+    if (other := other_patient_ref(resource, patient)) is not None:
+        raise CompartmentError(
+            "Dit gegeven hoort bij een andere patiënt en wordt niet opgeslagen.",
+            f"{resource['resourceType']} refers to {other}, outside compartment of {patient}",
+        )
     for ref in references(resource):
-        kind = ref_type(ref)
-        if kind == "Patient" and literal(ref) != literal(patient):
-            raise CompartmentError(
-                "Dit gegeven hoort bij een andere patiënt en wordt niet opgeslagen.",
-                f"{resource['resourceType']} refers to {ref}, outside compartment of {patient}",
-            )
-        if kind == "RelatedPerson" and index.uid(ref) not in own_uids:
+        if ref_type(ref) == "RelatedPerson" and index.uid(ref) not in own_uids:
             raise CompartmentError(
                 "Deze naaste hoort niet bij deze patiënt.",
                 f"{resource['resourceType']} refers to {ref}, not a RelatedPerson of {patient}",
