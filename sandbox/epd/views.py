@@ -19,6 +19,23 @@ PRACTITIONER_SESSION_KEY = "sandbox_epd_practitioner"
 PORTAL_SESSION_KEY = "sandbox_portal_patient"
 
 
+# Text keys of the two sign-in pages that share `pick_person.html`.
+_PRACTITIONER_LOGIN = {
+    "title": "login_title",
+    "intro": "login_intro",
+    "invalid": "choose_practitioner",
+    "legend": "practitioners",
+    "empty": "no_practitioners",
+}
+_PORTAL_LOGIN = {
+    "title": "portal_title",
+    "intro": "portal_intro",
+    "invalid": "choose_patient",
+    "legend": "who_are_you",
+    "empty": "no_patients",
+}
+
+
 class LaunchIssuer(Protocol):
     """Creates EHR launch values (the sandbox auth server does)."""
 
@@ -119,7 +136,12 @@ def create_epd_blueprint(
                 return redirect(url_for(f"{bp.name}.patients"))
             invalid = True
         return render_template(
-            "sandbox_epd/login.html", practitioners=directory.practitioners(), invalid=invalid
+            "sandbox_epd/pick_person.html",
+            people=directory.practitioners(),
+            invalid=invalid,
+            field="practitioner",
+            endpoint="login",
+            texts=_PRACTITIONER_LOGIN,
         )
 
     @bp.post("/logout")
@@ -170,7 +192,14 @@ def create_epd_blueprint(
                 session[SSO_SESSION_KEY] = f"Patient/{chosen.id}"
                 return redirect(url_for(f"{bp.name}.portal_home"))
             invalid = True
-        return render_template("sandbox_epd/portal_login.html", patients=directory.patients(), invalid=invalid)
+        return render_template(
+            "sandbox_epd/pick_person.html",
+            people=directory.patients(),
+            invalid=invalid,
+            field="patient",
+            endpoint="portal",
+            texts=_PORTAL_LOGIN,
+        )
 
     @bp.get("/portal/me")
     def portal_home() -> ResponseReturnValue:
