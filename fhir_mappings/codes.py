@@ -46,7 +46,6 @@ EXT_SECTION = ext_url("payload-section")
 EXT_MEETING = ext_url("meeting")
 EXT_MEMBER_KEY = ext_url("member-key")
 EXT_AFTER_TREATMENT = ext_url("continued-after-treatment")
-EXT_AGENDA_ITEM_KIND = ext_url("agenda-item")
 
 # Standard (HL7) systems and extensions used by the mapping.
 EXT_GOAL_RELATIONSHIP = "http://hl7.org/fhir/StructureDefinition/goal-relationship"
