@@ -1,0 +1,713 @@
+"""The clinician's caseload: every resource group a practitioner takes part in, with what needs attention.
+
+No clinical data is kept here: everything is read from the clinic's FHIR server on each call, in
+at most two HTTP round trips for a caseload of up to ``page_size`` groups (1,000 by default):
+
+1. ``GET CareTeam?participant=<practitioner>&category=<team code>&status=<open states>``
+   with ``_include=CareTeam:subject`` (the patients, for their names) and
+   ``_revinclude=CarePlan:care-team`` (the RG-plans);
+2. one ``batch`` Bundle holding one search per ``page_size`` plans:
+   ``CarePlan?_id=<plan ids>`` with ``_include=CarePlan:activity-reference`` (agreements),
+   ``_revinclude=Task:based-on`` (agreements that only point back) and
+   ``_revinclude=Appointment:supporting-info`` (meetings and nomination interviews).
+   A batch carries the ids in its body, so a thousand ids never hit a URL length limit.
+
+A ``next`` link is followed only when the server sends one (a full page) and only when it stays on
+the server (:meth:`FhirClient.check_next_link`). A server without ``batch`` gets the plan searches
+as plain GETs in small chunks (more round trips; logged as degraded).
+
+Reading is tolerant: a resource without the product's codes is ignored, unreadable dates and
+unknown codes drop only the fact they carry. Reading is strict about the patient compartment: a
+row is only made for the patient of a CareTeam that really lists the practitioner, and everything
+that does not fit that (another patient's plan, meeting or agreement; a team naming two patients)
+is skipped and logged by reference, never shown. The "needs attention" facts come from the
+domain's own rules (:class:`fhir_mappings.model.ResourceGroup`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fhir_mappings.codes import (
+    CARETEAM_STATUS,
+    CS_ARTIFACT,
+    CS_MEMBER_ROLE,
+    CS_NOMINATION_STATE,
+    EXT_MEMBER_KEY,
+    EXT_NOMINATION_STATE,
+    KERNLID,
+    AgreementStatus,
+    Artifact,
+    GroupStatus,
+    MeetingStatus,
+    MemberRole,
+    NominationState,
+)
+from fhir_mappings.errors import MappingError
+from fhir_mappings.fhirjson import codes_in, names_display, parse_date, parse_datetime, ref_of
+from fhir_mappings.from_fhir import is_artifact, plans_in
+from fhir_mappings.model import MEETING_MINUTES, Agreement, Meeting, Member, ResourceGroup
+from fhir_mappings.refs import literal, other_patient_ref, ref_type
+from plugin.sync.capabilities import ServerCapabilities
+from plugin.sync.client import FhirClient, entries_of
+from plugin.sync.errors import (
+    BadRequest,
+    Forbidden,
+    JsonDict,
+    NotFound,
+    ServerUnavailable,
+    SyncError,
+    Unauthorized,
+    outcome_issues,
+    required_permission,
+)
+
+log = logging.getLogger(__name__)
+
+CLINIC_TZ = ZoneInfo("Europe/Amsterdam")
+DEFAULT_PAGE_SIZE = 1000
+# Plan ids per GET when the server takes no batch: keeps each URL well under common 8 KB limits.
+GET_CHUNK = 100
+OPEN_NOMINATION = frozenset({NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND})
+PRACTITIONER_TYPES = ("Practitioner", "PractitionerRole")
+
+_TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
+_ROLE_CODES = frozenset(r.value for r in MemberRole)
+_NOMINATION_CODES = frozenset(n.value for n in NominationState)
+_MEETING_CODES = frozenset(m.value for m in MeetingStatus)
+_AGREEMENT_CODES = frozenset(a.value for a in AgreementStatus)
+_PLAN_INCLUDES: tuple[tuple[str, str], ...] = (
+    ("_include", "CarePlan:activity-reference"),
+    ("_revinclude", "Task:based-on"),
+    ("_revinclude", "Appointment:supporting-info"),
+)
+# Values in batch entry URLs stay readable; everything else is percent-encoded.
+_URL_SAFE = ",:|/"
+# Statuses after which a plan is no longer the group's plan of record.
+_DEAD_PLAN = frozenset({"entered-in-error", "revoked"})
+
+
+# --------------------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True)
+class OpenInterview:
+    """A nominee whose nomination interview is still to be held."""
+
+    member: str  # the nominee's reference (CareTeam.participant.member)
+    display: str
+    state: NominationState  # genomineerd or gesprek-gepland
+    planned_start: datetime | None = None  # the interview Appointment's start, when one is planned
+
+
+@dataclass(frozen=True)
+class OverdueAgreement:
+    """An open agreement (Task) whose due date has passed."""
+
+    task: str  # Task/<id>
+    description: str
+    due: date
+    owner_display: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    """One resource group the practitioner takes part in, with the facts that may need attention."""
+
+    patient: str  # Patient/<id>
+    patient_name: str
+    team: str  # CareTeam/<id>
+    plan: str | None  # CarePlan/<id>; None when the server holds no RG-plan for the team
+    group_name: str
+    group_status: GroupStatus
+    roles: frozenset[MemberRole]
+    core: bool
+    last_held_meeting: datetime | None
+    next_meeting: datetime | None
+    meeting_due: bool
+    open_interviews: tuple[OpenInterview, ...] = ()
+    overdue_agreements: tuple[OverdueAgreement, ...] = ()
+
+    @property
+    def needs_attention(self) -> bool:
+        """A meeting is due, a nominee waits for an interview, or an agreement is overdue."""
+        return self.meeting_due or bool(self.open_interviews) or bool(self.overdue_agreements)
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """The practitioner's groups as read just now (never stored)."""
+
+    practitioner: tuple[str, ...]  # the references searched as participant
+    as_of: datetime
+    rows: tuple[CaseloadRow, ...]
+    # References of resources left out because they broke the compartment or did not fit together.
+    skipped: tuple[str, ...] = ()
+    round_trips: int = 0  # HTTP requests made, as counted by the client (retries included)
+    degraded: bool = False  # the plan searches ran as single GETs because the server takes no batch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def needing_attention(self) -> tuple[CaseloadRow, ...]:
+        """The rows with at least one fact that needs attention."""
+        return tuple(r for r in self.rows if r.needs_attention)
+
+
+# --------------------------------------------------------------------------- queries (pure)
+
+
+def practitioner_references(practitioner: str | Mapping[str, Any]) -> tuple[str, ...]:
+    """The participant references that stand for the practitioner.
+
+    A literal reference (``Practitioner/<id>`` or ``PractitionerRole/<id>``, absolute URLs allowed)
+    stands for itself. A PractitionerRole resource stands for itself and for its ``practitioner``,
+    because a team may list either; a Practitioner resource for itself.
+    """
+    if isinstance(practitioner, str):
+        refs = [literal(practitioner.strip())]
+    elif isinstance(practitioner, Mapping):
+        rtype, rid = practitioner.get("resourceType"), practitioner.get("id")
+        if rtype not in PRACTITIONER_TYPES or not rid:
+            raise ValueError(f"expected a Practitioner or PractitionerRole resource with an id, got {rtype!r}")
+        refs = [f"{rtype}/{rid}"]
+        if rtype == "PractitionerRole":
+            behind = ref_of(practitioner.get("practitioner"))
+            if behind is not None and ref_type(behind) == "Practitioner":
+                refs.append(literal(behind))
+    else:
+        raise TypeError(f"practitioner must be a reference or a resource, not {type(practitioner).__name__}")
+    for ref in refs:
+        parts = ref.split("/")
+        if len(parts) != 2 or parts[0] not in PRACTITIONER_TYPES or not parts[1]:
+            raise ValueError(f"not a Practitioner or PractitionerRole reference: {ref!r}")
+    return tuple(dict.fromkeys(refs))
+
+
+def team_statuses(include_ended: bool = False) -> tuple[str, ...]:
+    """The CareTeam.status codes searched: every group status except ended, unless asked for."""
+    return tuple(
+        code for status, code in CARETEAM_STATUS.items() if include_ended or status is not GroupStatus.ENDED
+    )
+
+
+def caseload_team_params(
+    practitioner: Sequence[str], *, include_ended: bool = False, page_size: int = DEFAULT_PAGE_SIZE
+) -> list[tuple[str, str]]:
+    """Round 1: the practitioner's product CareTeams, their patients and their plans."""
+    return [
+        ("participant", ",".join(practitioner)),
+        ("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),
+        ("status", ",".join(team_statuses(include_ended))),
+        ("_include", "CareTeam:subject"),
+        ("_revinclude", "CarePlan:care-team"),
+        ("_count", str(page_size)),
+    ]
+
+
+def caseload_plan_params(plan_ids: Sequence[str], *, page_size: int = DEFAULT_PAGE_SIZE) -> list[tuple[str, str]]:
+    """Round 2 (one search): the given plans with their agreements and meetings."""
+    return [("_id", ",".join(plan_ids)), *_PLAN_INCLUDES, ("_count", str(max(page_size, len(plan_ids))))]
+
+
+def caseload_plan_batch(plan_ids: Sequence[str], *, page_size: int = DEFAULT_PAGE_SIZE) -> JsonDict:
+    """Round 2 as one ``batch`` Bundle: one CarePlan search per ``page_size`` plans."""
+    entries = [
+        {
+            "request": {
+                "method": "GET",
+                "url": "CarePlan?" + urlencode(caseload_plan_params(chunk, page_size=page_size), safe=_URL_SAFE),
+            }
+        }
+        for chunk in _chunks(list(plan_ids), page_size)
+    ]
+    return {"resourceType": "Bundle", "type": "batch", "entry": entries}
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_caseload(
+    client: FhirClient,
+    practitioner: str | Mapping[str, Any],
+    *,
+    include_ended: bool = False,
+    now: datetime | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    capabilities: ServerCapabilities | None = None,
+    clinic_tz: tzinfo = CLINIC_TZ,
+) -> Caseload:
+    """The practitioner's caseload, read from the server in (at most) two round trips.
+
+    ``now`` (time-zone aware; default: the current time) decides what is past and due; "today"
+    is its date in ``clinic_tz``. ``capabilities``, when known, tells whether the server takes a
+    ``batch``; without it a batch is tried and plain GETs are used only if the server refuses it.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    moment = now or datetime.now(clinic_tz)
+    if moment.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    refs = practitioner_references(practitioner)
+    started = client.request_count
+    reader = _Reader(refs, moment, clinic_tz)
+
+    first = client.search("CareTeam", caseload_team_params(refs, include_ended=include_ended, page_size=page_size))
+    reader.add_round_one(entries_of(list(client.pages(first))))
+    groups = reader.groups(include_ended)
+
+    degraded = False
+    plan_ids = [g.plan_ref.split("/", 1)[1] for g in groups if g.plan_ref is not None]
+    if plan_ids:
+        resources, degraded = _load_plans(client, plan_ids, page_size, capabilities)
+        reader.add_round_two(resources)
+
+    rows = sorted(
+        (reader.row(g) for g in groups),
+        key=lambda r: (r.patient_name.casefold(), r.group_name.casefold(), r.team),
+    )
+    return Caseload(
+        practitioner=refs,
+        as_of=moment,
+        rows=tuple(rows),
+        skipped=tuple(dict.fromkeys(reader.skipped)),
+        round_trips=client.request_count - started,
+        degraded=degraded,
+    )
+
+
+def _load_plans(
+    client: FhirClient, plan_ids: list[str], page_size: int, capabilities: ServerCapabilities | None
+) -> tuple[list[JsonDict], bool]:
+    """Round 2: the plans' resources, by one batch when the server takes it, else by chunked GETs."""
+    if capabilities is None or capabilities.supports_batch:
+        try:
+            return _load_plans_by_batch(client, plan_ids, page_size), False
+        except _BatchRefused as exc:
+            log.warning("caseload on %s: batch refused (%s); plan searches run one by one (degraded)",
+                        client.base_url, exc)
+    else:
+        log.warning("caseload on %s: server declares no batch; plan searches run one by one (degraded)",
+                    client.base_url)
+    resources: list[JsonDict] = []
+    chunk = min(page_size, GET_CHUNK)
+    for ids in _chunks(plan_ids, chunk):
+        first = client.search("CarePlan", caseload_plan_params(ids, page_size=chunk))
+        resources.extend(entries_of(list(client.pages(first))))
+    return resources, True
+
+
+class _BatchRefused(Exception):
+    """The server does not process batch Bundles (the request itself was refused)."""
+
+
+def _load_plans_by_batch(client: FhirClient, plan_ids: list[str], page_size: int) -> list[JsonDict]:
+    bundle = caseload_plan_batch(plan_ids, page_size=page_size)
+    try:
+        answer = client.batch(bundle).json()
+    except (BadRequest, NotFound) as exc:
+        raise _BatchRefused(str(exc)) from exc
+    except SyncError as exc:
+        if exc.status in (405, 501):
+            raise _BatchRefused(str(exc)) from exc
+        raise
+    if answer.get("resourceType") != "Bundle" or answer.get("type") != "batch-response":
+        raise _BatchRefused(f"answer to the batch was a {answer.get('resourceType')} of type {answer.get('type')}")
+    entries = answer.get("entry") or []
+    if len(entries) != len(bundle["entry"]):
+        raise SyncError(f"batch answer has {len(entries)} entries for {len(bundle['entry'])} searches")
+    resources: list[JsonDict] = []
+    for index, entry in enumerate(entries):
+        response = entry.get("response") or {}
+        status = _status_code(response.get("status"))
+        if not 200 <= status < 300:
+            raise _entry_error(client, status, response.get("outcome") or entry.get("resource"), index)
+        page = entry.get("resource")
+        if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
+            raise SyncError(f"batch entry {index} answered {status} without a searchset Bundle")
+        resources.extend(entries_of(list(client.pages(page))))
+    return resources
+
+
+def _status_code(value: object) -> int:
+    text = str(value or "").strip().split(" ", 1)[0]
+    return int(text) if text.isdigit() else 0
+
+
+def _entry_error(client: FhirClient, status: int, outcome: object, index: int) -> SyncError:
+    """A typed error for a failed search inside the batch (the batch itself succeeded)."""
+    issues = outcome_issues(outcome)
+    detail = f"caseload plan search (batch entry {index}): HTTP {status}"
+    if status == 401:
+        return Unauthorized(detail, status=status, issues=issues)
+    if status == 403:
+        permission = required_permission("CarePlan", "search", client.scope_context)
+        return Forbidden(
+            detail + f"; needs {permission}",
+            permission=permission,
+            resource_type="CarePlan",
+            interaction="search",
+            issues=issues,
+        )
+    if status == 429 or status >= 500:
+        return ServerUnavailable(detail, status=status, issues=issues)
+    if status == 404:
+        return NotFound(detail, status=status, issues=issues)
+    return BadRequest(detail, status=status, issues=issues)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Group:
+    """One CareTeam that lists the practitioner, with what was found for it."""
+
+    team: JsonDict
+    team_ref: str
+    patient: str
+    status: GroupStatus
+    members: list[Member]
+    mine: list[Member]
+    plan_ref: str | None = None
+    plan: JsonDict | None = None
+    appointments: list[JsonDict] = field(default_factory=list)
+    tasks: dict[str, JsonDict] = field(default_factory=dict)
+
+
+class _Reader:
+    """Sorts what the server returned into groups, skipping (and logging) what does not fit."""
+
+    def __init__(self, practitioner: tuple[str, ...], now: datetime, clinic_tz: tzinfo) -> None:
+        self.practitioner = practitioner
+        self.now = now
+        self.tz = clinic_tz
+        self.today = now.astimezone(clinic_tz).date()
+        self.teams: list[JsonDict] = []
+        self.patients: dict[str, JsonDict] = {}
+        self.plans: dict[str, JsonDict] = {}
+        self.by_plan: dict[str, _Group] = {}
+        self.skipped: list[str] = []
+        self._groups: list[_Group] = []
+
+    def skip(self, ref: str, reason: str) -> None:
+        log.warning("caseload: skipped %s: %s", ref, reason)
+        self.skipped.append(ref)
+
+    # ------------------------------------------------------------ round 1
+
+    def add_round_one(self, resources: Iterable[JsonDict]) -> None:
+        for res in resources:
+            rtype, rid = res.get("resourceType"), res.get("id")
+            if not rid:
+                continue
+            if rtype == "CareTeam":
+                self.teams.append(res)
+            elif rtype == "Patient":
+                self.patients[f"Patient/{rid}"] = res
+            elif rtype == "CarePlan":
+                self.plans[f"CarePlan/{rid}"] = res
+
+    def groups(self, include_ended: bool) -> list[_Group]:
+        """The teams that really list the practitioner, each with its plan of record."""
+        seen: set[str] = set()
+        for team in self.teams:
+            ref = f"CareTeam/{team['id']}"
+            if ref in seen:
+                continue
+            seen.add(ref)
+            group = self._group(team, ref, include_ended)
+            if group is not None:
+                self._groups.append(group)
+        plans_by_team: dict[str, list[JsonDict]] = {}
+        for plan_ref, plan in self.plans.items():
+            teams = {literal(r) for c in _dicts(plan.get("careTeam")) if (r := ref_of(c))}
+            for team_ref in teams:
+                plans_by_team.setdefault(team_ref, []).append(plan)
+            if not teams:
+                log.debug("caseload: %s names no CareTeam", plan_ref)
+        for group in self._groups:
+            self._pick_plan(group, plans_by_team.get(group.team_ref, []))
+        return self._groups
+
+    def _group(self, team: JsonDict, ref: str, include_ended: bool) -> _Group | None:
+        if not is_artifact(team, Artifact.TEAM):
+            log.debug("caseload: %s has no resource group category; ignored", ref)
+            return None
+        status = _TEAM_STATUS.get(str(team.get("status")))
+        if status is None:
+            log.debug("caseload: %s has status %r; ignored", ref, team.get("status"))
+            return None
+        if status is GroupStatus.ENDED and not include_ended:
+            return None
+        patient = ref_of(team.get("subject"))
+        if patient is None or ref_type(patient) != "Patient":
+            self.skip(ref, "the team's subject is not a patient")
+            return None
+        patient = literal(patient)
+        if (other := other_patient_ref(team, patient)) is not None:
+            self.skip(ref, f"the team of {patient} also refers to {literal(other)}")
+            return None
+        members = [m for pos, part in enumerate(_dicts(team.get("participant"))) if (m := self._member(part, pos))]
+        listed = [m for m in members if m.who in self.practitioner]
+        if not listed:
+            self.skip(ref, "the team does not list the practitioner")
+            return None
+        mine = [m for m in listed if m.active]
+        if not mine:
+            log.debug("caseload: the practitioner has left %s", ref)
+            return None
+        return _Group(team, ref, patient, status, members, mine)
+
+    def _member(self, part: JsonDict, pos: int) -> Member | None:
+        who = ref_of(part.get("member"))
+        if who is None:
+            return None
+        roles = {MemberRole(c) for c in _codes(part.get("role"), CS_MEMBER_ROLE) if c in _ROLE_CODES}
+        nomination = NominationState.LID
+        for ext in _dicts(part.get("extension")):
+            if ext.get("url") != EXT_NOMINATION_STATE:
+                continue
+            coding = _dict(ext.get("valueCoding"))
+            code = coding.get("code") if coding.get("system") == CS_NOMINATION_STATE else None
+            if code in _NOMINATION_CODES:
+                nomination = NominationState(code)
+        end = self._date(_dict(part.get("period")).get("end"), "participant.period.end")
+        member_display = _dict(part.get("member")).get("display")
+        return Member(
+            uid=str(part.get("id") or f"#{pos}"),
+            who=literal(who),
+            display=str(member_display or ""),
+            roles=roles,
+            core=KERNLID in _codes(part.get("role"), CS_MEMBER_ROLE),
+            nomination=nomination,
+            # Leaving sets the end to the day of leaving; an end still ahead (set by another system) is not yet left.
+            end=end if end is not None and end <= self.today else None,
+        )
+
+    def _pick_plan(self, group: _Group, candidates: list[JsonDict]) -> None:
+        usable = []
+        for plan in candidates:
+            plan_ref = f"CarePlan/{plan['id']}"
+            if not is_artifact(plan, Artifact.PLAN):
+                continue  # another system's plan for the same team
+            if plan.get("status") in _DEAD_PLAN:
+                continue
+            subject = ref_of(plan.get("subject"))
+            if subject is None or literal(subject) != group.patient or other_patient_ref(plan, group.patient):
+                self.skip(plan_ref, f"the plan of {group.team_ref} is not about {group.patient}")
+                continue
+            usable.append(plan)
+        ordered = plans_in(usable, group.patient)  # the newest open plan first, as when the group is opened
+        if not ordered:
+            log.info("caseload: %s has no resource group plan", group.team_ref)
+            return
+        group.plan = ordered[0]
+        group.plan_ref = f"CarePlan/{ordered[0]['id']}"
+        self.by_plan[group.plan_ref] = group
+
+    # ------------------------------------------------------------ round 2
+
+    def add_round_two(self, resources: Iterable[JsonDict]) -> None:
+        tasks: list[JsonDict] = []
+        for res in resources:
+            rtype, rid = res.get("resourceType"), res.get("id")
+            if not rid:
+                continue
+            if rtype == "CarePlan":
+                group = self.by_plan.get(f"CarePlan/{rid}")
+                if group is not None:
+                    group.plan = res  # the same plan, possibly a newer version
+            elif rtype == "Appointment":
+                self._appointment(res)
+            elif rtype == "Task":
+                tasks.append(res)
+        # Tasks are placed once every plan is final: a plan's activity list may be the only link.
+        listed: dict[str, list[_Group]] = {}
+        for group in self.by_plan.values():
+            for activity in _dicts((group.plan or {}).get("activity")):
+                ref = ref_of(_dict(activity.get("reference")))
+                if ref is not None and ref_type(ref) == "Task":
+                    listed.setdefault(literal(ref), []).append(group)
+        for res in tasks:
+            self._task(res, listed.get(f"Task/{res['id']}", []))
+
+    def _appointment(self, res: JsonDict) -> None:
+        ref = f"Appointment/{res['id']}"
+        plans = [p for s in _dicts(res.get("supportingInformation")) if (p := ref_of(s)) and ref_type(p) == "CarePlan"]
+        groups = {id(g): g for p in plans if (g := self.by_plan.get(literal(p))) is not None}
+        if not groups:
+            log.debug("caseload: %s belongs to no plan of the caseload", ref)
+            return
+        for group in groups.values():
+            if (other := other_patient_ref(res, group.patient)) is not None:
+                self.skip(ref, f"a meeting of {group.plan_ref} names {literal(other)}")
+                continue
+            group.appointments.append(res)
+
+    def _task(self, res: JsonDict, listed_by: list[_Group]) -> None:
+        ref = f"Task/{res['id']}"
+        based_on = [p for b in _dicts(res.get("basedOn")) if (p := ref_of(b)) and ref_type(p) == "CarePlan"]
+        groups = {id(g): g for g in listed_by}
+        groups.update({id(g): g for p in based_on if (g := self.by_plan.get(literal(p))) is not None})
+        if not groups:
+            log.debug("caseload: %s belongs to no plan of the caseload", ref)
+            return
+        for group in groups.values():
+            if (other := other_patient_ref(res, group.patient)) is not None:
+                self.skip(ref, f"an agreement of {group.plan_ref} names {literal(other)}")
+                continue
+            group.tasks[ref] = res
+
+    # ------------------------------------------------------------ rows
+
+    def row(self, group: _Group) -> CaseloadRow:
+        """The caseload row of one group, the facts computed by the domain's own rules."""
+        team = group.team
+        aggregate = ResourceGroup(
+            uid=group.team_ref,
+            plan_uid=group.plan_ref or "",
+            patient=group.patient,
+            name=str(team.get("name") or (group.plan or {}).get("title") or ""),
+            status=group.status,
+            members=group.members,
+            meetings=[m for a in group.appointments if (m := self._meeting(a)) is not None],
+            agreements=[a for ref, t in group.tasks.items() if (a := self._agreement(ref, t)) is not None],
+        )
+        last = aggregate.last_held_meeting()
+        upcoming = aggregate.next_meeting(self.now)
+        displays = {m.who: m.display for m in group.members if m.display}
+        return CaseloadRow(
+            patient=group.patient,
+            patient_name=self._patient_name(group),
+            team=group.team_ref,
+            plan=group.plan_ref,
+            group_name=aggregate.name,
+            group_status=group.status,
+            roles=frozenset(r for m in group.mine for r in m.roles),
+            core=any(m.core for m in group.mine),
+            last_held_meeting=last.start if last else None,
+            next_meeting=upcoming.start if upcoming else None,
+            meeting_due=aggregate.meeting_due(self.now),
+            open_interviews=self._open_interviews(group),
+            overdue_agreements=tuple(
+                OverdueAgreement(a.uid, a.description, a.due, displays.get(a.owner) if a.owner else None)
+                for a in sorted(aggregate.overdue_agreements(self.today), key=lambda a: (a.due or self.today, a.uid))
+                if a.due is not None
+            ),
+        )
+
+    def _patient_name(self, group: _Group) -> str:
+        patient = self.patients.get(group.patient)
+        names = patient.get("name") if patient is not None else None
+        name = names_display([n for n in names if isinstance(n, dict)]) if isinstance(names, list) else None
+        return name or str(_dict(group.team.get("subject")).get("display") or "") or group.patient
+
+    def _meeting(self, res: JsonDict) -> Meeting | None:
+        if not is_artifact(res, Artifact.MEETING, "serviceType"):
+            return None
+        status = res.get("status")
+        if status not in _MEETING_CODES:
+            log.debug("caseload: Appointment/%s has status %r; not counted", res["id"], status)
+            return None
+        start = self._datetime(res.get("start"), f"Appointment/{res['id']}.start")
+        if start is None:
+            return None
+        end = self._datetime(res.get("end"), f"Appointment/{res['id']}.end")
+        if end is None or end < start:
+            end = start + timedelta(minutes=MEETING_MINUTES)
+        return Meeting(uid=f"Appointment/{res['id']}", start=start, end=end, status=MeetingStatus(status))
+
+    def _agreement(self, ref: str, res: JsonDict) -> Agreement | None:
+        status = res.get("status")
+        if status not in _AGREEMENT_CODES:
+            log.debug("caseload: %s has status %r; not counted", ref, status)
+            return None
+        period = _dict(_dict(res.get("restriction")).get("period"))
+        owner = ref_of(res.get("owner"))
+        return Agreement(
+            uid=ref,
+            description=str(res.get("description") or ""),
+            owner=literal(owner) if owner else None,
+            due=self._date(period.get("end"), f"{ref}.restriction.period.end"),
+            status=AgreementStatus(status),
+        )
+
+    def _open_interviews(self, group: _Group) -> tuple[OpenInterview, ...]:
+        planned: dict[str, datetime] = {}
+        for res in group.appointments:
+            if not is_artifact(res, Artifact.INTERVIEW, "serviceType"):
+                continue
+            if res.get("status") not in (MeetingStatus.PROPOSED.value, MeetingStatus.BOOKED.value):
+                continue
+            key = next((e for e in _dicts(res.get("extension")) if e.get("url") == EXT_MEMBER_KEY), None)
+            start = self._datetime(res.get("start"), f"Appointment/{res['id']}.start")
+            if key is not None and key.get("valueString") and start is not None:
+                planned[str(key["valueString"])] = start
+        return tuple(
+            OpenInterview(m.who, m.display or m.who, m.nomination, planned.get(m.uid))
+            for m in group.members
+            if m.active and m.nomination in OPEN_NOMINATION
+        )
+
+    # ------------------------------------------------------------ tolerant values
+
+    def _date(self, value: object, what: str) -> date | None:
+        try:
+            return parse_date(value, what)
+        except MappingError as exc:
+            log.info("caseload: %s; ignored", exc.log_message)
+            return None
+
+    def _datetime(self, value: object, what: str) -> datetime | None:
+        try:
+            moment = parse_datetime(value, what)
+        except MappingError as exc:
+            log.info("caseload: %s; ignored", exc.log_message)
+            return None
+        if moment is not None and moment.tzinfo is None:
+            # FHIR requires a zone with a time; a server that drops it means the clinic's own time.
+            moment = moment.replace(tzinfo=self.tz)
+        return moment
+
+
+def _dict(value: object) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: object) -> list[JsonDict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _codes(concepts: object, system: str) -> list[str]:
+    return codes_in(
+        [{"coding": _dicts(c.get("coding"))} for c in _dicts(concepts)],
+        system,
+    )
+
+
+__all__ = [
+    "CLINIC_TZ",
+    "DEFAULT_PAGE_SIZE",
+    "Caseload",
+    "CaseloadRow",
+    "OpenInterview",
+    "OverdueAgreement",
+    "caseload_plan_batch",
+    "caseload_plan_params",
+    "caseload_team_params",
+    "load_caseload",
+    "practitioner_references",
+    "team_statuses",
+]
