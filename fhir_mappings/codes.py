@@ -31,6 +31,8 @@ def ext_url(name: str) -> str:
 # Product identifier system: every resource the product creates carries one (value = a UUID),
 # so a retried create can be made conditional (ifNoneExist) and never duplicates.
 IDENTIFIER_SYSTEM = f"{CANONICAL_BASE}/NamingSystem/resourcegroep-id"
+# The tag system of a save's idempotency key (Provenance.meta.tag): finding it proves a save committed.
+SAVE_KEY_SYSTEM = f"{CANONICAL_BASE}/NamingSystem/save-key"
 
 CS_MEMBER_ROLE = cs_url("member-role")
 CS_NOMINATION_STATE = cs_url("nomination-state")

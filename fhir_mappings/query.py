@@ -9,6 +9,35 @@ from __future__ import annotations
 
 from fhir_mappings.codes import CS_ARTIFACT, Artifact
 
+# Without includes: what to search per type for one patient (a batch, or one by one), narrowed by the
+# product's category code where the resource carries one. The reader keeps only what hangs off the plan.
+_BY_PATIENT: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("CarePlan", "subject", (("category", f"{CS_ARTIFACT}|{Artifact.PLAN.value}"),)),
+    ("CareTeam", "subject", (("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),)),
+    ("Goal", "subject", ()),
+    ("Task", "patient", ()),
+    ("Observation", "subject", ()),
+    (
+        "Appointment",
+        "patient",
+        (("service-type", ",".join(f"{CS_ARTIFACT}|{a.value}" for a in (Artifact.MEETING, Artifact.INTERVIEW))),),
+    ),
+    (
+        "Communication",
+        "subject",
+        (
+            (
+                "category",
+                ",".join(
+                    f"{CS_ARTIFACT}|{a.value}"
+                    for a in (Artifact.AGENDA, Artifact.REPORT, Artifact.INVITATION, Artifact.INTERVIEW)
+                ),
+            ),
+        ),
+    ),
+    ("RelatedPerson", "patient", ()),
+)
+
 GROUP_INCLUDES: tuple[tuple[str, str], ...] = (
     ("_include", "CarePlan:care-team"),
     ("_include", "CarePlan:goal"),
@@ -32,3 +61,14 @@ def plan_search(patient_id: str) -> list[tuple[str, str]]:
 def group_load_params(patient_id: str, count: int = 1000) -> list[tuple[str, str]]:
     """The one search (on CarePlan) that loads every resource of the patient's group(s)."""
     return [*plan_search(patient_id), *GROUP_INCLUDES, ("_count", str(count))]
+
+
+def group_searches_by_patient(patient_id: str, count: int = 1000) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The searches (type, parameters) that together find a group without `_include` (batch or sequential).
+
+    Places are not reachable this way: the caller reads the Locations the meetings name afterwards.
+    """
+    return [
+        (rtype, [(param, f"Patient/{patient_id}"), *extra, ("_count", str(count))])
+        for rtype, param, extra in _BY_PATIENT
+    ]

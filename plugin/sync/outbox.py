@@ -13,6 +13,7 @@ by implementing :class:`Outbox`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import enum
 import json
@@ -21,14 +22,15 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from plugin.sync.capabilities import ServerCapabilities
-from plugin.sync.client import FhirClient
-from plugin.sync.errors import JsonDict, OutageError, PreconditionFailed, SyncError, Unauthorized
+from plugin.sync.client import FhirClient, weak_etag
+from plugin.sync.conflict import reread, three_way_merge
+from plugin.sync.errors import Conflict, JsonDict, OutageError, PreconditionFailed, SyncError, Unauthorized
 from plugin.sync.transaction import TransactionResult, idempotency_tag, submit
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,23 @@ class OutboxEntry:
     last_error: str | None
     state: OutboxState
     updated: dt.datetime
+    # "Type/id" -> the resource as read before this save changed it: lets a replay three-way merge
+    # when someone else changed the same resource meanwhile (412), instead of failing the entry.
+    bases: JsonDict = field(default_factory=dict)
 
 
 class Outbox(Protocol):
     """Storage of pending saves. ``replay`` (module function) drives any implementation."""
 
     def enqueue(
-        self, *, user: str, patient: str, idempotency_key: str, bundle: JsonDict, error: str | None = None
+        self,
+        *,
+        user: str,
+        patient: str,
+        idempotency_key: str,
+        bundle: JsonDict,
+        error: str | None = None,
+        bases: JsonDict | None = None,
     ) -> OutboxEntry:
         """Park a save; enqueueing the same idempotency key again returns the existing entry."""
         ...
@@ -120,7 +132,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     state TEXT NOT NULL,
     lease_until REAL NOT NULL DEFAULT 0,
-    lease_owner TEXT
+    lease_owner TEXT,
+    bases TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_patient_state ON outbox (patient, state, id);
 """
@@ -139,6 +152,9 @@ class SqliteOutbox:
         with self._connect() as conn:
             self._use_wal(conn)
             conn.executescript(_SCHEMA)
+            columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(outbox)")}
+            if "bases" not in columns:  # a file made by an earlier version
+                conn.execute("ALTER TABLE outbox ADD COLUMN bases TEXT")
 
     @staticmethod
     def _use_wal(conn: sqlite3.Connection) -> None:
@@ -188,10 +204,18 @@ class SqliteOutbox:
             last_error=row["last_error"],
             state=OutboxState(row["state"]),
             updated=dt.datetime.fromisoformat(row["updated"]),
+            bases=json.loads(row["bases"]) if row["bases"] else {},
         )
 
     def enqueue(
-        self, *, user: str, patient: str, idempotency_key: str, bundle: JsonDict, error: str | None = None
+        self,
+        *,
+        user: str,
+        patient: str,
+        idempotency_key: str,
+        bundle: JsonDict,
+        error: str | None = None,
+        bases: JsonDict | None = None,
     ) -> OutboxEntry:
         """Park a save; the same idempotency key twice yields the one entry (a retried request is no new save)."""
         now = self._now()
@@ -200,7 +224,7 @@ class SqliteOutbox:
             if row is None:
                 conn.execute(
                     "INSERT INTO outbox (created, updated, user, patient, idempotency_key, bundle, attempts,"
-                    " last_error, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " last_error, state, bases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         now,
                         now,
@@ -211,6 +235,7 @@ class SqliteOutbox:
                         1 if error else 0,
                         error,
                         OutboxState.PENDING.value,
+                        json.dumps(bases, ensure_ascii=False) if bases else None,
                     ),
                 )
                 row = conn.execute("SELECT * FROM outbox WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
@@ -331,7 +356,7 @@ def replay(
     for pid in [patient] if patient is not None else outbox.patients_pending():
         while (entry := outbox.claim_next(pid, owner=owner, lease_seconds=lease_seconds)) is not None:
             try:
-                result = submit(client, entry.bundle, capabilities=capabilities)
+                result = submit_rebasing(client, entry.bundle, entry.bases, capabilities=capabilities)
             except OutageError as exc:
                 outbox.release(entry.id, exc.diagnostics)
                 report.stopped = f"outage: {exc.diagnostics}"
@@ -379,29 +404,97 @@ def save_or_enqueue(
     patient: str,
     send: Callable[[], TransactionResult] | None = None,
     capabilities: ServerCapabilities | None = None,
+    bases: JsonDict | None = None,
 ) -> SaveOutcome:
     """Replay this patient's earlier pending saves first (order matters), then save ``bundle``.
 
     ``send`` overrides how it is sent (e.g. ``conflict.submit_with_reapply`` for the same change set);
     default ``transaction.submit``. When the server cannot be reached, the Bundle of the failing attempt
-    (``OutageError.bundle``, else ``bundle``) is parked in the outbox. Conflicts and refusals propagate.
+    (``OutageError.bundle``, else ``bundle``) is parked in the outbox, with ``bases`` (the resources as read
+    before the change, by ``Type/id``) so a replay can merge. Conflicts and refusals propagate.
     """
     if outbox.pending_for(patient):
         replay(outbox, client, patient=patient, capabilities=capabilities)
         if outbox.pending_for(patient):
             # Still waiting (outage, or another process is replaying them): queue behind them, unsent.
             return SaveOutcome(
-                queued=_park(outbox, bundle, user=user, patient=patient, error="queued behind earlier saves")
+                queued=_park(
+                    outbox, bundle, user=user, patient=patient, error="queued behind earlier saves", bases=bases
+                )
             )
     try:
         result = send() if send is not None else submit(client, bundle, capabilities=capabilities)
     except OutageError as exc:
         parked = exc.bundle if exc.bundle is not None else bundle
-        return SaveOutcome(queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics))
+        return SaveOutcome(
+            queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics, bases=bases)
+        )
     return SaveOutcome(result=result)
 
 
-def _park(outbox: Outbox, bundle: JsonDict, *, user: str, patient: str, error: str) -> OutboxEntry:
+def _park(
+    outbox: Outbox, bundle: JsonDict, *, user: str, patient: str, error: str, bases: JsonDict | None = None
+) -> OutboxEntry:
     tag = idempotency_tag(bundle)
     key = tag[1] if tag else str(uuid.uuid4())
-    return outbox.enqueue(user=user, patient=patient, idempotency_key=key, bundle=bundle, error=error)
+    return outbox.enqueue(user=user, patient=patient, idempotency_key=key, bundle=bundle, error=error, bases=bases)
+
+
+def submit_rebasing(
+    client: FhirClient,
+    bundle: JsonDict,
+    bases: JsonDict,
+    *,
+    capabilities: ServerCapabilities | None = None,
+    max_rounds: int = 3,
+) -> TransactionResult:
+    """Send a parked Bundle; when its versions are stale (412), merge each update onto the current version.
+
+    An earlier attempt of this very Bundle that committed is recognised first (``submit``). A merge works
+    when the other side's change commutes with ours (another goal added to the plan); otherwise
+    :class:`~plugin.sync.errors.Conflict` is raised. Without ``bases`` a 412 is raised as it is.
+    """
+    use_batch = capabilities.supports_batch if capabilities is not None else True
+    for attempt in range(1, max_rounds + 1):
+        try:
+            return submit(client, bundle, capabilities=capabilities)
+        except PreconditionFailed:
+            if not bases or attempt == max_rounds:
+                raise
+            bundle = rebase_bundle(bundle, bases, reread(client, _put_keys(bundle), use_batch=use_batch))
+            log.info("outbox: rebased a parked save onto the current versions (round %d)", attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _put_keys(bundle: JsonDict) -> list[str]:
+    return [
+        str(e["request"]["url"])
+        for e in bundle.get("entry") or []
+        if (e.get("request") or {}).get("method") == "PUT"
+    ]
+
+
+def rebase_bundle(bundle: JsonDict, bases: JsonDict, current: Mapping[str, JsonDict]) -> JsonDict:
+    """A copy of ``bundle`` whose stale updates are three-way merged onto ``current`` (new ``ifMatch``)."""
+    out = copy.deepcopy(bundle)
+    for entry in out.get("entry") or []:
+        request = entry.get("request") or {}
+        key = str(request.get("url", ""))
+        theirs = current.get(key)
+        if request.get("method") != "PUT" or theirs is None:
+            continue
+        version = str((theirs.get("meta") or {}).get("versionId", ""))
+        if weak_etag(version) == request.get("ifMatch"):
+            continue
+        base = bases.get(key)
+        if not isinstance(base, dict):
+            raise Conflict(f"{key} changed on the server and no base was kept", mine=entry["resource"], theirs=theirs)
+        mine = entry["resource"]
+        merged = three_way_merge(base, mine, theirs)
+        if "meta" in mine:  # our own tags/profiles travel with the update
+            merged["meta"] = mine["meta"]
+        else:
+            merged.pop("meta", None)
+        entry["resource"] = merged
+        request["ifMatch"] = weak_etag(version)
+    return out

@@ -31,6 +31,8 @@ _PERSONS = ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Org
 COMMON_PARAMS: dict[str, SearchParam] = {
     "_id": _p("_id", "token", "id"),
     "_lastUpdated": _p("_lastUpdated", "date", "meta.lastUpdated"),
+    # A save's idempotency key travels as a Provenance tag: replay finds an earlier commit with `_tag`.
+    "_tag": _p("_tag", "token", "meta.tag"),
 }
 
 # The R4 definitions of the parameters the app (and the demo) use.

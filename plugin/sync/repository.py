@@ -1,0 +1,445 @@
+"""The group repository: load one patient's resource group, save one user action as one transaction.
+
+This is the glue between the pure mapping (`fhir_mappings`) and the generic sync layer:
+
+- **load**: the whole group in one round trip (a CarePlan search with includes), else a batch of
+  searches by patient, else those searches one by one (degraded, logged); pages are followed. What was
+  read is kept (`LoadedGroup.resources`) because its versions are what a save checks against.
+- **save** (the unit of work): a user action is a function that changes a copy of the domain group.
+  `group_to_fhir` of the result is compared with what was read: new entities become creates
+  (`ifNoneExist` on the product identifier), changed resources updates (`ifMatch` = the version read),
+  unchanged ones are not sent. One transaction Bundle with one Provenance. On 409/412 the group is read
+  again; when the other side's change does not touch what this action changed (two goals added to the
+  plan, a note appended), the action is applied again to the fresh group and sent; two edits of the same
+  element raise a `Conflict` with both versions. When the server is out of reach the Bundle waits in the
+  outbox and the result says so.
+- **the compartment guard**: everything read must be the launch patient's; every reference written must
+  be the patient, a resource of this group, a member of its team, a place of its meetings or a resource
+  created in the same Bundle. Anything else is refused and logged.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KEY_SYSTEM
+from fhir_mappings.errors import CompartmentError
+from fhir_mappings.fhirjson import references
+from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
+from fhir_mappings.model import ResourceGroup
+from fhir_mappings.query import group_load_params, group_searches_by_patient
+from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
+from fhir_mappings.to_fhir import group_to_fhir
+from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
+from plugin.sync.client import FhirClient, resource_key
+from plugin.sync.conflict import three_way_merge
+from plugin.sync.errors import (
+    CompartmentViolation,
+    Conflict,
+    JsonDict,
+    OutageError,
+    PreconditionFailed,
+    SyncError,
+)
+from plugin.sync.outbox import Outbox, OutboxEntry, SaveOutcome, replay, save_or_enqueue
+from plugin.sync.transaction import ChangeSet, TransactionResult, submit
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Elements the server owns: a difference there is no change of ours.
+_SERVER_OWNED = ("meta", "text")
+
+
+class NoVersion(SyncError):
+    """The server gave a resource without meta.versionId: it cannot be updated safely."""
+
+    default_user_message = "Het EPD gaf geen versie mee. Daarom kunnen we dit niet veilig opslaan."
+    default_user_message_en = "The EHR sent no version, so this cannot be saved safely."
+
+
+@dataclass
+class LoadedGroup:
+    """What one load read: the group (None when the patient has none yet) and the resources as read."""
+
+    patient: str
+    group: ResourceGroup | None
+    index: RefIndex
+    resources: dict[str, JsonDict]  # "Type/id" -> the resource as read (its meta.versionId is what a save checks)
+    plans: list[JsonDict]  # every resource-group plan of the patient, newest open first
+    strategy: LoadStrategy
+    round_trips: int
+
+    def read_version(self, key: str) -> JsonDict | None:
+        """The resource `Type/id` as read, if this load read it."""
+        return self.resources.get(key)
+
+
+@dataclass(frozen=True)
+class Saved(Generic[T]):
+    """The result of one user action: what the action returned and whether the record has it yet.
+
+    `saved` is True only when the server confirmed it; `waiting` when it sits in the outbox. Neither is
+    true when the action changed nothing.
+    """
+
+    value: T
+    group: ResourceGroup
+    outcome: SaveOutcome | None
+    rounds: int = 1
+    written: tuple[str, ...] = ()
+
+    @property
+    def saved(self) -> bool:
+        return self.outcome is not None and self.outcome.saved
+
+    @property
+    def waiting(self) -> bool:
+        return self.outcome is not None and not self.outcome.saved
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def result(self) -> TransactionResult | None:
+        return self.outcome.result if self.outcome is not None else None
+
+
+@dataclass
+class Activity:
+    """What the user did, for the Provenance (Dutch text, as the clinic's record shows it)."""
+
+    text: str
+    code: str | None = None  # v3-DataOperation; derived from the change set when None
+
+
+@dataclass
+class GroupRepository:
+    """Load and save the resource group of one launch patient, as one user, on one FHIR server."""
+
+    client: FhirClient
+    patient_id: str
+    user: str  # literal reference of the launching user (the Provenance agent)
+    outbox: Outbox
+    capabilities: CapabilityCache = field(default_factory=CapabilityCache)
+    user_display: str | None = None
+    page_size: int = 1000
+    max_rounds: int = 3
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def patient(self) -> str:
+        return f"Patient/{self.patient_id}"
+
+    # ------------------------------------------------------------------ the outbox
+
+    def waiting(self) -> list[OutboxEntry]:
+        """Saves of this patient that wait for the EHR (the UI shows "wacht op opslaan in het EPD")."""
+        return self.outbox.pending_for(self.patient)
+
+    def failed(self) -> list[OutboxEntry]:
+        """Saves of this patient the EHR refused for good when they were replayed."""
+        return self.outbox.failed_for(self.patient)
+
+    def replay_waiting(self) -> bool:
+        """Send this patient's waiting saves, in order; True when none is left waiting."""
+        if not self.outbox.pending_for(self.patient):
+            return True
+        replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps())
+        return not self.outbox.pending_for(self.patient)
+
+    # ------------------------------------------------------------------ load
+
+    def _caps(self) -> ServerCapabilities:
+        return self.capabilities.get(self.client)
+
+    def load(self, plan_id: str | None = None) -> LoadedGroup:
+        """Read the patient's group (the newest open one, or `plan_id`): one round trip where the server allows."""
+        strategy = choose_load_strategy(self._caps())
+        before = self.client.request_count
+        resources = self._load_include() if strategy is LoadStrategy.INCLUDE else self._load_by_patient(strategy)
+        return self._loaded(resources, strategy, self.client.request_count - before, plan_id)
+
+    def _load_include(self) -> list[JsonDict]:
+        first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
+        return _resources(self.client.pages(first))
+
+    def _load_by_patient(self, strategy: LoadStrategy) -> list[JsonDict]:
+        searches = group_searches_by_patient(self.patient_id, self.page_size)
+        found: list[JsonDict] = []
+        if strategy is LoadStrategy.BATCH:
+            batch = {
+                "resourceType": "Bundle",
+                "type": "batch",
+                "entry": [{"request": {"method": "GET", "url": _search_url(t, p)}} for t, p in searches],
+            }
+            answer = self.client.batch(batch).json()
+            for (rtype, _), entry in zip(searches, answer.get("entry") or [], strict=False):
+                page = entry.get("resource")
+                status = str((entry.get("response") or {}).get("status", ""))
+                if not isinstance(page, dict) or page.get("resourceType") != "Bundle" or not status.startswith("2"):
+                    raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
+                found += _resources(self.client.pages(page))
+        else:
+            log.warning("fhir group load for %s runs searches one by one (degraded)", self.patient)
+            for rtype, params in searches:
+                found += _resources(self.client.pages(self.client.search(rtype, params)))
+        return found + self._missing_places(found)
+
+    def _missing_places(self, found: list[JsonDict]) -> list[JsonDict]:
+        """Read the Locations the meetings name that no search returned (one batch of reads)."""
+        have = {resource_key(r) for r in found if r.get("id")}
+        wanted = sorted(
+            {
+                literal(str((p.get("actor") or {}).get("reference", "")))
+                for r in found
+                if r.get("resourceType") == "Appointment"
+                for p in r.get("participant") or []
+                if ref_type(str((p.get("actor") or {}).get("reference", ""))) == "Location"
+            }
+            - have
+        )
+        if not wanted:
+            return []
+        if self._caps().supports_batch:
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "batch",
+                "entry": [{"request": {"method": "GET", "url": key}} for key in wanted],
+            }
+            answer = self.client.batch(bundle).json()
+            return [
+                e["resource"]
+                for e in answer.get("entry") or []
+                if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Location"
+            ]
+        places = []
+        for key in wanted:
+            rtype, rid = key.split("/", 1)
+            places.append(self.client.read(rtype, rid).json())
+        return places
+
+    def _loaded(
+        self, resources: list[JsonDict], strategy: LoadStrategy, round_trips: int, plan_id: str | None
+    ) -> LoadedGroup:
+        try:
+            check_read_compartment(resources, self.patient)
+        except CompartmentError as exc:
+            log.error("compartment guard refused a load for %s: %s", self.patient, exc.log_message)
+            raise CompartmentViolation(exc.log_message) from exc
+        by_key = {resource_key(r): r for r in resources if r.get("id")}
+        plans = plans_in(by_key.values(), self.patient)
+        index = RefIndex()
+        group: ResourceGroup | None = None
+        if plans:
+            group, index = group_from_fhir(list(by_key.values()), self.patient, plan_id)
+        log.info(
+            "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
+            self.patient,
+            len(by_key),
+            round_trips,
+            strategy.value,
+        )
+        return LoadedGroup(self.patient, group, index, by_key, plans, strategy, round_trips)
+
+    # ------------------------------------------------------------------ save (the unit of work)
+
+    def start_group(
+        self,
+        *,
+        name: str,
+        patient_display: str,
+        user_display: str,
+        today: dt.date,
+    ) -> Saved[ResourceGroup]:
+        """Create a new group: the patient is regisseur, the launching user regieondersteuner."""
+        group = ResourceGroup.start_new(
+            patient=self.patient,
+            patient_display=patient_display,
+            regieondersteuner=self.user,
+            regieondersteuner_display=user_display,
+            name=name,
+            today=today,
+        )
+        empty = LoadedGroup(self.patient, None, RefIndex(), {}, [], LoadStrategy.INCLUDE, 0)
+        changeset = self._diff(group, empty)
+        outcome = self._send(changeset, self._bundle(changeset, Activity("Resourcegroep gestart", "CREATE")))
+        return Saved(group, group, outcome, 1, tuple(changeset.written))
+
+    def save(self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: Activity | str) -> Saved[T]:
+        """Apply `action` to a copy of the loaded group and save what changed, as one transaction.
+
+        Raises the action's `DomainError` (nothing is sent), `Conflict` for a real conflict, and the sync
+        errors of a refusal. An outage is no error: the result is `waiting`.
+        """
+        if loaded.group is None:
+            raise ValueError("there is no group to change; start one first")
+        what = Activity(activity) if isinstance(activity, str) else activity
+        current, base = loaded, loaded.group
+        for attempt in range(1, self.max_rounds + 1):
+            group = copy.deepcopy(base)
+            value = action(group)
+            group.check_invariants()
+            changeset = self._diff(group, current)
+            if not changeset:
+                return Saved(value, group, None, attempt)
+            bundle = self._bundle(changeset, what)
+            try:
+                outcome = self._send(changeset, bundle)
+            except PreconditionFailed as exc:
+                if attempt == self.max_rounds:
+                    raise
+                try:
+                    fresh = self.load(plan_id=base.plan_uid)
+                except OutageError as outage:
+                    # The re-read failed: park this attempt; its replay merges onto the then current versions.
+                    parked = self._park(changeset, bundle, outage)
+                    return Saved(value, group, parked, attempt, tuple(changeset.written))
+                self._check_commutes(changeset, fresh)
+                log.info(
+                    "fhir save for %s: version conflict (round %d), re-applying on the fresh group: %s",
+                    self.patient,
+                    attempt,
+                    exc.diagnostics,
+                )
+                if fresh.group is None:
+                    raise
+                current, base = fresh, fresh.group
+                continue
+            return Saved(value, group, outcome, attempt, tuple(changeset.written))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _bundle(self, changeset: ChangeSet, activity: Activity) -> JsonDict:
+        code = activity.code or ("UPDATE" if changeset.updates else "CREATE")
+        return changeset.to_bundle(
+            agent=self.user,
+            agent_display=self.user_display,
+            activity={"coding": [{"system": CS_V3_DATA_OPERATION, "code": code}], "text": activity.text},
+            recorded=self.clock(),
+        )
+
+    def _send(self, changeset: ChangeSet, bundle: JsonDict) -> SaveOutcome:
+        caps = self._caps()
+        return save_or_enqueue(
+            self.client,
+            self.outbox,
+            bundle,
+            user=self.user,
+            patient=self.patient,
+            capabilities=caps,
+            send=lambda: submit(self.client, bundle, capabilities=caps),
+            bases=_bases(changeset),
+        )
+
+    def _park(self, changeset: ChangeSet, bundle: JsonDict, cause: OutageError) -> SaveOutcome:
+        entry = self.outbox.enqueue(
+            user=self.user,
+            patient=self.patient,
+            idempotency_key=changeset.idempotency_key,
+            bundle=bundle,
+            error=cause.diagnostics,
+            bases=_bases(changeset),
+        )
+        return SaveOutcome(queued=entry)
+
+    def _diff(self, group: ResourceGroup, loaded: LoadedGroup) -> ChangeSet:
+        """Creates for new entities, updates for changed resources; unchanged resources are not sent."""
+        changeset = ChangeSet(identifier_system=IDENTIFIER_SYSTEM, idempotency_tag_system=SAVE_KEY_SYSTEM)
+        written = group_to_fhir(group, loaded.index)
+        placeholders = {loaded.index.ref(w.uid) for w in written if loaded.index.ref(w.uid).startswith(URN_UUID)}
+        allowed = self._allowed_references(group, loaded, placeholders)
+        for w in written:
+            ref = loaded.index.ref(w.uid)
+            self._guard(w.resource, allowed)
+            if ref.startswith(URN_UUID):
+                changeset.create(w.resource, placeholder=ref)
+                continue
+            read = loaded.resources.get(ref)
+            if read is None:
+                # A resource known only by reference (e.g. a place the load could not include) is never written.
+                log.info("fhir save for %s: %s was not read, so it is not written", self.patient, ref)
+                continue
+            if _content(w.resource) == _content(read):
+                continue
+            version = (read.get("meta") or {}).get("versionId")
+            if not version:
+                raise NoVersion(f"{ref} has no meta.versionId")
+            changeset.update(w.resource, version=str(version), base=read)
+        return changeset
+
+    def _check_commutes(self, changeset: ChangeSet, fresh: LoadedGroup) -> None:
+        """Raise `Conflict` when someone else changed an element this action changed too."""
+        for update in changeset.updates:
+            theirs = fresh.resources.get(update.key)
+            if theirs is None:
+                raise Conflict(
+                    f"{update.key} is no longer part of the group",
+                    mine=copy.deepcopy(update.resource),
+                    theirs={},
+                )
+            if str((theirs.get("meta") or {}).get("versionId")) == update.version or update.base is None:
+                continue
+            three_way_merge(_content(update.base), _content(update.resource), _content(theirs))
+
+    # ------------------------------------------------------------------ the compartment guard
+
+    def _allowed_references(self, group: ResourceGroup, loaded: LoadedGroup, placeholders: set[str]) -> set[str]:
+        allowed = {self.patient, literal(self.user), *placeholders}
+        # Everything the load returned hangs off this patient's plan (the read was compartment-checked).
+        allowed.update(loaded.resources)
+        for member in group.members:
+            allowed.add(literal(loaded.index.ref(member.who)))
+        for place in group.places:
+            allowed.add(literal(loaded.index.ref(place.uid)))
+        return allowed
+
+    def _guard(self, resource: JsonDict, allowed: set[str]) -> None:
+        for ref in references(resource):
+            if ref.startswith("#"):
+                continue
+            target = ref if ref.startswith(URN_UUID) else literal(ref)
+            if target in allowed:
+                continue
+            log.error(
+                "compartment guard refused a write for %s: %s/%s refers to %s",
+                self.patient,
+                resource.get("resourceType"),
+                resource.get("id", "(new)"),
+                ref,
+            )
+            raise CompartmentViolation(f"{resource.get('resourceType')} refers to {ref}, outside {self.patient}")
+
+
+def _bases(changeset: ChangeSet) -> JsonDict:
+    return {u.key: u.base for u in changeset.updates if u.base is not None}
+
+
+def _resources(pages: Iterable[JsonDict]) -> list[JsonDict]:
+    out: list[JsonDict] = []
+    for page in pages:
+        for entry in page.get("entry") or []:
+            res = entry.get("resource")
+            if isinstance(res, dict) and res.get("resourceType") not in (None, "OperationOutcome"):
+                out.append(res)
+    return out
+
+
+def _search_url(rtype: str, params: list[tuple[str, str]]) -> str:
+    return f"{rtype}?{urlencode(params)}"
+
+
+def _content(resource: JsonDict) -> Any:
+    """A resource without the server-owned elements, in a comparable form."""
+    body = {k: v for k, v in resource.items() if k not in _SERVER_OWNED}
+    return json.loads(json.dumps(body, sort_keys=True))
+
+
