@@ -37,7 +37,15 @@ from plugin.sync.caseload import (
     team_statuses,
 )
 from plugin.sync.client import FhirClient, StaticTokenProvider
-from plugin.sync.errors import Forbidden, NextLinkRefused, ServerUnavailable, SyncError, Unauthorized
+from plugin.sync.errors import (
+    BadRequest,
+    Forbidden,
+    NextLinkRefused,
+    NotFound,
+    ServerUnavailable,
+    SyncError,
+    Unauthorized,
+)
 
 BASE = "https://ehr.test/fhir/R4"
 DR = "Practitioner/dr"
@@ -301,6 +309,8 @@ def full_scenario() -> tuple[list[Json], list[Json]]:
         meeting("m6", "c2", "proposed", NOW + timedelta(days=40)),
         {**meeting("i1", "c3", "booked", NOW + timedelta(days=3), kind="nominatiegesprek"),
          "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}]},
+        {**meeting("i0", "c3", "cancelled", NOW + timedelta(days=1), kind="nominatiegesprek"),
+         "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}]},
         meeting("m7", "c4", "fulfilled", NOW - timedelta(days=150)),  # on hold: never due
         task("k1", p4, "requested", TODAY - timedelta(days=1), owner="RelatedPerson/rp", description="Bellen"),
         task("k2", p4, "in-progress", TODAY - timedelta(days=30), description="Oefenen"),
@@ -440,7 +450,7 @@ def test_a_full_page_of_teams_is_followed_on_the_same_server(rsps: responses.Req
     page2 = f"{BASE}/CareTeam?_page=2"
     rsps.get(f"{BASE}/CareTeam", json=searchset([team("t1", "Patient/p1"), team("t2", "Patient/p2")], page2),
              match=[responses.matchers.query_param_matcher({"participant": DR}, strict_match=False)])
-    rsps.get(page2, json=searchset([team("t3", "Patient/p3")]),
+    rsps.get(page2, json=searchset([team("t3", "Patient/p3"), team("t2", "Patient/p2")]),  # t2 again
              match=[responses.matchers.query_param_matcher({"_page": "2"})])
     client = make_client()
     caseload = load_caseload(client, DR, now=NOW, page_size=2)
@@ -523,7 +533,8 @@ def test_a_batch_answered_with_something_else_falls_back(rsps: responses.Request
 
 
 @pytest.mark.parametrize(
-    ("status", "error"), [(403, Forbidden), (401, Unauthorized), (503, ServerUnavailable), (400, SyncError)]
+    ("status", "error"),
+    [(403, Forbidden), (401, Unauthorized), (503, ServerUnavailable), (404, NotFound), (400, BadRequest)],
 )
 def test_a_failed_search_inside_the_batch_is_a_typed_error(
     rsps: responses.RequestsMock, status: int, error: type[SyncError]
@@ -538,6 +549,16 @@ def test_a_failed_search_inside_the_batch_is_a_typed_error(
     if isinstance(caught.value, Forbidden):
         assert caught.value.permission == "user/CarePlan.s"
         assert "user/CarePlan.s" in caught.value.user_message
+
+
+def test_an_outage_on_the_batch_is_not_mistaken_for_a_refusal(rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{BASE}/CareTeam", json=searchset([team("t1", "Patient/p1"), plan("c1", "Patient/p1", "t1")]))
+    rsps.post(BASE, status=503)
+    client = make_client()
+    with pytest.raises(ServerUnavailable):
+        load_caseload(client, DR, now=NOW)
+    assert client.request_count == 1 + client.retry.max_attempts  # a batch of reads is retried, then given up
+    assert not [c for c in rsps.calls if urlsplit(c.request.url or "").path.endswith("/CarePlan")]  # no fallback
 
 
 def test_a_batch_answer_with_missing_entries_is_an_error(rsps: responses.RequestsMock) -> None:
@@ -620,7 +641,8 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
     odd_member = {
         "member": {"reference": "Practitioner/odd"},
         "role": "not-a-list",
-        "extension": [{"url": EXT_NOMINATION_STATE, "valueCoding": "genomineerd"},
+        "extension": [{"url": "http://other.test/ext", "valueString": "x"},
+                      {"url": EXT_NOMINATION_STATE, "valueCoding": "genomineerd"},
                       {"url": EXT_NOMINATION_STATE, "valueCoding": {"system": CS_NOMINATION_STATE, "code": "bogus"}}],
         "period": "2026",
     }
@@ -631,10 +653,12 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
         team("t1", "Patient/p1", odd_member, participant("Practitioner/n1", "lid", state="genomineerd"),
              {"member": {"display": "Alleen een naam"}}, "not-a-participant"),  # type: ignore[arg-type]
         {**plan("c1", "Patient/p1", "t1", "k1", "k2", "k3"), "activity": [{"reference": {"reference": "Task/k1"}},
-                                                                          {"reference": "k2"}, "x",
+                                                                          {"reference": "k2"}, "x", {"detail": {}},
+                                                                          {"reference": {"reference": "Task/k2"}},
                                                                           {"reference": {"reference": "Task/k3"}}]},
         {**patient("p1", ""), "name": [{"given": ["Anna"], "family": "Bos"}]},
         {"resourceType": "Patient"},
+        {**plan("c-loose", "Patient/p1", "t1"), "careTeam": None},  # names no team: belongs to no group
     ]
     store = [
         round_one[4],
