@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -14,10 +18,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from plugin.config import AppConfig, load_config
-from plugin.i18n import init_i18n
+from plugin.group.views import bp as group_bp
+from plugin.i18n import TRANSLATIONS_DIR, init_i18n
 from plugin.launch import bp as launch_bp
 from plugin.launch.messages import RESTART_HINT, escape_detail, problem_for
 from plugin.session_store import ServerSideSessionInterface
+from plugin.sync.capabilities import CapabilityCache
+from plugin.sync.outbox import SqliteOutbox
+from plugin.web.context import init_page_context
+from plugin.web.format import init_format
 from smart_launch import (
     BackendServicesClient,
     Discovery,
@@ -31,6 +40,32 @@ from smart_launch import (
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+
+# The areas of a group: one package each, with `views.bp` (the blueprint), its templates and translations.
+AREA_PACKAGES: tuple[str, ...] = (
+    "plugin.members",
+    "plugin.goals",
+    "plugin.agreements",
+    "plugin.meetings",
+    "plugin.notes",
+)
+
+
+def area_packages() -> list[str]:
+    """The area packages present in this build."""
+    return [name for name in AREA_PACKAGES if importlib.util.find_spec(name) is not None]
+
+
+def translation_directories() -> str:
+    """The app's catalog plus each area's own (Flask-Babel merges them)."""
+    dirs = [TRANSLATIONS_DIR]
+    for name in area_packages():
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            folder = Path(spec.origin).parent / "translations"
+            if folder.is_dir():
+                dirs.append(folder)
+    return ";".join(str(d) for d in dirs)
 
 
 def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
@@ -70,7 +105,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.session_lifetime),
         WTF_CSRF_TIME_LIMIT=config.session_lifetime,
         WTF_CSRF_SSL_STRICT=False,  # inside an iframe the Referer is the EHR's; the token is what counts
-        HOME_ENDPOINT="launch.home",
+        HOME_ENDPOINT="group.overview",
+        BABEL_TRANSLATION_DIRECTORIES=translation_directories(),
         RESOURCEGROEP=config,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
@@ -88,10 +124,21 @@ def create_app(config: AppConfig | None = None) -> Flask:
     if config.backend is not None:
         app.extensions["backend_client"] = BackendServicesClient(config.backend, http=http)
     app.session_interface = ServerSideSessionInterface(store)
+    outbox_path = config.outbox_db or str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")
+    app.extensions["resourcegroep"] = {
+        "outbox": SqliteOutbox(outbox_path),
+        "capabilities": CapabilityCache(),
+        "client_options": {},
+    }
 
     csrf.init_app(app)
     init_i18n(app)
+    init_format(app)
+    init_page_context(app)
     app.register_blueprint(launch_bp)
+    app.register_blueprint(group_bp)
+    for name in area_packages():
+        app.register_blueprint(importlib.import_module(f"{name}.views").bp)
     _register_error_handlers(app)
     _register_security_headers(app, config)
 

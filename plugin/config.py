@@ -39,6 +39,7 @@ class AppConfig:
     session_cookie_samesite: SameSite = "None"
     frame_ancestors: tuple[str, ...] = ("'self'",)
     session_db: str | None = None  # SQLite file; None keeps sessions in memory (tests, single process)
+    outbox_db: str | None = None  # SQLite file of saves waiting for the EHR; None: a fresh file per process
     session_lifetime: int = 12 * 3600
     discovery_ttl: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -162,6 +163,9 @@ def config_from_mapping(
     session_db = pick("session_db")
     if isinstance(session_db, str) and session_db and not Path(session_db).is_absolute():
         session_db = str(base / session_db)
+    outbox_db = pick("outbox_db")
+    if isinstance(outbox_db, str) and outbox_db and not Path(outbox_db).is_absolute():
+        outbox_db = str(base / outbox_db)
     ehr_tables = data.get("ehr", [])
     if not isinstance(ehr_tables, list):
         raise ConfigurationError("[[ehr]] must be an array of tables")
@@ -175,6 +179,7 @@ def config_from_mapping(
         session_cookie_samesite=str(pick("session_cookie_samesite", "None")),  # type: ignore[arg-type]
         frame_ancestors=_str_tuple(list(ancestors), "frame_ancestors"),
         session_db=str(session_db) if session_db else None,
+        outbox_db=str(outbox_db) if outbox_db else None,
         session_lifetime=int(pick("session_lifetime", 12 * 3600)),
         discovery_ttl=float(pick("discovery_ttl", 3600.0)),
     )

@@ -76,6 +76,7 @@ def app_config_mapping(
     secret_key: str,
     private_key_file: str,
     session_db: str | None,
+    outbox_db: str | None = None,
 ) -> dict[str, Any]:
     """The app's configuration (TOML-shaped) for running behind this sandbox over plain http."""
     app: dict[str, Any] = {
@@ -89,6 +90,8 @@ def app_config_mapping(
     }
     if session_db:
         app["session_db"] = session_db
+    if outbox_db:
+        app["outbox_db"] = outbox_db
     return {
         "app": app,
         "ehr": [
@@ -173,6 +176,7 @@ def prepare(data_dir: Path, *, fresh: bool, host: str, sandbox_port: int, app_po
         secret_key=_secret(data_dir / "app-secret"),
         private_key_file=key_file.name,  # relative to the TOML file's folder
         session_db="app-sessions.sqlite3",
+        outbox_db="app-outbox.sqlite3",
     )
     config_file = data_dir / "resourcegroep.toml"
     config_file.write_text(to_toml(mapping), encoding="utf-8")

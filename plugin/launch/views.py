@@ -59,10 +59,10 @@ def jwks() -> Response:
     return response
 
 
-@bp.get("/c/<context_id>/")
+@bp.get("/c/<context_id>/verbinding")
 @launch_required
 def home(context_id: str) -> str:
-    """Summary of the launch: patient, user, what the app may do (replaced later by the group view)."""
+    """Summary of the launch: patient, user, what the app may do (linked from every group page)."""
     launch = g.launch
     token = launch.access_token()
     patient = (

@@ -30,7 +30,7 @@ def _facts(page: str) -> dict[str, str]:
     return {html.unescape(k).strip(): html.unescape(re.sub(r"<[^>]+>", "", v)).strip() for k, v in pairs}
 
 
-def ehr_launch(stack: Stack, practitioner: str, patient: str) -> requests.Response:
+def ehr_launch(stack: Stack, practitioner: str, patient: str) -> tuple[requests.Session, requests.Response]:
     """Log in at the EPD, open the patient's app iframe, and follow its src to the app's first view."""
     browser = requests.Session()
     login = browser.post(f"{stack.sandbox_url}/epd/login", data={"practitioner": practitioner}, timeout=10)
@@ -44,26 +44,34 @@ def ehr_launch(stack: Stack, practitioner: str, patient: str) -> requests.Respon
     first_view = browser.get(src, timeout=30)
     # The app's cookie and the sandbox's cookie live side by side on 127.0.0.1.
     assert {"rg_session", "sandbox_session"} <= {c.name for c in browser.cookies}
-    return first_view
+    return browser, first_view
+
+
+def launch_facts(browser: requests.Session, first_view: requests.Response) -> dict[str, str]:
+    """The facts of the launch summary page, linked from the group pages."""
+    summary = browser.get(first_view.url + "verbinding", timeout=10)
+    assert summary.status_code == 200
+    return _facts(summary.text)
 
 
 def test_ehr_launch_from_the_patient_page_reaches_the_app_for_that_patient_and_user(stack: Stack) -> None:
-    first_view = ehr_launch(stack, PRACTITIONER, PATIENT)
+    browser, first_view = ehr_launch(stack, PRACTITIONER, PATIENT)
 
     assert first_view.status_code == 200
+    assert "Overzicht" in first_view.text
     assert re.fullmatch(rf"{re.escape(stack.app_url)}/c/[A-Za-z0-9_-]+/", first_view.url)
     hops = [urlsplit(r.url) for r in first_view.history]
     assert [h.path for h in hops] == ["/launch", "/auth/authorize", "/callback"]
-    facts = _facts(first_view.text)
+    facts = launch_facts(browser, first_view)
     assert facts["Patiënt"] == "Sanne Bakker"
     assert facts["Ingelogd als"] == "Anna de Vries"
     assert facts["Wat de app mag doen"] == "De resourcegroep bekijken en wijzigen"
 
 
 def test_another_patient_and_practitioner_get_their_own_launch(stack: Stack) -> None:
-    first_view = ehr_launch(stack, "bram-jansen", "mohammed-el-amrani")
+    browser, first_view = ehr_launch(stack, "bram-jansen", "mohammed-el-amrani")
 
-    facts = _facts(first_view.text)
+    facts = launch_facts(browser, first_view)
     assert facts["Patiënt"] == "Mohammed El Amrani"
     assert facts["Ingelogd als"] == "Bram Jansen"
 
@@ -115,10 +123,11 @@ def test_launch_through_the_sandbox_fronting_medplum(medplum_base: str, tmp_path
         assert groups.json().get("entry"), "the demo group was not written to Medplum"
         assert fronting.sandbox.store is None
 
-        first_view = ehr_launch(fronting, PRACTITIONER, PATIENT)
+        browser, first_view = ehr_launch(fronting, PRACTITIONER, PATIENT)
+        assert first_view.status_code == 200 and "/c/" in first_view.url
+        facts = launch_facts(browser, first_view)
 
-    assert first_view.status_code == 200 and "/c/" in first_view.url
-    facts = _facts(first_view.text)
+    assert "Bijeenkomsten" in first_view.text or "Overzicht" in first_view.text
     assert facts["Patiënt"] == "Sanne Bakker"
     assert facts["Ingelogd als"] == "Anna de Vries"
 

@@ -92,6 +92,7 @@ def make_app(clock: Clock, **overrides: object) -> Flask:
     config = AppConfig(**settings)  # type: ignore[arg-type]
     app = create_app(config)
     app.config["TESTING"] = True
+    app.config["HOME_ENDPOINT"] = "launch.home"  # these tests look at the launch itself, not at a group
     old: SmartClient = app.extensions["smart_client"]
     # Same wiring, but with the test clock, so expiry is tested without waiting.
     app.extensions["smart_client"] = SmartClient(
@@ -119,5 +120,5 @@ def launch(app: Flask, browser: FlaskClient, ehr: FakeEhr, *, patient: str = "p1
     done = browser.get(f"/callback?code=code-{patient}&state={state}")
     assert done.status_code == 303, done.get_data(as_text=True)
     target = done.headers["Location"]
-    assert re.fullmatch(r"/c/[A-Za-z0-9_-]{16,}/", target)
+    assert re.fullmatch(r"/c/[A-Za-z0-9_-]{16,}/verbinding", target)
     return target

@@ -118,14 +118,14 @@ def test_launch_required_for_other_blueprints(clock: Clock, ehr: FakeEhr) -> Non
 
 
 def test_home_endpoint_is_configurable(app: Flask, ehr: FakeEhr) -> None:
-    other = Blueprint("group", __name__)
+    other = Blueprint("elsewhere", __name__)
 
     @other.get("/c/<context_id>/groep")
     def group(context_id: str) -> str:
         return context_id
 
     app.register_blueprint(other)
-    app.config["HOME_ENDPOINT"] = "group.group"
+    app.config["HOME_ENDPOINT"] = "elsewhere.group"
     browser = app.test_client()
     start = browser.get(f"/launch?iss={ISS}&launch=L")
     state = query(start.headers["Location"])["state"]

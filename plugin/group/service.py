@@ -1,0 +1,177 @@
+"""The service behind every group page: the launch's FHIR client, the repository, names for display.
+
+Views stay thin: they ask `current_service()` to load the group or to run one user action, and render.
+No clinical data is kept here: every request reads the clinic's record again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import current_app, g
+
+from fhir_mappings.model import ResourceGroup
+from plugin.launch.context import ActiveLaunch, smart_client
+from plugin.sync.capabilities import CapabilityCache
+from plugin.sync.client import FhirClient
+from plugin.sync.errors import JsonDict, SyncError
+from plugin.sync.outbox import Outbox, OutboxEntry
+from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, Saved
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def now() -> datetime:
+    """The current time in Amsterdam (what the clinic sees on the wall)."""
+    return datetime.now(AMSTERDAM)
+
+
+def today() -> date:
+    """Today's date in Amsterdam."""
+    return now().date()
+
+
+class LaunchTokens:
+    """The launch's access token for the FHIR client: refreshed near expiry, and once on a 401."""
+
+    def __init__(self, launch: ActiveLaunch) -> None:
+        self.launch = launch
+
+    def __call__(self) -> str:
+        return self.launch.access_token()
+
+    def refresh(self) -> str:
+        client = smart_client()
+        context = client.store.get_context(self.launch.context_id)
+        if context is None:
+            return self.launch.access_token()
+        return client.refresh(context).access_token
+
+
+@dataclass
+class GroupPage:
+    """What a page shows: the group as read (None when there is none yet) and the saves still waiting."""
+
+    loaded: LoadedGroup
+    waiting: list[OutboxEntry]
+    failed: list[OutboxEntry]
+
+    @property
+    def group(self) -> ResourceGroup | None:
+        return self.loaded.group
+
+
+class GroupService:
+    """One request's access to the launch patient's group."""
+
+    def __init__(self, launch: ActiveLaunch, repository: GroupRepository) -> None:
+        self.launch = launch
+        self.repository = repository
+        self._names: dict[str, str] = {}
+
+    @property
+    def client(self) -> FhirClient:
+        return self.repository.client
+
+    def page(self, plan_id: str | None = None) -> GroupPage:
+        """Send what waits in the outbox (in order), then read the group."""
+        try:
+            self.repository.replay_waiting()
+        except SyncError as exc:  # an outage here is no reason not to show the group
+            log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
+        loaded = self.repository.load(plan_id)
+        return GroupPage(loaded, self.repository.waiting(), self.repository.failed())
+
+    def perform(
+        self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: str
+    ) -> Saved[T]:
+        """Run one user action on the group and save it (one transaction); see `GroupRepository.save`."""
+        self._require_write()
+        return self.repository.save(loaded, action, Activity(activity))
+
+    def start_group(self, name: str) -> Saved[ResourceGroup]:
+        """Start the patient's group with the launching clinician as regieondersteuner."""
+        self._require_write()
+        return self.repository.start_group(
+            name=name,
+            patient_display=self.display_name(self.repository.patient),
+            user_display=self.display_name(self.repository.user),
+            today=today(),
+        )
+
+    def _require_write(self) -> None:
+        if not self.launch.can_write:
+            raise PermissionError("this launch may not write")
+
+    def display_name(self, reference: str) -> str:
+        """A person's name as the record has it (read once per request), else the reference."""
+        if reference in self._names:
+            return self._names[reference]
+        name = reference
+        rtype, _, rid = reference.partition("/")
+        if rtype in ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson") and rid:
+            try:
+                name = person_name(self.client.read(rtype, rid).json()) or reference
+            except SyncError as exc:
+                log.info("could not read %s for its name: %s", reference, exc.diagnostics)
+        self._names[reference] = name
+        return name
+
+    def search_practitioners(self, text: str, limit: int = 20) -> list[tuple[str, str]]:
+        """Practitioners whose name matches `text`: (reference, name), for nominating a professional."""
+        bundle = self.client.search("Practitioner", [("name", text), ("_count", str(limit))]).json()
+        found = []
+        for entry in bundle.get("entry") or []:
+            res = entry.get("resource") or {}
+            if res.get("resourceType") == "Practitioner" and res.get("id"):
+                found.append((f"Practitioner/{res['id']}", person_name(res) or f"Practitioner/{res['id']}"))
+        return found
+
+
+def person_name(resource: JsonDict) -> str | None:
+    """The display name of a Patient, Practitioner or RelatedPerson (official name first)."""
+    names = resource.get("name")
+    if isinstance(names, dict):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        return None
+    chosen = next((n for n in names if isinstance(n, dict) and n.get("use") == "official"), names[0])
+    if not isinstance(chosen, dict):
+        return None
+    if isinstance(chosen.get("text"), str) and chosen["text"].strip():
+        return str(chosen["text"]).strip()
+    given = " ".join(p for p in chosen.get("given") or [] if isinstance(p, str))
+    family = chosen.get("family") if isinstance(chosen.get("family"), str) else ""
+    return " ".join(p for p in (given, family) if p) or None
+
+
+def current_service() -> GroupService:
+    """The service for this request's launch (inside `@launch_required` views)."""
+    service: GroupService | None = g.get("group_service")
+    if service is not None:
+        return service
+    launch: ActiveLaunch = g.launch
+    if launch.patient_id is None:
+        raise LookupError("this launch has no patient")
+    settings: dict[str, Any] = current_app.extensions["resourcegroep"]
+    client = FhirClient(launch.fhir_base_url, LaunchTokens(launch), **settings.get("client_options", {}))
+    outbox: Outbox = settings["outbox"]
+    caps: CapabilityCache = settings["capabilities"]
+    repository = GroupRepository(
+        client=client,
+        patient_id=launch.patient_id,
+        user=launch.fhir_user_reference or "Practitioner/unknown",
+        outbox=outbox,
+        capabilities=caps,
+    )
+    service = GroupService(launch, repository)
+    g.group_service = service
+    return service

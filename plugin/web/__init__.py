@@ -1,0 +1,1 @@
+"""Shared pieces of the pages: form fields, the action runner, Dutch date formatting."""

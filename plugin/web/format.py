@@ -1,0 +1,48 @@
+"""Dates and times as the Dutch read them (22 november 2026, 14:30), in Amsterdam time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_time
+
+from plugin.web.forms import AMSTERDAM
+
+
+def long_date(value: date | datetime | None) -> str:
+    """'22 november 2026' (nl) / 'November 22, 2026' (en); '' for no date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(AMSTERDAM).date()
+    return str(format_date(value, "long"))
+
+
+def date_time(value: datetime | None) -> str:
+    """'22 november 2026 om 14:30' style, in Amsterdam time."""
+    if value is None:
+        return ""
+    local = value.astimezone(AMSTERDAM)
+    return f"{format_date(local.date(), 'long')}, {format_time(local, 'HH:mm')}"
+
+
+def weekday_date_time(value: datetime | None) -> str:
+    """'zondag 22 november 2026, 14:30' (for meetings and invitations)."""
+    if value is None:
+        return ""
+    local = value.astimezone(AMSTERDAM)
+    return f"{format_datetime(local, 'EEEE d MMMM y')}, {format_time(local, 'HH:mm')}"
+
+
+def clock(value: datetime | None) -> str:
+    """'14:30' in Amsterdam time."""
+    return "" if value is None else str(format_time(value.astimezone(AMSTERDAM), "HH:mm"))
+
+
+def init_format(app: Flask) -> None:
+    """Register the filters: `|long_date`, `|date_time`, `|weekday_date_time`, `|clock`."""
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
+    app.jinja_env.filters.update(
+        long_date=long_date, date_time=date_time, weekday_date_time=weekday_date_time, clock=clock
+    )

@@ -1,0 +1,151 @@
+"""A launched app for view tests: the real app, a real FHIR store over HTTP (the sandbox's, demo data in it).
+
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        page = env.get("/leden")                   # GET /c/<context>/leden, asserting nothing
+        assert page.status_code == 200
+        r = env.post("/leden/nomineren", {...})     # CSRF token filled in from the session
+        env.store                                    # the FhirStore behind it, to check what was written
+
+No OAuth dance: the launch context is written into the app's session store directly, bound to the test
+client's browser session, as the real callback would (the launch itself is tested in tests/unit/plugin/launch).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
+
+from plugin.app import create_app
+from plugin.config import AppConfig
+from sandbox import demo_data
+from sandbox.fhir import FhirStore, create_fhir_app
+from smart_launch import EhrRegistration, LaunchContext, SessionStore
+from tests.support.servers import free_port, wait_http
+
+SECRET = "ui-test-secret-key-that-is-long-enough-0123456789"
+RESOURCE_TYPES = ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Observation",
+                  "RelatedPerson", "Location")
+WRITE_SCOPES = ("launch", "openid", "fhirUser", *(f"patient/{t}.crus" for t in RESOURCE_TYPES),
+                "patient/Provenance.c", "patient/Patient.r", "patient/Practitioner.rs")
+READ_SCOPES = ("launch", "openid", "fhirUser", *(f"patient/{t}.rs" for t in RESOURCE_TYPES),
+               "patient/Patient.r", "patient/Practitioner.rs")
+_TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class LaunchedApp:
+    """The app, a browser (test client) with a launch, and the FHIR store behind it."""
+
+    app: Flask
+    client: FlaskClient
+    context_id: str
+    fhir_base: str
+    store: FhirStore
+
+    @property
+    def prefix(self) -> str:
+        return f"/c/{self.context_id}"
+
+    def url(self, path: str) -> str:
+        """`/c/<context>` + path (path may be '' or start with '/'; an absolute /c/ path is kept)."""
+        return path if path.startswith("/c/") else f"{self.prefix}{path or '/'}"
+
+    def get(self, path: str = "/", **kw: Any) -> TestResponse:
+        return self.client.get(self.url(path), **kw)
+
+    def csrf_token(self) -> str:
+        """A valid CSRF token for this browser session (read from a page that has a form)."""
+        page = self.client.get(self.url("/status?action=pause")).get_data(as_text=True)
+        found = _TOKEN_RE.search(page)
+        if found is None:
+            raise AssertionError("no CSRF token on the lifecycle page")
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kw: Any) -> TestResponse:
+        """POST a form; the CSRF token is added unless `csrf=False`."""
+        form = dict(data or {})
+        if csrf and "csrf_token" not in form:
+            form["csrf_token"] = self.csrf_token()
+        return self.client.post(self.url(path), data=form, **kw)
+
+    def resources(self, rtype: str) -> list[dict[str, Any]]:
+        """Every current resource of a type in the store (to check what was written)."""
+        bundle = self.store.search(rtype, [("_count", "1000")])
+        return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+
+
+@contextmanager
+def launched(
+    tmp_path: Path,
+    *,
+    patient: str = "sanne-bakker",
+    user: str = "Practitioner/anna-de-vries",
+    scopes: tuple[str, ...] = WRITE_SCOPES,
+    need_patient_banner: bool = True,
+    seed: bool = True,
+    today: date | None = None,
+) -> Iterator[LaunchedApp]:
+    """Serve a sandbox FHIR store with demo data on a free port, and an app launched for `patient` as `user`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    store = FhirStore(":memory:")
+    if seed:
+        demo_data.seed(store.load, today)
+    fhir_app = create_fhir_app(store=store, auth_enabled=False, base_path="/fhir", public_base_url=base)
+    server = make_server("127.0.0.1", port, fhir_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        wait_http(f"{base}/metadata", timeout=20)
+        config = AppConfig(
+            public_base_url="http://app.test",
+            secret_key=SECRET,
+            ehrs=(EhrRegistration(name="sandbox", iss=base, client_id="resourcegroep", title="Sandbox EPD"),),
+            session_cookie_secure=False,
+            session_cookie_samesite="Lax",
+            outbox_db=str(tmp_path / "outbox.sqlite3"),
+        )
+        app = create_app(config)
+        app.config["TESTING"] = True
+        client = app.test_client()
+        sid = secrets.token_urlsafe(32)
+        sessions: SessionStore = app.extensions["session_store"]
+        sessions.save_session(sid, {"since": 1}, time.time() + 3600)
+        client.set_cookie("rg_session", sid, domain="localhost")
+        now = time.time()
+        context = LaunchContext(
+            context_id=secrets.token_urlsafe(16),
+            session_id=sid,
+            ehr_name="sandbox",
+            iss=base,
+            client_id="resourcegroep",
+            launch_kind="ehr",
+            access_token="not-checked-by-the-test-store",
+            token_type="Bearer",
+            expires_at=now + 3600,
+            granted_scopes=scopes,
+            created_at=now,
+            ends_at=now + 8 * 3600,
+            patient=patient,
+            fhir_user=user,
+            need_patient_banner=need_patient_banner,
+        )
+        sessions.save_context(context)
+        yield LaunchedApp(app, client, context.context_id, base, store)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        store.close()
