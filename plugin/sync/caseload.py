@@ -1,7 +1,8 @@
 """The clinician's caseload: every resource group a practitioner takes part in, with what needs attention.
 
 No clinical data is kept here: everything is read from the clinic's FHIR server on each call, in
-at most two HTTP round trips for a caseload of up to ``page_size`` groups (1,000 by default):
+at most two HTTP round trips while the practitioner's teams (those left included) fit one page of
+``page_size`` (1,000 by default):
 
 1. ``GET CareTeam?participant=<practitioner>&category=<team code>&status=<open states>``
    with ``_include=CareTeam:subject`` (the patients, for their names) and
@@ -10,7 +11,10 @@ at most two HTTP round trips for a caseload of up to ``page_size`` groups (1,000
    ``CarePlan?_id=<plan ids>`` with ``_include=CarePlan:activity-reference`` (agreements),
    ``_revinclude=Task:based-on`` (agreements that only point back) and
    ``_revinclude=Appointment:supporting-info`` (meetings and nomination interviews).
-   A batch carries the ids in its body, so a thousand ids never hit a URL length limit.
+   A batch carries the ids in its body, so a thousand ids never hit a URL length limit (a
+   ``POST CarePlan/_search`` would too, but the client sends JSON bodies only). Each search asks
+   for no more plans than ``_count``, and both the sandbox and Medplum page matches, not includes,
+   so each answers in one page.
 
 A ``next`` link is followed only when the server sends one (a full page) and only when it stays on
 the server (:meth:`FhirClient.check_next_link`). A server without ``batch`` gets the plan searches
@@ -21,7 +25,9 @@ unknown codes drop only the fact they carry. Reading is strict about the patient
 row is only made for the patient of a CareTeam that really lists the practitioner, and everything
 that does not fit that (another patient's plan, meeting or agreement; a team naming two patients)
 is skipped and logged by reference, never shown. The "needs attention" facts come from the
-domain's own rules (:class:`fhir_mappings.model.ResourceGroup`).
+domain's own rules (:class:`fhir_mappings.model.ResourceGroup`: ``meeting_due`` with
+``add_months``/``MEETING_INTERVAL_MONTHS``, ``next_meeting``, ``last_held_meeting``,
+``overdue_agreements``; :class:`~fhir_mappings.model.Member` ``.active``).
 """
 
 from __future__ import annotations
