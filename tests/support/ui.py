@@ -23,8 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
+from flask_wtf.csrf import generate_csrf
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
@@ -54,6 +55,7 @@ class LaunchedApp:
     context_id: str
     fhir_base: str
     store: FhirStore
+    session_id: str
 
     @property
     def prefix(self) -> str:
@@ -67,11 +69,17 @@ class LaunchedApp:
         return self.client.get(self.url(path), **kw)
 
     def csrf_token(self) -> str:
-        """A valid CSRF token for this browser session (read from a page that has a form)."""
-        page = self.client.get(self.url("/status?action=pause")).get_data(as_text=True)
-        found = _TOKEN_RE.search(page)
+        """A valid CSRF token for this browser session, made as a form page would make it."""
+        with self.app.test_request_context(headers={"Cookie": f"rg_session={self.session_id}"}):
+            token = str(generate_csrf())
+            self.app.session_interface.save_session(self.app, session, self.app.response_class())
+        return token
+
+    def page_token(self, path: str) -> str:
+        """The CSRF token in the form of a page (to check that the page really carries one)."""
+        found = _TOKEN_RE.search(self.get(path).get_data(as_text=True))
         if found is None:
-            raise AssertionError("no CSRF token on the lifecycle page")
+            raise AssertionError(f"no CSRF token on {path}")
         return found.group(1)
 
     def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kw: Any) -> TestResponse:
@@ -83,8 +91,7 @@ class LaunchedApp:
 
     def resources(self, rtype: str) -> list[dict[str, Any]]:
         """Every current resource of a type in the store (to check what was written)."""
-        bundle = self.store.search(rtype, [("_count", "1000")])
-        return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+        return list(self.store.search(rtype, [("_count", "1000")]).matches)
 
 
 @contextmanager
@@ -144,7 +151,7 @@ def launched(
             need_patient_banner=need_patient_banner,
         )
         sessions.save_context(context)
-        yield LaunchedApp(app, client, context.context_id, base, store)
+        yield LaunchedApp(app, client, context.context_id, base, store, sid)
     finally:
         server.shutdown()
         thread.join(timeout=10)
