@@ -53,7 +53,11 @@ AREA_PACKAGES: tuple[str, ...] = (
 
 def area_packages() -> list[str]:
     """The area packages present in this build."""
-    return [name for name in AREA_PACKAGES if importlib.util.find_spec(name) is not None]
+    return [
+        name
+        for name in AREA_PACKAGES
+        if importlib.util.find_spec(name) is not None and importlib.util.find_spec(f"{name}.views") is not None
+    ]
 
 
 def translation_directories() -> str:

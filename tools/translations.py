@@ -49,7 +49,7 @@ def update(name: str, folder: Path, mapping: tuple[str, ...]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
         cfg.write("\n".join(mapping) + "\n")
     pot = folder / "messages.pot"
-    pybabel("extract", "-F", cfg.name, "--no-location", "--sort-output", "--omit-header", "-k", "_l",
+    pybabel("extract", "-F", cfg.name, "--no-location", "--sort-output", "--omit-header", "-k", "_l", "-k", "lazy_gettext",
             "-o", str(pot), ".")
     po = folder / "nl" / "LC_MESSAGES" / "messages.po"
     if po.exists():
