@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g
+from flask import abort, current_app, g, redirect, url_for
 
 from fhir_mappings.model import ResourceGroup
 from plugin.launch.context import ActiveLaunch, smart_client
@@ -153,6 +153,15 @@ def person_name(resource: JsonDict) -> str | None:
     return " ".join(p for p in (given, family) if p) or None
 
 
+def caseload_client() -> FhirClient:
+    """A FHIR client with the launch's (user-level) token, for the caseload of a launch without a patient."""
+    launch: ActiveLaunch = g.launch
+    settings: dict[str, Any] = current_app.extensions["resourcegroep"]
+    return FhirClient(
+        launch.fhir_base_url, LaunchTokens(launch), scope_context="user", **settings.get("client_options", {})
+    )
+
+
 def current_service() -> GroupService:
     """The service for this request's launch (inside `@launch_required` views)."""
     service: GroupService | None = g.get("group_service")
@@ -160,7 +169,8 @@ def current_service() -> GroupService:
         return service
     launch: ActiveLaunch = g.launch
     if launch.patient_id is None:
-        raise LookupError("this launch has no patient")
+        # A launch without a patient (e.g. a team lead's) has no group pages: show the caseload instead.
+        abort(redirect(url_for("group.caseload"), code=303))
     settings: dict[str, Any] = current_app.extensions["resourcegroep"]
     client = FhirClient(launch.fhir_base_url, LaunchTokens(launch), **settings.get("client_options", {}))
     outbox: Outbox = settings["outbox"]

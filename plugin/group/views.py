@@ -16,8 +16,9 @@ from fhir_mappings.errors import ResourcegroepError
 from fhir_mappings.model import ResourceGroup
 from plugin.group.forms import LifecycleForm, RenameForm, StartGroupForm
 from plugin.group.overview import attention, timeline
-from plugin.group.service import GroupPage, current_service, now, today
+from plugin.group.service import GroupPage, caseload_client, current_service, now, today
 from plugin.launch.context import launch_required
+from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
 from plugin.web.actions import Problem, run_action, user_message
 from smart_launch.ttl_cache import TtlCache
@@ -61,7 +62,9 @@ def _no_group_yet(page: GroupPage) -> Response | None:
 @bp.get("/c/<context_id>/")
 @launch_required
 def overview(context_id: str) -> Any:
-    """The context view: the group at a glance and what needs attention."""
+    """The context view: the group at a glance and what needs attention (the caseload without a patient)."""
+    if g.launch.patient_id is None:
+        return redirect(url_for("group.caseload"), code=303)
     page = current_service().page(request.args.get("plan"))
     if (start := _no_group_yet(page)) is not None:
         return start
@@ -180,6 +183,26 @@ def history(context_id: str) -> Any:
         return render_template("group/start.html", page=page, form=StartGroupForm())
     return render_template("group/timeline.html", page=page, group=page.group, events=timeline(page.group),
                            earlier=page.loaded.plans[1:])
+
+
+@bp.get("/c/<context_id>/caseload")
+@launch_required
+def caseload(context_id: str) -> Any:
+    """The clinician's caseload: every group they take part in, and what needs attention (2 round trips)."""
+    user = g.launch.fhir_user_reference
+    if user is None or not user.startswith(("Practitioner/", "PractitionerRole/")):
+        return render_template("group/caseload.html", caseload=None, problem=Problem(gettext(
+            "The caseload is for care professionals. Open the app from a patient's record to see their group."))), 403
+    settings = current_app.extensions["resourcegroep"]
+    client = caseload_client()
+    try:
+        found = load_caseload(client, user, include_ended=request.args.get("ended") == "1", now=now(),
+                              capabilities=settings["capabilities"].get(client))
+    except SyncError as exc:
+        log.warning("caseload for %s failed: %s", user, exc.diagnostics)
+        return render_template("group/caseload.html", caseload=None, problem=Problem(user_message(exc))), 502
+    return render_template("group/caseload.html", caseload=found, problem=None,
+                           show_ended=request.args.get("ended") == "1")
 
 
 @bp.post("/c/<context_id>/opnieuw-opslaan")

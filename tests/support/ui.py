@@ -98,7 +98,7 @@ class LaunchedApp:
 def launched(
     tmp_path: Path,
     *,
-    patient: str = "sanne-bakker",
+    patient: str | None = "sanne-bakker",
     user: str = "Practitioner/anna-de-vries",
     scopes: tuple[str, ...] = WRITE_SCOPES,
     need_patient_banner: bool = True,

@@ -100,3 +100,20 @@ def test_english_is_available(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         html = text(env.get("/?lang=en"))
         assert "Overview" in html and "Needs attention" in html and 'lang="en"' in html
+
+
+def test_a_launch_without_a_patient_shows_the_caseload(tmp_path: Path) -> None:
+    user_scopes = ("launch", "openid", "fhirUser", "user/CareTeam.rs", "user/CarePlan.rs", "user/Patient.rs",
+                   "user/Appointment.rs", "user/Task.rs")
+    with launched(tmp_path, patient=None, user="Practitioner/anna-de-vries", scopes=user_scopes) as env:
+        first = env.get("/")
+        assert first.status_code == 303 and first.headers["Location"].endswith("/caseload")
+        assert env.get("/leden").status_code in (303, 404)  # no group pages without a patient
+        html = text(env.get("/caseload"))
+        assert "Mijn resourcegroepen" in html
+        assert "Sanne Bakker" in html  # Anna takes part in Sanne's group
+        assert "Eva Visser" not in html  # ended groups are hidden by default
+        assert "Eva Visser" in text(env.get("/caseload?ended=1"))
+    with launched(tmp_path, patient=None, user="Patient/sanne-bakker", scopes=user_scopes) as env:
+        refused = env.get("/caseload")
+        assert refused.status_code == 403 and "zorgverleners" in text(refused)
