@@ -1,0 +1,195 @@
+"""Helpers for driving the app inside the sandbox EPD's iframe: saves, page checks (axe, screenshots), store reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, Dialog, Frame, Locator, Page, expect
+
+from tests.support.stack import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BLOCKING_IMPACTS = {"serious", "critical"}
+WIDE, NARROW = 1280, 800
+SLOW = 30_000  # ms; the first launch does the whole SMART dance
+
+
+def either(dutch: str, english: str, *, exact: bool = True) -> re.Pattern[str]:
+    """A label in Dutch (the default language), or its English msgid while a translation is still missing."""
+    body = f"(?:{re.escape(dutch)}|{re.escape(english)})"
+    return re.compile(f"^\\s*{body}\\s*$" if exact else body, re.IGNORECASE)
+
+
+def blocking_violations(results: Any) -> list[str]:
+    """The serious and critical axe violations, one readable line each (rule, impact, help, first targets)."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in BLOCKING_IMPACTS
+    ]
+
+
+@dataclass
+class AppInEpd:
+    """The app as the clinician sees it: a page of the sandbox EPD with the app in its iframe."""
+
+    page: Page
+    stack: Stack
+    saves: int = 0  # successful saves the test made (each should leave one Provenance)
+    dialogs: list[str] = field(default_factory=list)
+    accessibility: dict[str, list[str]] = field(default_factory=dict)  # page name -> blocking violations
+    _axe: Axe = field(default_factory=Axe)
+    _viewer: Page | None = None
+
+    @property
+    def context(self) -> BrowserContext:
+        return self.page.context
+
+    @property
+    def frame(self) -> Frame:
+        """The app's frame (the same Frame object across navigations inside the iframe)."""
+        handle = self.page.locator("iframe.app-frame").element_handle()
+        assert handle is not None, "the EPD page has no app iframe"
+        frame = handle.content_frame()
+        assert frame is not None, "the app iframe has no document"
+        return frame
+
+    def watch_dialogs(self) -> None:
+        """Any alert/confirm/prompt (from the EPD or the iframe) is recorded and dismissed: none may fire."""
+
+        def on_dialog(dialog: Dialog) -> None:
+            self.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        self.page.on("dialog", on_dialog)
+
+    def launch(self, practitioner: str, patient: str) -> Frame:
+        """Log in at the EPD as `practitioner`, open `patient` and start the app in the iframe."""
+        page = self.page
+        page.goto(self.stack.epd_url)
+        page.get_by_label(practitioner, exact=False).check()
+        page.locator("form button[type=submit]").first.click()
+        page.wait_for_url(f"{self.stack.sandbox_url}/epd/patients")
+        page.get_by_role("link", name=patient).click()
+        page.wait_for_url(re.compile(r".*/epd/patients/[^/]+$"))
+        page.get_by_role("link", name="Resourcegroep", exact=True).click()
+        page.wait_for_url(re.compile(r".*/epd/patients/[^/]+/app$"))
+        frame = self.frame
+        frame.wait_for_url(re.compile(re.escape(self.stack.app_url) + r"/c/[^/]+/.*"), timeout=SLOW)
+        expect(frame.locator("h1")).to_be_visible(timeout=SLOW)
+        return frame
+
+    # ------------------------------------------------------------------ navigation and saving
+
+    def h1(self) -> Locator:
+        return self.frame.locator("main h1")
+
+    def nav(self, dutch: str, english: str) -> None:
+        """Follow a link of the group's area navigation."""
+        self.follow(self.frame.locator("nav.area-nav").get_by_role("link", name=either(dutch, english)))
+
+    def follow(self, link: Locator) -> None:
+        """Click a link (or button) inside the app that loads a new page, and wait for that page."""
+        with self.frame.expect_navigation() as nav:
+            link.click()
+        response = nav.value
+        assert response is not None and response.status == 200, f"{self.frame.url}: HTTP {response and response.status}"
+
+    def save(self, button: Locator, *, keyboard: bool = False) -> None:
+        """Submit a form and check it was saved in the EHR (one Provenance more)."""
+        with self.frame.expect_navigation() as nav:
+            if keyboard:
+                button.press("Enter")
+            else:
+                button.click()
+        response = nav.value
+        problems = self.frame.locator(".problem-box")
+        detail = problems.inner_text() if problems.count() else ""
+        status = response.status if response is not None else None
+        assert status == 200, f"save on {self.frame.url} answered HTTP {status}: {detail}"
+        assert not detail, f"save on {self.frame.url} was refused: {detail}"
+        expect(self.frame.locator(".flash-waiting")).to_have_count(0)
+        expect(self.frame.locator(".flash-saved")).to_have_count(1)
+        self.saves += 1
+        self.check_no_dialogs()
+
+    def check_no_dialogs(self) -> None:
+        assert self.dialogs == [], f"a dialog fired (script ran): {self.dialogs}"
+        expect(self.frame.locator("main script")).to_have_count(0)
+
+    # ------------------------------------------------------------------ page checks
+
+    def check_page(self, name: str, *, print_view: bool = False, narrow: bool = False) -> None:
+        """axe-core on the page as shown in the iframe; a full-page screenshot at 1280 px (and 800 px)."""
+        frame = self.frame
+        frame.wait_for_load_state("load")
+        results = self._axe.run(frame)
+        self.accessibility[name] = blocking_violations(results)
+        self.screenshot(name, WIDE, print_view=print_view)
+        if narrow:
+            self.screenshot(name, NARROW, print_view=print_view)
+
+    def screenshot(self, name: str, width: int, *, print_view: bool = False) -> Path:
+        """The current app page, opened on its own at `width` px (same session), as a full-page PNG."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        if self._viewer is None:
+            self._viewer = self.context.new_page()
+        viewer = self._viewer
+        viewer.set_viewport_size({"width": width, "height": 900})
+        viewer.emulate_media(media="print" if print_view else "screen")
+        response = viewer.goto(self.frame.url)
+        assert response is not None and response.status == 200, f"{self.frame.url} for the screenshot"
+        path = ARTIFACTS / f"group-{name}-{width}.png"
+        viewer.screenshot(path=str(path), full_page=True)
+        return path
+
+    def accessibility_report(self) -> str:
+        """Every page with serious or critical axe violations, readable."""
+        return "\n".join(
+            f"{page}:\n  " + "\n  ".join(found) for page, found in self.accessibility.items() if found
+        )
+
+
+def group_resources(stack: Stack, patient: str) -> dict[str, list[dict[str, Any]]]:
+    """The resources of the group's types in the sandbox store that belong to `patient` (Patient/<id>)."""
+    store = stack.sandbox.store
+    assert store is not None, "the stack runs without its own FHIR store"
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rtype, element in (
+        ("CareTeam", "subject"),
+        ("CarePlan", "subject"),
+        ("Goal", "subject"),
+        ("Task", "for"),
+        ("Appointment", None),
+        ("Communication", "subject"),
+        ("Observation", "subject"),
+        ("RelatedPerson", "patient"),
+    ):
+        found = store.all_of_type(rtype)
+        if element is None:  # Appointments point to the patient as a participant actor
+            out[rtype] = [r for r in found if any(
+                (p.get("actor") or {}).get("reference") == patient for p in r.get("participant") or [])]
+        else:
+            out[rtype] = [r for r in found if (r.get(element) or {}).get("reference") == patient]
+    return out
+
+
+def all_of(stack: Stack, rtype: str) -> list[dict[str, Any]]:
+    """Every current resource of a type in the sandbox store."""
+    store = stack.sandbox.store
+    assert store is not None, "the stack runs without its own FHIR store"
+    return store.all_of_type(rtype)
