@@ -20,8 +20,8 @@ from tests.e2e.browser_support import (
     WIDE,
     AppInEpd,
     all_of,
-    either,
     group_resources,
+    ui,
 )
 from tests.support.stack import Stack, running_stack
 
@@ -73,20 +73,20 @@ def codes(concepts: list[dict[str, Any]] | None, system: str) -> set[str]:
 
 def start_group(app: AppInEpd) -> None:
     frame = app.frame
-    expect(app.h1()).to_have_text(either("Resourcegroep starten", "Start a resource group"))
-    frame.get_by_label(either("Naam van de groep", "Name of the group")).fill(GROUP_NAME)
-    app.save(frame.get_by_role("button", name=either("Groep starten", "Start the group")))
-    expect(app.h1()).to_have_text(either("Overzicht", "Overview"))
+    expect(app.h1()).to_have_text(ui("Start a resource group"))
+    frame.get_by_label(ui("Name of the group")).fill(GROUP_NAME)
+    app.save(frame.get_by_role("button", name=ui("Start the group")))
+    expect(app.h1()).to_have_text(ui("Overview"))
     expect(frame.locator(".group-name")).to_contain_text(GROUP_NAME)
 
 
 def end_group(app: AppInEpd) -> None:
     frame = app.frame
-    app.nav("Overzicht", "Overview")
-    app.follow(frame.get_by_role("link", name=either("Groep beëindigen", "End the group")))
-    frame.get_by_label(either("Ja, ik weet het zeker", "Yes, I am sure", exact=False)).check()
-    app.save(frame.get_by_role("button", name=either("Groep beëindigen", "End the group")))
-    expect(frame.locator(".group-name .badge")).to_have_text(either("Beëindigd", "Ended"))
+    app.nav("Overview")
+    app.follow(frame.get_by_role("link", name=ui("End the group")))
+    frame.get_by_label(ui("Yes, I am sure")).check()
+    app.save(frame.get_by_role("button", name=ui("End the group")))
+    expect(frame.locator(".group-name .badge")).to_have_text(ui("ended"))
 
 
 # ---------------------------------------------------------------------- checks in the FHIR store
