@@ -1,0 +1,150 @@
+"""A progress chart as inline SVG, made on the server (pure Python: no Flask, no JavaScript, no I/O).
+
+One point per score, in time order, on a 0-10 scale, joined by a line; dates in Dutch format under the
+points. The SVG is an image for assistive technology (`role="img"` with `<title>` and `<desc>`); the page
+puts a table with the same numbers next to it. Every text is escaped. Colours are presentation attributes,
+because the app's Content-Security-Policy forbids inline styles.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+
+WIDTH = 640
+HEIGHT = 280
+LEFT, RIGHT, TOP, BOTTOM = 44, 20, 28, 52
+EDGE_PAD = 28  # keeps the first and last point (and their date labels) off the axes
+DATE_LABEL_SPACE = 84  # width one "07-04-2026" label needs, in SVG units, so labels never overlap
+TEXT_COLOUR = "#1b1f24"
+AXIS_COLOUR = "#56606b"
+GRID_COLOUR = "#d3d8de"
+LINE_COLOUR = "#0b5cad"
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """One score on the chart: the (local) day it was given and the score."""
+
+    day: date
+    score: int
+
+
+def dutch_date(day: date) -> str:
+    """'07-04-2026': the short date as the Dutch write it."""
+    return day.strftime("%d-%m-%Y")
+
+
+def _safe_id(raw: str) -> str:
+    """An XML id from any text (a goal uid may be 'Goal/123'): letters, digits, '-' and '_' only."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "-", raw)
+    return f"chart-{cleaned}"
+
+
+def _fmt(value: float) -> str:
+    """A coordinate with at most one decimal ('12', '12.5')."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def label_indices(count: int, plot_width: float) -> list[int]:
+    """Which points get a date label: all when they fit, else every n-th, always the first and the last."""
+    if count <= 0:
+        return []
+    fit = max(2, int(plot_width // DATE_LABEL_SPACE))
+    step = max(1, math.ceil(count / fit))
+    shown = list(range(0, count, step))
+    last = count - 1
+    if shown[-1] != last:
+        if last - shown[-1] < step and len(shown) > 1:
+            shown[-1] = last  # too close to the previous label: the last date matters more
+        else:
+            shown.append(last)
+    return shown
+
+
+def progress_chart(
+    points: Sequence[ChartPoint],
+    *,
+    chart_id: str,
+    title: str,
+    description: str,
+    date_label: Callable[[date], str] = dutch_date,
+    max_score: int = 10,
+) -> str:
+    """The SVG markup of a line chart of `points` (sorted by day here; equal days keep their order).
+
+    `title` and `description` become the chart's accessible name and description; `chart_id` makes the
+    element ids unique on a page. Raises ValueError for a score outside 0..max_score.
+    """
+    ordered = sorted(points, key=lambda p: p.day)
+    for point in ordered:
+        if not 0 <= point.score <= max_score:
+            raise ValueError(f"score {point.score} outside 0..{max_score}")
+    base = _safe_id(chart_id)
+    plot_left, plot_right = LEFT, WIDTH - RIGHT
+    plot_top, plot_bottom = TOP, HEIGHT - BOTTOM
+    plot_height = plot_bottom - plot_top
+
+    def y_of(score: float) -> float:
+        return plot_bottom - score * plot_height / max_score
+
+    inner_left, inner_right = plot_left + EDGE_PAD, plot_right - EDGE_PAD
+    count = len(ordered)
+
+    def x_of(index: int) -> float:
+        if count == 1:
+            return (inner_left + inner_right) / 2
+        return inner_left + index * (inner_right - inner_left) / (count - 1)
+
+    parts: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="{base}-title {base}-desc" id="{base}">',
+        f'<title id="{base}-title">{escape(title)}</title>',
+        f'<desc id="{base}-desc">{escape(description)}</desc>',
+        '<g class="chart-grid" font-size="12">',
+    ]
+    for tick in range(0, max_score + 1, 2 if max_score >= 10 else 1):
+        y = _fmt(y_of(tick))
+        colour = AXIS_COLOUR if tick == 0 else GRID_COLOUR
+        parts.append(f'<line x1="{plot_left}" y1="{y}" x2="{plot_right}" y2="{y}" stroke="{colour}" stroke-width="1"/>')
+        parts.append(
+            f'<text x="{plot_left - 8}" y="{y}" text-anchor="end" dominant-baseline="middle" '
+            f'fill="{TEXT_COLOUR}">{tick}</text>'
+        )
+    parts.append(
+        f'<line x1="{plot_left}" y1="{plot_top}" x2="{plot_left}" y2="{plot_bottom}" stroke="{AXIS_COLOUR}" '
+        'stroke-width="1"/>'
+    )
+    parts.append("</g>")
+
+    coords = [(x_of(i), y_of(p.score)) for i, p in enumerate(ordered)]
+    if count > 1:
+        joined = " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in coords)
+        parts.append(
+            f'<polyline class="chart-line" points="{joined}" fill="none" stroke="{LINE_COLOUR}" '
+            'stroke-width="2.5" stroke-linejoin="round"/>'
+        )
+    parts.append(f'<g class="chart-points" font-size="13" font-weight="bold" fill="{TEXT_COLOUR}">')
+    for point, (x, y) in zip(ordered, coords, strict=True):
+        when = escape(date_label(point.day))
+        parts.append(
+            f'<circle class="chart-point" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="{LINE_COLOUR}" '
+            f'stroke="#ffffff" stroke-width="1.5" data-score="{point.score}"><title>{when}: {point.score}</title>'
+            "</circle>"
+        )
+        parts.append(f'<text x="{_fmt(x)}" y="{_fmt(y - 10)}" text-anchor="middle">{point.score}</text>')
+    parts.append("</g>")
+    parts.append(f'<g class="chart-dates" font-size="12" fill="{TEXT_COLOUR}">')
+    for index in label_indices(count, inner_right - inner_left + 2 * EDGE_PAD):
+        x = _fmt(coords[index][0])
+        parts.append(
+            f'<text x="{x}" y="{plot_bottom + 20}" text-anchor="middle">{escape(date_label(ordered[index].day))}</text>'
+        )
+    parts.append("</g>")
+    parts.append("</svg>")
+    return "".join(parts)

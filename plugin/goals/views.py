@@ -1,0 +1,361 @@
+"""The goals area: the patient's goals with their steps, notes and progress scores (chart over time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import format_date, gettext, ngettext
+from markupsafe import Markup
+
+from fhir_mappings.codes import GoalAchievement, GoalLifecycle, GoalTerm, GroupStatus, LifeArea, MeetingStatus
+from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
+from plugin.goals.chart import ChartPoint, dutch_date, progress_chart
+from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
+from plugin.group.service import GroupPage, current_service, now, today
+from plugin.i18n import current_language
+from plugin.launch.context import launch_required
+from plugin.web.actions import Problem, run_action
+from plugin.web.format import AMSTERDAM, long_date
+
+bp = Blueprint(
+    "goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals"
+)
+
+OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
+_REACHED = {GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING}
+_FINAL = _REACHED | {GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE}
+
+
+# ---------------------------------------------------------------------- what the pages show
+
+
+@dataclass
+class GoalTree:
+    """The goals as the patient thinks of them: long-term goals with their steps, and loose short-term goals."""
+
+    long_term: list[Goal]
+    steps: dict[str, list[Goal]]
+    loose: list[Goal]
+
+
+def goal_tree(group: ResourceGroup) -> GoalTree:
+    """Long-term goals (in plan order) with their short-term steps under them; short-term goals without one."""
+    steps: dict[str, list[Goal]] = {}
+    for goal in group.goals:
+        if goal.parent_uid is not None:
+            steps.setdefault(goal.parent_uid, []).append(goal)
+    long_term = [goal for goal in group.goals if goal.term is GoalTerm.LANG]
+    loose = [goal for goal in group.goals if goal.term is GoalTerm.KORT and goal.parent_uid is None]
+    return GoalTree(long_term, steps, loose)
+
+
+def latest_scores(group: ResourceGroup) -> dict[str, ProgressScore]:
+    """The newest progress score per goal uid."""
+    latest: dict[str, ProgressScore] = {}
+    for score in sorted(group.progress, key=lambda p: p.when):
+        latest[score.goal_uid] = score
+    return latest
+
+
+def shorten(text: str, limit: int = OPTION_LENGTH) -> str:
+    """A long text cut to `limit` characters with an ellipsis (for select options and headings)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def parent_choices(group: ResourceGroup, exclude: str | None = None) -> list[tuple[str, str]]:
+    """The long-term goals a short-term goal can be a step towards: (uid, text)."""
+    return [
+        (goal.uid, shorten(goal.text)) for goal in group.goals if goal.term is GoalTerm.LANG and goal.uid != exclude
+    ]
+
+
+def meeting_choices(group: ResourceGroup) -> list[tuple[str, str]]:
+    """Held meetings, newest first: (uid, date and theme)."""
+    held = sorted((m for m in group.meetings if m.status is MeetingStatus.FULFILLED), key=lambda m: m.start,
+                  reverse=True)
+    out = []
+    for meeting in held:
+        text = long_date(meeting.start)
+        if meeting.theme_text:
+            text = f"{text} ({shorten(meeting.theme_text, 40)})"
+        out.append((meeting.uid, text))
+    return out
+
+
+def status_change(goal: Goal, chosen: GoalLifecycle) -> tuple[GoalLifecycle | None, GoalAchievement | None]:
+    """The lifecycle and achievement to write when the user picks a status (None, None: nothing changes).
+
+    Achieved sets `achieved`, stopped sets `not-achieved`; going back to active or on hold clears a final
+    achievement to `in-progress`. A non-final achievement another system wrote (improving, ...) stays.
+    """
+    if chosen is goal.lifecycle:
+        return None, None
+    if chosen is GoalLifecycle.COMPLETED:
+        return chosen, None if goal.achievement in _REACHED else GoalAchievement.ACHIEVED
+    if chosen is GoalLifecycle.CANCELLED:
+        keep = goal.achievement in (GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE)
+        return chosen, None if keep else GoalAchievement.NOT_ACHIEVED
+    return chosen, GoalAchievement.IN_PROGRESS if goal.achievement in _FINAL else None
+
+
+def names_of(group: ResourceGroup) -> Callable[[str | None], str]:
+    """A function giving a person's display name: a member's as the group has it, else read once from the record."""
+    known = {m.who: m.display for m in group.members}
+
+    def name(reference: str | None) -> str:
+        if not reference:
+            return ""
+        if reference in known:
+            return known[reference]
+        return current_service().display_name(reference)
+
+    return name
+
+
+def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
+    """The goal's progress chart (inline SVG), or None without scores."""
+    scores = group.progress_for(goal.uid)
+    if not scores:
+        return None
+    days = [score.when.astimezone(AMSTERDAM).date() for score in scores]
+    points = [ChartPoint(day, score.score) for day, score in zip(days, scores, strict=True)]
+    description = ngettext(
+        "%(num)d score, on %(first)s. The score was %(last_score)d out of 10.",
+        "%(num)d scores, from %(first)s to %(last)s. The latest score is %(last_score)d out of 10, "
+        "the first was %(first_score)d.",
+        len(points),
+        first=long_date(days[0]),
+        last=long_date(days[-1]),
+        first_score=points[0].score,
+        last_score=points[-1].score,
+    )
+    label: Callable[[date], str] = dutch_date
+    if current_language() != "nl":
+        label = lambda day: str(format_date(day, "d MMM y"))  # noqa: E731 - a one-line formatter
+    svg = progress_chart(
+        points,
+        chart_id=goal.uid,
+        title=gettext("Progress on the goal: %(goal)s", goal=shorten(goal.text)),
+        description=description,
+        date_label=label,
+    )
+    return Markup(svg)  # noqa: S704 - progress_chart escapes every text it writes (tested)
+
+
+def _editable(group: ResourceGroup) -> bool:
+    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
+
+
+def _read_only_problem() -> tuple[Problem, int]:
+    return Problem(gettext("You may only view this group, not change it.")), 403
+
+
+def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:
+    found = next((goal for goal in group.goals if goal.uid == uid), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _goal_values(form: GoalForm) -> dict[str, Any]:
+    """The domain arguments from a validated goal form."""
+    area = form.life_area.data or ""
+    return {
+        "text": form.text.data or "",
+        "term": GoalTerm(form.term.data),
+        "life_area": LifeArea(area) if area else None,
+        "due": form.due.data,
+        "parent_uid": form.parent_uid.data or None,
+    }
+
+
+# ---------------------------------------------------------------------- pages
+
+
+@bp.get("/c/<context_id>/doelen")
+@launch_required
+def index(context_id: str) -> Any:
+    """All goals: long-term ones with their steps, loose short-term ones; status, notes and latest score."""
+    page = current_service().page()
+    if page.group is None:
+        return redirect(url_for("group.overview"))
+    group = page.group
+    return render_template(
+        "goals/index.html", page=page, group=group, tree=goal_tree(group), latest=latest_scores(group),
+        name_of=names_of(group), editable=_editable(group),
+    )
+
+
+@bp.route("/c/<context_id>/doelen/nieuw", methods=["GET", "POST"])
+@launch_required
+def new(context_id: str) -> Any:
+    """Add a goal; `?stap_van=<uid>` starts a short-term step towards that long-term goal."""
+    page = current_service().page()
+    if page.group is None:
+        return redirect(url_for("group.overview"))
+    group = page.group
+    form = GoalForm()
+    form.fill_choices(parent_choices(group))
+    problem: Problem | None = None
+    status = 200
+    if request.method == "GET":
+        step_of = request.args.get("stap_van", "")
+        if step_of in {uid for uid, _ in form.parent_uid.choices}:  # type: ignore[misc]
+            form.term.data, form.parent_uid.data = GoalTerm.KORT.value, step_of
+    elif not g.launch.can_write:
+        problem, status = _read_only_problem()
+    elif form.validate_on_submit():
+        values = _goal_values(form)
+        outcome = run_action(
+            page, lambda grp: grp.add_goal(today=today(), **values), "Doel toegevoegd", form=form
+        )
+        if outcome.done:
+            return outcome.redirect(url_for("goals.index"))
+        problem, status = outcome.problem, outcome.status
+    else:
+        status = 422
+    return render_template("goals/new.html", page=page, group=group, form=form, problem=problem,
+                           editable=_editable(group)), status
+
+
+def _render_goal(
+    page: GroupPage,
+    goal: Goal,
+    *,
+    edit_form: EditGoalForm | None = None,
+    note_form: NoteForm | None = None,
+    score_form: ScoreForm | None = None,
+    problem: Problem | None = None,
+    failed: str = "",
+    status: int = 200,
+) -> Any:
+    """The goal page; the form that was sent keeps what the user typed, the others start fresh."""
+    group: ResourceGroup = page.group  # type: ignore[assignment]
+    if edit_form is None:
+        edit_form = EditGoalForm(formdata=None, data={
+            "text": goal.text,
+            "term": goal.term.value,
+            "life_area": goal.life_area.value if goal.life_area else "",
+            "due": goal.due,
+            "parent_uid": goal.parent_uid or "",
+            "status": goal.lifecycle.value,
+        })
+        edit_form.fill_choices(parent_choices(group, exclude=goal.uid))
+        edit_form.fill_status(goal.lifecycle)
+    if note_form is None:
+        note_form = NoteForm(formdata=None)
+    if score_form is None:
+        score_form = ScoreForm(formdata=None)
+        score_form.fill_choices(meeting_choices(group))
+    parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
+    return render_template(
+        "goals/goal.html",
+        page=page,
+        group=group,
+        goal=goal,
+        parent=parent,
+        steps=[other for other in group.goals if other.parent_uid == goal.uid],
+        scores=group.progress_for(goal.uid),
+        meetings={m.uid: m for m in group.meetings},
+        chart=chart_for(group, goal),
+        agreements=[a for a in group.agreements if a.goal_uid == goal.uid],
+        name_of=names_of(group),
+        edit_form=edit_form,
+        note_form=note_form,
+        score_form=score_form,
+        problem=problem,
+        failed=failed,
+        editable=_editable(group),
+        heading=shorten(goal.text, 120),
+    ), status
+
+
+@bp.route("/c/<context_id>/doelen/<path:goal_uid>", methods=["GET", "POST"])
+@launch_required
+def goal(context_id: str, goal_uid: str) -> Any:
+    """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status)."""
+    page = current_service().page()
+    if page.group is None:
+        return redirect(url_for("group.overview"))
+    group = page.group
+    current = _goal_or_404(group, goal_uid)
+    if request.method == "GET":
+        return _render_goal(page, current)
+    form = EditGoalForm()
+    form.fill_choices(parent_choices(group, exclude=current.uid))
+    form.fill_status(current.lifecycle)
+    if not g.launch.can_write:
+        problem, status = _read_only_problem()
+        return _render_goal(page, current, edit_form=form, problem=problem, failed="edit", status=status)
+    if not form.validate_on_submit():
+        return _render_goal(page, current, edit_form=form, failed="edit", status=422)
+    values = _goal_values(form)
+    lifecycle, achievement = status_change(current, GoalLifecycle(form.status.data))
+    outcome = run_action(
+        page,
+        lambda grp: grp.edit_goal(current.uid, lifecycle=lifecycle, achievement=achievement, **values),
+        "Doel gewijzigd",
+        form=form,
+    )
+    if outcome.done:
+        return outcome.redirect(url_for("goals.goal", goal_uid=current.uid))
+    return _render_goal(page, current, edit_form=form, problem=outcome.problem, failed="edit", status=outcome.status)
+
+
+@bp.post("/c/<context_id>/doelen/<path:goal_uid>/notitie")
+@launch_required
+def add_note(context_id: str, goal_uid: str) -> Any:
+    """Add a dated note to a goal (the launching user is its author)."""
+    page = current_service().page()
+    if page.group is None:
+        return redirect(url_for("group.overview"))
+    current = _goal_or_404(page.group, goal_uid)
+    form = NoteForm()
+    if not g.launch.can_write:
+        problem, status = _read_only_problem()
+        return _render_goal(page, current, note_form=form, problem=problem, failed="note", status=status)
+    if not form.validate_on_submit():
+        return _render_goal(page, current, note_form=form, failed="note", status=422)
+    text, author = form.note.data or "", g.launch.fhir_user_reference
+    outcome = run_action(
+        page, lambda grp: grp.add_goal_note(current.uid, text, now(), author), "Notitie bij doel toegevoegd", form=form
+    )
+    if outcome.done:
+        return outcome.redirect(url_for("goals.goal", goal_uid=current.uid) + "#notes-h")
+    return _render_goal(page, current, note_form=form, problem=outcome.problem, failed="note", status=outcome.status)
+
+
+@bp.post("/c/<context_id>/doelen/<path:goal_uid>/voortgang")
+@launch_required
+def score(context_id: str, goal_uid: str) -> Any:
+    """Record a 0-10 progress score, optionally for a held meeting (then it counts at that meeting's time)."""
+    page = current_service().page()
+    if page.group is None:
+        return redirect(url_for("group.overview"))
+    group = page.group
+    current = _goal_or_404(group, goal_uid)
+    form = ScoreForm()
+    form.fill_choices(meeting_choices(group))
+    if not g.launch.can_write:
+        problem, status = _read_only_problem()
+        return _render_goal(page, current, score_form=form, problem=problem, failed="score", status=status)
+    if not form.validate_on_submit():
+        return _render_goal(page, current, score_form=form, failed="score", status=422)
+    meeting_uid = form.meeting_uid.data or None
+    meeting = next((m for m in group.meetings if m.uid == meeting_uid), None)
+    when = meeting.start if meeting is not None else now()
+    value, note = int(form.score.data or 0), form.score_note.data or ""
+    outcome = run_action(
+        page,
+        lambda grp: grp.score_progress(current.uid, value, when, meeting_uid, note),
+        "Voortgangscijfer voor doel vastgelegd",
+        form=form,
+    )
+    if outcome.done:
+        return outcome.redirect(url_for("goals.goal", goal_uid=current.uid) + "#progress-h")
+    return _render_goal(page, current, score_form=form, problem=outcome.problem, failed="score", status=outcome.status)
