@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from axe_playwright_python.sync_playwright import Axe
 from babel.messages.mofile import read_mo
@@ -144,6 +145,14 @@ class AppInEpd:
         expect(self.frame.locator(".flash-saved")).to_have_count(1)
         self.saves += 1
         self.check_no_dialogs()
+
+    def download(self, link: Locator) -> str:
+        """The text behind a download link, fetched with the browser's own session (cookies)."""
+        href = link.get_attribute("href")
+        assert href, "the link has no address"
+        response = self.context.request.get(urljoin(self.frame.url, href))
+        assert response.ok, f"{href}: HTTP {response.status}"
+        return response.text()
 
     def check_no_dialogs(self) -> None:
         assert self.dialogs == [], f"a dialog fired (script ran): {self.dialogs}"

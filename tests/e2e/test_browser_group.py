@@ -8,6 +8,7 @@ hostile text (script tags, quotes, right-to-left text, emoji) must come back lit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,48 @@ def start_group(app: AppInEpd) -> None:
     expect(frame.locator(".group-name")).to_contain_text(GROUP_NAME)
 
 
+PLACE = "Buurthuis De Linde"
+PLACE_ADDRESS = "Lindelaan 4, Den Bosch"
+
+
+def plan_meeting(app: AppInEpd, chair: str, minutes: str, time_keeper: str) -> str:
+    """Plan a meeting at a new place with a theme, agree the roles, invite everyone, note answers; its URL."""
+    frame = app.frame
+    app.nav("Meetings")
+    app.check_page("meetings")
+    app.follow(frame.get_by_role("link", name=ui("Plan a meeting")))
+    # The form proposes a date and 60 minutes; the place is new and the theme one of the list.
+    expect(frame.get_by_label(ui("Date and start time"))).not_to_have_value("")
+    expect(frame.get_by_label(ui("How long (minutes)"))).to_have_value("60")
+    frame.get_by_label(ui("A new place")).check()
+    frame.get_by_label(ui("Name of the new place")).fill(PLACE)
+    frame.get_by_label(ui("Address of the new place")).fill(PLACE_ADDRESS)
+    frame.get_by_label(ui("Theme"), exact=True).select_option("stress")
+    app.save(frame.get_by_role("button", name=ui("Plan the meeting")))
+    detail_url = frame.url
+    expect(frame.locator("main dl.facts")).to_contain_text(PLACE)
+
+    frame.get_by_label(ui("Chair")).select_option(label=chair)
+    frame.get_by_label(ui("Minute taker")).select_option(label=minutes)
+    frame.get_by_label(ui("Time keeper")).select_option(label=time_keeper)
+    app.save(frame.get_by_role("button", name=ui("Save roles")))
+    expect(frame.get_by_label(ui("Chair"))).to_have_value(re.compile(".+"))
+
+    expect(frame.get_by_label(ui("Message"))).to_contain_text(PLACE)
+    app.save(frame.get_by_role("button", name=ui("Send the invitation")))
+    expect(frame.locator("ul.invitations li")).to_have_count(1)
+
+    answers = frame.locator("form", has=frame.get_by_role("button", name=ui("Save answers")))
+    answers.get_by_label(chair, exact=True).select_option("accepted")
+    answers.get_by_label(time_keeper, exact=True).select_option("tentative")
+    app.save(answers.get_by_role("button", name=ui("Save answers")))
+
+    calendar = app.download(frame.get_by_role("link", name=ui("Download for your calendar (.ics)")))
+    assert "BEGIN:VCALENDAR" in calendar and "Buurthuis De Linde" in calendar, calendar
+    app.check_page("meeting-detail")
+    return detail_url
+
+
 def end_group(app: AppInEpd) -> None:
     frame = app.frame
     app.nav("Overview")
@@ -132,6 +175,8 @@ def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -
     app.check_page("start")
     start_group(app)
     app.check_page("overview", narrow=True)
+
+    plan_meeting(app, chair="Daan Mulder", minutes="Anna de Vries", time_keeper="Anna de Vries")
 
     end_group(app)
     app.check_page("overview-ended")
