@@ -100,8 +100,6 @@ class RolesForm(BaseForm):
             # No "not agreed" option once someone holds the role: the domain has no way to take a role back.
             empty = [] if holder else [("", gettext("Not agreed yet"))]
             field.choices = [*empty, *people]
-            if not self.is_submitted() and holder:
-                field.data = holder
 
 
 class InvitationForm(BaseForm):
@@ -140,8 +138,11 @@ def responses_form(rows: list[tuple[str, str, ParticipationStatus]], **kwargs: A
     class ResponsesForm(BaseForm):
         pass
 
-    options = choices(list(RESPONSES))
     for who, display, current in rows:
-        setattr(ResponsesForm, response_key(who),
-                SelectField(display, choices=options, default=current.value, validators=[InputRequired()]))
-    return ResponsesForm(**kwargs)
+        setattr(ResponsesForm, response_key(who), SelectField(display, default=current.value,
+                                                              validators=[InputRequired()]))
+    form = ResponsesForm(**kwargs)
+    options = choices(list(RESPONSES))
+    for who, _, _ in rows:
+        form[response_key(who)].choices = options
+    return form

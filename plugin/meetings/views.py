@@ -193,8 +193,13 @@ def _forms(group: ResourceGroup, meeting: Meeting, posted: str = "") -> DetailFo
     invitation = InvitationForm(**data("invitation"))
     if posted != "invitation":
         invitation.message.data = invitation_text(group, meeting, _sender(group))
+    holders = _holders(meeting)
+    roles_form = RolesForm(_people(group), holders, **data("roles"))
+    if posted != "roles":
+        for role, holder in holders.items():
+            roles_form[role.value].data = holder or ""
     return DetailForms(
-        roles=RolesForm(_people(group), _holders(meeting), **data("roles")),
+        roles=roles_form,
         invitation=invitation,
         responses=responses_form(_response_rows(group, meeting), **data("responses")),
         status=StatusForm(_MARKABLE_NEXT.get(meeting.status, []), **data("status")),
