@@ -1,0 +1,1 @@
+"""The notes area: a meeting's agenda (before) and report (after), with print views for the patient."""

@@ -1,0 +1,201 @@
+"""Forms of the notes area: the agenda before a meeting and the report after it.
+
+Both forms hold lists of lines (FieldList). The lines' labels and choices depend on the group, so the
+views fill them in (`AgendaForm.label_lines`, `ReportForm.fill_choices`) before validating or rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, SelectMultipleField
+from wtforms.validators import AnyOf, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from fhir_mappings.codes import Section
+from fhir_mappings.model import MAX_SCORE, MAX_TEXT
+from plugin.web.forms import BaseForm, DutchDateField, area_field, text_field
+from plugin.web.labels import label
+
+# Far more lines than any agenda or report needs; a bound so a crafted POST cannot make thousands of rows.
+MAX_AGENDA_LINES = 200
+MAX_SCORE_LINES = 200
+MAX_AGREEMENT_LINES = 40
+FREE_LINES_MIN = 3  # empty own-words lines the agenda form offers
+AGREEMENT_LINES_MIN = 2
+
+KIND_GOAL = "goal"
+KIND_AGREEMENT = "agreement"
+KIND_FREE = "free"
+
+REPORT_SECTIONS: tuple[tuple[str, Section], ...] = (
+    ("samenvatting", Section.SAMENVATTING),
+    ("besluiten", Section.BESLUITEN),
+    ("overig", Section.OVERIG),
+)
+
+
+class LineForm(Form):
+    """A line inside a bigger form (no CSRF of its own; the outer form has it)."""
+
+    class Meta:
+        locales = ("nl_NL", "nl")
+
+
+# ---------------------------------------------------------------------------------------------- agenda
+
+
+class AgendaLineForm(LineForm):
+    """One agenda line: a goal or agreement (include it or not) or an item in own words."""
+
+    kind = HiddenField(validators=[AnyOf((KIND_GOAL, KIND_AGREEMENT, KIND_FREE))])
+    ref = HiddenField()
+    include = BooleanField(_l("Put on the agenda"))
+    text = text_field(_l("Agenda item"), limit=MAX_TEXT, optional=True)
+
+
+class AgendaForm(BaseForm):
+    """The agenda of one meeting: lines in order, and whether it is ready."""
+
+    lines = FieldList(FormField(AgendaLineForm), max_entries=MAX_AGENDA_LINES)
+    ready = BooleanField(
+        _l("The agenda is ready"),
+        description=_l("Tick this when the patient and you have agreed on the agenda."),
+    )
+
+    def label_lines(self, describe: Callable[[str, str], str]) -> None:
+        """Give every line its label: the goal or agreement it names, or its place in the list."""
+        for number, entry in enumerate(self.lines, start=1):
+            line: AgendaLineForm = entry.form
+            if line.kind.data == KIND_FREE:
+                line.text.label.text = gettext("Agenda item %(number)d", number=number)
+            elif line.kind.data == KIND_AGREEMENT:
+                words = describe(KIND_AGREEMENT, line.ref.data or "")
+                line.include.label.text = gettext("Agreement: %(text)s", text=words)
+            else:
+                line.include.label.text = gettext("Goal: %(text)s", text=describe(KIND_GOAL, line.ref.data or ""))
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+SCORE_CHOICES: list[tuple[str, Any]] = [("", _l("no score")), *((str(i), str(i)) for i in range(MAX_SCORE + 1))]
+
+
+class ScoreLineForm(LineForm):
+    """One goal in the report: talked about or not, a score 0-10 and a short note."""
+
+    goal = HiddenField()
+    discussed = BooleanField(_l("Talked about at this meeting"))
+    score = SelectField(_l("Score (0 to 10)"), choices=SCORE_CHOICES, validate_choice=True)
+    note = text_field(_l("Short note with the score"), limit=MAX_TEXT, optional=True)
+
+    def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
+        ok = super().validate(extra_validators)
+        if (self.note.data or "").strip() and not self.score.data:
+            self.score.errors = [*self.score.errors, gettext("Give a score with the note, or empty the note.")]
+            ok = False
+        return ok
+
+
+class AgreementLineForm(LineForm):
+    """A new agreement made at the meeting: what, who, by when, for which goal."""
+
+    description = text_field(_l("What was agreed"), limit=MAX_TEXT, optional=True)
+    owner = SelectField(_l("Who does it"), choices=[], validate_choice=True)
+    due = DutchDateField(_l("By when"), validators=[Optional()])
+    goal = SelectField(_l("For which goal"), choices=[], validate_choice=True)
+
+    def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
+        ok = super().validate(extra_validators)
+        empty = not (self.description.data or "").strip()
+        if empty and (self.owner.data or self.goal.data or self.due.data or self.due.raw):
+            self.description.errors = [
+                *self.description.errors,
+                gettext("Write down what was agreed, or empty this line."),
+            ]
+            ok = False
+        return ok
+
+    @property
+    def filled(self) -> bool:
+        return bool((self.description.data or "").strip())
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ReportForm(BaseForm):
+    """The report of one meeting: who came, goals with scores, the three sections, new agreements."""
+
+    attended = MultiCheckboxField(_l("Who was there"), choices=[], validate_choice=True)
+    scores = FieldList(FormField(ScoreLineForm), max_entries=MAX_SCORE_LINES)
+    samenvatting = area_field("", optional=True)
+    besluiten = area_field("", optional=True)
+    overig = area_field("", optional=True)
+    agreements = FieldList(FormField(AgreementLineForm), max_entries=MAX_AGREEMENT_LINES)
+
+    def fill_choices(
+        self, attendance: list[tuple[str, str]], owners: list[tuple[str, str]], goals: list[tuple[str, str]]
+    ) -> None:
+        """Who can be ticked as present, who can take on an agreement, the goals; the sections' shared labels."""
+        self.attended.choices = attendance
+        for name, section in REPORT_SECTIONS:
+            self[name].label.text = label(section)
+        for entry in self.agreements:
+            line: AgreementLineForm = entry.form
+            line.owner.choices = [("", gettext("nobody chosen yet")), *owners]
+            line.goal.choices = [("", gettext("no particular goal")), *goals]
+
+    def sections(self) -> dict[Section, str]:
+        """The three texts by section (empty ones too: the domain drops them)."""
+        return {section: self[name].data or "" for name, section in REPORT_SECTIONS}
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One field error for the summary at the top of a form: where it is and what is wrong."""
+
+    field_id: str
+    what: str
+    messages: tuple[str, ...]
+
+
+def field_problems(form: BaseForm, context: Callable[[str, int, Any], str] | None = None) -> list[FieldProblem]:
+    """Every field error in the form, lines included, in page order (for the problem summary).
+
+    `context(list_name, position, line_form)` names the line an error is in (e.g. the goal's words).
+    """
+    return list(_walk(form, context))
+
+
+def _walk(form: Form, context: Callable[[str, int, Any], str] | None, prefix: str = "") -> Iterator[FieldProblem]:
+    for f in form:
+        if f.type in ("CSRFTokenField", "HiddenField"):
+            continue
+        if f.type == "FieldList":
+            for position, entry in enumerate(f.entries, start=1):
+                where = context(f.short_name, position, entry.form) if context is not None else ""
+                yield from _walk(entry.form, context, where)
+            continue
+        if f.errors:
+            what = f"{prefix} — {f.label.text}" if prefix else str(f.label.text)
+            yield FieldProblem(f.id, what, tuple(str(e) for e in _flat(f.errors)))
+
+
+def _flat(errors: Iterable[Any]) -> Iterator[Any]:
+    for e in errors:
+        if isinstance(e, (list, tuple)):
+            yield from _flat(e)
+        else:
+            yield e
