@@ -35,7 +35,8 @@ from plugin.meetings.ics import calendar_filename, meeting_calendar
 from plugin.meetings.invitation import invitation_text
 from plugin.web.actions import Problem, run_action
 
-bp = Blueprint("meetings", __name__, template_folder="templates")
+bp = Blueprint("meetings", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/meetings")
 
 PLANNED = (MeetingStatus.PROPOSED, MeetingStatus.BOOKED)
 # What a user may mark next, per status (the domain checks it again and explains a refusal).
