@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import RadioField, SelectField
-from wtforms.validators import InputRequired, Optional
+from wtforms import Field, RadioField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea
 from fhir_mappings.model import MAX_SCORE, MAX_TEXT
@@ -47,6 +48,11 @@ class GoalForm(BaseForm):
         description=_l("Only for a short-term goal: the long-term goal it is a step towards."),
     )
 
+    def validate_parent_uid(self, field: Field) -> None:
+        """Say it next to the field: only a short-term goal is a step (the domain checks it again)."""
+        if field.data and self.term.data == GoalTerm.LANG.value:
+            raise ValidationError(str(_l("A long-term goal is not a step. Choose 'none', or choose short term.")))
+
     def fill_choices(self, parents: list[tuple[str, str]]) -> None:
         """Set the select and radio options (labels in the page's language; `parents` = (uid, text))."""
         self.term.choices = [(GoalTerm.LANG.value, labels.label(GoalTerm.LANG)),
@@ -79,7 +85,7 @@ class ScoreForm(BaseForm):
 
     score = RadioField(
         _l("Score"),
-        choices=[(str(n), str(n)) for n in range(MAX_SCORE + 1)],
+        choices=[SelectChoice(str(n)) for n in range(MAX_SCORE + 1)],
         validators=[InputRequired(message=_l("Choose a score from 0 to 10."))],
         description=_l("0 means no progress at all, 10 means the goal is reached."),
     )
