@@ -1,0 +1,186 @@
+"""Forms of the members area.
+
+Field names are unique across the forms of one page (the nominate page has three forms, the member page
+up to five), so every input has its own id and label.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Optional, Regexp, ValidationError
+
+from fhir_mappings.codes import INTERVIEW_SECTIONS, NominationState, Section
+from fhir_mappings.model import MAX_NAME
+from plugin.group.service import now
+from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
+from plugin.web.forms import BaseForm, LocalDateTimeField, RequiredIf, area_field, bounded, required, text_field
+from plugin.web.labels import label
+
+MAX_PHONE = 30
+MAX_EMAIL = 254
+MAX_SEARCH = 100
+# A FHIR id (R4: [A-Za-z0-9\-\.]{1,64}); anything else is not a practitioner the search could have offered.
+PRACTITIONER_REF = re.compile(r"Practitioner/[A-Za-z0-9\-.]{1,64}")
+# A held interview written down a little ahead of the clock on the wall is fine; one next week is a typo.
+CLOCK_SLACK = timedelta(minutes=15)
+
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()\-.]+")
+_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"'.]+")
+
+
+class PhoneNumber:
+    """Lightly checked: digits with the usual separators, at least 6 digits (no check of the number plan)."""
+
+    def __call__(self, form: BaseForm, field: Field) -> None:
+        value = (field.data or "").strip()
+        if len(value) > MAX_PHONE:
+            return  # the length check already says what is wrong
+        if not _PHONE_CHARS.fullmatch(value) or sum(c.isdigit() for c in value) < 6:
+            raise ValidationError(str(_l("Enter a phone number with digits only, like 06-12345678.")))
+
+
+class EmailAddress:
+    """Lightly checked: something@something.tld (whether it exists, only sending mail can tell)."""
+
+    def __call__(self, form: BaseForm, field: Field) -> None:
+        value = (field.data or "").strip()
+        if len(value) > MAX_EMAIL:
+            return
+        if not _EMAIL.fullmatch(value):
+            raise ValidationError(str(_l("Enter an e-mail address like name@example.nl.")))
+
+
+def phone_field(label_text: Any) -> StringField:
+    return StringField(label_text, validators=[Optional(), bounded(MAX_PHONE), PhoneNumber()],
+                       render_kw={"maxlength": MAX_PHONE, "type": "tel", "autocomplete": "off"})
+
+
+def email_field(label_text: Any) -> StringField:
+    return StringField(label_text, validators=[Optional(), bounded(MAX_EMAIL), EmailAddress()],
+                       render_kw={"maxlength": MAX_EMAIL, "type": "email", "autocomplete": "off"})
+
+
+def _words_field(label_text: Any, other: str, other_keys: tuple[str, ...], message: Any, **kw: Any) -> StringField:
+    """Optional free text, required when the chosen code is 'other'."""
+    return StringField(label_text, validators=[RequiredIf(other, other_keys, message), Optional(), bounded(MAX_NAME)],
+                       render_kw={"maxlength": MAX_NAME, "autocomplete": "off"}, **kw)
+
+
+class PersonForm(BaseForm):
+    """(a) Someone from the patient's own circle: a new RelatedPerson."""
+
+    name = text_field(_l("Name"), limit=MAX_NAME, render_kw={"autocomplete": "off"})
+    relationship = SelectField(_l("Who is this for the patient?"), choices=relationship_choices(PERSONAL),
+                               validators=[required(_l("Choose who this is for the patient."))])
+    relationship_text = _words_field(
+        _l("In your own words (optional)"), "relationship", tuple(r.key for r in PERSONAL if r.needs_text),
+        _l("Say in a few words who this is for the patient."),
+        description=_l("For example: oldest sister, or friend from the football club."),
+    )
+    phone = phone_field(_l("Phone number (optional)"))
+    email = email_field(_l("E-mail address (optional)"))
+
+
+class PractitionerForm(BaseForm):
+    """(b) A practitioner of the clinic, picked from the search results."""
+
+    practitioner = HiddenField(validators=[DataRequired(), Regexp(PRACTITIONER_REF.pattern + r"\Z")])
+    search = HiddenField(validators=[Optional()])
+
+
+class ProfessionalForm(BaseForm):
+    """(c) A professional from outside the clinic (GP, social worker, ...): a RelatedPerson with an occupation."""
+
+    pro_name = text_field(_l("Name"), limit=MAX_NAME, render_kw={"autocomplete": "off"})
+    profession = SelectField(_l("Profession"), choices=relationship_choices(PROFESSIONS),
+                             validators=[required(_l("Choose a profession."))])
+    profession_text = _words_field(
+        _l("Profession and organisation in your own words (optional)"), "profession",
+        tuple(r.key for r in PROFESSIONS if r.needs_text), _l("Say in a few words what this person does."),
+        description=_l("For example: general practitioner at the practice in the village, or job coach."),
+    )
+    pro_phone = phone_field(_l("Phone number (optional)"))
+    pro_email = email_field(_l("E-mail address (optional)"))
+
+
+class PlanInterviewForm(BaseForm):
+    planned_start = LocalDateTimeField(_l("Date and time of the introductory interview"),
+                                       validators=[required(_l("Enter the date and time."))])
+
+
+def _section_label(section: Section) -> LazyString:
+    return LazyString(label, section)
+
+
+SECTION_FIELDS: dict[Section, str] = {s: s.value for s in INTERVIEW_SECTIONS}
+
+
+class RecordInterviewForm(BaseForm):
+    """What was said in the introductory interview: the four topics of RACT, at least one filled in."""
+
+    held_at = LocalDateTimeField(_l("When was the interview held?"),
+                                 validators=[required(_l("Enter the date and time."))])
+    verwachtingen = area_field(_section_label(Section.VERWACHTINGEN), optional=True,
+                               description=_l("What does this person expect from the group?"))
+    inzet = area_field(_section_label(Section.INZET), optional=True,
+                       description=_l("How much time and effort can this person give?"))
+    relatie = area_field(_section_label(Section.RELATIE), optional=True,
+                         description=_l("How do they know the patient, and what have they been through together?"))
+    bijdrage = area_field(_section_label(Section.BIJDRAGE), optional=True,
+                          description=_l("How can this person help the patient reach their goals?"))
+
+    def sections(self) -> dict[Section, str]:
+        """The four topics as typed (empty ones included; the domain leaves them out)."""
+        return {section: str(self[name].data or "") for section, name in SECTION_FIELDS.items()}
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not any(text.strip() for text in self.sections().values()):
+            self.form_errors.append(str(_l("Write down at least one of the four topics.")))
+            ok = False
+        if self.held_at.data is not None and self.held_at.data > now() + CLOCK_SLACK:
+            self.held_at.errors = [*self.held_at.errors, str(_l("This time is still to come. Enter when the "
+                                                                 "interview was held, or plan it instead."))]
+            ok = False
+        return ok
+
+
+DECISIONS = (NominationState.LID, NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN)
+
+
+class DecisionForm(BaseForm):
+    """After (or instead of) the interview: the nominee joins, declines, or the nomination is withdrawn."""
+
+    outcome = RadioField(
+        _l("What happens now?"),
+        choices=[
+            SelectChoice(NominationState.LID.value, _l("becomes a member of the group")),
+            SelectChoice(NominationState.AFGEZIEN.value, _l("does not want to join after all (declined)")),
+            SelectChoice(NominationState.TERUGGETROKKEN.value, _l("the patient withdraws the nomination (withdrawn)")),
+        ],
+        invalid_choice_message=_l("Choose what happens."),
+    )
+
+
+class CoreForm(BaseForm):
+    core = HiddenField(validators=[DataRequired(), AnyOf(("on", "off"))])
+
+
+class LeaveForm(BaseForm):
+    confirm_leave = BooleanField(_l("Yes, this person leaves the group"))
+
+
+class HandOverForm(BaseForm):
+    practitioner = HiddenField(validators=[DataRequired(), Regexp(PRACTITIONER_REF.pattern + r"\Z")])
+    confirm_hand_over = BooleanField(_l("Yes, hand over the role"))
+
+
+class NominateAgainForm(BaseForm):
+    """Someone who left or declined is nominated again (no fields: the person is in the URL)."""
