@@ -110,7 +110,7 @@ def meeting_calendar(
     calendar.add_component(event)
     # Only the years around the meeting: the full 1970-2038 rule history would make every invitation large.
     calendar.add_missing_timezones(first_date=date(start.year - 1, 1, 1), last_date=date(end.year + 2, 1, 1))
-    return calendar.to_ical().decode("utf-8")
+    return str(calendar.to_ical().decode("utf-8"))
 
 
 def calendar_filename(meeting: Meeting) -> str:

@@ -8,8 +8,8 @@ linked when the notes area is present.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -116,8 +116,8 @@ def plan(context_id: str) -> Any:
     elif not g.launch.can_write:
         problem, status = _read_only(), 403
     elif form.validate_on_submit():
-        start = form.start.data
-        end = start + timedelta(minutes=form.minutes.data or 0)
+        begins = cast(datetime, form.start.data)  # validated: required and parsed
+        ends = begins + timedelta(minutes=form.minutes.data or 0)
         chosen = form.place.data or LATER
         name, address = form.new_place_name.data or "", form.new_place_address.data or ""
         theme = MeetingTheme(form.theme.data) if form.theme.data else None
@@ -129,7 +129,7 @@ def plan(context_id: str) -> Any:
                 place_uid = grp.add_place(name, address).uid
             elif chosen != LATER:
                 place_uid = chosen
-            return grp.plan_meeting(start, end, place_uid, theme, theme_text)
+            return grp.plan_meeting(begins, ends, place_uid, theme, theme_text)
 
         activity = "Bijeenkomst gepland met een nieuwe plek" if chosen == NEW_PLACE else "Bijeenkomst gepland"
         outcome = run_action(page, plan_it, activity, form=form)

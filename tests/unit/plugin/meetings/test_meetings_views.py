@@ -131,6 +131,10 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         assert appointment["reasonCode"][0]["coding"][0]["code"] == "herorientatie"
         location = env.store.read("Location", place_actor(appointment).split("/")[1])
         assert location["name"] == "Bij Sanne thuis" and location["address"]["text"] == "Kerkstraat 12, Breda"
+        assert location["status"] == "active" and location["identifier"][0]["system"] == IDENTIFIER_SYSTEM
+        place_entry = next(p for p in appointment["participant"] if p["actor"]["reference"].startswith("Location/"))
+        assert place_entry["status"] == "accepted" and place_entry["actor"]["display"] == "Bij Sanne thuis"
+        assert appointment["supportingInformation"][0]["reference"].startswith("CarePlan/")
         assert len(env.resources("Location")) == locations_before + 1
         assert "Bijeenkomst gepland met een nieuwe plek" in provenance_texts(env)
         page = text(env.get(f"/bijeenkomsten/{new_uid}"))
