@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,15 @@ def ui(english: str, *, exact: bool = True) -> re.Pattern[str]:
     words = sorted({english, *dutch_texts().get(english, set())}, key=len, reverse=True)
     body = "(?:" + "|".join(re.escape(w) for w in words) + ")"
     return re.compile(f"^\\s*{body}\\s*$" if exact else body)
+
+
+def choose(select: Locator, text: str) -> None:
+    """Choose the option of a select whose words contain `text` (options may add a role or a term)."""
+    option = select.locator("option").filter(has_text=text)
+    expect(option).to_have_count(1)
+    value = option.get_attribute("value")
+    assert value is not None
+    select.select_option(value)
 
 
 def blocking_violations(results: Any) -> list[str]:
@@ -128,13 +138,13 @@ class AppInEpd:
         response = nav.value
         assert response is not None and response.status == 200, f"{self.frame.url}: HTTP {response and response.status}"
 
-    def save(self, button: Locator, *, keyboard: bool = False) -> None:
-        """Submit a form and check it was saved in the EHR (one Provenance more)."""
+    def save(self, button: Locator) -> None:
+        """Submit a form with its button and check it was saved in the EHR (one Provenance more)."""
+        self._saved(button.click)
+
+    def _saved(self, submit: Callable[[], None]) -> None:
         with self.frame.expect_navigation() as nav:
-            if keyboard:
-                button.press("Enter")
-            else:
-                button.click()
+            submit()
         response = nav.value
         problems = self.frame.locator(".problem-box")
         detail = problems.inner_text() if problems.count() else ""
@@ -153,6 +163,41 @@ class AppInEpd:
         response = self.context.request.get(urljoin(self.frame.url, href))
         assert response.ok, f"{href}: HTTP {response.status}"
         return response.text()
+
+    # ------------------------------------------------------------------ keyboard
+
+    def focused(self, selector: str) -> dict[str, str]:
+        """What has the keyboard focus in the app, whether it matches `selector`, and how the focus is drawn."""
+        return self.frame.evaluate(
+            """(selector) => { const el = document.activeElement; const st = getComputedStyle(el);
+                return {what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""),
+                        match: el.matches(selector) ? "yes" : "no",
+                        visible: el.matches(":focus-visible") ? "yes" : "no",
+                        outline: st.outlineStyle + " " + st.outlineWidth, shadow: st.boxShadow}; }""",
+            selector,
+        )
+
+    def tab_to(self, selector: str, *, limit: int = 40) -> None:
+        """Press Tab until the focus is on an element matching `selector`; the focus must be visible there."""
+        seen = []
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            now = self.focused(selector)
+            seen.append(now["what"])
+            if now["match"] == "yes":
+                has_ring = not now["outline"].startswith("none") and not now["outline"].endswith(" 0px")
+                assert now["visible"] == "yes" and (has_ring or now["shadow"] != "none"), f"focus not visible: {now}"
+                return
+        raise AssertionError(f"Tab never reached {selector}; it went {seen}")
+
+    def save_with_enter(self) -> None:
+        """Submit the form that has the focus by pressing Enter, and check it was saved."""
+        self._saved(lambda: self.page.keyboard.press("Enter"))
+
+    @staticmethod
+    def dutch(english: str) -> str:
+        """The Dutch text of a msgid (the first one in the catalogs)."""
+        return sorted(dutch_texts().get(english, {english}))[0]
 
     def check_no_dialogs(self) -> None:
         assert self.dialogs == [], f"a dialog fired (script ran): {self.dialogs}"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
@@ -21,6 +23,7 @@ from tests.e2e.browser_support import (
     WIDE,
     AppInEpd,
     all_of,
+    choose,
     group_resources,
     ui,
 )
@@ -34,6 +37,9 @@ CS = "https://resourcegroep.nl/fhir/CodeSystem/"
 RTL = "مرحبا שלום"
 HOSTILE = f"<script>alert(1)</script>\"'& {RTL} 🎉👩🏽‍⚕️"
 GROUP_NAME = f"Team Daan {HOSTILE}"
+LONG_GOALS = (f"Zelf koken en wonen {HOSTILE}", "Werk vinden dat bij me past")
+SHORT_GOALS = ("Huurtoeslag aanvragen", "Een cv maken met de jobcoach")
+AGREEMENTS = (f"Samen het formulier invullen {HOSTILE}", "Drie vacatures opzoeken")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,11 @@ def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
         context.close()
 
 
+def amsterdam_today() -> date:
+    """Today as the app sees it (Europe/Amsterdam)."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+
+
 def codes(concepts: list[dict[str, Any]] | None, system: str) -> set[str]:
     """The codes of `system` in a list of CodeableConcepts."""
     return {c["code"] for cc in concepts or [] for c in cc.get("coding") or [] if c.get("system") == system}
@@ -79,6 +90,85 @@ def start_group(app: AppInEpd) -> None:
     app.save(frame.get_by_role("button", name=ui("Start the group")))
     expect(app.h1()).to_have_text(ui("Overview"))
     expect(frame.locator(".group-name")).to_contain_text(GROUP_NAME)
+
+
+def add_goal_with_the_keyboard(app: AppInEpd, text: str) -> None:
+    """The whole 'add a goal' form with Tab, typing and Enter only; every stop shows where the focus is."""
+    frame = app.frame
+    keyboard = app.page.keyboard
+    frame.locator("main").focus()  # where the skip link lands: the start of the page's content
+    app.tab_to("#text")
+    keyboard.type(text)
+    app.tab_to("input[name=term]")  # into the term radios: arrow keys choose within the group
+    for _ in range(2):
+        if frame.locator("#term-0").is_checked():
+            break
+        keyboard.press("ArrowUp")
+    expect(frame.get_by_label(ui("long term"))).to_be_checked()
+    app.tab_to("#life_area")
+    keyboard.type(app.dutch("living")[:3])  # type-ahead in a closed select
+    expect(frame.locator("#life_area")).to_have_value("wonen")
+    app.tab_to("button[type=submit]")
+    app.save_with_enter()
+
+
+def add_goals(app: AppInEpd) -> None:
+    """Two long-term goals (one typed with the keyboard only) and a short-term step under each."""
+    frame = app.frame
+    app.nav("Goals")
+    app.follow(frame.get_by_role("link", name=ui("Add a goal")))
+    add_goal_with_the_keyboard(app, LONG_GOALS[0])
+
+    app.follow(frame.get_by_role("link", name=ui("Add a goal")))
+    frame.get_by_label(ui("The goal")).fill(LONG_GOALS[1])
+    frame.get_by_label(ui("long term")).check()
+    frame.get_by_label(ui("Life area")).select_option("dagbesteding-werk")
+    app.save(frame.get_by_role("button", name=ui("Add goal")))
+
+    # A step from the long-term goal's own link: term and goal are chosen already.
+    first = frame.locator("article.goal-card", has=frame.get_by_role("heading", name=LONG_GOALS[0], exact=True))
+    app.follow(first.get_by_role("link", name=ui("Add a step", exact=False)))
+    expect(frame.get_by_label(ui("short term"))).to_be_checked()
+    frame.get_by_label(ui("The goal")).fill(SHORT_GOALS[0])
+    app.save(frame.get_by_role("button", name=ui("Add goal")))
+
+    # A step made by hand: short term, and the long-term goal chosen from the list.
+    app.follow(frame.get_by_role("link", name=ui("Add a goal")))
+    frame.get_by_label(ui("The goal")).fill(SHORT_GOALS[1])
+    frame.get_by_label(ui("short term")).check()
+    choose(frame.get_by_label(ui("Step towards the long-term goal")), LONG_GOALS[1])
+    frame.get_by_label(ui("Reached by (optional)")).fill((amsterdam_today() + timedelta(days=60)).isoformat())
+    app.save(frame.get_by_role("button", name=ui("Add goal")))
+
+    for text in LONG_GOALS:  # shown back literally: the hostile text is text, not markup
+        expect(frame.get_by_role("heading", level=3, name=text, exact=True)).to_be_visible()
+    for parent, step in zip(LONG_GOALS, SHORT_GOALS, strict=True):
+        card = frame.locator("article.goal-card", has=frame.get_by_role("heading", name=parent, exact=True))
+        expect(card.get_by_role("heading", level=4, name=step, exact=True)).to_be_visible()
+    app.check_no_dialogs()
+
+
+def make_agreements(app: AppInEpd, owners: tuple[str, str]) -> None:
+    """Two agreements: one for a goal with a date ahead, one already past its date (it must stand out)."""
+    frame = app.frame
+    app.nav("Agreements")
+    for text, owner, goal, days in (
+        (AGREEMENTS[0], owners[0], SHORT_GOALS[0], 21),
+        (AGREEMENTS[1], owners[1], LONG_GOALS[1], -3),
+    ):
+        app.follow(frame.get_by_role("link", name=ui("Make an agreement")))
+        frame.get_by_label(ui("What will be done")).fill(text)
+        choose(frame.get_by_label(ui("Who does it")), owner)
+        frame.get_by_label(ui("By when (optional)")).fill((amsterdam_today() + timedelta(days=days)).isoformat())
+        choose(frame.get_by_label(ui("For which goal (optional)")), goal)
+        app.save(frame.get_by_role("button", name=ui("Make agreement")))
+    table = frame.locator("table.agreements").first
+    expect(table.get_by_role("rowheader", name=AGREEMENTS[0], exact=True)).to_be_visible()
+    late = frame.locator("tr.overdue")
+    expect(late).to_have_count(1)
+    expect(late).to_contain_text(AGREEMENTS[1])
+    app.check_no_dialogs()
+    app.check_page("agreements")
 
 
 PLACE = "Buurthuis De Linde"
@@ -102,9 +192,9 @@ def plan_meeting(app: AppInEpd, chair: str, minutes: str, time_keeper: str) -> s
     detail_url = frame.url
     expect(frame.locator("main dl.facts")).to_contain_text(PLACE)
 
-    frame.get_by_label(ui("Chair")).select_option(label=chair)
-    frame.get_by_label(ui("Minute taker")).select_option(label=minutes)
-    frame.get_by_label(ui("Time keeper")).select_option(label=time_keeper)
+    choose(frame.get_by_label(ui("Chair")), chair)
+    choose(frame.get_by_label(ui("Minute taker")), minutes)
+    choose(frame.get_by_label(ui("Time keeper")), time_keeper)
     app.save(frame.get_by_role("button", name=ui("Save roles")))
     expect(frame.get_by_label(ui("Chair"))).to_have_value(re.compile(".+"))
 
@@ -176,6 +266,8 @@ def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -
     start_group(app)
     app.check_page("overview", narrow=True)
 
+    add_goals(app)
+    make_agreements(app, owners=("Daan Mulder", "Anna de Vries"))
     plan_meeting(app, chair="Daan Mulder", minutes="Anna de Vries", time_keeper="Anna de Vries")
 
     end_group(app)
