@@ -51,17 +51,22 @@ def _fmt(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def label_indices(count: int, plot_width: float) -> list[int]:
-    """Which points get a date label: all when they fit, else every n-th, always the first and the last."""
+def label_indices(count: int, span: float) -> list[int]:
+    """Which points get a date label, for `count` points spread evenly over `span` units.
+
+    Every point when the labels fit, else every n-th, so that labels are at least DATE_LABEL_SPACE apart;
+    the first and the last point always get one.
+    """
     if count <= 0:
         return []
-    fit = max(2, int(plot_width // DATE_LABEL_SPACE))
-    step = max(1, math.ceil(count / fit))
+    if count == 1:
+        return [0]
+    step = max(1, math.ceil(DATE_LABEL_SPACE * (count - 1) / span))
     shown = list(range(0, count, step))
     last = count - 1
     if shown[-1] != last:
-        if last - shown[-1] < step and len(shown) > 1:
-            shown[-1] = last  # too close to the previous label: the last date matters more
+        if len(shown) > 1:
+            shown[-1] = last  # the gap to the label before it only grows; the latest date matters most
         else:
             shown.append(last)
     return shown
@@ -109,11 +114,13 @@ def progress_chart(
         '<g class="chart-grid" font-size="12">',
     ]
     for tick in range(0, max_score + 1, 2 if max_score >= 10 else 1):
-        y = _fmt(y_of(tick))
+        tick_y = _fmt(y_of(tick))
         colour = AXIS_COLOUR if tick == 0 else GRID_COLOUR
-        parts.append(f'<line x1="{plot_left}" y1="{y}" x2="{plot_right}" y2="{y}" stroke="{colour}" stroke-width="1"/>')
         parts.append(
-            f'<text x="{plot_left - 8}" y="{y}" text-anchor="end" dominant-baseline="middle" '
+            f'<line x1="{plot_left}" y1="{tick_y}" x2="{plot_right}" y2="{tick_y}" stroke="{colour}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{plot_left - 8}" y="{tick_y}" text-anchor="end" dominant-baseline="middle" '
             f'fill="{TEXT_COLOUR}">{tick}</text>'
         )
     parts.append(
@@ -140,11 +147,9 @@ def progress_chart(
         parts.append(f'<text x="{_fmt(x)}" y="{_fmt(y - 10)}" text-anchor="middle">{point.score}</text>')
     parts.append("</g>")
     parts.append(f'<g class="chart-dates" font-size="12" fill="{TEXT_COLOUR}">')
-    for index in label_indices(count, inner_right - inner_left + 2 * EDGE_PAD):
-        x = _fmt(coords[index][0])
-        parts.append(
-            f'<text x="{x}" y="{plot_bottom + 20}" text-anchor="middle">{escape(date_label(ordered[index].day))}</text>'
-        )
+    for index in label_indices(count, inner_right - inner_left):
+        label_x, day = _fmt(coords[index][0]), escape(date_label(ordered[index].day))
+        parts.append(f'<text x="{label_x}" y="{plot_bottom + 20}" text-anchor="middle">{day}</text>')
     parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

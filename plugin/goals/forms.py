@@ -71,7 +71,7 @@ class EditGoalForm(GoalForm):
         offered = list(STATUS_CHOICES)
         if current not in offered:
             offered.insert(0, current)
-        self.status.choices = labels.choices(offered)
+        self.status.choices = labels.choices(tuple(offered))
 
 
 class NoteForm(BaseForm):

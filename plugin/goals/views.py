@@ -19,7 +19,8 @@ from plugin.group.service import GroupPage, current_service, now, today
 from plugin.i18n import current_language
 from plugin.launch.context import launch_required
 from plugin.web.actions import Problem, run_action
-from plugin.web.format import AMSTERDAM, long_date
+from plugin.web.format import long_date
+from plugin.web.forms import AMSTERDAM
 
 bp = Blueprint(
     "goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals"
@@ -205,7 +206,7 @@ def new(context_id: str) -> Any:
     status = 200
     if request.method == "GET":
         step_of = request.args.get("stap_van", "")
-        if step_of in {uid for uid, _ in form.parent_uid.choices}:  # type: ignore[misc]
+        if step_of in {uid for uid, _ in form.parent_uid.choices}:
             form.term.data, form.parent_uid.data = GoalTerm.KORT.value, step_of
     elif not g.launch.can_write:
         problem, status = _read_only_problem()

@@ -8,7 +8,16 @@ from datetime import date
 
 import pytest
 
-from plugin.goals.chart import HEIGHT, TOP, WIDTH, ChartPoint, dutch_date, label_indices, progress_chart
+from plugin.goals.chart import (
+    DATE_LABEL_SPACE,
+    HEIGHT,
+    TOP,
+    WIDTH,
+    ChartPoint,
+    dutch_date,
+    label_indices,
+    progress_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -85,16 +94,18 @@ def test_scores_outside_the_scale_are_refused() -> None:
 
 
 def test_date_labels_thin_out_without_losing_the_first_and_last() -> None:
-    assert label_indices(0, 584) == []
-    assert label_indices(3, 584) == [0, 1, 2]
-    many = label_indices(20, 584)
-    assert many[0] == 0 and many[-1] == 19 and len(many) <= 6
-    assert all(b - a >= 2 for a, b in itertools.pairwise(many))
-    assert label_indices(8, 584) == [0, 2, 4, 7]
+    assert label_indices(0, 520) == [] and label_indices(1, 520) == [0]
+    assert label_indices(3, 520) == [0, 1, 2]
+    assert label_indices(8, 520) == [0, 2, 4, 7]
+    many = label_indices(20, 520)
+    assert many[0] == 0 and many[-1] == 19 and len(many) < 20
     root = parse(progress_chart([ChartPoint(date(2026, 1, d), d % 11) for d in range(1, 21)],
                                 chart_id="m", title="t", description="d"))
     assert len(root.findall(f".//{SVG}circle")) == 20  # every score is drawn, only the labels thin out
-    assert len(root.findall(f"./{SVG}g[@class='chart-dates']/{SVG}text")) == len(many)
+    label_xs = [float(t.get("x", "0")) for t in root.findall(f"./{SVG}g[@class='chart-dates']/{SVG}text")]
+    assert len(label_xs) == len(many)
+    assert all(b - a >= DATE_LABEL_SPACE for a, b in itertools.pairwise(label_xs))  # labels never overlap
+    assert min(label_xs) - DATE_LABEL_SPACE / 2 >= 0 and max(label_xs) + DATE_LABEL_SPACE / 2 <= WIDTH
 
 
 def test_dutch_date() -> None:
