@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -82,7 +83,15 @@ class AgendaForm(BaseForm):
 
 # ---------------------------------------------------------------------------------------------- report
 
-SCORE_CHOICES: list[tuple[str, Any]] = [("", _l("no score")), *((str(i), str(i)) for i in range(MAX_SCORE + 1))]
+SCORE_CHOICES: list[SelectChoice] = [
+    SelectChoice("", _l("no score")),  # a lazy string: rendered in the page's language
+    *(SelectChoice(str(i), str(i)) for i in range(MAX_SCORE + 1)),
+]
+
+
+def select_choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as options."""
+    return [SelectChoice(value, text) for value, text in pairs]
 
 
 class ScoreLineForm(LineForm):
@@ -90,7 +99,8 @@ class ScoreLineForm(LineForm):
 
     goal = HiddenField()
     discussed = BooleanField(_l("Talked about at this meeting"))
-    score = SelectField(_l("Score (0 to 10)"), choices=SCORE_CHOICES, validate_choice=True)
+    # A missing value (no option sent) counts as "no score", as the browser's empty option does.
+    score = SelectField(_l("Score (0 to 10)"), choices=SCORE_CHOICES, default="", validate_choice=True)
     note = text_field(_l("Short note with the score"), limit=MAX_TEXT, optional=True)
 
     def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
@@ -105,9 +115,9 @@ class AgreementLineForm(LineForm):
     """A new agreement made at the meeting: what, who, by when, for which goal."""
 
     description = text_field(_l("What was agreed"), limit=MAX_TEXT, optional=True)
-    owner = SelectField(_l("Who does it"), choices=[], validate_choice=True)
+    owner = SelectField(_l("Who does it"), choices=[], default="", validate_choice=True)
     due = DutchDateField(_l("By when"), validators=[Optional()])
-    goal = SelectField(_l("For which goal"), choices=[], validate_choice=True)
+    goal = SelectField(_l("For which goal"), choices=[], default="", validate_choice=True)
 
     def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
         ok = super().validate(extra_validators)
@@ -146,13 +156,13 @@ class ReportForm(BaseForm):
         self, attendance: list[tuple[str, str]], owners: list[tuple[str, str]], goals: list[tuple[str, str]]
     ) -> None:
         """Who can be ticked as present, who can take on an agreement, the goals; the sections' shared labels."""
-        self.attended.choices = attendance
+        self.attended.choices = select_choices(attendance)
         for name, section in REPORT_SECTIONS:
             self[name].label.text = label(section)
         for entry in self.agreements:
             line: AgreementLineForm = entry.form
-            line.owner.choices = [("", gettext("nobody chosen yet")), *owners]
-            line.goal.choices = [("", gettext("no particular goal")), *goals]
+            line.owner.choices = select_choices([("", gettext("nobody chosen yet")), *owners])
+            line.goal.choices = select_choices([("", gettext("no particular goal")), *goals])
 
     def sections(self) -> dict[Section, str]:
         """The three texts by section (empty ones too: the domain drops them)."""
