@@ -929,6 +929,11 @@ class ResourceGroup:
         """An invitation to every current member (the patient included); a proposed meeting becomes booked."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
+        if meeting.status not in (MeetingStatus.PROPOSED, MeetingStatus.BOOKED):
+            raise DomainError(
+                "Voor deze bijeenkomst stuur je geen uitnodiging meer: die is al geweest of gaat niet door.",
+                f"invitation for a {meeting.status} meeting",
+            )
         recipients = [m.who for m in self.members if m.is_member]
         invitation = Invitation(
             new_uid(), recipients, check_text(message, "de uitnodiging", "invitation"), sent, calendar

@@ -40,6 +40,8 @@ def init_i18n(app: Flask) -> Babel:
     """Set up Flask-Babel with the project's translations and locale selection."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    # Times are shown as the clock in the clinic shows them (Babel reads this when it is set up).
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
     babel = Babel(app, locale_selector=select_locale)
 
     @app.context_processor

@@ -42,7 +42,6 @@ def clock(value: datetime | None) -> str:
 
 def init_format(app: Flask) -> None:
     """Register the filters: `|long_date`, `|date_time`, `|weekday_date_time`, `|clock`."""
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
     app.jinja_env.filters.update(
         long_date=long_date, date_time=date_time, weekday_date_time=weekday_date_time, clock=clock
     )

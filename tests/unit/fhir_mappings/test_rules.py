@@ -338,3 +338,14 @@ def test_invitation_books_the_meeting_and_goes_to_members() -> None:
     inv = g.add_invitation(m.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
     assert m.status is MeetingStatus.BOOKED
     assert PATIENT in inv.recipients and "Practitioner/pr2" not in inv.recipients  # the coach is still a nominee
+
+
+def test_no_invitation_for_a_meeting_that_was_held_or_cancelled() -> None:
+    g = full_group()
+    held = next(m for m in g.meetings if m.status is MeetingStatus.FULFILLED)
+    with pytest.raises(DomainError, match="geen uitnodiging"):
+        g.add_invitation(held.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
+    planned = g.meetings[-1]
+    g.set_meeting_status(planned.uid, MeetingStatus.CANCELLED)
+    with pytest.raises(DomainError):
+        g.add_invitation(planned.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
