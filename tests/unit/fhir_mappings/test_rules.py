@@ -343,7 +343,7 @@ def test_invitation_books_the_meeting_and_goes_to_members() -> None:
 def test_no_invitation_for_a_meeting_that_was_held_or_cancelled() -> None:
     g = full_group()
     held = next(m for m in g.meetings if m.status is MeetingStatus.FULFILLED)
-    with pytest.raises(DomainError, match="geen uitnodiging"):
+    with pytest.raises(DomainError, match="invitation for a fulfilled meeting"):
         g.add_invitation(held.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
     planned = g.meetings[-1]
     g.set_meeting_status(planned.uid, MeetingStatus.CANCELLED)
