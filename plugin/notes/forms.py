@@ -69,11 +69,13 @@ class AgendaForm(BaseForm):
     )
 
     def label_lines(self, describe: Callable[[str, str], str]) -> None:
-        """Give every line its label: the goal or agreement it names, or its place in the list."""
-        for number, entry in enumerate(self.lines, start=1):
+        """Give every line its label: the goal or agreement it names, or its number among the own items."""
+        own = 0
+        for entry in self.lines:
             line: AgendaLineForm = entry.form
             if line.kind.data == KIND_FREE:
-                line.text.label.text = gettext("Agenda item %(number)d", number=number)
+                own += 1
+                line.text.label.text = gettext("Item in own words %(number)d", number=own)
             elif line.kind.data == KIND_AGREEMENT:
                 words = describe(KIND_AGREEMENT, line.ref.data or "")
                 line.include.label.text = gettext("Agreement: %(text)s", text=words)
