@@ -39,6 +39,14 @@ HOSTILE = f"<script>alert(1)</script>\"'& {RTL} 🎉👩🏽‍⚕️"
 GROUP_NAME = f"Team Daan {HOSTILE}"
 LONG_GOALS = (f"Zelf koken en wonen {HOSTILE}", "Werk vinden dat bij me past")
 SHORT_GOALS = ("Huurtoeslag aanvragen", "Een cv maken met de jobcoach")
+CIRCLE = (("Ans Mulder", "MTH", "06-12345678", "ans@example.nl"), ("Karim Haddad", "FRND", "", ""))
+PRACTITIONER_NOMINEE = ("Smit", "Practitioner/lotte-smit", "Lotte Smit")
+INTERVIEW = {
+    "Expectations": "Wil weten hoe het met Daan gaat",
+    "Commitment": "Eens per drie maanden, en tussendoor bellen",
+    "Relationship with the patient": "Kent Daan al lang",
+    "What they can contribute": "Helpt met formulieren en koken",
+}
 AGREEMENTS = (f"Samen het formulier invullen {HOSTILE}", "Drie vacatures opzoeken")
 
 
@@ -90,6 +98,53 @@ def start_group(app: AppInEpd) -> None:
     app.save(frame.get_by_role("button", name=ui("Start the group")))
     expect(app.h1()).to_have_text(ui("Overview"))
     expect(frame.locator(".group-name")).to_contain_text(GROUP_NAME)
+
+
+def nominate(app: AppInEpd) -> list[str]:
+    """Nominate two people from the patient's circle and one practitioner found by searching; their names."""
+    frame = app.frame
+    app.nav("Members")
+    for name, relationship, phone, email in CIRCLE:
+        app.follow(frame.get_by_role("link", name=ui("Nominate someone")))
+        form = frame.locator("form", has=frame.get_by_role("button", name=ui("Nominate this person")))
+        form.get_by_label(ui("Name")).fill(name)
+        form.get_by_label(ui("Who is this for the patient?")).select_option(relationship)
+        form.get_by_label(ui("Phone number (optional)")).fill(phone)
+        form.get_by_label(ui("E-mail address (optional)")).fill(email)
+        app.save(form.get_by_role("button", name=ui("Nominate this person")))
+
+    search, reference, display = PRACTITIONER_NOMINEE
+    app.follow(frame.get_by_role("link", name=ui("Nominate someone")))
+    app.check_page("nominate")
+    frame.get_by_label(ui("Name of the practitioner")).fill(search)
+    app.follow(frame.get_by_role("search").get_by_role("button", name=ui("Search")))
+    pick = frame.locator("form", has=frame.locator(f"input[name=practitioner][value='{reference}']"))
+    expect(pick.get_by_role("button")).to_contain_text(display)
+    app.save(pick.get_by_role("button"))
+    names = [c[0] for c in CIRCLE] + [display]
+    nominees = frame.locator("section", has=frame.locator("#nominees-h"))
+    for name in names:
+        expect(nominees.get_by_role("link", name=name, exact=True)).to_be_visible()
+    return names
+
+
+def interview_and_admit(app: AppInEpd, name: str, *, core: bool = False) -> None:
+    """Plan the introductory interview (yesterday), write it down (four topics), and admit the nominee."""
+    frame = app.frame
+    app.nav("Members")
+    app.follow(frame.get_by_role("link", name=name, exact=True))
+    yesterday = amsterdam_today() - timedelta(days=1)
+    frame.get_by_label(ui("Date and time of the introductory interview")).fill(f"{yesterday.isoformat()}T14:00")
+    app.save(frame.get_by_role("button", name=ui("Save the date")))
+    expect(frame.get_by_label(ui("When was the interview held?"))).to_have_value(f"{yesterday.isoformat()}T14:00")
+    for section, text in INTERVIEW.items():
+        frame.get_by_label(ui(section)).fill(f"{text} ({name})")
+    app.save(frame.get_by_role("button", name=ui("Save the interview")))
+    frame.get_by_label(ui("becomes a member of the group")).check()
+    app.save(frame.get_by_role("button", name=ui("Save")))
+    if core:
+        app.save(frame.get_by_role("button", name=ui("Make core member")))
+        app.check_page("member")
 
 
 def add_goal_with_the_keyboard(app: AppInEpd, text: str) -> None:
@@ -266,9 +321,16 @@ def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -
     start_group(app)
     app.check_page("overview", narrow=True)
 
+    mother, friend, practitioner = nominate(app)
+    for name in (mother, friend, practitioner):
+        interview_and_admit(app, name, core=name == mother)
+    app.nav("Members")
+    app.check_page("members")
+
     add_goals(app)
-    make_agreements(app, owners=("Daan Mulder", "Anna de Vries"))
-    plan_meeting(app, chair="Daan Mulder", minutes="Anna de Vries", time_keeper="Anna de Vries")
+    app.check_page("goals")
+    make_agreements(app, owners=(mother, practitioner))
+    plan_meeting(app, chair=mother, minutes="Anna de Vries", time_keeper=friend)
 
     end_group(app)
     app.check_page("overview-ended")
