@@ -69,6 +69,12 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         assert env.get("/doelen/nieuw?stap_van=" + house).status_code == 200
         assert f'<option selected value="{house}">' in text(env.get("/doelen/nieuw?stap_van=" + house))
         assert env.get("/doelen/geen-doel").status_code == 404
+        # A goal another system wrote has the uid "Goal/<id>": its pages and actions still route.
+        routes = env.app.url_map.bind("app.test")
+        assert routes.match("/c/x/doelen/Goal/12/voortgang", method="POST") == (
+            "goals.score", {"context_id": "x", "goal_uid": "Goal/12"})
+        assert routes.match("/c/x/doelen/Goal/12", method="GET")[1]["goal_uid"] == "Goal/12"
+        assert routes.match("/c/x/doelen/nieuw", method="GET")[0] == "goals.new"
 
         english = text(env.get("/doelen?lang=en"))
         assert "Long-term goals" in english and "Latest score" in english and 'lang="en"' in english
