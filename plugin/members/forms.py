@@ -141,7 +141,7 @@ class RecordInterviewForm(BaseForm):
         return {section: str(self[name].data or "") for section, name in SECTION_FIELDS.items()}
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        ok = bool(super().validate(extra_validators))
         if ok and not any(text.strip() for text in self.sections().values()):
             self.form_errors.append(str(_l("Write down at least one of the four topics.")))
             ok = False
@@ -151,8 +151,6 @@ class RecordInterviewForm(BaseForm):
             ok = False
         return ok
 
-
-DECISIONS = (NominationState.LID, NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN)
 
 
 class DecisionForm(BaseForm):

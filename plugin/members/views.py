@@ -7,8 +7,10 @@ Nothing is ever removed: people who left, declined or were withdrawn stay in the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -16,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, GroupStatus, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter, new_uid
-from plugin.group.service import GroupPage, current_service, person_name, today
+from plugin.group.service import GroupPage, current_service, now, person_name, today
 from plugin.launch.context import launch_required
 from plugin.members import people
 from plugin.members.forms import (
@@ -35,9 +37,11 @@ from plugin.members.forms import (
 )
 from plugin.sync.errors import SyncError
 from plugin.web.actions import Problem, run_action, user_message
+from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
 bp = Blueprint("members", __name__, template_folder="templates")
+F = TypeVar("F", bound=BaseForm)
 
 MIN_SEARCH = 2
 
@@ -95,6 +99,9 @@ class Person:
 
     @property
     def relationship(self) -> str:
+        """Who this is for the patient: family, friend, a profession; or a practitioner of the clinic."""
+        if self.supporter is None and self.member.who.startswith(("Practitioner/", "PractitionerRole/")):
+            return str(gettext("practitioner of this clinic"))
         return people.describe(self.supporter)
 
     @property
@@ -114,11 +121,11 @@ class Person:
         """What has to happen next for a nominee, in plain words."""
         state = self.member.nomination
         if state is NominationState.GENOMINEERD:
-            return gettext("Plan the introductory interview.")
+            return str(gettext("Plan the introductory interview."))
         if state is NominationState.GESPREK_GEPLAND:
-            return gettext("Hold the interview, then write down what was said.")
+            return str(gettext("Hold the interview, then write down what was said."))
         if state is NominationState.GESPREK_GEVOERD:
-            return gettext("Decide together whether this person becomes a member.")
+            return str(gettext("Decide together whether this person becomes a member."))
         return ""
 
     @property
@@ -126,7 +133,7 @@ class Person:
         """How the participation ended, for the history."""
         if self.member.nomination in (NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN):
             return label(self.member.nomination)
-        return gettext("left the group")
+        return str(gettext("left the group"))
 
 
 def person(group: ResourceGroup, member: Member) -> Person:
@@ -335,7 +342,8 @@ class MemberForms:
 def _fresh_forms(found: Person) -> MemberForms:
     interview = found.interview
     planned = interview.planned_start if interview is not None else None
-    record = RecordInterviewForm(formdata=None, held_at=planned)
+    # The planned time is a good guess for when it was held, once that time has come.
+    record = RecordInterviewForm(formdata=None, held_at=planned if planned is not None and planned <= now() else None)
     if interview is not None and interview.held_at is None and interview.sections:
         for section, text in interview.sections.items():
             if section.value in record:
@@ -399,11 +407,11 @@ def member(context_id: str, member_uid: str) -> Any:
 def _member_action(
     member_uid: str,
     failed: str,
-    form: Any,
-    action: Any,
+    form: F,
+    action: Callable[[ResourceGroup, Member], object],
     activity: str,
     *,
-    check: Any = None,
+    check: Callable[[F], bool] | None = None,
 ) -> Any:
     """Validate `form`, run `action(group, member)` and redirect to the member page, or show why not (422)."""
     page, group = _loaded_or_404()
@@ -418,6 +426,13 @@ def _member_action(
     return _render_member(page, group, target, failed=failed, form=form, problem=problem, status=status)
 
 
+def _validated(moment: datetime | None) -> datetime:
+    """A required date-time of a form that passed validation (so never None)."""
+    if moment is None:
+        raise ValueError("a validated form lost its required date and time")
+    return moment
+
+
 @bp.post("/c/<context_id>/leden/<member_uid>/gesprek-plannen")
 @launch_required
 def plan_interview(context_id: str, member_uid: str) -> Any:
@@ -425,7 +440,7 @@ def plan_interview(context_id: str, member_uid: str) -> Any:
     form = PlanInterviewForm()
     return _member_action(
         member_uid, "plan", form,
-        lambda grp, m: grp.plan_interview(m.uid, form.planned_start.data),
+        lambda grp, m: grp.plan_interview(m.uid, _validated(form.planned_start.data)),
         "Kennismakingsgesprek gepland",
     )
 
@@ -437,7 +452,7 @@ def record_interview(context_id: str, member_uid: str) -> Any:
     form = RecordInterviewForm()
     return _member_action(
         member_uid, "record", form,
-        lambda grp, m: grp.record_interview(m.uid, form.held_at.data, form.sections()),
+        lambda grp, m: grp.record_interview(m.uid, _validated(form.held_at.data), form.sections()),
         "Kennismakingsgesprek vastgelegd",
     )
 

@@ -200,6 +200,8 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert datetime.fromisoformat(appointments[0]["start"]) == when
         assert appointments[0]["status"] == "booked"
         assert "Kennismakingsgesprek gepland" in provenance_texts(env)
+        planned_page = text(env.get(f"/leden/{sister}"))
+        assert ", 14:30</dd>" in planned_page and f'value="{local(when)}"' in planned_page  # Amsterdam time
 
         # the decision before the interview: the domain refuses, what was chosen stays chosen
         early = env.post(f"/leden/{sister}/besluit", {"outcome": "lid"})
