@@ -29,6 +29,9 @@ MAX_AGREEMENT_LINES = 40
 FREE_LINES_MIN = 3  # empty own-words lines the agenda form offers
 AGREEMENT_LINES_MIN = 2
 
+# Texts in the patient's own words may be in any script: let the browser pick the direction per text (RTL too).
+OWN_WORDS = {"dir": "auto"}
+
 KIND_GOAL = "goal"
 KIND_AGREEMENT = "agreement"
 KIND_FREE = "free"
@@ -56,7 +59,7 @@ class AgendaLineForm(LineForm):
     kind = HiddenField(validators=[AnyOf((KIND_GOAL, KIND_AGREEMENT, KIND_FREE))])
     ref = HiddenField()
     include = BooleanField(_l("Put on the agenda"))
-    text = text_field(_l("Agenda item"), limit=MAX_TEXT, optional=True)
+    text = text_field(_l("Agenda item"), limit=MAX_TEXT, optional=True, render_kw=OWN_WORDS)
 
 
 class AgendaForm(BaseForm):
@@ -103,7 +106,7 @@ class ScoreLineForm(LineForm):
     discussed = BooleanField(_l("Talked about at this meeting"))
     # A missing value (no option sent) counts as "no score", as the browser's empty option does.
     score = SelectField(_l("Score (0 to 10)"), choices=SCORE_CHOICES, default="", validate_choice=True)
-    note = text_field(_l("Short note with the score"), limit=MAX_TEXT, optional=True)
+    note = text_field(_l("Short note with the score"), limit=MAX_TEXT, optional=True, render_kw=OWN_WORDS)
 
     def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
         ok = super().validate(extra_validators)
@@ -116,7 +119,7 @@ class ScoreLineForm(LineForm):
 class AgreementLineForm(LineForm):
     """A new agreement made at the meeting: what, who, by when, for which goal."""
 
-    description = text_field(_l("What was agreed"), limit=MAX_TEXT, optional=True)
+    description = text_field(_l("What was agreed"), limit=MAX_TEXT, optional=True, render_kw=OWN_WORDS)
     owner = SelectField(_l("Who does it"), choices=[], default="", validate_choice=True)
     due = DutchDateField(_l("By when"), validators=[Optional()])
     goal = SelectField(_l("For which goal"), choices=[], default="", validate_choice=True)
@@ -149,9 +152,9 @@ class ReportForm(BaseForm):
 
     attended = MultiCheckboxField(_l("Who was there"), choices=[], validate_choice=True)
     scores = FieldList(FormField(ScoreLineForm), max_entries=MAX_SCORE_LINES)
-    samenvatting = area_field("", optional=True)
-    besluiten = area_field("", optional=True)
-    overig = area_field("", optional=True)
+    samenvatting = area_field("", optional=True, render_kw=OWN_WORDS)
+    besluiten = area_field("", optional=True, render_kw=OWN_WORDS)
+    overig = area_field("", optional=True, render_kw=OWN_WORDS)
     agreements = FieldList(FormField(AgreementLineForm), max_entries=MAX_AGREEMENT_LINES)
 
     def fill_choices(
