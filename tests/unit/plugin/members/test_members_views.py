@@ -268,6 +268,9 @@ def test_core_leave_and_hand_over(tmp_path: Path) -> None:
         karim = participant(env, patient, "Karim Haddou")["id"]
         sanne = participant(env, patient, "Sanne Bakker")["id"]
         anna = participant(env, patient, "Anna de Vries")["id"]
+        members_now = text(env.get("/leden"))
+        members_now = members_now[members_now.index("Leden nu"):members_now.index("Genomineerd")]
+        assert "Ans Bakker" in members_now and "gevoerd op" in members_now and "niet nodig" in members_now
 
         assert env.post(f"/leden/{karim}/kernlid", {"core": "on"}).status_code == 303
         assert "kernlid" in roles(participant(env, patient, "Karim Haddou"))
