@@ -5,6 +5,7 @@ One place for every label, so the same code reads the same on every page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 from flask_babel import gettext
@@ -101,7 +102,7 @@ def label(value: Enum | None) -> str:
     return str(text) if text is not None else str(getattr(value, "value", value))
 
 
-def choices(values: list[Enum] | tuple[Enum, ...]) -> list[tuple[str, str]]:
+def choices(values: Sequence[Enum]) -> list[tuple[str, str]]:
     """(code, label) pairs for a select or radio list."""
     return [(str(v.value), label(v)) for v in values]  # type: ignore[attr-defined]
 
