@@ -43,6 +43,8 @@ def group_navigation() -> dict[str, Any]:
         """(url, label, current) for each area page that exists in this app."""
         items = []
         current = request.endpoint or ""
+        if current.startswith("notes."):  # agenda and report belong to a meeting
+            current = "meetings." + current.split(".", 1)[1]
         for endpoint, label in AREAS:
             if endpoint in current_app.view_functions:
                 area = endpoint.split(".")[0]
