@@ -541,8 +541,14 @@ class ResourceGroup:
         """Write down the interview that was held."""
         self._require_open()
         member = self.member(member_uid)
-        self._move(member, NominationState.GESPREK_GEVOERD)
         interview = self.interview_for(member_uid)
+        correcting = (
+            interview is not None
+            and interview.held_at is not None
+            and member.nomination in (NominationState.GESPREK_GEVOERD, NominationState.LID)
+        )
+        if not correcting:  # a held interview's record may be corrected later; otherwise it moves the nominee on
+            self._move(member, NominationState.GESPREK_GEVOERD)
         if interview is None:
             interview = NominationInterview(new_uid(), member_uid)
             self.interviews.append(interview)
@@ -609,10 +615,25 @@ class ResourceGroup:
         self._require_open()
         if not to.startswith(("Practitioner/", "PractitionerRole/")):
             raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot hand over to {to!r}")
+        current = [m for m in self.members if MemberRole.REGIEONDERSTEUNER in m.roles and m.active]
+        if any(m.who == to for m in current):
+            raise DomainError(
+                "Deze behandelaar is al de regieondersteuner.", f"hand over to the current regieondersteuner {to}"
+            )
+        existing = next((m for m in self.members if m.who == to and m.active), None)
+        if existing is not None and existing.nomination is not NominationState.LID:
+            raise DomainError(
+                f"{existing.display} is nog genomineerd. Rond eerst het kennismakingsgesprek af.",
+                f"hand over to nominee {to}",
+            )
+        for m in current:
+            m.end = today
+        if existing is not None:
+            # Already in the group (e.g. as a member): the same participation gets the role, no second one.
+            existing.roles.add(MemberRole.REGIEONDERSTEUNER)
+            existing.core = True
+            return existing
         new = Member(new_uid(), to, display, {MemberRole.REGIEONDERSTEUNER}, True, NominationState.LID, today)
-        for m in self.members:
-            if MemberRole.REGIEONDERSTEUNER in m.roles and m.active and m.who != to:
-                m.end = today
         self.members.append(new)
         return new
 

@@ -127,7 +127,8 @@ class GroupService:
 
     def search_practitioners(self, text: str, limit: int = 20) -> list[tuple[str, str]]:
         """Practitioners whose name matches `text`: (reference, name), for nominating a professional."""
-        bundle = self.client.search("Practitioner", [("name", text), ("_count", str(limit))]).json()
+        # name:contains, so "Vries" finds "Anna de Vries" (a plain name search matches the start of a part only).
+        bundle = self.client.search("Practitioner", [("name:contains", text), ("_count", str(limit))]).json()
         found = []
         for entry in bundle.get("entry") or []:
             res = entry.get("resource") or {}

@@ -102,7 +102,7 @@ def test_standalone_launch_from_the_patient_portal(stack: Stack) -> None:
     first_view = browser.get(f"{stack.app_url}{html.unescape(link.group(1))}", timeout=30)
 
     assert first_view.status_code == 200 and "/c/" in first_view.url
-    facts = _facts(first_view.text)
+    facts = launch_facts(browser, first_view)
     assert facts["Patiënt"] == "Eva Visser"
     assert facts["Ingelogd als"] == "Eva Visser"
 

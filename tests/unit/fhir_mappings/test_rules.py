@@ -349,3 +349,32 @@ def test_no_invitation_for_a_meeting_that_was_held_or_cancelled() -> None:
     g.set_meeting_status(planned.uid, MeetingStatus.CANCELLED)
     with pytest.raises(DomainError):
         g.add_invitation(planned.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
+
+
+def test_hand_over_to_a_member_gives_that_participation_the_role() -> None:
+    g = new_group()
+    with pytest.raises(DomainError, match="al de regieondersteuner"):
+        g.hand_over(g.members[1].who, "Zelfde", TODAY)
+    g.nominate("Practitioner/pr7", "Collega", TODAY)
+    with pytest.raises(DomainError, match="nog genomineerd"):
+        g.hand_over("Practitioner/pr7", "Collega", TODAY)
+    colleague = next(m for m in g.members if m.who == "Practitioner/pr7")
+    g.plan_interview(colleague.uid, datetime(2026, 3, 9, 14, tzinfo=AMS))
+    g.record_interview(colleague.uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Collega"})
+    g.admit(colleague.uid, TODAY)
+    before = len(g.members)
+    assert g.hand_over("Practitioner/pr7", "Collega", TODAY + timedelta(days=1)) is colleague
+    assert len(g.members) == before and MemberRole.REGIEONDERSTEUNER in colleague.roles and colleague.core
+    assert not g.members[1].active
+    g.check_invariants()
+
+
+def test_a_held_interview_can_be_corrected() -> None:
+    g = new_group()
+    uid = nominee(g)
+    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moedr"})
+    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moeder"})
+    g.admit(uid, TODAY)
+    fixed = g.record_interview(uid, datetime(2026, 3, 9, 15, tzinfo=AMS), {Section.RELATIE: "Moeder, woont dichtbij"})
+    assert g.member(uid).nomination is NominationState.LID
+    assert fixed.sections == {Section.RELATIE: "Moeder, woont dichtbij"} and len(g.interviews) == 1
