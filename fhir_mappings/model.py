@@ -722,8 +722,15 @@ class ResourceGroup:
             self.meeting(meeting_uid)
         if not 0 <= score <= MAX_SCORE:
             raise DomainError("Geef een cijfer van 0 tot en met 10.", f"progress score {score} out of range")
+        clean_note = check_text(note, "de toelichting", "note", required=False)
+        if meeting_uid is not None:
+            # One score per goal per meeting: scoring again at the same meeting corrects the earlier score.
+            earlier = next((p for p in self.progress if p.goal_uid == goal_uid and p.meeting_uid == meeting_uid), None)
+            if earlier is not None:
+                earlier.score, earlier.note = score, clean_note
+                return earlier
         entry = ProgressScore(
-            new_uid(), goal_uid, when, score, meeting_uid, check_text(note, "de toelichting", "note", required=False)
+            new_uid(), goal_uid, when, score, meeting_uid, clean_note
         )
         self.progress.append(entry)
         self.normalise_order()

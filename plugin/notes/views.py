@@ -306,14 +306,8 @@ def _report_action(meeting_uid: str, form: ReportForm) -> Callable[[ResourceGrou
 
 
 def _record_score(group: ResourceGroup, meeting: Meeting, goal_uid: str, score: int, note: str) -> None:
-    """A goal's score at this meeting: a new one, or the one given earlier, changed."""
-    earlier = [p for p in group.progress if p.goal_uid == goal_uid and p.meeting_uid == meeting.uid]
-    fresh = group.score_progress(goal_uid, score, meeting.start, meeting.uid, note)
-    if earlier:
-        # The domain has no "change a score": `score_progress` checked the values, and the earlier entry takes
-        # them, so the record keeps one score per goal per meeting (its Observation gets a new version).
-        group.progress.remove(fresh)
-        earlier[-1].score, earlier[-1].note = fresh.score, fresh.note
+    """A goal's score at this meeting (the domain keeps one per goal per meeting: a second one corrects it)."""
+    group.score_progress(goal_uid, score, meeting.start, meeting.uid, note)
 
 
 @bp.get(f"{MEETING}/verslag/afdrukken")

@@ -353,10 +353,10 @@ def test_no_invitation_for_a_meeting_that_was_held_or_cancelled() -> None:
 
 def test_hand_over_to_a_member_gives_that_participation_the_role() -> None:
     g = new_group()
-    with pytest.raises(DomainError, match="al de regieondersteuner"):
+    with pytest.raises(DomainError, match="current regieondersteuner"):
         g.hand_over(g.members[1].who, "Zelfde", TODAY)
     g.nominate("Practitioner/pr7", "Collega", TODAY)
-    with pytest.raises(DomainError, match="nog genomineerd"):
+    with pytest.raises(DomainError, match="hand over to nominee"):
         g.hand_over("Practitioner/pr7", "Collega", TODAY)
     colleague = next(m for m in g.members if m.who == "Practitioner/pr7")
     g.plan_interview(colleague.uid, datetime(2026, 3, 9, 14, tzinfo=AMS))
@@ -378,3 +378,15 @@ def test_a_held_interview_can_be_corrected() -> None:
     fixed = g.record_interview(uid, datetime(2026, 3, 9, 15, tzinfo=AMS), {Section.RELATIE: "Moeder, woont dichtbij"})
     assert g.member(uid).nomination is NominationState.LID
     assert fixed.sections == {Section.RELATIE: "Moeder, woont dichtbij"} and len(g.interviews) == 1
+
+
+def test_scoring_a_goal_again_at_the_same_meeting_corrects_the_score() -> None:
+    g = full_group()
+    meeting = next(m for m in g.meetings if m.status is MeetingStatus.FULFILLED)
+    goal = g.goals[0]
+    first = g.score_progress(goal.uid, 4, meeting.start, meeting.uid, "eerst")
+    count = len(g.progress)
+    again = g.score_progress(goal.uid, 7, meeting.start, meeting.uid, "beter")
+    assert again is first and (again.score, again.note) == (7, "beter") and len(g.progress) == count
+    g.score_progress(goal.uid, 8, meeting.start)  # without a meeting: a new score
+    assert len(g.progress) == count + 1
