@@ -42,15 +42,16 @@ def catalogs() -> dict[str, tuple[Path, tuple[str, ...]]]:
 
 def pybabel(*args: str) -> None:
     exe = Path(sys.executable).parent / "pybabel"
-    subprocess.run([str(exe), *args], cwd=ROOT, check=True)
+    subprocess.run([str(exe), *args], cwd=ROOT, check=True)  # noqa: S603 - our own venv's pybabel, fixed args
 
 
 def update(name: str, folder: Path, mapping: tuple[str, ...]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
         cfg.write("\n".join(mapping) + "\n")
     pot = folder / "messages.pot"
-    pybabel("extract", "-F", cfg.name, "--no-location", "--sort-output", "--omit-header", "-k", "_l", "-k", "lazy_gettext",
-            "-o", str(pot), ".")
+    keywords = ["-k", "_l", "-k", "lazy_gettext"]
+    flags = ["--no-location", "--sort-output", "--omit-header", *keywords]
+    pybabel("extract", "-F", cfg.name, *flags, "-o", str(pot), ".")
     po = folder / "nl" / "LC_MESSAGES" / "messages.po"
     if po.exists():
         pybabel("update", "-i", str(pot), "-d", str(folder), "-l", "nl", "--no-fuzzy-matching", "--ignore-obsolete")
