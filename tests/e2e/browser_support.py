@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -81,8 +83,19 @@ class AppInEpd:
     saves: int = 0  # successful saves the test made (each should leave one Provenance)
     dialogs: list[str] = field(default_factory=list)
     accessibility: dict[str, list[str]] = field(default_factory=dict)  # page name -> blocking violations
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent per kind of work
     _axe: Axe = field(default_factory=Axe)
     _viewer: Page | None = None
+
+    @contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        """Add the time the block takes to `timings[kind]` (reported, never asserted: speed lives in bench/)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.timings[kind] = self.timings.get(kind, 0.0) + spent
 
     @property
     def context(self) -> BrowserContext:
@@ -133,7 +146,7 @@ class AppInEpd:
 
     def follow(self, link: Locator) -> None:
         """Click a link (or button) inside the app that loads a new page, and wait for that page."""
-        with self.frame.expect_navigation() as nav:
+        with self.timed("pages"), self.frame.expect_navigation() as nav:
             link.click()
         response = nav.value
         assert response is not None and response.status == 200, f"{self.frame.url}: HTTP {response and response.status}"
@@ -143,7 +156,7 @@ class AppInEpd:
         self._saved(button.click)
 
     def _saved(self, submit: Callable[[], None]) -> None:
-        with self.frame.expect_navigation() as nav:
+        with self.timed("saves"), self.frame.expect_navigation() as nav:
             submit()
         response = nav.value
         problems = self.frame.locator(".problem-box")
@@ -209,7 +222,8 @@ class AppInEpd:
         """axe-core on the page as shown in the iframe; a full-page screenshot at 1280 px (and 800 px)."""
         frame = self.frame
         frame.wait_for_load_state("load")
-        results = self._axe.run(frame)
+        with self.timed("axe"):
+            results = self._axe.run(frame)
         self.accessibility[name] = blocking_violations(results)
         self.screenshot(name, WIDE, print_view=print_view)
         if narrow:
@@ -223,10 +237,13 @@ class AppInEpd:
         viewer = self._viewer
         viewer.set_viewport_size({"width": width, "height": 900})
         viewer.emulate_media(media="print" if print_view else "screen")
-        response = viewer.goto(self.frame.url)
-        assert response is not None and response.status == 200, f"{self.frame.url} for the screenshot"
-        path = ARTIFACTS / f"group-{name}-{width}.png"
-        viewer.screenshot(path=str(path), full_page=True)
+        with self.timed("screenshots"):
+            response = viewer.goto(self.frame.url)
+            assert response is not None and response.status == 200, f"{self.frame.url} for the screenshot"
+            path = ARTIFACTS / f"group-{name}-{width}.png"
+            viewer.screenshot(path=str(path), full_page=True)
+            # The EPD page is a background tab now, and Chromium throttles those: give it the front back.
+            self.page.bring_to_front()
         return path
 
     def accessibility_report(self) -> str:

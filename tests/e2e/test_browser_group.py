@@ -9,6 +9,7 @@ hostile text (script tags, quotes, right-to-left text, emoji) must come back lit
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -316,6 +317,7 @@ def check_provenance(app: AppInEpd, found: dict[str, list[dict[str, Any]]]) -> N
 
 
 def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -> None:
+    started = time.perf_counter()
     app.launch("Anna de Vries", "Daan Mulder")
     app.check_page("start")
     start_group(app)
@@ -336,5 +338,8 @@ def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -
     app.check_page("overview-ended")
 
     app.check_no_dialogs()
-    check_store(app)
+    with app.timed("store checks"):
+        check_store(app)
+    app.timings["total"] = time.perf_counter() - started
+    print("\ntimings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in app.timings.items()) + f"; {app.saves} saves")
     assert app.accessibility_report() == "", "serious or critical axe violations:\n" + app.accessibility_report()
