@@ -46,13 +46,18 @@ def dutch_texts() -> dict[str, set[str]]:
     return found
 
 
+def pattern(text: str) -> str:
+    """`text` as a regular expression Playwright can pass on (it writes regexes as /.../: escape the slash)."""
+    return re.escape(text).replace("/", "\\/")
+
+
 def ui(english: str, *, exact: bool = True) -> re.Pattern[str]:
     """A text of the app as the page shows it: the Dutch translation, or the English msgid when none exists yet.
 
     Labels are taken from the catalogs, so the test follows wording changes and never hard-codes Dutch.
     """
     words = sorted({english, *dutch_texts().get(english, set())}, key=len, reverse=True)
-    body = "(?:" + "|".join(re.escape(w) for w in words) + ")"
+    body = "(?:" + "|".join(pattern(w) for w in words) + ")"
     return re.compile(f"^\\s*{body}\\s*$" if exact else body)
 
 
