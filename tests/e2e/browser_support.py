@@ -88,6 +88,7 @@ class AppInEpd:
     saves: int = 0  # successful saves the test made (each should leave one Provenance)
     dialogs: list[str] = field(default_factory=list)
     accessibility: dict[str, list[str]] = field(default_factory=dict)  # page name -> blocking violations
+    minor_findings: dict[str, list[str]] = field(default_factory=dict)  # page name -> the other violations
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per kind of work
     _axe: Axe = field(default_factory=Axe)
     _viewer: Page | None = None
@@ -230,6 +231,11 @@ class AppInEpd:
         with self.timed("axe"):
             results = self._axe.run(frame)
         self.accessibility[name] = blocking_violations(results)
+        self.minor_findings[name] = [
+            f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"]
+            if v.get("impact") not in BLOCKING_IMPACTS
+        ]
         self.screenshot(name, WIDE, print_view=print_view)
         if narrow:
             self.screenshot(name, NARROW, print_view=print_view)
@@ -253,9 +259,23 @@ class AppInEpd:
 
     def accessibility_report(self) -> str:
         """Every page with serious or critical axe violations, readable."""
-        return "\n".join(
-            f"{page}:\n  " + "\n  ".join(found) for page, found in self.accessibility.items() if found
+        return _per_page(self.accessibility)
+
+    def write_axe_artifact(self) -> Path:
+        """All axe findings per page (the minor and moderate ones too) as a text artifact for people to read."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "group-axe.txt"
+        path.write_text(
+            "serious or critical:\n" + (_per_page(self.accessibility) or "  none") + "\n\n"
+            "minor or moderate:\n" + (_per_page(self.minor_findings) or "  none") + "\n"
+            "pages checked: " + ", ".join(self.accessibility) + "\n",
+            encoding="utf-8",
         )
+        return path
+
+
+def _per_page(found: dict[str, list[str]]) -> str:
+    return "\n".join(f"{page}:\n  " + "\n  ".join(items) for page, items in found.items() if items)
 
 
 def group_resources(stack: Stack, patient: str) -> dict[str, list[dict[str, Any]]]:
