@@ -76,12 +76,15 @@ def test_ehr_launch_shows_the_patient_inside_the_epd_iframe(page: Page, stack: S
     _open_patient_app(page, stack)
 
     frame = page.frame_locator("iframe.app-frame")
-    expect(frame.locator("h1")).to_have_text("De app is verbonden", timeout=30_000)
+    expect(frame.locator("h1")).to_have_text("Overzicht", timeout=30_000)  # the group's context view
+    expect(frame.locator("#members-h")).to_have_text("Leden")
+    app_frame = next(f for f in page.frames if f.url.startswith(stack.app_url))
+    assert "/c/" in app_frame.url
+    # The launch summary (linked as /verbinding) names the patient and the user of this launch.
+    app_frame.goto(app_frame.url + "verbinding")
     facts = frame.locator("dl.facts")
     expect(facts).to_contain_text("Sanne Bakker")
     expect(facts).to_contain_text("Anna de Vries")
-    app_frame = next(f for f in page.frames if f.url.startswith(stack.app_url))
-    assert "/c/" in app_frame.url
     page.screenshot(path=str(ARTIFACTS / "ehr-launch-patient-page.png"), full_page=True)
 
 
@@ -102,7 +105,8 @@ def test_app_first_view_has_no_serious_accessibility_violations(page: Page, stac
     # The same browser context holds the app's session cookie: open its first view as a page of its own.
     app_page = page.context.new_page()
     app_page.goto(app_url)
-    expect(app_page.locator("dl.facts")).to_contain_text("Sanne Bakker")
+    expect(app_page.locator("h1")).to_have_text("Overzicht")
+    expect(app_page.locator(".group-name")).to_be_visible()
     app_page.screenshot(path=str(ARTIFACTS / "app-first-view.png"), full_page=True)
 
     results = Axe().run(app_page)
