@@ -105,6 +105,7 @@ class AppInEpd:
 
     @property
     def context(self) -> BrowserContext:
+        """The browser context: one session for the EPD and the app (cookies shared with the viewer tab)."""
         return self.page.context
 
     @property
@@ -144,11 +145,13 @@ class AppInEpd:
     # ------------------------------------------------------------------ navigation and saving
 
     def h1(self) -> Locator:
-        return self.frame.locator("main h1")
+        """The page's one main heading."""
+        return self.frame.get_by_role("heading", level=1)
 
     def nav(self, english: str) -> None:
         """Follow a link of the group's area navigation."""
-        self.follow(self.frame.locator("nav.area-nav").get_by_role("link", name=ui(english)))
+        areas = self.frame.get_by_role("navigation", name=ui("Resource group"))
+        self.follow(areas.get_by_role("link", name=ui(english)))
 
     def follow(self, link: Locator) -> None:
         """Click a link (or button) inside the app that loads a new page, and wait for that page."""
