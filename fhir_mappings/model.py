@@ -934,6 +934,11 @@ class ResourceGroup:
             raise DomainError(
                 "Voor een afgezegde bijeenkomst schrijf je geen verslag.", f"report on {meeting.status} meeting"
             )
+        if meeting.start > written:
+            raise DomainError(
+                "Deze bijeenkomst is nog niet begonnen. Schrijf het verslag na de bijeenkomst.",
+                f"report written {written.isoformat()} before the meeting starts {meeting.start.isoformat()}",
+            )
         goals = [self.goal(g).uid for g in goals_discussed]
         agreements = [self.agreement(a).uid for a in new_agreements]
         present = set(attended)

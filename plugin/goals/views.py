@@ -206,7 +206,7 @@ def new(context_id: str) -> Any:
     status = 200
     if request.method == "GET":
         step_of = request.args.get("stap_van", "")
-        if step_of in {uid for uid, _ in form.parent_uid.choices}:
+        if step_of and step_of in {uid for uid, _ in form.parent_uid.choices}:
             form.term.data, form.parent_uid.data = GoalTerm.KORT.value, step_of
     elif not g.launch.can_write:
         problem, status = _read_only_problem()

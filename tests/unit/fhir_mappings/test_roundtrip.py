@@ -223,7 +223,7 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
                 attended=draw(st.sets(st.sampled_from(members))),
                 goals_discussed=[x.uid for x in g.goals[:2]],
                 new_agreements=[a.uid for a in g.agreements[:1]],
-                written=draw(moments),
+                written=m.start + timedelta(minutes=draw(st.integers(60, 60 * 24 * 30))),  # after the meeting
             )
     if draw(st.booleans()):
         g.continue_after_treatment(draw(days))

@@ -390,3 +390,12 @@ def test_scoring_a_goal_again_at_the_same_meeting_corrects_the_score() -> None:
     assert again is first and (again.score, again.note) == (7, "beter") and len(g.progress) == count
     g.score_progress(goal.uid, 8, meeting.start)  # without a meeting: a new score
     assert len(g.progress) == count + 1
+
+
+def test_no_report_before_the_meeting_has_started() -> None:
+    g = full_group()
+    planned = g.meetings[-1]
+    with pytest.raises(DomainError, match="before the meeting starts"):
+        g.write_report(planned.uid, sections={Section.SAMENVATTING: "te vroeg"}, attended=[], goals_discussed=[],
+                       new_agreements=[], written=planned.start - timedelta(hours=1))
+    assert planned.status is MeetingStatus.PROPOSED and planned.report is None

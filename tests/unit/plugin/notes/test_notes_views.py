@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ QUOTES = "Zeg \"ja\" en 'nee' & <b>vet</b>"
 RTL = "مرحبا بالعالم שלום"
 EMOJI = "Goed bezig 💪🏽👩‍👧"
 _HIDDEN = re.compile(r'<input id="lines-(\d+)-(kind|ref)" name="lines-\d+-(?:kind|ref)" type="hidden" value="([^"]*)">')
+
+# Demo data made 100 days ago: the "next" planned meeting has then taken place, so a report may be written.
+PAST = date.today() - timedelta(days=100)
 
 
 def text(response: Any) -> str:
@@ -250,7 +254,7 @@ def test_agenda_with_goals_agreements_and_own_items_in_order(tmp_path: Path) -> 
 
 
 def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Path) -> None:
-    with launched(tmp_path, patient="sanne-bakker") as env:
+    with launched(tmp_path, patient="sanne-bakker", today=PAST) as env:
         planned = meetings(env)[2]
         url = f"/bijeenkomsten/{planned['uid']}/verslag"
         page = text(env.get(url))
@@ -377,7 +381,7 @@ def test_read_only_launch_shows_without_forms_and_refuses_posts(tmp_path: Path) 
 
 
 def test_hostile_text_is_stored_as_typed_and_shown_escaped_everywhere(tmp_path: Path) -> None:
-    with launched(tmp_path, patient="sanne-bakker") as env:
+    with launched(tmp_path, patient="sanne-bakker", today=PAST) as env:
         planned = meetings(env)[2]
         base = f"/bijeenkomsten/{planned['uid']}"
         hostile = [HOSTILE_SCRIPT, QUOTES, RTL, EMOJI]
