@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from fhir_mappings.codes import AgreementStatus, GroupStatus, MemberRole
+from fhir_mappings.codes import AgreementStatus, MemberRole
 from fhir_mappings.model import Agreement, ResourceGroup
 from plugin.agreements.forms import AgreementForm, EditAgreementForm
 from plugin.group.service import GroupPage, current_service, today
 from plugin.launch.context import launch_required
-from plugin.web.actions import Problem, run_action
+from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 from plugin.web.labels import label
 
 bp = Blueprint(
@@ -85,14 +85,6 @@ def display_of(group: ResourceGroup, who: str | None) -> str:
     return members[0].display if members else who
 
 
-def _editable(group: ResourceGroup) -> bool:
-    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
-
-
-def _read_only_problem() -> tuple[Problem, int]:
-    return Problem(gettext("You may only view this group, not change it.")), 403
-
-
 def _values(form: AgreementForm) -> dict[str, Any]:
     """The domain arguments from a validated agreement form."""
     return {
@@ -113,7 +105,7 @@ def index(context_id: str) -> Any:
     group = page.group
     return render_template(
         "agreements/index.html", page=page, group=group, lists=agreement_lists(group, today()),
-        goals={goal.uid: goal for goal in group.goals}, display_of=display_of, editable=_editable(group),
+        goals={goal.uid: goal for goal in group.goals}, display_of=display_of, editable=can_change(group),
     )
 
 
@@ -134,7 +126,7 @@ def new(context_id: str) -> Any:
         if any(goal.uid == wanted for goal in group.goals):
             form.goal_uid.data = wanted
     elif not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _values(form)
         outcome = run_action(page, lambda grp: grp.add_agreement(today=today(), **values), "Afspraak gemaakt",
@@ -145,7 +137,7 @@ def new(context_id: str) -> Any:
     else:
         status = 422
     return render_template("agreements/form.html", page=page, group=group, form=form, problem=problem,
-                           agreement=None, editable=_editable(group)), status
+                           agreement=None, editable=can_change(group)), status
 
 
 def _render_edit(page: GroupPage, agreement: Agreement, form: EditAgreementForm, problem: Problem | None,
@@ -153,7 +145,7 @@ def _render_edit(page: GroupPage, agreement: Agreement, form: EditAgreementForm,
     group: ResourceGroup = page.group  # type: ignore[assignment]
     overdue = agreement.uid in {a.uid for a in group.overdue_agreements(today())}
     return render_template("agreements/form.html", page=page, group=group, form=form, problem=problem,
-                           agreement=agreement, overdue=overdue, editable=_editable(group)), status
+                           agreement=agreement, overdue=overdue, editable=can_change(group)), status
 
 
 @bp.route("/c/<context_id>/afspraken/<path:agreement_uid>", methods=["GET", "POST"])
@@ -182,7 +174,7 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     if request.method == "GET":
         return _render_edit(page, agreement, form, None, 200)
     if not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
         return _render_edit(page, agreement, form, problem, status)
     if not form.validate_on_submit():
         return _render_edit(page, agreement, form, None, 422)

@@ -11,14 +11,14 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import format_date, gettext, ngettext
 from markupsafe import Markup
 
-from fhir_mappings.codes import GoalAchievement, GoalLifecycle, GoalTerm, GroupStatus, LifeArea, MeetingStatus
+from fhir_mappings.codes import GoalAchievement, GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import GroupPage, current_service, now, today
 from plugin.i18n import current_language
 from plugin.launch.context import launch_required
-from plugin.web.actions import Problem, run_action
+from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 from plugin.web.format import long_date
 from plugin.web.forms import AMSTERDAM
 
@@ -148,14 +148,6 @@ def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
     return Markup(svg)  # noqa: S704 - progress_chart escapes every text it writes (tested)
 
 
-def _editable(group: ResourceGroup) -> bool:
-    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
-
-
-def _read_only_problem() -> tuple[Problem, int]:
-    return Problem(gettext("You may only view this group, not change it.")), 403
-
-
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:
     found = next((goal for goal in group.goals if goal.uid == uid), None)
     if found is None:
@@ -188,7 +180,7 @@ def index(context_id: str) -> Any:
     group = page.group
     return render_template(
         "goals/index.html", page=page, group=group, tree=goal_tree(group), latest=latest_scores(group),
-        name_of=names_of(group), editable=_editable(group),
+        name_of=names_of(group), editable=can_change(group),
     )
 
 
@@ -209,7 +201,7 @@ def new(context_id: str) -> Any:
         if step_of and step_of in {uid for uid, _ in form.parent_uid.choices}:
             form.term.data, form.parent_uid.data = GoalTerm.KORT.value, step_of
     elif not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _goal_values(form)
         outcome = run_action(
@@ -221,7 +213,7 @@ def new(context_id: str) -> Any:
     else:
         status = 422
     return render_template("goals/new.html", page=page, group=group, form=form, problem=problem,
-                           editable=_editable(group)), status
+                           editable=can_change(group)), status
 
 
 def _render_goal(
@@ -271,7 +263,7 @@ def _render_goal(
         score_form=score_form,
         problem=problem,
         failed=failed,
-        editable=_editable(group),
+        editable=can_change(group),
         heading=shorten(goal.text, 120),
     ), status
 
@@ -291,7 +283,7 @@ def goal(context_id: str, goal_uid: str) -> Any:
     form.fill_choices(parent_choices(group, exclude=current.uid))
     form.fill_status(current.lifecycle)
     if not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
         return _render_goal(page, current, edit_form=form, problem=problem, failed="edit", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, edit_form=form, failed="edit", status=422)
@@ -318,7 +310,7 @@ def add_note(context_id: str, goal_uid: str) -> Any:
     current = _goal_or_404(page.group, goal_uid)
     form = NoteForm()
     if not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
         return _render_goal(page, current, note_form=form, problem=problem, failed="note", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, note_form=form, failed="note", status=422)
@@ -343,7 +335,7 @@ def score(context_id: str, goal_uid: str) -> Any:
     form = ScoreForm()
     form.fill_choices(meeting_choices(group))
     if not g.launch.can_write:
-        problem, status = _read_only_problem()
+        problem, status = read_only_problem(), 403
         return _render_goal(page, current, score_form=form, problem=problem, failed="score", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, score_form=form, failed="score", status=422)

@@ -20,7 +20,7 @@ from plugin.group.service import GroupPage, caseload_client, current_service, no
 from plugin.launch.context import launch_required
 from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
-from plugin.web.actions import Problem, run_action, user_message
+from plugin.web.actions import Problem, read_only_problem, run_action, user_message
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def start(context_id: str) -> Any:
     if page.group is not None and page.group.status is not GroupStatus.ENDED:
         problem, status = Problem(gettext("This patient already has a resource group.")), 409
     elif not g.launch.can_write:
-        problem, status = Problem(gettext("You may only view this group, not change it.")), 403
+        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         try:
             saved = service.start_group(form.name.data or "")

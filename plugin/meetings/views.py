@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
-from fhir_mappings.codes import GroupStatus, MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
+from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Meeting, ResourceGroup
 from plugin.group.service import GroupPage, current_service, now
@@ -33,7 +33,7 @@ from plugin.meetings.forms import (
 )
 from plugin.meetings.ics import calendar_filename, meeting_calendar
 from plugin.meetings.invitation import invitation_text
-from plugin.web.actions import Problem, run_action
+from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 
 bp = Blueprint("meetings", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/meetings")
@@ -60,14 +60,6 @@ def _meeting(group: ResourceGroup, meeting_uid: str) -> Meeting:
         abort(404)
 
 
-def _can_change(group: ResourceGroup) -> bool:
-    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
-
-
-def _read_only() -> Problem:
-    return Problem(gettext("You may only view this group, not change it."))
-
-
 def _names(group: ResourceGroup) -> dict[str, str]:
     """Display name per person reference (a later participation wins: it has the newest name)."""
     return {m.who: m.display for m in group.members}
@@ -89,7 +81,7 @@ def index(context_id: str) -> Any:
     past = sorted((m for m in group.meetings if m.status not in PLANNED), key=lambda m: m.start, reverse=True)
     return render_template(
         "meetings/index.html", page=page, group=group, planned=planned, past=past, moment=moment,
-        places={p.uid: p for p in group.places}, names=_names(group), can_change=_can_change(group),
+        places={p.uid: p for p in group.places}, names=_names(group), can_change=can_change(group),
         due=group.meeting_due(moment),
     )
 
@@ -114,7 +106,7 @@ def plan(context_id: str) -> Any:
         form.place.data = last.place_uid if last is not None and last.place_uid else (
             NEW_PLACE if not group.places else LATER)
     elif not g.launch.can_write:
-        problem, status = _read_only(), 403
+        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         begins = cast(datetime, form.start.data)  # validated: required and parsed
         ends = begins + timedelta(minutes=form.minutes.data or 0)
@@ -213,7 +205,7 @@ def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status
         "meetings/detail.html", page=page, group=group, meeting=meeting, forms=forms,
         place=next((p for p in group.places if p.uid == meeting.place_uid), None), names=_names(group),
         holders=_holders(meeting), roles=ROLES, rows=_response_rows(group, meeting), response_key=response_key,
-        can_change=_can_change(group), planned=meeting.status in PLANNED,
+        can_change=can_change(group), planned=meeting.status in PLANNED,
     ), status
 
 
@@ -235,7 +227,7 @@ def _post(meeting_uid: str, name: str, act: Any, activity: str) -> Any:
     form: FlaskForm = getattr(forms, name)
     forms.failed = name
     if not g.launch.can_write:
-        forms.problem = _read_only()
+        forms.problem = read_only_problem()
         return _render_detail(page, meeting, forms, 403)
     if not form.validate_on_submit():
         return _render_detail(page, meeting, forms, 422)

@@ -22,7 +22,6 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from fhir_mappings.codes import GroupStatus
 from fhir_mappings.model import AgendaItem, Meeting, Report, ResourceGroup
 from plugin.group.service import GroupPage, current_service, now, today
 from plugin.launch.context import launch_required
@@ -40,7 +39,7 @@ from plugin.notes.forms import (
     field_problems,
 )
 from plugin.notes.present import MeetingNotes
-from plugin.web.actions import Problem, run_action
+from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 
 bp = Blueprint(
     "notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes"
@@ -63,15 +62,6 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
     return MeetingNotes(group, meeting)
 
 
-def _read_only() -> tuple[Problem, int]:
-    return Problem(gettext("You may only view this group, not change it.")), 403
-
-
-def _editable(group: ResourceGroup) -> bool:
-    """Whether to offer the forms at all (the domain still has the last word on every save)."""
-    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
-
-
 # ------------------------------------------------------------------------------------------------ agenda
 
 
@@ -92,7 +82,7 @@ def agenda(context_id: str, meeting_uid: str) -> Any:
         action = request.form.get("action", "save")
         form = AgendaForm()
         if not g.launch.can_write:
-            problem, status = _read_only()
+            problem, status = read_only_problem(), 403
         elif (move := _MOVE.fullmatch(action)) is not None:
             form = AgendaForm(formdata=_moved(request.form, move.group(1), int(move.group(2))))
             notice = gettext("The item was moved. Nothing is saved yet: choose 'Save agenda' when you are done.")
@@ -127,7 +117,7 @@ def agenda(context_id: str, meeting_uid: str) -> Any:
         problem=problem,
         problems=field_problems(form),
         notice=notice,
-        show_form=_editable(notes.group) or (request.method == "POST" and bool(g.launch.can_write)),
+        show_form=can_change(notes.group) or (request.method == "POST" and bool(g.launch.can_write)),
     ), status
 
 
@@ -198,7 +188,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
         form.fill_choices(notes.attendance_choices(), notes.owner_choices(), notes.goal_choices())
         action = request.form.get("action", "save")
         if not g.launch.can_write:
-            problem, status = _read_only()
+            problem, status = read_only_problem(), 403
         elif action == "add":
             if len(form.agreements) >= MAX_AGREEMENT_LINES:
                 form.form_errors.append(gettext("The report cannot have more new agreements at once."))
@@ -229,7 +219,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
         problem=problem,
         problems=field_problems(form, _line_context(notes)),
         notice=notice,
-        show_form=(_editable(notes.group) and notes.report_possible)
+        show_form=(can_change(notes.group) and notes.report_possible)
         or (request.method == "POST" and bool(g.launch.can_write)),
     ), status
 

@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import flash, redirect
+from flask import flash, g, redirect
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from fhir_mappings.codes import GroupStatus
 from fhir_mappings.errors import ResourcegroepError
 from fhir_mappings.model import ResourceGroup
 from plugin.group.service import GroupPage, current_service
@@ -70,6 +71,19 @@ class ActionOutcome:
     def redirect(self, location: str) -> Response:
         """Post/Redirect/Get after a save (303: the browser does a GET)."""
         return redirect(location, code=303)
+
+
+def read_only_problem() -> Problem:
+    """Why a read-only launch cannot save (answered with status 403)."""
+    return Problem(gettext("You may only view this group, not change it."))
+
+
+def can_change(group: ResourceGroup) -> bool:
+    """Whether a page offers its forms: the launch may write and the group has not ended.
+
+    The domain still has the last word on every save; this only decides what to show.
+    """
+    return bool(g.launch.can_write) and group.status is not GroupStatus.ENDED
 
 
 def user_message(error: ResourcegroepError | SyncError) -> str:
@@ -118,7 +132,7 @@ def run_action(
     try:
         saved = service.perform(page.loaded, action, activity)
     except PermissionError:
-        return ActionOutcome(problem=Problem(gettext("You may only view this group, not change it.")), status=403)
+        return ActionOutcome(problem=read_only_problem(), status=403)
     except Conflict as exc:
         log.info("conflict on %s: %s", activity, exc.diagnostics)
         return ActionOutcome(problem=Problem(user_message(exc), conflict_texts(exc)), status=409)
