@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext
 
 from fhir_mappings.codes import AgreementStatus, MemberRole
 from fhir_mappings.model import Agreement, ResourceGroup
 from plugin.agreements.forms import AgreementForm, EditAgreementForm
-from plugin.group.service import GroupPage, current_service, today
+from plugin.group.service import GroupPage, group_page, today
 from plugin.launch.context import launch_required
 from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 from plugin.web.labels import label
@@ -99,9 +99,7 @@ def _values(form: AgreementForm) -> dict[str, Any]:
 @launch_required
 def index(context_id: str) -> Any:
     """All agreements: open ones first (overdue marked), then done, then cancelled."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     return render_template(
         "agreements/index.html", page=page, group=group, lists=agreement_lists(group, today()),
@@ -113,9 +111,7 @@ def index(context_id: str) -> Any:
 @launch_required
 def new(context_id: str) -> Any:
     """Make a new agreement; `?doel=<uid>` preselects the goal."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     form = AgreementForm()
     form.fill_choices(owner_choices(group), goal_choices(group))
@@ -152,9 +148,7 @@ def _render_edit(page: GroupPage, agreement: Agreement, form: EditAgreementForm,
 @launch_required
 def edit(context_id: str, agreement_uid: str) -> Any:
     """Change an agreement: what, who, by when, for which goal, and its status."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     agreement = next((a for a in group.agreements if a.uid == agreement_uid), None)
     if agreement is None:

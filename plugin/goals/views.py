@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import format_date, gettext, ngettext
 from markupsafe import Markup
 
@@ -15,7 +15,7 @@ from fhir_mappings.codes import GoalAchievement, GoalLifecycle, GoalTerm, LifeAr
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
-from plugin.group.service import GroupPage, current_service, now, today
+from plugin.group.service import GroupPage, current_service, group_page, now, today
 from plugin.i18n import current_language
 from plugin.launch.context import launch_required
 from plugin.web.actions import Problem, can_change, read_only_problem, run_action
@@ -174,9 +174,7 @@ def _goal_values(form: GoalForm) -> dict[str, Any]:
 @launch_required
 def index(context_id: str) -> Any:
     """All goals: long-term ones with their steps, loose short-term ones; status, notes and latest score."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     return render_template(
         "goals/index.html", page=page, group=group, tree=goal_tree(group), latest=latest_scores(group),
@@ -188,9 +186,7 @@ def index(context_id: str) -> Any:
 @launch_required
 def new(context_id: str) -> Any:
     """Add a goal; `?stap_van=<uid>` starts a short-term step towards that long-term goal."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     form = GoalForm()
     form.fill_choices(parent_choices(group))
@@ -272,9 +268,7 @@ def _render_goal(
 @launch_required
 def goal(context_id: str, goal_uid: str) -> Any:
     """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status)."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     current = _goal_or_404(group, goal_uid)
     if request.method == "GET":
@@ -304,9 +298,7 @@ def goal(context_id: str, goal_uid: str) -> Any:
 @launch_required
 def add_note(context_id: str, goal_uid: str) -> Any:
     """Add a dated note to a goal (the launching user is its author)."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     current = _goal_or_404(page.group, goal_uid)
     form = NoteForm()
     if not g.launch.can_write:
@@ -327,9 +319,7 @@ def add_note(context_id: str, goal_uid: str) -> Any:
 @launch_required
 def score(context_id: str, goal_uid: str) -> Any:
     """Record a 0-10 progress score, optionally for a held meeting (then it counts at that meeting's time)."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     group = page.group
     current = _goal_or_404(group, goal_uid)
     form = ScoreForm()

@@ -137,6 +137,14 @@ class GroupService:
         return found
 
 
+def group_page(plan_id: str | None = None) -> GroupPage:
+    """This request's page with its group; without a group yet, the way to the start page (the overview)."""
+    page = current_service().page(plan_id)
+    if page.group is None:
+        abort(redirect(url_for("group.overview")))
+    return page
+
+
 def person_name(resource: JsonDict) -> str | None:
     """The display name of a Patient, Practitioner or RelatedPerson (official name first)."""
     names = resource.get("name")

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext
-from werkzeug.wrappers import Response
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, GroupStatus, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter, new_uid
-from plugin.group.service import GroupPage, current_service, now, person_name, today
+from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
 from plugin.launch.context import launch_required
 from plugin.members import people
 from plugin.members.forms import (
@@ -140,11 +139,10 @@ def person(group: ResourceGroup, member: Member) -> Person:
     return Person(member, group.supporter(member.who), group.interview_for(member.uid))
 
 
-def _page() -> tuple[GroupPage, ResourceGroup] | Response:
-    """The page with its group, or the way to the start page when there is no group yet."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+def _page() -> tuple[GroupPage, ResourceGroup]:
+    """The page with its group (without a group yet, `group_page` sends the browser to the start page)."""
+    page = group_page()
+    assert page.group is not None  # noqa: S101 - group_page() never returns a page without a group
     return page, page.group
 
 
@@ -179,10 +177,7 @@ def _names(group: ResourceGroup, references: list[str | None]) -> dict[str, str]
 @launch_required
 def index(context_id: str) -> Any:
     """Members, nominees and everyone who was ever in the group."""
-    loaded = _page()
-    if isinstance(loaded, Response):
-        return loaded
-    page, group = loaded
+    page, group = _page()
     everyone = [person(group, m) for m in group.members]
     return render_template(
         "members/index.html",
@@ -231,10 +226,7 @@ def _render_nominate(
 @launch_required
 def nominate(context_id: str) -> Any:
     """The three ways to nominate someone; `?zoek=` searches the clinic's practitioners."""
-    loaded = _page()
-    if isinstance(loaded, Response):
-        return loaded
-    return _render_nominate(*loaded)
+    return _render_nominate(*_page())
 
 
 @bp.post("/c/<context_id>/leden/nomineren/naaste")
@@ -397,10 +389,7 @@ def _render_member(
 @launch_required
 def member(context_id: str, member_uid: str) -> Any:
     """One person in the group: details, the introductory interview, and what can be done next."""
-    loaded = _page()
-    if isinstance(loaded, Response):
-        return loaded
-    page, group = loaded
+    page, group = _page()
     return _render_member(page, group, _member_or_404(group, member_uid))
 
 

@@ -18,12 +18,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from fhir_mappings.model import AgendaItem, Meeting, Report, ResourceGroup
-from plugin.group.service import GroupPage, current_service, now, today
+from plugin.group.service import GroupPage, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.notes.forms import (
     KIND_AGREEMENT,
@@ -69,9 +69,7 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
 @launch_required
 def agenda(context_id: str, meeting_uid: str) -> Any:
     """The agenda of a meeting: goals and agreements to talk about plus items in own words, in order."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     notes = _notes(page, meeting_uid)
     problem: Problem | None = None
     status = 200
@@ -159,9 +157,7 @@ def _agenda_items(group: ResourceGroup, lines: list[AgendaLineForm]) -> list[Age
 @launch_required
 def agenda_print(context_id: str, meeting_uid: str) -> Any:
     """The agenda on one clean page, for the patient to take home."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     notes = _notes(page, meeting_uid)
     return render_template("notes/agenda_print.html", page=page, group=notes.group, notes=notes)
 
@@ -173,9 +169,7 @@ def agenda_print(context_id: str, meeting_uid: str) -> Any:
 @launch_required
 def report(context_id: str, meeting_uid: str) -> Any:
     """The report of a meeting: who came, scores per goal, what was discussed and decided, new agreements."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     notes = _notes(page, meeting_uid)
     problem: Problem | None = None
     status = 200
@@ -304,9 +298,7 @@ def _record_score(group: ResourceGroup, meeting: Meeting, goal_uid: str, score: 
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
     """The report on clean pages, for the patient to take home."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"))
+    page = group_page()
     notes = _notes(page, meeting_uid)
     return render_template("notes/report_print.html", page=page, group=notes.group, notes=notes)
 
