@@ -35,7 +35,7 @@ from plugin.members.forms import (
     RecordInterviewForm,
 )
 from plugin.sync.errors import SyncError
-from plugin.web.actions import Problem, run_action, user_message
+from plugin.web.actions import ActionOutcome, Problem, run_action, user_message
 from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
@@ -229,6 +229,31 @@ def nominate(context_id: str) -> Any:
     return _render_nominate(*_page())
 
 
+def _nominate_supporter(
+    page: GroupPage,
+    form: BaseForm,
+    chosen: people.Relationship,
+    *,
+    name: str | None,
+    phone: str | None,
+    email: str | None,
+    own_words: str | None,
+    activity: str,
+) -> ActionOutcome:
+    """Nominate someone kept as a new RelatedPerson (from the patient's circle, or a professional from outside)."""
+    uid = new_uid()
+    supporter = Supporter(
+        uid,
+        (name or "").strip(),
+        chosen.code,
+        chosen.system,
+        phone=(phone or "").strip(),
+        email=(email or "").strip(),
+        relationship_text=people.stored_text(chosen, own_words or ""),
+    )
+    return run_action(page, lambda grp: grp.nominate(uid, supporter.name, today(), supporter), activity, form=form)
+
+
 @bp.post("/c/<context_id>/leden/nomineren/naaste")
 @launch_required
 def nominate_person(context_id: str) -> Any:
@@ -238,19 +263,11 @@ def nominate_person(context_id: str) -> Any:
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
-        chosen = people.find(people.PERSONAL, form.relationship.data or "")
-        uid = new_uid()
-        supporter = Supporter(
-            uid,
-            (form.name.data or "").strip(),
-            chosen.code,
-            chosen.system,
-            phone=(form.phone.data or "").strip(),
-            email=(form.email.data or "").strip(),
-            relationship_text=people.stored_text(chosen, form.relationship_text.data or ""),
+        outcome = _nominate_supporter(
+            page, form, people.find(people.PERSONAL, form.relationship.data or ""),
+            name=form.name.data, phone=form.phone.data, email=form.email.data,
+            own_words=form.relationship_text.data, activity="Naaste genomineerd voor de resourcegroep",
         )
-        outcome = run_action(page, lambda grp: grp.nominate(uid, supporter.name, today(), supporter),
-                             "Naaste genomineerd voor de resourcegroep", form=form)
         if outcome.done:
             return outcome.redirect(url_for("members.index"))
         problem, status = outcome.problem, outcome.status
@@ -296,19 +313,12 @@ def nominate_professional(context_id: str) -> Any:
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
-        chosen = people.find(people.PROFESSIONS, form.profession.data or "")
-        uid = new_uid()
-        supporter = Supporter(
-            uid,
-            (form.pro_name.data or "").strip(),
-            chosen.code,
-            chosen.system,
-            phone=(form.pro_phone.data or "").strip(),
-            email=(form.pro_email.data or "").strip(),
-            relationship_text=people.stored_text(chosen, form.profession_text.data or ""),
+        outcome = _nominate_supporter(
+            page, form, people.find(people.PROFESSIONS, form.profession.data or ""),
+            name=form.pro_name.data, phone=form.pro_phone.data, email=form.pro_email.data,
+            own_words=form.profession_text.data,
+            activity="Hulpverlener van buiten de instelling genomineerd voor de resourcegroep",
         )
-        outcome = run_action(page, lambda grp: grp.nominate(uid, supporter.name, today(), supporter),
-                             "Hulpverlener van buiten de instelling genomineerd voor de resourcegroep", form=form)
         if outcome.done:
             return outcome.redirect(url_for("members.index"))
         problem, status = outcome.problem, outcome.status
