@@ -20,7 +20,7 @@ from plugin.group.service import GroupPage, caseload_client, current_service, no
 from plugin.launch.context import launch_required
 from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
-from plugin.web.actions import Problem, read_only_problem, run_action, user_message
+from plugin.web.actions import Problem, announce, read_only_problem, run_action, user_message
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,7 @@ def start(context_id: str) -> Any:
         except (ResourcegroepError, SyncError) as exc:
             problem, status = Problem(user_message(exc)), 422
         else:
-            if saved.waiting:
-                flash(gettext("Waiting to be saved in the EHR. We will keep trying; your input is kept."), "waiting")
-            else:
-                flash(gettext("The group has started."), "saved")
+            announce(saved, gettext("The group has started."))
             return redirect(url_for("group.overview"), code=303)
     else:
         status = 422

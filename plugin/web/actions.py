@@ -144,8 +144,13 @@ def run_action(
         if form is not None:
             form.form_errors.append(user_message(exc))
         return ActionOutcome(problem=Problem(user_message(exc)), status=422)
+    announce(saved, saved_message)
+    return ActionOutcome(saved=saved)
+
+
+def announce(saved: Saved[Any], saved_message: str | None = None) -> None:
+    """Tell the next page how a save went: in the EHR, or waiting for it (never "saved" before it is)."""
     if saved.waiting:
         flash(gettext("Waiting to be saved in the EHR. We will keep trying; your input is kept."), WAITING)
     elif saved.saved:
         flash(saved_message or gettext("Saved in the EHR."), SAVED)
-    return ActionOutcome(saved=saved)
