@@ -78,10 +78,6 @@ class LoadedGroup:
     strategy: LoadStrategy
     round_trips: int
 
-    def read_version(self, key: str) -> JsonDict | None:
-        """The resource `Type/id` as read, if this load read it."""
-        return self.resources.get(key)
-
 
 @dataclass(frozen=True)
 class Saved(Generic[T]):
