@@ -49,8 +49,13 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> float:
 def run(base: str, name: str, repeat: int, folder: Path) -> dict[str, float]:
     fhir = Fhir(base, name)
     client = FhirClient(base)
-    repo = GroupRepository(client=client, patient_id=new_patient(fhir), user="Practitioner/bench",
-                           outbox=SqliteOutbox(folder / f"{name}.sqlite"), capabilities=CapabilityCache())
+    repo = GroupRepository(
+        client=client,
+        patient_id=new_patient(fhir),
+        user="Practitioner/bench",
+        outbox=SqliteOutbox(folder / f"{name}.sqlite"),
+        capabilities=CapabilityCache(),
+    )
     t0 = time.perf_counter()
     repo.start_group(name="Bench", patient_display="Bench", user_display="Bench", today=TODAY)
     for activity, action in full_story():

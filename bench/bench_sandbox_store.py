@@ -41,8 +41,9 @@ def sandbox_server(path: str) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
     store = FhirStore(path)
-    server = make_server("127.0.0.1", port, create_fhir_app(store=store, auth_enabled=False, public_base_url=base),
-                         threaded=True)
+    server = make_server(
+        "127.0.0.1", port, create_fhir_app(store=store, auth_enabled=False, public_base_url=base), threaded=True
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -68,8 +69,14 @@ def run(base: str, name: str, args: argparse.Namespace) -> dict[str, float]:
     results: dict[str, float] = {}
 
     def create_goal() -> None:
-        fhir.create({"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "bench"},
-                     "subject": {"reference": "Patient/bench"}})
+        fhir.create(
+            {
+                "resourceType": "Goal",
+                "lifecycleStatus": "active",
+                "description": {"text": "bench"},
+                "subject": {"reference": "Patient/bench"},
+            }
+        )
 
     results["create Goal (ms, median)"] = statistics.median(timed(create_goal, args.creates))
     t0 = time.perf_counter()
@@ -79,14 +86,20 @@ def run(base: str, name: str, args: argparse.Namespace) -> dict[str, float]:
     patient = target.refs["patient"]
     results["read Goal (ms, median)"] = statistics.median(timed(lambda: fhir.get(target.refs["goal_long"]), args.loads))
     results["Goal?patient= (ms, median)"] = statistics.median(
-        timed(lambda: fhir.search(f"Goal?patient={patient}"), args.loads))
+        timed(lambda: fhir.search(f"Goal?patient={patient}"), args.loads)
+    )
     results["CarePlan load query with includes (ms, median)"] = statistics.median(
-        timed(lambda: fhir.search(f"CarePlan?patient={patient}&category={PRODUCT}|resourcegroepplan{LOAD_INCLUDES}"),
-              args.loads))
+        timed(
+            lambda: fhir.search(f"CarePlan?patient={patient}&category={PRODUCT}|resourcegroepplan{LOAD_INCLUDES}"),
+            args.loads,
+        )
+    )
     results["Appointment?date=ge&_sort=date over all (ms, median)"] = statistics.median(
-        timed(lambda: fhir.search("Appointment?date=ge2026-01-01&_sort=date&_count=50"), args.loads))
+        timed(lambda: fhir.search("Appointment?date=ge2026-01-01&_sort=date&_count=50"), args.loads)
+    )
     results["Communication?category=verslag&_summary=count (ms, median)"] = statistics.median(
-        timed(lambda: fhir.search(f"Communication?category={PRODUCT}|verslag&_summary=count"), args.loads))
+        timed(lambda: fhir.search(f"Communication?category={PRODUCT}|verslag&_summary=count"), args.loads)
+    )
     return results
 
 

@@ -729,9 +729,7 @@ class ResourceGroup:
             if earlier is not None:
                 earlier.score, earlier.note = score, clean_note
                 return earlier
-        entry = ProgressScore(
-            new_uid(), goal_uid, when, score, meeting_uid, clean_note
-        )
+        entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note)
         self.progress.append(entry)
         self.normalise_order()
         return entry

@@ -150,8 +150,10 @@ def create_app(config: AppConfig | None = None) -> Flask:
     def fill_context_id(endpoint: str, values: dict[str, Any]) -> None:
         # Inside a launch, url_for() fills in the current context id so links stay in the same tab's launch.
         launch = g.get("launch")
-        if launch is not None and "context_id" not in values and app.url_map.is_endpoint_expecting(
-            endpoint, "context_id"
+        if (
+            launch is not None
+            and "context_id" not in values
+            and app.url_map.is_endpoint_expecting(endpoint, "context_id")
         ):
             values["context_id"] = launch.context_id
 
@@ -164,8 +166,12 @@ def _register_error_handlers(app: Flask) -> None:
         problem = problem_for(error)
         log.warning("launch problem %s: %s", type(error).__name__, error)
         return _render_problem(
-            problem.status, problem.title, problem.message, problem.hint,
-            detail=escape_detail(problem.detail), code=problem.code,
+            problem.status,
+            problem.title,
+            problem.message,
+            problem.hint,
+            detail=escape_detail(problem.detail),
+            code=problem.code,
         )
 
     @app.errorhandler(CSRFError)
@@ -183,19 +189,26 @@ def _register_error_handlers(app: Flask) -> None:
         if status == 404:
             return _render_problem(404, gettext("Page not found"), gettext("This page does not exist."), "")
         if status == 403:
-            return _render_problem(403, gettext("No access to this page"), gettext("You may not open this page."),
-                                   str(RESTART_HINT))
+            return _render_problem(
+                403, gettext("No access to this page"), gettext("You may not open this page."), str(RESTART_HINT)
+            )
         if status >= 500:
-            return _render_problem(status, gettext("Something went wrong"),
-                                   gettext("The app could not handle your request."), str(RESTART_HINT))
-        return _render_problem(status, gettext("The request could not be handled"),
-                               gettext("The app could not handle your request."), "")
+            return _render_problem(
+                status,
+                gettext("Something went wrong"),
+                gettext("The app could not handle your request."),
+                str(RESTART_HINT),
+            )
+        return _render_problem(
+            status, gettext("The request could not be handled"), gettext("The app could not handle your request."), ""
+        )
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
         log.exception("unexpected error", exc_info=error)
-        return _render_problem(500, gettext("Something went wrong"),
-                               gettext("The app could not handle your request."), str(RESTART_HINT))
+        return _render_problem(
+            500, gettext("Something went wrong"), gettext("The app could not handle your request."), str(RESTART_HINT)
+        )
 
 
 def _register_security_headers(app: Flask, config: AppConfig) -> None:

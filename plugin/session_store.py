@@ -60,8 +60,11 @@ class ServerSideSessionInterface(SessionInterface):
             if not session.new:
                 self.store.delete_session(session.sid)
                 response.delete_cookie(
-                    name, domain=domain, path=path,
-                    secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app),
+                    name,
+                    domain=domain,
+                    path=path,
+                    secure=self.get_cookie_secure(app),
+                    samesite=self.get_cookie_samesite(app),
                 )
             return
         response.vary.add("Cookie")

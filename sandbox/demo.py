@@ -61,9 +61,7 @@ class RunningServer:
 def write_private_key(path: Path) -> None:
     """Write a new RSA key (PEM, readable by the owner only) for the app's private_key_jwt (RS384)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pem)
     path.chmod(0o600)
@@ -232,8 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for server in servers:
             server.stop()
         sandbox.close()
-        print(f"Cannot listen on {args.host}: {exc.strerror}. Choose other ports with --sandbox-port/--app-port.",
-              file=sys.stderr)
+        print(
+            f"Cannot listen on {args.host}: {exc.strerror}. Choose other ports with --sandbox-port/--app-port.",
+            file=sys.stderr,
+        )
         return 1
 
     stop = threading.Event()

@@ -199,7 +199,9 @@ def _active_group(today: date) -> ResourceGroup:
     place = g.add_place("Buurthuis De Linde", "Lindelaan 4, Breda")
 
     first = g.plan_meeting(
-        _at(today - timedelta(days=70), 15), place_uid=place.uid, theme=MeetingTheme.STRESS,
+        _at(today - timedelta(days=70), 15),
+        place_uid=place.uid,
+        theme=MeetingTheme.STRESS,
         theme_text="Omgaan met drukte",
     )
     g.assign_role(first.uid, m_mother.who, MeetingRole.VOORZITTER)

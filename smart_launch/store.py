@@ -173,9 +173,7 @@ class SQLiteSessionStore:
     def get_context(self, context_id: str) -> LaunchContext | None:
         """The launch context with this id, or None."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT body FROM launch_context WHERE context_id = ?", (context_id,)
-            ).fetchone()
+            row = self._conn.execute("SELECT body FROM launch_context WHERE context_id = ?", (context_id,)).fetchone()
         return None if row is None else LaunchContext.from_json(row[0])
 
     def delete_context(self, context_id: str) -> None:

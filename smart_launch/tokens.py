@@ -111,9 +111,7 @@ def request_token(
             credentials.signing_key, client_id=credentials.client_id, token_endpoint=token_endpoint, clock=clock
         )
     try:
-        resp = http.post(
-            token_endpoint, data=data, auth=auth, headers={"Accept": "application/json"}, timeout=timeout
-        )
+        resp = http.post(token_endpoint, data=data, auth=auth, headers={"Accept": "application/json"}, timeout=timeout)
     except requests.RequestException as exc:
         raise TokenEndpointError(f"token endpoint unreachable: {type(exc).__name__}") from exc
     try:

@@ -102,8 +102,13 @@ def index(context_id: str) -> Any:
     page = group_page()
     group = page.group
     return render_template(
-        "agreements/index.html", page=page, group=group, lists=agreement_lists(group, today()),
-        goals={goal.uid: goal for goal in group.goals}, display_of=display_of, editable=can_change(group),
+        "agreements/index.html",
+        page=page,
+        group=group,
+        lists=agreement_lists(group, today()),
+        goals={goal.uid: goal for goal in group.goals},
+        display_of=display_of,
+        editable=can_change(group),
     )
 
 
@@ -125,23 +130,40 @@ def new(context_id: str) -> Any:
         problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _values(form)
-        outcome = run_action(page, lambda grp: grp.add_agreement(today=today(), **values), "Afspraak gemaakt",
-                             form=form)
+        outcome = run_action(
+            page, lambda grp: grp.add_agreement(today=today(), **values), "Afspraak gemaakt", form=form
+        )
         if outcome.done:
             return outcome.redirect(url_for("agreements.index"))
         problem, status = outcome.problem, outcome.status
     else:
         status = 422
-    return render_template("agreements/form.html", page=page, group=group, form=form, problem=problem,
-                           agreement=None, editable=can_change(group)), status
+    return render_template(
+        "agreements/form.html",
+        page=page,
+        group=group,
+        form=form,
+        problem=problem,
+        agreement=None,
+        editable=can_change(group),
+    ), status
 
 
-def _render_edit(page: GroupPage, agreement: Agreement, form: EditAgreementForm, problem: Problem | None,
-                 status: int) -> Any:
+def _render_edit(
+    page: GroupPage, agreement: Agreement, form: EditAgreementForm, problem: Problem | None, status: int
+) -> Any:
     group: ResourceGroup = page.group  # type: ignore[assignment]
     overdue = agreement.uid in {a.uid for a in group.overdue_agreements(today())}
-    return render_template("agreements/form.html", page=page, group=group, form=form, problem=problem,
-                           agreement=agreement, overdue=overdue, editable=can_change(group)), status
+    return render_template(
+        "agreements/form.html",
+        page=page,
+        group=group,
+        form=form,
+        problem=problem,
+        agreement=agreement,
+        overdue=overdue,
+        editable=can_change(group),
+    ), status
 
 
 @bp.route("/c/<context_id>/afspraken/<path:agreement_uid>", methods=["GET", "POST"])
@@ -154,13 +176,16 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     if agreement is None:
         abort(404)
     if request.method == "GET":
-        form = EditAgreementForm(formdata=None, data={
-            "description": agreement.description,
-            "owner": agreement.owner or "",
-            "due": agreement.due,
-            "goal_uid": agreement.goal_uid or "",
-            "status": agreement.status.value,
-        })
+        form = EditAgreementForm(
+            formdata=None,
+            data={
+                "description": agreement.description,
+                "owner": agreement.owner or "",
+                "due": agreement.due,
+                "goal_uid": agreement.goal_uid or "",
+                "status": agreement.status.value,
+            },
+        )
     else:
         form = EditAgreementForm()
     form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
@@ -175,7 +200,9 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     values = _values(form)
     new_status = AgreementStatus(form.status.data)
     outcome = run_action(
-        page, lambda grp: grp.edit_agreement(agreement.uid, status=new_status, **values), "Afspraak gewijzigd",
+        page,
+        lambda grp: grp.edit_agreement(agreement.uid, status=new_status, **values),
+        "Afspraak gewijzigd",
         form=form,
     )
     if outcome.done:

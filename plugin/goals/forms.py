@@ -55,8 +55,10 @@ class GoalForm(BaseForm):
 
     def fill_choices(self, parents: list[tuple[str, str]]) -> None:
         """Set the select and radio options (labels in the page's language; `parents` = (uid, text))."""
-        self.term.choices = [(GoalTerm.LANG.value, labels.label(GoalTerm.LANG)),
-                             (GoalTerm.KORT.value, labels.label(GoalTerm.KORT))]
+        self.term.choices = [
+            (GoalTerm.LANG.value, labels.label(GoalTerm.LANG)),
+            (GoalTerm.KORT.value, labels.label(GoalTerm.KORT)),
+        ]
         self.life_area.choices = [("", gettext("not chosen")), *labels.choices(list(LifeArea))]
         self.parent_uid.choices = [("", gettext("none: not a step")), *parents]
 

@@ -22,9 +22,7 @@ from plugin.web.actions import Problem, can_change, read_only_problem, run_actio
 from plugin.web.format import long_date
 from plugin.web.forms import AMSTERDAM
 
-bp = Blueprint(
-    "goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals"
-)
+bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
 OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
 _REACHED = {GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING}
@@ -77,8 +75,9 @@ def parent_choices(group: ResourceGroup, exclude: str | None = None) -> list[tup
 
 def meeting_choices(group: ResourceGroup) -> list[tuple[str, str]]:
     """Held meetings, newest first: (uid, date and theme)."""
-    held = sorted((m for m in group.meetings if m.status is MeetingStatus.FULFILLED), key=lambda m: m.start,
-                  reverse=True)
+    held = sorted(
+        (m for m in group.meetings if m.status is MeetingStatus.FULFILLED), key=lambda m: m.start, reverse=True
+    )
     out = []
     for meeting in held:
         text = long_date(meeting.start)
@@ -177,8 +176,13 @@ def index(context_id: str) -> Any:
     page = group_page()
     group = page.group
     return render_template(
-        "goals/index.html", page=page, group=group, tree=goal_tree(group), latest=latest_scores(group),
-        name_of=names_of(group), editable=can_change(group),
+        "goals/index.html",
+        page=page,
+        group=group,
+        tree=goal_tree(group),
+        latest=latest_scores(group),
+        name_of=names_of(group),
+        editable=can_change(group),
     )
 
 
@@ -200,16 +204,15 @@ def new(context_id: str) -> Any:
         problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _goal_values(form)
-        outcome = run_action(
-            page, lambda grp: grp.add_goal(today=today(), **values), "Doel toegevoegd", form=form
-        )
+        outcome = run_action(page, lambda grp: grp.add_goal(today=today(), **values), "Doel toegevoegd", form=form)
         if outcome.done:
             return outcome.redirect(url_for("goals.index"))
         problem, status = outcome.problem, outcome.status
     else:
         status = 422
-    return render_template("goals/new.html", page=page, group=group, form=form, problem=problem,
-                           editable=can_change(group)), status
+    return render_template(
+        "goals/new.html", page=page, group=group, form=form, problem=problem, editable=can_change(group)
+    ), status
 
 
 def _render_goal(
@@ -226,14 +229,17 @@ def _render_goal(
     """The goal page; the form that was sent keeps what the user typed, the others start fresh."""
     group: ResourceGroup = page.group  # type: ignore[assignment]
     if edit_form is None:
-        edit_form = EditGoalForm(formdata=None, data={
-            "text": goal.text,
-            "term": goal.term.value,
-            "life_area": goal.life_area.value if goal.life_area else "",
-            "due": goal.due,
-            "parent_uid": goal.parent_uid or "",
-            "status": goal.lifecycle.value,
-        })
+        edit_form = EditGoalForm(
+            formdata=None,
+            data={
+                "text": goal.text,
+                "term": goal.term.value,
+                "life_area": goal.life_area.value if goal.life_area else "",
+                "due": goal.due,
+                "parent_uid": goal.parent_uid or "",
+                "status": goal.lifecycle.value,
+            },
+        )
         edit_form.fill_choices(parent_choices(group, exclude=goal.uid))
         edit_form.fill_status(goal.lifecycle)
     if note_form is None:

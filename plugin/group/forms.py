@@ -13,8 +13,11 @@ LIFECYCLE_ACTIONS = ("pause", "resume", "end", "reopen", "after_treatment")
 
 
 class StartGroupForm(BaseForm):
-    name = text_field(_l("Name of the group"), limit=MAX_NAME,
-                      description=_l("The name the patient chooses, for example 'Team Sanne' or 'Mijn steungroep'."))
+    name = text_field(
+        _l("Name of the group"),
+        limit=MAX_NAME,
+        description=_l("The name the patient chooses, for example 'Team Sanne' or 'Mijn steungroep'."),
+    )
 
 
 class RenameForm(BaseForm):

@@ -31,30 +31,58 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
             continue
         interview = group.interview_for(member.uid)
         if member.nomination is NominationState.GENOMINEERD:
-            items.append(Attention("interview", gettext("%(name)s is nominated: plan the introductory interview.",
-                                                        name=member.display), "members.index"))
-        elif member.nomination is NominationState.GESPREK_GEPLAND and interview and interview.planned_start and (
-            interview.planned_start < now
+            items.append(
+                Attention(
+                    "interview",
+                    gettext("%(name)s is nominated: plan the introductory interview.", name=member.display),
+                    "members.index",
+                )
+            )
+        elif (
+            member.nomination is NominationState.GESPREK_GEPLAND
+            and interview
+            and interview.planned_start
+            and (interview.planned_start < now)
         ):
-            items.append(Attention("interview", gettext(
-                "The interview with %(name)s was planned: write down how it went.", name=member.display),
-                "members.index"))
+            items.append(
+                Attention(
+                    "interview",
+                    gettext("The interview with %(name)s was planned: write down how it went.", name=member.display),
+                    "members.index",
+                )
+            )
         elif member.nomination is NominationState.GESPREK_GEVOERD:
-            items.append(Attention("interview", gettext(
-                "%(name)s has had the interview: decide whether they join.", name=member.display), "members.index"))
+            items.append(
+                Attention(
+                    "interview",
+                    gettext("%(name)s has had the interview: decide whether they join.", name=member.display),
+                    "members.index",
+                )
+            )
     last = group.last_held_meeting()
     upcoming = group.next_meeting(now)
     if last is not None:
         due = add_months(last.start, MEETING_INTERVAL_MONTHS)
         if upcoming is None or upcoming.start > due:
-            items.append(Attention("meeting", gettext(
-                "No meeting is planned within three months of the last one (%(date)s).",
-                date=_short(last.start)), "meetings.index"))
+            items.append(
+                Attention(
+                    "meeting",
+                    gettext(
+                        "No meeting is planned within three months of the last one (%(date)s).", date=_short(last.start)
+                    ),
+                    "meetings.index",
+                )
+            )
     elif upcoming is None and any(m.is_member for m in group.members if m.who != group.patient):
         items.append(Attention("meeting", gettext("No meeting is planned yet."), "meetings.index"))
     for agreement in group.overdue_agreements(now.date()):
-        items.append(Attention("agreement", gettext("Agreement past its date: %(text)s", text=_clip(
-            agreement.description)), "agreements.index"))
+        items.append(
+            Attention(
+                "agreement",
+                gettext("Agreement past its date: %(text)s", text=_clip(agreement.description)),
+                "agreements.index",
+            )
+        )
     return items
 
 
@@ -91,18 +119,32 @@ def timeline(group: ResourceGroup) -> list[Event]:
         if m.end:
             events.append(Event(_at(m.end), gettext("%(name)s left the group.", name=m.display), "member"))
         if m.nomination in (NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN):
-            text = (gettext("%(name)s decided not to join.", name=m.display)
-                    if m.nomination is NominationState.AFGEZIEN
-                    else gettext("The nomination of %(name)s was withdrawn.", name=m.display))
+            text = (
+                gettext("%(name)s decided not to join.", name=m.display)
+                if m.nomination is NominationState.AFGEZIEN
+                else gettext("The nomination of %(name)s was withdrawn.", name=m.display)
+            )
             events.append(Event(_at(m.end or m.start or group.start or date.today()), text, "member"))
     for iv in group.interviews:
         name = next((m.display for m in group.members if m.uid == iv.member_uid), "")
         if iv.held_at:
-            events.append(Event(iv.held_at, gettext("Introductory interview with %(name)s held.", name=name),
-                                "interview", all_day=False))
+            events.append(
+                Event(
+                    iv.held_at,
+                    gettext("Introductory interview with %(name)s held.", name=name),
+                    "interview",
+                    all_day=False,
+                )
+            )
         elif iv.planned_start:
-            events.append(Event(iv.planned_start, gettext("Introductory interview with %(name)s planned.", name=name),
-                                "interview", all_day=False))
+            events.append(
+                Event(
+                    iv.planned_start,
+                    gettext("Introductory interview with %(name)s planned.", name=name),
+                    "interview",
+                    all_day=False,
+                )
+            )
     for goal in group.goals:
         if goal.start:
             events.append(Event(_at(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goal"))
@@ -116,11 +158,11 @@ def timeline(group: ResourceGroup) -> list[Event]:
     for meeting in group.meetings:
         events.append(Event(meeting.start, status_text[meeting.status], "meeting", all_day=False))
         if meeting.report and meeting.report.written:
-            events.append(Event(meeting.report.written, gettext("Report of the meeting written."), "report",
-                                all_day=False))
+            events.append(
+                Event(meeting.report.written, gettext("Report of the meeting written."), "report", all_day=False)
+            )
     if group.after_treatment_since:
-        events.append(Event(_at(group.after_treatment_since), gettext("The group continues after treatment."),
-                            "group"))
+        events.append(Event(_at(group.after_treatment_since), gettext("The group continues after treatment."), "group"))
     if group.end:
         events.append(Event(_at(group.end), gettext("The group ended."), "group"))
     return sorted(events, key=lambda e: e.when, reverse=True)

@@ -90,9 +90,7 @@ class GroupService:
         loaded = self.repository.load(plan_id)
         return GroupPage(loaded, self.repository.waiting(), self.repository.failed())
 
-    def perform(
-        self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: str
-    ) -> Saved[T]:
+    def perform(self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: str) -> Saved[T]:
         """Run one user action on the group and save it (one transaction); see `GroupRepository.save`."""
         self._require_write()
         return self.repository.save(loaded, action, Activity(activity))

@@ -140,8 +140,12 @@ def lifecycle(context_id: str) -> Any:
             status = 422
         else:
             if chosen == "after_treatment":
-                outcome = run_action(page, lambda grp: grp.continue_after_treatment(today()),
-                                     "Groep gaat door na de behandeling", form=form)
+                outcome = run_action(
+                    page,
+                    lambda grp: grp.continue_after_treatment(today()),
+                    "Groep gaat door na de behandeling",
+                    form=form,
+                )
             else:
                 new_status, activity = _LIFECYCLE[chosen]
                 outcome = run_action(page, lambda grp: grp.change_status(new_status, today()), activity, form=form)
@@ -150,8 +154,9 @@ def lifecycle(context_id: str) -> Any:
             problem, status = outcome.problem, outcome.status
     elif request.method == "POST":
         status = 422
-    return render_template("group/lifecycle.html", page=page, group=page.group, form=form, action=chosen,
-                           problem=problem), status
+    return render_template(
+        "group/lifecycle.html", page=page, group=page.group, form=form, action=chosen, problem=problem
+    ), status
 
 
 @bp.post("/c/<context_id>/naam")
@@ -180,8 +185,9 @@ def history(context_id: str) -> Any:
     page = current_service().page(request.args.get("plan"))
     if page.group is None:
         return render_template("group/start.html", page=page, form=StartGroupForm())
-    return render_template("group/timeline.html", page=page, group=page.group, events=timeline(page.group),
-                           earlier=page.loaded.plans[1:])
+    return render_template(
+        "group/timeline.html", page=page, group=page.group, events=timeline(page.group), earlier=page.loaded.plans[1:]
+    )
 
 
 @bp.get("/c/<context_id>/caseload")
@@ -190,18 +196,31 @@ def caseload(context_id: str) -> Any:
     """The clinician's caseload: every group they take part in, and what needs attention (2 round trips)."""
     user = g.launch.fhir_user_reference
     if user is None or not user.startswith(("Practitioner/", "PractitionerRole/")):
-        return render_template("group/caseload.html", caseload=None, problem=Problem(gettext(
-            "The caseload is for care professionals. Open the app from a patient's record to see their group."))), 403
+        return render_template(
+            "group/caseload.html",
+            caseload=None,
+            problem=Problem(
+                gettext(
+                    "The caseload is for care professionals. Open the app from a patient's record to see their group."
+                )
+            ),
+        ), 403
     settings = current_app.extensions["resourcegroep"]
     client = caseload_client()
     try:
-        found = load_caseload(client, user, include_ended=request.args.get("ended") == "1", now=now(),
-                              capabilities=settings["capabilities"].get(client))
+        found = load_caseload(
+            client,
+            user,
+            include_ended=request.args.get("ended") == "1",
+            now=now(),
+            capabilities=settings["capabilities"].get(client),
+        )
     except SyncError as exc:
         log.warning("caseload for %s failed: %s", user, exc.diagnostics)
         return render_template("group/caseload.html", caseload=None, problem=Problem(user_message(exc))), 502
-    return render_template("group/caseload.html", caseload=found, problem=None,
-                           show_ended=request.args.get("ended") == "1")
+    return render_template(
+        "group/caseload.html", caseload=found, problem=None, show_ended=request.args.get("ended") == "1"
+    )
 
 
 @bp.post("/c/<context_id>/opnieuw-opslaan")

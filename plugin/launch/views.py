@@ -26,9 +26,7 @@ def start() -> str:
 @bp.get("/launch")
 def ehr_launch() -> Response:
     """EHR launch: check `iss` against the allow-list, then send the browser to authorize."""
-    auth = smart_client().begin_ehr_launch(
-        request.args.get("iss"), request.args.get("launch"), browser_session_id()
-    )
+    auth = smart_client().begin_ehr_launch(request.args.get("iss"), request.args.get("launch"), browser_session_id())
     return _no_store(redirect(auth.url, code=302))
 
 
@@ -65,8 +63,6 @@ def home(context_id: str) -> str:
     """Summary of the launch: patient, user, what the app may do (linked from every group page)."""
     launch = g.launch
     token = launch.access_token()
-    patient = (
-        read_person(launch.fhir_base_url, f"Patient/{launch.patient_id}", token) if launch.patient_id else None
-    )
+    patient = read_person(launch.fhir_base_url, f"Patient/{launch.patient_id}", token) if launch.patient_id else None
     user = read_person(launch.fhir_base_url, launch.fhir_user_reference, token) if launch.fhir_user_reference else None
     return render_template("launch/home.html", launch=launch, patient=patient, user=user)

@@ -50,7 +50,8 @@ class PlanMeetingForm(BaseForm):
         validators=[
             InputRequired(message=_l("Fill in how many minutes the meeting takes.")),
             NumberRange(
-                MIN_MINUTES, MAX_MINUTES,
+                MIN_MINUTES,
+                MAX_MINUTES,
                 message=_l("A meeting takes between %(min)d and %(max)d minutes.", min=MIN_MINUTES, max=MAX_MINUTES),
             ),
         ],
@@ -91,8 +92,9 @@ class RolesForm(BaseForm):
     notulist = SelectField(_l("Minute taker"))
     tijdbewaker = SelectField(_l("Time keeper"))
 
-    def __init__(self, people: list[tuple[str, str]], holders: dict[MeetingRole, str | None], *args: Any,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, people: list[tuple[str, str]], holders: dict[MeetingRole, str | None], *args: Any, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         for role in ROLES:
             field = self[role.value]
@@ -112,8 +114,9 @@ class InvitationForm(BaseForm):
 
 
 class StatusForm(BaseForm):
-    status = RadioField(_l("What happened to this meeting?"),
-                        validators=[InputRequired(message=_l("Choose what happened."))])
+    status = RadioField(
+        _l("What happened to this meeting?"), validators=[InputRequired(message=_l("Choose what happened."))]
+    )
 
     def __init__(self, allowed: list[MeetingStatus], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -139,8 +142,9 @@ def responses_form(rows: list[tuple[str, str, ParticipationStatus]], **kwargs: A
         pass
 
     for who, display, current in rows:
-        setattr(ResponsesForm, response_key(who), SelectField(display, default=current.value,
-                                                              validators=[InputRequired()]))
+        setattr(
+            ResponsesForm, response_key(who), SelectField(display, default=current.value, validators=[InputRequired()])
+        )
     form = ResponsesForm(**kwargs)
     options = choices(list(RESPONSES))
     for who, _, _ in rows:

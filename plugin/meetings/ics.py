@@ -104,8 +104,9 @@ def meeting_calendar(
     location = place_text(group, meeting)
     if location:
         event.add("location", clean_text(location))
-    event.add("description", clean_text(description if description is not None else default_description(
-        group, meeting)))
+    event.add(
+        "description", clean_text(description if description is not None else default_description(group, meeting))
+    )
     event.add("status", _ICS_STATUS[status or meeting.status])
     calendar.add_component(event)
     # Only the years around the meeting: the full 1970-2038 rule history would make every invitation large.

@@ -35,8 +35,9 @@ from plugin.meetings.ics import calendar_filename, meeting_calendar
 from plugin.meetings.invitation import invitation_text
 from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 
-bp = Blueprint("meetings", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/meetings")
+bp = Blueprint(
+    "meetings", __name__, template_folder="templates", static_folder="static", static_url_path="/static/meetings"
+)
 
 PLANNED = (MeetingStatus.PROPOSED, MeetingStatus.BOOKED)
 # What a user may mark next, per status (the domain checks it again and explains a refusal).
@@ -80,8 +81,15 @@ def index(context_id: str) -> Any:
     planned = sorted((m for m in group.meetings if m.status in PLANNED), key=lambda m: (m.end < moment, m.start))
     past = sorted((m for m in group.meetings if m.status not in PLANNED), key=lambda m: m.start, reverse=True)
     return render_template(
-        "meetings/index.html", page=page, group=group, planned=planned, past=past, moment=moment,
-        places={p.uid: p for p in group.places}, names=_names(group), can_change=can_change(group),
+        "meetings/index.html",
+        page=page,
+        group=group,
+        planned=planned,
+        past=past,
+        moment=moment,
+        places={p.uid: p for p in group.places},
+        names=_names(group),
+        can_change=can_change(group),
         due=group.meeting_due(moment),
     )
 
@@ -103,8 +111,9 @@ def plan(context_id: str) -> Any:
         form.start.data = start
         form.minutes.data = int((end - start).total_seconds() // 60)
         last = group.last_held_meeting() or (group.meetings[-1] if group.meetings else None)
-        form.place.data = last.place_uid if last is not None and last.place_uid else (
-            NEW_PLACE if not group.places else LATER)
+        form.place.data = (
+            last.place_uid if last is not None and last.place_uid else (NEW_PLACE if not group.places else LATER)
+        )
     elif not g.launch.can_write:
         problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
@@ -127,8 +136,11 @@ def plan(context_id: str) -> Any:
         outcome = run_action(page, plan_it, activity, form=form)
         if outcome.done:
             # A save that waits in the outbox is not in the record yet: its page would not be found.
-            target = (url_for("meetings.detail", meeting_uid=outcome.value.uid) if outcome.saved.saved  # type: ignore[union-attr]
-                      else url_for("meetings.index"))
+            target = (
+                url_for("meetings.detail", meeting_uid=outcome.value.uid)
+                if outcome.saved.saved  # type: ignore[union-attr]
+                else url_for("meetings.index")
+            )
             return outcome.redirect(target)
         problem, status = outcome.problem, outcome.status
     else:
@@ -156,8 +168,11 @@ def _response_rows(group: ResourceGroup, meeting: Meeting) -> list[tuple[str, st
     names = _names(group)
     rows = [(p.who, names[p.who], p.response) for p in meeting.participants if p.who in names]
     listed = {who for who, _, _ in rows}
-    rows += [(m.who, m.display, ParticipationStatus.NEEDS_ACTION) for m in group.members
-             if m.is_member and m.who not in listed]
+    rows += [
+        (m.who, m.display, ParticipationStatus.NEEDS_ACTION)
+        for m in group.members
+        if m.is_member and m.who not in listed
+    ]
     return rows
 
 
@@ -202,10 +217,19 @@ def _forms(group: ResourceGroup, meeting: Meeting, posted: str = "") -> DetailFo
 def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status: int = 200) -> Any:
     group: ResourceGroup = page.group  # type: ignore[assignment]
     return render_template(
-        "meetings/detail.html", page=page, group=group, meeting=meeting, forms=forms,
-        place=next((p for p in group.places if p.uid == meeting.place_uid), None), names=_names(group),
-        holders=_holders(meeting), roles=ROLES, rows=_response_rows(group, meeting), response_key=response_key,
-        can_change=can_change(group), planned=meeting.status in PLANNED,
+        "meetings/detail.html",
+        page=page,
+        group=group,
+        meeting=meeting,
+        forms=forms,
+        place=next((p for p in group.places if p.uid == meeting.place_uid), None),
+        names=_names(group),
+        holders=_holders(meeting),
+        roles=ROLES,
+        rows=_response_rows(group, meeting),
+        response_key=response_key,
+        can_change=can_change(group),
+        planned=meeting.status in PLANNED,
     ), status
 
 

@@ -58,29 +58,44 @@ class EmailAddress:
 
 
 def phone_field(label_text: Any) -> StringField:
-    return StringField(label_text, validators=[Optional(), bounded(MAX_PHONE), PhoneNumber()],
-                       render_kw={"maxlength": MAX_PHONE, "type": "tel", "autocomplete": "off"})
+    return StringField(
+        label_text,
+        validators=[Optional(), bounded(MAX_PHONE), PhoneNumber()],
+        render_kw={"maxlength": MAX_PHONE, "type": "tel", "autocomplete": "off"},
+    )
 
 
 def email_field(label_text: Any) -> StringField:
-    return StringField(label_text, validators=[Optional(), bounded(MAX_EMAIL), EmailAddress()],
-                       render_kw={"maxlength": MAX_EMAIL, "type": "email", "autocomplete": "off"})
+    return StringField(
+        label_text,
+        validators=[Optional(), bounded(MAX_EMAIL), EmailAddress()],
+        render_kw={"maxlength": MAX_EMAIL, "type": "email", "autocomplete": "off"},
+    )
 
 
 def _words_field(label_text: Any, other: str, other_keys: tuple[str, ...], message: Any, **kw: Any) -> StringField:
     """Optional free text, required when the chosen code is 'other'."""
-    return StringField(label_text, validators=[RequiredIf(other, other_keys, message), Optional(), bounded(MAX_NAME)],
-                       render_kw={"maxlength": MAX_NAME, "autocomplete": "off"}, **kw)
+    return StringField(
+        label_text,
+        validators=[RequiredIf(other, other_keys, message), Optional(), bounded(MAX_NAME)],
+        render_kw={"maxlength": MAX_NAME, "autocomplete": "off"},
+        **kw,
+    )
 
 
 class PersonForm(BaseForm):
     """(a) Someone from the patient's own circle: a new RelatedPerson."""
 
     name = text_field(_l("Name"), limit=MAX_NAME, render_kw={"autocomplete": "off"})
-    relationship = SelectField(_l("Who is this for the patient?"), choices=relationship_choices(PERSONAL),
-                               validators=[required(_l("Choose who this is for the patient."))])
+    relationship = SelectField(
+        _l("Who is this for the patient?"),
+        choices=relationship_choices(PERSONAL),
+        validators=[required(_l("Choose who this is for the patient."))],
+    )
     relationship_text = _words_field(
-        _l("In your own words (optional)"), "relationship", tuple(r.key for r in PERSONAL if r.needs_text),
+        _l("In your own words (optional)"),
+        "relationship",
+        tuple(r.key for r in PERSONAL if r.needs_text),
         _l("Say in a few words who this is for the patient."),
         description=_l("For example: oldest sister, or friend from the football club."),
     )
@@ -99,11 +114,14 @@ class ProfessionalForm(BaseForm):
     """(c) A professional from outside the clinic (GP, social worker, ...): a RelatedPerson with an occupation."""
 
     pro_name = text_field(_l("Name"), limit=MAX_NAME, render_kw={"autocomplete": "off"})
-    profession = SelectField(_l("Profession"), choices=relationship_choices(PROFESSIONS),
-                             validators=[required(_l("Choose a profession."))])
+    profession = SelectField(
+        _l("Profession"), choices=relationship_choices(PROFESSIONS), validators=[required(_l("Choose a profession."))]
+    )
     profession_text = _words_field(
-        _l("Profession and organisation in your own words (optional)"), "profession",
-        tuple(r.key for r in PROFESSIONS if r.needs_text), _l("Say in a few words what this person does."),
+        _l("Profession and organisation in your own words (optional)"),
+        "profession",
+        tuple(r.key for r in PROFESSIONS if r.needs_text),
+        _l("Say in a few words what this person does."),
         description=_l("For example: general practitioner at the practice in the village, or job coach."),
     )
     pro_phone = phone_field(_l("Phone number (optional)"))
@@ -111,8 +129,9 @@ class ProfessionalForm(BaseForm):
 
 
 class PlanInterviewForm(BaseForm):
-    planned_start = LocalDateTimeField(_l("Date and time of the introductory interview"),
-                                       validators=[required(_l("Enter the date and time."))])
+    planned_start = LocalDateTimeField(
+        _l("Date and time of the introductory interview"), validators=[required(_l("Enter the date and time."))]
+    )
 
 
 def _section_label(section: Section) -> LazyString:
@@ -125,16 +144,27 @@ SECTION_FIELDS: dict[Section, str] = {s: s.value for s in INTERVIEW_SECTIONS}
 class RecordInterviewForm(BaseForm):
     """What was said in the introductory interview: the four topics of RACT, at least one filled in."""
 
-    held_at = LocalDateTimeField(_l("When was the interview held?"),
-                                 validators=[required(_l("Enter the date and time."))])
-    verwachtingen = area_field(_section_label(Section.VERWACHTINGEN), optional=True,
-                               description=_l("What does this person expect from the group?"))
-    inzet = area_field(_section_label(Section.INZET), optional=True,
-                       description=_l("How much time and effort can this person give?"))
-    relatie = area_field(_section_label(Section.RELATIE), optional=True,
-                         description=_l("How do they know the patient, and what have they been through together?"))
-    bijdrage = area_field(_section_label(Section.BIJDRAGE), optional=True,
-                          description=_l("How can this person help the patient reach their goals?"))
+    held_at = LocalDateTimeField(
+        _l("When was the interview held?"), validators=[required(_l("Enter the date and time."))]
+    )
+    verwachtingen = area_field(
+        _section_label(Section.VERWACHTINGEN),
+        optional=True,
+        description=_l("What does this person expect from the group?"),
+    )
+    inzet = area_field(
+        _section_label(Section.INZET), optional=True, description=_l("How much time and effort can this person give?")
+    )
+    relatie = area_field(
+        _section_label(Section.RELATIE),
+        optional=True,
+        description=_l("How do they know the patient, and what have they been through together?"),
+    )
+    bijdrage = area_field(
+        _section_label(Section.BIJDRAGE),
+        optional=True,
+        description=_l("How can this person help the patient reach their goals?"),
+    )
 
     def sections(self) -> dict[Section, str]:
         """The four topics as typed (empty ones included; the domain leaves them out)."""
@@ -146,11 +176,12 @@ class RecordInterviewForm(BaseForm):
             self.form_errors.append(str(_l("Write down at least one of the four topics.")))
             ok = False
         if self.held_at.data is not None and self.held_at.data > now() + CLOCK_SLACK:
-            self.held_at.errors = [*self.held_at.errors, str(_l("This time is still to come. Enter when the "
-                                                                 "interview was held, or plan it instead."))]
+            self.held_at.errors = [
+                *self.held_at.errors,
+                str(_l("This time is still to come. Enter when the interview was held, or plan it instead.")),
+            ]
             ok = False
         return ok
-
 
 
 class DecisionForm(BaseForm):

@@ -67,8 +67,9 @@ def search_practitioners(text: str) -> Search:
     if not text:
         return Search()
     if len(text) > MAX_SEARCH:
-        return Search(text[:MAX_SEARCH], message=gettext("This is too long: at most %(max)d characters.",
-                                                         max=MAX_SEARCH))
+        return Search(
+            text[:MAX_SEARCH], message=gettext("This is too long: at most %(max)d characters.", max=MAX_SEARCH)
+        )
     if len(text) < MIN_SEARCH:
         return Search(text, message=gettext("Type at least %(min)d letters of the name.", min=MIN_SEARCH))
     try:
@@ -185,8 +186,11 @@ def index(context_id: str) -> Any:
         group=group,
         members=[p for p in everyone if p.member.is_member],
         nominees=[p for p in everyone if p.member.active and not p.member.is_member],
-        history=sorted((p for p in everyone if not p.member.active),
-                       key=lambda p: (p.member.end or p.member.start or today()), reverse=True),
+        history=sorted(
+            (p for p in everyone if not p.member.active),
+            key=lambda p: p.member.end or p.member.start or today(),
+            reverse=True,
+        ),
         open_group=group.status is not GroupStatus.ENDED,
     )
 
@@ -264,9 +268,14 @@ def nominate_person(context_id: str) -> Any:
     status = 422
     if form.validate_on_submit():
         outcome = _nominate_supporter(
-            page, form, people.find(people.PERSONAL, form.relationship.data or ""),
-            name=form.name.data, phone=form.phone.data, email=form.email.data,
-            own_words=form.relationship_text.data, activity="Naaste genomineerd voor de resourcegroep",
+            page,
+            form,
+            people.find(people.PERSONAL, form.relationship.data or ""),
+            name=form.name.data,
+            phone=form.phone.data,
+            email=form.email.data,
+            own_words=form.relationship_text.data,
+            activity="Naaste genomineerd voor de resourcegroep",
         )
         if outcome.done:
             return outcome.redirect(url_for("members.index"))
@@ -295,13 +304,18 @@ def nominate_practitioner(context_id: str) -> Any:
             if name is None:
                 form.form_errors.append(gettext("This practitioner was not found in the EHR."))
             else:
-                outcome = run_action(page, lambda grp: grp.nominate(reference, name, today()),
-                                     "Behandelaar genomineerd voor de resourcegroep", form=form)
+                outcome = run_action(
+                    page,
+                    lambda grp: grp.nominate(reference, name, today()),
+                    "Behandelaar genomineerd voor de resourcegroep",
+                    form=form,
+                )
                 if outcome.done:
                     return outcome.redirect(url_for("members.index"))
                 problem, status = outcome.problem, outcome.status
-    return _render_nominate(page, group, practitioner_form=form, search=search, failed="practitioner",
-                            problem=problem, status=status)
+    return _render_nominate(
+        page, group, practitioner_form=form, search=search, failed="practitioner", problem=problem, status=status
+    )
 
 
 @bp.post("/c/<context_id>/leden/nomineren/hulpverlener")
@@ -314,16 +328,19 @@ def nominate_professional(context_id: str) -> Any:
     status = 422
     if form.validate_on_submit():
         outcome = _nominate_supporter(
-            page, form, people.find(people.PROFESSIONS, form.profession.data or ""),
-            name=form.pro_name.data, phone=form.pro_phone.data, email=form.pro_email.data,
+            page,
+            form,
+            people.find(people.PROFESSIONS, form.profession.data or ""),
+            name=form.pro_name.data,
+            phone=form.pro_phone.data,
+            email=form.pro_email.data,
             own_words=form.profession_text.data,
             activity="Hulpverlener van buiten de instelling genomineerd voor de resourcegroep",
         )
         if outcome.done:
             return outcome.redirect(url_for("members.index"))
         problem, status = outcome.problem, outcome.status
-    return _render_nominate(page, group, professional_form=form, failed="professional", problem=problem,
-                            status=status)
+    return _render_nominate(page, group, professional_form=form, failed="professional", problem=problem, status=status)
 
 
 # ---------------------------------------------------------------------- one person
@@ -438,7 +455,9 @@ def plan_interview(context_id: str, member_uid: str) -> Any:
     """Plan (or move) the introductory interview."""
     form = PlanInterviewForm()
     return _member_action(
-        member_uid, "plan", form,
+        member_uid,
+        "plan",
+        form,
         lambda grp, m: grp.plan_interview(m.uid, _validated(form.planned_start.data)),
         "Kennismakingsgesprek gepland",
     )
@@ -450,7 +469,9 @@ def record_interview(context_id: str, member_uid: str) -> Any:
     """Write down the introductory interview that was held (the four topics)."""
     form = RecordInterviewForm()
     return _member_action(
-        member_uid, "record", form,
+        member_uid,
+        "record",
+        form,
         lambda grp, m: grp.record_interview(m.uid, _validated(form.held_at.data), form.sections()),
         "Kennismakingsgesprek vastgelegd",
     )
@@ -477,7 +498,9 @@ def decide(context_id: str, member_uid: str) -> Any:
     form = DecisionForm()
     outcome = form.outcome.data or ""
     return _member_action(
-        member_uid, "decision", form,
+        member_uid,
+        "decision",
+        form,
         lambda grp, m: _decide(grp, m, outcome),
         _DECISION_ACTIVITY.get(outcome, "Besluit over nominatie"),
     )
@@ -490,7 +513,9 @@ def set_core(context_id: str, member_uid: str) -> Any:
     form = CoreForm()
     core = form.core.data == "on"
     return _member_action(
-        member_uid, "core", form,
+        member_uid,
+        "core",
+        form,
         lambda grp, m: grp.set_core(m.uid, core),
         "Kernlid gemaakt" if core else "Niet langer kernlid",
     )
@@ -509,7 +534,9 @@ def leave(context_id: str, member_uid: str) -> Any:
     """A member leaves the group: the membership ends today and stays in the history."""
     form = LeaveForm()
     return _member_action(
-        member_uid, "leave", form,
+        member_uid,
+        "leave",
+        form,
         lambda grp, m: grp.leave(m.uid, today()),
         "Lid heeft de resourcegroep verlaten",
         check=_confirmed_leave,
@@ -526,8 +553,12 @@ def nominate_again(context_id: str, member_uid: str) -> Any:
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
-        outcome = run_action(page, lambda grp: grp.nominate(target.who, target.display, today()),
-                             "Opnieuw genomineerd voor de resourcegroep", form=form)
+        outcome = run_action(
+            page,
+            lambda grp: grp.nominate(target.who, target.display, today()),
+            "Opnieuw genomineerd voor de resourcegroep",
+            form=form,
+        )
         if outcome.done:
             return outcome.redirect(url_for("members.member", member_uid=outcome.value.uid))
         problem, status = outcome.problem, outcome.status
@@ -571,8 +602,9 @@ def hand_over(context_id: str, member_uid: str) -> Any:
             form.form_errors.append(gettext("This practitioner is already the direction supporter."))
         else:
             reference, name = chosen_ref, chosen_name
-            outcome = run_action(page, lambda grp: grp.hand_over(reference, name, today()),
-                                 "Regieondersteuner overgedragen", form=form)
+            outcome = run_action(
+                page, lambda grp: grp.hand_over(reference, name, today()), "Regieondersteuner overgedragen", form=form
+            )
             if outcome.done:
                 return outcome.redirect(url_for("members.index"))
             problem, status = outcome.problem, outcome.status

@@ -107,9 +107,7 @@ class MeetingNotes:
                 lines.append(AgendaLine(KIND_GOAL, self.goal_text(item.goal_uid) or item.text))
             elif item.agreement_uid is not None:
                 agreement = self.agreement(item.agreement_uid)
-                lines.append(
-                    AgendaLine(KIND_AGREEMENT, agreement.description if agreement else item.text, agreement)
-                )
+                lines.append(AgendaLine(KIND_AGREEMENT, agreement.description if agreement else item.text, agreement))
             else:
                 lines.append(AgendaLine(KIND_FREE, item.text))
         return lines
@@ -238,4 +236,3 @@ class MeetingNotes:
 
 def _row(kind: str, ref: str, *, include: bool = False, text: str = "") -> dict[str, Any]:
     return {"kind": kind, "ref": ref, "include": include, "text": text}
-

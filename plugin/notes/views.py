@@ -41,9 +41,7 @@ from plugin.notes.forms import (
 from plugin.notes.present import MeetingNotes
 from plugin.web.actions import Problem, can_change, read_only_problem, run_action
 
-bp = Blueprint(
-    "notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes"
-)
+bp = Blueprint("notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes")
 
 # `path`: a meeting another system wrote has the uid "Appointment/<id>", with a slash in it.
 MEETING = "/c/<context_id>/bijeenkomsten/<path:meeting_uid>"
@@ -301,4 +299,3 @@ def report_print(context_id: str, meeting_uid: str) -> Any:
     page = group_page()
     notes = _notes(page, meeting_uid)
     return render_template("notes/report_print.html", page=page, group=notes.group, notes=notes)
-

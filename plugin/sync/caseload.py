@@ -198,9 +198,7 @@ def practitioner_references(practitioner: str | Mapping[str, Any]) -> tuple[str,
 
 def team_statuses(include_ended: bool = False) -> tuple[str, ...]:
     """The CareTeam.status codes searched: every group status except ended, unless asked for."""
-    return tuple(
-        code for status, code in CARETEAM_STATUS.items() if include_ended or status is not GroupStatus.ENDED
-    )
+    return tuple(code for status, code in CARETEAM_STATUS.items() if include_ended or status is not GroupStatus.ENDED)
 
 
 def caseload_team_params(
@@ -301,11 +299,13 @@ def _load_plans(
         try:
             return _load_plans_by_batch(client, plan_ids, page_size), False
         except _BatchRefused as exc:
-            log.warning("caseload on %s: batch refused (%s); plan searches run one by one (degraded)",
-                        client.base_url, exc)
+            log.warning(
+                "caseload on %s: batch refused (%s); plan searches run one by one (degraded)", client.base_url, exc
+            )
     else:
-        log.warning("caseload on %s: server declares no batch; plan searches run one by one (degraded)",
-                    client.base_url)
+        log.warning(
+            "caseload on %s: server declares no batch; plan searches run one by one (degraded)", client.base_url
+        )
     resources: list[JsonDict] = []
     chunk = min(page_size, GET_CHUNK)
     for ids in _chunks(plan_ids, chunk):

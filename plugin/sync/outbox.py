@@ -426,9 +426,7 @@ def save_or_enqueue(
         result = send() if send is not None else submit(client, bundle, capabilities=capabilities)
     except OutageError as exc:
         parked = exc.bundle if exc.bundle is not None else bundle
-        return SaveOutcome(
-            queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics, bases=bases)
-        )
+        return SaveOutcome(queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics, bases=bases))
     return SaveOutcome(result=result)
 
 
@@ -468,9 +466,7 @@ def submit_rebasing(
 
 def _put_keys(bundle: JsonDict) -> list[str]:
     return [
-        str(e["request"]["url"])
-        for e in bundle.get("entry") or []
-        if (e.get("request") or {}).get("method") == "PUT"
+        str(e["request"]["url"]) for e in bundle.get("entry") or [] if (e.get("request") or {}).get("method") == "PUT"
     ]
 
 

@@ -437,5 +437,3 @@ def _content(resource: JsonDict) -> Any:
     """A resource without the server-owned elements, in a comparable form."""
     body = {k: v for k, v in resource.items() if k not in _SERVER_OWNED}
     return json.loads(json.dumps(body, sort_keys=True))
-
-

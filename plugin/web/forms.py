@@ -79,7 +79,6 @@ class DutchDateField(Field):
         raise ValueError(str(_l("Enter a date like 22-11-2026.")))
 
 
-
 class LocalDateTimeField(Field):
     """A date and time in Amsterdam time (datetime-local input); the value is timezone-aware."""
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 TOKEN_AUTH_METHODS = ["none", "client_secret_basic", "private_key_jwt"]
 # SMART Backend Services: the assertion may live at most five minutes.
 MAX_ASSERTION_LIFETIME = 300
-_UNSAFE_DESCRIPTION = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+_UNSAFE_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 def safe_description(text: str) -> str:
@@ -101,9 +101,7 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         self.request.smart_launch = None
         if launch_value:
             if "launch" not in split_scope(data.get("scope")):
-                raise InvalidScopeError(
-                    "A 'launch' parameter needs the 'launch' scope.", redirect_uri=redirect_uri
-                )
+                raise InvalidScopeError("A 'launch' parameter needs the 'launch' scope.", redirect_uri=redirect_uri)
             context = sandbox.launches.resolve(launch_value)
             if context is None:
                 raise InvalidRequestError("Unknown or expired 'launch' value.", redirect_uri=redirect_uri)

@@ -233,5 +233,3 @@ class SandboxAuthServer:
         if include_refresh_token and wants_refresh and grant_type != "client_credentials":
             token["refresh_token"] = secrets.token_urlsafe(40)
         return token
-
-

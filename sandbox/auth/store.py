@@ -157,9 +157,7 @@ class AuthStore:
         """Remember a freshly issued code."""
         now = self.clock()
         with self._lock:
-            self._codes = {
-                k: c for k, c in self._codes.items() if c.expires_at + _USED_CODE_MEMORY > now
-            }
+            self._codes = {k: c for k, c in self._codes.items() if c.expires_at + _USED_CODE_MEMORY > now}
             self._codes[code.code] = code
 
     def claim_code(self, code: str, client_id: str) -> AuthorizationCode | None:
@@ -193,9 +191,7 @@ class AuthStore:
         """Store an issued token; drops long-dead tokens on the way."""
         now = self.clock()
         with self._lock:
-            self._access = {
-                k: r for k, r in self._access.items() if max(r.expires_at, r.refresh_expires_at) > now
-            }
+            self._access = {k: r for k, r in self._access.items() if max(r.expires_at, r.refresh_expires_at) > now}
             self._refresh = {k: r for k, r in self._refresh.items() if r.access_token in self._access}
             self._access[record.access_token] = record
             if record.refresh_token:

@@ -248,7 +248,5 @@ def _error_response(server: SandboxAuthServer, error: OAuth2Error) -> Response |
     """Send the error to a trusted redirect_uri, else show it on a page (never redirect to the unknown)."""
     if error.redirect_uri:
         return _error_response_for(error, server.oauth)
-    page = render_template(
-        "sandbox_auth/error.html", error=error.error, description=error.description or ""
-    )
+    page = render_template("sandbox_auth/error.html", error=error.error, description=error.description or "")
     return page, 400

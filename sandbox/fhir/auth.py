@@ -56,7 +56,8 @@ class GrantGuard:
         return {
             p.context
             for p in self._permissions
-            if letter in p.letters and p.resource_type in ("*", resource_type)
+            if letter in p.letters
+            and p.resource_type in ("*", resource_type)
             and (p.context != "patient" or self.grant.patient is not None)
         }
 

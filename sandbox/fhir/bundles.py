@@ -22,8 +22,10 @@ def location(resource: dict[str, Any]) -> str:
 
 def full_url(base_url: str, resource: dict[str, Any]) -> str:
     """Absolute URL of a resource under the endpoint's base."""
-    return f"{base_url}/{resource['resourceType']}/{resource['id']}" if base_url else (
-        f"{resource['resourceType']}/{resource['id']}"
+    return (
+        f"{base_url}/{resource['resourceType']}/{resource['id']}"
+        if base_url
+        else (f"{resource['resourceType']}/{resource['id']}")
     )
 
 
@@ -58,8 +60,7 @@ def searchset(result: Any, base_url: str) -> dict[str, Any]:
             {"fullUrl": full_url(base_url, r), "resource": r, "search": {"mode": "match"}} for r in result.matches
         ]
         entries += [
-            {"fullUrl": full_url(base_url, r), "resource": r, "search": {"mode": "include"}}
-            for r in result.included
+            {"fullUrl": full_url(base_url, r), "resource": r, "search": {"mode": "include"}} for r in result.included
         ]
         bundle["entry"] = entries
 

@@ -64,8 +64,7 @@ def capability_statement(base_url: str, smart: SmartUrls | None) -> dict[str, An
                 "type": rtype,
                 "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
                 "interaction": [
-                    {"code": code}
-                    for code in ("read", "vread", "update", "history-instance", "create", "search-type")
+                    {"code": code} for code in ("read", "vread", "update", "history-instance", "create", "search-type")
                 ],
                 "versioning": "versioned-update",
                 "readHistory": True,

@@ -239,9 +239,7 @@ def create_fhir_blueprint(
 
     @bp.put("/<rtype>/<rid>")
     def _update(rtype: str, rid: str) -> Response:
-        result = fhir_store.update(
-            rtype, rid, _read_json(), if_match=request.headers.get("If-Match"), guard=_guard()
-        )
+        result = fhir_store.update(rtype, rid, _read_json(), if_match=request.headers.get("If-Match"), guard=_guard())
         return _write_response(result.resource, result.status, _base_url(base_path, public_base_url))
 
     @bp.get("/<rtype>/<rid>/_history")

@@ -394,9 +394,7 @@ class FhirStore:
                         if rng:
                             dates.append((rtype, rid, param.name, rng[0], rng[1]))
                     elif param.type == "string":
-                        strings.extend(
-                            (rtype, rid, param.name, normalize_string(s), s) for s in _strings(value)
-                        )
+                        strings.extend((rtype, rid, param.name, normalize_string(s), s) for s in _strings(value))
         refs.extend((rtype, rid, OWNER_PARAM, "Patient", pid) for pid in owners)
         self._conn.executemany("INSERT INTO idx_token VALUES (?,?,?,?,?)", tokens)
         self._conn.executemany("INSERT INTO idx_ref VALUES (?,?,?,?,?)", refs)
@@ -513,7 +511,8 @@ class FhirStore:
                 raise invalid(f"{name} is not allowed in a conditional request")
         where, args = self._where(resource_type, params, guard)
         rows = self._conn.execute(
-            f"SELECT id FROM current c WHERE {where} ORDER BY seq LIMIT ?", [*args, limit]  # noqa: S608
+            f"SELECT id FROM current c WHERE {where} ORDER BY seq LIMIT ?",
+            [*args, limit],  # noqa: S608
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -531,9 +530,7 @@ class FhirStore:
             self._check_compartment(guard, existing)
         return existing
 
-    def _where(
-        self, rtype: str, filters: Sequence[tuple[str, str]], guard: Guard | None
-    ) -> tuple[str, list[Any]]:
+    def _where(self, rtype: str, filters: Sequence[tuple[str, str]], guard: Guard | None) -> tuple[str, list[Any]]:
         clauses = ["c.type = ?"]
         args: list[Any] = [rtype]
         known = params_for(rtype)
@@ -552,9 +549,7 @@ class FhirStore:
                 clauses.append("c.id = ?")
                 args.append(patient)
             else:
-                clauses.append(
-                    "c.id NOT IN (SELECT rid FROM idx_ref WHERE rtype=? AND param=? AND tid <> ?)"
-                )
+                clauses.append("c.id NOT IN (SELECT rid FROM idx_ref WHERE rtype=? AND param=? AND tid <> ?)")
                 args.extend([rtype, OWNER_PARAM, patient])
         return " AND ".join(clauses), args
 
@@ -615,8 +610,10 @@ class FhirStore:
                     if type_filter and ttype != type_filter:
                         raise invalid(f"Reference '{alt}' does not match modifier :{type_filter}")
                 patient = guard.patient_for("search", rtype) if guard is not None else None
-                if patient is not None and tid != patient and (
-                    ttype == "Patient" or (ttype is None and param.targets == ("Patient",))
+                if (
+                    patient is not None
+                    and tid != patient
+                    and (ttype == "Patient" or (ttype is None and param.targets == ("Patient",)))
                 ):
                     raise FhirError(403, "This search asks for another patient's data", "forbidden")
                 if ttype:
@@ -801,9 +798,7 @@ class FhirStore:
 
     # ------------------------------------------------------------------ bundles
 
-    def transaction(
-        self, bundle: dict[str, Any], base_url: str, guard: Guard | None = None
-    ) -> dict[str, Any]:
+    def transaction(self, bundle: dict[str, Any], base_url: str, guard: Guard | None = None) -> dict[str, Any]:
         """Process a `transaction` Bundle atomically and return the `transaction-response` Bundle."""
         from sandbox.fhir import bundles
 
@@ -825,8 +820,10 @@ class FhirStore:
                         responses[plan["index"]] = self._execute(plan, base_url, guard)
                     except FhirError as exc:
                         raise FhirError(
-                            exc.status, f"Transaction failed at entry {plan['index']}: {exc.diagnostics}",
-                            exc.code, exc.expression,
+                            exc.status,
+                            f"Transaction failed at entry {plan['index']}: {exc.diagnostics}",
+                            exc.code,
+                            exc.expression,
                         ) from exc
             return bundles.response_bundle("transaction-response", [r or {} for r in responses])
 
@@ -845,9 +842,7 @@ class FhirStore:
                 responses.append(bundles.error_entry(exc))
         return bundles.response_bundle("batch-response", responses)
 
-    def _plan_entry(
-        self, index: int, entry: Any, id_map: dict[str, str], guard: Guard | None
-    ) -> dict[str, Any]:
+    def _plan_entry(self, index: int, entry: Any, id_map: dict[str, str], guard: Guard | None) -> dict[str, Any]:
         if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict):
             raise invalid(f"Bundle entry {index} has no request")
         request = entry["request"]
@@ -859,8 +854,14 @@ class FhirStore:
         segments = [s for s in path.split("/") if s]
         resource = entry.get("resource")
         full_url = entry.get("fullUrl")
-        plan: dict[str, Any] = {"index": index, "method": method, "segments": segments, "query": query,
-                                "request": request, "resource": resource}
+        plan: dict[str, Any] = {
+            "index": index,
+            "method": method,
+            "segments": segments,
+            "query": query,
+            "request": request,
+            "resource": resource,
+        }
         if method == "POST":
             if len(segments) != 1 or not isinstance(resource, dict):
                 raise invalid(f"Bundle entry {index}: POST needs url 'Type' and a resource")

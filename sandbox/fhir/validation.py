@@ -23,36 +23,83 @@ REQUIRED_BINDINGS: dict[tuple[str, str], frozenset[str]] = {
     ),
     ("CarePlan", "intent"): frozenset({"proposal", "plan", "order", "option"}),
     ("CarePlan", "activity.detail.status"): frozenset(
-        {"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled", "stopped",
-         "unknown", "entered-in-error"}
+        {
+            "not-started",
+            "scheduled",
+            "in-progress",
+            "on-hold",
+            "completed",
+            "cancelled",
+            "stopped",
+            "unknown",
+            "entered-in-error",
+        }
     ),
     ("Goal", "lifecycleStatus"): frozenset(
-        {"proposed", "planned", "accepted", "active", "on-hold", "completed", "cancelled",
-         "entered-in-error", "rejected"}
+        {
+            "proposed",
+            "planned",
+            "accepted",
+            "active",
+            "on-hold",
+            "completed",
+            "cancelled",
+            "entered-in-error",
+            "rejected",
+        }
     ),
     ("Task", "status"): frozenset(
-        {"draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
-         "on-hold", "failed", "completed", "entered-in-error"}
+        {
+            "draft",
+            "requested",
+            "received",
+            "accepted",
+            "rejected",
+            "ready",
+            "cancelled",
+            "in-progress",
+            "on-hold",
+            "failed",
+            "completed",
+            "entered-in-error",
+        }
     ),
     ("Task", "intent"): frozenset(
-        {"unknown", "proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
-         "instance-order", "option"}
+        {
+            "unknown",
+            "proposal",
+            "plan",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        }
     ),
     ("Task", "priority"): frozenset({"routine", "urgent", "asap", "stat"}),
     ("Appointment", "status"): frozenset(
-        {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
-         "entered-in-error", "checked-in", "waitlist"}
+        {
+            "proposed",
+            "pending",
+            "booked",
+            "arrived",
+            "fulfilled",
+            "cancelled",
+            "noshow",
+            "entered-in-error",
+            "checked-in",
+            "waitlist",
+        }
     ),
     ("Appointment", "participant.status"): frozenset({"accepted", "declined", "tentative", "needs-action"}),
     ("Appointment", "participant.required"): frozenset({"required", "optional", "information-only"}),
     ("Communication", "status"): frozenset(
-        {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error",
-         "unknown"}
+        {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
     ),
     ("Communication", "priority"): frozenset({"routine", "urgent", "asap", "stat"}),
     ("Observation", "status"): frozenset(
-        {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error",
-         "unknown"}
+        {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
     ),
     ("Patient", "gender"): frozenset({"male", "female", "other", "unknown"}),
     ("Practitioner", "gender"): frozenset({"male", "female", "other", "unknown"}),
@@ -105,8 +152,9 @@ def validate_resource(resource: Any) -> None:
     # The models coerce JSON types in lax mode ("yes" becomes true); a FHIR server must not.
     mismatch = _json_type_mismatch(resource, parsed.model_dump(by_alias=True, exclude_none=True, mode="json"))
     if mismatch:
-        raise FhirError(400, f"{rtype}.{mismatch}: wrong JSON type for this element", "structure",
-                        f"{rtype}.{mismatch}")
+        raise FhirError(
+            400, f"{rtype}.{mismatch}: wrong JSON type for this element", "structure", f"{rtype}.{mismatch}"
+        )
     _check_bindings(rtype, resource)
     _check_invariants(rtype, resource)
 
@@ -161,8 +209,9 @@ def _check_invariants(rtype: str, resource: dict[str, Any]) -> None:
     if rtype == "Appointment":
         has_start, has_end = "start" in resource, "end" in resource
         if has_start != has_end:
-            raise FhirError(400, "Appointment: either start and end are specified, or neither (app-2)",
-                            "invariant", "Appointment")
+            raise FhirError(
+                400, "Appointment: either start and end are specified, or neither (app-2)", "invariant", "Appointment"
+            )
         if not has_start and resource.get("status") not in _UNSCHEDULED_STATUSES:
             raise FhirError(
                 400,

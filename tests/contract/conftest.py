@@ -30,8 +30,9 @@ class Fhir:
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base}/{path.lstrip('/')}" if path else self.base
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                **kw: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, **kw: Any
+    ) -> requests.Response:
         h = dict(headers or {})
         data = None
         if body is not None:

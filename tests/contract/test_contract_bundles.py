@@ -34,7 +34,11 @@ def test_transaction_rewrites_urn_uuid_references_everywhere(fhir: Fhir) -> None
     team = fhir.get(group.refs["team"]).json()
     assert team["subject"]["reference"] == patient
     assert {p["member"]["reference"] for p in team["participant"]} == {
-        patient, group.refs["practitioner"], group.refs["related"], group.refs["practitioner2"]}
+        patient,
+        group.refs["practitioner"],
+        group.refs["related"],
+        group.refs["practitioner2"],
+    }
     plan = fhir.get(group.refs["plan"]).json()
     assert plan["careTeam"][0]["reference"] == group.refs["team"]
     assert [a["reference"]["reference"] for a in plan["activity"]] == [group.refs["task1"], group.refs["task2"]]
@@ -47,11 +51,20 @@ def test_transaction_rewrites_urn_uuid_references_everywhere(fhir: Fhir) -> None
 
 def test_transaction_response_has_status_location_and_etag_per_entry(fhir: Fhir) -> None:
     pu = _urn()
-    r = fhir.transaction([
-        _post(pu, {"resourceType": "Patient", "name": [{"family": unique()}]}),
-        _post(None, {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "x"},
-                     "subject": {"reference": pu}}),
-    ])
+    r = fhir.transaction(
+        [
+            _post(pu, {"resourceType": "Patient", "name": [{"family": unique()}]}),
+            _post(
+                None,
+                {
+                    "resourceType": "Goal",
+                    "lifecycleStatus": "active",
+                    "description": {"text": "x"},
+                    "subject": {"reference": pu},
+                },
+            ),
+        ]
+    )
     assert r.status_code == 200
     bundle = r.json()
     assert bundle["type"] == "transaction-response"
@@ -66,11 +79,19 @@ def test_transaction_response_has_status_location_and_etag_per_entry(fhir: Fhir)
 
 def test_transaction_is_atomic_when_one_entry_is_invalid(fhir: Fhir) -> None:
     tag = unique("atomic")
-    r = fhir.transaction([
-        _post(_urn(), {"resourceType": "Patient", "identifier": [{"system": "urn:test:atomic", "value": tag}]}),
-        _post(None, {"resourceType": "Goal", "description": {"text": "missing lifecycleStatus"},
-                     "subject": {"reference": "Patient/x"}}),
-    ])
+    r = fhir.transaction(
+        [
+            _post(_urn(), {"resourceType": "Patient", "identifier": [{"system": "urn:test:atomic", "value": tag}]}),
+            _post(
+                None,
+                {
+                    "resourceType": "Goal",
+                    "description": {"text": "missing lifecycleStatus"},
+                    "subject": {"reference": "Patient/x"},
+                },
+            ),
+        ]
+    )
     assert 400 <= r.status_code < 500
     assert r.json()["resourceType"] == "OperationOutcome"
     assert fhir.search(f"Patient?identifier=urn:test:atomic|{tag}")["total"] == 0
@@ -78,27 +99,51 @@ def test_transaction_is_atomic_when_one_entry_is_invalid(fhir: Fhir) -> None:
 
 def test_transaction_with_stale_if_match_is_412_and_rolls_back(fhir: Fhir) -> None:
     tag = unique("stale")
-    goal = fhir.create({"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "v1"},
-                        "subject": {"reference": "Patient/x"}})
+    goal = fhir.create(
+        {
+            "resourceType": "Goal",
+            "lifecycleStatus": "active",
+            "description": {"text": "v1"},
+            "subject": {"reference": "Patient/x"},
+        }
+    )
     stale = f'W/"{goal["meta"]["versionId"]}"'
     assert fhir.put(f"Goal/{goal['id']}", {**goal, "description": {"text": "v2"}}).status_code == 200
-    r = fhir.transaction([
-        _post(_urn(), {"resourceType": "Patient", "identifier": [{"system": "urn:test:atomic", "value": tag}]}),
-        {"resource": {**goal, "description": {"text": "v3"}},
-         "request": {"method": "PUT", "url": f"Goal/{goal['id']}", "ifMatch": stale}},
-    ])
+    r = fhir.transaction(
+        [
+            _post(_urn(), {"resourceType": "Patient", "identifier": [{"system": "urn:test:atomic", "value": tag}]}),
+            {
+                "resource": {**goal, "description": {"text": "v3"}},
+                "request": {"method": "PUT", "url": f"Goal/{goal['id']}", "ifMatch": stale},
+            },
+        ]
+    )
     assert r.status_code == 412
     assert fhir.search(f"Patient?identifier=urn:test:atomic|{tag}")["total"] == 0
     assert fhir.get(f"Goal/{goal['id']}").json()["description"]["text"] == "v2"
 
 
 def test_transaction_update_with_current_if_match(fhir: Fhir) -> None:
-    goal = fhir.create({"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "v1"},
-                        "subject": {"reference": "Patient/x"}})
-    r = fhir.transaction([
-        {"resource": {**goal, "lifecycleStatus": "completed"},
-         "request": {"method": "PUT", "url": f"Goal/{goal['id']}", "ifMatch": f'W/"{goal["meta"]["versionId"]}"'}},
-    ])
+    goal = fhir.create(
+        {
+            "resourceType": "Goal",
+            "lifecycleStatus": "active",
+            "description": {"text": "v1"},
+            "subject": {"reference": "Patient/x"},
+        }
+    )
+    r = fhir.transaction(
+        [
+            {
+                "resource": {**goal, "lifecycleStatus": "completed"},
+                "request": {
+                    "method": "PUT",
+                    "url": f"Goal/{goal['id']}",
+                    "ifMatch": f'W/"{goal["meta"]["versionId"]}"',
+                },
+            },
+        ]
+    )
     assert r.status_code == 200
     entry = r.json()["entry"][0]
     assert entry["response"]["status"].startswith("200")
@@ -115,9 +160,17 @@ def test_retried_transaction_with_if_none_exist_makes_no_duplicates(fhir: Fhir) 
         pu = _urn()
         return [
             _post(pu, {"resourceType": "Patient", "identifier": [{"system": IDENT, "value": tag}]}, criteria),
-            _post(None, {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "x"},
-                         "identifier": [{"system": IDENT, "value": f"{tag}-goal"}], "subject": {"reference": pu}},
-                  f"identifier={IDENT}|{tag}-goal"),
+            _post(
+                None,
+                {
+                    "resourceType": "Goal",
+                    "lifecycleStatus": "active",
+                    "description": {"text": "x"},
+                    "identifier": [{"system": IDENT, "value": f"{tag}-goal"}],
+                    "subject": {"reference": pu},
+                },
+                f"identifier={IDENT}|{tag}-goal",
+            ),
         ]
 
     first = fhir.transaction(bundle())
@@ -135,10 +188,12 @@ def test_retried_transaction_with_if_none_exist_makes_no_duplicates(fhir: Fhir) 
 def test_transaction_get_entries_see_the_writes(fhir: Fhir) -> None:
     tag = unique("txget")
     pu = _urn()
-    r = fhir.transaction([
-        _post(pu, {"resourceType": "Patient", "identifier": [{"system": "urn:test:txget", "value": tag}]}),
-        {"request": {"method": "GET", "url": f"Patient?identifier=urn:test:txget|{tag}"}},
-    ])
+    r = fhir.transaction(
+        [
+            _post(pu, {"resourceType": "Patient", "identifier": [{"system": "urn:test:txget", "value": tag}]}),
+            {"request": {"method": "GET", "url": f"Patient?identifier=urn:test:txget|{tag}"}},
+        ]
+    )
     assert r.status_code == 200
     get_entry = r.json()["entry"][1]
     assert get_entry["response"]["status"].startswith("200")
@@ -148,14 +203,19 @@ def test_transaction_get_entries_see_the_writes(fhir: Fhir) -> None:
 
 def test_batch_entries_are_independent(fhir: Fhir) -> None:
     patient = fhir.create({"resourceType": "Patient", "name": [{"family": unique()}]})
-    r = fhir.transaction([
-        {"request": {"method": "GET", "url": f"Patient/{patient['id']}"}},
-        {"request": {"method": "GET", "url": f"Patient/{unique('missing')}"}},
-        {"resource": {"resourceType": "Goal"}, "request": {"method": "POST", "url": "Goal"}},
-        {"resource": {"resourceType": "Patient", "name": [{"family": "Batch"}]},
-         "request": {"method": "POST", "url": "Patient"}},
-        {"request": {"method": "GET", "url": f"Patient?_id={patient['id']}"}},
-    ], kind="batch")
+    r = fhir.transaction(
+        [
+            {"request": {"method": "GET", "url": f"Patient/{patient['id']}"}},
+            {"request": {"method": "GET", "url": f"Patient/{unique('missing')}"}},
+            {"resource": {"resourceType": "Goal"}, "request": {"method": "POST", "url": "Goal"}},
+            {
+                "resource": {"resourceType": "Patient", "name": [{"family": "Batch"}]},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"request": {"method": "GET", "url": f"Patient?_id={patient['id']}"}},
+        ],
+        kind="batch",
+    )
     assert r.status_code == 200
     bundle = r.json()
     assert bundle["type"] == "batch-response"

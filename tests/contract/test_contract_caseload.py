@@ -235,8 +235,10 @@ def seed_caseload(fhir: Fhir, patients: int = PATIENTS, per_transaction: int = G
                     "name": "Verkeerd team",
                     "subject": {"reference": seeded.patients[0]},
                     "participant": [
-                        {"member": {"reference": seeded.practitioner},
-                         "role": [{"coding": [{"system": CS_MEMBER_ROLE, "code": "regieondersteuner"}]}]},
+                        {
+                            "member": {"reference": seeded.practitioner},
+                            "role": [{"coding": [{"system": CS_MEMBER_ROLE, "code": "regieondersteuner"}]}],
+                        },
                         {"member": {"reference": seeded.patients[1]}},
                     ],
                 },
@@ -287,8 +289,10 @@ def counted(fhir: Fhir, seeded: Seeded) -> tuple[Caseload, int]:
         client = caseload_client(proxy.rebase(fhir.base))
         started = time.perf_counter()
         caseload = load_caseload(client, seeded.practitioner, now=NOW)
-        print(f"[{fhir.name}] caseload of {len(caseload)} rows in {time.perf_counter() - started:.2f} s, "
-              f"{proxy.count} round trips")
+        print(
+            f"[{fhir.name}] caseload of {len(caseload)} rows in {time.perf_counter() - started:.2f} s, "
+            f"{proxy.count} round trips"
+        )
         return caseload, proxy.count
 
 

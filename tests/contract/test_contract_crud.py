@@ -6,8 +6,11 @@ from tests.contract.conftest import FHIR_JSON, Fhir, unique
 
 
 def _patient(tag: str) -> dict[str, object]:
-    return {"resourceType": "Patient", "identifier": [{"system": "urn:test:mrn", "value": tag}],
-            "name": [{"family": "Contract", "given": [tag]}]}
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:test:mrn", "value": tag}],
+        "name": [{"family": "Contract", "given": [tag]}],
+    }
 
 
 def test_create_answers_201_with_location_etag_and_meta(fhir: Fhir) -> None:
@@ -130,5 +133,17 @@ def test_metadata_is_a_capability_statement_for_r4(fhir: Fhir) -> None:
     rest = cs["rest"][0]
     assert {"transaction", "batch"} <= {i["code"] for i in rest["interaction"]}
     types = {r["type"] for r in rest["resource"]}
-    assert {"CarePlan", "CareTeam", "Goal", "Task", "Appointment", "Communication", "Observation",
-            "Provenance", "Patient", "Practitioner", "RelatedPerson", "Location"} <= types
+    assert {
+        "CarePlan",
+        "CareTeam",
+        "Goal",
+        "Task",
+        "Appointment",
+        "Communication",
+        "Observation",
+        "Provenance",
+        "Patient",
+        "Practitioner",
+        "RelatedPerson",
+        "Location",
+    } <= types

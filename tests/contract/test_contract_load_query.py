@@ -74,10 +74,10 @@ def test_the_load_query_works_inside_a_batch(fhir: Fhir, two_groups: tuple[Group
 
 def test_meetings_with_their_places_in_one_search(fhir: Fhir, two_groups: tuple[Group, Group]) -> None:
     group, _ = two_groups
-    bundle = fhir.search(
-        f"Appointment?supporting-info={group.refs['plan']}&_include=Appointment:actor&_sort=date"
-    )
+    bundle = fhir.search(f"Appointment?supporting-info={group.refs['plan']}&_include=Appointment:actor&_sort=date")
     assert [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "match"] == [
-        group.id("meeting_past"), group.id("meeting_next")]
+        group.id("meeting_past"),
+        group.id("meeting_next"),
+    ]
     people = {group.refs[r] for r in ("patient", "practitioner", "practitioner2", "related", "location")}
     assert refs(bundle, "include") == people

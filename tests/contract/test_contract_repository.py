@@ -57,7 +57,9 @@ def repo_for(
     fhir: Fhir, proxy: FaultProxy, caps: CapabilityCache, patient_id: str, tmp_path: Path, *, attempts: int = 4
 ) -> GroupRepository:
     client = FhirClient(
-        proxy.rebase(fhir.base), read_timeout=READ_TIMEOUT, retry=RetryPolicy(max_attempts=attempts),
+        proxy.rebase(fhir.base),
+        read_timeout=READ_TIMEOUT,
+        retry=RetryPolicy(max_attempts=attempts),
         sleep=lambda _s: None,
     )
     return GroupRepository(
@@ -75,8 +77,9 @@ def new_patient(fhir: Fhir) -> str:
 
 
 def started(repo: GroupRepository) -> LoadedGroup:
-    saved = repo.start_group(name="Team Contract", patient_display="Repo Contract", user_display="Anna de Vries",
-                             today=TODAY)
+    saved = repo.start_group(
+        name="Team Contract", patient_display="Repo Contract", user_display="Anna de Vries", today=TODAY
+    )
     assert saved.saved
     return repo.load()
 
@@ -92,9 +95,19 @@ def full_story() -> list[tuple[str, Callable[[ResourceGroup], object]]]:
 
     def nominate(g: ResourceGroup) -> None:
         uid = ids["mother"] = new_uid()
-        g.nominate(uid, "Ans Contract", TODAY, Supporter(
-            uid, "Ans Contract", "MTH", "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-            phone="06-12345678", relationship_text="moeder"))
+        g.nominate(
+            uid,
+            "Ans Contract",
+            TODAY,
+            Supporter(
+                uid,
+                "Ans Contract",
+                "MTH",
+                "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                phone="06-12345678",
+                relationship_text="moeder",
+            ),
+        )
 
     def member(g: ResourceGroup) -> object:
         return next(m for m in g.members if m.who == ids["mother"])
@@ -103,9 +116,16 @@ def full_story() -> list[tuple[str, Callable[[ResourceGroup], object]]]:
         g.plan_interview(member(g).uid, datetime(2026, 11, 5, 14, 0, tzinfo=AMS))  # type: ignore[attr-defined]
 
     def record_interview(g: ResourceGroup) -> None:
-        g.record_interview(member(g).uid, datetime(2026, 11, 5, 14, 0, tzinfo=AMS), {  # type: ignore[attr-defined]
-            Section.VERWACHTINGEN: "Ze wil helpen", Section.INZET: "Eens per week bellen",
-            Section.RELATIE: "Moeder", Section.BIJDRAGE: "Rust brengen"})
+        g.record_interview(
+            member(g).uid,
+            datetime(2026, 11, 5, 14, 0, tzinfo=AMS),
+            {  # type: ignore[attr-defined]
+                Section.VERWACHTINGEN: "Ze wil helpen",
+                Section.INZET: "Eens per week bellen",
+                Section.RELATIE: "Moeder",
+                Section.BIJDRAGE: "Rust brengen",
+            },
+        )
 
     def admit(g: ResourceGroup) -> None:
         g.admit(member(g).uid, TODAY)  # type: ignore[attr-defined]
@@ -116,8 +136,9 @@ def full_story() -> list[tuple[str, Callable[[ResourceGroup], object]]]:
         ids["short"] = g.add_goal("Elke week boodschappen doen", GoalTerm.KORT, TODAY, parent_uid=long.uid).uid
 
     def agreement(g: ResourceGroup) -> None:
-        ids["agreement"] = g.add_agreement("Ans belt op maandag", TODAY, owner=ids["mother"], goal_uid=ids["short"],
-                                           due=TODAY + timedelta(days=30)).uid
+        ids["agreement"] = g.add_agreement(
+            "Ans belt op maandag", TODAY, owner=ids["mother"], goal_uid=ids["short"], due=TODAY + timedelta(days=30)
+        ).uid
 
     def meeting(g: ResourceGroup) -> None:
         place = g.add_place("Buurthuis De Linde", "Lindelaan 1, Utrecht")
@@ -129,18 +150,38 @@ def full_story() -> list[tuple[str, Callable[[ResourceGroup], object]]]:
         g.set_agenda(ids["meeting"], [AgendaItem(goal_uid=ids["long"]), AgendaItem("Rondvraag")], ready=True)
 
     def report(g: ResourceGroup) -> None:
-        g.write_report(ids["meeting"], sections={Section.SAMENVATTING: "Goed gesprek"}, attended=[ids["mother"]],
-                       goals_discussed=[ids["long"]], new_agreements=[ids["agreement"]],
-                       written=datetime(2026, 11, 20, 11, 30, tzinfo=AMS))
+        g.write_report(
+            ids["meeting"],
+            sections={Section.SAMENVATTING: "Goed gesprek"},
+            attended=[ids["mother"]],
+            goals_discussed=[ids["long"]],
+            new_agreements=[ids["agreement"]],
+            written=datetime(2026, 11, 20, 11, 30, tzinfo=AMS),
+        )
         g.score_progress(ids["long"], 6, datetime(2026, 11, 20, 11, 0, tzinfo=AMS), ids["meeting"], "Stap gezet")
 
     def agreement_status(g: ResourceGroup) -> None:
-        g.edit_agreement(ids["agreement"], description="Ans belt op maandag", owner=ids["mother"],
-                         goal_uid=ids["short"], due=TODAY + timedelta(days=30), status=AgreementStatus.IN_PROGRESS)
+        g.edit_agreement(
+            ids["agreement"],
+            description="Ans belt op maandag",
+            owner=ids["mother"],
+            goal_uid=ids["short"],
+            due=TODAY + timedelta(days=30),
+            status=AgreementStatus.IN_PROGRESS,
+        )
 
-    return [("nomineren", nominate), ("gesprek plannen", plan_interview), ("gesprek vastleggen", record_interview),
-            ("lid maken", admit), ("doelen", goals), ("afspraak", agreement), ("bijeenkomst", meeting),
-            ("agenda", agenda), ("verslag", report), ("afspraak bijgewerkt", agreement_status)]
+    return [
+        ("nomineren", nominate),
+        ("gesprek plannen", plan_interview),
+        ("gesprek vastleggen", record_interview),
+        ("lid maken", admit),
+        ("doelen", goals),
+        ("afspraak", agreement),
+        ("bijeenkomst", meeting),
+        ("agenda", agenda),
+        ("verslag", report),
+        ("afspraak bijgewerkt", agreement_status),
+    ]
 
 
 def test_full_group_round_trip_and_load_in_one_round_trip(
@@ -201,8 +242,7 @@ def test_two_editors_change_the_same_goal_text(
     editor_a, editor_b = repo.load(), repo.load()
 
     def edit(text: str) -> Callable[[ResourceGroup], object]:
-        return lambda g: g.edit_goal(goal_uid, text=text, term=GoalTerm.LANG, life_area=None, due=None,
-                                     parent_uid=None)
+        return lambda g: g.edit_goal(goal_uid, text=text, term=GoalTerm.LANG, life_area=None, due=None, parent_uid=None)
 
     assert repo.save(editor_a, edit("Weer werken, drie dagen per week"), "doel gewijzigd").saved
     with pytest.raises(Conflict) as caught:
@@ -293,5 +333,10 @@ def _race(repo: GroupRepository, proxy: FaultProxy, fault_at: tuple[int, Fault] 
 def repo_for_same(repo: GroupRepository) -> GroupRepository:
     """Another editor on the same patient and server, with a client that retries."""
     client = FhirClient(repo.client.base_url, read_timeout=READ_TIMEOUT, sleep=lambda _s: None)
-    return GroupRepository(client=client, patient_id=repo.patient_id, user="Practitioner/contract-other",
-                           outbox=repo.outbox, capabilities=repo.capabilities)
+    return GroupRepository(
+        client=client,
+        patient_id=repo.patient_id,
+        user="Practitioner/contract-other",
+        outbox=repo.outbox,
+        capabilities=repo.capabilities,
+    )

@@ -55,8 +55,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("Appointment?patient={patient}&date=2026-02-01", ["meeting_past"]),
     ("Appointment?patient={patient}&date=ge2026-01-01&date=le2026-12-31", ["meeting_past", "meeting_next"]),
     ("Appointment?patient={patient}&status=fulfilled", ["meeting_past"]),
-    ("Appointment?patient={patient}&service-type={product}|resourcegroepbijeenkomst",
-     ["meeting_past", "meeting_next"]),
+    ("Appointment?patient={patient}&service-type={product}|resourcegroepbijeenkomst", ["meeting_past", "meeting_next"]),
     ("Communication?based-on={plan}", ["agenda", "interview"]),
     ("Communication?part-of={meeting_past}", ["report"]),
     ("Communication?subject={patient}&category={product}|verslag", ["report"]),
@@ -142,8 +141,10 @@ def test_count_and_next_links_page_through_everything(fhir: Fhir, groups: tuple[
 def test_default_page_size_is_bounded_and_total_is_exact(fhir: Fhir) -> None:
     tag = unique("many")
     entries = [
-        {"resource": {"resourceType": "Location", "status": "active", "name": f"{tag} kamer {i}"},
-         "request": {"method": "POST", "url": "Location"}}
+        {
+            "resource": {"resourceType": "Location", "status": "active", "name": f"{tag} kamer {i}"},
+            "request": {"method": "POST", "url": "Location"},
+        }
         for i in range(25)
     ]
     assert fhir.transaction(entries).status_code == 200

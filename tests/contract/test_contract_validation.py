@@ -26,8 +26,10 @@ def _assert_rejected(r: Any) -> None:
         pytest.param({"resourceType": "Patient", "active": "yes"}, id="boolean-as-string"),
         pytest.param({"resourceType": "Patient", "birthDate": "not-a-date"}, id="bad-date"),
         pytest.param({"resourceType": "Patient", "gender": "nope"}, id="bad-gender"),
-        pytest.param({"resourceType": "Appointment", "status": "booked",
-                      "participant": [{"actor": P, "status": "accepted"}]}, id="app-3-booked-without-start"),
+        pytest.param(
+            {"resourceType": "Appointment", "status": "booked", "participant": [{"actor": P, "status": "accepted"}]},
+            id="app-3-booked-without-start",
+        ),
     ],
 )
 def test_invalid_resource_is_400(fhir: Fhir, resource: dict[str, Any]) -> None:
@@ -40,8 +42,13 @@ VALID: dict[str, dict[str, Any]] = {
     "CarePlan": {"resourceType": "CarePlan", "status": "active", "intent": "plan", "subject": P},
     "Goal": {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "x"}, "subject": P},
     "Task": {"resourceType": "Task", "status": "requested", "intent": "plan", "for": P},
-    "Appointment": {"resourceType": "Appointment", "status": "booked", "start": "2027-01-10T09:00:00Z",
-                    "end": "2027-01-10T10:00:00Z", "participant": [{"actor": P, "status": "accepted"}]},
+    "Appointment": {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": "2027-01-10T09:00:00Z",
+        "end": "2027-01-10T10:00:00Z",
+        "participant": [{"actor": P, "status": "accepted"}],
+    },
     "Communication": {"resourceType": "Communication", "status": "completed", "subject": P},
     "Observation": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": P},
 }
@@ -80,6 +87,7 @@ def test_update_is_validated_too(fhir: Fhir) -> None:
 
 
 def test_invalid_json_body_is_400(fhir: Fhir) -> None:
-    r = fhir.session.post(f"{fhir.base}/Patient", data="{not json",
-                          headers={"Content-Type": "application/fhir+json"}, timeout=30)
+    r = fhir.session.post(
+        f"{fhir.base}/Patient", data="{not json", headers={"Content-Type": "application/fhir+json"}, timeout=30
+    )
     assert r.status_code == 400

@@ -298,8 +298,11 @@ def group_resources(stack: Stack, patient: str) -> dict[str, list[dict[str, Any]
     ):
         found = store.all_of_type(rtype)
         if element is None:  # Appointments point to the patient as a participant actor
-            out[rtype] = [r for r in found if any(
-                (p.get("actor") or {}).get("reference") == patient for p in r.get("participant") or [])]
+            out[rtype] = [
+                r
+                for r in found
+                if any((p.get("actor") or {}).get("reference") == patient for p in r.get("participant") or [])
+            ]
         else:
             out[rtype] = [r for r in found if (r.get(element) or {}).get("reference") == patient]
     return out

@@ -445,8 +445,11 @@ def check_store(app: AppInEpd, names: dict[str, str]) -> None:
         assert participants[nominee]["member"]["display"] and participants[nominee]["period"]["start"]
 
     # Interviews: per nominee a fulfilled Appointment and a completed record with the four sections.
-    interview_apps = [a for a in of_category(found["Appointment"], "serviceType", "nominatiegesprek")
-                      if plan_ref in refs(a.get("supportingInformation"))]
+    interview_apps = [
+        a
+        for a in of_category(found["Appointment"], "serviceType", "nominatiegesprek")
+        if plan_ref in refs(a.get("supportingInformation"))
+    ]
     records = of_category(found["Communication"], "category", "nominatiegesprek")
     assert len(interview_apps) == 3 and len(records) == 3, (len(interview_apps), len(records))
     nominee_keys = {participants[n]["id"] for n in (ref(mother), ref(friend), lotte)}
@@ -468,8 +471,9 @@ def check_store(app: AppInEpd, names: dict[str, str]) -> None:
     for parent, step in zip(LONG_GOALS, SHORT_GOALS, strict=True):
         assert codes(goals[step].get("category"), CS + "goal-term") == {"kort"}
         milestones = [e for e in goals[parent].get("extension") or [] if e["url"] == GOAL_RELATIONSHIP]
-        targets = [sub["valueReference"]["reference"] for e in milestones for sub in e["extension"]
-                   if sub["url"] == "target"]
+        targets = [
+            sub["valueReference"]["reference"] for e in milestones for sub in e["extension"] if sub["url"] == "target"
+        ]
         assert targets == [ref(goals[step])], (parent, milestones)
     assert codes(goals[LONG_GOALS[0]].get("category"), CS + "life-area") == {"wonen"}
 
@@ -486,8 +490,11 @@ def check_store(app: AppInEpd, names: dict[str, str]) -> None:
     assert tasks[NEW_AGREEMENT]["owner"]["reference"] == ref(friend)
 
     # The meeting: held, at a Location, with the chair, theme, attendance; agenda, report and invitation.
-    meetings = [a for a in of_category(found["Appointment"], "serviceType", "resourcegroepbijeenkomst")
-                if plan_ref in refs(a.get("supportingInformation"))]
+    meetings = [
+        a
+        for a in of_category(found["Appointment"], "serviceType", "resourcegroepbijeenkomst")
+        if plan_ref in refs(a.get("supportingInformation"))
+    ]
     assert len(meetings) == 1, meetings
     meeting = meetings[0]
     assert meeting["status"] == "fulfilled" and meeting["minutesDuration"] == 60
@@ -512,7 +519,10 @@ def check_store(app: AppInEpd, names: dict[str, str]) -> None:
     agenda_payload = agenda[0]["payload"]
     assert agenda[0]["status"] == "completed" and len(agenda_payload) == 4
     assert [p["contentReference"]["reference"] for p in agenda_payload if "contentReference" in p] == [
-        ref(goals[LONG_GOALS[0]]), ref(goals[LONG_GOALS[1]]), ref(tasks[AGREEMENTS[0]])]
+        ref(goals[LONG_GOALS[0]]),
+        ref(goals[LONG_GOALS[1]]),
+        ref(tasks[AGREEMENTS[0]]),
+    ]
     assert "Welkom en voorstellen" in [p.get("contentString") for p in agenda_payload]
     sections = {p["extension"][0]["valueCoding"]["code"]: p["contentString"] for p in report[0]["payload"]}
     assert sections == {"samenvatting": REPORT_SUMMARY, "besluiten": REPORT_DECISION}  # hostile text literally
@@ -533,16 +543,18 @@ def check_store(app: AppInEpd, names: dict[str, str]) -> None:
     assert scores[0]["focus"][0]["reference"] == ref(goals[LONG_GOALS[0]])
     assert scores[0]["note"][0]["text"] == SCORES[LONG_GOALS[0]][1]
 
-    assert all(r.get("subject", r.get("for", r.get("patient", {}))).get("reference") == PATIENT
-               for r in by_ref.values() if r["resourceType"] != "Appointment")
+    assert all(
+        r.get("subject", r.get("for", r.get("patient", {}))).get("reference") == PATIENT
+        for r in by_ref.values()
+        if r["resourceType"] != "Appointment"
+    )
     check_provenance(app, found)
 
 
 def check_provenance(app: AppInEpd, found: dict[str, list[dict[str, Any]]]) -> None:
     ours = {f"{rtype}/{r['id']}" for rtype, rs in found.items() for r in rs}
     mine = [
-        p for p in all_of(app.stack, "Provenance")
-        if any(t.get("reference") in ours for t in p.get("target") or [])
+        p for p in all_of(app.stack, "Provenance") if any(t.get("reference") in ours for t in p.get("target") or [])
     ]
     assert len(mine) == app.saves, f"{len(mine)} Provenances for {app.saves} saves"
     for prov in mine:

@@ -37,12 +37,34 @@ from smart_launch import EhrRegistration, LaunchContext, SessionStore
 from tests.support.servers import free_port, wait_http
 
 SECRET = "ui-test-secret-key-that-is-long-enough-0123456789"
-RESOURCE_TYPES = ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Observation",
-                  "RelatedPerson", "Location")
-WRITE_SCOPES = ("launch", "openid", "fhirUser", *(f"patient/{t}.crus" for t in RESOURCE_TYPES),
-                "patient/Provenance.c", "patient/Patient.r", "patient/Practitioner.rs")
-READ_SCOPES = ("launch", "openid", "fhirUser", *(f"patient/{t}.rs" for t in RESOURCE_TYPES),
-               "patient/Patient.r", "patient/Practitioner.rs")
+RESOURCE_TYPES = (
+    "CareTeam",
+    "CarePlan",
+    "Goal",
+    "Task",
+    "Appointment",
+    "Communication",
+    "Observation",
+    "RelatedPerson",
+    "Location",
+)
+WRITE_SCOPES = (
+    "launch",
+    "openid",
+    "fhirUser",
+    *(f"patient/{t}.crus" for t in RESOURCE_TYPES),
+    "patient/Provenance.c",
+    "patient/Patient.r",
+    "patient/Practitioner.rs",
+)
+READ_SCOPES = (
+    "launch",
+    "openid",
+    "fhirUser",
+    *(f"patient/{t}.rs" for t in RESOURCE_TYPES),
+    "patient/Patient.r",
+    "patient/Practitioner.rs",
+)
 _TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

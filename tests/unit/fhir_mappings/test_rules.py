@@ -396,6 +396,12 @@ def test_no_report_before_the_meeting_has_started() -> None:
     g = full_group()
     planned = g.meetings[-1]
     with pytest.raises(DomainError, match="before the meeting starts"):
-        g.write_report(planned.uid, sections={Section.SAMENVATTING: "te vroeg"}, attended=[], goals_discussed=[],
-                       new_agreements=[], written=planned.start - timedelta(hours=1))
+        g.write_report(
+            planned.uid,
+            sections={Section.SAMENVATTING: "te vroeg"},
+            attended=[],
+            goals_discussed=[],
+            new_agreements=[],
+            written=planned.start - timedelta(hours=1),
+        )
     assert planned.status is MeetingStatus.PROPOSED and planned.report is None

@@ -18,7 +18,15 @@ from sandbox.fhir import FhirStore
 TODAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 12, 0).astimezone()
 GROUP_TYPES = (
-    "CareTeam", "CarePlan", "RelatedPerson", "Goal", "Task", "Appointment", "Communication", "Observation", "Location",
+    "CareTeam",
+    "CarePlan",
+    "RelatedPerson",
+    "Goal",
+    "Task",
+    "Appointment",
+    "Communication",
+    "Observation",
+    "Location",
 )
 
 

@@ -37,8 +37,17 @@ def test_default_scopes_are_v2_without_delete(ehr: FakeEhr, client: SmartClient)
     ehr.discovery(v2=True)
     scopes = query(client.begin_ehr_launch(ISS, "l", SESSION).url)["scope"].split()
     assert scopes[:3] == ["launch", "openid", "fhirUser"]
-    for t in ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Observation",
-              "RelatedPerson", "Location"):
+    for t in (
+        "CareTeam",
+        "CarePlan",
+        "Goal",
+        "Task",
+        "Appointment",
+        "Communication",
+        "Observation",
+        "RelatedPerson",
+        "Location",
+    ):
         assert f"patient/{t}.crus" in scopes
     assert "patient/Provenance.c" in scopes
     assert "patient/Patient.r" in scopes

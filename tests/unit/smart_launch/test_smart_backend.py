@@ -20,10 +20,16 @@ from smart_launch.keys import CLIENT_ASSERTION_TYPE
 @pytest.fixture
 def backend(tmp_path: Path, clock: Clock) -> BackendServicesClient:
     key = tmp_path / "backend.pem"
-    key.write_bytes(ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key.write_bytes(
+        ec.generate_private_key(ec.SECP384R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     reg = BackendRegistration(
-        iss=ISS, client_id="resourcegroep-jobs", private_key_file=str(key), alg="ES384",
+        iss=ISS,
+        client_id="resourcegroep-jobs",
+        private_key_file=str(key),
+        alg="ES384",
         scopes=("system/CareTeam.rs", "system/Task.cru"),
     )
     return BackendServicesClient(reg, http=requests.Session(), clock=clock)
@@ -31,8 +37,15 @@ def backend(tmp_path: Path, clock: Clock) -> BackendServicesClient:
 
 def test_backend_token(rsps: responses.RequestsMock, backend: BackendServicesClient, clock: Clock) -> None:
     rsps.get(f"{ISS}/.well-known/smart-configuration", json=smart_configuration())
-    rsps.post(TOKEN, json={"access_token": "sys-1", "token_type": "bearer", "expires_in": 300,
-                           "scope": "system/CareTeam.rs system/Task.cru"})
+    rsps.post(
+        TOKEN,
+        json={
+            "access_token": "sys-1",
+            "token_type": "bearer",
+            "expires_in": 300,
+            "scope": "system/CareTeam.rs system/Task.cru",
+        },
+    )
     token = backend.token()
     assert token.access_token == "sys-1"
     assert token.expires_at == clock() + 300

@@ -168,9 +168,12 @@ def _b64(data: dict[str, Any]) -> str:
 def bad_id_tokens(ehr: FakeEhr, nonce: str) -> dict[str, str]:
     now = int(ehr.clock())
     impostor = RSAKey.generate_key(2048, parameters={"kid": "server-1"})  # same kid, other key
-    unsigned = _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(
-        {"iss": "https://epd.example.org/oauth", "sub": "u", "aud": CLIENT_ID, "exp": now + 300, "nonce": nonce}
-    ) + "."
+    unsigned = (
+        _b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + _b64({"iss": "https://epd.example.org/oauth", "sub": "u", "aud": CLIENT_ID, "exp": now + 300, "nonce": nonce})
+        + "."
+    )
     hmac_key = OctKey.import_key("a-secret-that-is-long-enough-for-hs256!!")
     hs = jwt.encode(
         {"alg": "HS256"},
@@ -193,12 +196,19 @@ def bad_id_tokens(ehr: FakeEhr, nonce: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "case",
-    ["bad_signature", "wrong_aud", "expired", "alg_none", "wrong_nonce", "missing_nonce", "wrong_iss", "hmac",
-     "garbage"],
+    [
+        "bad_signature",
+        "wrong_aud",
+        "expired",
+        "alg_none",
+        "wrong_nonce",
+        "missing_nonce",
+        "wrong_iss",
+        "hmac",
+        "garbage",
+    ],
 )
-def test_invalid_id_token_is_rejected(
-    ehr: FakeEhr, client: SmartClient, store: MemorySessionStore, case: str
-) -> None:
+def test_invalid_id_token_is_rejected(ehr: FakeEhr, client: SmartClient, store: MemorySessionStore, case: str) -> None:
     state, nonce = start(ehr, client, store)
     ehr.token(ehr.token_body(nonce, id_token=bad_id_tokens(ehr, nonce)[case]))
     with pytest.raises(IdTokenError):
@@ -233,9 +243,7 @@ def test_partial_scope_grant_is_read_only(ehr: FakeEhr, client: SmartClient, sto
     assert context.permissions.read_only_reason is ReadOnlyReason.NO_WRITE_SCOPES
 
 
-def test_grant_without_provenance_is_read_only(
-    ehr: FakeEhr, client: SmartClient, store: MemorySessionStore
-) -> None:
+def test_grant_without_provenance_is_read_only(ehr: FakeEhr, client: SmartClient, store: MemorySessionStore) -> None:
     state, nonce = start(ehr, client, store)
     grant = [s for s in FULL_GRANT if "Provenance" not in s]
     ehr.token(ehr.token_body(nonce, scope=" ".join(grant)))

@@ -59,8 +59,12 @@ def exchange(ehr: FakeEhr, reg: EhrRegistration, clock: Clock) -> tuple[SmartCli
 @pytest.mark.parametrize("alg", ["RS384", "ES384"])
 def test_private_key_jwt_assertion(ehr: FakeEhr, clock: Clock, tmp_path: Path, alg: str) -> None:
     reg = EhrRegistration(
-        name="epd", iss=ISS, client_id=CLIENT_ID, client_auth="private_key_jwt",
-        private_key_file=str(pem_file(tmp_path, alg)), alg=alg,  # type: ignore[arg-type]
+        name="epd",
+        iss=ISS,
+        client_id=CLIENT_ID,
+        client_auth="private_key_jwt",
+        private_key_file=str(pem_file(tmp_path, alg)),
+        alg=alg,  # type: ignore[arg-type]
     )
     client, requests_sent = exchange(ehr, reg, clock)
     jwks = KeySet.import_key_set(public_jwks(client.signing_keys()))  # type: ignore[arg-type]
@@ -92,8 +96,10 @@ def test_client_secret_basic(ehr: FakeEhr, clock: Clock) -> None:
 
 
 def test_public_jwks_has_only_public_parts(tmp_path: Path) -> None:
-    keys = [SigningKey.from_file(pem_file(tmp_path, "RS384"), "RS384"),
-            SigningKey.from_file(pem_file(tmp_path, "ES384"), "ES384")]
+    keys = [
+        SigningKey.from_file(pem_file(tmp_path, "RS384"), "RS384"),
+        SigningKey.from_file(pem_file(tmp_path, "ES384"), "ES384"),
+    ]
     doc = public_jwks(keys)
     assert [k["kid"] for k in doc["keys"]] == [k.kid for k in keys]
     assert [k["alg"] for k in doc["keys"]] == ["RS384", "ES384"]
@@ -110,8 +116,11 @@ def test_key_must_fit_alg(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         SigningKey.from_file(tmp_path / "missing.pem", "RS384")
     p256 = tmp_path / "p256.pem"
-    p256.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    p256.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     with pytest.raises(ConfigurationError):
         SigningKey.from_file(p256, "ES384")
 

@@ -46,8 +46,15 @@ def test_refresh_near_expiry_with_rotation(
 ) -> None:
     context = launched(ehr, client, store)
     clock.advance(3600 - 30)
-    ehr.token({"access_token": "at-2", "token_type": "Bearer", "expires_in": 600, "refresh_token": "rt-2",
-               "scope": " ".join(FULL_GRANT)})
+    ehr.token(
+        {
+            "access_token": "at-2",
+            "token_type": "Bearer",
+            "expires_in": 600,
+            "refresh_token": "rt-2",
+            "scope": " ".join(FULL_GRANT),
+        }
+    )
     fresh = client.get_launch(context.context_id, SESSION)
     assert fresh.access_token == "at-2"
     assert fresh.refresh_token == "rt-2"
@@ -113,9 +120,7 @@ def test_other_session_cannot_use_the_launch(ehr: FakeEhr, client: SmartClient, 
         client.get_launch("no-such-context", SESSION)
 
 
-def test_explicit_refresh_without_refresh_token(
-    ehr: FakeEhr, client: SmartClient, store: MemorySessionStore
-) -> None:
+def test_explicit_refresh_without_refresh_token(ehr: FakeEhr, client: SmartClient, store: MemorySessionStore) -> None:
     context = launched(ehr, client, store, refresh_token=None)
     with pytest.raises(RefreshError):
         client.refresh(context)

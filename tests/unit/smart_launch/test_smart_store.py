@@ -24,18 +24,38 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sessio
 
 def pending(state: str = "s1", expires_at: float = 2e9) -> PendingAuthorization:
     return PendingAuthorization(
-        state=state, session_id="sid", ehr_name="epd", iss="https://e/fhir", code_verifier="v" * 50,
-        nonce="n", redirect_uri="https://app/callback", requested_scopes=("launch", "openid"),
-        launch_kind="ehr", created_at=1.0, expires_at=expires_at,
+        state=state,
+        session_id="sid",
+        ehr_name="epd",
+        iss="https://e/fhir",
+        code_verifier="v" * 50,
+        nonce="n",
+        redirect_uri="https://app/callback",
+        requested_scopes=("launch", "openid"),
+        launch_kind="ehr",
+        created_at=1.0,
+        expires_at=expires_at,
     )
 
 
 def context(context_id: str = "c1", ends_at: float = 2e9) -> LaunchContext:
     return LaunchContext(
-        context_id=context_id, session_id="sid", ehr_name="epd", iss="https://e/fhir", client_id="app",
-        launch_kind="ehr", access_token="at", token_type="Bearer", expires_at=100.0,
-        granted_scopes=("patient/Goal.rs",), created_at=1.0, ends_at=ends_at, refresh_token="rt",
-        patient="p1", fhir_context=({"reference": "CarePlan/1"},), fhir_user="Practitioner/pr1",
+        context_id=context_id,
+        session_id="sid",
+        ehr_name="epd",
+        iss="https://e/fhir",
+        client_id="app",
+        launch_kind="ehr",
+        access_token="at",
+        token_type="Bearer",
+        expires_at=100.0,
+        granted_scopes=("patient/Goal.rs",),
+        created_at=1.0,
+        ends_at=ends_at,
+        refresh_token="rt",
+        patient="p1",
+        fhir_context=({"reference": "CarePlan/1"},),
+        fhir_user="Practitioner/pr1",
     )
 
 

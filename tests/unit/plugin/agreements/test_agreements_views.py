@@ -80,9 +80,15 @@ def test_agreement_pages_render_grouped_with_overdue_marked(tmp_path: Path) -> N
 def test_make_and_change_an_agreement(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         work = goal_named(env, "Werk vinden dat bij me past")
-        made = env.post("/afspraken/nieuw", {"description": "Vacatures samen bekijken",
-                                             "owner": "Practitioner/lotte-smit", "due": "01-02-2020",
-                                             "goal_uid": uid_of(work)})
+        made = env.post(
+            "/afspraken/nieuw",
+            {
+                "description": "Vacatures samen bekijken",
+                "owner": "Practitioner/lotte-smit",
+                "due": "01-02-2020",
+                "goal_uid": uid_of(work),
+            },
+        )
         assert made.status_code == 303, text(made)
         task = task_named(env, "Vacatures samen bekijken")
         assert task["status"] == "requested" and task["intent"] == "plan"
@@ -99,9 +105,16 @@ def test_make_and_change_an_agreement(tmp_path: Path) -> None:
         assert 'class="overdue"' in row_of(section(html, "open-h"), "Vacatures samen bekijken")
 
         uid = uid_of(task)
-        changed = env.post(f"/afspraken/{uid}", {"description": "Vacatures bekijken op werk.nl", "owner":
-                                                 "Patient/sanne-bakker", "due": "2026-12-20", "goal_uid": "",
-                                                 "status": "completed"})
+        changed = env.post(
+            f"/afspraken/{uid}",
+            {
+                "description": "Vacatures bekijken op werk.nl",
+                "owner": "Patient/sanne-bakker",
+                "due": "2026-12-20",
+                "goal_uid": "",
+                "status": "completed",
+            },
+        )
         assert changed.status_code == 303, text(changed)
         task = task_named(env, "Vacatures bekijken op werk.nl")
         assert task["status"] == "completed" and task["owner"]["reference"] == "Patient/sanne-bakker"
@@ -121,8 +134,9 @@ def test_make_and_change_an_agreement(tmp_path: Path) -> None:
 def test_errors_and_refusals_keep_the_input(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         before = len(env.resources("Task"))
-        empty = env.post("/afspraken/nieuw", {"description": " ", "owner": "Practitioner/lotte-smit",
-                                              "due": "31-02-2026"})
+        empty = env.post(
+            "/afspraken/nieuw", {"description": " ", "owner": "Practitioner/lotte-smit", "due": "31-02-2026"}
+        )
         assert empty.status_code == 422
         html = text(empty)
         assert "Vul dit veld in." in html and "Vul een datum in, bijvoorbeeld 22-11-2026." in html
@@ -131,7 +145,8 @@ def test_errors_and_refusals_keep_the_input(tmp_path: Path) -> None:
         stranger = env.post("/afspraken/nieuw", {"description": "Boodschappen doen", "owner": "RelatedPerson/niemand"})
         assert stranger.status_code == 422
         assert "Kies iemand die lid is van de groep." in text(stranger) and "Boodschappen doen</textarea>" in text(
-            stranger)
+            stranger
+        )
         no_goal = env.post("/afspraken/nieuw", {"description": "Boodschappen doen", "goal_uid": "geen-doel"})
         assert no_goal.status_code == 422 and "Dit doel hoort niet bij deze groep." in text(no_goal)
 
@@ -165,8 +180,9 @@ def test_read_only_launch_and_ended_group_offer_no_changes(tmp_path: Path) -> No
 
 def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
-        assert env.post("/afspraken/nieuw", {"description": HOSTILE, "owner": "Patient/sanne-bakker"}).status_code \
-            == 303
+        assert (
+            env.post("/afspraken/nieuw", {"description": HOSTILE, "owner": "Patient/sanne-bakker"}).status_code == 303
+        )
         task = task_named(env, HOSTILE)
         for page in (env.get("/afspraken"), env.get(f"/afspraken/{uid_of(task)}")):
             html = text(page)
@@ -175,8 +191,10 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             assert "שלום עולם" in html and "😀🤝" in html
 
         long_text = "x" * 10_000
-        for path, data in (("/afspraken/nieuw", {"description": long_text}),
-                           (f"/afspraken/{uid_of(task)}", {"description": long_text, "status": "requested"})):
+        for path, data in (
+            ("/afspraken/nieuw", {"description": long_text}),
+            (f"/afspraken/{uid_of(task)}", {"description": long_text, "status": "requested"}),
+        ):
             refused = env.post(path, data)
             assert refused.status_code == 422, path
             html = text(refused)

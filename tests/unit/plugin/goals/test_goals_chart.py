@@ -54,8 +54,14 @@ def test_points_follow_time_with_a_line_and_a_0_to_10_axis() -> None:
 
 
 def test_score_positions_span_the_axis() -> None:
-    root = parse(progress_chart([ChartPoint(date(2026, 1, 1), 0), ChartPoint(date(2026, 1, 2), 10)],
-                                chart_id="x", title="t", description="d"))
+    root = parse(
+        progress_chart(
+            [ChartPoint(date(2026, 1, 1), 0), ChartPoint(date(2026, 1, 2), 10)],
+            chart_id="x",
+            title="t",
+            description="d",
+        )
+    )
     grid_lines = root.findall(f"./{SVG}g[@class='chart-grid']/{SVG}line")
     zero_y, ten_y = float(grid_lines[0].get("y1", "0")), float(grid_lines[5].get("y1", "0"))
     low, high = root.findall(f".//{SVG}circle")
@@ -76,9 +82,14 @@ def test_same_day_keeps_the_given_order() -> None:
 
 
 def test_text_and_ids_are_escaped() -> None:
-    hostile = '<script>alert(1)</script> "quotes" & \'apostrophes\' \u202eRTL \U0001f600'
-    svg = progress_chart([ChartPoint(date(2026, 1, 1), 1)], chart_id='Goal/1"><script>', title=hostile,
-                         description=hostile, date_label=lambda d: f"<b>{d.day}</b>")
+    hostile = "<script>alert(1)</script> \"quotes\" & 'apostrophes' \u202eRTL \U0001f600"
+    svg = progress_chart(
+        [ChartPoint(date(2026, 1, 1), 1)],
+        chart_id='Goal/1"><script>',
+        title=hostile,
+        description=hostile,
+        date_label=lambda d: f"<b>{d.day}</b>",
+    )
     assert "<script>" not in svg and "<b>" not in svg
     root = parse(svg)  # still well-formed XML
     assert root.find(f"{SVG}title").text == hostile  # type: ignore[union-attr]
@@ -99,8 +110,11 @@ def test_date_labels_thin_out_without_losing_the_first_and_last() -> None:
     assert label_indices(8, 520) == [0, 2, 4, 7]
     many = label_indices(20, 520)
     assert many[0] == 0 and many[-1] == 19 and len(many) < 20
-    root = parse(progress_chart([ChartPoint(date(2026, 1, d), d % 11) for d in range(1, 21)],
-                                chart_id="m", title="t", description="d"))
+    root = parse(
+        progress_chart(
+            [ChartPoint(date(2026, 1, d), d % 11) for d in range(1, 21)], chart_id="m", title="t", description="d"
+        )
+    )
     assert len(root.findall(f".//{SVG}circle")) == 20  # every score is drawn, only the labels thin out
     label_xs = [float(t.get("x", "0")) for t in root.findall(f"./{SVG}g[@class='chart-dates']/{SVG}text")]
     assert len(label_xs) == len(many)

@@ -28,8 +28,11 @@ def goal_named(env: LaunchedApp, description: str) -> dict[str, Any]:
 
 
 def held_meeting_uid(env: LaunchedApp) -> str:
-    held = [a for a in env.resources("Appointment")
-            if a["status"] == "fulfilled" and a["serviceType"][0]["coding"][0]["code"] == Artifact.MEETING.value]
+    held = [
+        a
+        for a in env.resources("Appointment")
+        if a["status"] == "fulfilled" and a["serviceType"][0]["coding"][0]["code"] == Artifact.MEETING.value
+    ]
     return uid_of(sorted(held, key=lambda a: a["start"])[-1])
 
 
@@ -51,8 +54,9 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         assert "<h1>Doelen</h1>" in html and "Doelen voor de lange termijn" in html
         assert "Losse doelen voor de korte termijn" in html and "Twee keer per week sporten" in html
         # The step sits inside its long-term goal's card, after the long-term goal itself.
-        house_at, step_at, work_at = (html.index(t) for t in ("Zelfstandig wonen", "Huurtoeslag aanvragen",
-                                                               "Werk vinden dat bij me past"))
+        house_at, step_at, work_at = (
+            html.index(t) for t in ("Zelfstandig wonen", "Huurtoeslag aanvragen", "Werk vinden dat bij me past")
+        )
         assert house_at < step_at < work_at
         assert "1 stap naar dit doel" in html and "Laatste cijfer" in html and "5 van de 10" in html
         assert "Kijkt naar woningen in Breda-Noord." in html and "Anna de Vries" in html  # note and its author
@@ -72,7 +76,9 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         # A goal another system wrote has the uid "Goal/<id>": its pages and actions still route.
         routes = env.app.url_map.bind("app.test")
         assert routes.match("/c/x/doelen/Goal/12/voortgang", method="POST") == (
-            "goals.score", {"context_id": "x", "goal_uid": "Goal/12"})
+            "goals.score",
+            {"context_id": "x", "goal_uid": "Goal/12"},
+        )
         assert routes.match("/c/x/doelen/Goal/12", method="GET")[1]["goal_uid"] == "Goal/12"
         assert routes.match("/c/x/doelen/nieuw", method="GET")[0] == "goals.new"
 
@@ -87,8 +93,9 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
 
 def test_add_linked_goals_edit_note_and_score(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
-        done = env.post("/doelen/nieuw", {"text": "Een eigen plek", "term": "lang", "life_area": "wonen",
-                                          "due": "01-06-2027"})
+        done = env.post(
+            "/doelen/nieuw", {"text": "Een eigen plek", "term": "lang", "life_area": "wonen", "due": "01-06-2027"}
+        )
         assert done.status_code == 303, text(done)
         long_goal = goal_named(env, "Een eigen plek")
         categories = {c["coding"][0]["system"]: c["coding"][0]["code"] for c in long_goal["category"]}
@@ -96,8 +103,10 @@ def test_add_linked_goals_edit_note_and_score(tmp_path: Path) -> None:
         assert long_goal["target"][0]["dueDate"] == "2027-06-01" and long_goal["lifecycleStatus"] == "active"
         long_uid = uid_of(long_goal)
 
-        step = env.post("/doelen/nieuw", {"text": "Bezichtiging plannen", "term": "kort", "parent_uid": long_uid,
-                                          "life_area": "", "due": ""})
+        step = env.post(
+            "/doelen/nieuw",
+            {"text": "Bezichtiging plannen", "term": "kort", "parent_uid": long_uid, "life_area": "", "due": ""},
+        )
         assert step.status_code == 303, text(step)
         short_goal = goal_named(env, "Bezichtiging plannen")
         assert "extension" not in short_goal  # the short-term goal carries no reference up
@@ -113,16 +122,32 @@ def test_add_linked_goals_edit_note_and_score(tmp_path: Path) -> None:
         assert "Opgeslagen in het EPD" in index
 
         short_uid = uid_of(short_goal)
-        edited = env.post(f"/doelen/{short_uid}", {"text": "Bezichtiging plannen met Ans", "term": "kort",
-                                                   "parent_uid": long_uid, "life_area": "geld", "due": "",
-                                                   "status": "completed"})
+        edited = env.post(
+            f"/doelen/{short_uid}",
+            {
+                "text": "Bezichtiging plannen met Ans",
+                "term": "kort",
+                "parent_uid": long_uid,
+                "life_area": "geld",
+                "due": "",
+                "status": "completed",
+            },
+        )
         assert edited.status_code == 303, text(edited)
         short_goal = goal_named(env, "Bezichtiging plannen met Ans")
         assert short_goal["lifecycleStatus"] == "completed"
         assert short_goal["achievementStatus"]["coding"][0]["code"] == "achieved"
         assert "bereikt" in text(env.get(f"/doelen/{short_uid}"))
-        again = env.post(f"/doelen/{short_uid}", {"text": "Bezichtiging plannen met Ans", "term": "kort",
-                                                  "parent_uid": long_uid, "life_area": "geld", "status": "active"})
+        again = env.post(
+            f"/doelen/{short_uid}",
+            {
+                "text": "Bezichtiging plannen met Ans",
+                "term": "kort",
+                "parent_uid": long_uid,
+                "life_area": "geld",
+                "status": "active",
+            },
+        )
         assert again.status_code == 303
         short_goal = goal_named(env, "Bezichtiging plannen met Ans")
         assert short_goal["lifecycleStatus"] == "active"
@@ -135,28 +160,37 @@ def test_add_linked_goals_edit_note_and_score(tmp_path: Path) -> None:
         assert note["authorReference"]["reference"] == "Practitioner/anna-de-vries"
 
         meeting = held_meeting_uid(env)
-        scored = env.post(f"/doelen/{long_uid}/voortgang", {"score": "7", "meeting_uid": meeting,
-                                                           "score_note": "Goed bezig"})
+        scored = env.post(
+            f"/doelen/{long_uid}/voortgang", {"score": "7", "meeting_uid": meeting, "score_note": "Goed bezig"}
+        )
         assert scored.status_code == 303, text(scored)
         assert env.post(f"/doelen/{long_uid}/voortgang", {"score": "0"}).status_code == 303
-        scores = [o for o in env.resources("Observation")
-                  if o["focus"][0]["reference"] == f"Goal/{long_goal['id']}"]
+        scores = [o for o in env.resources("Observation") if o["focus"][0]["reference"] == f"Goal/{long_goal['id']}"]
         assert sorted(o["valueInteger"] for o in scores) == [0, 7]
         at_meeting = next(o for o in scores if o["valueInteger"] == 7)
-        assert at_meeting["code"]["coding"][0] == {"system": CS_ARTIFACT, "code": "doelvoortgang",
-                                                   "display": at_meeting["code"]["coding"][0].get("display")}
-        assert at_meeting["note"][0]["text"] == "Goed bezig" and at_meeting["basedOn"][0]["reference"] == \
-            f"CarePlan/{plan['id']}"
+        assert at_meeting["code"]["coding"][0] == {
+            "system": CS_ARTIFACT,
+            "code": "doelvoortgang",
+            "display": at_meeting["code"]["coding"][0].get("display"),
+        }
+        assert (
+            at_meeting["note"][0]["text"] == "Goed bezig"
+            and at_meeting["basedOn"][0]["reference"] == f"CarePlan/{plan['id']}"
+        )
         meeting_ext = next(e for e in at_meeting["extension"] if e["url"] == EXT_MEETING)
         assert meeting_ext["valueReference"]["reference"].startswith("Appointment/")
 
         html = text(env.get(f"/doelen/{long_uid}"))
-        svg = html[html.index("<svg"):html.index("</svg>")]
+        svg = html[html.index("<svg") : html.index("</svg>")]
         assert re.findall(r'data-score="(\d+)"', svg) == ["7", "0"]  # the meeting was earlier than today
         assert "polyline" in svg and "Eerste gesprek met de woningcorporatie" in html
         assert '<td class="score">7</td>' in html and "Goed bezig" in html
-        for activity in ("Doel toegevoegd", "Doel gewijzigd", "Notitie bij doel toegevoegd",
-                         "Voortgangscijfer voor doel vastgelegd"):
+        for activity in (
+            "Doel toegevoegd",
+            "Doel gewijzigd",
+            "Notitie bij doel toegevoegd",
+            "Voortgangscijfer voor doel vastgelegd",
+        ):
             assert activity in provenance_texts(env), activity
 
 
@@ -172,22 +206,21 @@ def test_form_errors_and_domain_refusals_keep_the_input(tmp_path: Path) -> None:
         assert "Vul dit veld in." in html and "Vul een datum in, bijvoorbeeld 22-11-2026." in html
         assert 'value="morgen"' in html and re.search(r'<input checked[^>]*value="kort"', html)
 
-        long_with_parent = env.post("/doelen/nieuw", {"text": "Mijn eigen doel", "term": "lang",
-                                                      "parent_uid": house})
+        long_with_parent = env.post("/doelen/nieuw", {"text": "Mijn eigen doel", "term": "lang", "parent_uid": house})
         assert long_with_parent.status_code == 422
         html = text(long_with_parent)
         assert 'id="parent_uid-error">Een doel voor de lange termijn is geen stap.' in html  # next to the field
         assert "Mijn eigen doel</textarea>" in html
 
-        under_short = env.post("/doelen/nieuw", {"text": "Sportschoenen kopen", "term": "kort",
-                                                 "parent_uid": sport})
+        under_short = env.post("/doelen/nieuw", {"text": "Sportschoenen kopen", "term": "kort", "parent_uid": sport})
         assert under_short.status_code == 422
         html = text(under_short)
         assert "Een doel voor de korte termijn kan alleen bij een doel voor de lange termijn horen." in html
         assert "Sportschoenen kopen</textarea>" in html
 
-        to_short = env.post(f"/doelen/{house}", {"text": "Zelfstandig wonen, in Breda", "term": "kort",
-                                                 "status": "active"})
+        to_short = env.post(
+            f"/doelen/{house}", {"text": "Zelfstandig wonen, in Breda", "term": "kort", "status": "active"}
+        )
         assert to_short.status_code == 422
         html = text(to_short)
         assert "Aan dit doel hangen stappen voor de korte termijn" in html
@@ -236,8 +269,12 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         scored = env.post(f"/doelen/{uid}/voortgang", {"score": "4", "score_note": "Cijfer " + HOSTILE})
         assert scored.status_code == 303
         assert goal_named(env, HOSTILE)["note"][0]["text"] == "Notitie " + HOSTILE
-        assert next(o for o in env.resources("Observation")
-                    if o["focus"][0]["reference"] == f"Goal/{goal['id']}")["note"][0]["text"] == "Cijfer " + HOSTILE
+        assert (
+            next(o for o in env.resources("Observation") if o["focus"][0]["reference"] == f"Goal/{goal['id']}")["note"][
+                0
+            ]["text"]
+            == "Cijfer " + HOSTILE
+        )
 
         for page in (env.get("/doelen"), env.get(f"/doelen/{uid}"), env.get("/doelen/nieuw")):
             html = text(page)
@@ -245,15 +282,17 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             assert "<script>alert" not in html and HOSTILE_ESCAPED in html
             assert "שלום עולם" in html and "😀🏠" in html and "&#34;dubbel&#34;" in html and "&#39;enkel&#39;" in html
         detail = text(env.get(f"/doelen/{uid}"))
-        svg = detail[detail.index("<svg"):detail.index("</svg>")]
+        svg = detail[detail.index("<svg") : detail.index("</svg>")]
         assert HOSTILE_ESCAPED in svg and "<script>" not in svg and 'data-score="4"' in svg
         assert "Notitie " + HOSTILE_ESCAPED in detail and "Cijfer " + HOSTILE_ESCAPED in detail
 
         long_text = "x" * 10_000
-        for path, data in (("/doelen/nieuw", {"text": long_text, "term": "lang"}),
-                           (f"/doelen/{uid}/notitie", {"note": long_text}),
-                           (f"/doelen/{uid}/voortgang", {"score": "5", "score_note": long_text}),
-                           (f"/doelen/{uid}", {"text": long_text, "term": "lang", "status": "active"})):
+        for path, data in (
+            ("/doelen/nieuw", {"text": long_text, "term": "lang"}),
+            (f"/doelen/{uid}/notitie", {"note": long_text}),
+            (f"/doelen/{uid}/voortgang", {"score": "5", "score_note": long_text}),
+            (f"/doelen/{uid}", {"text": long_text, "term": "lang", "status": "active"}),
+        ):
             refused = env.post(path, data)
             assert refused.status_code == 422, path
             html = text(refused)

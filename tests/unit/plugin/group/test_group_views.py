@@ -20,8 +20,14 @@ def test_context_view_shows_the_group_at_a_glance(tmp_path: Path) -> None:
         html = text(page)
         assert "Overzicht" in html and "Team Sanne" in html
         assert "Sanne Bakker" in html  # the patient banner (need_patient_banner)
-        for heading in ("Aandacht nodig", "Leden", "Volgende bijeenkomst", "Doelen", "Open afspraken",
-                        "Laatste verslag"):
+        for heading in (
+            "Aandacht nodig",
+            "Leden",
+            "Volgende bijeenkomst",
+            "Doelen",
+            "Open afspraken",
+            "Laatste verslag",
+        ):
             assert heading in html, heading
         assert 'aria-current="page"' in html
 
@@ -48,10 +54,15 @@ def test_a_patient_without_a_group_can_start_one(tmp_path: Path) -> None:
         assert roles == {"Patient/daan-mulder": "regisseur", "Practitioner/anna-de-vries": "regieondersteuner"}
         plans = [p for p in env.resources("CarePlan") if p["subject"]["reference"] == "Patient/daan-mulder"]
         assert plans and plans[0]["category"][0]["coding"][0] == {
-            "system": CS_ARTIFACT, "code": Artifact.PLAN.value, "display": plans[0]["category"][0]["coding"][0].get(
-                "display")}
-        provenances = [p for p in env.resources("Provenance")
-                       if any(t["reference"].startswith(f"CareTeam/{teams[0]['id']}") for t in p["target"])]
+            "system": CS_ARTIFACT,
+            "code": Artifact.PLAN.value,
+            "display": plans[0]["category"][0]["coding"][0].get("display"),
+        }
+        provenances = [
+            p
+            for p in env.resources("Provenance")
+            if any(t["reference"].startswith(f"CareTeam/{teams[0]['id']}") for t in p["target"])
+        ]
         assert provenances and provenances[0]["agent"][0]["who"]["reference"] == "Practitioner/anna-de-vries"
 
 
@@ -90,8 +101,9 @@ def test_every_post_needs_the_csrf_token(tmp_path: Path) -> None:
         for rule in env.app.url_map.iter_rules():
             if "POST" not in (rule.methods or set()) or "<context_id>" not in rule.rule:
                 continue
-            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: env.context_id if m.group(1) == "context_id" else "x",
-                          rule.rule)
+            path = re.sub(
+                r"<(?:[^:>]+:)?([^>]+)>", lambda m: env.context_id if m.group(1) == "context_id" else "x", rule.rule
+            )
             response = env.client.post(path, data={"action": "pause"})
             assert response.status_code == 400, f"{rule.rule} accepted a POST without a CSRF token"
 
@@ -103,8 +115,16 @@ def test_english_is_available(tmp_path: Path) -> None:
 
 
 def test_a_launch_without_a_patient_shows_the_caseload(tmp_path: Path) -> None:
-    user_scopes = ("launch", "openid", "fhirUser", "user/CareTeam.rs", "user/CarePlan.rs", "user/Patient.rs",
-                   "user/Appointment.rs", "user/Task.rs")
+    user_scopes = (
+        "launch",
+        "openid",
+        "fhirUser",
+        "user/CareTeam.rs",
+        "user/CarePlan.rs",
+        "user/Patient.rs",
+        "user/Appointment.rs",
+        "user/Task.rs",
+    )
     with launched(tmp_path, patient=None, user="Practitioner/anna-de-vries", scopes=user_scopes) as env:
         first = env.get("/")
         assert first.status_code == 303 and first.headers["Location"].endswith("/caseload")

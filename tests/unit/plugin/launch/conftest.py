@@ -26,8 +26,6 @@ def ehr(rsps: responses.RequestsMock, clock: Clock) -> FakeEhr:
     return FakeEhr(rsps, clock)
 
 
-
-
 @pytest.fixture
 def app(clock: Clock) -> Flask:
     return make_app(clock)

@@ -27,8 +27,9 @@ def test_cookie_flags_over_https(app: Flask) -> None:
 
 
 def test_cookie_flags_for_local_http(clock: Clock) -> None:
-    app = make_app(clock, public_base_url="http://127.0.0.1:8000", session_cookie_secure=False,
-                   session_cookie_samesite="Lax")
+    app = make_app(
+        clock, public_base_url="http://127.0.0.1:8000", session_cookie_secure=False, session_cookie_samesite="Lax"
+    )
     cookie = _cookie(app)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
@@ -78,16 +79,36 @@ def test_language_switch_is_remembered(app: Flask) -> None:
 
 def test_jwks_endpoint(clock: Clock, tmp_path: Path) -> None:
     rsa_pem, ec_pem = tmp_path / "rsa.pem", tmp_path / "ec.pem"
-    for path, private in ((rsa_pem, rsa.generate_private_key(65537, 2048)),
-                          (ec_pem, ec.generate_private_key(ec.SECP384R1()))):
-        path.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-    app = make_app(clock, ehrs=(
-        EhrRegistration(name="a", iss=ISS, client_id=CLIENT_ID, client_auth="private_key_jwt",
-                        private_key_file=str(rsa_pem), alg="RS384"),
-        EhrRegistration(name="b", iss="https://b.example.org/fhir", client_id="x", client_auth="private_key_jwt",
-                        private_key_file=str(ec_pem), alg="ES384"),
-    ))
+    for path, private in (
+        (rsa_pem, rsa.generate_private_key(65537, 2048)),
+        (ec_pem, ec.generate_private_key(ec.SECP384R1())),
+    ):
+        path.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    app = make_app(
+        clock,
+        ehrs=(
+            EhrRegistration(
+                name="a",
+                iss=ISS,
+                client_id=CLIENT_ID,
+                client_auth="private_key_jwt",
+                private_key_file=str(rsa_pem),
+                alg="RS384",
+            ),
+            EhrRegistration(
+                name="b",
+                iss="https://b.example.org/fhir",
+                client_id="x",
+                client_auth="private_key_jwt",
+                private_key_file=str(ec_pem),
+                alg="ES384",
+            ),
+        ),
+    )
     response = app.test_client().get("/.well-known/jwks.json")
     assert response.status_code == 200
     keys = response.get_json()["keys"]

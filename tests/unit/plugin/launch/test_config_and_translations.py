@@ -58,7 +58,11 @@ def test_load_toml(tmp_path: Path) -> None:
     assert config.session_db == str(tmp_path / "var/sessions.sqlite3")
     demo, other = config.ehrs
     assert (demo.name, demo.client_auth, demo.client_secret, demo.caseload_user_scopes) == (
-        "demo-epd", "client_secret_basic", "from-file", True)
+        "demo-epd",
+        "client_secret_basic",
+        "from-file",
+        True,
+    )
     assert other.private_key_file == str(tmp_path / "keys/other.pem") and other.alg == "ES384"
     assert other.scopes == ("patient/Goal.rs",)
     assert config.backend is not None and config.backend.scopes == ("system/CareTeam.rs",)

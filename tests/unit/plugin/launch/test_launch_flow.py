@@ -114,8 +114,11 @@ def test_refresh_on_page_load(app: Flask, ehr: FakeEhr, clock: Clock) -> None:
     browser = app.test_client()
     home = launch(app, browser, ehr)
     clock.now += 3590
-    ehr.rsps.upsert(responses.POST, TOKEN, json={"access_token": "at-new", "token_type": "Bearer",
-                                                 "expires_in": 3600, "refresh_token": "rt-new"})
+    ehr.rsps.upsert(
+        responses.POST,
+        TOKEN,
+        json={"access_token": "at-new", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-new"},
+    )
     assert browser.get(home).status_code == 200
     last_read = [c for c in ehr.rsps.calls if c.request.url == f"{ISS}/Patient/p1"][-1]
     assert last_read.request.headers["Authorization"] == "Bearer at-new"

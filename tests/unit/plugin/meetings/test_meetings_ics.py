@@ -22,20 +22,28 @@ from plugin.meetings.invitation import invitation_text
 
 AMS = ZoneInfo("Europe/Amsterdam")
 STAMP = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-HOSTILE = ("<script>alert(1)</script> \"dubbel\" 'enkel'; komma, \\ slash\r\nATTENDEE:mailto:evil@example.org\r"
-           "X-INJECT:1\n\u202eשלום עולם\u202c 😀\x00\x1b[31m")
+HOSTILE = (
+    "<script>alert(1)</script> \"dubbel\" 'enkel'; komma, \\ slash\r\nATTENDEE:mailto:evil@example.org\r"
+    "X-INJECT:1\n\u202eשלום עולם\u202c 😀\x00\x1b[31m"
+)
 
 
-def group_with_meeting(start: datetime, place: Place | None = None, name: str = "Team Sanne") -> tuple[
-        ResourceGroup, Meeting]:
+def group_with_meeting(
+    start: datetime, place: Place | None = None, name: str = "Team Sanne"
+) -> tuple[ResourceGroup, Meeting]:
     group = ResourceGroup.start_new(
-        patient="Patient/p1", patient_display="Sanne Bakker", regieondersteuner="Practitioner/anna",
-        regieondersteuner_display="Anna de Vries", name=name, today=date(2026, 1, 1),
+        patient="Patient/p1",
+        patient_display="Sanne Bakker",
+        regieondersteuner="Practitioner/anna",
+        regieondersteuner_display="Anna de Vries",
+        name=name,
+        today=date(2026, 1, 1),
     )
     if place is not None:
         group.places.append(place)
-    meeting = group.plan_meeting(start, place_uid=place.uid if place else None, theme=MeetingTheme.STRESS,
-                                 theme_text="Omgaan met drukte")
+    meeting = group.plan_meeting(
+        start, place_uid=place.uid if place else None, theme=MeetingTheme.STRESS, theme_text="Omgaan met drukte"
+    )
     group.assign_role(meeting.uid, "Patient/p1", MeetingRole.VOORZITTER)
     return group, meeting
 

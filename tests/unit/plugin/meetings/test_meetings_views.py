@@ -27,18 +27,25 @@ def text(response: Any) -> str:
 
 def by_uid(env: LaunchedApp, rtype: str, uid: str) -> dict[str, Any]:
     """The resource with the product identifier `uid`."""
-    found = [r for r in env.resources(rtype)
-             if any(i.get("system") == IDENTIFIER_SYSTEM and i.get("value") == uid for i in r.get("identifier", []))]
+    found = [
+        r
+        for r in env.resources(rtype)
+        if any(i.get("system") == IDENTIFIER_SYSTEM and i.get("value") == uid for i in r.get("identifier", []))
+    ]
     assert len(found) == 1, f"{rtype} {uid}: {len(found)} found"
     return found[0]
 
 
 def sanne_meetings(env: LaunchedApp) -> list[dict[str, Any]]:
     """Sanne's meeting Appointments, oldest first."""
-    meetings = [a for a in env.resources("Appointment")
-                if any(c.get("code") == "resourcegroepbijeenkomst" for s in a.get("serviceType", [])
-                       for c in s.get("coding", []))
-                and any(p.get("actor", {}).get("reference") == SANNE for p in a.get("participant", []))]
+    meetings = [
+        a
+        for a in env.resources("Appointment")
+        if any(
+            c.get("code") == "resourcegroepbijeenkomst" for s in a.get("serviceType", []) for c in s.get("coding", [])
+        )
+        and any(p.get("actor", {}).get("reference") == SANNE for p in a.get("participant", []))
+    ]
     return sorted(meetings, key=lambda a: a["start"])
 
 
@@ -59,15 +66,23 @@ def provenance_texts(env: LaunchedApp) -> list[str]:
 
 
 def place_actor(appointment: dict[str, Any]) -> str:
-    refs = [p["actor"]["reference"] for p in appointment["participant"]
-            if p.get("actor", {}).get("reference", "").startswith("Location/")]
+    refs = [
+        p["actor"]["reference"]
+        for p in appointment["participant"]
+        if p.get("actor", {}).get("reference", "").startswith("Location/")
+    ]
     assert len(refs) == 1, appointment["participant"]
     return str(refs[0])
 
 
 def role_holders(appointment: dict[str, Any]) -> dict[str, str]:
-    return {c["code"]: p["actor"]["reference"] for p in appointment["participant"] for t in p.get("type", [])
-            for c in t.get("coding", []) if c.get("system") == cs_url("meeting-role")}
+    return {
+        c["code"]: p["actor"]["reference"]
+        for p in appointment["participant"]
+        for t in p.get("type", [])
+        for c in t.get("coding", [])
+        if c.get("system") == cs_url("meeting-role")
+    }
 
 
 def test_pages_render_in_dutch_and_english_and_propose_three_months_on(tmp_path: Path) -> None:
@@ -110,8 +125,16 @@ def test_pages_render_in_dutch_and_english_and_propose_three_months_on(tmp_path:
 def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         locations_before = len(env.resources("Location"))
-        too_short = env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "5", "place": "new",
-                                                      "new_place_name": "", "new_place_address": "Dorpsstraat 1"})
+        too_short = env.post(
+            "/bijeenkomsten/nieuw",
+            {
+                "start": "2027-03-02T19:30",
+                "minutes": "5",
+                "place": "new",
+                "new_place_name": "",
+                "new_place_address": "Dorpsstraat 1",
+            },
+        )
         assert too_short.status_code == 422
         html = text(too_short)
         assert "tussen 15 en 480 minuten" in html and "Vul de naam van de nieuwe plek in" in html
@@ -119,9 +142,20 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         bad_date = env.post("/bijeenkomsten/nieuw", {"start": "32-13-2027 25:00", "minutes": "60", "place": "later"})
         assert bad_date.status_code == 422 and 'value="32-13-2027 25:00"' in text(bad_date)
 
-        new_uid = planned_uid(env.post("/bijeenkomsten/nieuw", {
-            "start": "2027-03-02T19:30", "minutes": "90", "place": "new", "new_place_name": "Bij Sanne thuis",
-            "new_place_address": "Kerkstraat 12, Breda", "theme": "herorientatie", "theme_text": ""}))
+        new_uid = planned_uid(
+            env.post(
+                "/bijeenkomsten/nieuw",
+                {
+                    "start": "2027-03-02T19:30",
+                    "minutes": "90",
+                    "place": "new",
+                    "new_place_name": "Bij Sanne thuis",
+                    "new_place_address": "Kerkstraat 12, Breda",
+                    "theme": "herorientatie",
+                    "theme_text": "",
+                },
+            )
+        )
         appointment = by_uid(env, "Appointment", new_uid)
         assert appointment["status"] == "proposed"
         assert datetime.fromisoformat(appointment["start"]) == datetime(2027, 3, 2, 19, 30, tzinfo=AMS)
@@ -142,11 +176,19 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
 
         # The place offered again: choosing it writes no new Location.
         form = text(env.get("/bijeenkomsten/nieuw"))
-        choices = {label.strip(): value for value, label in re.findall(
-            r'name="place" required type="radio" value="([^"]+)"> <label for="place-\d+">([^<]+)</label>', form)}
+        choices = {
+            label.strip(): value
+            for value, label in re.findall(
+                r'name="place" required type="radio" value="([^"]+)"> <label for="place-\d+">([^<]+)</label>', form
+            )
+        }
         earlier = choices["Bij Sanne thuis (Kerkstraat 12, Breda)"]
-        again = planned_uid(env.post("/bijeenkomsten/nieuw", {
-            "start": "2027-06-01T19:30", "minutes": "60", "place": earlier, "theme": "", "theme_text": "Werk"}))
+        again = planned_uid(
+            env.post(
+                "/bijeenkomsten/nieuw",
+                {"start": "2027-06-01T19:30", "minutes": "60", "place": earlier, "theme": "", "theme_text": "Werk"},
+            )
+        )
         second = by_uid(env, "Appointment", again)
         assert place_actor(second) == place_actor(appointment)
         assert len(env.resources("Location")) == locations_before + 1
@@ -159,10 +201,12 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
 
 def test_times_are_shown_as_the_clock_in_amsterdam(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
-        uid = planned_uid(env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "90",
-                                                             "place": "later"}))
-        summer = planned_uid(env.post("/bijeenkomsten/nieuw", {"start": "2027-07-06T09:15", "minutes": "60",
-                                                                "place": "later"}))
+        uid = planned_uid(
+            env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "90", "place": "later"})
+        )
+        summer = planned_uid(
+            env.post("/bijeenkomsten/nieuw", {"start": "2027-07-06T09:15", "minutes": "60", "place": "later"})
+        )
         assert "dinsdag 2 maart 2027, 19:30 – 21:00" in text(env.get(f"/bijeenkomsten/{uid}"))
         assert "dinsdag 6 juli 2027, 09:15 – 10:15" in text(env.get(f"/bijeenkomsten/{summer}"))
         listing = text(env.get("/bijeenkomsten"))
@@ -176,18 +220,26 @@ def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
         assert held["status"] == "fulfilled" and planned["status"] == "proposed"
         uid = uid_of(planned)
         page = text(env.get(f"/bijeenkomsten/{uid}"))
-        members = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page.split('id="voorzitter"')[1]
-                                  .split("</select>")[0]))
+        members = dict(
+            re.findall(
+                r'<option value="([^"]+)">([^<]+)</option>', page.split('id="voorzitter"')[1].split("</select>")[0]
+            )
+        )
         ans = next(who for who, name in members.items() if name == "Ans Bakker")
         karim = next(who for who, name in members.items() if name == "Karim Haddou")
 
-        done = env.post(f"/bijeenkomsten/{uid}/rollen", {"voorzitter": ans, "notulist": "Practitioner/anna-de-vries",
-                                                         "tijdbewaker": karim})
+        done = env.post(
+            f"/bijeenkomsten/{uid}/rollen",
+            {"voorzitter": ans, "notulist": "Practitioner/anna-de-vries", "tijdbewaker": karim},
+        )
         assert done.status_code == 303 and done.headers["Location"].endswith("#roles")
         stored = by_uid(env, "Appointment", uid)
         relatives = {who: f"RelatedPerson/{by_uid(env, 'RelatedPerson', who)['id']}" for who in (ans, karim)}
-        assert role_holders(stored) == {"voorzitter": relatives[ans], "notulist": "Practitioner/anna-de-vries",
-                                        "tijdbewaker": relatives[karim]}
+        assert role_holders(stored) == {
+            "voorzitter": relatives[ans],
+            "notulist": "Practitioner/anna-de-vries",
+            "tijdbewaker": relatives[karim],
+        }
         assert "Rollen voor de bijeenkomst afgesproken" in provenance_texts(env)
         outsider = env.post(f"/bijeenkomsten/{uid}/rollen", {"voorzitter": "Practitioner/lotte-smit-not-a-member"})
         assert outsider.status_code == 422
@@ -199,10 +251,13 @@ def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
         assert ">Nog niet afgesproken</option>" not in page.split('id="voorzitter"')[1].split("</select>")[0]
         done = env.post(f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Kom je ook? Tot dan!"})
         assert done.status_code == 303
-        invitations = [c for c in env.resources("Communication")
-                       if c["category"][0]["coding"][0] == {"system": CS_ARTIFACT, "code": "uitnodiging",
-                                                              "display": c["category"][0]["coding"][0].get("display")}
-                       and c.get("partOf", [{}])[0].get("reference") == f"Appointment/{planned['id']}"]
+        invitations = [
+            c
+            for c in env.resources("Communication")
+            if c["category"][0]["coding"][0]
+            == {"system": CS_ARTIFACT, "code": "uitnodiging", "display": c["category"][0]["coding"][0].get("display")}
+            and c.get("partOf", [{}])[0].get("reference") == f"Appointment/{planned['id']}"
+        ]
         assert len(invitations) == 1
         invitation = invitations[0]
         assert invitation["status"] == "completed"
@@ -261,8 +316,9 @@ def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
         assert f'<option selected value="{ans}">Ans Bakker</option>' in text(late)  # the other forms stay as saved
 
         # A new meeting that is only proposed cannot be a no-show; it can be marked held.
-        fresh = planned_uid(env.post("/bijeenkomsten/nieuw", {"start": "2027-04-01T10:00", "minutes": "60",
-                                                              "place": "later"}))
+        fresh = planned_uid(
+            env.post("/bijeenkomsten/nieuw", {"start": "2027-04-01T10:00", "minutes": "60", "place": "later"})
+        )
         assert env.post(f"/bijeenkomsten/{fresh}/status", {"status": "noshow"}).status_code == 422
         assert env.post(f"/bijeenkomsten/{fresh}/status", {"status": "fulfilled"}).status_code == 303
         assert by_uid(env, "Appointment", fresh)["status"] == "fulfilled"
@@ -281,11 +337,13 @@ def test_read_only_launch_hides_forms_and_refuses_writes(tmp_path: Path) -> None
         assert "Ans Bakker" in text(env.get(f"/bijeenkomsten/{uid}"))
         count = len(env.resources("Appointment"))
         # The CSRF token of the read-only pages comes from the layout's own form; take it from the lifecycle page.
-        for path, data in (("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"}),
-                           (f"/bijeenkomsten/{uid}/rollen", {"voorzitter": SANNE}),
-                           (f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Hallo"}),
-                           (f"/bijeenkomsten/{uid}/reacties", {}),
-                           (f"/bijeenkomsten/{uid}/status", {"status": "cancelled"})):
+        for path, data in (
+            ("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"}),
+            (f"/bijeenkomsten/{uid}/rollen", {"voorzitter": SANNE}),
+            (f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Hallo"}),
+            (f"/bijeenkomsten/{uid}/reacties", {}),
+            (f"/bijeenkomsten/{uid}/status", {"status": "cancelled"}),
+        ):
             refused = env.post(path, data)
             assert refused.status_code == 403, path
             assert "alleen bekijken" in text(refused), path
@@ -297,14 +355,30 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
     with launched(tmp_path, patient="sanne-bakker") as env:
         long_text = "x" * 10_000
         for field in ("new_place_name", "new_place_address", "theme_text"):
-            data = {"start": "2027-03-02T19:30", "minutes": "60", "place": "new", "new_place_name": "Plek",
-                    field: long_text}
+            data = {
+                "start": "2027-03-02T19:30",
+                "minutes": "60",
+                "place": "new",
+                "new_place_name": "Plek",
+                field: long_text,
+            }
             response = env.post("/bijeenkomsten/nieuw", data)
             assert response.status_code == 422, field
             assert f"maximaal {MAX_NAME} tekens" in text(response), field
-        uid = planned_uid(env.post("/bijeenkomsten/nieuw", {
-            "start": "2027-03-02T19:30", "minutes": "60", "place": "new", "new_place_name": HOSTILE,
-            "new_place_address": HOSTILE + " 'adres'", "theme": "anders", "theme_text": HOSTILE}))
+        uid = planned_uid(
+            env.post(
+                "/bijeenkomsten/nieuw",
+                {
+                    "start": "2027-03-02T19:30",
+                    "minutes": "60",
+                    "place": "new",
+                    "new_place_name": HOSTILE,
+                    "new_place_address": HOSTILE + " 'adres'",
+                    "theme": "anders",
+                    "theme_text": HOSTILE,
+                },
+            )
+        )
         appointment = by_uid(env, "Appointment", uid)
         location = env.store.read("Location", place_actor(appointment).split("/")[1])
         assert location["name"] == HOSTILE and location["address"]["text"] == HOSTILE + " 'adres'"
@@ -327,8 +401,11 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         assert not any(line.startswith("ATTENDEE") for line in body.split("\r\n"))
         event = next(iter(Calendar.from_ical(body).walk("VEVENT")))
         assert str(event["LOCATION"]) == f"{HOSTILE}, {HOSTILE} 'adres'"
-        invitation = next(c for c in env.resources("Communication")
-                          if c.get("partOf", [{}])[0].get("reference") == f"Appointment/{appointment['id']}")
+        invitation = next(
+            c
+            for c in env.resources("Communication")
+            if c.get("partOf", [{}])[0].get("reference") == f"Appointment/{appointment['id']}"
+        )
         assert invitation["payload"][0]["contentString"] == HOSTILE + "\r\nATTENDEE:x"
         sent = base64.b64decode(invitation["payload"][1]["contentAttachment"]["data"]).decode("utf-8")
         assert not any(line.startswith("ATTENDEE") for line in sent.split("\r\n"))

@@ -73,9 +73,20 @@ def test_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         index = env.get("/leden")
         assert index.status_code == 200, text(index)
         page = text(index)
-        for words in ("<h1>Leden</h1>", "Leden nu", "Genomineerd", "Eerder in de groep", "Youssef El Amrani",
-                      "gesprek gevoerd", "gesprek gepland", "Beslis samen", "broer", "Iemand nomineren",
-                      'aria-current="page"', '<th scope="col">Kernlid</th>'):
+        for words in (
+            "<h1>Leden</h1>",
+            "Leden nu",
+            "Genomineerd",
+            "Eerder in de groep",
+            "Youssef El Amrani",
+            "gesprek gevoerd",
+            "gesprek gepland",
+            "Beslis samen",
+            "broer",
+            "Iemand nomineren",
+            'aria-current="page"',
+            '<th scope="col">Kernlid</th>',
+        ):
             assert words in page, words
         assert page.count("<h1") == 1
 
@@ -103,11 +114,19 @@ def test_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         assert env.get(f"/leden/{brother}/overdragen").status_code == 404  # not the direction supporter
 
         english = {
-            "/leden?lang=en": ("Members now", "Nominated", "Earlier in the group", "interview held",
-                               "Nominate someone"),
+            "/leden?lang=en": (
+                "Members now",
+                "Nominated",
+                "Earlier in the group",
+                "interview held",
+                "Nominate someone",
+            ),
             f"/leden/{brother}": ("Introductory interview", "becomes a member of the group", "brother"),
-            "/leden/nomineren?zoek=Anna": ("Someone the patient knows", "Nominate Anna de Vries",
-                                           "A professional from outside the clinic"),
+            "/leden/nomineren?zoek=Anna": (
+                "Someone the patient knows",
+                "Nominate Anna de Vries",
+                "A professional from outside the clinic",
+            ),
             f"/leden/{bram}/overdragen": ("Hand over the group",),
         }
         for path, words in english.items():
@@ -121,18 +140,31 @@ def test_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
 def test_nominate_in_three_ways(tmp_path: Path) -> None:
     with launched(tmp_path, **MOHAMMED) as env:
         # (a) someone from the patient's circle: a new RelatedPerson
-        wrong = env.post("/leden/nomineren/naaste", {"name": " ", "relationship": "O", "relationship_text": "",
-                                                       "phone": "abc", "email": "x@"})
+        wrong = env.post(
+            "/leden/nomineren/naaste",
+            {"name": " ", "relationship": "O", "relationship_text": "", "phone": "abc", "email": "x@"},
+        )
         assert wrong.status_code == 422
         page = text(wrong)
-        for message in ("Vul dit veld in.", "Zeg in een paar woorden wie dit is", "Vul een telefoonnummer in",
-                        "Vul een e-mailadres in"):
+        for message in (
+            "Vul dit veld in.",
+            "Zeg in een paar woorden wie dit is",
+            "Vul een telefoonnummer in",
+            "Vul een e-mailadres in",
+        ):
             assert message in page, message
         assert 'value="abc"' in page and 'value="x@"' in page and '<option selected value="O">' in page
 
-        done = env.post("/leden/nomineren/naaste", {"name": "Fatima El Amrani", "relationship": "MTH",
-                                                      "relationship_text": "", "phone": "06-11112222",
-                                                      "email": "fatima@example.nl"})
+        done = env.post(
+            "/leden/nomineren/naaste",
+            {
+                "name": "Fatima El Amrani",
+                "relationship": "MTH",
+                "relationship_text": "",
+                "phone": "06-11112222",
+                "email": "fatima@example.nl",
+            },
+        )
         assert done.status_code == 303
         mother = [r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == "Fatima El Amrani"]
         assert len(mother) == 1
@@ -140,7 +172,9 @@ def test_nominate_in_three_ways(tmp_path: Path) -> None:
         assert mother[0]["relationship"][0]["coding"][0] == {"system": CS_V3_ROLE_CODE, "code": "MTH"}
         assert mother[0]["relationship"][0]["text"] == "moeder"
         assert {(t["system"], t["value"]) for t in mother[0]["telecom"]} == {
-            ("phone", "06-11112222"), ("email", "fatima@example.nl")}
+            ("phone", "06-11112222"),
+            ("email", "fatima@example.nl"),
+        }
         part = participant(env, "mohammed-el-amrani", "Fatima El Amrani")
         assert part["member"]["reference"] == f"RelatedPerson/{mother[0]['id']}"
         assert state(part) == "genomineerd" and roles(part) == {"lid"}
@@ -150,12 +184,17 @@ def test_nominate_in_three_ways(tmp_path: Path) -> None:
         assert "Plan het kennismakingsgesprek" in after
 
         # (b) a practitioner of the clinic, found by searching the server
-        assert env.post("/leden/nomineren/behandelaar", {"practitioner": "Practitioner/anna-de-vries",
-                                                         "search": "Anna"}).status_code == 303
+        assert (
+            env.post(
+                "/leden/nomineren/behandelaar", {"practitioner": "Practitioner/anna-de-vries", "search": "Anna"}
+            ).status_code
+            == 303
+        )
         anna = participant(env, "mohammed-el-amrani", "Anna de Vries")
         assert anna["member"]["reference"] == "Practitioner/anna-de-vries" and state(anna) == "genomineerd"
-        again = env.post("/leden/nomineren/behandelaar", {"practitioner": "Practitioner/anna-de-vries",
-                                                          "search": "Anna"})
+        again = env.post(
+            "/leden/nomineren/behandelaar", {"practitioner": "Practitioner/anna-de-vries", "search": "Anna"}
+        )
         assert again.status_code == 422 and "Deze persoon staat al in de groep." in text(again)
         assert "staat al in de groep" in text(again)  # the search results are shown again
         unknown = env.post("/leden/nomineren/behandelaar", {"practitioner": "Practitioner/nobody"})
@@ -168,9 +207,19 @@ def test_nominate_in_three_ways(tmp_path: Path) -> None:
         no_text = env.post("/leden/nomineren/hulpverlener", {"pro_name": "Jet Smits", "profession": "223366009"})
         assert no_text.status_code == 422 and "Zeg in een paar woorden wat deze persoon doet." in text(no_text)
         assert 'value="Jet Smits"' in text(no_text)
-        assert env.post("/leden/nomineren/hulpverlener", {
-            "pro_name": "Dr. P. de Wit", "profession": "62247001", "profession_text": "huisarts, Praktijk Centrum",
-            "pro_phone": "+31 76 123 45 67", "pro_email": ""}).status_code == 303
+        assert (
+            env.post(
+                "/leden/nomineren/hulpverlener",
+                {
+                    "pro_name": "Dr. P. de Wit",
+                    "profession": "62247001",
+                    "profession_text": "huisarts, Praktijk Centrum",
+                    "pro_phone": "+31 76 123 45 67",
+                    "pro_email": "",
+                },
+            ).status_code
+            == 303
+        )
         gp = [r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == "Dr. P. de Wit"]
         assert len(gp) == 1 and gp[0]["patient"]["reference"] == "Patient/mohammed-el-amrani"
         assert gp[0]["relationship"][0]["coding"][0] == {"system": SNOMED, "code": "62247001"}
@@ -193,8 +242,11 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": local(when)}).status_code == 303
         assert state(participant(env, patient, "Samira")) == "gesprek-gepland"
         samira_ref = participant(env, patient, "Samira")["member"]["reference"]
-        appointments = [a for a in env.resources("Appointment")
-                        if any(p.get("actor", {}).get("reference") == samira_ref for p in a.get("participant", []))]
+        appointments = [
+            a
+            for a in env.resources("Appointment")
+            if any(p.get("actor", {}).get("reference") == samira_ref for p in a.get("participant", []))
+        ]
         assert len(appointments) == 1
         assert appointments[0]["serviceType"][0]["coding"][0]["code"] == "nominatiegesprek"
         assert datetime.fromisoformat(appointments[0]["start"]) == when
@@ -219,20 +271,28 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         future = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(when), "inzet": "Elke week"})
         assert future.status_code == 422 and "Deze tijd moet nog komen" in text(future)
         assert "Elke week</textarea>" in text(future)
-        sections = {"verwachtingen": "Wil helpen.\nMaar niet alles overnemen.", "inzet": "Eens per maand",
-                    "relatie": "Jongere zus", "bijdrage": "Samen boodschappen doen"}
-        assert env.post(f"/leden/{sister}/gesprek-vastleggen",
-                        {"held_at": local(held), **sections}).status_code == 303
+        sections = {
+            "verwachtingen": "Wil helpen.\nMaar niet alles overnemen.",
+            "inzet": "Eens per maand",
+            "relatie": "Jongere zus",
+            "bijdrage": "Samen boodschappen doen",
+        }
+        assert env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), **sections}).status_code == 303
         assert state(participant(env, patient, "Samira")) == "gesprek-gevoerd"
-        records = [c for c in env.resources("Communication")
-                   if any(a.get("reference") == samira_ref for a in c.get("about", []))]
+        records = [
+            c
+            for c in env.resources("Communication")
+            if any(a.get("reference") == samira_ref for a in c.get("about", []))
+        ]
         assert len(records) == 1 and records[0]["status"] == "completed"
         assert records[0]["category"][0]["coding"][0]["code"] == "nominatiegesprek"
         assert datetime.fromisoformat(records[0]["sent"]) == held
         written = {p["extension"][0]["valueCoding"]["code"]: p["contentString"] for p in records[0]["payload"]}
         assert written == sections
-        assert all(p["extension"][0]["url"] == EXT_SECTION and p["extension"][0]["valueCoding"]["system"] == CS_SECTION
-                   for p in records[0]["payload"])
+        assert all(
+            p["extension"][0]["url"] == EXT_SECTION and p["extension"][0]["valueCoding"]["system"] == CS_SECTION
+            for p in records[0]["payload"]
+        )
         appointment_id = records[0]["partOf"][0]["reference"].split("/")[1]
         assert [a["status"] for a in env.resources("Appointment") if a["id"] == appointment_id] == ["fulfilled"]
         shown = text(env.get(f"/leden/{sister}"))
@@ -241,20 +301,29 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         # decide: member, declined, withdrawn
         assert env.post(f"/leden/{sister}/besluit", {"outcome": "lid"}).status_code == 303
         assert state(participant(env, patient, "Samira")) == "lid"
-        assert env.post(f"/leden/{participant(env, patient, 'Rachid')['id']}/besluit",
-                        {"outcome": "afgezien"}).status_code == 303
-        assert env.post(f"/leden/{participant(env, patient, 'Lotte Smit')['id']}/besluit",
-                        {"outcome": "teruggetrokken"}).status_code == 303
+        assert (
+            env.post(f"/leden/{participant(env, patient, 'Rachid')['id']}/besluit", {"outcome": "afgezien"}).status_code
+            == 303
+        )
+        assert (
+            env.post(
+                f"/leden/{participant(env, patient, 'Lotte Smit')['id']}/besluit", {"outcome": "teruggetrokken"}
+            ).status_code
+            == 303
+        )
         rachid, lotte = participant(env, patient, "Rachid"), participant(env, patient, "Lotte Smit")
         assert state(rachid) == "afgezien" and rachid["period"].get("end")
         assert state(lotte) == "teruggetrokken" and lotte["period"].get("end")
         texts = provenance_texts(env)
-        for activity in ("Kennismakingsgesprek vastgelegd", "Genomineerde is lid geworden van de resourcegroep",
-                         "Genomineerde heeft afgezien van de resourcegroep",
-                         "Nominatie voor de resourcegroep teruggetrokken"):
+        for activity in (
+            "Kennismakingsgesprek vastgelegd",
+            "Genomineerde is lid geworden van de resourcegroep",
+            "Genomineerde heeft afgezien van de resourcegroep",
+            "Nominatie voor de resourcegroep teruggetrokken",
+        ):
             assert activity in texts, activity
         history = text(env.get("/leden"))
-        earlier = history[history.index("Eerder in de groep"):]
+        earlier = history[history.index("Eerder in de groep") :]
         assert "Rachid" in earlier and "afgezien" in earlier and "Lotte Smit" in earlier and "teruggetrokken" in earlier
 
         # a member's interview record can be corrected later (a typo is never stuck); the member stays a member
@@ -271,7 +340,7 @@ def test_core_leave_and_hand_over(tmp_path: Path) -> None:
         sanne = participant(env, patient, "Sanne Bakker")["id"]
         anna = participant(env, patient, "Anna de Vries")["id"]
         members_now = text(env.get("/leden"))
-        members_now = members_now[members_now.index("Leden nu"):members_now.index("Genomineerd")]
+        members_now = members_now[members_now.index("Leden nu") : members_now.index("Genomineerd")]
         assert "Ans Bakker" in members_now and "gevoerd op" in members_now and "niet nodig" in members_now
 
         assert env.post(f"/leden/{karim}/kernlid", {"core": "on"}).status_code == 303
@@ -283,12 +352,13 @@ def test_core_leave_and_hand_over(tmp_path: Path) -> None:
 
         unconfirmed = env.post(f"/leden/{karim}/verlaten", {})
         assert unconfirmed.status_code == 422 and "Vink het vakje aan als deze persoon echt uit de groep gaat." in text(
-            unconfirmed)
+            unconfirmed
+        )
         assert env.post(f"/leden/{karim}/verlaten", {"confirm_leave": "y"}).status_code == 303
         left = participant(env, patient, "Karim Haddou")
         assert left["period"].get("end") and "Lid heeft de resourcegroep verlaten" in provenance_texts(env)
         earlier = text(env.get("/leden"))
-        assert "uit de groep gegaan" in earlier[earlier.index("Eerder in de groep"):]
+        assert "uit de groep gegaan" in earlier[earlier.index("Eerder in de groep") :]
         refused_core = env.post(f"/leden/{karim}/kernlid", {"core": "on"})
         assert refused_core.status_code == 422 and "Karim Haddou is geen lid meer." in text(refused_core)
 
@@ -304,24 +374,29 @@ def test_core_leave_and_hand_over(tmp_path: Path) -> None:
         assert "De patiënt is de regisseur en blijft altijd lid." in text(patient_leaves)
         anna_leaves = env.post(f"/leden/{anna}/verlaten", {"confirm_leave": "y"})
         assert anna_leaves.status_code == 422 and "Kies eerst een nieuwe regieondersteuner" in text(anna_leaves)
-        assert re.search(r'<input checked[^>]*name="confirm_leave"|name="confirm_leave"[^>]*checked',
-                         text(anna_leaves))
+        assert re.search(r'<input checked[^>]*name="confirm_leave"|name="confirm_leave"[^>]*checked', text(anna_leaves))
 
         unconfirmed = env.post(f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/bram-jansen"})
         assert unconfirmed.status_code == 422 and "Vink het vakje aan om de overdracht te bevestigen." in text(
-            unconfirmed)
+            unconfirmed
+        )
         assert "Overdragen aan Bram Jansen" in text(unconfirmed)
-        itself = env.post(f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/anna-de-vries",
-                                                       "confirm_hand_over": "y"})
+        itself = env.post(
+            f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/anna-de-vries", "confirm_hand_over": "y"}
+        )
         assert itself.status_code == 422 and "Deze behandelaar is al de regieondersteuner." in text(itself)
-        assert env.post(f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/bram-jansen",
-                                                     "confirm_hand_over": "y"}).status_code == 303
+        assert (
+            env.post(
+                f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/bram-jansen", "confirm_hand_over": "y"}
+            ).status_code
+            == 303
+        )
         bram = participant(env, patient, "Bram Jansen")
         assert bram["member"]["reference"] == "Practitioner/bram-jansen" and "regieondersteuner" in roles(bram)
         assert participant(env, patient, "Anna de Vries")["period"].get("end")
         assert "Regieondersteuner overgedragen" in provenance_texts(env)
         history = text(env.get("/leden"))
-        assert "Anna de Vries" in history[history.index("Eerder in de groep"):]
+        assert "Anna de Vries" in history[history.index("Eerder in de groep") :]
 
 
 def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> None:
@@ -353,10 +428,19 @@ def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> N
 def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> None:
     patient = "mohammed-el-amrani"
     with launched(tmp_path, **MOHAMMED) as env:
-        assert env.post("/leden/nomineren/naaste", {"name": HOSTILE, "relationship": "O",
-                                                      "relationship_text": HOSTILE}).status_code == 303
-        assert env.post("/leden/nomineren/hulpverlener", {"pro_name": HOSTILE + " 2", "profession": "223366009",
-                                                            "profession_text": HOSTILE}).status_code == 303
+        assert (
+            env.post(
+                "/leden/nomineren/naaste", {"name": HOSTILE, "relationship": "O", "relationship_text": HOSTILE}
+            ).status_code
+            == 303
+        )
+        assert (
+            env.post(
+                "/leden/nomineren/hulpverlener",
+                {"pro_name": HOSTILE + " 2", "profession": "223366009", "profession_text": HOSTILE},
+            ).status_code
+            == 303
+        )
         stored = {r["name"][0]["text"]: r for r in env.resources("RelatedPerson")}
         assert stored[HOSTILE]["relationship"][0]["text"] == HOSTILE
         assert stored[HOSTILE + " 2"]["relationship"][0]["text"] == HOSTILE
@@ -368,8 +452,9 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         sections = {name: f"{HOSTILE}\n{name}" for name in ("verwachtingen", "inzet", "relatie", "bijdrage")}
         held = local(datetime.now(AMS) - timedelta(days=1))
         assert env.post(f"/leden/{nominee}/gesprek-vastleggen", {"held_at": held, **sections}).status_code == 303
-        record = [c for c in env.resources("Communication")
-                  if any(a.get("display") == HOSTILE for a in c.get("about", []))]
+        record = [
+            c for c in env.resources("Communication") if any(a.get("display") == HOSTILE for a in c.get("about", []))
+        ]
         assert {p["contentString"] for p in record[0]["payload"]} == set(sections.values())
         page = text(env.get(f"/leden/{nominee}"))
         assert_escaped(page, sections["bijdrage"])
@@ -377,25 +462,41 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
 
         # 10,000 characters: the bounded-length message, the input kept (escaped) in the form
         long_text = "<b>" + "x" * 9_997
-        too_long = env.post("/leden/nomineren/naaste", {"name": long_text, "relationship": "FRND",
-                                                          "relationship_text": long_text, "phone": long_text,
-                                                          "email": long_text})
+        too_long = env.post(
+            "/leden/nomineren/naaste",
+            {
+                "name": long_text,
+                "relationship": "FRND",
+                "relationship_text": long_text,
+                "phone": long_text,
+                "email": long_text,
+            },
+        )
         body = text(too_long)
         assert too_long.status_code == 422
         for limit in (200, 30, 254):
             assert f"Dit is te lang: maximaal {limit} tekens." in body, limit
         assert "Vul een telefoonnummer in" not in body and "&lt;b&gt;xxx" in body and "<b>xxx" not in body
-        too_long = env.post("/leden/nomineren/hulpverlener", {"pro_name": long_text, "profession": "62247001",
-                                                                "profession_text": long_text, "pro_phone": long_text,
-                                                                "pro_email": long_text})
+        too_long = env.post(
+            "/leden/nomineren/hulpverlener",
+            {
+                "pro_name": long_text,
+                "profession": "62247001",
+                "profession_text": long_text,
+                "pro_phone": long_text,
+                "pro_email": long_text,
+            },
+        )
         assert too_long.status_code == 422 and "Dit is te lang: maximaal 200 tekens." in text(too_long)
         neighbour = participant(env, patient, "Henk de Boer")["id"]
         long_section = env.post(f"/leden/{neighbour}/gesprek-vastleggen", {"held_at": held, "inzet": long_text})
         assert long_section.status_code == 422 and "Dit is te lang: maximaal 4000 tekens." in text(long_section)
 
         # contact details that are not a phone number or e-mail address are refused and shown back escaped
-        refused = env.post("/leden/nomineren/naaste", {"name": "Iemand", "relationship": "FRND",
-                                                         "phone": SCRIPT, "email": f'"{SCRIPT}"@x.nl'})
+        refused = env.post(
+            "/leden/nomineren/naaste",
+            {"name": "Iemand", "relationship": "FRND", "phone": SCRIPT, "email": f'"{SCRIPT}"@x.nl'},
+        )
         assert refused.status_code == 422 and SCRIPT not in text(refused)
         assert "Vul een telefoonnummer in" in text(refused) and "Vul een e-mailadres in" in text(refused)
 

@@ -59,7 +59,8 @@ def by_text(env: LaunchedApp, rtype: str, words: str) -> dict[str, Any]:
 
 def communications(env: LaunchedApp, category: str, appointment_id: str) -> list[dict[str, Any]]:
     return [
-        c for c in env.resources("Communication")
+        c
+        for c in env.resources("Communication")
         if any(cc.get("code") == category for cat in c.get("category", []) for cc in cat.get("coding", []))
         and any(p["reference"] == f"Appointment/{appointment_id}" for p in c.get("partOf", []))
     ]
@@ -67,9 +68,12 @@ def communications(env: LaunchedApp, category: str, appointment_id: str) -> list
 
 def observations(env: LaunchedApp, appointment_id: str) -> list[dict[str, Any]]:
     return [
-        o for o in env.resources("Observation")
-        if any(e["url"] == EXT_MEETING and e["valueReference"]["reference"] == f"Appointment/{appointment_id}"
-               for e in o.get("extension", []))
+        o
+        for o in env.resources("Observation")
+        if any(
+            e["url"] == EXT_MEETING and e["valueReference"]["reference"] == f"Appointment/{appointment_id}"
+            for e in o.get("extension", [])
+        )
     ]
 
 
@@ -143,11 +147,27 @@ def test_pages_in_dutch_and_english_print_views_and_a_cancelled_meeting(tmp_path
 
         # The demo's second meeting, printed: facts, who came, sections, scores, the new agreement.
         report = text(env.get(f"/bijeenkomsten/{second['uid']}/verslag/afdrukken"))
-        for expected in ("Team Sanne", "resourcegroep van Sanne Bakker", "Buurthuis De Linde", "Voorzitter",
-                         "Sanne Bakker", "Ans Bakker", "Lotte Smit", "Anna de Vries",
-                         "Wat is besproken", "De huurtoeslag is rond", "Besluiten", "Lotte helpt met het cv.",
-                         "Overig", "Volgende keer bij Sanne thuis.", "Huurtoeslag aanvragen", "9 van de 10",
-                         "Toeslag toegekend", "Cv bijwerken", "Geschreven op"):
+        for expected in (
+            "Team Sanne",
+            "resourcegroep van Sanne Bakker",
+            "Buurthuis De Linde",
+            "Voorzitter",
+            "Sanne Bakker",
+            "Ans Bakker",
+            "Lotte Smit",
+            "Anna de Vries",
+            "Wat is besproken",
+            "De huurtoeslag is rond",
+            "Besluiten",
+            "Lotte helpt met het cv.",
+            "Overig",
+            "Volgende keer bij Sanne thuis.",
+            "Huurtoeslag aanvragen",
+            "9 van de 10",
+            "Toeslag toegekend",
+            "Cv bijwerken",
+            "Geschreven op",
+        ):
             assert expected in report, expected
         assert "Karim Haddou" not in report.split("Wie waren er")[1].split("</ul>")[0]  # said yes, did not come
         assert "<form" not in report and 'class="button js-print" hidden' in report
@@ -158,8 +178,11 @@ def test_pages_in_dutch_and_english_print_views_and_a_cancelled_meeting(tmp_path
         assert agenda.index("Werk vinden dat bij me past") < agenda.index("Sportschool uitzoeken")
         assert "Deze agenda is nog niet definitief" not in agenda
         first_agenda = text(env.get(f"/bijeenkomsten/{first['uid']}/agenda/afdrukken"))
-        assert first_agenda.index("Welkom en kennismaken") < first_agenda.index("Zelfstandig wonen") \
+        assert (
+            first_agenda.index("Welkom en kennismaken")
+            < first_agenda.index("Zelfstandig wonen")
             < first_agenda.index("Samen de aanvraag invullen")
+        )
         script = env.client.get("/static/notes/print.js")
         assert script.status_code == 200 and b"window.print()" in script.data
 
@@ -168,8 +191,10 @@ def test_pages_in_dutch_and_english_print_views_and_a_cancelled_meeting(tmp_path
         assert requests.put(f"{env.fhir_base}/Appointment/{planned['id']}", json=resource, timeout=10).ok
         page = text(env.get(f"/bijeenkomsten/{planned['uid']}/verslag"))
         assert "afgezegd of niet doorgegaan" in page and 'class="report-form"' not in page
-        refused = env.post(f"/bijeenkomsten/{planned['uid']}/verslag",
-                           {"samenvatting": "Mijn lange verslag dat niet weg mag", "attended": SANNE})
+        refused = env.post(
+            f"/bijeenkomsten/{planned['uid']}/verslag",
+            {"samenvatting": "Mijn lange verslag dat niet weg mag", "attended": SANNE},
+        )
         assert refused.status_code == 422
         body = text(refused)
         assert "Voor een afgezegde bijeenkomst schrijf je geen verslag." in body
@@ -194,19 +219,25 @@ def test_agenda_with_goals_agreements_and_own_items_in_order(tmp_path: Path) -> 
         assert len(free) == 3
 
         # Tick the goal and the agreement, type an own item on the first empty line: then move it up.
-        lines = [(kind, ref, ref in (work, cv), "Welkom en even bijpraten" if i == free[0] else "")
-                 for i, (kind, ref) in enumerate(rows)]
+        lines = [
+            (kind, ref, ref in (work, cv), "Welkom en even bijpraten" if i == free[0] else "")
+            for i, (kind, ref) in enumerate(rows)
+        ]
         moved = env.post(url, agenda_post(lines, action=f"up-{free[0]}"))
         assert moved.status_code == 200
         moved_page = text(moved)
         assert "Het punt is verplaatst" in moved_page
-        assert f'id="lines-{free[0] - 1}-text" maxlength="4000" name="lines-{free[0] - 1}-text" type="text" ' \
-               f'value="Welkom en even bijpraten"' in moved_page
+        assert (
+            f'id="lines-{free[0] - 1}-text" maxlength="4000" name="lines-{free[0] - 1}-text" type="text" '
+            f'value="Welkom en even bijpraten"' in moved_page
+        )
         assert len(agenda_rows(moved_page)) == len(rows)
         moved_rows = agenda_rows(moved_page)
         for ref in (work, cv):  # the ticks are kept
-            assert f'checked id="lines-{moved_rows.index((rows[[r for _, r in rows].index(ref)][0], ref))}-include"' \
+            assert (
+                f'checked id="lines-{moved_rows.index((rows[[r for _, r in rows].index(ref)][0], ref))}-include"'
                 in moved_page
+            )
         down = env.post(url, agenda_post(lines, action="down-0"))
         assert agenda_rows(text(down))[:2] == [rows[1], rows[0]]
         assert communications(env, "agenda", planned["id"]) == []  # moving saves nothing
@@ -223,9 +254,13 @@ def test_agenda_with_goals_agreements_and_own_items_in_order(tmp_path: Path) -> 
         assert "Dit is te lang: maximaal 4000 tekens." in text(refused) and "x" * 10_000 in text(refused)
 
         # Save in this order: own item, the agreement, the goal; ready.
-        order = [("free", "", True, "Welkom en even bijpraten"), ("agreement", cv, True, ""), ("goal", work, True, ""),
-                 *((kind, ref, False, "") for kind, ref in rows if ref not in (work, cv) and kind != "free"),
-                 ("free", "", False, "Rondvraag")]
+        order = [
+            ("free", "", True, "Welkom en even bijpraten"),
+            ("agreement", cv, True, ""),
+            ("goal", work, True, ""),
+            *((kind, ref, False, "") for kind, ref in rows if ref not in (work, cv) and kind != "free"),
+            ("free", "", False, "Rondvraag"),
+        ]
         saved = env.post(url, agenda_post(order, ready="y"))
         assert saved.status_code == 303, text(saved)[-2000:]
         [written] = communications(env, "agenda", planned["id"])
@@ -233,14 +268,22 @@ def test_agenda_with_goals_agreements_and_own_items_in_order(tmp_path: Path) -> 
         goal_id = by_text(env, "Goal", "Werk vinden dat bij me past")["id"]
         task_id = by_text(env, "Task", "Cv bijwerken")["id"]
         assert [p.get("contentString") or p["contentReference"]["reference"] for p in written["payload"]] == [
-            "Welkom en even bijpraten", f"Task/{task_id}", f"Goal/{goal_id}", "Rondvraag"]
+            "Welkom en even bijpraten",
+            f"Task/{task_id}",
+            f"Goal/{goal_id}",
+            "Rondvraag",
+        ]
         assert written["payload"][1]["contentReference"]["display"] == "Cv bijwerken"
         assert "Agenda van de bijeenkomst klaargezet" in provenance_texts(env)
         after = text(env.get(url))
         assert "Opgeslagen in het EPD" in after and '<span class="badge">klaar</span>' in after
         shown = after.split("De agenda nu")[1].split("</ol>")[0]
-        assert shown.index("Welkom en even bijpraten") < shown.index("Cv bijwerken") \
-            < shown.index("Werk vinden dat bij me past") < shown.index("Rondvraag")
+        assert (
+            shown.index("Welkom en even bijpraten")
+            < shown.index("Cv bijwerken")
+            < shown.index("Werk vinden dat bij me past")
+            < shown.index("Rondvraag")
+        )
 
         # Back to draft, one item off: a new version of the same Communication.
         again = env.post(url, agenda_post([("goal", work, True, ""), ("agreement", cv, False, "")]))
@@ -265,14 +308,24 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         house = product_uid(by_text(env, "Goal", "Zelfstandig wonen"))
         rows = score_rows(page)
         data: dict[str, Any] = {f"scores-{i}-goal": uid for uid, i in rows.items()}
-        data.update({
-            f"scores-{rows[work]}-score": "6", f"scores-{rows[work]}-note": "Cv is af",
-            f"scores-{rows[house]}-score": "7",
-            "samenvatting": "We spraken over werk.", "besluiten": "Sanne solliciteert.", "overig": "",
-            "agreements-0-description": "Vacatures zoeken", "agreements-0-owner": people["Ans Bakker"],
-            "agreements-0-due": "15-01-2027", "agreements-0-goal": work,
-            "agreements-1-description": "", "agreements-1-owner": "", "agreements-1-due": "", "agreements-1-goal": "",
-        })
+        data.update(
+            {
+                f"scores-{rows[work]}-score": "6",
+                f"scores-{rows[work]}-note": "Cv is af",
+                f"scores-{rows[house]}-score": "7",
+                "samenvatting": "We spraken over werk.",
+                "besluiten": "Sanne solliciteert.",
+                "overig": "",
+                "agreements-0-description": "Vacatures zoeken",
+                "agreements-0-owner": people["Ans Bakker"],
+                "agreements-0-due": "15-01-2027",
+                "agreements-0-goal": work,
+                "agreements-1-description": "",
+                "agreements-1-owner": "",
+                "agreements-1-due": "",
+                "agreements-1-goal": "",
+            }
+        )
 
         # Mistakes first: a note without a score, an agreement line without words. Everything stays typed.
         wrong = dict(data, attended=[people["Sanne Bakker"], people["Ans Bakker"]])
@@ -299,38 +352,58 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         transaction = env.store.transaction
 
         def spy(bundle: dict[str, Any], *args: Any, **kw: Any) -> Any:
-            sent.append([f"{e['request']['method']} {e['request']['url'].split('?')[0].split('/')[0]}"
-                         for e in bundle["entry"]])
+            sent.append(
+                [f"{e['request']['method']} {e['request']['url'].split('?')[0].split('/')[0]}" for e in bundle["entry"]]
+            )
             return transaction(bundle, *args, **kw)
 
         env.store.transaction = spy  # type: ignore[method-assign]
         saved = env.post(url, dict(data, attended=[people["Sanne Bakker"], people["Ans Bakker"]]))
         env.store.transaction = transaction  # type: ignore[method-assign]
-        assert len(sent) == 1 and sorted(sent[0]) == sorted([
-            "POST Task", "POST Communication", "POST Observation", "POST Observation", "PUT CarePlan",
-            "PUT Appointment", "POST Provenance"]), sent
+        assert len(sent) == 1 and sorted(sent[0]) == sorted(
+            [
+                "POST Task",
+                "POST Communication",
+                "POST Observation",
+                "POST Observation",
+                "PUT CarePlan",
+                "PUT Appointment",
+                "POST Provenance",
+            ]
+        ), sent
         assert saved.status_code == 303, text(saved).split("problem-box")[-1][:3000]
         [report] = communications(env, "verslag", planned["id"])
-        sections = {p["extension"][0]["valueCoding"]["code"]: p["contentString"] for p in report["payload"]
-                    if p["extension"][0]["url"] == EXT_SECTION}
+        sections = {
+            p["extension"][0]["valueCoding"]["code"]: p["contentString"]
+            for p in report["payload"]
+            if p["extension"][0]["url"] == EXT_SECTION
+        }
         assert sections == {"samenvatting": "We spraken over werk.", "besluiten": "Sanne solliciteert."}
         task = by_text(env, "Task", "Vacatures zoeken")
         goal_ids = {by_text(env, "Goal", t)["id"] for t in ("Werk vinden dat bij me past", "Zelfstandig wonen")}
         about = [a["reference"] for a in report["about"]]
         assert set(about[:2]) == {f"Goal/{i}" for i in goal_ids} and about[2:] == [f"Task/{task['id']}"]
         assert task["restriction"]["period"]["end"] == "2027-01-15" and task["focus"]["reference"].startswith("Goal/")
-        scores = {o["focus"][0]["reference"]: (o["valueInteger"], [n["text"] for n in o.get("note", [])])
-                  for o in observations(env, planned["id"])}
+        scores = {
+            o["focus"][0]["reference"]: (o["valueInteger"], [n["text"] for n in o.get("note", [])])
+            for o in observations(env, planned["id"])
+        }
         work_id = by_text(env, "Goal", "Werk vinden dat bij me past")["id"]
         house_id = by_text(env, "Goal", "Zelfstandig wonen")["id"]
         assert scores == {f"Goal/{work_id}": (6, ["Cv is af"]), f"Goal/{house_id}": (7, [])}
         meeting = appointment(env, planned["id"])
         assert meeting["status"] == "fulfilled"
-        came = {p["actor"]["reference"] for p in meeting["participant"]
-                if any(c.get("code") == "ATND" for t in p.get("type", []) for c in t.get("coding", []))}
+        came = {
+            p["actor"]["reference"]
+            for p in meeting["participant"]
+            if any(c.get("code") == "ATND" for t in p.get("type", []) for c in t.get("coding", []))
+        }
         assert SANNE in came and len(came) == 2
-        provenance = next(p for p in env.resources("Provenance")
-                          if p.get("activity", {}).get("text") == "Verslag van de bijeenkomst geschreven")
+        provenance = next(
+            p
+            for p in env.resources("Provenance")
+            if p.get("activity", {}).get("text") == "Verslag van de bijeenkomst geschreven"
+        )
         targets = {t["reference"].split("/_history")[0] for t in provenance["target"]}
         assert {f"Communication/{report['id']}", f"Task/{task['id']}", f"Appointment/{planned['id']}"} <= targets
         assert {f"Observation/{o['id']}" for o in observations(env, planned["id"])} <= targets
@@ -341,8 +414,14 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert "Vacatures zoeken" in page.split("Staan al in dit verslag:")[1]
         rows = score_rows(page)
         edit = {f"scores-{i}-goal": uid for uid, i in rows.items()}
-        edit.update({f"scores-{rows[work]}-score": "8", f"scores-{rows[work]}-note": "Eerste gesprek gehad",
-                     "samenvatting": "Aangepast verslag.", "attended": [people["Sanne Bakker"]]})
+        edit.update(
+            {
+                f"scores-{rows[work]}-score": "8",
+                f"scores-{rows[work]}-note": "Eerste gesprek gehad",
+                "samenvatting": "Aangepast verslag.",
+                "attended": [people["Sanne Bakker"]],
+            }
+        )
         emptied = env.post(url, edit)
         assert emptied.status_code == 422 and "Een opgeslagen cijfer kan niet weg." in text(emptied)
         assert "Aangepast verslag.</textarea>" in text(emptied)
@@ -357,8 +436,16 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert "Verslag van de bijeenkomst aangepast" in provenance_texts(env)
 
         printed = text(env.get(f"{url}/afdrukken"))
-        for expected in ("Aangepast verslag.", "8 van de 10", "Eerste gesprek gehad", "7 van de 10",
-                         "Vacatures zoeken", "Ans Bakker", "15 januari 2027", "Sanne Bakker"):
+        for expected in (
+            "Aangepast verslag.",
+            "8 van de 10",
+            "Eerste gesprek gehad",
+            "7 van de 10",
+            "Vacatures zoeken",
+            "Ans Bakker",
+            "15 januari 2027",
+            "Sanne Bakker",
+        ):
             assert expected in printed, expected
 
 
@@ -369,10 +456,12 @@ def test_read_only_launch_shows_without_forms_and_refuses_posts(tmp_path: Path) 
         assert "Alleen bekijken" in agenda and "Agenda opslaan" not in agenda and 'name="action"' not in agenda
         report = text(env.get(f"/bijeenkomsten/{second['uid']}/verslag"))
         assert "Verslag opslaan" not in report and "De huurtoeslag is rond" in report and "9 van de 10" in report
-        for path, data in ((f"/bijeenkomsten/{planned['uid']}/agenda", {"ready": "y"}),
-                           (f"/bijeenkomsten/{planned['uid']}/agenda", {"action": "add"}),
-                           (f"/bijeenkomsten/{planned['uid']}/verslag", {"samenvatting": "Poging"}),
-                           (f"/bijeenkomsten/{planned['uid']}/verslag", {"action": "add"})):
+        for path, data in (
+            (f"/bijeenkomsten/{planned['uid']}/agenda", {"ready": "y"}),
+            (f"/bijeenkomsten/{planned['uid']}/agenda", {"action": "add"}),
+            (f"/bijeenkomsten/{planned['uid']}/verslag", {"samenvatting": "Poging"}),
+            (f"/bijeenkomsten/{planned['uid']}/verslag", {"action": "add"}),
+        ):
             refused = env.post(path, data)
             assert refused.status_code == 403, path
             assert "U mag deze groep alleen bekijken, niet veranderen." in text(refused)
@@ -395,10 +484,18 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped_everywhere(tmp_path: 
         work = product_uid(by_text(env, "Goal", "Werk vinden dat bij me past"))
         owner = attendance(page)["Karim Haddou"]
         data: dict[str, Any] = {f"scores-{i}-goal": uid for uid, i in rows.items()}
-        data.update({f"scores-{rows[work]}-score": "3", f"scores-{rows[work]}-note": f"{RTL} {EMOJI}",
-                     "samenvatting": f"{HOSTILE_SCRIPT}\n{QUOTES}", "besluiten": RTL, "overig": EMOJI,
-                     "agreements-0-description": f"{HOSTILE_SCRIPT} {QUOTES}", "agreements-0-owner": owner,
-                     "attended": [owner]})
+        data.update(
+            {
+                f"scores-{rows[work]}-score": "3",
+                f"scores-{rows[work]}-note": f"{RTL} {EMOJI}",
+                "samenvatting": f"{HOSTILE_SCRIPT}\n{QUOTES}",
+                "besluiten": RTL,
+                "overig": EMOJI,
+                "agreements-0-description": f"{HOSTILE_SCRIPT} {QUOTES}",
+                "agreements-0-owner": owner,
+                "attended": [owner],
+            }
+        )
 
         for field in ("samenvatting", f"scores-{rows[work]}-note", "agreements-0-description"):
             too_long = env.post(f"{base}/verslag", dict(data, **{field: "y" * 10_000}))

@@ -75,8 +75,15 @@ def participant(who: str, *roles: str, state: str | None = None, end: str | None
     return part
 
 
-def team(tid: str, patient: str, *extra: Json, status: str = "active", name: str | None = None,
-         product: bool = True, me: Json | None = None) -> Json:
+def team(
+    tid: str,
+    patient: str,
+    *extra: Json,
+    status: str = "active",
+    name: str | None = None,
+    product: bool = True,
+    me: Json | None = None,
+) -> Json:
     res: Json = {
         "resourceType": "CareTeam",
         "id": tid,
@@ -110,8 +117,16 @@ def plan(pid: str, patient: str, team_id: str, *tasks: str, status: str = "activ
     return res
 
 
-def meeting(aid: str, plan_id: str, status: str, start: datetime | str | None, *, end: str | None = None,
-            kind: str = "resourcegroepbijeenkomst", actors: tuple[str, ...] = ()) -> Json:
+def meeting(
+    aid: str,
+    plan_id: str,
+    status: str,
+    start: datetime | str | None,
+    *,
+    end: str | None = None,
+    kind: str = "resourcegroepbijeenkomst",
+    actors: tuple[str, ...] = (),
+) -> Json:
     res: Json = {
         "resourceType": "Appointment",
         "id": aid,
@@ -130,10 +145,24 @@ def meeting(aid: str, plan_id: str, status: str, start: datetime | str | None, *
     return res
 
 
-def task(tid: str, patient: str, status: str, due: date | str | None, *, plan_id: str | None = None,
-         owner: str | None = None, description: str = "Afspraak") -> Json:
-    res: Json = {"resourceType": "Task", "id": tid, "status": status, "intent": "plan",
-                 "description": description, "for": {"reference": patient}}
+def task(
+    tid: str,
+    patient: str,
+    status: str,
+    due: date | str | None,
+    *,
+    plan_id: str | None = None,
+    owner: str | None = None,
+    description: str = "Afspraak",
+) -> Json:
+    res: Json = {
+        "resourceType": "Task",
+        "id": tid,
+        "status": status,
+        "intent": "plan",
+        "description": description,
+        "for": {"reference": patient},
+    }
     if due is not None:
         res["restriction"] = {"period": {"end": due.isoformat() if isinstance(due, date) else due}}
     if plan_id:
@@ -269,8 +298,13 @@ def test_practitioner_references() -> None:
     assert practitioner_references(role) == ("PractitionerRole/r1", "Practitioner/dr")
     assert practitioner_references({"resourceType": "PractitionerRole", "id": "r2"}) == ("PractitionerRole/r2",)
     assert practitioner_references({"resourceType": "Practitioner", "id": "dr"}) == ("Practitioner/dr",)
-    bad_ones: list[Any] = ["Patient/p1", "dr", "Practitioner/", {"resourceType": "Patient", "id": "p"},
-                           {"resourceType": "Practitioner"}]
+    bad_ones: list[Any] = [
+        "Patient/p1",
+        "dr",
+        "Practitioner/",
+        {"resourceType": "Patient", "id": "p"},
+        {"resourceType": "Practitioner"},
+    ]
     for bad in bad_ones:
         with pytest.raises(ValueError):
             practitioner_references(bad)
@@ -286,18 +320,32 @@ def full_scenario() -> tuple[list[Json], list[Json]]:
     p1, p2, p3, p4 = "Patient/p1", "Patient/p2", "Patient/p3", "Patient/p4"
     teams = [
         team("t1", p1, name="Groep Anna"),  # meeting due
-        team("t2", p2, participant("Practitioner/other", "regieondersteuner"),  # planned; the dr is a lid
-             me=participant(DR, "lid"), name="Groep Bert"),
-        team("t3", p3, participant("Practitioner/n1", "lid", state="genomineerd"),
-             participant("Practitioner/n2", "lid", state="gesprek-gepland", pid="part-n2"),
-             participant("Practitioner/n3", "lid", state="gesprek-gevoerd"),
-             participant("Practitioner/n4", "lid", state="afgezien", end="2026-05-01"),
-             participant("Practitioner/n5", "lid", state="genomineerd", end="2026-05-20"),
-             status="proposed", name="Groep Carla"),
+        team(
+            "t2",
+            p2,
+            participant("Practitioner/other", "regieondersteuner"),  # planned; the dr is a lid
+            me=participant(DR, "lid"),
+            name="Groep Bert",
+        ),
+        team(
+            "t3",
+            p3,
+            participant("Practitioner/n1", "lid", state="genomineerd"),
+            participant("Practitioner/n2", "lid", state="gesprek-gepland", pid="part-n2"),
+            participant("Practitioner/n3", "lid", state="gesprek-gevoerd"),
+            participant("Practitioner/n4", "lid", state="afgezien", end="2026-05-01"),
+            participant("Practitioner/n5", "lid", state="genomineerd", end="2026-05-20"),
+            status="proposed",
+            name="Groep Carla",
+        ),
         team("t4", p4, participant("RelatedPerson/rp", "lid"), status="suspended", name="Groep Dirk"),
     ]
-    plans = [plan("c1", p1, "t1"), plan("c2", p2, "t2"), plan("c3", p3, "t3"),
-             plan("c4", p4, "t4", "k1", "k2", "k3", "k4")]
+    plans = [
+        plan("c1", p1, "t1"),
+        plan("c2", p2, "t2"),
+        plan("c3", p3, "t3"),
+        plan("c4", p4, "t4", "k1", "k2", "k3", "k4"),
+    ]
     patients = [patient("p1", "Anna"), patient("p2", "Bert"), patient("p3", "Carla"), patient("p4", "Dirk")]
     store = [
         *plans,
@@ -307,10 +355,14 @@ def full_scenario() -> tuple[list[Json], list[Json]]:
         meeting("m4", "c2", "fulfilled", NOW - timedelta(days=120)),
         meeting("m5", "c2", "booked", NOW + timedelta(days=14)),
         meeting("m6", "c2", "proposed", NOW + timedelta(days=40)),
-        {**meeting("i1", "c3", "booked", NOW + timedelta(days=3), kind="nominatiegesprek"),
-         "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}]},
-        {**meeting("i0", "c3", "cancelled", NOW + timedelta(days=1), kind="nominatiegesprek"),
-         "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}]},
+        {
+            **meeting("i1", "c3", "booked", NOW + timedelta(days=3), kind="nominatiegesprek"),
+            "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}],
+        },
+        {
+            **meeting("i0", "c3", "cancelled", NOW + timedelta(days=1), kind="nominatiegesprek"),
+            "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}],
+        },
         meeting("m7", "c4", "fulfilled", NOW - timedelta(days=150)),  # on hold: never due
         task("k1", p4, "requested", TODAY - timedelta(days=1), owner="RelatedPerson/rp", description="Bellen"),
         task("k2", p4, "in-progress", TODAY - timedelta(days=30), description="Oefenen"),
@@ -335,8 +387,12 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
     assert anna.meeting_due and anna.needs_attention
     assert anna.last_held_meeting == NOW - timedelta(days=100) and anna.next_meeting is None
     assert anna.roles == {MemberRole.REGIEONDERSTEUNER} and anna.core
-    assert (anna.patient, anna.team, anna.plan, anna.group_name) == ("Patient/p1", "CareTeam/t1", "CarePlan/c1",
-                                                                     "Groep Anna")
+    assert (anna.patient, anna.team, anna.plan, anna.group_name) == (
+        "Patient/p1",
+        "CareTeam/t1",
+        "CarePlan/c1",
+        "Groep Anna",
+    )
     assert anna.group_status is GroupStatus.ACTIVE
 
     assert not bert.meeting_due and not bert.needs_attention
@@ -369,9 +425,14 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
 
 def test_the_owner_display_comes_from_the_team(rsps: responses.RequestsMock) -> None:
     owner = {"member": {"reference": "RelatedPerson/rp", "display": "Moeder"}, "role": [concept(CS_MEMBER_ROLE, "lid")]}
-    serve(rsps, [team("t1", "Patient/p1", owner), plan("c1", "Patient/p1", "t1", "k1")],
-          [plan("c1", "Patient/p1", "t1", "k1"), task("k1", "Patient/p1", "requested", TODAY - timedelta(days=1),
-                                                       owner="RelatedPerson/rp")])
+    serve(
+        rsps,
+        [team("t1", "Patient/p1", owner), plan("c1", "Patient/p1", "t1", "k1")],
+        [
+            plan("c1", "Patient/p1", "t1", "k1"),
+            task("k1", "Patient/p1", "requested", TODAY - timedelta(days=1), owner="RelatedPerson/rp"),
+        ],
+    )
     row = load_caseload(make_client(), DR, now=NOW).rows[0]
     assert row.overdue_agreements[0].owner_display == "Moeder"
 
@@ -407,8 +468,12 @@ def test_a_team_without_a_plan_still_shows_and_skips_round_two(rsps: responses.R
 
 def test_ended_groups_are_left_out_unless_asked_for(rsps: responses.RequestsMock) -> None:
     # A server that ignores the status parameter still gets the ended group filtered out.
-    resources = [team("t1", "Patient/p1", status="inactive"), plan("c1", "Patient/p1", "t1", status="completed"),
-                 team("t2", "Patient/p2"), plan("c2", "Patient/p2", "t2")]
+    resources = [
+        team("t1", "Patient/p1", status="inactive"),
+        plan("c1", "Patient/p1", "t1", status="completed"),
+        team("t2", "Patient/p2"),
+        plan("c2", "Patient/p2", "t2"),
+    ]
     serve(rsps, resources, resources)
     caseload = load_caseload(make_client(), DR, now=NOW)
     assert [r.team for r in caseload.rows] == ["CareTeam/t2"]
@@ -427,8 +492,14 @@ def test_the_newest_open_plan_of_a_team_is_used(rsps: responses.RequestsMock) ->
     new = plan("c-new", "Patient/p1", "t1", start="2025-06-01")
     void = plan("c-void", "Patient/p1", "t1", status="entered-in-error", start="2026-01-01")
     foreign = {**plan("c-foreign", "Patient/p1", "t1", start="2026-02-01"), "category": [concept("http://x", "y")]}
-    store = [old, new, void, foreign, meeting("m1", "c-old", "fulfilled", NOW - timedelta(days=300)),
-             meeting("m2", "c-new", "fulfilled", NOW - timedelta(days=10))]
+    store = [
+        old,
+        new,
+        void,
+        foreign,
+        meeting("m1", "c-old", "fulfilled", NOW - timedelta(days=300)),
+        meeting("m2", "c-new", "fulfilled", NOW - timedelta(days=10)),
+    ]
     serve(rsps, [team("t1", "Patient/p1"), old, new, void, foreign], store)
     row = load_caseload(make_client(), DR, now=NOW).rows[0]
     assert row.plan == "CarePlan/c-new" and row.last_held_meeting == NOW - timedelta(days=10)
@@ -448,10 +519,16 @@ def test_a_practitioner_role_searches_for_itself_and_its_practitioner(rsps: resp
 
 def test_a_full_page_of_teams_is_followed_on_the_same_server(rsps: responses.RequestsMock) -> None:
     page2 = f"{BASE}/CareTeam?_page=2"
-    rsps.get(f"{BASE}/CareTeam", json=searchset([team("t1", "Patient/p1"), team("t2", "Patient/p2")], page2),
-             match=[responses.matchers.query_param_matcher({"participant": DR}, strict_match=False)])
-    rsps.get(page2, json=searchset([team("t3", "Patient/p3"), team("t2", "Patient/p2")]),  # t2 again
-             match=[responses.matchers.query_param_matcher({"_page": "2"})])
+    rsps.get(
+        f"{BASE}/CareTeam",
+        json=searchset([team("t1", "Patient/p1"), team("t2", "Patient/p2")], page2),
+        match=[responses.matchers.query_param_matcher({"participant": DR}, strict_match=False)],
+    )
+    rsps.get(
+        page2,
+        json=searchset([team("t3", "Patient/p3"), team("t2", "Patient/p2")]),  # t2 again
+        match=[responses.matchers.query_param_matcher({"_page": "2"})],
+    )
     client = make_client()
     caseload = load_caseload(client, DR, now=NOW, page_size=2)
     assert [r.team for r in caseload.rows] == ["CareTeam/t1", "CareTeam/t2", "CareTeam/t3"]
@@ -471,8 +548,14 @@ def test_a_full_page_inside_the_batch_is_followed(rsps: responses.RequestsMock) 
     rsps.get(f"{BASE}/CareTeam", json=searchset(resources))
     more = f"{BASE}/CarePlan?_id=c1&_offset=1"
     first = searchset([plan("c1", "Patient/p1", "t1")], more)
-    rsps.post(BASE, json={"resourceType": "Bundle", "type": "batch-response",
-                          "entry": [{"resource": first, "response": {"status": "200"}}]})
+    rsps.post(
+        BASE,
+        json={
+            "resourceType": "Bundle",
+            "type": "batch-response",
+            "entry": [{"resource": first, "response": {"status": "200"}}],
+        },
+    )
     rsps.get(more, json=searchset([meeting("m1", "c1", "fulfilled", NOW - timedelta(days=200))]))
     caseload = load_caseload(make_client(), DR, now=NOW)
     assert caseload.rows[0].meeting_due and caseload.round_trips == 3
@@ -499,10 +582,16 @@ def test_without_batch_the_plans_are_searched_in_small_chunks(rsps: responses.Re
     count = GET_CHUNK + 5
     teams = [team(f"t{i}", f"Patient/p{i}") for i in range(count)]
     plans = [plan(f"c{i}", f"Patient/p{i}", f"t{i}") for i in range(count)]
-    rsps.get(f"{BASE}/CareTeam", json=searchset([*teams, *plans]),
-             match=[responses.matchers.query_param_matcher({"participant": DR}, strict_match=False)])
-    rsps.add_callback(responses.GET, f"{BASE}/CarePlan",
-                      callback=lambda req: (200, {}, json.dumps(plan_search_answer(plans, req.url or ""))))
+    rsps.get(
+        f"{BASE}/CareTeam",
+        json=searchset([*teams, *plans]),
+        match=[responses.matchers.query_param_matcher({"participant": DR}, strict_match=False)],
+    )
+    rsps.add_callback(
+        responses.GET,
+        f"{BASE}/CarePlan",
+        callback=lambda req: (200, {}, json.dumps(plan_search_answer(plans, req.url or ""))),
+    )
     caseload = load_caseload(make_client(), DR, now=NOW, capabilities=no_batch_caps())
     assert caseload.degraded and len(caseload) == count and caseload.round_trips == 3
     chunks = [query_of(c.request.url or "") for c in rsps.calls[1:]]
@@ -511,13 +600,18 @@ def test_without_batch_the_plans_are_searched_in_small_chunks(rsps: responses.Re
 
 
 @pytest.mark.parametrize("status", [404, 405, 501])
-def test_a_refused_batch_falls_back_to_searches(rsps: responses.RequestsMock, status: int,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_a_refused_batch_falls_back_to_searches(
+    rsps: responses.RequestsMock, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
     resources = [team("t1", "Patient/p1"), plan("c1", "Patient/p1", "t1")]
     rsps.get(f"{BASE}/CareTeam", json=searchset(resources))
     rsps.post(BASE, status=status, json={"resourceType": "OperationOutcome", "issue": []})
-    rsps.get(f"{BASE}/CarePlan", json=plan_search_answer(
-        [plan("c1", "Patient/p1", "t1"), meeting("m1", "c1", "fulfilled", NOW - timedelta(days=200))], "?_id=c1"))
+    rsps.get(
+        f"{BASE}/CarePlan",
+        json=plan_search_answer(
+            [plan("c1", "Patient/p1", "t1"), meeting("m1", "c1", "fulfilled", NOW - timedelta(days=200))], "?_id=c1"
+        ),
+    )
     with caplog.at_level(logging.WARNING, "plugin.sync.caseload"):
         caseload = load_caseload(make_client(), DR, now=NOW)
     assert caseload.degraded and caseload.rows[0].meeting_due
@@ -541,8 +635,14 @@ def test_a_failed_search_inside_the_batch_is_a_typed_error(
 ) -> None:
     rsps.get(f"{BASE}/CareTeam", json=searchset([team("t1", "Patient/p1"), plan("c1", "Patient/p1", "t1")]))
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden"}]}
-    rsps.post(BASE, json={"resourceType": "Bundle", "type": "batch-response",
-                          "entry": [{"response": {"status": f"{status} Nope", "outcome": outcome}}]})
+    rsps.post(
+        BASE,
+        json={
+            "resourceType": "Bundle",
+            "type": "batch-response",
+            "entry": [{"response": {"status": f"{status} Nope", "outcome": outcome}}],
+        },
+    )
     with pytest.raises(error) as caught:
         load_caseload(make_client(scope_context="user"), DR, now=NOW)
     assert caught.value.status == status
@@ -590,7 +690,9 @@ def test_only_teams_that_really_list_the_practitioner_make_rows(
         team("t5", "Patient/p5", participant("Patient/p6")),  # names another patient
         {**team("t6", "Patient/p7"), "subject": {"reference": "Group/g1"}},
         {**team("t7", "Patient/p8"), "subject": None},
-        patient("p1", "Niet tonen"), patient("p5", "Ook niet"), patient("p6", "Zeker niet"),
+        patient("p1", "Niet tonen"),
+        patient("p5", "Ook niet"),
+        patient("p6", "Zeker niet"),
     ]
     serve(rsps, resources)
     with caplog.at_level(logging.WARNING, "plugin.sync.caseload"):
@@ -624,11 +726,22 @@ def test_plans_meetings_and_agreements_of_another_patient_are_skipped(rsps: resp
 def test_resources_of_plans_outside_the_caseload_are_ignored(rsps: responses.RequestsMock) -> None:
     round_one = [team("t1", "Patient/p1"), plan("c1", "Patient/p1", "t1")]
     rsps.get(f"{BASE}/CareTeam", json=searchset(round_one))
-    extra = searchset([plan("c1", "Patient/p1", "t1"), meeting("m9", "c9", "booked", NOW + timedelta(days=1)),
-                       task("k9", "Patient/p1", "requested", TODAY - timedelta(days=9), plan_id="c9"),
-                       {"resourceType": "Observation", "id": "o1"}])
-    rsps.post(BASE, json={"resourceType": "Bundle", "type": "batch-response",
-                          "entry": [{"resource": extra, "response": {"status": "200 OK"}}]})
+    extra = searchset(
+        [
+            plan("c1", "Patient/p1", "t1"),
+            meeting("m9", "c9", "booked", NOW + timedelta(days=1)),
+            task("k9", "Patient/p1", "requested", TODAY - timedelta(days=9), plan_id="c9"),
+            {"resourceType": "Observation", "id": "o1"},
+        ]
+    )
+    rsps.post(
+        BASE,
+        json={
+            "resourceType": "Bundle",
+            "type": "batch-response",
+            "entry": [{"resource": extra, "response": {"status": "200 OK"}}],
+        },
+    )
     caseload = load_caseload(make_client(), DR, now=NOW)
     row = caseload.rows[0]
     assert row.next_meeting is None and row.overdue_agreements == () and caseload.skipped == ()
@@ -641,21 +754,36 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
     odd_member = {
         "member": {"reference": "Practitioner/odd"},
         "role": "not-a-list",
-        "extension": [{"url": "http://other.test/ext", "valueString": "x"},
-                      {"url": EXT_NOMINATION_STATE, "valueCoding": "genomineerd"},
-                      {"url": EXT_NOMINATION_STATE, "valueCoding": {"system": CS_NOMINATION_STATE, "code": "bogus"}}],
+        "extension": [
+            {"url": "http://other.test/ext", "valueString": "x"},
+            {"url": EXT_NOMINATION_STATE, "valueCoding": "genomineerd"},
+            {"url": EXT_NOMINATION_STATE, "valueCoding": {"system": CS_NOMINATION_STATE, "code": "bogus"}},
+        ],
         "period": "2026",
     }
     round_one = [
         team("t0", "Patient/p0", product=False),  # another system's team: ignored, not skipped
         team("t9", "Patient/p9", status="entered-in-error"),
         {"resourceType": "CareTeam"},  # no id
-        team("t1", "Patient/p1", odd_member, participant("Practitioner/n1", "lid", state="genomineerd"),
-             {"member": {"display": "Alleen een naam"}}, "not-a-participant"),  # type: ignore[arg-type]
-        {**plan("c1", "Patient/p1", "t1", "k1", "k2", "k3"), "activity": [{"reference": {"reference": "Task/k1"}},
-                                                                          {"reference": "k2"}, "x", {"detail": {}},
-                                                                          {"reference": {"reference": "Task/k2"}},
-                                                                          {"reference": {"reference": "Task/k3"}}]},
+        team(
+            "t1",
+            "Patient/p1",
+            odd_member,
+            participant("Practitioner/n1", "lid", state="genomineerd"),
+            {"member": {"display": "Alleen een naam"}},
+            "not-a-participant",
+        ),  # type: ignore[arg-type]
+        {
+            **plan("c1", "Patient/p1", "t1", "k1", "k2", "k3"),
+            "activity": [
+                {"reference": {"reference": "Task/k1"}},
+                {"reference": "k2"},
+                "x",
+                {"detail": {}},
+                {"reference": {"reference": "Task/k2"}},
+                {"reference": {"reference": "Task/k3"}},
+            ],
+        },
         {**patient("p1", ""), "name": [{"given": ["Anna"], "family": "Bos"}]},
         {"resourceType": "Patient"},
         {**plan("c-loose", "Patient/p1", "t1"), "careTeam": None},  # names no team: belongs to no group

@@ -126,9 +126,7 @@ def test_no_plan_means_no_group_yet(rsps: responses.RequestsMock, tmp_path: Path
     assert loaded.group is None and loaded.plans == []
 
 
-def test_batch_load_searches_by_patient_and_reads_missing_places(
-    rsps: responses.RequestsMock, tmp_path: Path
-) -> None:
+def test_batch_load_searches_by_patient_and_reads_missing_places(rsps: responses.RequestsMock, tmp_path: Path) -> None:
     group = full_group()
     resources = served(group)
     places = [r for r in resources if r["resourceType"] == "Location"]
@@ -154,15 +152,26 @@ def test_batch_load_searches_by_patient_and_reads_missing_places(
     loaded = make_repo(tmp_path, includes=False).load()
     assert loaded.strategy is LoadStrategy.BATCH and loaded.round_trips == 2
     assert [e["request"]["url"].split("?")[0] for e in seen[0]["entry"]] == [
-        "CarePlan", "CareTeam", "Goal", "Task", "Observation", "Appointment", "Communication", "RelatedPerson"]
+        "CarePlan",
+        "CareTeam",
+        "Goal",
+        "Task",
+        "Observation",
+        "Appointment",
+        "Communication",
+        "RelatedPerson",
+    ]
     assert all(f"Patient%2F{PATIENT.split('/')[1]}" in e["request"]["url"] for e in seen[0]["entry"])
     assert [e["request"]["url"] for e in seen[1]["entry"]] == [f"Location/{p['id']}" for p in places]
     assert loaded.group == group
 
 
 def test_batch_load_fails_loudly_when_one_search_fails(rsps: responses.RequestsMock, tmp_path: Path) -> None:
-    answer = {"resourceType": "Bundle", "type": "batch-response",
-              "entry": [{"response": {"status": "400 Bad Request"}}] * 8}
+    answer = {
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": [{"response": {"status": "400 Bad Request"}}] * 8,
+    }
     rsps.post(BASE, json=answer)
     with pytest.raises(Exception, match="batch search for CarePlan failed"):
         make_repo(tmp_path, includes=False).load()
@@ -173,8 +182,16 @@ def test_sequential_load_is_degraded_and_logged(
 ) -> None:
     group = full_group()
     resources = served(group)
-    for rtype in ("CarePlan", "CareTeam", "Goal", "Task", "Observation", "Appointment", "Communication",
-                  "RelatedPerson"):
+    for rtype in (
+        "CarePlan",
+        "CareTeam",
+        "Goal",
+        "Task",
+        "Observation",
+        "Appointment",
+        "Communication",
+        "RelatedPerson",
+    ):
         rsps.get(f"{BASE}/{rtype}", json=searchset([r for r in resources if r["resourceType"] == rtype]))
     for place in (r for r in resources if r["resourceType"] == "Location"):
         rsps.get(f"{BASE}/Location/{place['id']}", json=place)
@@ -297,9 +314,7 @@ def test_a_new_save_waits_behind_earlier_waiting_saves(rsps: responses.RequestsM
     assert second.waiting and len(repo.waiting()) == 2
 
 
-def test_a_conflict_that_commutes_is_reapplied_on_the_fresh_group(
-    rsps: responses.RequestsMock, tmp_path: Path
-) -> None:
+def test_a_conflict_that_commutes_is_reapplied_on_the_fresh_group(rsps: responses.RequestsMock, tmp_path: Path) -> None:
     group = full_group()
     first = served(group)
     rsps.get(f"{BASE}/CarePlan", json=searchset(first))
@@ -313,8 +328,20 @@ def test_a_conflict_that_commutes_is_reapplied_on_the_fresh_group(
         if r["resourceType"] == "CarePlan":
             r["meta"]["versionId"] = "2"
     rsps.replace(responses.GET, f"{BASE}/CarePlan", json=searchset(second))
-    answers = iter([(412, {}, json.dumps({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "conflict", "diagnostics": "version"}]}))])
+    answers = iter(
+        [
+            (
+                412,
+                {},
+                json.dumps(
+                    {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "conflict", "diagnostics": "version"}],
+                    }
+                ),
+            )
+        ]
+    )
 
     def transaction(request: Any) -> tuple[int, dict[str, str], str]:
         return next(answers, None) or transaction_ok(request)
@@ -342,8 +369,11 @@ def test_two_edits_of_the_same_text_raise_conflict(rsps: responses.RequestsMock,
         if r["resourceType"] == "CareTeam":
             r["meta"]["versionId"] = "2"
     rsps.replace(responses.GET, f"{BASE}/CarePlan", json=searchset(second))
-    rsps.post(BASE, status=412, json={"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "conflict"}]})
+    rsps.post(
+        BASE,
+        status=412,
+        json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "conflict"}]},
+    )
     rsps.get(f"{BASE}/Provenance", json=searchset([]))
     with pytest.raises(Conflict) as caught:
         repo.save(loaded, lambda g: g.rename("Sannes steungroep"), "naam")
@@ -357,10 +387,17 @@ def test_two_edits_of_the_same_text_raise_conflict(rsps: responses.RequestsMock,
 def test_rebase_merges_a_parked_update_onto_the_current_version() -> None:
     base = {"resourceType": "CarePlan", "id": "p", "meta": {"versionId": "1"}, "goal": [{"reference": "Goal/a"}]}
     mine = {"resourceType": "CarePlan", "id": "p", "goal": [{"reference": "Goal/a"}, {"reference": "urn:uuid:x"}]}
-    theirs = {"resourceType": "CarePlan", "id": "p", "meta": {"versionId": "3"},
-              "goal": [{"reference": "Goal/a"}, {"reference": "Goal/b"}]}
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": mine, "request": {"method": "PUT", "url": "CarePlan/p", "ifMatch": 'W/"1"'}}]}
+    theirs = {
+        "resourceType": "CarePlan",
+        "id": "p",
+        "meta": {"versionId": "3"},
+        "goal": [{"reference": "Goal/a"}, {"reference": "Goal/b"}],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": mine, "request": {"method": "PUT", "url": "CarePlan/p", "ifMatch": 'W/"1"'}}],
+    }
     out = rebase_bundle(bundle, {"CarePlan/p": base}, {"CarePlan/p": theirs})
     entry = out["entry"][0]
     assert entry["request"]["ifMatch"] == 'W/"3"'
@@ -373,7 +410,10 @@ def test_rebase_raises_conflict_for_two_edits_of_one_element() -> None:
     base = {"resourceType": "Goal", "id": "g", "description": {"text": "a"}}
     mine = {"resourceType": "Goal", "id": "g", "description": {"text": "b"}}
     theirs = {"resourceType": "Goal", "id": "g", "meta": {"versionId": "2"}, "description": {"text": "c"}}
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": mine, "request": {"method": "PUT", "url": "Goal/g", "ifMatch": 'W/"1"'}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": mine, "request": {"method": "PUT", "url": "Goal/g", "ifMatch": 'W/"1"'}}],
+    }
     with pytest.raises(Conflict):
         rebase_bundle(bundle, {"Goal/g": base}, {"Goal/g": theirs})

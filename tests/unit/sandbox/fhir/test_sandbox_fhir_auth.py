@@ -17,15 +17,23 @@ from sandbox.fhir.auth import GrantGuard, parse_scopes
 def client() -> Iterator[FlaskClient]:
     store = FhirStore()
     store.load(seed())
-    app = create_fhir_app(store=store, verifier=verifier, base_path="/fhir",
-                          smart=SmartUrls(authorize="http://auth.test/authorize", token="http://auth.test/token"))
+    app = create_fhir_app(
+        store=store,
+        verifier=verifier,
+        base_path="/fhir",
+        smart=SmartUrls(authorize="http://auth.test/authorize", token="http://auth.test/token"),
+    )
     yield app.test_client()
     store.close()
 
 
 def _goal(pid: str) -> dict[str, Any]:
-    return {"resourceType": "Goal", "lifecycleStatus": "proposed", "description": {"text": "Nieuw"},
-            "subject": {"reference": f"Patient/{pid}"}}
+    return {
+        "resourceType": "Goal",
+        "lifecycleStatus": "proposed",
+        "description": {"text": "Nieuw"},
+        "subject": {"reference": f"Patient/{pid}"},
+    }
 
 
 def test_missing_token_is_401_with_www_authenticate(client: FlaskClient) -> None:
@@ -50,7 +58,9 @@ def test_metadata_is_public_and_advertises_smart_oauth_uris(client: FlaskClient)
     ext = security["extension"][0]
     assert ext["url"] == "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
     assert {e["url"]: e["valueUri"] for e in ext["extension"]} == {
-        "authorize": "http://auth.test/authorize", "token": "http://auth.test/token"}
+        "authorize": "http://auth.test/authorize",
+        "token": "http://auth.test/token",
+    }
 
 
 def test_user_token_reads_and_writes_any_patient(client: FlaskClient) -> None:
@@ -73,9 +83,17 @@ def test_patient_token_may_read_member_resources(client: FlaskClient) -> None:
     assert client.get("/fhir/Location/loc1", headers=h).status_code == 200
 
 
-@pytest.mark.parametrize("path", [f"/fhir/Patient/{P2}", "/fhir/Goal/goal-p2", "/fhir/Goal/goal-p2/_history",
-                                  "/fhir/Goal/goal-p2/_history/1", "/fhir/CareTeam/team-p2",
-                                  "/fhir/Provenance/prov-p2"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/fhir/Patient/{P2}",
+        "/fhir/Goal/goal-p2",
+        "/fhir/Goal/goal-p2/_history",
+        "/fhir/Goal/goal-p2/_history/1",
+        "/fhir/CareTeam/team-p2",
+        "/fhir/Provenance/prov-p2",
+    ],
+)
 def test_patient_token_gets_403_on_another_patients_data(client: FlaskClient, path: str) -> None:
     r = client.get(path, headers=bearer("patient-p1"))
     assert r.status_code == 403
@@ -117,17 +135,25 @@ def test_patient_token_includes_skip_other_records(client: FlaskClient) -> None:
 
 def test_patient_token_bundles_are_checked_per_entry(client: FlaskClient) -> None:
     h = bearer("patient-p1")
-    tx = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": _goal(P1), "request": {"method": "POST", "url": "Goal"}},
-        {"resource": _goal(P2), "request": {"method": "POST", "url": "Goal"}},
-    ]}
+    tx = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": _goal(P1), "request": {"method": "POST", "url": "Goal"}},
+            {"resource": _goal(P2), "request": {"method": "POST", "url": "Goal"}},
+        ],
+    }
     assert client.post("/fhir", json=tx, headers=h).status_code == 403
     assert client.get("/fhir/Goal?_summary=count", headers=bearer("user-all")).get_json()["total"] == 2
-    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Goal/goal-p1"}},
-        {"request": {"method": "GET", "url": "Goal/goal-p2"}},
-        {"request": {"method": "GET", "url": "Goal"}},
-    ]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Goal/goal-p1"}},
+            {"request": {"method": "GET", "url": "Goal/goal-p2"}},
+            {"request": {"method": "GET", "url": "Goal"}},
+        ],
+    }
     r = client.post("/fhir", json=batch, headers=h).get_json()
     assert [e["response"]["status"][:3] for e in r["entry"]] == ["200", "403", "200"]
     assert {e["resource"]["id"] for e in r["entry"][2]["resource"]["entry"]} == {"goal-p1"}
@@ -186,9 +212,12 @@ def test_delete_is_405_whoever_asks(client: FlaskClient) -> None:
 
 
 def test_parse_scopes_reads_v1_and_v2() -> None:
-    perms = {(p.context, p.resource_type, "".join(sorted(p.letters)))
-             for p in parse_scopes(frozenset({"patient/Goal.rs", "user/*.write", "system/*.*", "openid",
-                                               "patient/Goal.sr", "launch/patient"}))}
+    perms = {
+        (p.context, p.resource_type, "".join(sorted(p.letters)))
+        for p in parse_scopes(
+            frozenset({"patient/Goal.rs", "user/*.write", "system/*.*", "openid", "patient/Goal.sr", "launch/patient"})
+        )
+    }
     assert perms == {("patient", "Goal", "rs"), ("user", "*", "cdu"), ("system", "*", "cdrsu")}
 
 

@@ -17,12 +17,24 @@ def test_load_keeps_ids_and_resolves_urn_uuid_in_a_collection_bundle() -> None:
     store = FhirStore()
     written = store.load(seed())
     assert "Patient/p1" in written and "Goal/goal-p2" in written
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
-        {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111",
-         "resource": {"resourceType": "Patient", "name": [{"family": "Nieuw"}]}},
-        {"resource": {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "x"},
-                      "subject": {"reference": "urn:uuid:11111111-1111-1111-1111-111111111111"}}},
-    ]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111",
+                "resource": {"resourceType": "Patient", "name": [{"family": "Nieuw"}]},
+            },
+            {
+                "resource": {
+                    "resourceType": "Goal",
+                    "lifecycleStatus": "active",
+                    "description": {"text": "x"},
+                    "subject": {"reference": "urn:uuid:11111111-1111-1111-1111-111111111111"},
+                }
+            },
+        ],
+    }
     patient_ref, goal_ref = store.load(bundle)
     goal = store.read(*goal_ref.split("/"))
     assert goal["subject"]["reference"] == patient_ref
@@ -31,13 +43,28 @@ def test_load_keeps_ids_and_resolves_urn_uuid_in_a_collection_bundle() -> None:
 
 def test_load_of_a_transaction_bundle_runs_it_as_a_transaction() -> None:
     store = FhirStore()
-    written = store.load({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:22222222-2222-2222-2222-222222222222",
-         "resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
-        {"resource": {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "x"},
-                      "subject": {"reference": "urn:uuid:22222222-2222-2222-2222-222222222222"}},
-         "request": {"method": "POST", "url": "Goal"}},
-    ]})
+    written = store.load(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "fullUrl": "urn:uuid:22222222-2222-2222-2222-222222222222",
+                    "resource": {"resourceType": "Patient"},
+                    "request": {"method": "POST", "url": "Patient"},
+                },
+                {
+                    "resource": {
+                        "resourceType": "Goal",
+                        "lifecycleStatus": "active",
+                        "description": {"text": "x"},
+                        "subject": {"reference": "urn:uuid:22222222-2222-2222-2222-222222222222"},
+                    },
+                    "request": {"method": "POST", "url": "Goal"},
+                },
+            ],
+        }
+    )
     assert [w.split("/")[0] for w in written] == ["Patient", "Goal"]
     assert store.read(*written[1].split("/"))["subject"]["reference"] == written[0]
 
@@ -59,8 +86,13 @@ def test_loading_again_makes_a_new_version() -> None:
 
 def test_directory_lists_people_with_display_names() -> None:
     store = FhirStore()
-    store.load([*seed(), {"resourceType": "Practitioner", "id": "pr2", "name": [{"text": "Dr. Zee"}]},
-                {"resourceType": "Practitioner", "id": "pr3"}])
+    store.load(
+        [
+            *seed(),
+            {"resourceType": "Practitioner", "id": "pr2", "name": [{"text": "Dr. Zee"}]},
+            {"resourceType": "Practitioner", "id": "pr3"},
+        ]
+    )
     directory: Directory = StoreDirectory(store)
     assert directory.patients() == [Person("Patient", "p2", "Anna Bakker"), Person("Patient", "p1", "Anna Jansen")]
     assert [p.display for p in directory.practitioners()] == ["Dr. Zee", "Pieter de Vries", "Practitioner/pr3"]
@@ -101,11 +133,17 @@ def test_concurrent_conditional_creates_make_exactly_one_resource() -> None:
 
 def test_failed_transaction_leaves_no_trace_and_store_keeps_working() -> None:
     store = FhirStore()
-    tx = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "id": "x"}, "request": {"method": "PUT", "url": "Patient/x"}},
-        {"resource": {"resourceType": "Patient", "id": "y"}, "request": {"method": "PUT", "url": "Patient/y",
-                                                                          "ifMatch": 'W/"3"'}},
-    ]}
+    tx = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "x"}, "request": {"method": "PUT", "url": "Patient/x"}},
+            {
+                "resource": {"resourceType": "Patient", "id": "y"},
+                "request": {"method": "PUT", "url": "Patient/y", "ifMatch": 'W/"3"'},
+            },
+        ],
+    }
     with pytest.raises(FhirError) as err:
         store.transaction(tx, "http://x/fhir")
     assert err.value.status == 412
