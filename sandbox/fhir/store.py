@@ -511,8 +511,8 @@ class FhirStore:
                 raise invalid(f"{name} is not allowed in a conditional request")
         where, args = self._where(resource_type, params, guard)
         rows = self._conn.execute(
-            f"SELECT id FROM current c WHERE {where} ORDER BY seq LIMIT ?",
-            [*args, limit],  # noqa: S608
+            f"SELECT id FROM current c WHERE {where} ORDER BY seq LIMIT ?",  # noqa: S608 - where is built from bound params
+            [*args, limit],
         ).fetchall()
         return [r[0] for r in rows]
 
