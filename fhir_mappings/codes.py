@@ -57,6 +57,7 @@ CS_V3_PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-Participati
 CS_V3_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 CS_PROVENANCE_AGENT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 CS_GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
+CS_V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 
 class GroupStatus(StrEnum):
@@ -193,6 +194,21 @@ class ParticipationStatus(StrEnum):
 class AgendaStatus(StrEnum):
     PREPARATION = "preparation"
     COMPLETED = "completed"
+
+
+class InterviewVisibility(StrEnum):
+    """Who may read a nomination interview's record, chosen when it is written down."""
+
+    SHARED = "shared"  # shared with the patient
+    PROFESSIONALS = "professionals"  # only for care professionals
+
+
+# InterviewVisibility <-> the v3-Confidentiality code in meta.security, so other systems respect it too.
+# N (normal): the patient may read it; R (restricted): care professionals only.
+CONFIDENTIALITY_CODE: dict[InterviewVisibility, str] = {
+    InterviewVisibility.SHARED: "N",
+    InterviewVisibility.PROFESSIONALS: "R",
+}
 
 
 # Group status <-> CareTeam.status and CarePlan.status.

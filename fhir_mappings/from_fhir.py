@@ -25,6 +25,7 @@ from fhir_mappings.codes import (
     CS_MEMBER_ROLE,
     CS_NOMINATION_STATE,
     CS_SECTION,
+    CS_V3_CONFIDENTIALITY,
     CS_V3_PARTICIPATION_TYPE,
     EXT_AFTER_TREATMENT,
     EXT_GOAL_RELATIONSHIP,
@@ -40,6 +41,7 @@ from fhir_mappings.codes import (
     GoalLifecycle,
     GoalTerm,
     GroupStatus,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     MeetingStatus,
@@ -471,6 +473,20 @@ def _sections_of(res: Json) -> dict[Section, str]:
     return sections
 
 
+def confidentiality_of(resource: Json) -> InterviewVisibility | None:
+    """Who may read a record, from its v3-Confidentiality label (None: no label; the strictest wins)."""
+    codes = {
+        str(s.get("code"))
+        for s in (resource.get("meta") or {}).get("security") or []
+        if isinstance(s, dict) and s.get("system") == CS_V3_CONFIDENTIALITY
+    }
+    if not codes:
+        return None
+    if codes <= {"U", "L", "M", "N"}:
+        return InterviewVisibility.SHARED
+    return InterviewVisibility.PROFESSIONALS
+
+
 def _read_communications(reader: _Reader, group: ResourceGroup) -> None:
     meetings = {m.uid: m for m in group.meetings}
     for res in reader.based_on("Communication", group.plan_uid, "basedOn"):
@@ -492,6 +508,7 @@ def _read_communications(reader: _Reader, group: ResourceGroup) -> None:
             iv.held_at = parse_datetime(res.get("sent"), "Communication.sent")
             iv.sections = _sections_of(res)
             iv.interviewer = reader.uid(ref_of(res.get("sender")))
+            iv.visibility = confidentiality_of(res)
             iv.source = res
             if existing is None:
                 group.interviews.append(iv)

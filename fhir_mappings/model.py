@@ -12,7 +12,9 @@ what the product does not own. It takes no part in equality.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from fhir_mappings.codes import (
     GoalLifecycle,
     GoalTerm,
     GroupStatus,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     MeetingStatus,
@@ -42,9 +45,31 @@ MAX_NAME = 200
 MAX_SCORE = 10
 
 
+# While an action runs for a submission, the uids it makes derive from the submission key: the same
+# submission applied twice (a retry, a re-apply after a conflict) makes the same uids, so the server's
+# conditional creates find the first one instead of making a second.
+_UID_NAMESPACE = uuid.UUID("5d0c8a4e-3f0b-4f57-9a35-2f7f8f3c1b6e")
+_UID_SEED: ContextVar[tuple[str, list[int]] | None] = ContextVar("resourcegroep_uid_seed", default=None)
+
+
 def new_uid() -> str:
-    """A fresh product identifier value."""
-    return str(uuid.uuid4())
+    """A fresh product identifier value (derived from the submission key inside `uids_from`)."""
+    seed = _UID_SEED.get()
+    if seed is None:
+        return str(uuid.uuid4())
+    key, counter = seed
+    counter[0] += 1
+    return str(uuid.uuid5(_UID_NAMESPACE, f"{key}:{counter[0]}"))
+
+
+@contextmanager
+def uids_from(key: str) -> Iterator[None]:
+    """Within this block, `new_uid()` gives the same sequence of uids for the same `key`."""
+    token = _UID_SEED.set((key, [0]))
+    try:
+        yield
+    finally:
+        _UID_SEED.reset(token)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -152,6 +177,8 @@ class NominationInterview:
     held_at: datetime | None = None
     sections: dict[Section, str] = field(default_factory=dict)
     interviewer: str | None = None  # literal reference of the regieondersteuner
+    # Who may read the record; None: not stated (an older record, or another system's): care professionals only.
+    visibility: InterviewVisibility | None = None
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     appointment_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
@@ -211,6 +238,18 @@ class Agreement:
     status: AgreementStatus = AgreementStatus.REQUESTED
     created: date | None = None
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be done (not completed, not cancelled): the one definition of an open agreement."""
+        return self.status in OPEN_AGREEMENT_STATES
+
+    def is_overdue(self, today: date) -> bool:
+        """Open and its date has passed."""
+        return self.is_open and self.due is not None and self.due < today
+
+
+OPEN_AGREEMENT_STATES = frozenset({AgreementStatus.REQUESTED, AgreementStatus.ACCEPTED, AgreementStatus.IN_PROGRESS})
 
 
 # --------------------------------------------------------------------------- meetings
@@ -536,9 +575,14 @@ class ResourceGroup:
         return interview
 
     def record_interview(
-        self, member_uid: str, held_at: datetime, sections: dict[Section, str], interviewer: str | None = None
+        self,
+        member_uid: str,
+        held_at: datetime,
+        sections: dict[Section, str],
+        interviewer: str | None = None,
+        visibility: InterviewVisibility | None = None,
     ) -> NominationInterview:
-        """Write down the interview that was held."""
+        """Write down the interview that was held; a new record must say who may read it (`visibility`)."""
         self._require_open()
         member = self.member(member_uid)
         interview = self.interview_for(member_uid)
@@ -547,6 +591,11 @@ class ResourceGroup:
             and interview.held_at is not None
             and member.nomination in (NominationState.GESPREK_GEVOERD, NominationState.LID)
         )
+        if visibility is None and not correcting:
+            raise DomainError(
+                "Kies wie het verslag van het gesprek mag lezen: ook de patiënt, of alleen behandelaars.",
+                f"interview record for member {member_uid} without a visibility",
+            )
         if not correcting:  # a held interview's record may be corrected later; otherwise it moves the nominee on
             self._move(member, NominationState.GESPREK_GEVOERD)
         if interview is None:
@@ -554,6 +603,8 @@ class ResourceGroup:
             self.interviews.append(interview)
             self.normalise_order()
         interview.held_at = held_at
+        if visibility is not None:
+            interview.visibility = visibility
         interview.sections = {
             k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
         }
@@ -632,6 +683,26 @@ class ResourceGroup:
             # Already in the group (e.g. as a member): the same participation gets the role, no second one.
             existing.roles.add(MemberRole.REGIEONDERSTEUNER)
             existing.core = True
+            return existing
+        new = Member(new_uid(), to, display, {MemberRole.REGIEONDERSTEUNER}, True, NominationState.LID, today)
+        self.members.append(new)
+        return new
+
+    def take_over(self, to: str, display: str, today: date) -> Member:
+        """A colleague takes over a group whose regieondersteuner has left the team (no hand-over was possible)."""
+        self._require_open()
+        if not to.startswith(("Practitioner/", "PractitionerRole/")):
+            raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot take over as {to!r}")
+        if self.regieondersteuner() is not None:
+            raise DomainError(
+                "De groep heeft een regieondersteuner. Vraag die om de groep aan je over te dragen.",
+                "take over while the group has an active regieondersteuner",
+            )
+        existing = next((m for m in self.members if m.who == to and m.active), None)
+        if existing is not None:
+            existing.roles.add(MemberRole.REGIEONDERSTEUNER)
+            existing.core = True
+            existing.nomination = NominationState.LID
             return existing
         new = Member(new_uid(), to, display, {MemberRole.REGIEONDERSTEUNER}, True, NominationState.LID, today)
         self.members.append(new)
@@ -785,8 +856,7 @@ class ResourceGroup:
 
     def overdue_agreements(self, today: date) -> list[Agreement]:
         """Open agreements whose date has passed."""
-        open_states = {AgreementStatus.REQUESTED, AgreementStatus.ACCEPTED, AgreementStatus.IN_PROGRESS}
-        return [a for a in self.agreements if a.status in open_states and a.due is not None and a.due < today]
+        return [a for a in self.agreements if a.is_overdue(today)]
 
     # ------------------------------------------------------------ meetings
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from fhir_mappings.codes import (
     CAREPLAN_STATUS,
     CARETEAM_STATUS,
+    CONFIDENTIALITY_CODE,
     CS_ARTIFACT,
     CS_GOAL_ACHIEVEMENT,
     CS_GOAL_RELATIONSHIP_TYPE,
@@ -22,6 +23,7 @@ from fhir_mappings.codes import (
     CS_MEETING_THEME,
     CS_MEMBER_ROLE,
     CS_PROVENANCE_AGENT_TYPE,
+    CS_V3_CONFIDENTIALITY,
     CS_V3_PARTICIPATION_TYPE,
     EXT_AFTER_TREATMENT,
     EXT_GOAL_RELATIONSHIP,
@@ -533,7 +535,17 @@ def interview_record(group: ResourceGroup, iv: NominationInterview, index: RefIn
         res.get("extension"), [{"url": EXT_MEMBER_KEY, "valueString": iv.member_uid}], [EXT_MEMBER_KEY]
     )
     set_or_drop(res, "payload", _sections(iv.sections, INTERVIEW_SECTIONS))
+    if iv.visibility is not None:
+        res["meta"] = with_confidentiality(res.get("meta"), CONFIDENTIALITY_CODE[iv.visibility])
     return res
+
+
+def with_confidentiality(meta: Json | None, code: str) -> Json:
+    """`meta` with one v3-Confidentiality label in `security` (other labels and elements kept)."""
+    out = dict(meta or {})
+    labels = [s for s in out.get("security") or [] if s.get("system") != CS_V3_CONFIDENTIALITY]
+    out["security"] = [*labels, {"system": CS_V3_CONFIDENTIALITY, "code": code}]
+    return out
 
 
 # --------------------------------------------------------------------------- the whole group
@@ -590,8 +602,11 @@ def provenance(
     activity: Json,
     tag: tuple[str, str],
     agent_display: str | None = None,
+    reason: str | None = None,
 ) -> Json:
     """Who wrote what, when: one Provenance per write transaction (targets are references or urn:uuids).
+
+    `reason` (free text) says why, where the rules ask for one (a colleague taking over the group).
 
     `activity` is a Coding or a CodeableConcept. R4 Provenance has no identifier: `tag` (system, code)
     goes into `meta.tag`, searchable with `_tag`, so a replayed transaction can create it conditionally
@@ -602,7 +617,7 @@ def provenance(
     who: Json = {"reference": agent}
     if agent_display:
         who["display"] = agent_display
-    return {
+    out: Json = {
         "resourceType": "Provenance",
         "meta": {"tag": [{"system": tag[0], "code": tag[1]}]},
         "target": [{"reference": t} for t in targets],
@@ -615,3 +630,6 @@ def provenance(
             }
         ],
     }
+    if reason:
+        out["reason"] = [{"text": reason}]
+    return out

@@ -17,14 +17,17 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from fhir_mappings.rights import NotAllowed
 from plugin.config import AppConfig, load_config
 from plugin.group.views import bp as group_bp
 from plugin.i18n import TRANSLATIONS_DIR, init_i18n
 from plugin.launch import bp as launch_bp
 from plugin.launch.messages import RESTART_HINT, escape_detail, problem_for
+from plugin.services.submissions import SqliteSubmissionLog
 from plugin.session_store import ServerSideSessionInterface
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.outbox import SqliteOutbox
+from plugin.web.actions import user_message
 from plugin.web.context import init_page_context
 from plugin.web.format import init_format
 from smart_launch import (
@@ -131,6 +134,7 @@ def create_app(config: AppConfig | None = None) -> Flask:
     outbox_path = config.outbox_db or str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")
     app.extensions["resourcegroep"] = {
         "outbox": SqliteOutbox(outbox_path),
+        "submissions": SqliteSubmissionLog(outbox_path),
         "capabilities": CapabilityCache(),
         "client_options": {},
     }
@@ -173,6 +177,11 @@ def _register_error_handlers(app: Flask) -> None:
             detail=escape_detail(problem.detail),
             code=problem.code,
         )
+
+    @app.errorhandler(NotAllowed)
+    def not_allowed(error: NotAllowed) -> tuple[str, int]:
+        log.info("refused: %s", error.log_message)
+        return _render_problem(403, gettext("This is not for your role"), user_message(error), "")
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:

@@ -20,6 +20,7 @@ from fhir_mappings.codes import (
     AgreementStatus,
     GoalTerm,
     GroupStatus,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     MeetingTheme,
@@ -145,6 +146,7 @@ def _forming_group(today: date) -> ResourceGroup:
             Section.RELATIE: "Oudere broer; ze zien elkaar elke week.",
             Section.BIJDRAGE: "Helpt met post en afspraken.",
         },
+        visibility=InterviewVisibility.SHARED,
     )
     g.plan_interview(m_neighbour.uid, _at(today + timedelta(days=3), 10))
     g.plan_interview(m_friend.uid, _at(today + timedelta(days=5), 19, 30))
@@ -179,12 +181,23 @@ def _active_group(today: date) -> ResourceGroup:
             Section.RELATIE: "Moeder; ze hebben samen een zware tijd doorgemaakt.",
             Section.BIJDRAGE: "Kan helpen met geldzaken en formulieren.",
         },
+        visibility=InterviewVisibility.PROFESSIONALS,
     )
     g.admit(m_mother.uid, start + timedelta(days=8))
     g.set_core(m_mother.uid, True)
-    g.record_interview(m_friend.uid, _at(start + timedelta(days=9), 11), {Section.BIJDRAGE: "Samen sporten."})
+    g.record_interview(
+        m_friend.uid,
+        _at(start + timedelta(days=9), 11),
+        {Section.BIJDRAGE: "Samen sporten."},
+        visibility=InterviewVisibility.SHARED,
+    )
     g.admit(m_friend.uid, start + timedelta(days=9))
-    g.record_interview(m_coach.uid, _at(start + timedelta(days=10), 9, 30), {Section.INZET: "Maandelijks."})
+    g.record_interview(
+        m_coach.uid,
+        _at(start + timedelta(days=10), 9, 30),
+        {Section.INZET: "Maandelijks."},
+        visibility=InterviewVisibility.SHARED,
+    )
     g.admit(m_coach.uid, start + timedelta(days=10))
     g.change_status(GroupStatus.ACTIVE, start + timedelta(days=14))
 
@@ -280,7 +293,12 @@ def _ended_group(today: date) -> ResourceGroup:
     sister = _supporter("Marleen Visser", "SIS", "zus", email="marleen@example.nl")
     members = [g.nominate(s.uid, s.name, start, s) for s in (partner, sister)]
     for offset, member in enumerate(members):
-        g.record_interview(member.uid, _at(start + timedelta(days=5 + offset), 13), {Section.BIJDRAGE: "Er zijn."})
+        g.record_interview(
+            member.uid,
+            _at(start + timedelta(days=5 + offset), 13),
+            {Section.BIJDRAGE: "Er zijn."},
+            visibility=InterviewVisibility.SHARED,
+        )
         g.admit(member.uid, start + timedelta(days=6 + offset))
     g.change_status(GroupStatus.ACTIVE, start + timedelta(days=10))
     goal = g.add_goal("Weer halve dagen werken", GoalTerm.LANG, start, LifeArea.DAGBESTEDING)

@@ -7,25 +7,26 @@ No clinical data is kept here: every request reads the clinic's record again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, url_for
 
 from fhir_mappings.model import ResourceGroup
+from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.launch.context import ActiveLaunch, smart_client
+from plugin.services.fhir_uow import FhirUnitOfWork
+from plugin.services.submissions import SubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import JsonDict, SyncError
 from plugin.sync.outbox import Outbox, OutboxEntry
-from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, Saved
+from plugin.sync.repository import GroupRepository, LoadedGroup
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
@@ -58,56 +59,69 @@ class LaunchTokens:
 
 @dataclass
 class GroupPage:
-    """What a page shows: the group as read (None when there is none yet) and the saves still waiting."""
+    """What a page shows: the group as the actor may see it (None when there is none yet), who acts and may
+    do what, and the saves still waiting.
+
+    `group` is redacted for the actor (`fhir_mappings.rights.visible_to`): a template can never show what the
+    role may not see. Saves never start from it: services load the whole group through the unit of work.
+    """
 
     loaded: LoadedGroup
     waiting: list[OutboxEntry]
     failed: list[OutboxEntry]
+    actor: Actor
+    visible: ResourceGroup | None
 
     @property
     def group(self) -> ResourceGroup | None:
-        return self.loaded.group
+        return self.visible
+
+    def may(self, action: Action | str) -> bool:
+        """Whether the actor may do `action` at all (templates: `page.may('add_goal')`)."""
+        return self.actor.may(Action(action))
 
 
 class GroupService:
     """One request's access to the launch patient's group."""
 
-    def __init__(self, launch: ActiveLaunch, repository: GroupRepository) -> None:
+    def __init__(self, launch: ActiveLaunch, repository: GroupRepository, submissions: SubmissionLog) -> None:
         self.launch = launch
         self.repository = repository
+        self.submissions = submissions
         self._names: dict[str, str] = {}
+        self._page: GroupPage | None = None
+        self._plan_id: str | None = None
+        self._uow: FhirUnitOfWork | None = None
 
     @property
     def client(self) -> FhirClient:
         return self.repository.client
 
     def page(self, plan_id: str | None = None) -> GroupPage:
-        """Send what waits in the outbox (in order), then read the group."""
+        """Send what waits in the outbox (in order), then read the group (once per request)."""
+        if self._page is not None and plan_id == self._plan_id:
+            return self._page
         try:
             self.repository.replay_waiting()
         except SyncError as exc:  # an outage here is no reason not to show the group
             log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
         loaded = self.repository.load(plan_id)
-        return GroupPage(loaded, self.repository.waiting(), self.repository.failed())
-
-    def perform(self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: str) -> Saved[T]:
-        """Run one user action on the group and save it (one transaction); see `GroupRepository.save`."""
-        self._require_write()
-        return self.repository.save(loaded, action, Activity(activity))
-
-    def start_group(self, name: str) -> Saved[ResourceGroup]:
-        """Start the patient's group with the launching clinician as regieondersteuner."""
-        self._require_write()
-        return self.repository.start_group(
-            name=name,
-            patient_display=self.display_name(self.repository.patient),
-            user_display=self.display_name(self.repository.user),
-            today=today(),
+        self._uow = FhirUnitOfWork(
+            self.repository, self.submissions, plan_id, loaded, read_only=not self.launch.can_write
         )
+        actor = actor_in(loaded.group, self._uow.who())
+        visible = visible_to(loaded.group, actor) if loaded.group is not None else None
+        self._page = GroupPage(loaded, self.repository.waiting(), self.repository.failed(), actor, visible)
+        self._plan_id = plan_id
+        return self._page
 
-    def _require_write(self) -> None:
-        if not self.launch.can_write:
-            raise PermissionError("this launch may not write")
+    def uow(self) -> FhirUnitOfWork:
+        """The unit of work of this request (sharing the page's load: a save costs no second read)."""
+        if self._uow is None:
+            self.page()
+        if self._uow is None:  # pragma: no cover - page() always sets it
+            raise RuntimeError("no unit of work after loading the page")
+        return self._uow
 
     def display_name(self, reference: str) -> str:
         """A person's name as the record has it (read once per request), else the reference."""
@@ -135,11 +149,13 @@ class GroupService:
         return found
 
 
-def group_page(plan_id: str | None = None) -> GroupPage:
-    """This request's page with its group; without a group yet, the way to the start page (the overview)."""
+def group_page(see: Action, plan_id: str | None = None) -> GroupPage:
+    """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
+    says who may); without a group yet, the way to the start page (the overview)."""
     page = current_service().page(plan_id)
     if page.group is None:
         abort(redirect(url_for("group.overview")))
+    require(page.actor, see)
     return page
 
 
@@ -189,6 +205,6 @@ def current_service() -> GroupService:
         outbox=outbox,
         capabilities=caps,
     )
-    service = GroupService(launch, repository)
+    service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service
     return service

@@ -24,6 +24,7 @@ import copy
 import datetime as dt
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -33,7 +34,7 @@ from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KE
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.fhirjson import references
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import ResourceGroup, uids_from
 from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir
@@ -49,7 +50,7 @@ from plugin.sync.errors import (
     SyncError,
 )
 from plugin.sync.outbox import Outbox, OutboxEntry, SaveOutcome, replay, save_or_enqueue
-from plugin.sync.transaction import ChangeSet, TransactionResult, submit
+from plugin.sync.transaction import ChangeSet, TransactionResult, data_meta, submit
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class Activity:
 
     text: str
     code: str | None = None  # v3-DataOperation; derived from the change set when None
+    reason: str | None = None  # why, where the rules ask for one (Provenance.reason)
 
 
 @dataclass
@@ -249,43 +251,37 @@ class GroupRepository:
 
     # ------------------------------------------------------------------ save (the unit of work)
 
-    def start_group(
-        self,
-        *,
-        name: str,
-        patient_display: str,
-        user_display: str,
-        today: dt.date,
-    ) -> Saved[ResourceGroup]:
-        """Create a new group: the patient is regisseur, the launching user regieondersteuner."""
-        group = ResourceGroup.start_new(
-            patient=self.patient,
-            patient_display=patient_display,
-            regieondersteuner=self.user,
-            regieondersteuner_display=user_display,
-            name=name,
-            today=today,
-        )
+    def start(self, group: ResourceGroup, activity: Activity, key: str | None = None) -> Saved[ResourceGroup]:
+        """Create a new group (made by the domain: the patient regisseur, the launching user regieondersteuner)."""
         empty = LoadedGroup(self.patient, None, RefIndex(), {}, [], LoadStrategy.INCLUDE, 0)
-        changeset = self._diff(group, empty)
-        outcome = self._send(changeset, self._bundle(changeset, Activity("Resourcegroep gestart", "CREATE")))
+        changeset = self._diff(group, empty, key)
+        outcome = self._send(changeset, self._bundle(changeset, activity))
         return Saved(group, group, outcome, 1, tuple(changeset.written))
 
-    def save(self, loaded: LoadedGroup, action: Callable[[ResourceGroup], T], activity: Activity | str) -> Saved[T]:
+    def save(
+        self,
+        loaded: LoadedGroup,
+        action: Callable[[ResourceGroup], T],
+        activity: Activity | str,
+        key: str | None = None,
+    ) -> Saved[T]:
         """Apply `action` to a copy of the loaded group and save what changed, as one transaction.
 
         Raises the action's `DomainError` (nothing is sent), `Conflict` for a real conflict, and the sync
-        errors of a refusal. An outage is no error: the result is `waiting`.
+        errors of a refusal. An outage is no error: the result is `waiting`. `key` (the form's submission
+        key) is the save's idempotency key and seeds the uids the action makes; without it a fresh one.
         """
+        key = key or str(uuid.uuid4())
         if loaded.group is None:
             raise ValueError("there is no group to change; start one first")
         what = Activity(activity) if isinstance(activity, str) else activity
         current, base = loaded, loaded.group
         for attempt in range(1, self.max_rounds + 1):
             group = copy.deepcopy(base)
-            value = action(group)
+            with uids_from(key):
+                value = action(group)
             group.check_invariants()
-            changeset = self._diff(group, current)
+            changeset = self._diff(group, current, key)
             if not changeset:
                 return Saved(value, group, None, attempt)
             bundle = self._bundle(changeset, what)
@@ -321,6 +317,7 @@ class GroupRepository:
             agent_display=self.user_display,
             activity={"coding": [{"system": CS_V3_DATA_OPERATION, "code": code}], "text": activity.text},
             recorded=self.clock(),
+            reason=activity.reason,
         )
 
     def _send(self, changeset: ChangeSet, bundle: JsonDict) -> SaveOutcome:
@@ -347,9 +344,11 @@ class GroupRepository:
         )
         return SaveOutcome(queued=entry)
 
-    def _diff(self, group: ResourceGroup, loaded: LoadedGroup) -> ChangeSet:
+    def _diff(self, group: ResourceGroup, loaded: LoadedGroup, key: str | None = None) -> ChangeSet:
         """Creates for new entities, updates for changed resources; unchanged resources are not sent."""
         changeset = ChangeSet(identifier_system=IDENTIFIER_SYSTEM, idempotency_tag_system=SAVE_KEY_SYSTEM)
+        if key:
+            changeset.idempotency_key = key
         written = group_to_fhir(group, loaded.index)
         placeholders = {loaded.index.ref(w.uid) for w in written if loaded.index.ref(w.uid).startswith(URN_UUID)}
         allowed = self._allowed_references(group, loaded, placeholders)
@@ -434,6 +433,8 @@ def _search_url(rtype: str, params: list[tuple[str, str]]) -> str:
 
 
 def _content(resource: JsonDict) -> Any:
-    """A resource without the server-owned elements, in a comparable form."""
+    """A resource without the server-owned elements, in a comparable form (meta's data parts count)."""
     body = {k: v for k, v in resource.items() if k not in _SERVER_OWNED}
+    if labels := data_meta(resource):
+        body["meta"] = labels
     return json.loads(json.dumps(body, sort_keys=True))

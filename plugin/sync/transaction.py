@@ -28,7 +28,7 @@ from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import provenance
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, FhirResponse, parse_etag, weak_etag
-from plugin.sync.errors import JsonDict, OutageError, PreconditionFailed, SyncError
+from plugin.sync.errors import Forbidden, JsonDict, OutageError, PreconditionFailed, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class ChangeSet:
         body = copy.deepcopy(resource)
         body.pop("id", None)
         body.pop("meta", None)
+        if labels := data_meta(resource):
+            body["meta"] = labels
         self.creates.append(PendingCreate(ref, body, f"identifier={self.identifier_system}|{value}"))
         return ref
 
@@ -117,9 +119,8 @@ class ChangeSet:
         key = f"{resource['resourceType']}/{resource['id']}"
         body = copy.deepcopy(resource)
         body.pop("meta", None)  # the server owns meta.versionId/lastUpdated; keeping them confuses some servers
-        if (resource.get("meta") or {}).get("tag") or (resource.get("meta") or {}).get("profile"):
-            # ...but tags, profiles and security labels are data that other systems rely on.
-            body["meta"] = {k: v for k, v in resource["meta"].items() if k in ("tag", "profile", "security", "source")}
+        if labels := data_meta(resource):
+            body["meta"] = labels
         self.updates = [u for u in self.updates if u.key != key]
         self.updates.append(PendingUpdate(key, body, parse_etag(version), copy.deepcopy(base) if base else None))
         return key
@@ -152,6 +153,7 @@ class ChangeSet:
         activity: JsonDict,
         recorded: dt.datetime | None = None,
         agent_display: str | None = None,
+        reason: str | None = None,
     ) -> JsonDict:
         """The Provenance for this change set (target = everything written, agent = the launching user)."""
         when = recorded or dt.datetime.now(dt.UTC)
@@ -164,6 +166,7 @@ class ChangeSet:
             activity=activity,
             tag=(self.idempotency_tag_system, self.idempotency_key),
             agent_display=agent_display,
+            reason=reason,
         )
 
     def to_bundle(
@@ -173,6 +176,7 @@ class ChangeSet:
         activity: JsonDict,
         recorded: dt.datetime | None = None,
         agent_display: str | None = None,
+        reason: str | None = None,
     ) -> JsonDict:
         """The transaction Bundle: creates, updates, then the Provenance. ``agent`` is a fhirUser reference."""
         if not self:
@@ -192,7 +196,9 @@ class ChangeSet:
             }
             for u in self.updates
         ]
-        prov = self.provenance(agent=agent, activity=activity, recorded=recorded, agent_display=agent_display)
+        prov = self.provenance(
+            agent=agent, activity=activity, recorded=recorded, agent_display=agent_display, reason=reason
+        )
         entries.append(
             {
                 # Derived from the key so a rebuilt bundle of the same action is byte-for-byte the same.
@@ -225,6 +231,18 @@ def is_idempotent(bundle: JsonDict) -> bool:
         if method in ("PUT", "PATCH", "DELETE") and not req.get("ifMatch"):
             return False
     return True
+
+
+_DATA_META = ("tag", "profile", "security", "source")
+
+
+def data_meta(resource: JsonDict) -> JsonDict:
+    """The parts of `meta` that are data others rely on (tags, profiles, security labels, source).
+
+    The server owns versionId and lastUpdated; the rest must survive a create and an update.
+    """
+    meta = resource.get("meta") or {}
+    return {k: meta[k] for k in _DATA_META if meta.get(k)}
 
 
 def idempotency_tag(bundle: JsonDict) -> tuple[str, str] | None:
@@ -351,7 +369,13 @@ def find_applied(client: FhirClient, bundle: JsonDict) -> TransactionResult | No
     tag = idempotency_tag(bundle)
     if tag is None:
         return None
-    found = client.search("Provenance", [("_tag", f"{tag[0]}|{tag[1]}")]).json()
+    try:
+        found = client.search("Provenance", [("_tag", f"{tag[0]}|{tag[1]}")]).json()
+    except Forbidden as exc:
+        # A launch that may write Provenances need not be allowed to search them (a patient's often is not):
+        # then "unknown" - the caller re-reads the group, where a committed save shows itself.
+        log.info("cannot look for an earlier attempt of save %s: %s", tag[1], exc.diagnostics)
+        return None
     provs = [e["resource"] for e in found.get("entry") or [] if (e.get("resource") or {}).get("resourceType")]
     if not provs:
         return None

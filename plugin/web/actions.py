@@ -1,11 +1,11 @@
 """Running one user action from a form: save it, or show why not with everything the user typed kept.
 
-Every POST view of every area does the same thing::
+Every POST view of every area does the same thing: read the form, call one service, render::
 
-    page = current_service().page()
+    page = group_page(Action.VIEW_GOALS)
     form = GoalForm()
     if form.validate_on_submit():
-        outcome = run_action(page, lambda g: g.add_goal(...), _("Goal added"), form=form)
+        outcome = run_service(lambda uow, key: goals.add_goal(uow, key, text=..., ...), form=form)
         if outcome.done:
             return outcome.redirect(url_for("goals.index"))
     return render_template("goals/form.html", page=page, form=form, problem=outcome.problem), outcome.status
@@ -14,7 +14,9 @@ Every POST view of every area does the same thing::
 - parked in the outbox -> flash "Wacht op opslaan in het EPD" (never "saved") and redirect;
 - a rule of the domain says no (DomainError) -> the Dutch message next to the form, input kept (422);
 - someone else changed the same thing (Conflict) -> both versions shown, input kept (409);
-- the EHR refused (403, compartment, invalid) -> the message, input kept.
+- the EHR refused (403, compartment, invalid) -> the message, input kept;
+- the same form was sent before (double click, Back and submit) -> "al opgeslagen", nothing twice;
+- the role may not do this (`NotAllowed`) -> the 403 page saying who may; nothing is written.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import flash, g, redirect
+from flask import flash, g, redirect, request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -32,10 +34,13 @@ from werkzeug.wrappers import Response
 from fhir_mappings.codes import GroupStatus
 from fhir_mappings.errors import ResourcegroepError
 from fhir_mappings.model import ResourceGroup
-from plugin.group.service import GroupPage, current_service
+from fhir_mappings.rights import NotAllowed
+from plugin.group.service import current_service
 from plugin.i18n import current_language
+from plugin.services.submissions import StillRunning
+from plugin.services.uow import Done, UnitOfWork
 from plugin.sync.errors import Conflict, SyncError
-from plugin.sync.repository import Saved
+from plugin.web.context import SUBMISSION_KEY
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,7 +61,7 @@ class Problem:
 class ActionOutcome:
     """The result of `run_action`: `done` (then redirect) or a `problem` to show with `status`."""
 
-    saved: Saved[Any] | None = None
+    saved: Done[Any] | None = None
     problem: Problem | None = None
     status: int = 200
 
@@ -66,7 +71,13 @@ class ActionOutcome:
 
     @property
     def value(self) -> Any:
+        """What the action returned (None for a repeated submission: use `uid`)."""
         return self.saved.value if self.saved is not None else None
+
+    @property
+    def uid(self) -> str | None:
+        """The uid of what the action made or changed (also for a repeated submission)."""
+        return self.saved.uid if self.saved is not None else None
 
     def redirect(self, location: str) -> Response:
         """Post/Redirect/Get after a save (303: the browser does a GET)."""
@@ -119,38 +130,48 @@ def _readable(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def run_action(
-    page: GroupPage,
-    action: Callable[[ResourceGroup], T],
-    activity: str,
+def run_service(
+    call: Callable[[UnitOfWork, str], Done[T]],
     *,
     form: FlaskForm | None = None,
     saved_message: str | None = None,
 ) -> ActionOutcome:
-    """Run one user action (see the module docstring); never raises for a user-caused or EHR-caused problem."""
-    service = current_service()
+    """Run one service call with this request's unit of work and the form's submission key.
+
+    Never raises for a user-caused or EHR-caused problem, except `NotAllowed` (the role may not do
+    this), which the app answers with the 403 page saying who may.
+    """
+    uow = current_service().uow()
+    key = request.form.get(SUBMISSION_KEY, "")
     try:
-        saved = service.perform(page.loaded, action, activity)
+        done = call(uow, key)
+    except NotAllowed:
+        raise
     except PermissionError:
         return ActionOutcome(problem=read_only_problem(), status=403)
+    except StillRunning:
+        message = gettext("This form is still being saved. Wait a moment, then look whether it worked.")
+        return ActionOutcome(problem=Problem(message), status=409)
     except Conflict as exc:
-        log.info("conflict on %s: %s", activity, exc.diagnostics)
+        log.info("conflict: %s", exc.diagnostics)
         return ActionOutcome(problem=Problem(user_message(exc), conflict_texts(exc)), status=409)
     except SyncError as exc:
-        log.warning("save refused (%s): %s", activity, exc.diagnostics)
+        log.warning("save refused: %s", exc.diagnostics)
         return ActionOutcome(problem=Problem(user_message(exc)), status=exc.status if exc.status == 403 else 502)
     except ResourcegroepError as exc:
-        log.info("domain said no to %s: %s", activity, exc.log_message)
+        log.info("domain said no: %s", exc.log_message)
         if form is not None:
             form.form_errors.append(user_message(exc))
         return ActionOutcome(problem=Problem(user_message(exc)), status=422)
-    announce(saved, saved_message)
-    return ActionOutcome(saved=saved)
+    announce(done, saved_message)
+    return ActionOutcome(saved=done)
 
 
-def announce(saved: Saved[Any], saved_message: str | None = None) -> None:
+def announce(saved: Done[Any], saved_message: str | None = None) -> None:
     """Tell the next page how a save went: in the EHR, or waiting for it (never "saved" before it is)."""
-    if saved.waiting:
+    if saved.repeated:
+        flash(gettext("This was already saved: nothing was saved twice."), SAVED)
+    elif saved.waiting:
         flash(gettext("Waiting to be saved in the EHR. We will keep trying; your input is kept."), WAITING)
     elif saved.saved:
         flash(saved_message or gettext("Saved in the EHR."), SAVED)

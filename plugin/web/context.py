@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from plugin.group.service import current_service
 from plugin.web.labels import choices, group_status_label, label, yes_no
@@ -18,6 +21,25 @@ def patient_banner_name() -> str:
     return current_service().display_name(f"Patient/{launch.patient_id}")
 
 
+SUBMISSION_KEY = "submission_key"
+
+
+def submission_key() -> str:
+    """The one-time key of a form: fresh on a page, the same one when a refused form is shown again."""
+    sent = request.form.get(SUBMISSION_KEY, "") if request.method == "POST" else ""
+    if sent and len(sent) <= 64 and all(c.isalnum() or c == "-" for c in sent):
+        return sent
+    return str(uuid.uuid4())
+
+
+def form_keys() -> Markup:
+    """The hidden fields every POST form carries: the CSRF token and the one-time submission key."""
+    return Markup(  # noqa: S704 - both values are escaped
+        f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">'
+        f'<input type="hidden" name="{SUBMISSION_KEY}" value="{escape(submission_key())}">'
+    )
+
+
 def init_page_context(app: Flask) -> None:
     """Register the template helpers."""
 
@@ -29,4 +51,5 @@ def init_page_context(app: Flask) -> None:
             "group_status_label": group_status_label,
             "yes_no": yes_no,
             "patient_banner_name": patient_banner_name,
+            "form_keys": form_keys,
         }

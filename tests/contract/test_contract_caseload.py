@@ -28,6 +28,7 @@ from fhir_mappings.codes import (
     AgreementStatus,
     Artifact,
     GroupStatus,
+    InterviewVisibility,
     MeetingStatus,
     MemberRole,
     NominationState,
@@ -140,7 +141,9 @@ def build_group(index: int, patient: str, practitioner: str, other: str) -> Reso
         group.decline(nominee.uid, TODAY - timedelta(days=5))
     elif kind == "member":
         nominee = group.nominate(practitioner, "Dr. Caseload", TODAY - timedelta(days=20))
-        group.record_interview(nominee.uid, NOW - timedelta(days=10), {Section.INZET: "Elke maand"})
+        group.record_interview(
+            nominee.uid, NOW - timedelta(days=10), {Section.INZET: "Elke maand"}, visibility=InterviewVisibility.SHARED
+        )
         group.admit(nominee.uid, TODAY - timedelta(days=9))
         group.set_core(nominee.uid, True)
     return group

@@ -22,6 +22,7 @@ from fhir_mappings.codes import (
     SAVE_KEY_SYSTEM,
     AgreementStatus,
     GoalTerm,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     Section,
@@ -31,7 +32,7 @@ from plugin.sync.capabilities import CapabilityCache, LoadStrategy
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.errors import Conflict
 from plugin.sync.outbox import SqliteOutbox
-from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.sync.repository import Activity, GroupRepository, LoadedGroup
 from tests.contract.conftest import Fhir
 from tests.support.proxy import Fault, FaultProxy
 
@@ -77,9 +78,15 @@ def new_patient(fhir: Fhir) -> str:
 
 
 def started(repo: GroupRepository) -> LoadedGroup:
-    saved = repo.start_group(
-        name="Team Contract", patient_display="Repo Contract", user_display="Anna de Vries", today=TODAY
+    group = ResourceGroup.start_new(
+        patient=repo.patient,
+        patient_display="Repo Contract",
+        regieondersteuner=repo.user,
+        regieondersteuner_display="Anna de Vries",
+        name="Team Contract",
+        today=TODAY,
     )
+    saved = repo.start(group, Activity("Resourcegroep gestart", "CREATE"))
     assert saved.saved
     return repo.load()
 
@@ -125,6 +132,7 @@ def full_story() -> list[tuple[str, Callable[[ResourceGroup], object]]]:
                 Section.RELATIE: "Moeder",
                 Section.BIJDRAGE: "Rust brengen",
             },
+            visibility=InterviewVisibility.SHARED,
         )
 
     def admit(g: ResourceGroup) -> None:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from fhir_mappings.codes import (
     AgreementStatus,
     GoalTerm,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     MeetingTheme,
@@ -65,10 +66,16 @@ def full_group() -> ResourceGroup:
             Section.RELATIE: "Moeder; zware tijd in 2019 samen doorgemaakt.",
             Section.BIJDRAGE: "Kan helpen met geldzaken.",
         },
+        visibility=InterviewVisibility.SHARED,
     )
     g.admit(mother.uid, TODAY + timedelta(days=8))
     g.set_core(mother.uid, True)
-    g.record_interview(friend.uid, datetime(2026, 3, 10, 11, 0, tzinfo=AMS), {Section.BIJDRAGE: "Samen sporten."})
+    g.record_interview(
+        friend.uid,
+        datetime(2026, 3, 10, 11, 0, tzinfo=AMS),
+        {Section.BIJDRAGE: "Samen sporten."},
+        visibility=InterviewVisibility.SHARED,
+    )
     g.admit(friend.uid, TODAY + timedelta(days=9))
     g.plan_interview(coach.uid, datetime(2026, 3, 12, 9, 30, tzinfo=AMS))
     long1 = g.add_goal("Zelfstandig wonen", GoalTerm.LANG, TODAY, LifeArea.WONEN, date(2027, 6, 1))

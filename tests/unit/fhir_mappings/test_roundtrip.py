@@ -14,6 +14,7 @@ from fhir_mappings.codes import (
     GoalLifecycle,
     GoalTerm,
     GroupStatus,
+    InterviewVisibility,
     LifeArea,
     MeetingRole,
     MeetingStatus,
@@ -155,7 +156,9 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             g.plan_interview(member.uid, draw(moments))
         if step >= 2:
             sections = {s: draw(texts) for s in draw(st.sets(st.sampled_from(list(Section)[:4])))}
-            g.record_interview(member.uid, draw(moments), sections)
+            g.record_interview(
+                member.uid, draw(moments), sections, visibility=draw(st.sampled_from(InterviewVisibility))
+            )
         if step >= 3:
             g.admit(member.uid, draw(days))
             g.set_core(member.uid, draw(st.booleans()))

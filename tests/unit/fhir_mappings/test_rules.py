@@ -10,6 +10,7 @@ from fhir_mappings.codes import (
     GoalLifecycle,
     GoalTerm,
     GroupStatus,
+    InterviewVisibility,
     MeetingRole,
     MeetingStatus,
     MemberRole,
@@ -112,7 +113,9 @@ def test_nominee_becomes_member_only_after_a_held_interview() -> None:
     assert g.member(uid).nomination is NominationState.GESPREK_GEPLAND
     with pytest.raises(DomainError):
         g.admit(uid, TODAY)
-    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moeder"})
+    g.record_interview(
+        uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moeder"}, visibility=InterviewVisibility.SHARED
+    )
     assert g.member(uid).nomination is NominationState.GESPREK_GEVOERD
     g.admit(uid, TODAY)
     assert g.member(uid).is_member
@@ -139,7 +142,7 @@ def test_withdrawn_nomination() -> None:
 def test_leaving_ends_the_period_and_never_removes() -> None:
     g = new_group()
     uid = nominee(g)
-    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {})
+    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {}, visibility=InterviewVisibility.SHARED)
     g.admit(uid, TODAY)
     before = len(g.members)
     g.leave(uid, TODAY + timedelta(days=30))
@@ -360,7 +363,12 @@ def test_hand_over_to_a_member_gives_that_participation_the_role() -> None:
         g.hand_over("Practitioner/pr7", "Collega", TODAY)
     colleague = next(m for m in g.members if m.who == "Practitioner/pr7")
     g.plan_interview(colleague.uid, datetime(2026, 3, 9, 14, tzinfo=AMS))
-    g.record_interview(colleague.uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Collega"})
+    g.record_interview(
+        colleague.uid,
+        datetime(2026, 3, 9, 14, tzinfo=AMS),
+        {Section.RELATIE: "Collega"},
+        visibility=InterviewVisibility.SHARED,
+    )
     g.admit(colleague.uid, TODAY)
     before = len(g.members)
     assert g.hand_over("Practitioner/pr7", "Collega", TODAY + timedelta(days=1)) is colleague
@@ -372,10 +380,19 @@ def test_hand_over_to_a_member_gives_that_participation_the_role() -> None:
 def test_a_held_interview_can_be_corrected() -> None:
     g = new_group()
     uid = nominee(g)
-    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moedr"})
-    g.record_interview(uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moeder"})
+    g.record_interview(
+        uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moedr"}, visibility=InterviewVisibility.SHARED
+    )
+    g.record_interview(
+        uid, datetime(2026, 3, 9, 14, tzinfo=AMS), {Section.RELATIE: "Moeder"}, visibility=InterviewVisibility.SHARED
+    )
     g.admit(uid, TODAY)
-    fixed = g.record_interview(uid, datetime(2026, 3, 9, 15, tzinfo=AMS), {Section.RELATIE: "Moeder, woont dichtbij"})
+    fixed = g.record_interview(
+        uid,
+        datetime(2026, 3, 9, 15, tzinfo=AMS),
+        {Section.RELATIE: "Moeder, woont dichtbij"},
+        visibility=InterviewVisibility.SHARED,
+    )
     assert g.member(uid).nomination is NominationState.LID
     assert fixed.sections == {Section.RELATIE: "Moeder, woont dichtbij"} and len(g.interviews) == 1
 

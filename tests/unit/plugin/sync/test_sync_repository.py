@@ -48,7 +48,7 @@ def served(group: ResourceGroup) -> list[JsonDict]:
     for w in written:
         res = rewrite_references(copy.deepcopy(w.resource), ids)
         res["id"] = w.uid
-        res["meta"] = {"versionId": "1", "lastUpdated": "2026-11-01T10:00:00Z"}
+        res["meta"] = {**(res.get("meta") or {}), "versionId": "1", "lastUpdated": "2026-11-01T10:00:00Z"}
         out.append(res)
     return out
 

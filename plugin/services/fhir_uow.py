@@ -1,0 +1,80 @@
+"""The production unit of work: the launch patient's group on the clinic's FHIR server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fhir_mappings.model import ResourceGroup
+from fhir_mappings.refs import literal
+from plugin.services.submissions import SubmissionLog
+from plugin.services.uow import Activity, Done, SaveState, uid_of
+from plugin.sync.repository import GroupRepository, LoadedGroup, Saved
+
+T = TypeVar("T")
+
+
+class FhirUnitOfWork:
+    """One request's unit of work over `GroupRepository`: one load (one round trip), one transaction a commit."""
+
+    def __init__(
+        self,
+        repository: GroupRepository,
+        submissions: SubmissionLog,
+        plan_id: str | None = None,
+        loaded: LoadedGroup | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        self.read_only = read_only
+        self.repository = repository
+        self.submissions = submissions
+        self.plan_id = plan_id
+        self._loaded = loaded
+
+    @property
+    def user(self) -> str:
+        return self.repository.user
+
+    @property
+    def patient(self) -> str:
+        return self.repository.patient
+
+    def loaded(self) -> LoadedGroup:
+        """What the load read (read once)."""
+        if self._loaded is None:
+            self._loaded = self.repository.load(self.plan_id)
+        return self._loaded
+
+    def group(self) -> ResourceGroup | None:
+        return self.loaded().group
+
+    def who(self) -> str:
+        loaded = self.loaded()
+        user = literal(self.user)
+        if loaded.group is not None and user.startswith("RelatedPerson/"):
+            for supporter in loaded.group.supporters:
+                if literal(loaded.index.ref(supporter.uid)) == user:
+                    return supporter.uid
+        return self.user
+
+    def _require_write(self) -> None:
+        if self.read_only:
+            raise PermissionError("this launch may not write")
+
+    def commit(self, action: Callable[[ResourceGroup], T], activity: Activity, key: str) -> Done[T]:
+        self._require_write()
+        saved = self.repository.save(self.loaded(), action, activity, key)
+        self._loaded = None  # the next read sees the save
+        return _done(saved)
+
+    def start(self, group: ResourceGroup, activity: Activity, key: str) -> Done[ResourceGroup]:
+        self._require_write()
+        saved = self.repository.start(group, activity, key)
+        self._loaded = None
+        return _done(saved)
+
+
+def _done(saved: Saved[T]) -> Done[T]:
+    state = SaveState.SAVED if saved.saved else SaveState.WAITING if saved.waiting else SaveState.UNCHANGED
+    return Done(saved.value, state, uid_of(saved.value))
