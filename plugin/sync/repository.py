@@ -34,7 +34,7 @@ from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KE
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.fhirjson import references
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
-from fhir_mappings.model import ResourceGroup, uids_from
+from fhir_mappings.model import ResourceGroup, seeded_uid, uids_from
 from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir
@@ -296,6 +296,12 @@ class GroupRepository:
                     # The re-read failed: park this attempt; its replay merges onto the then current versions.
                     parked = self._park(changeset, bundle, outage)
                     return Saved(value, group, parked, attempt, tuple(changeset.written))
+                if changeset.creates and fresh.group is not None and seeded_uid(key) in fresh.group.entity_uids():
+                    # The same submission committed meanwhile (another request or machine with the same key):
+                    # what it made is there, so applying it again would make it twice.
+                    log.info("fhir save %s for %s had been applied by another request", key, self.patient)
+                    done = SaveOutcome(result=TransactionResult((), idempotency_key=key, already_applied=True))
+                    return Saved(value, fresh.group, done, attempt)
                 self._check_commutes(changeset, fresh)
                 log.info(
                     "fhir save for %s: version conflict (round %d), re-applying on the fresh group: %s",

@@ -16,6 +16,7 @@ import re
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,10 +106,11 @@ class LaunchedApp:
         return found.group(1)
 
     def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kw: Any) -> TestResponse:
-        """POST a form; the CSRF token is added unless `csrf=False`."""
+        """POST a form; the CSRF token is added unless `csrf=False`, and a fresh submission key unless given."""
         form = dict(data or {})
         if csrf and "csrf_token" not in form:
             form["csrf_token"] = self.csrf_token()
+        form.setdefault("submission_key", str(uuid.uuid4()))
         return self.client.post(self.url(path), data=form, **kw)
 
     def resources(self, rtype: str) -> list[dict[str, Any]]:
