@@ -1,4 +1,5 @@
-"""What the context view shows beyond the group itself: what needs attention, and the timeline (pure)."""
+"""What the context view shows beyond the group itself: what needs attention, the agreements it lists, and the
+timeline (pure)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import date, datetime, time
 from flask_babel import gettext
 
 from fhir_mappings.codes import GroupStatus, MeetingStatus, NominationState
-from fhir_mappings.model import MEETING_INTERVAL_MONTHS, ResourceGroup, add_months
+from fhir_mappings.model import MEETING_INTERVAL_MONTHS, Agreement, ResourceGroup, add_months
+from fhir_mappings.rights import Action, Actor
 from plugin.web.forms import AMSTERDAM
 
 
@@ -84,6 +86,28 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
             )
         )
     return items
+
+
+def attention_for(group: ResourceGroup, actor: Actor, now: datetime) -> list[Attention] | None:
+    """What needs attention, for care professionals only (None: the actor's pages have no such list)."""
+    return attention(group, now) if actor.is_professional else None
+
+
+def listed_agreements(group: ResourceGroup, actor: Actor) -> list[Agreement]:
+    """The open agreements the overview lists: all of them for who may see all, else only the actor's own."""
+    everyone = actor.may(Action.VIEW_ALL_AGREEMENTS)
+    return [a for a in group.agreements if a.is_open and (everyone or a.owner == actor.who)]
+
+
+def name_of(group: ResourceGroup, who: str | None) -> str:
+    """How the group names a person (`who` as the group refers to them); empty when it does not know them."""
+    if not who:
+        return ""
+    member = next((m for m in group.members if m.who == who), None)
+    if member is not None:
+        return member.display
+    supporter = group.supporter(who)
+    return supporter.name if supporter is not None else ""
 
 
 def _short(moment: datetime) -> str:

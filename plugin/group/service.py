@@ -18,6 +18,7 @@ from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.launch.context import ActiveLaunch, smart_client
 from plugin.services.fhir_uow import FhirUnitOfWork
+from plugin.services.group import require_overview
 from plugin.services.submissions import SubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient
@@ -155,6 +156,7 @@ def group_page(see: Action, plan_id: str | None = None) -> GroupPage:
     page = current_service().page(plan_id)
     if page.group is None:
         abort(redirect(url_for("group.overview")))
+    require_overview(page.actor)  # a nominee or an outsider hears why in their own terms
     require(page.actor, see)
     return page
 

@@ -1,159 +1,155 @@
-"""The group area: the context view (home after launch), starting a group, lifecycle, timeline, styling."""
+"""The group area: the context view (home after launch), starting a group, lifecycle, take-over, timeline, styling.
+
+Views only read the form, call one service (`plugin.services.group`) and render; what a page offers follows the
+actor's rights (`page.may(...)`), and the services refuse anyway.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from functools import partial
 from typing import Any
 
 import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from fhir_mappings.codes import GroupStatus
-from fhir_mappings.errors import ResourcegroepError
 from fhir_mappings.model import ResourceGroup
-from plugin.group.forms import LifecycleForm, RenameForm, StartGroupForm
-from plugin.group.overview import attention, timeline
-from plugin.group.service import GroupPage, caseload_client, current_service, now, today
+from fhir_mappings.rights import Action, may_take_over, require
+from plugin.group.forms import LIFECYCLE_ACTIONS, LifecycleForm, RenameForm, StartGroupForm, TakeOverForm
+from plugin.group.overview import attention_for, listed_agreements, name_of, timeline
+from plugin.group.service import GroupPage, caseload_client, current_service, group_page, now, today
 from plugin.launch.context import launch_required
+from plugin.services import group as group_services
+from plugin.services.group import Lifecycle
 from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
-from plugin.web.actions import Problem, announce, read_only_problem, run_action, user_message
+from plugin.web.actions import Problem, can_change, run_service, user_message
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 bp = Blueprint("group", __name__)
 
-# Area pages shown in the group's navigation, in order: (endpoint, label msgid). Missing ones are skipped.
-AREAS: tuple[tuple[str, str], ...] = (
-    ("group.overview", "Overview"),
-    ("members.index", "Members"),
-    ("goals.index", "Goals"),
-    ("agreements.index", "Agreements"),
-    ("meetings.index", "Meetings"),
-    ("group.history", "Timeline"),
+# Area pages shown in the group's navigation, in order: (endpoint, label msgid, what one must be allowed to see).
+# Missing endpoints are skipped, and so are pages the actor may not see.
+AREAS: tuple[tuple[str, str, Action], ...] = (
+    ("group.overview", "Overview", Action.VIEW_OVERVIEW),
+    ("members.index", "Members", Action.VIEW_MEMBERS),
+    ("goals.index", "Goals", Action.VIEW_GOALS),
+    ("agreements.index", "Agreements", Action.VIEW_OWN_AGREEMENTS),
+    ("meetings.index", "Meetings", Action.VIEW_MEETINGS),
+    ("group.history", "Timeline", Action.VIEW_TIMELINE),
 )
 
 
 @bp.app_context_processor
 def group_navigation() -> dict[str, Any]:
-    def nav_items() -> list[tuple[str, str, bool]]:
-        """(url, label, current) for each area page that exists in this app."""
+    def nav_items(page: GroupPage | None = None) -> list[tuple[str, str, bool]]:
+        """(url, label, current) for each area page that exists in this app and that the page's actor may see."""
         items = []
         current = request.endpoint or ""
         if current.startswith("notes."):  # agenda and report belong to a meeting
             current = "meetings." + current.split(".", 1)[1]
-        for endpoint, label in AREAS:
-            if endpoint in current_app.view_functions:
-                area = endpoint.split(".")[0]
-                is_current = current == endpoint or (area != "group" and current.startswith(area + "."))
-                items.append((url_for(endpoint), gettext(label), is_current))
+        for endpoint, label, see in AREAS:
+            if endpoint not in current_app.view_functions or (page is not None and not page.may(see)):
+                continue
+            area = endpoint.split(".")[0]
+            is_current = current == endpoint or (area != "group" and current.startswith(area + "."))
+            items.append((url_for(endpoint), gettext(label), is_current))
         return items
 
     return {"nav_items": nav_items, "has_endpoint": lambda e: e in current_app.view_functions}
 
 
-def _no_group_yet(page: GroupPage) -> Response | None:
-    if page.group is None:
-        return current_app.make_response(render_template("group/start.html", page=page, form=StartGroupForm()))
-    return None
+def _start_page(page: GroupPage, form: StartGroupForm, problem: Problem | None = None, status: int = 200) -> Any:
+    """The start page: the form for a care professional, a word of explanation for the patient."""
+    offer = group_services.start_offer(current_service().uow())
+    return render_template("group/start.html", page=page, form=form, offer=offer.value, problem=problem), status
 
 
 @bp.get("/c/<context_id>/")
 @launch_required
 def overview(context_id: str) -> Any:
-    """The context view: the group at a glance and what needs attention (the caseload without a patient)."""
+    """The context view: the group at a glance and, for care professionals, what needs attention."""
     if g.launch.patient_id is None:
         return redirect(url_for("group.caseload"), code=303)
     page = current_service().page(request.args.get("plan"))
-    if (start := _no_group_yet(page)) is not None:
-        return start
-    group: ResourceGroup = page.group  # type: ignore[assignment]
+    if page.group is None:
+        return _start_page(page, StartGroupForm())
+    group_services.require_overview(page.actor)
+    group: ResourceGroup = page.group
+    actor = page.actor
     moment = now()
     last = group.last_held_meeting()
+    changeable = can_change(group)
     return render_template(
         "group/overview.html",
         page=page,
         group=group,
-        attention=attention(group, moment),
+        attention=attention_for(group, actor, moment),
         next_meeting=group.next_meeting(moment),
         last_report=last.report if last is not None else None,
         last_meeting=last,
+        agreements=listed_agreements(group, actor),
         overdue={a.uid for a in group.overdue_agreements(moment.date())},
-        rename_form=RenameForm(name=group.name),
-        lifecycle_form=LifecycleForm(),
+        name_of=partial(name_of, group),
+        take_over=page.loaded.group is not None and may_take_over(page.loaded.group, actor),
+        may_lifecycle=page.may(Action.CHANGE_STATUS) and bool(g.launch.can_write),
+        rename_form=RenameForm(name=group.name) if changeable and page.may(Action.RENAME_GROUP) else None,
     )
 
 
 @bp.post("/c/<context_id>/start")
 @launch_required
 def start(context_id: str) -> Any:
-    """Start the group: the name the patient chose; the launching clinician becomes regieondersteuner."""
+    """Start the group: the name the patient chose; the launching care professional becomes regieondersteuner."""
     service = current_service()
     page = service.page()
+    require(page.actor, Action.START_GROUP)
     form = StartGroupForm()
-    problem: Problem | None = None
-    status = 200
-    if page.group is not None and page.group.status is not GroupStatus.ENDED:
-        problem, status = Problem(gettext("This patient already has a resource group.")), 409
-    elif not g.launch.can_write:
-        problem, status = read_only_problem(), 403
-    elif form.validate_on_submit():
-        try:
-            saved = service.start_group(form.name.data or "")
-        except (ResourcegroepError, SyncError) as exc:
-            problem, status = Problem(user_message(exc)), 422
-        else:
-            announce(saved, gettext("The group has started."))
-            return redirect(url_for("group.overview"), code=303)
-    else:
-        status = 422
-    return render_template("group/start.html", page=page, form=form, problem=problem), status
-
-
-_LIFECYCLE = {
-    "pause": (GroupStatus.ON_HOLD, "Group paused"),
-    "resume": (GroupStatus.ACTIVE, "Group resumed"),
-    "end": (GroupStatus.ENDED, "Group ended"),
-    "reopen": (GroupStatus.ACTIVE, "Group reopened"),
-}
+    if not form.validate_on_submit():
+        return _start_page(page, form, status=422)
+    name = form.name.data or ""
+    outcome = run_service(
+        lambda uow, key: group_services.start_group(
+            uow,
+            key,
+            name=name,
+            patient_display=service.display_name(uow.patient),
+            user_display=service.display_name(uow.user),
+            today=today(),
+        ),
+        form=form,
+        saved_message=gettext("The group has started."),
+    )
+    if outcome.done:
+        return outcome.redirect(url_for("group.overview"))
+    return _start_page(page, form, outcome.problem, outcome.status)
 
 
 @bp.route("/c/<context_id>/status", methods=["GET", "POST"])
 @launch_required
 def lifecycle(context_id: str) -> Any:
     """Pause, resume, end, reopen, or continue after treatment; ending asks to confirm first."""
-    page = current_service().page()
-    if page.group is None:
+    page = group_page(Action.CHANGE_STATUS)
+    chosen = request.values.get("action", "")
+    if chosen not in LIFECYCLE_ACTIONS:
         abort(404)
     form = LifecycleForm()
-    chosen = request.values.get("action", "")
-    if chosen not in ("pause", "resume", "end", "reopen", "after_treatment"):
-        abort(404)
     problem: Problem | None = None
     status = 200
-    if request.method == "POST" and form.validate_on_submit():
-        if chosen == "end" and not form.confirm.data:
-            form.confirm.errors = [gettext("Tick the box to confirm that the group ends.")]
-            status = 422
-        else:
-            if chosen == "after_treatment":
-                outcome = run_action(
-                    page,
-                    lambda grp: grp.continue_after_treatment(today()),
-                    "Groep gaat door na de behandeling",
-                    form=form,
-                )
-            else:
-                new_status, activity = _LIFECYCLE[chosen]
-                outcome = run_action(page, lambda grp: grp.change_status(new_status, today()), activity, form=form)
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            step = Lifecycle(chosen)
+            outcome = run_service(
+                lambda uow, key: group_services.change_lifecycle(uow, key, step=step, today=today()), form=form
+            )
             if outcome.done:
                 return outcome.redirect(url_for("group.overview"))
             problem, status = outcome.problem, outcome.status
-    elif request.method == "POST":
-        status = 422
     return render_template(
         "group/lifecycle.html", page=page, group=page.group, form=form, action=chosen, problem=problem
     ), status
@@ -163,30 +159,57 @@ def lifecycle(context_id: str) -> Any:
 @launch_required
 def rename(context_id: str) -> Any:
     """Change the group's name."""
-    page = current_service().page()
-    if page.group is None:
-        abort(404)
+    page = group_page(Action.RENAME_GROUP)
     form = RenameForm()
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
         name = form.name.data or ""
-        outcome = run_action(page, lambda grp: grp.rename(name), "Naam van de groep gewijzigd", form=form)
+        outcome = run_service(lambda uow, key: group_services.rename_group(uow, key, name=name), form=form)
         if outcome.done:
             return outcome.redirect(url_for("group.overview"))
         problem, status = outcome.problem, outcome.status
     return render_template("group/rename.html", page=page, group=page.group, form=form, problem=problem), status
 
 
+@bp.route("/c/<context_id>/overnemen", methods=["GET", "POST"])
+@launch_required
+def take_over(context_id: str) -> Any:
+    """A colleague takes over a group that has no regieondersteuner any more, with a reason (kept in the Provenance)."""
+    page = group_page(Action.TAKE_OVER)
+    full = page.loaded.group
+    if full is None:  # group_page() never returns a page without a group; this only narrows the type
+        abort(404)
+    group_services.require_take_over(full, page.actor)
+    form = TakeOverForm()
+    problem: Problem | None = None
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            service = current_service()
+            reason = form.reason.data or ""
+            outcome = run_service(
+                lambda uow, key: group_services.take_over(
+                    uow, key, reason=reason, display=service.display_name(uow.user), today=today()
+                ),
+                form=form,
+                saved_message=gettext("You are now the direction supporter of this group."),
+            )
+            if outcome.done:
+                return outcome.redirect(url_for("group.overview"))
+            problem, status = outcome.problem, outcome.status
+    return render_template("group/take_over.html", page=page, group=page.group, form=form, problem=problem), status
+
+
 @bp.get("/c/<context_id>/tijdlijn")
 @launch_required
 def history(context_id: str) -> Any:
     """The timeline: what happened when (nothing is ever deleted)."""
-    page = current_service().page(request.args.get("plan"))
-    if page.group is None:
-        return render_template("group/start.html", page=page, form=StartGroupForm())
+    page = group_page(Action.VIEW_TIMELINE, request.args.get("plan"))
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
     return render_template(
-        "group/timeline.html", page=page, group=page.group, events=timeline(page.group), earlier=page.loaded.plans[1:]
+        "group/timeline.html", page=page, group=group, events=timeline(group), earlier=page.loaded.plans[1:]
     )
 
 
@@ -226,8 +249,9 @@ def caseload(context_id: str) -> Any:
 @bp.post("/c/<context_id>/opnieuw-opslaan")
 @launch_required
 def retry_waiting(context_id: str) -> Any:
-    """Try the saves that wait for the EHR again, now."""
+    """Try the saves that wait for the EHR again, now (also on the start page: a start may be waiting)."""
     service = current_service()
+    require(service.page().actor, Action.RETRY_WAITING)
     try:
         done = service.repository.replay_waiting()
     except SyncError as exc:  # any failure here only means: still waiting

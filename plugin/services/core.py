@@ -75,7 +75,7 @@ def once(uow: UnitOfWork, key: str, save: Callable[[], Done[T]]) -> Done[T]:
     owner = f"{uow.user} {uow.patient}"
     earlier = uow.submissions.claim(owner, key)
     if earlier is not None:
-        return Done(None, SaveState.REPEATED, earlier.uid)  # type: ignore[arg-type]
+        return Done(None, SaveState.REPEATED, earlier.uid)
     try:
         done = save()
     except BaseException:

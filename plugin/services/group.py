@@ -1,4 +1,4 @@
-"""Services of the group as a whole: start, rename, lifecycle, take over."""
+"""Services of the group as a whole: who sees the overview, start, rename, lifecycle, take over."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from enum import StrEnum
 from fhir_mappings.codes import GroupStatus
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Member, ResourceGroup, check_text, uids_from
-from fhir_mappings.rights import Action, actor_in, require
+from fhir_mappings.refs import literal
+from fhir_mappings.rights import Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
 from plugin.services.core import act, once
 from plugin.services.uow import Activity, Done, UnitOfWork
 
@@ -38,6 +39,40 @@ _LIFECYCLE_STATUS = {
     Lifecycle.END: GroupStatus.ENDED,
     Lifecycle.REOPEN: GroupStatus.ACTIVE,
 }
+
+
+def require_overview(actor: Actor) -> None:
+    """Raise `NotAllowed` unless the actor may see the group's overview, saying why in their own terms."""
+    if actor.role is Role.NOMINEE:
+        raise NotAllowed(
+            "Je bent voorgedragen voor deze resourcegroep. Als je na het kennismakingsgesprek lid wordt, kun je de "
+            "groep zien.",
+            f"nominee {actor.who!r} may not view the group before the interview",
+        )
+    if not actor.may(Action.VIEW_OVERVIEW):
+        raise NotAllowed(
+            "Je hoort niet bij deze resourcegroep. Alleen de patiënt, de leden van de groep en de behandelaars "
+            "van de instelling kunnen de groep zien.",
+            f"{actor.role} {actor.who!r} may not view the group",
+        )
+
+
+class StartOffer(StrEnum):
+    """What the start page offers when the patient has no open group."""
+
+    FORM = "form"  # a care professional: the form to start the group
+    WAIT = "wait"  # the patient: their care professional starts the group
+
+
+def start_offer(uow: UnitOfWork) -> StartOffer:
+    """What the start page shows the acting user; `NotAllowed` for anybody who is neither patient nor professional."""
+    actor = actor_in(uow.group(), uow.who())
+    if actor.may(Action.START_GROUP):
+        return StartOffer.FORM
+    if literal(uow.user) == literal(uow.patient):
+        return StartOffer.WAIT
+    require_overview(actor)  # a nominee or a stranger: the overview's refusal, in their terms
+    return StartOffer.WAIT  # a member of an ended group: a care professional starts the next one
 
 
 def start_group(
@@ -77,8 +112,29 @@ def change_lifecycle(uow: UnitOfWork, key: str, *, step: Lifecycle, today: date)
     return act(uow, key, Action.CHANGE_STATUS, _LIFECYCLE_TEXT[step], change)
 
 
+def require_take_over(group: ResourceGroup, actor: Actor) -> None:
+    """Raise `NotAllowed` unless the actor may take the group over now (a colleague, and no regieondersteuner)."""
+    require(actor, Action.TAKE_OVER)
+    if not may_take_over(group, actor):
+        raise NotAllowed(
+            "De groep heeft een regieondersteuner. Alleen die kan de groep aan je overdragen.",
+            f"{actor.who!r} may not take over: the group has an active regieondersteuner",
+        )
+
+
 def take_over(uow: UnitOfWork, key: str, *, reason: str, display: str, today: date) -> Done[Member]:
-    """A colleague takes over a group whose regieondersteuner left the team; the reason goes into the Provenance."""
+    """A colleague takes over a group whose regieondersteuner left the team; the reason goes into the Provenance.
+
+    Refused (`NotAllowed`) while the group has an active regieondersteuner: then only a hand-over can change it.
+    """
+    loaded = uow.group()
+    if loaded is not None:
+        require_take_over(loaded, actor_in(loaded, uow.who()))
     why = check_text(reason, "de reden", "take-over reason", MAX_REASON)
     activity = Activity("Regieondersteuning overgenomen", reason=why)
-    return act(uow, key, Action.TAKE_OVER, activity, lambda g, actor: g.take_over(actor.who, display, today))
+
+    def change(group: ResourceGroup, actor: Actor) -> Member:
+        require_take_over(group, actor)  # the group as saved: someone may have become regieondersteuner meanwhile
+        return group.take_over(actor.who, display, today)
+
+    return act(uow, key, Action.TAKE_OVER, activity, change)

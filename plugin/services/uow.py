@@ -35,7 +35,7 @@ class SaveState(enum.StrEnum):
 class Done(Generic[T]):
     """The result of one service call: what the action returned and where the save stands."""
 
-    value: T
+    value: T | None  # None only for a repeated submission (REPEATED): the first one's value is not kept
     state: SaveState
     uid: str | None = None  # the uid of what the action made or changed (also known for a repeat)
 

@@ -104,7 +104,7 @@ def label(value: Enum | None) -> str:
 
 def choices(values: Sequence[Enum]) -> list[tuple[str, str]]:
     """(code, label) pairs for a select or radio list."""
-    return [(str(v.value), label(v)) for v in values]  # type: ignore[attr-defined]
+    return [(str(v.value), label(v)) for v in values]
 
 
 def group_status_label(status: GroupStatus) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fhir_mappings.codes import CS_ARTIFACT, Artifact
-from tests.support.ui import READ_SCOPES, launched
+from fhir_mappings.rights import RIGHTS, Action, Role
+from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 
 def text(response: object) -> str:
@@ -32,10 +36,19 @@ def test_context_view_shows_the_group_at_a_glance(tmp_path: Path) -> None:
         assert 'aria-current="page"' in html
 
 
-def test_forming_group_lists_nominees_that_need_an_interview(tmp_path: Path) -> None:
+def test_forming_group_shows_what_the_interviews_need(tmp_path: Path) -> None:
     with launched(tmp_path, patient="mohammed-el-amrani", user="Practitioner/bram-jansen") as env:
         html = text(env.get("/"))
-        assert "kennismakingsgesprek" in html or "gesprek" in html
+        attention = html.split('<ul class="attention-list">', 1)[1].split("</ul>", 1)[0]
+        # Youssef's interview was held: the regieondersteuner decides; the others' interviews are still to come.
+        assert (
+            "Youssef El Amrani heeft het kennismakingsgesprek gehad: besluit of Youssef El Amrani lid wordt."
+            in attention
+        )
+        assert "Henk de Boer" not in attention and "Rachid" not in attention
+        members = html.split('id="members-h"', 1)[1].split("</section>", 1)[0]
+        for nominee in ("Henk de Boer", "Rachid", "Lotte Smit"):
+            assert re.search(rf"<strong>{nominee}</strong>.*?gesprek gepland", members, re.S), nominee
 
 
 def test_a_patient_without_a_group_can_start_one(tmp_path: Path) -> None:
@@ -137,3 +150,197 @@ def test_a_launch_without_a_patient_shows_the_caseload(tmp_path: Path) -> None:
     with launched(tmp_path, patient=None, user="Patient/sanne-bakker", scopes=user_scopes) as env:
         refused = env.get("/caseload")
         assert refused.status_code == 403 and "zorgverleners" in text(refused)
+
+
+# ---------------------------------------------------------------------- who is acting
+
+
+def snapshot(env: LaunchedApp) -> dict[str, list[tuple[str, str]]]:
+    """Every resource in the store with its version, to check that a refused POST wrote nothing."""
+    types = ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Provenance", "RelatedPerson")
+    return {t: sorted((r["id"], r["meta"]["versionId"]) for r in env.resources(t)) for t in types}
+
+
+def related_person(env: LaunchedApp, name: str) -> str:
+    found = [r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == name]
+    assert len(found) == 1, name
+    return f"RelatedPerson/{found[0]['id']}"
+
+
+def act_as(env: LaunchedApp, user: str) -> None:
+    """The same browser and store, from now on launched by `user` (e.g. a RelatedPerson, whose id the store made)."""
+    sessions = env.app.extensions["session_store"]
+    context = sessions.get_context(env.context_id)
+    sessions.save_context(dataclasses.replace(context, fhir_user=user))
+
+
+def sanne_team(env: LaunchedApp) -> dict[str, Any]:
+    return next(t for t in env.resources("CareTeam") if t["subject"]["reference"] == "Patient/sanne-bakker")
+
+
+def lifecycle_links(html: str) -> list[str]:
+    return [t for t in ("Groep pauzeren", "Groep beëindigen", "Doorgaan na de behandeling") if t in html]
+
+
+def test_the_patient_sees_the_overview_without_what_only_care_professionals_do(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        page = env.get("/")
+        assert page.status_code == 200, text(page)
+        html = text(page)
+        assert "Team Sanne" in html and "Volgende bijeenkomst" in html and "Laatste verslag" in html
+        assert "Aandacht nodig" not in html  # for care professionals only
+        assert lifecycle_links(html) == []
+        # The rename form shows exactly when the rights table lets the patient rename the group.
+        assert ("Naam opslaan" in html) is (Role.REGISSEUR in RIGHTS[Action.RENAME_GROUP])
+        assert f'href="/c/{env.context_id}/status' not in html
+        before = snapshot(env)
+        refused = env.post("/status", {"action": "pause"})
+        assert refused.status_code == 403
+        assert "Dit mag alleen de regieondersteuner of een andere behandelaar van de instelling." in text(refused)
+        assert env.get("/status?action=end").status_code == 403
+        assert snapshot(env) == before
+        assert sanne_team(env)["status"] == "active"
+
+
+def test_a_member_sees_the_meeting_the_members_their_own_agreements_and_the_report(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/lotte-smit") as env:
+        page = env.get("/")
+        assert page.status_code == 200, text(page)
+        html = text(page)
+        assert "Volgende bijeenkomst" in html
+        members = html.split('id="members-h"', 1)[1].split("</section>", 1)[0]
+        for name in ("Sanne Bakker", "Anna de Vries", "Ans Bakker", "Karim Haddou", "Lotte Smit"):
+            assert f"<strong>{name}</strong>" in members, name
+        assert "regieondersteuner" in members
+        assert "Mijn open afspraken" in html and "Cv bijwerken" in html  # Lotte's own agreement
+        assert "Sportschool uitzoeken" not in html  # Karim's
+        assert "De huurtoeslag is rond." in html  # the latest report
+        assert "Aandacht nodig" not in html
+        assert 'id="goals-h"' not in html
+        assert lifecycle_links(html) == [] and "Naam opslaan" not in html
+        for secret in ("06-12345678", "ans.bakker@example.nl", "06-87654321", "zware tijd", "Samen sporten"):
+            assert secret not in html, secret  # no contact details, nothing of interview records
+        assert "Tijdlijn" not in html
+        assert env.get("/tijdlijn").status_code == 403
+        before = snapshot(env)
+        assert env.post("/naam", {"name": "Team Lotte"}).status_code == 403
+        assert env.post("/status", {"action": "end", "confirm": "y"}).status_code == 403
+        assert snapshot(env) == before
+
+
+def test_a_related_person_member_sees_their_own_agreement(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        act_as(env, related_person(env, "Karim Haddou"))
+        html = text(env.get("/"))
+        assert "Mijn open afspraken" in html and "Sportschool uitzoeken" in html
+        assert "Cv bijwerken" not in html and "06-12345678" not in html and "Aandacht nodig" not in html
+
+
+def test_a_related_person_of_another_group_is_refused(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        act_as(env, related_person(env, "Youssef El Amrani"))  # Mohammed's brother
+        page = env.get("/")
+        assert page.status_code == 403
+        assert "Je hoort niet bij deze resourcegroep." in text(page)
+        assert "Team Sanne" not in text(page)
+        before = snapshot(env)
+        assert env.post("/naam", {"name": "Team Youssef"}).status_code == 403
+        assert env.post("/status", {"action": "pause"}).status_code == 403
+        assert snapshot(env) == before
+
+
+def test_a_nominee_sees_the_group_only_after_the_interview(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="mohammed-el-amrani", user="Practitioner/lotte-smit") as env:
+        page = env.get("/")
+        assert page.status_code == 403
+        html = text(page)
+        assert "Als je na het kennismakingsgesprek lid wordt, kun je de groep zien." in html
+        assert "Team Mohammed" not in html and "Youssef" not in html
+
+
+def test_a_care_professional_of_another_group_may_do_what_the_rights_say(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/bram-jansen") as env:
+        html = text(env.get("/"))
+        assert "Aandacht nodig" in html and "Groep pauzeren" in html and "Naam opslaan" in html
+        assert "Groep overnemen" not in html  # Anna is still the regieondersteuner
+        assert env.get("/overnemen").status_code == 403
+        assert env.post("/status", {"action": "pause"}).status_code == 303
+        assert sanne_team(env)["status"] == "suspended"
+
+
+def test_the_patient_without_a_group_is_told_who_starts_it(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="daan-mulder", user="Patient/daan-mulder") as env:
+        page = env.get("/")
+        assert page.status_code == 200
+        html = text(page)
+        assert "Je hebt nog geen resourcegroep. Je behandelaar start de groep, samen met jou." in html
+        assert 'name="name"' not in html and "Groep starten" not in html
+        refused = env.post("/start", {"name": "Daans team"})
+        assert refused.status_code == 403
+        assert not [t for t in env.resources("CareTeam") if t["subject"]["reference"] == "Patient/daan-mulder"]
+
+
+def test_a_double_submit_renames_once(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        provenances = len(env.resources("Provenance"))
+        key = "same-form-0001"
+        assert env.post("/naam", {"name": "Sannes steungroep", "submission_key": key}).status_code == 303
+        again = env.post("/naam", {"name": "Sannes steungroep", "submission_key": key})
+        assert again.status_code == 303
+        assert "Dit was al opgeslagen. Er is niets dubbel opgeslagen." in text(env.get("/"))
+        assert len(env.resources("Provenance")) == provenances + 1
+        assert sanne_team(env)["name"] == "Sannes steungroep"
+
+
+# ---------------------------------------------------------------------- take over
+
+
+def end_annas_membership(env: LaunchedApp) -> None:
+    """Anna left the clinic: her participation ends in the record, without a hand-over."""
+    team = sanne_team(env)
+    for participant in team["participant"]:
+        if participant["member"]["reference"] == "Practitioner/anna-de-vries":
+            participant.setdefault("period", {})["end"] = date.today().isoformat()
+    env.store.update("CareTeam", team["id"], team)
+
+
+def test_a_colleague_takes_over_a_group_without_regieondersteuner(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/bram-jansen") as env:
+        end_annas_membership(env)
+        html = text(env.get("/"))
+        assert "Deze groep heeft geen regieondersteuner." in html
+        assert f'href="/c/{env.context_id}/overnemen"' in html
+        form = env.get("/overnemen")
+        assert form.status_code == 200 and "Waarom neemt u de groep over?" in text(form)
+        empty = env.post("/overnemen", {"reason": "  "})
+        assert empty.status_code == 422 and "Vul dit veld in" in text(empty)
+        reason = "Anna werkt niet meer bij de instelling; ik neem de groep over tot er een vaste opvolger is."
+        done = env.post("/overnemen", {"reason": reason})
+        assert done.status_code == 303, text(done)
+        roles = {
+            p["member"]["reference"]: p["role"][0]["coding"][0]["code"]
+            for p in sanne_team(env)["participant"]
+            if "end" not in p.get("period", {})
+        }
+        assert roles["Practitioner/bram-jansen"] == "regieondersteuner"
+        taken = [p for p in env.resources("Provenance") if p.get("reason") and p["reason"][0].get("text") == reason]
+        assert len(taken) == 1
+        assert taken[0]["agent"][0]["who"]["reference"] == "Practitioner/bram-jansen"
+        after = text(env.get("/"))
+        assert "U bent nu de regieondersteuner van deze groep." in after
+        assert "Deze groep heeft geen regieondersteuner." not in after
+        before = snapshot(env)
+        assert env.post("/overnemen", {"reason": "Nog een keer."}).status_code == 403  # now he is regieondersteuner
+        assert snapshot(env) == before
+
+
+def test_only_a_colleague_may_take_over(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        end_annas_membership(env)
+        html = text(env.get("/"))
+        assert "Groep overnemen" not in html
+        before = snapshot(env)
+        refused = env.post("/overnemen", {"reason": "Ik kies zelf."})
+        assert refused.status_code == 403
+        assert "Dit mag alleen een andere behandelaar van de instelling." in text(refused)
+        assert snapshot(env) == before
