@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeGuard, get_args
 
 from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, normalize_iss
 from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
@@ -25,6 +25,13 @@ from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
 SameSite = Literal["None", "Lax", "Strict"]
+
+
+_SAMESITE_VALUES = "session_cookie_samesite must be None, Lax or Strict"
+
+
+def _is_samesite(value: str) -> TypeGuard[SameSite]:
+    return value in get_args(SameSite)
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,8 @@ class AppConfig:
         object.__setattr__(self, "public_base_url", base)
         if len(self.secret_key) < 32:
             raise ConfigurationError("secret_key must be at least 32 characters")
-        if self.session_cookie_samesite not in ("None", "Lax", "Strict"):
-            raise ConfigurationError("session_cookie_samesite must be None, Lax or Strict")
+        if not _is_samesite(self.session_cookie_samesite):
+            raise ConfigurationError(_SAMESITE_VALUES)
         if self.session_cookie_samesite == "None" and not self.session_cookie_secure:
             raise ConfigurationError("SameSite=None needs a Secure cookie (set session_cookie_samesite = 'Lax')")
         for source in self.frame_ancestors:
@@ -90,9 +97,11 @@ def env_name(ehr_name: str) -> str:
 
 
 def _str_tuple(value: object, what: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigurationError(f"{what} must be a list of strings")
-    return tuple(cast(list[str], value))
+    if isinstance(value, list):
+        strings = tuple(v for v in value if isinstance(v, str))
+        if len(strings) == len(value):
+            return strings
+    raise ConfigurationError(f"{what} must be a list of strings")
 
 
 def _ehr(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> EhrRegistration:
@@ -170,13 +179,16 @@ def config_from_mapping(
     if not isinstance(ehr_tables, list):
         raise ConfigurationError("[[ehr]] must be an array of tables")
     backend = data.get("backend")
+    samesite = str(pick("session_cookie_samesite", "None"))
+    if not _is_samesite(samesite):
+        raise ConfigurationError(_SAMESITE_VALUES)
     return AppConfig(
         public_base_url=str(pick("public_base_url", "")),
         secret_key=str(pick("secret_key", "")),
         ehrs=tuple(_ehr(t, env, base) for t in ehr_tables),
         backend=_backend(backend, base) if isinstance(backend, dict) else None,
         session_cookie_secure=bool(secure),
-        session_cookie_samesite=str(pick("session_cookie_samesite", "None")),  # type: ignore[arg-type]
+        session_cookie_samesite=samesite,
         frame_ancestors=_str_tuple(list(ancestors), "frame_ancestors"),
         session_db=str(session_db) if session_db else None,
         outbox_db=str(outbox_db) if outbox_db else None,

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app, g, session
 
 from plugin.launch.messages import read_only_reason_text
+from plugin.session_store import ServerSideSession
 from smart_launch import LaunchContext, SmartClient
 
 P = ParamSpec("P")
@@ -35,8 +36,9 @@ def browser_session_id() -> str:
     """The opaque id of this browser's server-side session (created and persisted on first use)."""
     if "since" not in session:
         session["since"] = 1  # any value: makes the session non-empty, so it is stored and its cookie set
-    sid: str = session.sid  # type: ignore[attr-defined]
-    return sid
+    if not isinstance(session, ServerSideSession):
+        raise RuntimeError("the app must use plugin.session_store's server-side sessions")
+    return session.sid
 
 
 @dataclass(frozen=True)
