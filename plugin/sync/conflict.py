@@ -1,25 +1,27 @@
-"""Version conflicts (409/412): re-read, re-apply what commutes, raise a Conflict for what does not.
+"""Version conflicts (409/412): the three-way merge that tells what commutes, and the re-read.
 
-Two ways to re-apply, both plain functions over FHIR JSON:
-- the caller's own ``reapply(changeset, current)`` (e.g. the unit of work replays domain operations);
-- :func:`merge_reapply`, a three-way merge per element of (as read, mine, theirs) where lists named in
-  ``list_keys`` merge item by item (adding a goal to CarePlan.goal, a participant to CareTeam.participant,
-  a note to Goal.note all commute); two different edits of the same element are a real conflict.
+There is one conflict path per kind of save:
+- a live save (``repository.GroupRepository.save``) re-reads the group, checks with :func:`three_way_merge`
+  that the other change does not touch what this action changed, and applies the domain action again;
+- a replay from the outbox (``outbox.submit_rebasing``) re-reads the updated resources with :func:`reread` and
+  rebases its stored Bundle onto them with :func:`three_way_merge`.
+
+The merge works per element of (as read, mine, theirs); lists named in ``list_keys`` merge item by item
+(adding a goal to CarePlan.goal, a participant to CareTeam.participant, a note to Goal.note all commute);
+two different edits of the same element are a real conflict.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import Conflict, JsonDict, NotFound, PreconditionFailed
-from plugin.sync.transaction import ChangeSet, TransactionResult, submit
+from plugin.sync.transaction import ChangeSet
 
 log = logging.getLogger(__name__)
 
@@ -81,48 +83,7 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-# ---------------------------------------------------------------------- pure commutative helpers
-
-
-def with_reference(resource: JsonDict, element: str, reference: str, **extra: Any) -> JsonDict:
-    """Copy of ``resource`` with ``{"reference": reference}`` added to list ``element`` unless already there.
-
-    For CarePlan.goal, CarePlan.careTeam and the like (lists of Reference).
-    """
-    out = copy.deepcopy(resource)
-    items = out.setdefault(element, [])
-    if not any(isinstance(i, dict) and i.get("reference") == reference for i in items):
-        items.append({"reference": reference, **extra})
-    return out
-
-
-def with_participant(resource: JsonDict, participant: JsonDict, element: str = "participant") -> JsonDict:
-    """Copy with ``participant`` added unless one with the same member (or actor) reference is present."""
-    out = copy.deepcopy(resource)
-    items = out.setdefault(element, [])
-    key = _member(participant)
-    if key is None:
-        raise ValueError("participant needs member.reference or actor.reference")
-    if not any(_member(i) == key for i in items):
-        items.append(copy.deepcopy(participant))
-    return out
-
-
-def with_note(resource: JsonDict, text: str, *, time: str | None = None, author: str | None = None) -> JsonDict:
-    """Copy with an Annotation appended to ``note`` unless one with the same text (and time/author) exists."""
-    note: JsonDict = {"text": text}
-    if time:
-        note["time"] = time
-    if author:
-        note["authorReference"] = {"reference": author}
-    out = copy.deepcopy(resource)
-    items = out.setdefault("note", [])
-    if not any(_note(i) == _note(note) for i in items):
-        items.append(note)
-    return out
-
-
-# ---------------------------------------------------------------------- three-way merge
+# ---------------------------------------------------------------------- the three-way merge
 
 
 def three_way_merge(
@@ -190,27 +151,6 @@ def _merge_list(
     return result if result or t is not _MISSING or m is not _MISSING else _MISSING
 
 
-def merge_reapply(list_keys: Mapping[str, KeyFn] = DEFAULT_LIST_KEYS) -> ReapplyFn:
-    """A ``reapply`` that three-way merges each stale update; needs the ``base`` kept by ``ChangeSet.update``."""
-
-    def reapply(changeset: ChangeSet, current: Mapping[str, JsonDict]) -> ChangeSet:
-        for key, theirs in current.items():
-            pending = changeset.update_for(key)
-            if pending is None:
-                continue
-            if pending.base is None:
-                raise Conflict(
-                    f"{key}: changed on the server and no base version kept to merge with",
-                    mine=copy.deepcopy(pending.resource),
-                    theirs=copy.deepcopy(theirs),
-                )
-            merged = three_way_merge(pending.base, pending.resource, theirs, list_keys=list_keys)
-            changeset.update(merged, version=_version(theirs), base=theirs)
-        return changeset
-
-    return reapply
-
-
 # ---------------------------------------------------------------------- re-read and retry
 
 
@@ -245,50 +185,3 @@ def reread(client: FhirClient, keys: Sequence[str], *, use_batch: bool = True) -
         rtype, rid = key.split("/", 1)
         current[key] = client.read(rtype, rid).json()
     return current
-
-
-def submit_with_reapply(
-    client: FhirClient,
-    changeset: ChangeSet,
-    *,
-    agent: str,
-    activity: JsonDict,
-    reapply: ReapplyFn | None = None,
-    capabilities: ServerCapabilities | None = None,
-    max_rounds: int = 3,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> TransactionResult:
-    """Save ``changeset``; on 409/412 re-read the updated resources, re-apply, and try again (bounded).
-
-    ``reapply`` gets the change set and the resources whose version moved, and returns the change set to
-    send next; it raises :class:`Conflict` for a real conflict. Default: :func:`merge_reapply`.
-    """
-    reapply = reapply or merge_reapply()
-    use_batch = capabilities.supports_batch if capabilities is not None else True
-    for attempt in range(1, max_rounds + 1):
-        bundle = changeset.to_bundle(agent=agent, activity=activity, recorded=clock())
-        try:
-            return submit(client, bundle, capabilities=capabilities)
-        except PreconditionFailed as exc:
-            keys = [u.key for u in changeset.updates]
-            current = reread(client, keys, use_batch=use_batch)
-            stale: dict[str, JsonDict] = {}
-            for key, theirs in current.items():
-                pending = changeset.update_for(key)
-                if pending is not None and _version(theirs) != pending.version:
-                    stale[key] = theirs
-            if not stale:
-                # Nothing we update moved: the 409 was about something else; nothing to re-apply.
-                raise
-            log.info(
-                "fhir save %s: version conflict on %s (round %d), re-applying",
-                changeset.idempotency_key,
-                ",".join(sorted(stale)),
-                attempt,
-            )
-            if attempt == max_rounds:
-                raise PreconditionFailed(
-                    f"still conflicting after {max_rounds} rounds: {', '.join(sorted(stale))}", status=exc.status
-                ) from exc
-            changeset = reapply(changeset, stale)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

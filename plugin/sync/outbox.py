@@ -408,7 +408,7 @@ def save_or_enqueue(
 ) -> SaveOutcome:
     """Replay this patient's earlier pending saves first (order matters), then save ``bundle``.
 
-    ``send`` overrides how it is sent (e.g. ``conflict.submit_with_reapply`` for the same change set);
+    ``send`` overrides how it is sent (the repository sends through ``transaction.submit``);
     default ``transaction.submit``. When the server cannot be reached, the Bundle of the failing attempt
     (``OutageError.bundle``, else ``bundle``) is parked in the outbox, with ``bases`` (the resources as read
     before the change, by ``Type/id``) so a replay can merge. Conflicts and refusals propagate.

@@ -12,8 +12,7 @@ import requests
 
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities
 from plugin.sync.client import FhirClient, RetryPolicy
-from plugin.sync.conflict import submit_with_reapply
-from plugin.sync.errors import Conflict, Invalid
+from plugin.sync.errors import Invalid
 from plugin.sync.outbox import OutboxState, SqliteOutbox, replay, save_or_enqueue
 from plugin.sync.transaction import ChangeSet, submit
 from tests.support.proxy import Fault, FaultProxy
@@ -196,90 +195,6 @@ def test_retry_of_an_update_after_commit_is_recognised_as_done(
     history = direct_get(medplum_base, f"CareTeam/{team['id']}/_history")
     assert len(history["entry"]) == 2 and direct_get(medplum_base, f"CareTeam/{team['id']}")["status"] == "active"
     assert result.resolve(goal).startswith("Goal/")
-
-
-def test_stale_if_match_is_reapplied_when_the_change_commutes(
-    client: FhirClient, proxy: FaultProxy, medplum_base: str, patient: str, practitioner: str
-) -> None:
-    tag = uuid.uuid4().hex
-    g1 = direct_create(
-        medplum_base,
-        {
-            "resourceType": "Goal",
-            "lifecycleStatus": "active",
-            "description": {"text": "een"},
-            "subject": {"reference": patient},
-        },
-    )
-    plan = direct_create(
-        medplum_base,
-        {
-            "resourceType": "CarePlan",
-            "identifier": ident(f"plan-{tag}"),
-            "status": "active",
-            "intent": "plan",
-            "subject": {"reference": patient},
-            "goal": [{"reference": f"Goal/{g1['id']}"}],
-        },
-    )
-    # Editor B adds a goal after editor A read the plan.
-    g2 = direct_create(
-        medplum_base,
-        {
-            "resourceType": "Goal",
-            "lifecycleStatus": "active",
-            "description": {"text": "twee"},
-            "subject": {"reference": patient},
-        },
-    )
-    theirs = {**plan, "goal": [*plan["goal"], {"reference": f"Goal/{g2['id']}"}]}
-    r = requests.put(f"{medplum_base}/CarePlan/{plan['id']}", json=theirs, headers=H, timeout=10)
-    assert r.status_code == 200
-    # Editor A adds a new goal to the plan as read.
-    cs = ChangeSet(identifier_system=ID_SYSTEM, idempotency_tag_system=TAG_SYSTEM)
-    g3 = cs.create(
-        {
-            "resourceType": "Goal",
-            "identifier": ident(f"goal-{tag}"),
-            "lifecycleStatus": "active",
-            "description": {"text": "drie"},
-            "subject": {"reference": patient},
-        }
-    )
-    cs.update({**plan, "goal": [*plan["goal"], {"reference": g3}]}, version=plan["meta"]["versionId"], base=plan)
-
-    result = submit_with_reapply(client, cs, agent=practitioner, activity=ACTIVITY)
-
-    assert proxy.count == 4  # 412, Provenance lookup (not ours), one batch re-read, the re-applied transaction
-    final = direct_get(medplum_base, f"CarePlan/{plan['id']}")
-    assert [g["reference"] for g in final["goal"]] == [f"Goal/{g1['id']}", f"Goal/{g2['id']}", result.resolve(g3)]
-    assert count_by_identifier(medplum_base, "Goal", f"goal-{tag}") == 1
-
-
-def test_two_edits_of_the_same_goal_text_raise_conflict_with_both_versions(
-    client: FhirClient, medplum_base: str, patient: str, practitioner: str
-) -> None:
-    goal = direct_create(
-        medplum_base,
-        {
-            "resourceType": "Goal",
-            "lifecycleStatus": "active",
-            "description": {"text": "oud"},
-            "subject": {"reference": patient},
-        },
-    )
-    theirs = {**goal, "description": {"text": "van B"}}
-    assert requests.put(f"{medplum_base}/Goal/{goal['id']}", json=theirs, headers=H, timeout=10).status_code == 200
-    cs = ChangeSet(identifier_system=ID_SYSTEM, idempotency_tag_system=TAG_SYSTEM)
-    cs.update({**goal, "description": {"text": "van A"}}, version=goal["meta"]["versionId"], base=goal)
-
-    with pytest.raises(Conflict) as info:
-        submit_with_reapply(client, cs, agent=practitioner, activity=ACTIVITY)
-
-    assert info.value.mine["description"]["text"] == "van A"
-    assert info.value.theirs["description"]["text"] == "van B"
-    assert info.value.element == "description"
-    assert direct_get(medplum_base, f"Goal/{goal['id']}")["description"]["text"] == "van B"
 
 
 @pytest.mark.parametrize("fault", [Fault.DROP, Fault.STATUS_503, Fault.TIMEOUT_AFTER_COMMIT])
