@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext
 
 from fhir_mappings.codes import AgreementStatus, MemberRole
 from fhir_mappings.model import Agreement, ResourceGroup
+from fhir_mappings.rights import Action
 from plugin.agreements.forms import AgreementForm, EditAgreementForm
 from plugin.group.service import GroupPage, group_page, today
 from plugin.launch.context import launch_required
-from plugin.web.actions import Problem, can_change, read_only_problem, run_action
+from plugin.services import agreements as services
+from plugin.web.actions import Problem, can_change, run_service
 from plugin.web.labels import label
 
 bp = Blueprint(
@@ -22,7 +24,6 @@ bp = Blueprint(
 )
 
 OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
-OPEN_STATES = (AgreementStatus.REQUESTED, AgreementStatus.ACCEPTED, AgreementStatus.IN_PROGRESS)
 
 
 @dataclass
@@ -40,15 +41,32 @@ def _sort_key(agreement: Agreement) -> tuple[bool, date, str]:
     return (agreement.due is None, agreement.due or date.max, agreement.description.casefold())
 
 
-def agreement_lists(group: ResourceGroup, on: date) -> AgreementLists:
+def agreement_lists(agreements: list[Agreement], on: date) -> AgreementLists:
     """Open (soonest first), done and cancelled agreements, and which open ones are overdue on `on`."""
-    ordered = sorted(group.agreements, key=_sort_key)
+    ordered = sorted(agreements, key=_sort_key)
     return AgreementLists(
-        open=[a for a in ordered if a.status in OPEN_STATES],
+        open=[a for a in ordered if a.is_open],
         done=[a for a in ordered if a.status is AgreementStatus.COMPLETED],
         cancelled=[a for a in ordered if a.status is AgreementStatus.CANCELLED],
-        overdue={a.uid for a in group.overdue_agreements(on)},
+        overdue={a.uid for a in ordered if a.is_overdue(on)},
     )
+
+
+def listed(page: GroupPage) -> list[Agreement]:
+    """The agreements this page lists: all of them for who may see all, else only the actor's own.
+
+    (The redacted group of a member also holds agreements a meeting named; those belong on the agenda and the
+    report, not on the member's own list.)
+    """
+    group: ResourceGroup = page.group  # type: ignore[assignment]
+    if page.may(Action.VIEW_ALL_AGREEMENTS):
+        return list(group.agreements)
+    return [a for a in group.agreements if a.owner == page.actor.who]
+
+
+def _can(page: GroupPage, action: Action) -> bool:
+    """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
+    return page.group is not None and can_change(page.group) and page.may(action)
 
 
 def shorten(text: str, limit: int = OPTION_LENGTH) -> str:
@@ -95,29 +113,51 @@ def _values(form: AgreementForm) -> dict[str, Any]:
     }
 
 
-@bp.get("/c/<context_id>/afspraken")
-@launch_required
-def index(context_id: str) -> Any:
-    """All agreements: open ones first (overdue marked), then done, then cancelled."""
-    page = group_page()
-    group = page.group
+def _render_index(page: GroupPage, problem: Problem | None = None, status: int = 200) -> Any:
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page never returns without one
     return render_template(
         "agreements/index.html",
         page=page,
         group=group,
-        lists=agreement_lists(group, today()),
+        lists=agreement_lists(listed(page), today()),
         goals={goal.uid: goal for goal in group.goals},
         display_of=display_of,
-        editable=can_change(group),
+        all_agreements=page.may(Action.VIEW_ALL_AGREEMENTS),
+        can_add=_can(page, Action.ADD_AGREEMENT),
+        can_edit=_can(page, Action.EDIT_AGREEMENT),
+        can_mark=_can(page, Action.MARK_OWN_AGREEMENT_DONE),
+        me=page.actor.who,
+        problem=problem,
+    ), status
+
+
+@bp.get("/c/<context_id>/afspraken")
+@launch_required
+def index(context_id: str) -> Any:
+    """The agreements (a member: their own): open ones first (overdue marked), then done, then cancelled."""
+    return _render_index(group_page(Action.VIEW_OWN_AGREEMENTS))
+
+
+@bp.post("/c/<context_id>/afspraken/<path:agreement_uid>/klaar")
+@launch_required
+def mark_done(context_id: str, agreement_uid: str) -> Any:
+    """The patient or a member says their own agreement is done."""
+    page = group_page(Action.VIEW_OWN_AGREEMENTS)
+    outcome = run_service(
+        lambda uow, key: services.mark_agreement_done(uow, key, uid=agreement_uid),
+        saved_message=gettext("Well done: the agreement is marked as done. This is saved in the EHR."),
     )
+    if outcome.done:
+        return outcome.redirect(url_for("agreements.index"))
+    return _render_index(page, outcome.problem, outcome.status)
 
 
 @bp.route("/c/<context_id>/afspraken/nieuw", methods=["GET", "POST"])
 @launch_required
 def new(context_id: str) -> Any:
-    """Make a new agreement; `?doel=<uid>` preselects the goal."""
-    page = group_page()
-    group = page.group
+    """Make a new agreement; `?doel=<uid>` preselects the goal (only for who may make one: others get the 403 page)."""
+    page = group_page(Action.ADD_AGREEMENT)
+    group: ResourceGroup = page.group  # type: ignore[assignment]
     form = AgreementForm()
     form.fill_choices(owner_choices(group), goal_choices(group))
     problem: Problem | None = None
@@ -126,13 +166,9 @@ def new(context_id: str) -> Any:
         wanted = request.args.get("doel", "")
         if any(goal.uid == wanted for goal in group.goals):
             form.goal_uid.data = wanted
-    elif not g.launch.can_write:
-        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _values(form)
-        outcome = run_action(
-            page, lambda grp: grp.add_agreement(today=today(), **values), "Afspraak gemaakt", form=form
-        )
+        outcome = run_service(lambda uow, key: services.add_agreement(uow, key, today=today(), **values), form=form)
         if outcome.done:
             return outcome.redirect(url_for("agreements.index"))
         problem, status = outcome.problem, outcome.status
@@ -145,34 +181,37 @@ def new(context_id: str) -> Any:
         form=form,
         problem=problem,
         agreement=None,
-        editable=can_change(group),
+        editable=_can(page, Action.ADD_AGREEMENT),
+        changeable=can_change(group),
+        can_mark=False,
     ), status
 
 
 def _render_edit(
     page: GroupPage, agreement: Agreement, form: EditAgreementForm, problem: Problem | None, status: int
 ) -> Any:
-    group: ResourceGroup = page.group  # type: ignore[assignment]
-    overdue = agreement.uid in {a.uid for a in group.overdue_agreements(today())}
     return render_template(
         "agreements/form.html",
         page=page,
-        group=group,
+        group=page.group,
         form=form,
         problem=problem,
         agreement=agreement,
-        overdue=overdue,
-        editable=can_change(group),
+        display_of=display_of,
+        overdue=agreement.is_overdue(today()),
+        editable=_can(page, Action.EDIT_AGREEMENT),
+        changeable=can_change(page.group),  # type: ignore[arg-type]
+        can_mark=_can(page, Action.MARK_OWN_AGREEMENT_DONE) and agreement.owner == page.actor.who,
     ), status
 
 
 @bp.route("/c/<context_id>/afspraken/<path:agreement_uid>", methods=["GET", "POST"])
 @launch_required
 def edit(context_id: str, agreement_uid: str) -> Any:
-    """Change an agreement: what, who, by when, for which goal, and its status."""
-    page = group_page()
-    group = page.group
-    agreement = next((a for a in group.agreements if a.uid == agreement_uid), None)
+    """One agreement; care professionals change it here: what, who, by when, for which goal, and its status."""
+    page = group_page(Action.VIEW_OWN_AGREEMENTS)
+    group: ResourceGroup = page.group  # type: ignore[assignment]
+    agreement = next((a for a in listed(page) if a.uid == agreement_uid), None)
     if agreement is None:
         abort(404)
     if request.method == "GET":
@@ -192,17 +231,12 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     form.fill_status()
     if request.method == "GET":
         return _render_edit(page, agreement, form, None, 200)
-    if not g.launch.can_write:
-        problem, status = read_only_problem(), 403
-        return _render_edit(page, agreement, form, problem, status)
     if not form.validate_on_submit():
         return _render_edit(page, agreement, form, None, 422)
     values = _values(form)
     new_status = AgreementStatus(form.status.data)
-    outcome = run_action(
-        page,
-        lambda grp: grp.edit_agreement(agreement.uid, status=new_status, **values),
-        "Afspraak gewijzigd",
+    outcome = run_service(
+        lambda uow, key: services.edit_agreement(uow, key, uid=agreement.uid, status=new_status, **values),
         form=form,
     )
     if outcome.done:

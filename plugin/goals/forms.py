@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import Field, RadioField, SelectField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea

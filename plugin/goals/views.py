@@ -7,26 +7,26 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import format_date, gettext, ngettext
 from markupsafe import Markup
 
-from fhir_mappings.codes import GoalAchievement, GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
+from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
+from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import GroupPage, current_service, group_page, now, today
 from plugin.i18n import current_language
 from plugin.launch.context import launch_required
-from plugin.web.actions import Problem, can_change, read_only_problem, run_action
+from plugin.services import goals as services
+from plugin.web.actions import Problem, can_change, run_service
 from plugin.web.format import long_date
 from plugin.web.forms import AMSTERDAM
 
 bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
 OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
-_REACHED = {GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING}
-_FINAL = _REACHED | {GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE}
 
 
 # ---------------------------------------------------------------------- what the pages show
@@ -85,22 +85,6 @@ def meeting_choices(group: ResourceGroup) -> list[tuple[str, str]]:
             text = f"{text} ({shorten(meeting.theme_text, 40)})"
         out.append((meeting.uid, text))
     return out
-
-
-def status_change(goal: Goal, chosen: GoalLifecycle) -> tuple[GoalLifecycle | None, GoalAchievement | None]:
-    """The lifecycle and achievement to write when the user picks a status (None, None: nothing changes).
-
-    Achieved sets `achieved`, stopped sets `not-achieved`; going back to active or on hold clears a final
-    achievement to `in-progress`. A non-final achievement another system wrote (improving, ...) stays.
-    """
-    if chosen is goal.lifecycle:
-        return None, None
-    if chosen is GoalLifecycle.COMPLETED:
-        return chosen, None if goal.achievement in _REACHED else GoalAchievement.ACHIEVED
-    if chosen is GoalLifecycle.CANCELLED:
-        keep = goal.achievement in (GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE)
-        return chosen, None if keep else GoalAchievement.NOT_ACHIEVED
-    return chosen, GoalAchievement.IN_PROGRESS if goal.achievement in _FINAL else None
 
 
 def names_of(group: ResourceGroup) -> Callable[[str | None], str]:
@@ -169,12 +153,17 @@ def _goal_values(form: GoalForm) -> dict[str, Any]:
 # ---------------------------------------------------------------------- pages
 
 
+def _can(page: GroupPage, action: Action) -> bool:
+    """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
+    return page.group is not None and can_change(page.group) and page.may(action)
+
+
 @bp.get("/c/<context_id>/doelen")
 @launch_required
 def index(context_id: str) -> Any:
     """All goals: long-term ones with their steps, loose short-term ones; status, notes and latest score."""
-    page = group_page()
-    group = page.group
+    page = group_page(Action.VIEW_GOALS)
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page never returns without one
     return render_template(
         "goals/index.html",
         page=page,
@@ -182,7 +171,7 @@ def index(context_id: str) -> Any:
         tree=goal_tree(group),
         latest=latest_scores(group),
         name_of=names_of(group),
-        editable=can_change(group),
+        can_add=_can(page, Action.ADD_GOAL),
     )
 
 
@@ -190,28 +179,27 @@ def index(context_id: str) -> Any:
 @launch_required
 def new(context_id: str) -> Any:
     """Add a goal; `?stap_van=<uid>` starts a short-term step towards that long-term goal."""
-    page = group_page()
-    group = page.group
+    page = group_page(Action.ADD_GOAL)
+    group: ResourceGroup = page.group  # type: ignore[assignment]
+    parents = parent_choices(group)
     form = GoalForm()
-    form.fill_choices(parent_choices(group))
+    form.fill_choices(parents)
     problem: Problem | None = None
     status = 200
     if request.method == "GET":
         step_of = request.args.get("stap_van", "")
-        if step_of and step_of in {uid for uid, _ in form.parent_uid.choices}:
+        if step_of and step_of in {uid for uid, _ in parents}:
             form.term.data, form.parent_uid.data = GoalTerm.KORT.value, step_of
-    elif not g.launch.can_write:
-        problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         values = _goal_values(form)
-        outcome = run_action(page, lambda grp: grp.add_goal(today=today(), **values), "Doel toegevoegd", form=form)
+        outcome = run_service(lambda uow, key: services.add_goal(uow, key, today=today(), **values), form=form)
         if outcome.done:
             return outcome.redirect(url_for("goals.index"))
         problem, status = outcome.problem, outcome.status
     else:
         status = 422
     return render_template(
-        "goals/new.html", page=page, group=group, form=form, problem=problem, editable=can_change(group)
+        "goals/new.html", page=page, group=group, form=form, problem=problem, can_add=_can(page, Action.ADD_GOAL)
     ), status
 
 
@@ -265,7 +253,9 @@ def _render_goal(
         score_form=score_form,
         problem=problem,
         failed=failed,
-        editable=can_change(group),
+        can_edit=_can(page, Action.EDIT_GOAL),
+        can_note=_can(page, Action.ADD_GOAL_NOTE),
+        can_score=_can(page, Action.SCORE_PROGRESS),
         heading=shorten(goal.text, 120),
     ), status
 
@@ -274,26 +264,20 @@ def _render_goal(
 @launch_required
 def goal(context_id: str, goal_uid: str) -> Any:
     """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status)."""
-    page = group_page()
-    group = page.group
+    page = group_page(Action.VIEW_GOALS)
+    group: ResourceGroup = page.group  # type: ignore[assignment]
     current = _goal_or_404(group, goal_uid)
     if request.method == "GET":
         return _render_goal(page, current)
     form = EditGoalForm()
     form.fill_choices(parent_choices(group, exclude=current.uid))
     form.fill_status(current.lifecycle)
-    if not g.launch.can_write:
-        problem, status = read_only_problem(), 403
-        return _render_goal(page, current, edit_form=form, problem=problem, failed="edit", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, edit_form=form, failed="edit", status=422)
     values = _goal_values(form)
-    lifecycle, achievement = status_change(current, GoalLifecycle(form.status.data))
-    outcome = run_action(
-        page,
-        lambda grp: grp.edit_goal(current.uid, lifecycle=lifecycle, achievement=achievement, **values),
-        "Doel gewijzigd",
-        form=form,
+    chosen = GoalLifecycle(form.status.data)
+    outcome = run_service(
+        lambda uow, key: services.edit_goal(uow, key, uid=current.uid, status=chosen, **values), form=form
     )
     if outcome.done:
         return outcome.redirect(url_for("goals.goal", goal_uid=current.uid))
@@ -303,18 +287,15 @@ def goal(context_id: str, goal_uid: str) -> Any:
 @bp.post("/c/<context_id>/doelen/<path:goal_uid>/notitie")
 @launch_required
 def add_note(context_id: str, goal_uid: str) -> Any:
-    """Add a dated note to a goal (the launching user is its author)."""
-    page = group_page()
-    current = _goal_or_404(page.group, goal_uid)
+    """Add a dated note to a goal (the acting user is its author)."""
+    page = group_page(Action.VIEW_GOALS)
+    current = _goal_or_404(page.group, goal_uid)  # type: ignore[arg-type]
     form = NoteForm()
-    if not g.launch.can_write:
-        problem, status = read_only_problem(), 403
-        return _render_goal(page, current, note_form=form, problem=problem, failed="note", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, note_form=form, failed="note", status=422)
-    text, author = form.note.data or "", g.launch.fhir_user_reference
-    outcome = run_action(
-        page, lambda grp: grp.add_goal_note(current.uid, text, now(), author), "Notitie bij doel toegevoegd", form=form
+    text = form.note.data or ""
+    outcome = run_service(
+        lambda uow, key: services.add_goal_note(uow, key, uid=current.uid, text=text, now=now()), form=form
     )
     if outcome.done:
         return outcome.redirect(url_for("goals.goal", goal_uid=current.uid) + "#notes-h")
@@ -325,24 +306,19 @@ def add_note(context_id: str, goal_uid: str) -> Any:
 @launch_required
 def score(context_id: str, goal_uid: str) -> Any:
     """Record a 0-10 progress score, optionally for a held meeting (then it counts at that meeting's time)."""
-    page = group_page()
-    group = page.group
+    page = group_page(Action.VIEW_GOALS)
+    group: ResourceGroup = page.group  # type: ignore[assignment]
     current = _goal_or_404(group, goal_uid)
     form = ScoreForm()
     form.fill_choices(meeting_choices(group))
-    if not g.launch.can_write:
-        problem, status = read_only_problem(), 403
-        return _render_goal(page, current, score_form=form, problem=problem, failed="score", status=status)
     if not form.validate_on_submit():
         return _render_goal(page, current, score_form=form, failed="score", status=422)
     meeting_uid = form.meeting_uid.data or None
-    meeting = next((m for m in group.meetings if m.uid == meeting_uid), None)
-    when = meeting.start if meeting is not None else now()
     value, note = int(form.score.data or 0), form.score_note.data or ""
-    outcome = run_action(
-        page,
-        lambda grp: grp.score_progress(current.uid, value, when, meeting_uid, note),
-        "Voortgangscijfer voor doel vastgelegd",
+    outcome = run_service(
+        lambda uow, key: services.score_progress(
+            uow, key, uid=current.uid, score=value, now=now(), meeting_uid=meeting_uid, note=note
+        ),
         form=form,
     )
     if outcome.done:

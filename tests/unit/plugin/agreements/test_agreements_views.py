@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
 
 from fhir_mappings.codes import CS_ARTIFACT
+from smart_launch import SessionStore
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 HOSTILE = "<script>alert(1)</script> \"dubbel\" 'enkel' & \u202eשלום עולם\u202c 😀🤝"
@@ -202,3 +204,75 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             assert box is not None and "Dit is te lang: maximaal 4000 tekens." in box.group(0)
             assert len(box.group(0)) < 2000 and long_text + "</textarea>" in html
         assert task_named(env, HOSTILE)["description"] == HOSTILE
+
+
+def related_person(env: LaunchedApp, name: str) -> str:
+    """The launch reference of a RelatedPerson member, found by name."""
+    found = [r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == name]
+    assert len(found) == 1, name
+    return f"RelatedPerson/{found[0]['id']}"
+
+
+def test_a_member_sees_only_their_own_agreements_and_marks_them_done(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/lotte-smit") as env:
+        page = env.get("/afspraken")
+        assert page.status_code == 200, text(page)
+        html = text(page)
+        assert "<h1>Mijn afspraken</h1>" in html and "Cv bijwerken" in html
+        # Karim's and Ans's agreements (both named at a meeting) are not on Lotte's list.
+        assert "Sportschool uitzoeken" not in html and "Samen de aanvraag invullen" not in html
+        assert "Afspraak maken" not in html and "Wijzigen" not in html
+        own = row_of(section(html, "open-h"), "Cv bijwerken")
+        assert ">Klaar<" in own and "/klaar" in own and 'name="submission_key"' in own
+
+        cv = uid_of(task_named(env, "Cv bijwerken"))
+        gym = uid_of(task_named(env, "Sportschool uitzoeken"))
+        tasks_before = len(env.resources("Task"))
+        assert env.get("/afspraken/nieuw").status_code == 403
+        assert env.post("/afspraken/nieuw", {"description": "Van Lotte"}).status_code == 403
+        assert env.post(f"/afspraken/{cv}", {"description": "Cv af", "status": "completed"}).status_code == 403
+        refused = env.post(f"/afspraken/{gym}/klaar")
+        assert refused.status_code == 403 and "Dit mag je alleen voor jezelf doen." in text(refused)
+        assert task_named(env, "Sportschool uitzoeken")["status"] == "requested"
+        assert task_named(env, "Cv bijwerken")["status"] == "requested" and len(env.resources("Task")) == tasks_before
+
+        done = env.post(f"/afspraken/{cv}/klaar")
+        assert done.status_code == 303, text(done)
+        assert task_named(env, "Cv bijwerken")["status"] == "completed"
+        assert "Afspraak klaar gemeld" in [p["activity"].get("text") for p in env.resources("Provenance")]
+        html = text(env.get("/afspraken"))
+        assert "Goed gedaan!" in html and "Cv bijwerken" in section(html, "done-h") and ">Klaar<" not in html
+        detail = text(env.get(f"/afspraken/{cv}"))
+        assert "Cv bijwerken" in detail and "<textarea" not in detail
+        assert env.get(f"/afspraken/{gym}").status_code == 404  # not on her list
+
+
+def act_as(env: LaunchedApp, user: str) -> None:
+    """Let the launch name another user (the store's ids are only known once it is seeded)."""
+    sessions: SessionStore = env.app.extensions["session_store"]
+    context = sessions.get_context(env.context_id)
+    assert context is not None
+    sessions.save_context(dataclasses.replace(context, fhir_user=user))
+
+
+def test_a_related_person_marks_their_own_agreement_done(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        act_as(env, related_person(env, "Karim Haddou"))
+        html = text(env.get("/afspraken"))
+        assert "Sportschool uitzoeken" in html and "Cv bijwerken" not in html
+        gym = uid_of(task_named(env, "Sportschool uitzoeken"))
+        assert env.post(f"/afspraken/{gym}/klaar").status_code == 303
+        assert task_named(env, "Sportschool uitzoeken")["status"] == "completed"
+
+
+def test_the_patient_sees_every_agreement_but_changes_none(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        html = text(env.get("/afspraken"))
+        assert "<h1>Afspraken</h1>" in html and "Sportschool uitzoeken" in html and "Cv bijwerken" in html
+        assert "Afspraak maken" not in html and "Wijzigen" not in html and ">Klaar<" not in html  # none of hers
+        gym = uid_of(task_named(env, "Sportschool uitzoeken"))
+        detail = text(env.get(f"/afspraken/{gym}"))
+        assert "<textarea" not in detail and "Vraag het je regieondersteuner" in detail
+        assert env.post(f"/afspraken/{gym}", {"description": "Anders", "status": "completed"}).status_code == 403
+        assert env.post(f"/afspraken/{gym}/klaar").status_code == 403
+        assert task_named(env, "Sportschool uitzoeken")["status"] == "requested"

@@ -299,3 +299,53 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             box = problem_box(html)
             assert "Dit is te lang: maximaal 4000 tekens." in box and len(box) < 2000, path
             assert long_text + "</textarea>" in html, path  # what was typed is kept, in the field only
+
+
+def test_the_patient_adds_goals_notes_and_scores_herself(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        index = env.get("/doelen")
+        assert index.status_code == 200 and "Doel toevoegen" in text(index)
+        form = text(env.get("/doelen/nieuw"))
+        assert "Jij kiest je eigen doelen." in form and "Schrijf het doel op in je eigen woorden." in form
+        added = env.post("/doelen/nieuw", {"text": "Elke week zwemmen", "term": "lang", "life_area": "sport-bewegen"})
+        assert added.status_code == 303, text(added)
+        swim = goal_named(env, "Elke week zwemmen")
+        assert swim["lifecycleStatus"] == "active"
+        uid = uid_of(swim)
+
+        detail = text(env.get(f"/doelen/{uid}"))
+        assert (
+            "Doel veranderen" in detail and "Cijfer voor de voortgang geven" in detail and "Notitie toevoegen" in detail
+        )
+        noted = env.post(f"/doelen/{uid}/notitie", {"note": "Zwembad De Wedde gevonden"})
+        assert noted.status_code == 303, text(noted)
+        assert goal_named(env, "Elke week zwemmen")["note"][0]["authorReference"]["reference"] == "Patient/sanne-bakker"
+        assert env.post(f"/doelen/{uid}/voortgang", {"score": "3"}).status_code == 303
+        assert [
+            o["valueInteger"] for o in env.resources("Observation") if o["focus"][0]["reference"].endswith(swim["id"])
+        ] == [3]
+        edited = env.post(f"/doelen/{uid}", {"text": "Elke week zwemmen", "term": "lang", "status": "completed"})
+        assert edited.status_code == 303, text(edited)
+        assert goal_named(env, "Elke week zwemmen")["achievementStatus"]["coding"][0]["code"] == "achieved"
+
+
+def test_a_member_has_no_goal_pages_and_cannot_add_a_goal(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/lotte-smit") as env:
+        house = uid_of(goal_named(env, "Zelfstandig wonen"))
+        before = {rtype: len(env.resources(rtype)) for rtype in ("Goal", "Observation", "Provenance")}
+        notes_before = goal_named(env, "Zelfstandig wonen").get("note")
+        for path in ("/doelen", "/doelen/nieuw", f"/doelen/{house}"):
+            refused = env.get(path)
+            assert refused.status_code == 403, path
+            html = text(refused)
+            assert "Dit mag alleen de patiënt (regisseur)" in html and "Zelfstandig wonen" not in html, path
+        for path, data in (
+            ("/doelen/nieuw", {"text": "Doel van Lotte", "term": "lang"}),
+            (f"/doelen/{house}", {"text": "Anders wonen", "term": "lang", "status": "active"}),
+            (f"/doelen/{house}/notitie", {"note": "Notitie van Lotte"}),
+            (f"/doelen/{house}/voortgang", {"score": "9"}),
+        ):
+            assert env.post(path, data).status_code == 403, path
+        assert {rtype: len(env.resources(rtype)) for rtype in before} == before
+        assert goal_named(env, "Zelfstandig wonen").get("note") == notes_before
+        assert not [g for g in env.resources("Goal") if g["description"]["text"] == "Doel van Lotte"]

@@ -1,0 +1,89 @@
+"""Services of the goals area: add and change a goal, add a note, score progress.
+
+The patient (regisseur) directs their own goals, so they may do all of these, as may the care
+professionals; members and nominees may not (see `fhir_mappings.rights`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea
+from fhir_mappings.model import Goal, Note, ProgressScore, ResourceGroup
+from fhir_mappings.rights import Action, Actor
+from plugin.services.core import act
+from plugin.services.uow import Done, UnitOfWork
+
+
+def add_goal(
+    uow: UnitOfWork,
+    key: str,
+    *,
+    text: str,
+    term: GoalTerm,
+    today: date,
+    life_area: LifeArea | None = None,
+    due: date | None = None,
+    parent_uid: str | None = None,
+) -> Done[Goal]:
+    """A new goal in the patient's words; a short-term goal may be a step towards a long-term one."""
+    return act(
+        uow,
+        key,
+        Action.ADD_GOAL,
+        "Doel toegevoegd",
+        lambda g, _: g.add_goal(text, term, today, life_area=life_area, due=due, parent_uid=parent_uid),
+    )
+
+
+def edit_goal(
+    uow: UnitOfWork,
+    key: str,
+    *,
+    uid: str,
+    text: str,
+    term: GoalTerm,
+    life_area: LifeArea | None,
+    due: date | None,
+    parent_uid: str | None,
+    status: GoalLifecycle | None = None,
+) -> Done[Goal]:
+    """Change a goal as its form shows it; `status` (when given) is the status the user picked."""
+
+    def change(group: ResourceGroup, _: Actor) -> Goal:
+        goal = group.edit_goal(uid, text=text, term=term, life_area=life_area, due=due, parent_uid=parent_uid)
+        if status is not None:
+            group.set_goal_status(uid, status)
+        return goal
+
+    return act(uow, key, Action.EDIT_GOAL, "Doel gewijzigd", change)
+
+
+def add_goal_note(uow: UnitOfWork, key: str, *, uid: str, text: str, now: datetime) -> Done[Note]:
+    """A dated note on a goal; the acting user (as the launch names them) is its author."""
+    return act(
+        uow,
+        key,
+        Action.ADD_GOAL_NOTE,
+        "Notitie bij doel toegevoegd",
+        lambda g, _: g.add_goal_note(uid, text, now, uow.user),
+    )
+
+
+def score_progress(
+    uow: UnitOfWork,
+    key: str,
+    *,
+    uid: str,
+    score: int,
+    now: datetime,
+    meeting_uid: str | None = None,
+    note: str = "",
+) -> Done[ProgressScore]:
+    """A 0-10 progress score; for a meeting it counts at that meeting's time, else at `now`."""
+
+    def change(group: ResourceGroup, _: Actor) -> ProgressScore:
+        when = group.meeting(meeting_uid).start if meeting_uid is not None else now
+        return group.score_progress(uid, score, when, meeting_uid, note)
+
+    return act(uow, key, Action.SCORE_PROGRESS, "Voortgangscijfer voor doel vastgelegd", change)
