@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from fhir_mappings.codes import (
@@ -86,6 +87,16 @@ from fhir_mappings.to_fhir import ATTENDED
 
 MEMBER_TYPES = ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson")
 _TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
+# A resource the product retired (a create compensated after a failed save) or another system voided:
+# no longer part of the group. The product never deletes; it retires with this status.
+RETIRED = "entered-in-error"
+# Plan statuses after which a CarePlan is no longer a plan of record.
+_DEAD_PLAN = frozenset({RETIRED, "revoked"})
+# Interview Appointments that do not (or no longer) plan the interview.
+_NOT_PLANNING = frozenset({MeetingStatus.CANCELLED.value, RETIRED})
+
+# Called with what could not be read (e.g. "Task/k1") and why, when a reader tolerates unreadable elements.
+Tolerate = Callable[[str, Exception], None]
 
 
 def is_artifact(resource: Json, artifact: Artifact, key: str = "category") -> bool:
@@ -96,12 +107,16 @@ def is_artifact(resource: Json, artifact: Artifact, key: str = "category") -> bo
 
 
 def plans_in(resources: Iterable[Json], patient: str) -> list[Json]:
-    """The resource group plans (CarePlans) of a patient among loaded resources, newest first."""
+    """The resource group plans (CarePlans) of a patient among loaded resources, newest first.
+
+    A retired (entered-in-error) or revoked plan is no plan of record and is left out.
+    """
     plans = [
         r
         for r in resources
         if r.get("resourceType") == "CarePlan"
         and is_artifact(r, Artifact.PLAN)
+        and r.get("status") not in _DEAD_PLAN
         and literal(ref_of(r.get("subject")) or "") == literal(patient)
     ]
     ended = CAREPLAN_STATUS[GroupStatus.ENDED]
@@ -199,11 +214,7 @@ def group_from_fhir(
             f"CarePlan {plan.get('id')} has no loaded CareTeam",
         )
     team_uid = reader.index.register(team)
-    status = _TEAM_STATUS.get(str(required(team, "status")))
-    if status is None:
-        raise MappingError(
-            "Het EPD gaf een onbekende status voor de groep.", f"unknown CareTeam.status {team.get('status')!r}"
-        )
+    status = _team_status(team)
     team_period = team.get("period") or {}
     after = extension(team, EXT_AFTER_TREATMENT)
     group = ResourceGroup(
@@ -228,40 +239,109 @@ def group_from_fhir(
     return group, reader.index
 
 
-def _read_members(reader: _Reader, team: Json, group: ResourceGroup) -> None:
-    for pos, part in enumerate(team.get("participant") or []):
-        ref = ref_of(part.get("member"))
-        if ref is None or (ref_type(ref) not in MEMBER_TYPES and not ref.startswith("urn:uuid:")):
-            continue  # an Organization or CareTeam participant: kept untouched on write
-        who = reader.uid(ref) or ref
-        roles = {
-            enum_value(MemberRole, c, "CareTeam.participant.role")
-            for c in codes_in(part.get("role"), CS_MEMBER_ROLE)
-            if c != KERNLID
-        }
-        core = KERNLID in codes_in(part.get("role"), CS_MEMBER_ROLE)
-        state_ext = extension(part, EXT_NOMINATION_STATE)
-        if state_ext is not None:
-            code = code_in({"coding": [state_ext.get("valueCoding") or {}]}, CS_NOMINATION_STATE)
-            nomination = enum_value(NominationState, code, "nomination state")
-        else:
-            nomination = NominationState.LID
-        per = part.get("period") or {}
-        member_res = reader.get(ref)
-        group.members.append(
-            Member(
-                uid=str(part["id"]) if part.get("id") else f"#{pos}",
-                who=who,
-                display=str((part.get("member") or {}).get("display") or _name_of(member_res) or ref),
-                roles=roles,
-                core=core,
-                nomination=nomination,
-                start=parse_date(per.get("start"), "participant.period.start"),
-                end=parse_date(per.get("end"), "participant.period.end"),
-            )
+def group_summary_from_fhir(
+    team: Json,
+    plan: Json | None,
+    patient: str,
+    related: Iterable[Json] = (),
+    *,
+    tolerate: Tolerate | None = None,
+) -> tuple[ResourceGroup, RefIndex]:
+    """What a list of many groups (the caseload) needs of one group, read as `group_from_fhir` reads it.
+
+    The group's name, status, members, meetings, planned interviews and agreements come from `team`,
+    `plan` (None: a team without a plan yet, so no meetings or agreements) and `related` (the plan's
+    Appointments and Tasks), by the same element readers as `group_from_fhir`; goals, records and
+    progress are not read. The caller has chosen the plan and kept only `patient`'s resources: anything
+    of another patient is refused, as in `group_from_fhir`.
+
+    With `tolerate`, an element that cannot be read (an unknown code, an unreadable date, a missing
+    required element, JSON of the wrong shape) is left out and passed to it, instead of failing the
+    whole group: one odd resource of another system should not hide a group from a list.
+    """
+    reader = _Reader([team, *([plan] if plan is not None else []), *related], patient)
+    team_uid = reader.index.register(team)
+    group = ResourceGroup(
+        uid=team_uid,
+        plan_uid=reader.index.register(plan) if plan is not None else "",
+        patient=reader.patient,
+        name=str(team.get("name") or (plan or {}).get("title") or ""),
+        status=_team_status(team),
+        source=team,
+        plan_source=plan,
+    )
+    _read_members(reader, team, group, tolerate)
+    if plan is not None:
+        _read_agreements(reader, plan, group, tolerate)
+        _read_meetings(reader, group, tolerate)
+    group.normalise_order()
+    return group, reader.index
+
+
+def _team_status(team: Json) -> GroupStatus:
+    status = _TEAM_STATUS.get(str(required(team, "status")))
+    if status is None:
+        raise MappingError(
+            "Het EPD gaf een onbekende status voor de groep.", f"unknown CareTeam.status {team.get('status')!r}"
         )
-        if member_res is not None and member_res.get("resourceType") == "RelatedPerson":
-            group.supporters.append(_supporter(reader, member_res, who))
+    return status
+
+
+@contextmanager
+def _element(tolerate: Tolerate | None, what: str) -> Iterator[None]:
+    """Read one element; with `tolerate`, an unreadable one is reported and left out instead of failing the read.
+
+    Unreadable: a MappingError (unknown code, bad date, missing required element) or JSON of the wrong
+    shape (a string where an object or a list belongs).
+    """
+    if tolerate is None:
+        yield
+        return
+    try:
+        yield
+    except (MappingError, AttributeError, TypeError, ValueError) as exc:
+        tolerate(what, exc)
+
+
+def _read_members(reader: _Reader, team: Json, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
+    for pos, part in enumerate(team.get("participant") or []):
+        with _element(tolerate, f"CareTeam/{team.get('id')} participant {pos}"):
+            _read_member(reader, part, pos, group)
+
+
+def _read_member(reader: _Reader, part: Json, pos: int, group: ResourceGroup) -> None:
+    ref = ref_of(part.get("member"))
+    if ref is None or (ref_type(ref) not in MEMBER_TYPES and not ref.startswith("urn:uuid:")):
+        return  # an Organization or CareTeam participant: kept untouched on write
+    who = reader.uid(ref) or ref
+    roles = {
+        enum_value(MemberRole, c, "CareTeam.participant.role")
+        for c in codes_in(part.get("role"), CS_MEMBER_ROLE)
+        if c != KERNLID
+    }
+    core = KERNLID in codes_in(part.get("role"), CS_MEMBER_ROLE)
+    state_ext = extension(part, EXT_NOMINATION_STATE)
+    if state_ext is not None:
+        code = code_in({"coding": [state_ext.get("valueCoding") or {}]}, CS_NOMINATION_STATE)
+        nomination = enum_value(NominationState, code, "nomination state")
+    else:
+        nomination = NominationState.LID
+    per = part.get("period") or {}
+    member_res = reader.get(ref)
+    group.members.append(
+        Member(
+            uid=str(part["id"]) if part.get("id") else f"#{pos}",
+            who=who,
+            display=str((part.get("member") or {}).get("display") or _name_of(member_res) or ref),
+            roles=roles,
+            core=core,
+            nomination=nomination,
+            start=parse_date(per.get("start"), "participant.period.start"),
+            end=parse_date(per.get("end"), "participant.period.end"),
+        )
+    )
+    if member_res is not None and member_res.get("resourceType") == "RelatedPerson":
+        group.supporters.append(_supporter(reader, member_res, who))
 
 
 def _name_of(resource: Json | None) -> str | None:
@@ -356,103 +436,126 @@ def _first_display(concept: Json) -> str | None:
     return None
 
 
-def _read_agreements(reader: _Reader, plan: Json, group: ResourceGroup) -> None:
+def _read_agreements(reader: _Reader, plan: Json, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     seen: set[str] = set()
-    candidates = [reader.get(ref_of(a.get("reference")), "Task") for a in plan.get("activity") or []]
+    candidates: list[Json | None] = []
+    for pos, activity in enumerate(plan.get("activity") or []):
+        with _element(tolerate, f"CarePlan/{plan.get('id')} activity {pos}"):
+            candidates.append(reader.get(ref_of(activity.get("reference")), "Task"))
     candidates += reader.based_on("Task", group.plan_uid, "basedOn")
     for res in candidates:
-        if res is None:
+        if res is None or res.get("status") == RETIRED:
             continue
         uid = reader.index.register(res)
         if uid in seen:
             continue
         seen.add(uid)
-        due = ((res.get("restriction") or {}).get("period") or {}).get("end")
-        group.agreements.append(
-            Agreement(
-                uid=uid,
-                description=str(res.get("description") or ""),
-                owner=reader.uid(ref_of(res.get("owner"))),
-                goal_uid=reader.uid(ref_of(res.get("focus"))),
-                due=parse_date(due, "Task.restriction.period.end"),
-                status=enum_value(AgreementStatus, required(res, "status"), "Task.status"),
-                created=parse_date(res.get("authoredOn"), "Task.authoredOn"),
-                source=res,
-            )
-        )
+        with _element(tolerate, f"Task/{res.get('id')}"):
+            group.agreements.append(_agreement(reader, res, uid))
 
 
-def _read_meetings(reader: _Reader, group: ResourceGroup) -> None:
-    member_uids = {m.who for m in group.members}
+def _agreement(reader: _Reader, res: Json, uid: str) -> Agreement:
+    due = ((res.get("restriction") or {}).get("period") or {}).get("end")
+    return Agreement(
+        uid=uid,
+        description=str(res.get("description") or ""),
+        owner=reader.uid(ref_of(res.get("owner"))),
+        goal_uid=reader.uid(ref_of(res.get("focus"))),
+        due=parse_date(due, "Task.restriction.period.end"),
+        status=enum_value(AgreementStatus, required(res, "status"), "Task.status"),
+        created=parse_date(res.get("authoredOn"), "Task.authoredOn"),
+        source=res,
+    )
+
+
+def _read_meetings(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     interviews_by_member: dict[str, NominationInterview] = {}
     for res in reader.based_on("Appointment", group.plan_uid, "supportingInformation"):
+        if res.get("status") == RETIRED:
+            continue
         uid = reader.index.register(res)
-        if is_artifact(res, Artifact.INTERVIEW, "serviceType"):
-            key = extension(res, EXT_MEMBER_KEY)
-            member_uid = str(key.get("valueString")) if key else _member_from_actors(reader, res, group)
-            if member_uid is None:
-                continue
-            iv = NominationInterview(uid="", member_uid=member_uid, appointment_uid=uid)
-            iv.planned_start = parse_datetime(res.get("start"), "Appointment.start")
-            iv.appointment_source = res
-            interviews_by_member[member_uid] = iv
-            continue
-        if not is_artifact(res, Artifact.MEETING, "serviceType"):
-            continue
-        start = parse_datetime(required(res, "start"), "Appointment.start")
-        end = parse_datetime(required(res, "end"), "Appointment.end")
-        if start is None or end is None:  # required() already refused empties
-            continue
-        theme_concept = next(
-            (c for c in res.get("reasonCode") or [] if code_in(c, CS_MEETING_THEME) or c.get("text")), None
-        )
-        theme_code = code_in(theme_concept, CS_MEETING_THEME)
-        meeting = Meeting(
-            uid=uid,
-            start=start,
-            end=end,
-            status=enum_value(MeetingStatus, required(res, "status"), "Appointment.status"),
-            theme=enum_value(MeetingTheme, theme_code, "meeting theme") if theme_code else None,
-            theme_text=str((theme_concept or {}).get("text", "")),
-            source=res,
-        )
-        for part in res.get("participant") or []:
-            ref = ref_of(part.get("actor"))
-            if ref is None:
-                continue
-            actor_uid = reader.uid(ref) or ref
-            if ref_type(ref) == "Location" or (reader.get(ref) or {}).get("resourceType") == "Location":
-                loc = reader.get(ref, "Location")
-                if loc is not None and all(p.uid != actor_uid for p in group.places):
-                    group.places.append(
-                        Place(
-                            actor_uid,
-                            str(loc.get("name", "")),
-                            str((loc.get("address") or {}).get("text", "")),
-                            source=loc,
-                        )
-                    )
-                elif loc is None and all(p.uid != actor_uid for p in group.places):
-                    display = str((part.get("actor") or {}).get("display", ""))
-                    group.places.append(Place(actor_uid, display))
-                meeting.place_uid = actor_uid
-                continue
-            if actor_uid not in member_uids:
-                continue  # someone the product does not track: kept as-is on write
-            meeting.participants.append(
-                MeetingParticipant(
-                    who=actor_uid,
-                    roles={
-                        enum_value(MeetingRole, c, "meeting role") for c in codes_in(part.get("type"), CS_MEETING_ROLE)
-                    },
-                    response=enum_value(
-                        ParticipationStatus, required(part, "status"), "Appointment.participant.status"
-                    ),
-                    attended=ATTENDED in codes_in(part.get("type"), CS_V3_PARTICIPATION_TYPE),
-                )
-            )
-        group.meetings.append(meeting)
+        with _element(tolerate, f"Appointment/{res.get('id')}"):
+            if is_artifact(res, Artifact.INTERVIEW, "serviceType"):
+                _read_interview_appointment(reader, res, uid, group, interviews_by_member)
+            elif is_artifact(res, Artifact.MEETING, "serviceType") and (meeting := _meeting(reader, res, uid, group)):
+                group.meetings.append(meeting)
     group.interviews.extend(interviews_by_member.values())
+
+
+def _read_interview_appointment(
+    reader: _Reader, res: Json, uid: str, group: ResourceGroup, interviews_by_member: dict[str, NominationInterview]
+) -> None:
+    if res.get("status") in _NOT_PLANNING:
+        return  # a cancelled interview plans nothing; planning it again makes a new Appointment
+    key = extension(res, EXT_MEMBER_KEY)
+    member_uid = str(key.get("valueString")) if key else _member_from_actors(reader, res, group)
+    if member_uid is None:
+        return
+    iv = NominationInterview(uid="", member_uid=member_uid, appointment_uid=uid)
+    iv.planned_start = _instant(res.get("start"), "Appointment.start")
+    iv.appointment_source = res
+    interviews_by_member[member_uid] = iv
+
+
+def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meeting | None:
+    member_uids = {m.who for m in group.members}
+    start = _instant(required(res, "start"), "Appointment.start")
+    end = _instant(required(res, "end"), "Appointment.end")
+    if start is None or end is None:  # required() already refused empties
+        return None
+    theme_concept = next(
+        (c for c in res.get("reasonCode") or [] if code_in(c, CS_MEETING_THEME) or c.get("text")), None
+    )
+    theme_code = code_in(theme_concept, CS_MEETING_THEME)
+    meeting = Meeting(
+        uid=uid,
+        start=start,
+        end=end,
+        status=enum_value(MeetingStatus, required(res, "status"), "Appointment.status"),
+        theme=enum_value(MeetingTheme, theme_code, "meeting theme") if theme_code else None,
+        theme_text=str((theme_concept or {}).get("text", "")),
+        source=res,
+    )
+    for part in res.get("participant") or []:
+        ref = ref_of(part.get("actor"))
+        if ref is None:
+            continue
+        actor_uid = reader.uid(ref) or ref
+        if ref_type(ref) == "Location" or (reader.get(ref) or {}).get("resourceType") == "Location":
+            loc = reader.get(ref, "Location")
+            if loc is not None and all(p.uid != actor_uid for p in group.places):
+                group.places.append(
+                    Place(
+                        actor_uid,
+                        str(loc.get("name", "")),
+                        str((loc.get("address") or {}).get("text", "")),
+                        source=loc,
+                    )
+                )
+            elif loc is None and all(p.uid != actor_uid for p in group.places):
+                display = str((part.get("actor") or {}).get("display", ""))
+                group.places.append(Place(actor_uid, display))
+            meeting.place_uid = actor_uid
+            continue
+        if actor_uid not in member_uids:
+            continue  # someone the product does not track: kept as-is on write
+        meeting.participants.append(
+            MeetingParticipant(
+                who=actor_uid,
+                roles={enum_value(MeetingRole, c, "meeting role") for c in codes_in(part.get("type"), CS_MEETING_ROLE)},
+                response=enum_value(ParticipationStatus, required(part, "status"), "Appointment.participant.status"),
+                attended=ATTENDED in codes_in(part.get("type"), CS_V3_PARTICIPATION_TYPE),
+            )
+        )
+    return meeting
+
+
+def _instant(value: object, what: str) -> datetime | None:
+    """A moment that is compared with now: a dateTime with a time must carry its zone (FHIR requires one)."""
+    moment = parse_datetime(value, what)
+    if moment is not None and moment.tzinfo is None:
+        raise MappingError("Een tijdstip in het EPD mist de tijdzone.", f"dateTime {value!r} without a zone in {what}")
+    return moment
 
 
 def _member_from_actors(reader: _Reader, res: Json, group: ResourceGroup) -> str | None:

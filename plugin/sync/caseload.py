@@ -20,14 +20,20 @@ A ``next`` link is followed only when the server sends one (a full page) and onl
 the server (:meth:`FhirClient.check_next_link`). A server without ``batch`` gets the plan searches
 as plain GETs in small chunks (more round trips; logged as degraded).
 
-Reading is tolerant: a resource without the product's codes is ignored, unreadable dates and
-unknown codes drop only the fact they carry. Reading is strict about the patient compartment: a
-row is only made for the patient of a CareTeam that really lists the practitioner, and everything
-that does not fit that (another patient's plan, meeting or agreement; a team naming two patients)
-is skipped and logged by reference, never shown. The "needs attention" facts come from the
-domain's own rules (:class:`fhir_mappings.model.ResourceGroup`: ``meeting_due`` with
-``add_months``/``MEETING_INTERVAL_MONTHS``, ``next_meeting``, ``last_held_meeting``,
-``overdue_agreements``; :class:`~fhir_mappings.model.Member` ``.active``).
+This module sorts what comes back: which resources belong to which of the practitioner's groups.
+It is strict about the patient compartment: a row is only made for the patient of a CareTeam that
+really lists the practitioner, and everything that does not fit that (another patient's plan,
+meeting or agreement; a team naming two patients) is skipped and logged by reference, never shown.
+
+Each group is then read into the domain by :func:`fhir_mappings.from_fhir.group_summary_from_fhir`,
+the same element readers that open a group, so "a member who left", "the plan of record" or "a
+planned interview" mean the same in the caseload as on the group's pages. That read is tolerant: a
+resource without the product's codes is ignored, and an element it cannot read (an unknown code, an
+unreadable date) is left out of the facts and listed in :attr:`Caseload.unreadable`. The "needs
+attention" facts are the domain's own rules (:class:`fhir_mappings.model.ResourceGroup`:
+``meeting_due``, ``next_meeting``, ``last_held_meeting``, ``overdue_agreements`` with
+``Agreement.is_overdue``; :class:`~fhir_mappings.model.Member` ``.active``; open interviews are the
+active members whose nomination is genomineerd or gesprek-gepland).
 """
 
 from __future__ import annotations
@@ -35,31 +41,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fhir_mappings.codes import (
-    CARETEAM_STATUS,
-    CS_ARTIFACT,
-    CS_MEMBER_ROLE,
-    CS_NOMINATION_STATE,
-    EXT_MEMBER_KEY,
-    EXT_NOMINATION_STATE,
-    KERNLID,
-    AgreementStatus,
-    Artifact,
-    GroupStatus,
-    MeetingStatus,
-    MemberRole,
-    NominationState,
-)
+from fhir_mappings.codes import CARETEAM_STATUS, CS_ARTIFACT, Artifact, GroupStatus, MemberRole, NominationState
 from fhir_mappings.errors import MappingError
-from fhir_mappings.fhirjson import codes_in, names_display, parse_date, parse_datetime, ref_of
-from fhir_mappings.from_fhir import is_artifact, plans_in
-from fhir_mappings.model import MEETING_MINUTES, Agreement, Meeting, Member, ResourceGroup
-from fhir_mappings.refs import literal, other_patient_ref, ref_type
+from fhir_mappings.fhirjson import names_display, ref_of
+from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, plans_in
+from fhir_mappings.model import ResourceGroup
+from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, entries_of
 from plugin.sync.errors import (
@@ -84,10 +76,6 @@ OPEN_NOMINATION = frozenset({NominationState.GENOMINEERD, NominationState.GESPRE
 PRACTITIONER_TYPES = ("Practitioner", "PractitionerRole")
 
 _TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
-_ROLE_CODES = frozenset(r.value for r in MemberRole)
-_NOMINATION_CODES = frozenset(n.value for n in NominationState)
-_MEETING_CODES = frozenset(m.value for m in MeetingStatus)
-_AGREEMENT_CODES = frozenset(a.value for a in AgreementStatus)
 _PLAN_INCLUDES: tuple[tuple[str, str], ...] = (
     ("_include", "CarePlan:activity-reference"),
     ("_revinclude", "Task:based-on"),
@@ -95,8 +83,6 @@ _PLAN_INCLUDES: tuple[tuple[str, str], ...] = (
 )
 # Values in batch entry URLs stay readable; everything else is percent-encoded.
 _URL_SAFE = ",:|/"
-# Statuses after which a plan is no longer the group's plan of record.
-_DEAD_PLAN = frozenset({"entered-in-error", "revoked"})
 
 
 # --------------------------------------------------------------------------- the result
@@ -155,6 +141,8 @@ class Caseload:
     rows: tuple[CaseloadRow, ...]
     # References of resources left out because they broke the compartment or did not fit together.
     skipped: tuple[str, ...] = ()
+    # Elements left out of the facts because they could not be read (e.g. "Task/k1", "CareTeam/t1 participant 2").
+    unreadable: tuple[str, ...] = ()
     round_trips: int = 0  # HTTP requests made, as counted by the client (retries included)
     degraded: bool = False  # the plan searches ran as single GETs because the server takes no batch
 
@@ -286,6 +274,7 @@ def load_caseload(
         as_of=moment,
         rows=tuple(rows),
         skipped=tuple(dict.fromkeys(reader.skipped)),
+        unreadable=tuple(reader.unreadable),
         round_trips=client.request_count - started,
         degraded=degraded,
     )
@@ -384,8 +373,6 @@ class _Group:
     team_ref: str
     patient: str
     status: GroupStatus
-    members: list[Member]
-    mine: list[Member]
     plan_ref: str | None = None
     plan: JsonDict | None = None
     appointments: list[JsonDict] = field(default_factory=list)
@@ -393,23 +380,40 @@ class _Group:
 
 
 class _Reader:
-    """Sorts what the server returned into groups, skipping (and logging) what does not fit."""
+    """Sorts what the server returned into groups, skipping (and logging) what does not fit.
+
+    Sorting is this module's work: which resources belong to which of the practitioner's groups, and
+    which break the patient compartment. Reading a group's resources into the domain is
+    :func:`fhir_mappings.from_fhir.group_summary_from_fhir`'s, the same element readers as when a
+    group is opened, so a member who left, an open agreement or a planned meeting means the same here.
+    """
 
     def __init__(self, practitioner: tuple[str, ...], now: datetime, clinic_tz: tzinfo) -> None:
         self.practitioner = practitioner
         self.now = now
-        self.tz = clinic_tz
         self.today = now.astimezone(clinic_tz).date()
         self.teams: list[JsonDict] = []
         self.patients: dict[str, JsonDict] = {}
         self.plans: dict[str, JsonDict] = {}
         self.by_plan: dict[str, _Group] = {}
         self.skipped: list[str] = []
+        self.unreadable: dict[str, str] = {}
         self._groups: list[_Group] = []
 
     def skip(self, ref: str, reason: str) -> None:
         log.warning("caseload: skipped %s: %s", ref, reason)
         self.skipped.append(ref)
+
+    def tolerate(self, what: str, exc: Exception) -> None:
+        """An element from_fhir could not read: left out of the facts (once logged), the rest still counts."""
+        if what not in self.unreadable:
+            reason = exc.log_message if isinstance(exc, MappingError) else f"{type(exc).__name__}: {exc}"
+            self.unreadable[what] = reason
+            log.info("caseload: %s is not readable (%s); left out", what, reason)
+
+    def summary(self, group: _Group, related: Iterable[JsonDict] = ()) -> tuple[ResourceGroup, RefIndex]:
+        plan = group.plan if group.plan_ref is not None else None
+        return group_summary_from_fhir(group.team, plan, group.patient, related, tolerate=self.tolerate)
 
     # ------------------------------------------------------------ round 1
 
@@ -426,7 +430,7 @@ class _Reader:
                 self.plans[f"CarePlan/{rid}"] = res
 
     def groups(self, include_ended: bool) -> list[_Group]:
-        """The teams that really list the practitioner, each with its plan of record."""
+        """The teams that really list the practitioner (and still have them), each with its plan of record."""
         seen: set[str] = set()
         for team in self.teams:
             ref = f"CareTeam/{team['id']}"
@@ -465,42 +469,16 @@ class _Reader:
         if (other := other_patient_ref(team, patient)) is not None:
             self.skip(ref, f"the team of {patient} also refers to {literal(other)}")
             return None
-        members = [m for pos, part in enumerate(_dicts(team.get("participant"))) if (m := self._member(part, pos))]
-        listed = [m for m in members if m.who in self.practitioner]
+        group = _Group(team, ref, patient, status)
+        members, _ = self.summary(group)  # the team alone: who takes part, as the group page reads it
+        listed = [m for m in members.members if m.who in self.practitioner]
         if not listed:
             self.skip(ref, "the team does not list the practitioner")
             return None
-        mine = [m for m in listed if m.active]
-        if not mine:
+        if not any(m.active for m in listed):
             log.debug("caseload: the practitioner has left %s", ref)
             return None
-        return _Group(team, ref, patient, status, members, mine)
-
-    def _member(self, part: JsonDict, pos: int) -> Member | None:
-        who = ref_of(part.get("member"))
-        if who is None:
-            return None
-        roles = {MemberRole(c) for c in _codes(part.get("role"), CS_MEMBER_ROLE) if c in _ROLE_CODES}
-        nomination = NominationState.LID
-        for ext in _dicts(part.get("extension")):
-            if ext.get("url") != EXT_NOMINATION_STATE:
-                continue
-            coding = _dict(ext.get("valueCoding"))
-            code = coding.get("code") if coding.get("system") == CS_NOMINATION_STATE else None
-            if code in _NOMINATION_CODES:
-                nomination = NominationState(code)
-        end = self._date(_dict(part.get("period")).get("end"), "participant.period.end")
-        member_display = _dict(part.get("member")).get("display")
-        return Member(
-            uid=str(part.get("id") or f"#{pos}"),
-            who=literal(who),
-            display=str(member_display or ""),
-            roles=roles,
-            core=KERNLID in _codes(part.get("role"), CS_MEMBER_ROLE),
-            nomination=nomination,
-            # Leaving sets the end to the day of leaving; an end still ahead (set by another system) is not yet left.
-            end=end if end is not None and end <= self.today else None,
-        )
+        return group
 
     def _pick_plan(self, group: _Group, candidates: list[JsonDict]) -> None:
         usable = []
@@ -508,14 +486,12 @@ class _Reader:
             plan_ref = f"CarePlan/{plan['id']}"
             if not is_artifact(plan, Artifact.PLAN):
                 continue  # another system's plan for the same team
-            if plan.get("status") in _DEAD_PLAN:
-                continue
             subject = ref_of(plan.get("subject"))
             if subject is None or literal(subject) != group.patient or other_patient_ref(plan, group.patient):
                 self.skip(plan_ref, f"the plan of {group.team_ref} is not about {group.patient}")
                 continue
             usable.append(plan)
-        ordered = plans_in(usable, group.patient)  # the newest open plan first, as when the group is opened
+        ordered = plans_in(usable, group.patient)  # the plan of record, chosen as when the group is opened
         if not ordered:
             log.info("caseload: %s has no resource group plan", group.team_ref)
             return
@@ -579,36 +555,27 @@ class _Reader:
     # ------------------------------------------------------------ rows
 
     def row(self, group: _Group) -> CaseloadRow:
-        """The caseload row of one group, the facts computed by the domain's own rules."""
-        team = group.team
-        aggregate = ResourceGroup(
-            uid=group.team_ref,
-            plan_uid=group.plan_ref or "",
-            patient=group.patient,
-            name=str(team.get("name") or (group.plan or {}).get("title") or ""),
-            status=group.status,
-            members=group.members,
-            meetings=[m for a in group.appointments if (m := self._meeting(a)) is not None],
-            agreements=[a for ref, t in group.tasks.items() if (a := self._agreement(ref, t)) is not None],
-        )
+        """The caseload row of one group: the group read by from_fhir, the facts by the domain's own rules."""
+        aggregate, index = self.summary(group, [*group.appointments, *group.tasks.values()])
+        mine = [m for m in aggregate.members if m.who in self.practitioner and m.active]
         last = aggregate.last_held_meeting()
         upcoming = aggregate.next_meeting(self.now)
-        displays = {m.who: m.display for m in group.members if m.display}
+        displays = {m.who: m.display for m in aggregate.members}
         return CaseloadRow(
             patient=group.patient,
             patient_name=self._patient_name(group),
             team=group.team_ref,
             plan=group.plan_ref,
             group_name=aggregate.name,
-            group_status=group.status,
-            roles=frozenset(r for m in group.mine for r in m.roles),
-            core=any(m.core for m in group.mine),
+            group_status=aggregate.status,
+            roles=frozenset(r for m in mine for r in m.roles),
+            core=any(m.core for m in mine),
             last_held_meeting=last.start if last else None,
             next_meeting=upcoming.start if upcoming else None,
             meeting_due=aggregate.meeting_due(self.now),
-            open_interviews=self._open_interviews(group),
+            open_interviews=open_interviews(aggregate),
             overdue_agreements=tuple(
-                OverdueAgreement(a.uid, a.description, a.due, displays.get(a.owner) if a.owner else None)
+                OverdueAgreement(index.ref(a.uid), a.description, a.due, displays.get(a.owner) if a.owner else None)
                 for a in sorted(aggregate.overdue_agreements(self.today), key=lambda a: (a.due or self.today, a.uid))
                 if a.due is not None
             ),
@@ -620,72 +587,19 @@ class _Reader:
         name = names_display([n for n in names if isinstance(n, dict)]) if isinstance(names, list) else None
         return name or str(_dict(group.team.get("subject")).get("display") or "") or group.patient
 
-    def _meeting(self, res: JsonDict) -> Meeting | None:
-        if not is_artifact(res, Artifact.MEETING, "serviceType"):
-            return None
-        status = res.get("status")
-        if status not in _MEETING_CODES:
-            log.debug("caseload: Appointment/%s has status %r; not counted", res["id"], status)
-            return None
-        start = self._datetime(res.get("start"), f"Appointment/{res['id']}.start")
-        if start is None:
-            return None
-        end = self._datetime(res.get("end"), f"Appointment/{res['id']}.end")
-        if end is None or end < start:
-            end = start + timedelta(minutes=MEETING_MINUTES)
-        return Meeting(uid=f"Appointment/{res['id']}", start=start, end=end, status=MeetingStatus(status))
 
-    def _agreement(self, ref: str, res: JsonDict) -> Agreement | None:
-        status = res.get("status")
-        if status not in _AGREEMENT_CODES:
-            log.debug("caseload: %s has status %r; not counted", ref, status)
-            return None
-        period = _dict(_dict(res.get("restriction")).get("period"))
-        owner = ref_of(res.get("owner"))
-        return Agreement(
-            uid=ref,
-            description=str(res.get("description") or ""),
-            owner=literal(owner) if owner else None,
-            due=self._date(period.get("end"), f"{ref}.restriction.period.end"),
-            status=AgreementStatus(status),
+def open_interviews(group: ResourceGroup) -> tuple[OpenInterview, ...]:
+    """The nominees still in the group whose interview is still to be held, in the team's order."""
+    return tuple(
+        OpenInterview(
+            m.who,
+            m.display or m.who,
+            m.nomination,
+            iv.planned_start if (iv := group.interview_for(m.uid)) is not None else None,
         )
-
-    def _open_interviews(self, group: _Group) -> tuple[OpenInterview, ...]:
-        planned: dict[str, datetime] = {}
-        for res in group.appointments:
-            if not is_artifact(res, Artifact.INTERVIEW, "serviceType"):
-                continue
-            if res.get("status") not in (MeetingStatus.PROPOSED.value, MeetingStatus.BOOKED.value):
-                continue
-            key = next((e for e in _dicts(res.get("extension")) if e.get("url") == EXT_MEMBER_KEY), None)
-            start = self._datetime(res.get("start"), f"Appointment/{res['id']}.start")
-            if key is not None and key.get("valueString") and start is not None:
-                planned[str(key["valueString"])] = start
-        return tuple(
-            OpenInterview(m.who, m.display or m.who, m.nomination, planned.get(m.uid))
-            for m in group.members
-            if m.active and m.nomination in OPEN_NOMINATION
-        )
-
-    # ------------------------------------------------------------ tolerant values
-
-    def _date(self, value: object, what: str) -> date | None:
-        try:
-            return parse_date(value, what)
-        except MappingError as exc:
-            log.info("caseload: %s; ignored", exc.log_message)
-            return None
-
-    def _datetime(self, value: object, what: str) -> datetime | None:
-        try:
-            moment = parse_datetime(value, what)
-        except MappingError as exc:
-            log.info("caseload: %s; ignored", exc.log_message)
-            return None
-        if moment is not None and moment.tzinfo is None:
-            # FHIR requires a zone with a time; a server that drops it means the clinic's own time.
-            moment = moment.replace(tzinfo=self.tz)
-        return moment
+        for m in group.members
+        if m.active and m.nomination in OPEN_NOMINATION
+    )
 
 
 def _dict(value: object) -> JsonDict:
@@ -694,13 +608,6 @@ def _dict(value: object) -> JsonDict:
 
 def _dicts(value: object) -> list[JsonDict]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _codes(concepts: object, system: str) -> list[str]:
-    return codes_in(
-        [{"coding": _dicts(c.get("coding"))} for c in _dicts(concepts)],
-        system,
-    )
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from fhir_mappings.codes import (
     MemberRole,
     NominationState,
 )
+from fhir_mappings.from_fhir import group_from_fhir
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.caseload import (
     CLINIC_TZ,
@@ -355,6 +356,7 @@ def full_scenario() -> tuple[list[Json], list[Json]]:
         meeting("m4", "c2", "fulfilled", NOW - timedelta(days=120)),
         meeting("m5", "c2", "booked", NOW + timedelta(days=14)),
         meeting("m6", "c2", "proposed", NOW + timedelta(days=40)),
+        meeting("m6x", "c2", "entered-in-error", NOW + timedelta(days=2)),  # retired: no meeting
         {
             **meeting("i1", "c3", "booked", NOW + timedelta(days=3), kind="nominatiegesprek"),
             "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n2"}],
@@ -369,6 +371,7 @@ def full_scenario() -> tuple[list[Json], list[Json]]:
         task("k3", p4, "completed", TODAY - timedelta(days=30)),
         task("k4", p4, "accepted", TODAY),  # due today: not overdue yet
         task("k5", p4, "accepted", TODAY - timedelta(days=2), plan_id="c4", description="Alleen basedOn"),
+        task("k6", p4, "entered-in-error", TODAY - timedelta(days=9), plan_id="c4"),  # retired: no agreement
     ]
     return [*teams, *patients, *plans], store
 
@@ -410,10 +413,10 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
     assert [(a.task, a.description, a.due, a.owner_display) for a in dirk.overdue_agreements] == [
         ("Task/k2", "Oefenen", TODAY - timedelta(days=30), None),
         ("Task/k5", "Alleen basedOn", TODAY - timedelta(days=2), None),
-        ("Task/k1", "Bellen", TODAY - timedelta(days=1), None),
+        ("Task/k1", "Bellen", TODAY - timedelta(days=1), "RelatedPerson/rp"),  # no name: as the group page
     ]
     assert caseload.needing_attention() == (anna, carla, dirk)
-    assert len(caseload) == 4 and caseload.skipped == ()
+    assert len(caseload) == 4 and caseload.skipped == () and caseload.unreadable == ()
 
     sent = json.loads(rsps.calls[1].request.body or b"{}")
     assert len(sent["entry"]) == 1
@@ -421,6 +424,58 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
     assert sorted(ids) == ["c1", "c2", "c3", "c4"]
     first = query_of(rsps.calls[0].request.url)
     assert first["participant"] == DR and first["status"] == "proposed,active,suspended"
+
+
+def test_every_row_has_the_facts_of_the_group_as_its_pages_read_it(rsps: responses.RequestsMock) -> None:
+    """One way to read FHIR into the domain: the caseload's facts are those of from_fhir's ResourceGroup."""
+    round_one, store = full_scenario()
+    serve(rsps, round_one, store)
+    caseload = load_caseload(make_client(), DR, now=NOW)
+    teams = {f"CareTeam/{r['id']}": r for r in round_one if r["resourceType"] == "CareTeam"}
+    for row in caseload.rows:
+        assert row.plan is not None
+        loaded = [teams[row.team], *[e["resource"] for e in plan_search_answer(store, f"?_id={row.plan[9:]}")["entry"]]]
+        group, index = group_from_fhir(loaded, row.patient)
+        held, planned = group.last_held_meeting(), group.next_meeting(NOW)
+        assert row.meeting_due is group.meeting_due(NOW), row.team
+        assert row.last_held_meeting == (held.start if held else None), row.team
+        assert row.next_meeting == (planned.start if planned else None), row.team
+        assert [a.task for a in row.overdue_agreements] == [
+            index.ref(a.uid)
+            for a in sorted(group.agreements, key=lambda a: (a.due or TODAY, a.uid))
+            if a.is_overdue(TODAY)
+        ], row.team
+        assert [(o.member, o.planned_start) for o in row.open_interviews] == [
+            (m.who, iv.planned_start if (iv := group.interview_for(m.uid)) else None)
+            for m in group.members
+            if m.active and m.nomination in (NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND)
+        ], row.team
+
+
+def test_a_member_who_left_is_read_as_the_group_page_reads_it(rsps: responses.RequestsMock) -> None:
+    """A participation with an end has ended (Member.active), whether the end is past or still ahead.
+
+    The caseload used to read members itself and took an end still ahead for "not left yet", so a nominee
+    the group page shows as gone still waited for an interview here, and a practitioner who is leaving
+    kept a row for a group whose pages no longer count them in.
+    """
+    nominees = (
+        participant("Practitioner/n1", "lid", state="genomineerd"),
+        participant("Practitioner/n2", "lid", state="genomineerd", end="2026-05-20"),  # left before today
+        participant("Practitioner/n3", "lid", state="gesprek-gepland", end="2026-12-31"),  # an end ahead
+    )
+    nominated = team("t1", "Patient/p1", *nominees)
+    leaving = team("t2", "Patient/p2", me=participant(DR, "regieondersteuner", end="2026-12-31"))
+    plans = [plan("c1", "Patient/p1", "t1"), plan("c2", "Patient/p2", "t2")]
+    serve(rsps, [nominated, leaving, *plans], plans)
+    caseload = load_caseload(make_client(), DR, now=NOW)
+
+    page, _ = group_from_fhir([nominated, plans[0]], "Patient/p1")
+    assert [m.who for m in page.members if not m.active] == ["Practitioner/n2", "Practitioner/n3"]
+    assert [r.team for r in caseload.rows] == ["CareTeam/t1"]
+    assert [o.member for o in caseload.rows[0].open_interviews] == ["Practitioner/n1"]
+    gone, _ = group_from_fhir([leaving, plans[1]], "Patient/p2")
+    assert not next(m for m in gone.members if m.who == DR).active
 
 
 def test_the_owner_display_comes_from_the_team(rsps: responses.RequestsMock) -> None:
@@ -503,6 +558,9 @@ def test_the_newest_open_plan_of_a_team_is_used(rsps: responses.RequestsMock) ->
     serve(rsps, [team("t1", "Patient/p1"), old, new, void, foreign], store)
     row = load_caseload(make_client(), DR, now=NOW).rows[0]
     assert row.plan == "CarePlan/c-new" and row.last_held_meeting == NOW - timedelta(days=10)
+    # The plan of record the group's pages open (from_fhir) is the same one.
+    opened, _ = group_from_fhir([team("t1", "Patient/p1"), *store], "Patient/p1")
+    assert opened.plan_uid == "CarePlan/c-new"
 
 
 def test_a_practitioner_role_searches_for_itself_and_its_practitioner(rsps: responses.RequestsMock) -> None:
@@ -685,7 +743,8 @@ def test_only_teams_that_really_list_the_practitioner_make_rows(
     resources = [
         team("t1", "Patient/p1", me=participant("Practitioner/someone-else", "regieondersteuner")),
         team("t2", "Patient/p2", me=participant(DR, "regieondersteuner", end="2026-05-01")),  # left: no row
-        team("t3", "Patient/p3", me=participant(DR, "regieondersteuner", end="2026-12-31")),  # leaves later
+        team("t3", "Patient/p3", me=participant(DR, "regieondersteuner", end="2026-12-31")),  # an end: left
+        team("t8", "Patient/p10"),
         team("t4", "Patient/p4", me=participant(DR, "lid", state="afgezien")),  # declined
         team("t5", "Patient/p5", participant("Patient/p6")),  # names another patient
         {**team("t6", "Patient/p7"), "subject": {"reference": "Group/g1"}},
@@ -697,8 +756,8 @@ def test_only_teams_that_really_list_the_practitioner_make_rows(
     serve(rsps, resources)
     with caplog.at_level(logging.WARNING, "plugin.sync.caseload"):
         caseload = load_caseload(make_client(), DR, now=NOW)
-    assert [r.team for r in caseload.rows] == ["CareTeam/t3"]
-    assert caseload.rows[0].patient_name == "Patient/p3"  # no Patient resource: the reference
+    assert [r.team for r in caseload.rows] == ["CareTeam/t8"]
+    assert caseload.rows[0].patient_name == "Patient/p10"  # no Patient resource: the reference
     assert set(caseload.skipped) == {"CareTeam/t1", "CareTeam/t5", "CareTeam/t6", "CareTeam/t7"}
     assert "CareTeam/t5" in caplog.text and "Patient/p6" in caplog.text
     assert "Niet tonen" not in caplog.text  # names never reach the log
@@ -790,11 +849,12 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
     ]
     store = [
         round_one[4],
-        meeting("m1", "c1", "fulfilled", "2026-01-10T10:00:00"),  # no zone: clinic time
-        meeting("m2", "c1", "fulfilled", "not a date"),
+        meeting("m1", "c1", "fulfilled", "2026-01-10T10:00:00+01:00", end="2026-01-10T11:00:00+01:00"),
+        meeting("m1b", "c1", "fulfilled", "2026-05-30T10:00:00", end="2026-05-30T11:00:00"),  # no zone
+        meeting("m2", "c1", "fulfilled", "not a date", end="2026-05-30T11:00:00+02:00"),
         meeting("m3", "c1", "arrived", NOW - timedelta(days=1)),  # not a product meeting status
         meeting("m4", "c1", "booked", None),
-        meeting("m5", "c1", "booked", (NOW - timedelta(minutes=30)).isoformat()),  # no end: an hour long
+        meeting("m5", "c1", "booked", (NOW - timedelta(minutes=30)).isoformat()),  # no end (FHIR requires one)
         meeting("m6", "c1", "booked", NOW + timedelta(days=2), end="garbage"),
         {**meeting("m7", "c1", "booked", NOW + timedelta(days=1)), "serviceType": [concept("http://other", "x")]},
         {**meeting("m8", "c1", "booked", NOW + timedelta(days=1)), "serviceType": None},
@@ -808,12 +868,26 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
     assert [r.team for r in caseload.rows] == ["CareTeam/t1"]
     row = caseload.rows[0]
     assert row.patient_name == "Anna Bos"
+    # Only what from_fhir can read counts: the one readable meeting, held more than three months ago.
     assert row.last_held_meeting == datetime(2026, 1, 10, 10, 0, tzinfo=CLINIC_TZ)
-    assert row.next_meeting == NOW - timedelta(minutes=30)  # still going: it ends in half an hour
-    assert not row.meeting_due
+    assert row.next_meeting is None and row.meeting_due
     assert [o.member for o in row.open_interviews] == ["Practitioner/n1"]
     assert row.overdue_agreements == ()
-    assert caseload.skipped == ()
+    assert caseload.skipped == ()  # nothing broke the compartment: the unreadable is listed apart, once each
+    assert caseload.unreadable == (
+        "CareTeam/t1 participant 2",
+        "CareTeam/t1 participant 5",
+        "CarePlan/c1 activity 2",
+        "Task/k1",
+        "Task/k2",
+        "Task/k3",
+        "Appointment/m1b",
+        "Appointment/m2",
+        "Appointment/m3",
+        "Appointment/m4",
+        "Appointment/m5",
+        "Appointment/m6",
+    )
 
 
 def test_the_subject_display_names_a_patient_without_a_resource(rsps: responses.RequestsMock) -> None:

@@ -197,9 +197,18 @@ def test_save_or_enqueue_saves_directly_when_the_server_answers(
 
 def test_save_or_enqueue_parks_on_outage(rsps: responses.RequestsMock, outbox: SqliteOutbox) -> None:
     rsps.post(BASE, status=503)
-    outcome = save_or_enqueue(client(), outbox, bundle("k1"), user=USER, patient="Patient/p1")
+    sent = bundle("k1")
+    outcome = save_or_enqueue(client(), outbox, sent, user=USER, patient="Patient/p1")
     assert not outcome.saved and outcome.queued is not None
-    assert (outcome.queued.idempotency_key == "k1" and outcome.queued.bundle == bundle("k1")) or True
+    # Both attempts sent the Bundle as given; the very same Bundle (same urn:uuids) is parked under its key.
+    attempts = [json.loads(c.request.body or b"{}") for c in rsps.calls]
+    assert len(attempts) == 2 and all(a == sent for a in attempts)
+    parked = outcome.queued
+    assert parked.idempotency_key == "k1" and parked.bundle == sent
+    assert parked.state is OutboxState.PENDING and parked.user == USER and parked.patient == "Patient/p1"
+    assert parked.last_error is not None and "503" in parked.last_error
+    stored = outbox.get(parked.id)
+    assert stored is not None and stored.bundle == sent
     assert [e.idempotency_key for e in outbox.pending_for("Patient/p1")] == ["k1"]
 
 
