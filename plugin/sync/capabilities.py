@@ -117,11 +117,6 @@ class ServerCapabilities:
         res = self.resources.get(resource_type)
         return res is not None and interaction in res.interactions
 
-    def supports_search_param(self, resource_type: str, name: str) -> bool:
-        """The server declares search parameter ``name`` for the type."""
-        res = self.resources.get(resource_type)
-        return res is not None and name in res.search_params
-
     def includes_declared(self, includes: Sequence[tuple[str, str]]) -> bool | None:
         """True/False when the statement lists (or lacks) every include; None when it lists none at all.
 
@@ -224,17 +219,6 @@ class CapabilityCache:
         self._entries.put(key, caps, now)
         return caps
 
-    def load_strategy(self, client: FhirClient) -> LoadStrategy:
-        """The group load strategy for the client's server (cached with the capabilities)."""
-        return choose_load_strategy(self.get(client))
-
-    def invalidate(self, base_url: str | None = None) -> None:
-        """Forget one server (or all): the next ``get`` fetches ``/metadata`` again."""
-        if base_url is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(base_url.rstrip("/"))
-
 
 def _with_probe(caps: ServerCapabilities, result: bool) -> ServerCapabilities:
     return ServerCapabilities(
@@ -245,11 +229,3 @@ def _with_probe(caps: ServerCapabilities, result: bool) -> ServerCapabilities:
         fetched_at=caps.fetched_at,
         includes_probed=result,
     )
-
-
-_DEFAULT_CACHE = CapabilityCache()
-
-
-def default_cache() -> CapabilityCache:
-    """The process-wide capability cache (one per worker process)."""
-    return _DEFAULT_CACHE

@@ -223,11 +223,6 @@ class FhirClient:
         with self._lock:
             return self._request_count
 
-    def reset_request_count(self) -> None:
-        """Start counting round trips from zero (tests, per-request logging)."""
-        with self._lock:
-            self._request_count = 0
-
     def _count(self) -> None:
         with self._lock:
             self._request_count += 1
@@ -319,13 +314,6 @@ class FhirClient:
             yield page
             nxt = self.next_page(page)
             page = nxt.json() if nxt is not None else None
-
-    def search_all(self, resource_type: str, params: Params = (), *, max_pages: int = 100) -> list[JsonDict]:
-        """All ``entry`` elements of a search, following ``next`` links."""
-        entries: list[JsonDict] = []
-        for page in self.pages(self.search(resource_type, params), max_pages=max_pages):
-            entries.extend(page.get("entry") or [])
-        return entries
 
     # ------------------------------------------------------------------ the request loop
 

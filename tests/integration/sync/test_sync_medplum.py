@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities
+from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.errors import Invalid
 from plugin.sync.outbox import OutboxState, SqliteOutbox, replay, save_or_enqueue
@@ -315,5 +315,5 @@ def test_capabilities_of_medplum_choose_the_include_strategy(client: FhirClient,
     assert caps.supports_transaction and caps.supports_batch
     assert caps.includes_declared((("_include", "CarePlan:goal"),)) is None  # Medplum does not list them
     assert caps.includes_probed is True
-    assert cache.load_strategy(client) is LoadStrategy.INCLUDE
+    assert choose_load_strategy(cache.get(client)) is LoadStrategy.INCLUDE
     assert proxy.count == 2  # /metadata and the probe, then cached

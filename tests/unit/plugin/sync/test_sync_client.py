@@ -7,6 +7,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -191,10 +192,9 @@ def test_batch_of_reads_is_retried_but_batch_with_writes_is_not(rsps: responses.
     with pytest.raises(ServerUnavailable):
         client.batch(reads)
     assert client.request_count == 2
-    client.reset_request_count()
     with pytest.raises(ServerUnavailable):
         client.batch(writes)
-    assert client.request_count == 1
+    assert client.request_count == 3  # one more: a batch that writes is not retried
 
 
 def test_500_is_not_retried(rsps: responses.RequestsMock, sleeps: Sleeps) -> None:
@@ -378,12 +378,17 @@ def page(n: int, next_url: str | None) -> dict[str, object]:
     }
 
 
+def all_entries(client: FhirClient, rtype: str, params: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Every entry of a search, following next links (as the repository reads pages)."""
+    return [e for p in client.pages(client.search(rtype, params or [])) for e in p.get("entry") or []]
+
+
 def test_paging_follows_opaque_next_links(rsps: responses.RequestsMock, sleeps: Sleeps) -> None:
     rsps.get(f"{BASE}/Goal", json=page(1, f"{BASE}/Goal?_getpages=abc&_offset=1"))
     rsps.get(f"{BASE}/Goal?_getpages=abc&_offset=1", json=page(2, f"{BASE}?_getpages=abc&_offset=2"))
     rsps.get(f"{BASE}?_getpages=abc&_offset=2", json=page(3, None))
     client = make(sleeps)
-    entries = client.search_all("Goal", [("patient", "p1")])
+    entries = all_entries(client, "Goal", [("patient", "p1")])
     assert [e["resource"]["id"] for e in entries] == ["g1", "g2", "g3"]
     assert client.request_count == 3
     assert rsps.calls[1].request.url == f"{BASE}/Goal?_getpages=abc&_offset=1"
@@ -405,7 +410,7 @@ def test_foreign_next_link_is_refused(rsps: responses.RequestsMock, sleeps: Slee
     rsps.get(f"{BASE}/Goal", json=page(1, next_url))
     client = make(sleeps)
     with pytest.raises(NextLinkRefused):
-        client.search_all("Goal")
+        all_entries(client, "Goal")
     assert client.request_count == 1
 
 
