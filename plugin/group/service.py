@@ -12,14 +12,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, g, redirect, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.launch.context import ActiveLaunch, smart_client
+from plugin.services.core import repeated
 from plugin.services.fhir_uow import FhirUnitOfWork
 from plugin.services.group import require_overview
-from plugin.services.submissions import SubmissionLog
+from plugin.services.submissions import SUBMISSION_KEY, SubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import JsonDict, SyncError
@@ -157,8 +158,17 @@ def group_page(see: Action, plan_id: str | None = None) -> GroupPage:
     if page.group is None:
         abort(redirect(url_for("group.overview")))
     require_overview(page.actor)  # a nominee or an outsider hears why in their own terms
-    require(page.actor, see)
+    if not _repeated_submission():
+        # A repeat is answered by the service as "already saved", even when the first save changed the rights.
+        require(page.actor, see)
     return page
+
+
+def _repeated_submission() -> bool:
+    """This POST carries a submission key whose save is done."""
+    if request.method != "POST":
+        return False
+    return repeated(current_service().uow(), request.form.get(SUBMISSION_KEY, "")) is not None
 
 
 def person_name(resource: JsonDict) -> str | None:

@@ -13,10 +13,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 from wtforms.validators import AnyOf, DataRequired, Optional, Regexp, ValidationError
 
-from fhir_mappings.codes import INTERVIEW_SECTIONS, NominationState, Section
+from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, NominationState, Section
 from fhir_mappings.model import MAX_NAME
 from plugin.group.service import now
 from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
@@ -141,8 +141,16 @@ def _section_label(section: Section) -> LazyString:
 SECTION_FIELDS: dict[Section, str] = {s: s.value for s in INTERVIEW_SECTIONS}
 
 
+# Who may read an interview record, in words (the choice of the record form, and the member page's fact).
+VISIBILITY_WORDS: dict[InterviewVisibility, LazyString] = {
+    InterviewVisibility.SHARED: _l("the patient and the care professionals"),
+    InterviewVisibility.PROFESSIONALS: _l("only the care professionals, not the patient"),
+}
+
+
 class RecordInterviewForm(BaseForm):
-    """What was said in the introductory interview: the four topics of RACT, at least one filled in."""
+    """What was said in the introductory interview: the four topics of RACT, at least one filled in, and who may
+    read the record (always chosen: there is no default, clinics differ)."""
 
     held_at = LocalDateTimeField(
         _l("When was the interview held?"), validators=[required(_l("Enter the date and time."))]
@@ -165,6 +173,19 @@ class RecordInterviewForm(BaseForm):
         optional=True,
         description=_l("How can this person help the patient reach their goals?"),
     )
+    visibility = RadioField(  # type: ignore[call-arg]  # invalid_choice_message: newer than the WTForms stubs
+        _l("Who may read this record?"),
+        choices=[
+            SelectChoice(InterviewVisibility.SHARED.value, _l("Shared with the patient")),
+            SelectChoice(InterviewVisibility.PROFESSIONALS.value, _l("Only for care professionals")),
+        ],
+        validate_choice=True,
+        invalid_choice_message=_l("Choose who may read this record."),
+    )
+
+    def chosen_visibility(self) -> InterviewVisibility:
+        """The visibility the user chose (only call after validation)."""
+        return InterviewVisibility(self.visibility.data)
 
     def sections(self) -> dict[Section, str]:
         """The four topics as typed (empty ones included; the domain leaves them out)."""
@@ -172,7 +193,7 @@ class RecordInterviewForm(BaseForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
-        if ok and not any(text.strip() for text in self.sections().values()):
+        if not any(text.strip() for text in self.sections().values()):
             self.form_errors.append(str(_l("Write down at least one of the four topics.")))
             ok = False
         if self.held_at.data is not None and self.held_at.data > now() + CLOCK_SLACK:
@@ -187,7 +208,7 @@ class RecordInterviewForm(BaseForm):
 class DecisionForm(BaseForm):
     """After (or instead of) the interview: the nominee joins, declines, or the nomination is withdrawn."""
 
-    outcome = RadioField(
+    outcome = RadioField(  # type: ignore[call-arg]  # invalid_choice_message: newer than the WTForms stubs
         _l("What happens now?"),
         choices=[
             SelectChoice(NominationState.LID.value, _l("becomes a member of the group")),
@@ -196,6 +217,10 @@ class DecisionForm(BaseForm):
         ],
         invalid_choice_message=_l("Choose what happens."),
     )
+
+
+class WithdrawForm(BaseForm):
+    """The patient withdraws a nomination (no fields: the person is in the URL)."""
 
 
 class CoreForm(BaseForm):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 
 from fhir_mappings.codes import CS_V3_ROLE_CODE
 from fhir_mappings.model import Supporter

@@ -1,8 +1,10 @@
 """The members area: who is in the group, nominating people, the introductory interviews, joining and leaving.
 
-Every change is one POST that runs one method of the domain aggregate (`ResourceGroup`) through
-`run_action`: the domain enforces the rules, the repository writes one transaction with a Provenance.
-Nothing is ever removed: people who left, declined or were withdrawn stay in the history.
+Every change is one POST that reads its form and calls one service of `plugin.services.members` through
+`run_service`: the service checks who may, the domain enforces the rules, the repository writes one
+transaction with a Provenance. Pages show the group as the actor may see it (`page.group`, redacted) and
+offer only what the actor may do. Nothing is ever removed: people who left, declined or were withdrawn stay
+in the history.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext
 
-from fhir_mappings.codes import INTERVIEW_SECTIONS, GroupStatus, MemberRole, NominationState
-from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter, new_uid
+from fhir_mappings.codes import INTERVIEW_SECTIONS, MemberRole, NominationState
+from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter
+from fhir_mappings.rights import Action, may_see_interview
 from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
 from plugin.launch.context import launch_required
 from plugin.members import people
 from plugin.members.forms import (
     MAX_SEARCH,
     PRACTITIONER_REF,
+    VISIBILITY_WORDS,
     CoreForm,
     DecisionForm,
     HandOverForm,
@@ -33,14 +37,18 @@ from plugin.members.forms import (
     PractitionerForm,
     ProfessionalForm,
     RecordInterviewForm,
+    WithdrawForm,
 )
+from plugin.services import members as services
+from plugin.services.uow import Done, UnitOfWork
 from plugin.sync.errors import SyncError
-from plugin.web.actions import ActionOutcome, Problem, run_action, user_message
+from plugin.web.actions import ActionOutcome, Problem, can_change, run_service, user_message
 from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
 bp = Blueprint("members", __name__, template_folder="templates")
 F = TypeVar("F", bound=BaseForm)
+Call = Callable[[UnitOfWork, str], Done[Any]]
 
 MIN_SEARCH = 2
 
@@ -140,18 +148,17 @@ def person(group: ResourceGroup, member: Member) -> Person:
     return Person(member, group.supporter(member.who), group.interview_for(member.uid))
 
 
-def _page() -> tuple[GroupPage, ResourceGroup]:
-    """The page with its group (without a group yet, `group_page` sends the browser to the start page)."""
-    page = group_page()
-    assert page.group is not None  # noqa: S101 - group_page() never returns a page without a group
-    return page, page.group
-
-
-def _loaded_or_404() -> tuple[GroupPage, ResourceGroup]:
-    page = current_service().page()
-    if page.group is None:
+def _page(see: Action) -> tuple[GroupPage, ResourceGroup]:
+    """The page with its group as the actor may see it, for an actor who may `see` (or do) this (else 403)."""
+    page = group_page(see)
+    if page.group is None:  # pragma: no cover - group_page() never returns a page without a group
         abort(404)
     return page, page.group
+
+
+def _can(page: GroupPage, group: ResourceGroup, action: Action) -> bool:
+    """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
+    return can_change(group) and page.may(action)
 
 
 def _member_or_404(group: ResourceGroup, member_uid: str) -> Member:
@@ -177,13 +184,14 @@ def _names(group: ResourceGroup, references: list[str | None]) -> dict[str, str]
 @bp.get("/c/<context_id>/leden")
 @launch_required
 def index(context_id: str) -> Any:
-    """Members, nominees and everyone who was ever in the group."""
-    page, group = _page()
+    """Members, nominees and everyone who was ever in the group (members see only who is in it now)."""
+    page, group = _page(Action.VIEW_MEMBERS)
     everyone = [person(group, m) for m in group.members]
     return render_template(
         "members/index.html",
         page=page,
         group=group,
+        details=page.may(Action.VIEW_MEMBER_DETAILS),
         members=[p for p in everyone if p.member.is_member],
         nominees=[p for p in everyone if p.member.active and not p.member.is_member],
         history=sorted(
@@ -191,7 +199,7 @@ def index(context_id: str) -> Any:
             key=lambda p: p.member.end or p.member.start or today(),
             reverse=True,
         ),
-        open_group=group.status is not GroupStatus.ENDED,
+        can_nominate=_can(page, group, Action.NOMINATE),
     )
 
 
@@ -230,55 +238,39 @@ def _render_nominate(
 @launch_required
 def nominate(context_id: str) -> Any:
     """The three ways to nominate someone; `?zoek=` searches the clinic's practitioners."""
-    return _render_nominate(*_page())
+    return _render_nominate(*_page(Action.NOMINATE))
 
 
-def _nominate_supporter(
-    page: GroupPage,
-    form: BaseForm,
-    chosen: people.Relationship,
-    *,
-    name: str | None,
-    phone: str | None,
-    email: str | None,
-    own_words: str | None,
-    activity: str,
-) -> ActionOutcome:
-    """Nominate someone kept as a new RelatedPerson (from the patient's circle, or a professional from outside)."""
-    uid = new_uid()
-    supporter = Supporter(
-        uid,
-        (name or "").strip(),
-        chosen.code,
-        chosen.system,
-        phone=(phone or "").strip(),
-        email=(email or "").strip(),
-        relationship_text=people.stored_text(chosen, own_words or ""),
-    )
-    return run_action(page, lambda grp: grp.nominate(uid, supporter.name, today(), supporter), activity, form=form)
+def _relationship(options: tuple[people.Relationship, ...], key: str, own_words: str | None) -> services.Relationship:
+    """The coded relationship (or occupation) chosen in a form, with the words the record keeps for it."""
+    chosen = people.find(options, key)
+    return services.Relationship(chosen.code, chosen.system, people.stored_text(chosen, own_words or ""))
+
+
+def _after_nominating(outcome: ActionOutcome) -> Any:
+    return outcome.redirect(url_for("members.index"))
 
 
 @bp.post("/c/<context_id>/leden/nomineren/naaste")
 @launch_required
 def nominate_person(context_id: str) -> Any:
     """(a) Nominate someone from the patient's own circle (a new RelatedPerson)."""
-    page, group = _loaded_or_404()
+    page, group = _page(Action.NOMINATE)
     form = PersonForm()
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
-        outcome = _nominate_supporter(
-            page,
-            form,
-            people.find(people.PERSONAL, form.relationship.data or ""),
-            name=form.name.data,
-            phone=form.phone.data,
-            email=form.email.data,
-            own_words=form.relationship_text.data,
-            activity="Naaste genomineerd voor de resourcegroep",
+        name = form.name.data or ""
+        relationship = _relationship(people.PERSONAL, form.relationship.data or "", form.relationship_text.data)
+        contact = services.Contact(form.phone.data or "", form.email.data or "")
+        outcome = run_service(
+            lambda uow, key: services.nominate_relation(
+                uow, key, name=name, relationship=relationship, contact=contact, today=today()
+            ),
+            form=form,
         )
         if outcome.done:
-            return outcome.redirect(url_for("members.index"))
+            return _after_nominating(outcome)
         problem, status = outcome.problem, outcome.status
     return _render_nominate(page, group, person_form=form, failed="person", problem=problem, status=status)
 
@@ -287,7 +279,7 @@ def nominate_person(context_id: str) -> Any:
 @launch_required
 def nominate_practitioner(context_id: str) -> Any:
     """(b) Nominate a practitioner of the clinic, picked from the search results."""
-    page, group = _loaded_or_404()
+    page, group = _page(Action.NOMINATE)
     form = PractitionerForm()
     problem: Problem | None = None
     status = 422
@@ -304,14 +296,15 @@ def nominate_practitioner(context_id: str) -> Any:
             if name is None:
                 form.form_errors.append(gettext("This practitioner was not found in the EHR."))
             else:
-                outcome = run_action(
-                    page,
-                    lambda grp: grp.nominate(reference, name, today()),
-                    "Behandelaar genomineerd voor de resourcegroep",
+                display = name
+                outcome = run_service(
+                    lambda uow, key: services.nominate_practitioner(
+                        uow, key, reference=reference, display=display, today=today()
+                    ),
                     form=form,
                 )
                 if outcome.done:
-                    return outcome.redirect(url_for("members.index"))
+                    return _after_nominating(outcome)
                 problem, status = outcome.problem, outcome.status
     return _render_nominate(
         page, group, practitioner_form=form, search=search, failed="practitioner", problem=problem, status=status
@@ -322,23 +315,22 @@ def nominate_practitioner(context_id: str) -> Any:
 @launch_required
 def nominate_professional(context_id: str) -> Any:
     """(c) Nominate a professional from outside the clinic, kept as a RelatedPerson with their occupation."""
-    page, group = _loaded_or_404()
+    page, group = _page(Action.NOMINATE)
     form = ProfessionalForm()
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit():
-        outcome = _nominate_supporter(
-            page,
-            form,
-            people.find(people.PROFESSIONS, form.profession.data or ""),
-            name=form.pro_name.data,
-            phone=form.pro_phone.data,
-            email=form.pro_email.data,
-            own_words=form.profession_text.data,
-            activity="Hulpverlener van buiten de instelling genomineerd voor de resourcegroep",
+        name = form.pro_name.data or ""
+        occupation = _relationship(people.PROFESSIONS, form.profession.data or "", form.profession_text.data)
+        contact = services.Contact(form.pro_phone.data or "", form.pro_email.data or "")
+        outcome = run_service(
+            lambda uow, key: services.nominate_outside_professional(
+                uow, key, name=name, occupation=occupation, contact=contact, today=today()
+            ),
+            form=form,
         )
         if outcome.done:
-            return outcome.redirect(url_for("members.index"))
+            return _after_nominating(outcome)
         problem, status = outcome.problem, outcome.status
     return _render_nominate(page, group, professional_form=form, failed="professional", problem=problem, status=status)
 
@@ -353,6 +345,7 @@ class MemberForms:
     plan: PlanInterviewForm
     record: RecordInterviewForm
     decision: DecisionForm
+    withdraw: WithdrawForm
     core: CoreForm
     leave: LeaveForm
     again: NominateAgainForm
@@ -367,14 +360,26 @@ def _fresh_forms(found: Person) -> MemberForms:
         for section, text in interview.sections.items():
             if section.value in record:
                 record[section.value].data = text
+    if interview is not None and interview.visibility is not None:
+        record.visibility.data = interview.visibility.value  # the choice made before stays chosen
     return MemberForms(
         plan=PlanInterviewForm(formdata=None, planned_start=planned),
         record=record,
         decision=DecisionForm(formdata=None),
+        withdraw=WithdrawForm(formdata=None),
         core=CoreForm(formdata=None, core="off" if found.member.core else "on"),
         leave=LeaveForm(formdata=None),
         again=NominateAgainForm(formdata=None),
     )
+
+
+def _record_visibility(interview: NominationInterview | None) -> str:
+    """Who may read the interview's record, in words (a record without a stated visibility: professionals only)."""
+    if interview is None or interview.held_at is None:
+        return ""
+    if interview.visibility is None:
+        return gettext("only the care professionals (nobody chose when it was written down)")
+    return str(VISIBILITY_WORDS[interview.visibility])
 
 
 def _render_member(
@@ -402,12 +407,14 @@ def _render_member(
         member=member,
         interview=interview,
         held=held,
+        record_visible=interview is not None and may_see_interview(page.actor, interview),
+        record_visibility=_record_visibility(interview),
         names=_names(group, [interviewer]),
         interview_sections=INTERVIEW_SECTIONS,
         forms=forms,
         failed=failed,
         problem=problem,
-        can_change=g.launch.can_write and group.status is not GroupStatus.ENDED,
+        can_change=can_change(group),
         rejoin_blocked=any(m.who == member.who and m.active for m in group.members),
     ), status
 
@@ -416,28 +423,30 @@ def _render_member(
 @launch_required
 def member(context_id: str, member_uid: str) -> Any:
     """One person in the group: details, the introductory interview, and what can be done next."""
-    page, group = _page()
+    page, group = _page(Action.VIEW_MEMBER_DETAILS)
     return _render_member(page, group, _member_or_404(group, member_uid))
 
 
 def _member_action(
     member_uid: str,
+    action: Action,
     failed: str,
     form: F,
-    action: Callable[[ResourceGroup, Member], object],
-    activity: str,
+    call: Callable[[Member], Call],
     *,
     check: Callable[[F], bool] | None = None,
+    then: Callable[[ActionOutcome], str] | None = None,
 ) -> Any:
-    """Validate `form`, run `action(group, member)` and redirect to the member page, or show why not (422)."""
-    page, group = _loaded_or_404()
+    """For an actor who may do `action`: validate `form`, run the service `call(member)` gives and redirect to
+    the member page (or `then(outcome)`), or show why not."""
+    page, group = _page(action)
     target = _member_or_404(group, member_uid)
     problem: Problem | None = None
     status = 422
     if form.validate_on_submit() and (check is None or check(form)):
-        outcome = run_action(page, lambda grp: action(grp, target), activity, form=form)
+        outcome = run_service(call(target), form=form)
         if outcome.done:
-            return outcome.redirect(url_for("members.member", member_uid=member_uid))
+            return outcome.redirect(then(outcome) if then else url_for("members.member", member_uid=member_uid))
         problem, status = outcome.problem, outcome.status
     return _render_member(page, group, target, failed=failed, form=form, problem=problem, status=status)
 
@@ -456,53 +465,69 @@ def plan_interview(context_id: str, member_uid: str) -> Any:
     form = PlanInterviewForm()
     return _member_action(
         member_uid,
+        Action.PLAN_INTERVIEW,
         "plan",
         form,
-        lambda grp, m: grp.plan_interview(m.uid, _validated(form.planned_start.data)),
-        "Kennismakingsgesprek gepland",
+        lambda m: (
+            lambda uow, key: services.plan_interview(
+                uow, key, member_uid=m.uid, start=_validated(form.planned_start.data)
+            )
+        ),
     )
 
 
 @bp.post("/c/<context_id>/leden/<member_uid>/gesprek-vastleggen")
 @launch_required
 def record_interview(context_id: str, member_uid: str) -> Any:
-    """Write down the introductory interview that was held (the four topics)."""
+    """Write down the introductory interview that was held (the four topics) and who may read it."""
     form = RecordInterviewForm()
     return _member_action(
         member_uid,
+        Action.RECORD_INTERVIEW,
         "record",
         form,
-        lambda grp, m: grp.record_interview(m.uid, _validated(form.held_at.data), form.sections()),
-        "Kennismakingsgesprek vastgelegd",
+        lambda m: (
+            lambda uow, key: services.record_interview(
+                uow,
+                key,
+                member_uid=m.uid,
+                held_at=_validated(form.held_at.data),
+                sections=form.sections(),
+                visibility=form.chosen_visibility(),
+            )
+        ),
     )
-
-
-_DECISION_ACTIVITY = {
-    NominationState.LID.value: "Genomineerde is lid geworden van de resourcegroep",
-    NominationState.AFGEZIEN.value: "Genomineerde heeft afgezien van de resourcegroep",
-    NominationState.TERUGGETROKKEN.value: "Nominatie voor de resourcegroep teruggetrokken",
-}
-
-
-def _decide(group: ResourceGroup, target: Member, outcome: str) -> None:
-    if outcome == NominationState.LID.value:
-        group.admit(target.uid, today())
-    else:
-        group.decline(target.uid, today(), withdrawn=outcome == NominationState.TERUGGETROKKEN.value)
 
 
 @bp.post("/c/<context_id>/leden/<member_uid>/besluit")
 @launch_required
 def decide(context_id: str, member_uid: str) -> Any:
-    """The nominee becomes a member, declines, or the nomination is withdrawn."""
+    """The nominee becomes a member, declines, or the nomination is withdrawn (care professionals)."""
     form = DecisionForm()
-    outcome = form.outcome.data or ""
     return _member_action(
         member_uid,
+        Action.DECIDE_NOMINATION,
         "decision",
         form,
-        lambda grp, m: _decide(grp, m, outcome),
-        _DECISION_ACTIVITY.get(outcome, "Besluit over nominatie"),
+        lambda m: (
+            lambda uow, key: services.decide_nomination(
+                uow, key, member_uid=m.uid, outcome=NominationState(form.outcome.data), today=today()
+            )
+        ),
+    )
+
+
+@bp.post("/c/<context_id>/leden/<member_uid>/terugtrekken")
+@launch_required
+def withdraw(context_id: str, member_uid: str) -> Any:
+    """The patient withdraws a nomination (it stays in the history)."""
+    form = WithdrawForm()
+    return _member_action(
+        member_uid,
+        Action.WITHDRAW_NOMINATION,
+        "withdraw",
+        form,
+        lambda m: lambda uow, key: services.withdraw_nomination(uow, key, member_uid=m.uid, today=today()),
     )
 
 
@@ -511,13 +536,12 @@ def decide(context_id: str, member_uid: str) -> Any:
 def set_core(context_id: str, member_uid: str) -> Any:
     """Make someone a core member, or no longer."""
     form = CoreForm()
-    core = form.core.data == "on"
     return _member_action(
         member_uid,
+        Action.SET_CORE,
         "core",
         form,
-        lambda grp, m: grp.set_core(m.uid, core),
-        "Kernlid gemaakt" if core else "Niet langer kernlid",
+        lambda m: lambda uow, key: services.set_core(uow, key, member_uid=m.uid, core=form.core.data == "on"),
     )
 
 
@@ -535,12 +559,17 @@ def leave(context_id: str, member_uid: str) -> Any:
     form = LeaveForm()
     return _member_action(
         member_uid,
+        Action.END_MEMBERSHIP,
         "leave",
         form,
-        lambda grp, m: grp.leave(m.uid, today()),
-        "Lid heeft de resourcegroep verlaten",
+        lambda m: lambda uow, key: services.end_membership(uow, key, member_uid=m.uid, today=today()),
         check=_confirmed_leave,
     )
+
+
+def _new_participation(outcome: ActionOutcome) -> str:
+    """The page of the participation a nomination made (a repeated submit knows its uid too)."""
+    return url_for("members.member", member_uid=outcome.uid) if outcome.uid else url_for("members.index")
 
 
 @bp.post("/c/<context_id>/leden/<member_uid>/opnieuw-nomineren")
@@ -548,21 +577,14 @@ def leave(context_id: str, member_uid: str) -> Any:
 def nominate_again(context_id: str, member_uid: str) -> Any:
     """Someone who left, declined or was withdrawn is nominated again (a new participation)."""
     form = NominateAgainForm()
-    page, group = _loaded_or_404()
-    target = _member_or_404(group, member_uid)
-    problem: Problem | None = None
-    status = 422
-    if form.validate_on_submit():
-        outcome = run_action(
-            page,
-            lambda grp: grp.nominate(target.who, target.display, today()),
-            "Opnieuw genomineerd voor de resourcegroep",
-            form=form,
-        )
-        if outcome.done:
-            return outcome.redirect(url_for("members.member", member_uid=outcome.value.uid))
-        problem, status = outcome.problem, outcome.status
-    return _render_member(page, group, target, failed="again", form=form, problem=problem, status=status)
+    return _member_action(
+        member_uid,
+        Action.NOMINATE,
+        "again",
+        form,
+        lambda m: lambda uow, key: services.renominate(uow, key, member_uid=m.uid, today=today()),
+        then=_new_participation,
+    )
 
 
 # ---------------------------------------------------------------------- handing over
@@ -571,8 +593,11 @@ def nominate_again(context_id: str, member_uid: str) -> Any:
 @bp.route("/c/<context_id>/leden/<member_uid>/overdragen", methods=["GET", "POST"])
 @launch_required
 def hand_over(context_id: str, member_uid: str) -> Any:
-    """Hand the direction supporter role to another practitioner: search, choose (`?kies=`), confirm."""
-    page, group = _loaded_or_404()
+    """The regieondersteuner hands the role to another practitioner: search, choose (`?kies=`), confirm.
+
+    Only the current regieondersteuner may open this page or post it (anyone else: 403, nothing written).
+    """
+    page, group = _page(Action.HAND_OVER)
     current = _member_or_404(group, member_uid)
     if MemberRole.REGIEONDERSTEUNER not in current.roles or not current.active:
         abort(404)
@@ -598,12 +623,10 @@ def hand_over(context_id: str, member_uid: str) -> Any:
             form.form_errors.append(gettext("This practitioner was not found in the EHR."))
         elif not form.confirm_hand_over.data:
             form.confirm_hand_over.errors = [gettext("Tick the box to confirm the hand-over.")]
-        elif chosen_ref == current.who:
-            form.form_errors.append(gettext("This practitioner is already the direction supporter."))
         else:
             reference, name = chosen_ref, chosen_name
-            outcome = run_action(
-                page, lambda grp: grp.hand_over(reference, name, today()), "Regieondersteuner overgedragen", form=form
+            outcome = run_service(
+                lambda uow, key: services.hand_over(uow, key, to=reference, display=name, today=today()), form=form
             )
             if outcome.done:
                 return outcome.redirect(url_for("members.index"))

@@ -15,7 +15,7 @@ regieondersteuner *now* counts). Refusals raise `NotAllowed` (403 in the pages);
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import ResourceGroup
@@ -50,6 +50,9 @@ def act(
     owner: Owner | None = None,
 ) -> Done[T]:
     """Run one user action (see the module docstring). `owner` names whose thing it is, for own-thing rights."""
+    if (earlier := repeated(uow, key)) is not None:
+        # Checked before the rights: the first save may have changed them (a hand-over, a take-over).
+        return earlier
     group = uow.group()
     if group is None:
         raise NoGroup()
@@ -65,6 +68,16 @@ def act(
     return once(uow, key, lambda: uow.commit(apply, what, key))
 
 
+def _owner(uow: UnitOfWork) -> str:
+    return f"{uow.user} {uow.patient}"
+
+
+def repeated(uow: UnitOfWork, key: str) -> Done[Any] | None:
+    """The result of this submission when it was saved before (double click, Back and submit again), else None."""
+    earlier = uow.submissions.done(_owner(uow), key) if key else None
+    return Done(None, SaveState.REPEATED, earlier.uid) if earlier is not None else None
+
+
 def once(uow: UnitOfWork, key: str, save: Callable[[], Done[T]]) -> Done[T]:
     """Save at most once per submission key: a repeat gets the first result (value None, state REPEATED)."""
     if not key:
@@ -72,7 +85,7 @@ def once(uow: UnitOfWork, key: str, save: Callable[[], Done[T]]) -> Done[T]:
             "Dit formulier is niet compleet verstuurd. Laad de pagina opnieuw en probeer het nog eens.",
             "form without a submission key",
         )
-    owner = f"{uow.user} {uow.patient}"
+    owner = _owner(uow)
     earlier = uow.submissions.claim(owner, key)
     if earlier is not None:
         return Done(None, SaveState.REPEATED, earlier.uid)

@@ -10,7 +10,7 @@ from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Member, ResourceGroup, check_text, uids_from
 from fhir_mappings.refs import literal
 from fhir_mappings.rights import Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
-from plugin.services.core import act, once
+from plugin.services.core import act, once, repeated
 from plugin.services.uow import Activity, Done, UnitOfWork
 
 MAX_REASON = 1000
@@ -79,6 +79,8 @@ def start_group(
     uow: UnitOfWork, key: str, *, name: str, patient_display: str, user_display: str, today: date
 ) -> Done[ResourceGroup]:
     """Start the patient's group: the patient is regisseur, the acting care professional regieondersteuner."""
+    if (earlier := repeated(uow, key)) is not None:
+        return earlier  # a double click on "start": the group is there, say so instead of "already has a group"
     existing = uow.group()
     if existing is not None and existing.status is not GroupStatus.ENDED:
         raise DomainError("Deze patiënt heeft al een resourcegroep.", "start while an open group exists")

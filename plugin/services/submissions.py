@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+SUBMISSION_KEY = "submission_key"  # the name of the form field that carries the key
 KEEP_SECONDS = 24 * 3600
 WAIT_SECONDS = 20.0  # how long a second submit waits for the first one's save
 STALE_SECONDS = 120.0  # a claim still "running" after this is from a process that died: take it over
@@ -55,6 +56,10 @@ class SubmissionLog(Protocol):
 
     def finish(self, owner: str, key: str, recorded: Recorded) -> None:
         """Record the result of the save under a claimed key."""
+        ...
+
+    def done(self, owner: str, key: str) -> Recorded | None:
+        """The result of a finished save under `key` (None while running or unknown); never waits, claims nothing."""
         ...
 
     def release(self, owner: str, key: str) -> None:
@@ -89,6 +94,10 @@ class MemorySubmissionLog:
         with self._cond:
             self._rows[(owner, key)] = recorded
             self._cond.notify_all()
+
+    def done(self, owner: str, key: str) -> Recorded | None:
+        with self._cond:
+            return self._rows.get((owner, key))
 
     def release(self, owner: str, key: str) -> None:
         with self._cond:
@@ -162,6 +171,13 @@ class SqliteSubmissionLog:
                 "UPDATE submissions SET state = ?, uid = ? WHERE owner = ? AND key = ?",
                 (recorded.state, recorded.uid, owner, key),
             )
+
+    def done(self, owner: str, key: str) -> Recorded | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT state, uid FROM submissions WHERE owner = ? AND key = ? AND state IS NOT NULL", (owner, key)
+            ).fetchone()
+        return Recorded(str(row[0]), row[1]) if row is not None else None
 
     def release(self, owner: str, key: str) -> None:
         with self._connect() as conn:

@@ -37,10 +37,9 @@ from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import NotAllowed
 from plugin.group.service import current_service
 from plugin.i18n import current_language
-from plugin.services.submissions import StillRunning
+from plugin.services.submissions import SUBMISSION_KEY, StillRunning
 from plugin.services.uow import Done, UnitOfWork
 from plugin.sync.errors import Conflict, SyncError
-from plugin.web.context import SUBMISSION_KEY
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

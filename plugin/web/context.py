@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from plugin.group.service import current_service
+from plugin.services.submissions import SUBMISSION_KEY
 from plugin.web.labels import choices, group_status_label, label, yes_no
 
 
@@ -19,9 +20,6 @@ def patient_banner_name() -> str:
     if launch is None or launch.patient_id is None:
         return ""
     return current_service().display_name(f"Patient/{launch.patient_id}")
-
-
-SUBMISSION_KEY = "submission_key"
 
 
 def submission_key() -> str:

@@ -149,6 +149,7 @@ def interview_and_admit(app: AppInEpd, name: str, *, core: bool = False) -> None
     expect(frame.get_by_label(ui("When was the interview held?"))).to_have_value(f"{yesterday.isoformat()}T14:00")
     for section, text in INTERVIEW.items():
         frame.get_by_label(ui(section)).fill(f"{text} ({name})")
+    frame.get_by_label(ui("Shared with the patient")).check()
     app.save(frame.get_by_role("button", name=ui("Save the interview")))
     frame.get_by_label(ui("becomes a member of the group")).check()
     app.save(frame.get_by_role("button", name=ui("Save")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
-from fhir_mappings.codes import CS_SECTION, CS_V3_ROLE_CODE, EXT_NOMINATION_STATE, EXT_SECTION
+from fhir_mappings.codes import CS_SECTION, CS_V3_CONFIDENTIALITY, CS_V3_ROLE_CODE, EXT_NOMINATION_STATE, EXT_SECTION
+from smart_launch import SessionStore
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -57,6 +59,18 @@ def provenance_texts(env: LaunchedApp) -> list[str]:
 def local(moment: datetime) -> str:
     """What a datetime-local input sends."""
     return moment.astimezone(AMS).strftime("%Y-%m-%dT%H:%M")
+
+
+def confidentiality(resource: dict[str, Any]) -> list[str]:
+    """The v3-Confidentiality codes in a resource's meta.security."""
+    return [s["code"] for s in resource.get("meta", {}).get("security", []) if s.get("system") == CS_V3_CONFIDENTIALITY]
+
+
+def interview_records(env: LaunchedApp, reference: str) -> list[dict[str, Any]]:
+    """The interview records (Communications) about the person with this reference."""
+    return [
+        c for c in env.resources("Communication") if any(a.get("reference") == reference for a in c.get("about", []))
+    ]
 
 
 def assert_escaped(page: str, raw: str) -> None:
@@ -268,23 +282,39 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         empty = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held)})
         assert empty.status_code == 422 and "Schrijf minstens één van de vier onderwerpen op." in text(empty)
         assert f'value="{local(held)}"' in text(empty)
-        future = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(when), "inzet": "Elke week"})
+        # who may read the record is always chosen: no silent default
+        assert "Wie mag dit verslag lezen?" in text(empty) and "Kies wie dit verslag mag lezen." in text(empty)
+        unchosen = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), "inzet": "Elke week"})
+        assert unchosen.status_code == 422 and "Kies wie dit verslag mag lezen." in text(unchosen)
+        crafted = env.post(
+            f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), "inzet": "Elke week", "visibility": "all"}
+        )
+        assert crafted.status_code == 422 and "Kies wie dit verslag mag lezen." in text(crafted)
+        assert "Kennismakingsgesprek vastgelegd" not in provenance_texts(env)
+        assert state(participant(env, patient, "Samira")) == "gesprek-gepland"
+        future = env.post(
+            f"/leden/{sister}/gesprek-vastleggen",
+            {"held_at": local(when), "inzet": "Elke week", "visibility": "professionals"},
+        )
         assert future.status_code == 422 and "Deze tijd moet nog komen" in text(future)
         assert "Elke week</textarea>" in text(future)
+        assert re.search(r'<input checked[^>]*value="professionals"|value="professionals"[^>]*checked', text(future))
         sections = {
             "verwachtingen": "Wil helpen.\nMaar niet alles overnemen.",
             "inzet": "Eens per maand",
             "relatie": "Jongere zus",
             "bijdrage": "Samen boodschappen doen",
         }
-        assert env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), **sections}).status_code == 303
+        assert (
+            env.post(
+                f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), **sections, "visibility": "shared"}
+            ).status_code
+            == 303
+        )
         assert state(participant(env, patient, "Samira")) == "gesprek-gevoerd"
-        records = [
-            c
-            for c in env.resources("Communication")
-            if any(a.get("reference") == samira_ref for a in c.get("about", []))
-        ]
+        records = interview_records(env, samira_ref)
         assert len(records) == 1 and records[0]["status"] == "completed"
+        assert confidentiality(records[0]) == ["N"]
         assert records[0]["category"][0]["coding"][0]["code"] == "nominatiegesprek"
         assert datetime.fromisoformat(records[0]["sent"]) == held
         written = {p["extension"][0]["valueCoding"]["code"]: p["contentString"] for p in records[0]["payload"]}
@@ -297,6 +327,7 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert [a["status"] for a in env.resources("Appointment") if a["id"] == appointment_id] == ["fulfilled"]
         shown = text(env.get(f"/leden/{sister}"))
         assert '<p class="keep-lines">Wil helpen.\nMaar niet alles overnemen.</p>' in shown
+        assert "Wie mag het verslag lezen" in shown and "de patiënt en de behandelaars" in shown
 
         # decide: member, declined, withdrawn
         assert env.post(f"/leden/{sister}/besluit", {"outcome": "lid"}).status_code == 303
@@ -327,9 +358,16 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert "Rachid" in earlier and "afgezien" in earlier and "Lotte Smit" in earlier and "teruggetrokken" in earlier
 
         # a member's interview record can be corrected later (a typo is never stuck); the member stays a member
-        again = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held), "inzet": "Nieuwe tekst"})
+        # (and relabelled: now only for care professionals)
+        again = env.post(
+            f"/leden/{sister}/gesprek-vastleggen",
+            {"held_at": local(held), "inzet": "Nieuwe tekst", "visibility": "professionals"},
+        )
         assert again.status_code == 303
-        assert "Nieuwe tekst" in text(env.get(f"/leden/{sister}"))
+        corrected = text(env.get(f"/leden/{sister}"))
+        assert "Nieuwe tekst" in corrected and "alleen de behandelaars, niet de patiënt" in corrected
+        assert confidentiality(interview_records(env, samira_ref)[0]) == ["R"]
+        assert state(participant(env, patient, "Samira")) == "lid"
         assert "Kennismakingsgesprek vastgelegd" in provenance_texts(env)
 
 
@@ -451,7 +489,12 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         nominee = participant(env, patient, HOSTILE)["id"]
         sections = {name: f"{HOSTILE}\n{name}" for name in ("verwachtingen", "inzet", "relatie", "bijdrage")}
         held = local(datetime.now(AMS) - timedelta(days=1))
-        assert env.post(f"/leden/{nominee}/gesprek-vastleggen", {"held_at": held, **sections}).status_code == 303
+        assert (
+            env.post(
+                f"/leden/{nominee}/gesprek-vastleggen", {"held_at": held, **sections, "visibility": "shared"}
+            ).status_code
+            == 303
+        )
         record = [
             c for c in env.resources("Communication") if any(a.get("display") == HOSTILE for a in c.get("about", []))
         ]
@@ -489,7 +532,9 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         )
         assert too_long.status_code == 422 and "Dit is te lang: maximaal 200 tekens." in text(too_long)
         neighbour = participant(env, patient, "Henk de Boer")["id"]
-        long_section = env.post(f"/leden/{neighbour}/gesprek-vastleggen", {"held_at": held, "inzet": long_text})
+        long_section = env.post(
+            f"/leden/{neighbour}/gesprek-vastleggen", {"held_at": held, "inzet": long_text, "visibility": "shared"}
+        )
         assert long_section.status_code == 422 and "Dit is te lang: maximaal 4000 tekens." in text(long_section)
 
         # contact details that are not a phone number or e-mail address are refused and shown back escaped
@@ -505,3 +550,134 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         assert SCRIPT not in search and "&lt;script&gt;" in search
         long_search = text(env.get("/leden/nomineren", query_string={"zoek": "a" * 10_000}))
         assert "Dit is te lang: maximaal 100 tekens." in long_search
+
+
+# ---------------------------------------------------------------------- who is acting
+
+
+def act_as(env: LaunchedApp, user: str) -> None:
+    """The same launch, from now on as `user` (e.g. a RelatedPerson, whose server id is known only after seeding)."""
+    store: SessionStore = env.app.extensions["session_store"]
+    context = store.get_context(env.context_id)
+    assert context is not None
+    store.save_context(dataclasses.replace(context, fhir_user=user))
+
+
+def related_person(env: LaunchedApp, name: str) -> str:
+    found = [r["id"] for r in env.resources("RelatedPerson") if r["name"][0].get("text") == name]
+    assert len(found) == 1, name
+    return f"RelatedPerson/{found[0]}"
+
+
+def test_a_plain_member_cannot_hand_over_the_group(tmp_path: Path) -> None:
+    """Lotte Smit, a plain member, tries to become regieondersteuner with crafted requests: 403, nothing changes."""
+    patient = "sanne-bakker"
+    with launched(tmp_path, patient=patient, user="Practitioner/lotte-smit") as env:
+        anna = participant(env, patient, "Anna de Vries")["id"]
+        before = team(env, patient)
+        provenances = len(env.resources("Provenance"))
+        page = env.get(f"/leden/{anna}/overdragen?kies=Practitioner/lotte-smit")
+        assert page.status_code == 403 and "Dit mag alleen de regieondersteuner." in text(page)
+        for to in ("Practitioner/lotte-smit", "Practitioner/bram-jansen"):
+            refused = env.post(f"/leden/{anna}/overdragen", {"practitioner": to, "confirm_hand_over": "y"})
+            assert refused.status_code == 403, to
+            assert "Dit mag alleen de regieondersteuner." in text(refused)
+        assert team(env, patient) == before
+        assert len(env.resources("Provenance")) == provenances
+
+        # a colleague of the clinic (not in the team) may not hand it over either
+        act_as(env, "Practitioner/bram-jansen")
+        refused = env.post(
+            f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/bram-jansen", "confirm_hand_over": "y"}
+        )
+        assert refused.status_code == 403 and team(env, patient) == before
+
+
+def test_a_member_sees_who_is_in_the_group_without_contact_details(tmp_path: Path) -> None:
+    patient = "sanne-bakker"
+    phones_and_mail = ("06-12345678", "06-87654321", "ans.bakker@example.nl")
+    with launched(tmp_path, patient=patient, user="Practitioner/lotte-smit") as env:
+        karim = participant(env, patient, "Karim Haddou")["id"]
+        for user in ("Practitioner/lotte-smit", related_person(env, "Karim Haddou")):
+            act_as(env, user)
+            index = env.get("/leden")
+            assert index.status_code == 200, user
+            page = text(index)
+            assert "Ans Bakker" in page and "Karim Haddou" in page and "Anna de Vries" in page
+            for detail in phones_and_mail:
+                assert detail not in page, (user, detail)
+            # no interview state, no nominees, no history, no links to the member pages, no forms
+            assert "Kennismakingsgesprek" not in page and "gevoerd op" not in page
+            assert "Eerder in de groep" not in page and "Iemand nomineren" not in page
+            assert f"/leden/{karim}" not in page
+            assert env.get(f"/leden/{karim}").status_code == 403
+            assert env.get("/leden/nomineren").status_code == 403
+            assert env.post("/leden/nomineren/naaste", {"name": "Iemand", "relationship": "FRND"}).status_code == 403
+        assert "Naaste genomineerd voor de resourcegroep" not in provenance_texts(env)
+
+
+def test_the_patient_nominates_and_withdraws_and_reads_only_shared_interview_records(tmp_path: Path) -> None:
+    patient = "sanne-bakker"
+    with launched(tmp_path, patient=patient, user=f"Patient/{patient}") as env:
+        mother = participant(env, patient, "Ans Bakker")["id"]
+        karim = participant(env, patient, "Karim Haddou")["id"]
+        anna = participant(env, patient, "Anna de Vries")["id"]
+
+        # the mother's record is for care professionals only; Karim's is shared with the patient
+        confidential = text(env.get(f"/leden/{mother}"))
+        for secret in ("zware tijd", "Kan helpen met geldzaken", "Elke bijeenkomst, ook"):
+            assert secret not in confidential, secret
+        assert "Alleen de behandelaars mogen het verslag van dit gesprek lezen." in confidential
+        assert "alleen de behandelaars, niet de patiënt" in confidential
+        assert "06-12345678" in confidential  # the patient may see her supporters' contact details
+        shared = text(env.get(f"/leden/{karim}"))
+        assert "Samen sporten." in shared and "de patiënt en de behandelaars" in shared
+        # no forms of the care professionals on the patient's pages
+        for page in (confidential, shared):
+            for action in ("/kernlid", "/verlaten", "/overdragen", "/gesprek-"):
+                assert action not in page, action
+        assert "/overdragen" not in text(env.get(f"/leden/{anna}"))
+        assert env.get(f"/leden/{anna}/overdragen").status_code == 403
+
+        # the patient nominates someone from her circle ...
+        assert "Iemand nomineren" in text(env.get("/leden"))
+        assert env.post("/leden/nomineren/naaste", {"name": "Tom Jansen", "relationship": "FRND"}).status_code == 303
+        tom = participant(env, patient, "Tom Jansen")["id"]
+        nominee = text(env.get(f"/leden/{tom}"))
+        assert "Nominatie intrekken" in nominee and f"/leden/{tom}/terugtrekken" in nominee
+        for action in ("/gesprek-plannen", "/gesprek-vastleggen", "/besluit"):
+            assert action not in nominee, action
+        # ... may not plan or record the interview herself, nor decide (crafted POSTs) ...
+        provenances = len(env.resources("Provenance"))
+        when = local(datetime.now(AMS) + timedelta(days=3))
+        for path, data in (
+            (f"/leden/{tom}/gesprek-plannen", {"planned_start": when}),
+            (f"/leden/{tom}/gesprek-vastleggen", {"held_at": when, "inzet": "x", "visibility": "shared"}),
+            (f"/leden/{tom}/besluit", {"outcome": "afgezien"}),
+            (f"/leden/{karim}/kernlid", {"core": "on"}),
+            (f"/leden/{karim}/verlaten", {"confirm_leave": "y"}),
+        ):
+            refused = env.post(path, data)
+            assert refused.status_code == 403, path
+            assert "Dit mag alleen de regieondersteuner of een andere behandelaar" in text(refused)
+        assert len(env.resources("Provenance")) == provenances
+        assert state(participant(env, patient, "Tom Jansen")) == "genomineerd"
+
+        # ... and withdraws the nomination; it stays in the history
+        assert env.post(f"/leden/{tom}/terugtrekken", {}).status_code == 303
+        withdrawn = participant(env, patient, "Tom Jansen")
+        assert state(withdrawn) == "teruggetrokken" and withdrawn["period"].get("end")
+        assert "Nominatie voor de resourcegroep teruggetrokken" in provenance_texts(env)
+        history = text(env.get("/leden"))
+        assert "Tom Jansen" in history[history.index("Eerder in de groep") :]
+
+
+def test_a_double_submit_nominates_once(tmp_path: Path) -> None:
+    patient = "mohammed-el-amrani"
+    with launched(tmp_path, **MOHAMMED) as env:
+        form = {"name": "Twee Keer", "relationship": "FRND", "submission_key": "one-click"}
+        first, again = env.post("/leden/nomineren/naaste", form), env.post("/leden/nomineren/naaste", form)
+        assert first.status_code == 303 and again.status_code == 303
+        assert len([r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == "Twee Keer"]) == 1
+        assert len(participants(env, patient, "Twee Keer")) == 1
+        assert "Dit was al opgeslagen" in text(env.get("/leden"))
