@@ -59,7 +59,12 @@ def new_uid() -> str:
         return str(uuid.uuid4())
     key, counter = seed
     counter[0] += 1
-    return str(uuid.uuid5(_UID_NAMESPACE, f"{key}:{counter[0]}"))
+    return seeded_uid(key, counter[0])
+
+
+def seeded_uid(key: str, n: int = 1) -> str:
+    """The `n`-th uid an action makes inside `uids_from(key)`."""
+    return str(uuid.uuid5(_UID_NAMESPACE, f"{key}:{n}"))
 
 
 @contextmanager
@@ -213,6 +218,11 @@ class Goal:
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
+# A goal's final achievements: reached, and not reached (what a status change keeps or clears).
+GOAL_REACHED = frozenset({GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING})
+GOAL_NOT_REACHED = frozenset({GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE})
+
+
 @dataclass
 class ProgressScore:
     """How the patient rates progress on a goal, 0-10, usually at a meeting."""
@@ -342,6 +352,20 @@ class Meeting:
         """The member who chairs, if agreed."""
         return next((p.who for p in self.participants if MeetingRole.VOORZITTER in p.roles), None)
 
+    @property
+    def is_planned(self) -> bool:
+        """Still to come: proposed or booked (not held, cancelled or a no-show)."""
+        return self.status in PLANNED_MEETING_STATES
+
+    @property
+    def may_have_report(self) -> bool:
+        """A cancelled meeting, or one that did not take place, gets no report."""
+        return self.status not in (MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
+
+    def markable_next(self) -> list[MeetingStatus]:
+        """The statuses a user may mark next by hand (booking follows from sending the invitation)."""
+        return [s for s in MARKED_BY_HAND if s in _MEETING_NEXT[self.status]]
+
 
 # --------------------------------------------------------------------------- the aggregate
 
@@ -364,6 +388,9 @@ _MEETING_NEXT: dict[MeetingStatus, set[MeetingStatus]] = {
     MeetingStatus.CANCELLED: set(),
     MeetingStatus.NOSHOW: set(),
 }
+PLANNED_MEETING_STATES = frozenset({MeetingStatus.PROPOSED, MeetingStatus.BOOKED})
+# The statuses a user sets by hand, in the order they are offered; `booked` follows from sending an invitation.
+MARKED_BY_HAND = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
 
 
 @dataclass
@@ -490,6 +517,23 @@ class ResourceGroup:
 
     def interview_for(self, member_uid: str) -> NominationInterview | None:
         return next((i for i in self.interviews if i.member_uid == member_uid), None)
+
+    def entity_uids(self) -> set[str]:
+        """The uid of every entity in the group (to see whether something an action makes is there already)."""
+        uids = {self.uid, self.plan_uid}
+        uids.update(m.uid for m in self.members)
+        uids.update(s.uid for s in self.supporters)
+        uids.update(i.uid for i in self.interviews)
+        uids.update(i.appointment_uid for i in self.interviews if i.appointment_uid)
+        uids.update(g.uid for g in self.goals)
+        uids.update(p.uid for p in self.progress)
+        uids.update(a.uid for a in self.agreements)
+        uids.update(p.uid for p in self.places)
+        for m in self.meetings:
+            uids.add(m.uid)
+            uids.update(x.uid for x in (m.agenda, m.report) if x is not None)
+            uids.update(i.uid for i in m.invitations)
+        return uids
 
     def regieondersteuner(self) -> Member | None:
         return next((m for m in self.members if MemberRole.REGIEONDERSTEUNER in m.roles and m.active), None)
@@ -777,6 +821,28 @@ class ResourceGroup:
             goal.achievement = GoalAchievement.ACHIEVED
         return goal
 
+    def set_goal_status(self, uid: str, chosen: GoalLifecycle) -> Goal:
+        """Give a goal the status the user picked, with the achievement that goes with it.
+
+        Achieved sets `achieved` (a reached achievement stays), stopped sets `not-achieved` (a not-attainable one
+        stays); going back to active or on hold clears a final achievement to `in-progress`. A non-final
+        achievement another system wrote (improving, ...) stays. Picking the status it has changes nothing.
+        """
+        self._require_open()
+        goal = self.goal(uid)
+        if chosen is goal.lifecycle:
+            return goal
+        goal.lifecycle = chosen
+        if chosen is GoalLifecycle.COMPLETED:
+            if goal.achievement not in GOAL_REACHED:
+                goal.achievement = GoalAchievement.ACHIEVED
+        elif chosen is GoalLifecycle.CANCELLED:
+            if goal.achievement not in GOAL_NOT_REACHED:
+                goal.achievement = GoalAchievement.NOT_ACHIEVED
+        elif goal.achievement in GOAL_REACHED | GOAL_NOT_REACHED:
+            goal.achievement = GoalAchievement.IN_PROGRESS
+        return goal
+
     def add_goal_note(self, uid: str, text: str, when: datetime, author: str | None = None) -> Note:
         self._require_open()
         note = Note(when, check_text(text, "de notitie", "note"), author)
@@ -852,6 +918,18 @@ class ResourceGroup:
             self.goal(goal_uid)
         agreement.description = check_text(description, "de afspraak", "agreement")
         agreement.owner, agreement.goal_uid, agreement.due, agreement.status = owner, goal_uid, due, status
+        return agreement
+
+    def mark_agreement_done(self, uid: str) -> Agreement:
+        """The agreement is done (its owner says so); one done already stays done, a cancelled one cannot be."""
+        self._require_open()
+        agreement = self.agreement(uid)
+        if agreement.status is AgreementStatus.CANCELLED:
+            raise DomainError(
+                "Deze afspraak gaat niet meer door. Je kunt hem daarom niet op klaar zetten.",
+                f"agreement {uid} is cancelled and cannot be marked done",
+            )
+        agreement.status = AgreementStatus.COMPLETED
         return agreement
 
     def overdue_agreements(self, today: date) -> list[Agreement]:
@@ -965,6 +1043,41 @@ class ResourceGroup:
         self._require_open()
         self.meeting(meeting_uid).participant(who).response = response
 
+    def answer_invitation(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
+        """A member's own answer to the invitation of a meeting still to come."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        if not meeting.is_planned:
+            raise DomainError(
+                "Deze bijeenkomst is al geweest of gaat niet door. Je kunt er niet meer op reageren.",
+                f"answer to a {meeting.status} meeting",
+            )
+        if not any(m.who == who and m.is_member for m in self.members):
+            raise DomainError("Alleen leden van de groep reageren op de uitnodiging.", f"{who!r} is not a member")
+        if response is ParticipationStatus.NEEDS_ACTION:
+            raise DomainError("Kies of je komt, niet komt of misschien komt.", "an answer of needs-action")
+        meeting.participant(who).response = response
+
+    def propose_agenda_item(self, meeting_uid: str, text: str) -> Agenda:
+        """Add an item in own words to the end of the agenda of a meeting still to come, while it is prepared."""
+        self._require_open()
+        meeting = self.meeting(meeting_uid)
+        if not meeting.is_planned:
+            raise DomainError(
+                "Deze bijeenkomst is al geweest of gaat niet door. Je kunt geen agendapunt meer toevoegen.",
+                f"agenda item for a {meeting.status} meeting",
+            )
+        if meeting.agenda is not None and meeting.agenda.status is not AgendaStatus.PREPARATION:
+            raise DomainError(
+                "De agenda is al klaar. Vraag de regieondersteuner om je punt nog toe te voegen.",
+                f"agenda item for a {meeting.agenda.status} agenda",
+            )
+        item = AgendaItem(check_text(text, "het agendapunt", "agenda item", MAX_TEXT))
+        if meeting.agenda is None:
+            meeting.agenda = Agenda(new_uid())
+        meeting.agenda.items.append(item)
+        return meeting.agenda
+
     def set_agenda(self, meeting_uid: str, items: Iterable[AgendaItem], ready: bool = False) -> Agenda:
         """Replace the agenda items (in order); `ready` marks it finished."""
         self._require_open()
@@ -998,7 +1111,7 @@ class ResourceGroup:
         """The report of a held meeting; the meeting is marked held."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
-        if meeting.status in (MeetingStatus.CANCELLED, MeetingStatus.NOSHOW):
+        if not meeting.may_have_report:
             raise DomainError(
                 "Voor een afgezegde bijeenkomst schrijf je geen verslag.", f"report on {meeting.status} meeting"
             )

@@ -14,7 +14,7 @@ from wtforms import IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
-from fhir_mappings.model import MAX_NAME, MAX_TEXT, MEETING_MINUTES, Place
+from fhir_mappings.model import MARKED_BY_HAND, MAX_NAME, MAX_TEXT, MEETING_MINUTES, Place
 from plugin.web.forms import BaseForm, LocalDateTimeField, RequiredIf, area_field, bounded, text_field
 from plugin.web.labels import choices
 
@@ -22,8 +22,6 @@ MIN_MINUTES = 15
 MAX_MINUTES = 480
 NEW_PLACE = "new"
 LATER = "later"
-# The statuses a user sets by hand; `booked` follows from sending an invitation.
-MARKABLE = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
 ROLES = (MeetingRole.VOORZITTER, MeetingRole.NOTULIST, MeetingRole.TIJDBEWAKER)
 RESPONSES = (
     ParticipationStatus.NEEDS_ACTION,
@@ -31,6 +29,8 @@ RESPONSES = (
     ParticipationStatus.DECLINED,
     ParticipationStatus.TENTATIVE,
 )
+# The answers a member gives to their own invitation, in the order of the buttons.
+OWN_ANSWERS = (ParticipationStatus.ACCEPTED, ParticipationStatus.TENTATIVE, ParticipationStatus.DECLINED)
 
 
 def place_label(place: Place) -> str:
@@ -97,7 +97,7 @@ class RolesForm(BaseForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         for role in ROLES:
-            field = self[role.value]
+            field: SelectField = getattr(self, role.value)
             holder = holders.get(role)
             # No "not agreed" option once someone holds the role: the domain has no way to take a role back.
             empty = [] if holder else [("", gettext("Not agreed yet"))]
@@ -126,8 +126,23 @@ class StatusForm(BaseForm):
             MeetingStatus.NOSHOW: gettext("The meeting did not take place (nobody came)"),
         }
         # Every markable status is accepted here: the domain decides what may follow what, with its own message.
-        self.status.choices = [(s.value, texts[s]) for s in MARKABLE]
+        self.status.choices = [(s.value, texts[s]) for s in MARKED_BY_HAND]
         self.offered = [(s.value, texts[s]) for s in allowed]
+
+
+class OwnResponseForm(BaseForm):
+    """One's own answer to the invitation: one button per answer."""
+
+    answer = RadioField(_l("Your answer"), validators=[InputRequired(message=_l("Choose whether you are coming."))])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        texts = {
+            ParticipationStatus.ACCEPTED: gettext("I am coming"),
+            ParticipationStatus.TENTATIVE: gettext("Maybe"),
+            ParticipationStatus.DECLINED: gettext("I cannot come"),
+        }
+        self.answer.choices = [(a.value, texts[a]) for a in OWN_ANSWERS]
 
 
 def response_key(who: str) -> str:
@@ -148,5 +163,6 @@ def responses_form(rows: list[tuple[str, str, ParticipationStatus]], **kwargs: A
     form = ResponsesForm(**kwargs)
     options = choices(list(RESPONSES))
     for who, _, _ in rows:
-        form[response_key(who)].choices = options
+        select: SelectField = getattr(form, response_key(who))
+        select.choices = options
     return form

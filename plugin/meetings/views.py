@@ -1,30 +1,34 @@
 """The meetings area: the list, planning a meeting (with a place and theme), and one meeting's page.
 
-On a meeting's page: roles, invitations with a calendar file, responses and what happened (held,
-cancelled, no-show). Each form is one POST and one saved action; the agenda and the report are
-linked when the notes area is present.
+On a meeting's page: roles, invitations with a calendar file, answers and what happened (held,
+cancelled, no-show). Each form is one POST and one service call; the agenda and the report are
+linked when the notes area is present. Every page shows the forms of what the actor may do only:
+a member sees the meeting and answers their own invitation; the planning, the roles, everyone's
+answers and the status stay with the care professionals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Meeting, ResourceGroup
-from plugin.group.service import GroupPage, current_service, now
+from fhir_mappings.rights import Action
+from plugin.group.service import GroupPage, current_service, group_page, now
 from plugin.launch.context import launch_required
 from plugin.meetings.forms import (
     LATER,
     NEW_PLACE,
     ROLES,
     InvitationForm,
+    OwnResponseForm,
     PlanMeetingForm,
     RolesForm,
     StatusForm,
@@ -33,25 +37,22 @@ from plugin.meetings.forms import (
 )
 from plugin.meetings.ics import calendar_filename, meeting_calendar
 from plugin.meetings.invitation import invitation_text
-from plugin.web.actions import Problem, can_change, read_only_problem, run_action
+from plugin.services import meetings as services
+from plugin.services.uow import Done, UnitOfWork
+from plugin.web.actions import Problem, can_change, read_only_problem, run_service
 
 bp = Blueprint(
     "meetings", __name__, template_folder="templates", static_folder="static", static_url_path="/static/meetings"
 )
 
-PLANNED = (MeetingStatus.PROPOSED, MeetingStatus.BOOKED)
-# What a user may mark next, per status (the domain checks it again and explains a refusal).
-_MARKABLE_NEXT: dict[MeetingStatus, list[MeetingStatus]] = {
-    MeetingStatus.PROPOSED: [MeetingStatus.FULFILLED, MeetingStatus.CANCELLED],
-    MeetingStatus.BOOKED: [MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW],
-}
+Call = Callable[[UnitOfWork, str], Done[Any]]
 
 
-def _page() -> GroupPage:
-    page = current_service().page()
-    if page.group is None:
+def _group(page: GroupPage) -> ResourceGroup:
+    group = page.group
+    if group is None:  # pragma: no cover - group_page never returns without a group
         abort(404)
-    return page
+    return group
 
 
 def _meeting(group: ResourceGroup, meeting_uid: str) -> Meeting:
@@ -59,6 +60,11 @@ def _meeting(group: ResourceGroup, meeting_uid: str) -> Meeting:
         return group.meeting(meeting_uid)
     except DomainError:
         abort(404)
+
+
+def _offers(page: GroupPage, action: Action) -> bool:
+    """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
+    return page.group is not None and can_change(page.group) and page.may(action)
 
 
 def _names(group: ResourceGroup) -> dict[str, str]:
@@ -73,13 +79,11 @@ def _names(group: ResourceGroup) -> dict[str, str]:
 @launch_required
 def index(context_id: str) -> Any:
     """Planned meetings (the next one first) and the meetings that were held, cancelled or did not happen."""
-    page = current_service().page()
-    if page.group is None:
-        return redirect(url_for("group.overview"), code=303)
-    group = page.group
+    page = group_page(Action.VIEW_MEETINGS)
+    group = _group(page)
     moment = now()
-    planned = sorted((m for m in group.meetings if m.status in PLANNED), key=lambda m: (m.end < moment, m.start))
-    past = sorted((m for m in group.meetings if m.status not in PLANNED), key=lambda m: m.start, reverse=True)
+    planned = sorted((m for m in group.meetings if m.is_planned), key=lambda m: (m.end < moment, m.start))
+    past = sorted((m for m in group.meetings if not m.is_planned), key=lambda m: m.start, reverse=True)
     return render_template(
         "meetings/index.html",
         page=page,
@@ -89,8 +93,8 @@ def index(context_id: str) -> Any:
         moment=moment,
         places={p.uid: p for p in group.places},
         names=_names(group),
-        can_change=can_change(group),
-        due=group.meeting_due(moment),
+        can_plan=_offers(page, Action.PLAN_MEETING),
+        due=group.meeting_due(moment) and page.may(Action.PLAN_MEETING),
     )
 
 
@@ -101,8 +105,8 @@ def index(context_id: str) -> Any:
 @launch_required
 def plan(context_id: str) -> Any:
     """Plan a meeting: when (proposed from the last held one), how long, where, and an optional theme."""
-    page = _page()
-    group: ResourceGroup = page.group  # type: ignore[assignment]
+    page = group_page(Action.PLAN_MEETING)
+    group = _group(page)
     form = PlanMeetingForm(group.places)
     problem: Problem | None = None
     status = 200
@@ -118,29 +122,24 @@ def plan(context_id: str) -> Any:
         problem, status = read_only_problem(), 403
     elif form.validate_on_submit():
         begins = cast(datetime, form.start.data)  # validated: required and parsed
-        ends = begins + timedelta(minutes=form.minutes.data or 0)
         chosen = form.place.data or LATER
-        name, address = form.new_place_name.data or "", form.new_place_address.data or ""
-        theme = MeetingTheme(form.theme.data) if form.theme.data else None
-        theme_text = form.theme_text.data or ""
-
-        def plan_it(grp: ResourceGroup) -> Meeting:
-            place_uid = None
-            if chosen == NEW_PLACE:
-                place_uid = grp.add_place(name, address).uid
-            elif chosen != LATER:
-                place_uid = chosen
-            return grp.plan_meeting(begins, ends, place_uid, theme, theme_text)
-
-        activity = "Bijeenkomst gepland met een nieuwe plek" if chosen == NEW_PLACE else "Bijeenkomst gepland"
-        outcome = run_action(page, plan_it, activity, form=form)
-        if outcome.done:
+        values: dict[str, Any] = {
+            "start": begins,
+            "end": begins + timedelta(minutes=form.minutes.data or 0),
+            "place_uid": chosen if chosen not in (NEW_PLACE, LATER) else None,
+            "new_place": (
+                services.NewPlace(form.new_place_name.data or "", form.new_place_address.data or "")
+                if chosen == NEW_PLACE
+                else None
+            ),
+            "theme": MeetingTheme(form.theme.data) if form.theme.data else None,
+            "theme_text": form.theme_text.data or "",
+        }
+        outcome = run_service(lambda uow, key: services.plan_meeting(uow, key, **values), form=form)
+        if outcome.saved is not None:
             # A save that waits in the outbox is not in the record yet: its page would not be found.
-            target = (
-                url_for("meetings.detail", meeting_uid=outcome.value.uid)
-                if outcome.saved.saved  # type: ignore[union-attr]
-                else url_for("meetings.index")
-            )
+            waiting = outcome.saved.waiting or outcome.uid is None
+            target = url_for("meetings.index") if waiting else url_for("meetings.detail", meeting_uid=outcome.uid)
             return outcome.redirect(target)
         problem, status = outcome.problem, outcome.status
     else:
@@ -159,6 +158,7 @@ class DetailForms:
     invitation: InvitationForm
     responses: FlaskForm
     status: StatusForm
+    own: OwnResponseForm
     failed: str = ""
     problem: Problem | None = None
 
@@ -210,12 +210,25 @@ def _forms(group: ResourceGroup, meeting: Meeting, posted: str = "") -> DetailFo
         roles=roles_form,
         invitation=invitation,
         responses=responses_form(_response_rows(group, meeting), **data("responses")),
-        status=StatusForm(_MARKABLE_NEXT.get(meeting.status, []), **data("status")),
+        status=StatusForm(meeting.markable_next(), **data("status")),
+        own=OwnResponseForm(**data("own")),
     )
 
 
 def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status: int = 200) -> Any:
-    group: ResourceGroup = page.group  # type: ignore[assignment]
+    group = _group(page)
+    rows = _response_rows(group, meeting)
+    me = page.actor.who
+    mine = next((current for who, _, current in rows if who == me), None)
+    offers = {
+        "roles": _offers(page, Action.ASSIGN_MEETING_ROLES),
+        "invitation": _offers(page, Action.SEND_INVITATION) and (meeting.is_planned or forms.failed == "invitation"),
+        "responses": _offers(page, Action.RECORD_ANY_RESPONSE),
+        "own": _offers(page, Action.RESPOND_TO_INVITATION)
+        and mine is not None
+        and (meeting.is_planned or forms.failed == "own"),
+        "status": _offers(page, Action.SET_MEETING_STATUS),
+    }
     return render_template(
         "meetings/detail.html",
         page=page,
@@ -226,26 +239,31 @@ def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status
         names=_names(group),
         holders=_holders(meeting),
         roles=ROLES,
-        rows=_response_rows(group, meeting),
+        rows=rows,
+        mine=mine,
         response_key=response_key,
-        can_change=can_change(group),
-        planned=meeting.status in PLANNED,
+        offers=offers,
+        problem_on_top=forms.problem is not None and not offers.get(forms.failed, False),
+        planned=meeting.is_planned,
     ), status
 
 
 @bp.get("/c/<context_id>/bijeenkomsten/<path:meeting_uid>")
 @launch_required
 def detail(context_id: str, meeting_uid: str) -> Any:
-    """One meeting: details, roles, invitations, responses, status, and links to the agenda and report."""
-    page = _page()
-    meeting = _meeting(page.group, meeting_uid)  # type: ignore[arg-type]
-    return _render_detail(page, meeting, _forms(page.group, meeting))  # type: ignore[arg-type]
+    """One meeting: details, roles, invitations, answers, status, and links to the agenda and report."""
+    page = group_page(Action.VIEW_MEETINGS)
+    meeting = _meeting(_group(page), meeting_uid)
+    return _render_detail(page, meeting, _forms(_group(page), meeting))
 
 
-def _post(meeting_uid: str, name: str, act: Any, activity: str) -> Any:
-    """Validate the posted form `name`, run its action (one save), and redirect or show the page again."""
-    page = _page()
-    group: ResourceGroup = page.group  # type: ignore[assignment]
+def _post(meeting_uid: str, name: str, action: Action, call: Callable[[Any, ResourceGroup, Meeting], Call]) -> Any:
+    """Validate the posted form `name`, call its service (one save), and redirect or show the page again.
+
+    Who may not do `action` gets the 403 page before anything is read from the form.
+    """
+    page = group_page(action)
+    group = _group(page)
     meeting = _meeting(group, meeting_uid)
     forms = _forms(group, meeting, posted=name)
     form: FlaskForm = getattr(forms, name)
@@ -255,11 +273,7 @@ def _post(meeting_uid: str, name: str, act: Any, activity: str) -> Any:
         return _render_detail(page, meeting, forms, 403)
     if not form.validate_on_submit():
         return _render_detail(page, meeting, forms, 422)
-    action, refusal = act(form, group, meeting)
-    if refusal:
-        form.form_errors.append(refusal)
-        return _render_detail(page, meeting, forms, 422)
-    outcome = run_action(page, action, activity, form=form)
+    outcome = run_service(call(form, group, meeting), form=form)
     if outcome.done:
         return outcome.redirect(url_for("meetings.detail", meeting_uid=meeting.uid) + f"#{name}")
     forms.problem = outcome.problem
@@ -271,16 +285,11 @@ def _post(meeting_uid: str, name: str, act: Any, activity: str) -> Any:
 def roles(context_id: str, meeting_uid: str) -> Any:
     """Agree who chairs, who takes the minutes and who keeps the time."""
 
-    def act(form: RolesForm, group: ResourceGroup, meeting: Meeting) -> tuple[Any, str]:
-        chosen = [(role, form[role.value].data) for role in ROLES if form[role.value].data]
+    def call(form: RolesForm, group: ResourceGroup, meeting: Meeting) -> Call:
+        holders = {role: form[role.value].data for role in ROLES if form[role.value].data}
+        return lambda uow, key: services.assign_roles(uow, key, meeting_uid=meeting.uid, holders=holders)
 
-        def assign(grp: ResourceGroup) -> None:
-            for role, who in chosen:
-                grp.assign_role(meeting.uid, who, role)
-
-        return assign, ""
-
-    return _post(meeting_uid, "roles", act, "Rollen voor de bijeenkomst afgesproken")
+    return _post(meeting_uid, "roles", Action.ASSIGN_MEETING_ROLES, call)
 
 
 @bp.post("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/uitnodiging")
@@ -288,77 +297,58 @@ def roles(context_id: str, meeting_uid: str) -> Any:
 def invite(context_id: str, meeting_uid: str) -> Any:
     """Send an invitation with the meeting for the calendar to every member (a planned meeting becomes booked)."""
 
-    def act(form: InvitationForm, group: ResourceGroup, meeting: Meeting) -> tuple[Any, str]:
-        if meeting.status not in PLANNED:
-            return None, gettext("This meeting is no longer planned, so you cannot invite anyone to it.")
-        message = form.message.data or ""
-        sent = now()
+    def call(form: InvitationForm, group: ResourceGroup, meeting: Meeting) -> Call:
+        message, sent = form.message.data or "", now()
+        return lambda uow, key: services.send_invitation(uow, key, meeting_uid=meeting.uid, message=message, sent=sent)
 
-        def send(grp: ResourceGroup) -> Any:
-            target = grp.meeting(meeting.uid)
-            # The calendar shows the meeting as booked: sending the invitation books it.
-            calendar = meeting_calendar(grp, target, stamp=sent, description=message, status=MeetingStatus.BOOKED)
-            return grp.add_invitation(meeting.uid, message, sent=sent, calendar=calendar)
-
-        return send, ""
-
-    return _post(meeting_uid, "invitation", act, "Uitnodiging voor de bijeenkomst verstuurd")
+    return _post(meeting_uid, "invitation", Action.SEND_INVITATION, call)
 
 
 @bp.post("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/reacties")
 @launch_required
 def responses(context_id: str, meeting_uid: str) -> Any:
-    """Write down who comes, who cannot come and who may come."""
+    """Write down who comes, who cannot come and who may come (a care professional, for everyone)."""
 
-    def act(form: FlaskForm, group: ResourceGroup, meeting: Meeting) -> tuple[Any, str]:
-        answers = []
-        for who, _, current in _response_rows(group, meeting):
-            chosen = ParticipationStatus(form[response_key(who)].data)
-            if chosen is not current:
-                answers.append((who, chosen))
+    def call(form: FlaskForm, group: ResourceGroup, meeting: Meeting) -> Call:
+        rows = _response_rows(group, meeting)
+        answers = {who: ParticipationStatus(form[response_key(who)].data) for who, _, _ in rows}
+        return lambda uow, key: services.record_responses(uow, key, meeting_uid=meeting.uid, answers=answers)
 
-        def record(grp: ResourceGroup) -> None:
-            for who, answer in answers:
-                grp.record_response(meeting.uid, who, answer)
-
-        return record, ""
-
-    return _post(meeting_uid, "responses", act, "Reacties op de uitnodiging genoteerd")
+    return _post(meeting_uid, "responses", Action.RECORD_ANY_RESPONSE, call)
 
 
-_STATUS_ACTIVITY = {
-    MeetingStatus.FULFILLED: "Bijeenkomst gehouden",
-    MeetingStatus.CANCELLED: "Bijeenkomst afgezegd",
-    MeetingStatus.NOSHOW: "Bijeenkomst niet doorgegaan",
-}
+@bp.post("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/mijn-reactie")
+@launch_required
+def respond(context_id: str, meeting_uid: str) -> Any:
+    """The patient or a member answers their own invitation: coming, maybe, or not."""
+
+    def call(form: OwnResponseForm, group: ResourceGroup, meeting: Meeting) -> Call:
+        answer = ParticipationStatus(form.answer.data)
+        return lambda uow, key: services.respond_to_invitation(uow, key, meeting_uid=meeting.uid, answer=answer)
+
+    return _post(meeting_uid, "own", Action.RESPOND_TO_INVITATION, call)
 
 
 @bp.post("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/status")
 @launch_required
 def mark(context_id: str, meeting_uid: str) -> Any:
     """Mark the meeting held, cancelled or as not having taken place."""
-    chosen = request.form.get("status", "")
-    new = MeetingStatus(chosen) if chosen in _STATUS_ACTIVITY else None
 
-    def act(form: StatusForm, group: ResourceGroup, meeting: Meeting) -> tuple[Any, str]:
-        target = MeetingStatus(form.status.data)
+    def call(form: StatusForm, group: ResourceGroup, meeting: Meeting) -> Call:
+        chosen = MeetingStatus(form.status.data)
+        return lambda uow, key: services.set_meeting_status(uow, key, meeting_uid=meeting.uid, status=chosen)
 
-        def change(grp: ResourceGroup) -> None:
-            grp.set_meeting_status(meeting.uid, target)
-
-        return change, ""
-
-    activity = _STATUS_ACTIVITY[new] if new is not None else "Status van de bijeenkomst gewijzigd"
-    return _post(meeting_uid, "status", act, activity)
+    return _post(meeting_uid, "status", Action.SET_MEETING_STATUS, call)
 
 
 @bp.get("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/bijeenkomst.ics")
 @launch_required
 def ics(context_id: str, meeting_uid: str) -> Any:
-    """The meeting as a calendar file to download (iCalendar)."""
-    page = _page()
-    meeting = _meeting(page.group, meeting_uid)  # type: ignore[arg-type]
-    body = meeting_calendar(page.group, meeting, stamp=now())  # type: ignore[arg-type]
+    """The meeting as a calendar file to download (iCalendar), for everyone who may see the meetings."""
+    page = group_page(Action.VIEW_MEETINGS)
+    group = _group(page)
+    meeting = _meeting(group, meeting_uid)
+    body = meeting_calendar(group, meeting, stamp=now())
     response = current_app.response_class(body, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{calendar_filename(meeting)}"'
     return response

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, SelectMultipleField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 from wtforms.validators import AnyOf, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -84,6 +84,17 @@ class AgendaForm(BaseForm):
                 line.include.label.text = gettext("Agreement: %(text)s", text=words)
             else:
                 line.include.label.text = gettext("Goal: %(text)s", text=describe(KIND_GOAL, line.ref.data or ""))
+
+
+class AgendaProposalForm(BaseForm):
+    """The patient's own item for the agenda (added at the end while the agenda is being prepared)."""
+
+    text = text_field(
+        _l("Your agenda item"),
+        limit=MAX_TEXT,
+        description=_l("What would you like to talk about at this meeting?"),
+        render_kw=OWN_WORDS,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -198,7 +209,7 @@ def _walk(form: Form, context: Callable[[str, int, Any], str] | None, prefix: st
     for f in form:
         if f.type in ("CSRFTokenField", "HiddenField"):
             continue
-        if f.type == "FieldList":
+        if isinstance(f, FieldList):
             for position, entry in enumerate(f.entries, start=1):
                 where = context(f.short_name, position, entry.form) if context is not None else ""
                 yield from _walk(entry.form, context, where)

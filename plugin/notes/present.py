@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_mappings.codes import AgendaStatus, AgreementStatus, GoalLifecycle, MeetingRole, MeetingStatus, Section
+from fhir_mappings.codes import AgendaStatus, GoalLifecycle, MeetingRole, Section
 from fhir_mappings.model import Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
 from plugin.notes.forms import AGREEMENT_LINES_MIN, FREE_LINES_MIN, KIND_AGREEMENT, KIND_FREE, KIND_GOAL
 
@@ -17,8 +17,6 @@ from plugin.notes.forms import AGREEMENT_LINES_MIN, FREE_LINES_MIN, KIND_AGREEME
 OPEN_GOALS = frozenset(
     {GoalLifecycle.PROPOSED, GoalLifecycle.PLANNED, GoalLifecycle.ACCEPTED, GoalLifecycle.ACTIVE, GoalLifecycle.ON_HOLD}
 )
-OPEN_AGREEMENTS = frozenset({AgreementStatus.REQUESTED, AgreementStatus.ACCEPTED, AgreementStatus.IN_PROGRESS})
-NO_REPORT_STATUSES = frozenset({MeetingStatus.CANCELLED, MeetingStatus.NOSHOW})
 ROLE_ORDER = (MeetingRole.VOORZITTER, MeetingRole.NOTULIST, MeetingRole.TIJDBEWAKER)
 SECTION_ORDER = (Section.SAMENVATTING, Section.BESLUITEN, Section.OVERIG)
 
@@ -89,12 +87,17 @@ class MeetingNotes:
     @property
     def report_possible(self) -> bool:
         """A cancelled meeting, or one that did not take place, gets no report."""
-        return self.meeting.status not in NO_REPORT_STATUSES
+        return self.meeting.may_have_report
 
     @property
     def agenda_ready(self) -> bool:
         agenda = self.meeting.agenda
         return agenda is not None and agenda.status is AgendaStatus.COMPLETED
+
+    @property
+    def agenda_open(self) -> bool:
+        """The patient can still add an item: the meeting is to come and the agenda is not ready yet."""
+        return self.meeting.is_planned and not self.agenda_ready
 
     # ------------------------------------------------------------------ agenda
 
@@ -130,7 +133,7 @@ class MeetingNotes:
             if goal.lifecycle in OPEN_GOALS and (KIND_GOAL, goal.uid) not in on_agenda:
                 rows.append(_row(KIND_GOAL, goal.uid))
         for agreement in self.group.agreements:
-            if agreement.status in OPEN_AGREEMENTS and (KIND_AGREEMENT, agreement.uid) not in on_agenda:
+            if agreement.is_open and (KIND_AGREEMENT, agreement.uid) not in on_agenda:
                 rows.append(_row(KIND_AGREEMENT, agreement.uid))
         free = sum(1 for r in rows if r["kind"] == KIND_FREE)
         for _ in range(max(1, FREE_LINES_MIN - free)):

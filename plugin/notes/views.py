@@ -3,6 +3,7 @@
 Routes, all under /c/<context_id>/bijeenkomsten/<meeting_uid>/:
 
 - `notes.agenda`        agenda                 GET the agenda and its form; POST save, move a line, add a line
+- `notes.propose`       agenda/punt            POST the patient adds an item in own words to the agenda
 - `notes.agenda_print`  agenda/afdrukken       GET a clean page to print for the patient
 - `notes.report`        verslag                GET the report form; POST save (scores, agreements, report), add a line
 - `notes.report_print`  verslag/afdrukken      GET a clean page to print for the patient
@@ -10,6 +11,10 @@ Routes, all under /c/<context_id>/bijeenkomsten/<meeting_uid>/:
 Moving a line and adding a line are form submissions too (no JavaScript needed): the page comes back with
 everything typed still in it, and nothing is saved until the user chooses Save. Saving is one action, so
 one transaction: the agenda, or the report with its scores and new agreements.
+
+Everyone in the group sees the agenda and the report (and prints them); the forms are only on the page of
+who may use them: the agenda form and the report form for care professionals, the small "add an agenda
+item" form for the patient. A POST by anyone else gets the 403 page before the form is read.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from fhir_mappings.model import AgendaItem, Meeting, Report, ResourceGroup
+from fhir_mappings.model import AgendaItem
+from fhir_mappings.rights import Action
 from plugin.group.service import GroupPage, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.notes.forms import (
@@ -33,13 +39,15 @@ from plugin.notes.forms import (
     MAX_AGREEMENT_LINES,
     AgendaForm,
     AgendaLineForm,
+    AgendaProposalForm,
     AgreementLineForm,
     ReportForm,
     ScoreLineForm,
     field_problems,
 )
 from plugin.notes.present import MeetingNotes
-from plugin.web.actions import Problem, can_change, read_only_problem, run_action
+from plugin.services import meetings as services
+from plugin.web.actions import Problem, can_change, read_only_problem, run_service
 
 bp = Blueprint("notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes")
 
@@ -60,6 +68,11 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
     return MeetingNotes(group, meeting)
 
 
+def _offers(page: GroupPage, action: Action) -> bool:
+    """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
+    return page.group is not None and can_change(page.group) and page.may(action)
+
+
 # ------------------------------------------------------------------------------------------------ agenda
 
 
@@ -67,7 +80,7 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
 @launch_required
 def agenda(context_id: str, meeting_uid: str) -> Any:
     """The agenda of a meeting: goals and agreements to talk about plus items in own words, in order."""
-    page = group_page()
+    page = group_page(Action.VIEW_AGENDA if request.method == "GET" else Action.SET_AGENDA)
     notes = _notes(page, meeting_uid)
     problem: Problem | None = None
     status = 200
@@ -90,12 +103,10 @@ def agenda(context_id: str, meeting_uid: str) -> Any:
                 form.lines.append_entry({"kind": KIND_FREE, "ref": "", "include": False, "text": ""})
                 notice = gettext("A line was added. Nothing is saved yet: choose 'Save agenda' when you are done.")
         elif form.validate_on_submit():
+            items = _agenda_items([entry.form for entry in form.lines])
             ready = bool(form.ready.data)
-            lines = [entry.form for entry in form.lines]
-            outcome = run_action(
-                page,
-                lambda grp: grp.set_agenda(notes.meeting.uid, _agenda_items(grp, lines), ready=ready),
-                "Agenda van de bijeenkomst klaargezet" if ready else "Agenda van de bijeenkomst bijgewerkt",
+            outcome = run_service(
+                lambda uow, key: services.set_agenda(uow, key, meeting_uid=notes.meeting.uid, items=items, ready=ready),
                 form=form,
             )
             if outcome.done:
@@ -104,16 +115,34 @@ def agenda(context_id: str, meeting_uid: str) -> Any:
         else:
             status = 422
     form.label_lines(notes.describe)
+    return _render_agenda(page, notes, form, problem, status, notice=notice)
+
+
+def _render_agenda(
+    page: GroupPage,
+    notes: MeetingNotes,
+    form: AgendaForm,
+    problem: Problem | None,
+    status: int,
+    *,
+    notice: str = "",
+    proposal: AgendaProposalForm | None = None,
+) -> Any:
+    posted = request.method == "POST" and bool(g.launch.can_write)
+    proposing = proposal is not None
     return render_template(
         "notes/agenda.html",
         page=page,
         group=notes.group,
         notes=notes,
         form=form,
-        problem=problem,
+        problem=None if proposing else problem,
         problems=field_problems(form),
         notice=notice,
-        show_form=can_change(notes.group) or (request.method == "POST" and bool(g.launch.can_write)),
+        show_form=page.may(Action.SET_AGENDA) and (can_change(notes.group) or posted),
+        proposal=proposal or AgendaProposalForm(formdata=None),
+        proposal_problem=problem if proposing else None,
+        show_proposal=_offers(page, Action.PROPOSE_AGENDA_ITEM) and (notes.agenda_open or proposing),
     ), status
 
 
@@ -133,7 +162,7 @@ def _moved(formdata: MultiDict[str, str], direction: str, position: int) -> Mult
     return out
 
 
-def _agenda_items(group: ResourceGroup, lines: list[AgendaLineForm]) -> list[AgendaItem]:
+def _agenda_items(lines: list[AgendaLineForm]) -> list[AgendaItem]:
     """The ticked goals and agreements and the filled-in own items, in the order of the form."""
     items: list[AgendaItem] = []
     for line in lines:
@@ -142,20 +171,43 @@ def _agenda_items(group: ResourceGroup, lines: list[AgendaLineForm]) -> list[Age
             if (line.text.data or "").strip():
                 items.append(AgendaItem(line.text.data or ""))
         elif line.include.data and kind == KIND_GOAL:
-            # The goal's words travel along as the reference's display, for readers of the record.
-            goal = next((x for x in group.goals if x.uid == ref), None)
-            items.append(AgendaItem(goal.text if goal else "", goal_uid=ref))
+            items.append(AgendaItem(goal_uid=ref))
         elif line.include.data and kind == KIND_AGREEMENT:
-            agreement = next((x for x in group.agreements if x.uid == ref), None)
-            items.append(AgendaItem(agreement.description if agreement else "", agreement_uid=ref))
+            items.append(AgendaItem(agreement_uid=ref))
     return items
+
+
+@bp.post(f"{MEETING}/agenda/punt")
+@launch_required
+def propose(context_id: str, meeting_uid: str) -> Any:
+    """The patient adds an item in their own words to the agenda while it is being prepared."""
+    page = group_page(Action.PROPOSE_AGENDA_ITEM)
+    notes = _notes(page, meeting_uid)
+    proposal = AgendaProposalForm()
+    problem: Problem | None = None
+    status = 422
+    if not g.launch.can_write:
+        problem, status = read_only_problem(), 403
+    elif proposal.validate_on_submit():
+        text = proposal.text.data or ""
+        outcome = run_service(
+            lambda uow, key: services.propose_agenda_item(uow, key, meeting_uid=notes.meeting.uid, text=text),
+            form=proposal,
+            saved_message=gettext("Your item is on the agenda. This is saved in the EHR."),
+        )
+        if outcome.done:
+            return outcome.redirect(url_for("notes.agenda", meeting_uid=notes.meeting.uid))
+        problem, status = outcome.problem, outcome.status
+    form = AgendaForm(formdata=None, data={"lines": notes.agenda_rows(), "ready": notes.agenda_ready})
+    form.label_lines(notes.describe)
+    return _render_agenda(page, notes, form, problem, status, proposal=proposal)
 
 
 @bp.get(f"{MEETING}/agenda/afdrukken")
 @launch_required
 def agenda_print(context_id: str, meeting_uid: str) -> Any:
     """The agenda on one clean page, for the patient to take home."""
-    page = group_page()
+    page = group_page(Action.VIEW_AGENDA)
     notes = _notes(page, meeting_uid)
     return render_template("notes/agenda_print.html", page=page, group=notes.group, notes=notes)
 
@@ -167,7 +219,7 @@ def agenda_print(context_id: str, meeting_uid: str) -> Any:
 @launch_required
 def report(context_id: str, meeting_uid: str) -> Any:
     """The report of a meeting: who came, scores per goal, what was discussed and decided, new agreements."""
-    page = group_page()
+    page = group_page(Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT)
     notes = _notes(page, meeting_uid)
     problem: Problem | None = None
     status = 200
@@ -189,12 +241,12 @@ def report(context_id: str, meeting_uid: str) -> Any:
                 form.agreements.append_entry()
                 form.fill_choices(notes.attendance_choices(), notes.owner_choices(), notes.goal_choices())
                 notice = gettext("A line was added. Nothing is saved yet: choose 'Save report' when you are done.")
-        elif _report_valid(form, notes):
-            editing = notes.meeting.report is not None
-            outcome = run_action(
-                page,
-                _report_action(notes.meeting.uid, form),
-                "Verslag van de bijeenkomst aangepast" if editing else "Verslag van de bijeenkomst geschreven",
+        elif form.validate_on_submit():
+            values = _report_values(form)
+            outcome = run_service(
+                lambda uow, key: services.write_report(
+                    uow, key, meeting_uid=notes.meeting.uid, written=now(), today=today(), **values
+                ),
                 form=form,
             )
             if outcome.done:
@@ -211,8 +263,11 @@ def report(context_id: str, meeting_uid: str) -> Any:
         problem=problem,
         problems=field_problems(form, _line_context(notes)),
         notice=notice,
-        show_form=(can_change(notes.group) and notes.report_possible)
-        or (request.method == "POST" and bool(g.launch.can_write)),
+        show_form=page.may(Action.WRITE_REPORT)
+        and (
+            (can_change(notes.group) and notes.report_possible)
+            or (request.method == "POST" and bool(g.launch.can_write))
+        ),
     ), status
 
 
@@ -227,75 +282,35 @@ def _line_context(notes: MeetingNotes) -> Callable[[str, int, Any], str]:
     return context
 
 
-def _report_valid(form: ReportForm, notes: MeetingNotes) -> bool:
-    """Every field checked (all errors shown at once, not only the first kind)."""
-    valid = form.validate_on_submit()
-    kept = _scores_kept(form, notes)
-    return valid and kept
-
-
-def _scores_kept(form: ReportForm, notes: MeetingNotes) -> bool:
-    """A score already saved for this meeting can be changed but not emptied (nothing is ever deleted)."""
-    saved = {s.goal_uid for s in notes.scores()}
-    ok = True
-    for entry in form.scores:
-        line: ScoreLineForm = entry.form
-        if line.goal.data in saved and not line.score.data:
-            line.score.errors = [*line.score.errors, gettext("A saved score cannot be removed; change it instead.")]
-            ok = False
-    return ok
-
-
-def _report_action(meeting_uid: str, form: ReportForm) -> Callable[[ResourceGroup], Report]:
-    """The whole report as one action: new agreements, scores, then the report itself (which marks it held)."""
-    written = now()
-    day = today()
-    sections = form.sections()
-    attended = list(form.attended.data or [])
-    agreements = [entry.form for entry in form.agreements if entry.form.filled]
-    scores = [entry.form for entry in form.scores]
-
-    def write(group: ResourceGroup) -> Report:
-        meeting = group.meeting(meeting_uid)
-        new_uids = [
-            group.add_agreement(
-                line.description.data or "",
-                day,
-                owner=line.owner.data or None,
-                goal_uid=line.goal.data or None,
-                due=line.due.data,
-            ).uid
+def _report_values(form: ReportForm) -> dict[str, Any]:
+    """The report form as plain values for the service."""
+    scores: list[ScoreLineForm] = [entry.form for entry in form.scores]
+    agreements: list[AgreementLineForm] = [entry.form for entry in form.agreements if entry.form.filled]
+    return {
+        "sections": form.sections(),
+        "attended": list(form.attended.data or []),
+        "goals": [
+            services.GoalAtMeeting(
+                line.goal.data or "",
+                int(line.score.data) if line.score.data else None,
+                line.note.data or "",
+                bool(line.discussed.data),
+            )
+            for line in scores
+        ],
+        "new_agreements": [
+            services.NewAgreement(
+                line.description.data or "", line.owner.data or None, line.goal.data or None, line.due.data
+            )
             for line in agreements
-        ]
-        discussed: list[str] = []
-        for line in scores:
-            goal_uid = line.goal.data or ""
-            if line.score.data:
-                _record_score(group, meeting, goal_uid, int(line.score.data), line.note.data or "")
-            if (line.score.data or line.discussed.data) and goal_uid not in discussed:
-                discussed.append(goal_uid)
-        earlier = meeting.report.new_agreements if meeting.report is not None else []
-        return group.write_report(
-            meeting_uid,
-            sections=sections,
-            attended=attended,
-            goals_discussed=discussed,
-            new_agreements=[*earlier, *new_uids],
-            written=written,
-        )
-
-    return write
-
-
-def _record_score(group: ResourceGroup, meeting: Meeting, goal_uid: str, score: int, note: str) -> None:
-    """A goal's score at this meeting (the domain keeps one per goal per meeting: a second one corrects it)."""
-    group.score_progress(goal_uid, score, meeting.start, meeting.uid, note)
+        ],
+    }
 
 
 @bp.get(f"{MEETING}/verslag/afdrukken")
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
     """The report on clean pages, for the patient to take home."""
-    page = group_page()
+    page = group_page(Action.VIEW_REPORT)
     notes = _notes(page, meeting_uid)
     return render_template("notes/report_print.html", page=page, group=notes.group, notes=notes)

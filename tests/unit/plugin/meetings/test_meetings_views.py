@@ -420,3 +420,80 @@ def test_an_ended_group_shows_its_meetings_but_plans_none(tmp_path: Path) -> Non
         assert "De groep is beëindigd" in text(env.get("/bijeenkomsten/nieuw"))
         refused = env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"})
         assert refused.status_code == 422 and "Heropen de groep" in text(refused)
+
+
+# ---------------------------------------------------------------------- who is acting
+
+
+def snapshot(env: LaunchedApp) -> dict[str, list[tuple[str, str]]]:
+    """Every resource in the store with its version, to check that a refused POST wrote nothing."""
+    types = ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Location", "Provenance")
+    return {t: sorted((r["id"], r["meta"]["versionId"]) for r in env.resources(t)) for t in types}
+
+
+def participant_status(appointment: dict[str, Any], who: str) -> str:
+    return str(next(p["status"] for p in appointment["participant"] if p.get("actor", {}).get("reference") == who))
+
+
+LOTTE = "Practitioner/lotte-smit"
+PROFESSIONAL_FORMS = ("/rollen", "/uitnodiging", "/reacties", "/status", "Bijeenkomst plannen")
+
+
+def test_a_member_sees_the_meeting_and_answers_only_their_own_invitation(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user=LOTTE) as env:
+        held, planned = sanne_meetings(env)[0], sanne_meetings(env)[-1]
+        uid = uid_of(planned)
+        listing = env.get("/bijeenkomsten")
+        assert listing.status_code == 200, text(listing)
+        assert "Buurthuis De Linde" in text(listing) and "Bijeenkomst plannen" not in text(listing)
+        page = text(env.get(f"/bijeenkomsten/{uid}"))
+        assert ">Wie komt er</h2>" in page and "Ans Bakker" in page
+        for form in PROFESSIONAL_FORMS:
+            assert f'action="/c/{env.context_id}/bijeenkomsten/{uid}{form}"' not in page, form
+        assert f'action="/c/{env.context_id}/bijeenkomsten/{uid}/mijn-reactie"' in page
+        assert re.search(r'name="answer" value="accepted"[^>]*>Ik kom</button>', page)
+        assert re.search(r'name="answer" value="declined"[^>]*>Ik kan niet</button>', page)
+        # A held meeting: nothing to answer any more.
+        assert "/mijn-reactie" not in text(env.get(f"/bijeenkomsten/{uid_of(held)}"))
+        assert env.get(f"/bijeenkomsten/{uid}/bijeenkomst.ics").status_code == 200
+        assert env.get("/bijeenkomsten/nieuw").status_code == 403
+
+        answered = env.post(f"/bijeenkomsten/{uid}/mijn-reactie", {"answer": "accepted"})
+        assert answered.status_code == 303, text(answered)
+        stored = by_uid(env, "Appointment", uid)
+        assert participant_status(stored, LOTTE) == "accepted"
+        assert participant_status(stored, SANNE) == "needs-action"  # nobody else's answer changed
+        assert "Gereageerd op de uitnodiging" in provenance_texts(env)
+        assert "Je antwoord nu: <strong>komt</strong>" in text(env.get(f"/bijeenkomsten/{uid}"))
+
+        before = snapshot(env)
+        for path, data in (
+            (f"/bijeenkomsten/{uid}/status", {"status": "cancelled"}),
+            (f"/bijeenkomsten/{uid}/rollen", {"voorzitter": LOTTE}),
+            (f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Van Lotte"}),
+            (f"/bijeenkomsten/{uid}/reacties", {}),
+            ("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"}),
+            (f"/bijeenkomsten/{uid}/verslag", {"samenvatting": "Lotte schrijft het verslag"}),
+            (f"/bijeenkomsten/{uid}/agenda", {"ready": "y"}),
+            (f"/bijeenkomsten/{uid}/agenda/punt", {"text": "Van Lotte"}),
+        ):
+            refused = env.post(path, data)
+            assert refused.status_code == 403, path
+            assert "Dit mag alleen" in text(refused), path
+        assert snapshot(env) == before
+        assert by_uid(env, "Appointment", uid)["status"] == "proposed"
+
+
+def test_the_patient_answers_their_own_invitation_but_not_for_others(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user=SANNE) as env:
+        uid = uid_of(sanne_meetings(env)[-1])
+        page = text(env.get(f"/bijeenkomsten/{uid}"))
+        assert "/mijn-reactie" in page and "/reacties" not in page and "/status" not in page
+        assert env.post(f"/bijeenkomsten/{uid}/mijn-reactie", {"answer": "tentative"}).status_code == 303
+        assert participant_status(by_uid(env, "Appointment", uid), SANNE) == "tentative"
+        before = snapshot(env)
+        everyone = env.post(f"/bijeenkomsten/{uid}/reacties", {})
+        assert everyone.status_code == 403 and "Dit mag alleen" in text(everyone)
+        unknown = env.post(f"/bijeenkomsten/{uid}/mijn-reactie", {"answer": "needs-action"})
+        assert unknown.status_code == 422
+        assert snapshot(env) == before

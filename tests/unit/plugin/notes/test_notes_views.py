@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from markupsafe import escape
 
-from fhir_mappings.codes import EXT_MEETING, EXT_SECTION, IDENTIFIER_SYSTEM
+from fhir_mappings.codes import CS_ARTIFACT, EXT_MEETING, EXT_SECTION, IDENTIFIER_SYSTEM
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 SANNE = "Patient/sanne-bakker"
@@ -518,3 +518,100 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped_everywhere(tmp_path: 
             assert "<b>vet</b>" not in shown, path
             # Right-to-left text gets its own direction, shown and in the form.
             assert ('dir="auto" id="besluiten"' if path == "verslag" else f'dir="auto">{escape(RTL)}<') in shown, path
+
+
+# ------------------------------------------------------------------------------------------------ who is acting
+
+
+def snapshot(env: LaunchedApp) -> dict[str, list[tuple[str, str]]]:
+    """Every resource in the store with its version, to check that a refused POST wrote nothing."""
+    types = ("CareTeam", "CarePlan", "Goal", "Task", "Appointment", "Communication", "Observation", "Provenance")
+    return {t: sorted((r["id"], r["meta"]["versionId"]) for r in env.resources(t)) for t in types}
+
+
+def test_the_patient_proposes_an_agenda_item_and_writes_no_report(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user=SANNE, today=PAST) as env:
+        _, second, planned = meetings(env)
+        url = f"/bijeenkomsten/{planned['uid']}/agenda"
+        page = text(env.get(url))
+        assert "Een agendapunt toevoegen" in page and f'action="/c/{env.context_id}{url}/punt"' in page
+        assert "Agenda opslaan" not in page and 'name="action"' not in page  # not the whole agenda form
+        # A held meeting takes no more items: no form there.
+        assert "/punt" not in text(env.get(f"/bijeenkomsten/{second['uid']}/agenda"))
+
+        empty = env.post(f"{url}/punt", {"text": ""})
+        assert empty.status_code == 422 and communications(env, "agenda", planned["id"]) == []
+        added = env.post(f"{url}/punt", {"text": "Mijn vakantie in juli"})
+        assert added.status_code == 303, text(added)[-2000:]
+        again = env.post(f"{url}/punt", {"text": f"{RTL} {EMOJI}"})
+        assert again.status_code == 303
+        [agenda] = communications(env, "agenda", planned["id"])
+        assert agenda["status"] == "preparation"
+        assert [p["contentString"] for p in agenda["payload"]] == ["Mijn vakantie in juli", f"{RTL} {EMOJI}"]
+        assert provenance_texts(env).count("Agendapunt voorgesteld") == 2
+        shown = text(env.get(url))
+        assert "Je punt staat op de agenda." in shown and "Mijn vakantie in juli" in shown.split("De agenda nu")[1]
+
+        before = snapshot(env)
+        for path, data in (
+            (f"/bijeenkomsten/{planned['uid']}/verslag", {"samenvatting": "Mijn eigen verslag", "attended": SANNE}),
+            (f"/bijeenkomsten/{planned['uid']}/verslag", {"action": "add"}),
+            (url, {"ready": "y"}),
+            (url, {"action": "add"}),
+        ):
+            refused = env.post(path, data)
+            assert refused.status_code == 403, path
+            assert "Dit mag alleen de regieondersteuner" in text(refused), path
+        assert snapshot(env) == before
+        report = text(env.get(f"/bijeenkomsten/{second['uid']}/verslag"))
+        assert (
+            "De huurtoeslag is rond" in report
+            and "Verslag opslaan" not in report
+            and 'class="report-form"' not in report
+        )
+
+
+def test_the_patient_adds_nothing_to_a_ready_agenda(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user=SANNE) as env:
+        planned = meetings(env)[2]
+        url = f"/bijeenkomsten/{planned['uid']}/agenda"
+        # The regieondersteuner's agenda, ready: written straight into the store as the app writes it.
+        work = by_text(env, "Goal", "Werk vinden dat bij me past")
+        careplan = next(iter(env.resources("CarePlan")))
+        agenda = {
+            "resourceType": "Communication",
+            "status": "completed",
+            "category": [{"coding": [{"system": CS_ARTIFACT, "code": "agenda"}]}],
+            "subject": {"reference": SANNE},
+            "partOf": [{"reference": f"Appointment/{planned['id']}"}],
+            "basedOn": [{"reference": f"CarePlan/{careplan['id']}"}],
+            "identifier": [{"system": IDENTIFIER_SYSTEM, "value": "agenda-klaar"}],
+            "payload": [{"contentReference": {"reference": f"Goal/{work['id']}"}}],
+        }
+        assert requests.post(f"{env.fhir_base}/Communication", json=agenda, timeout=10).ok
+        page = text(env.get(url))
+        assert "/punt" not in page and '<span class="badge">klaar</span>' in page
+        before = snapshot(env)
+        refused = env.post(f"{url}/punt", {"text": "Nog een punt"})
+        assert refused.status_code == 422 and "De agenda is al klaar." in text(refused)
+        assert "Nog een punt" in text(refused)
+        assert snapshot(env) == before
+
+
+def test_a_member_reads_the_agenda_and_the_report_without_forms(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/lotte-smit", today=PAST) as env:
+        _, second, planned = meetings(env)
+        for path in ("agenda", "verslag", "agenda/afdrukken", "verslag/afdrukken"):
+            page = env.get(f"/bijeenkomsten/{second['uid']}/{path}")
+            assert page.status_code == 200, path
+            assert 'name="action"' not in text(page) and "/punt" not in text(page), path
+        report = text(env.get(f"/bijeenkomsten/{second['uid']}/verslag"))
+        assert "De huurtoeslag is rond" in report and "9 van de 10" in report and "Cv bijwerken" in report
+        before = snapshot(env)
+        for path, data in (
+            (f"/bijeenkomsten/{planned['uid']}/verslag", {"samenvatting": "Lotte's verslag", "attended": SANNE}),
+            (f"/bijeenkomsten/{planned['uid']}/agenda", {"lines-0-kind": "free", "lines-0-text": "Van Lotte"}),
+            (f"/bijeenkomsten/{planned['uid']}/agenda/punt", {"text": "Van Lotte"}),
+        ):
+            assert env.post(path, data).status_code == 403, path
+        assert snapshot(env) == before
