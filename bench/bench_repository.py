@@ -28,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sandbox_store import sandbox_server
 
 from fhir_mappings.codes import GoalTerm
+from fhir_mappings.model import ResourceGroup
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient
 from plugin.sync.outbox import SqliteOutbox
-from plugin.sync.repository import GroupRepository
+from plugin.sync.repository import Activity, GroupRepository
 from tests.contract.conftest import Fhir
 from tests.contract.test_contract_repository import TODAY, full_story, new_patient
 from tests.support.servers import medplum_server
@@ -57,7 +58,15 @@ def run(base: str, name: str, repeat: int, folder: Path) -> dict[str, float]:
         capabilities=CapabilityCache(),
     )
     t0 = time.perf_counter()
-    repo.start_group(name="Bench", patient_display="Bench", user_display="Bench", today=TODAY)
+    group = ResourceGroup.start_new(
+        patient=repo.patient,
+        patient_display="Bench",
+        regieondersteuner=repo.user,
+        regieondersteuner_display="Bench",
+        name="Bench",
+        today=TODAY,
+    )
+    repo.start(group, Activity("Resourcegroep gestart", "CREATE"))
     for activity, action in full_story():
         repo.save(repo.load(), action, activity)
     results = {"build the group, 11 saves (ms)": (time.perf_counter() - t0) * 1000}

@@ -58,7 +58,7 @@ class Problem:
 
 @dataclass
 class ActionOutcome:
-    """The result of `run_action`: `done` (then redirect) or a `problem` to show with `status`."""
+    """The result of `run_service`: `done` (then redirect) or a `problem` to show with `status`."""
 
     saved: Done[Any] | None = None
     problem: Problem | None = None
