@@ -82,9 +82,9 @@ def start_group(
     if (earlier := repeated(uow, key)) is not None:
         return earlier  # a double click on "start": the group is there, say so instead of "already has a group"
     existing = uow.group()
+    require(actor_in(existing, uow.who()), Action.START_GROUP)
     if existing is not None and existing.status is not GroupStatus.ENDED:
         raise DomainError("Deze patiënt heeft al een resourcegroep.", "start while an open group exists")
-    require(actor_in(existing, uow.who()), Action.START_GROUP)
     with uids_from(key):
         group = ResourceGroup.start_new(
             patient=uow.patient,

@@ -12,6 +12,7 @@ client's browser session, as the real callback would (the launch itself is teste
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import threading
@@ -112,6 +113,14 @@ class LaunchedApp:
             form["csrf_token"] = self.csrf_token()
         form.setdefault("submission_key", str(uuid.uuid4()))
         return self.client.post(self.url(path), data=form, **kw)
+
+    def act_as(self, user: str) -> None:
+        """The same browser and store, from now on launched by `user` (e.g. a RelatedPerson whose id the store made)."""
+        sessions: SessionStore = self.app.extensions["session_store"]
+        context = sessions.get_context(self.context_id)
+        if context is None:
+            raise AssertionError("the launch context is gone")
+        sessions.save_context(dataclasses.replace(context, fhir_user=user))
 
     def resources(self, rtype: str) -> list[dict[str, Any]]:
         """Every current resource of a type in the store (to check what was written)."""

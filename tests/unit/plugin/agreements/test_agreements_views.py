@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from typing import Any
 
 from fhir_mappings.codes import CS_ARTIFACT
-from smart_launch import SessionStore
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 HOSTILE = "<script>alert(1)</script> \"dubbel\" 'enkel' & \u202eשלום עולם\u202c 😀🤝"
@@ -247,17 +245,9 @@ def test_a_member_sees_only_their_own_agreements_and_marks_them_done(tmp_path: P
         assert env.get(f"/afspraken/{gym}").status_code == 404  # not on her list
 
 
-def act_as(env: LaunchedApp, user: str) -> None:
-    """Let the launch name another user (the store's ids are only known once it is seeded)."""
-    sessions: SessionStore = env.app.extensions["session_store"]
-    context = sessions.get_context(env.context_id)
-    assert context is not None
-    sessions.save_context(dataclasses.replace(context, fhir_user=user))
-
-
 def test_a_related_person_marks_their_own_agreement_done(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
-        act_as(env, related_person(env, "Karim Haddou"))
+        env.act_as(related_person(env, "Karim Haddou"))
         html = text(env.get("/afspraken"))
         assert "Sportschool uitzoeken" in html and "Cv bijwerken" not in html
         gym = uid_of(task_named(env, "Sportschool uitzoeken"))

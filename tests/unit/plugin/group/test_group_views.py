@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import date
 from pathlib import Path
@@ -167,13 +166,6 @@ def related_person(env: LaunchedApp, name: str) -> str:
     return f"RelatedPerson/{found[0]['id']}"
 
 
-def act_as(env: LaunchedApp, user: str) -> None:
-    """The same browser and store, from now on launched by `user` (e.g. a RelatedPerson, whose id the store made)."""
-    sessions = env.app.extensions["session_store"]
-    context = sessions.get_context(env.context_id)
-    sessions.save_context(dataclasses.replace(context, fhir_user=user))
-
-
 def sanne_team(env: LaunchedApp) -> dict[str, Any]:
     return next(t for t in env.resources("CareTeam") if t["subject"]["reference"] == "Patient/sanne-bakker")
 
@@ -230,7 +222,7 @@ def test_a_member_sees_the_meeting_the_members_their_own_agreements_and_the_repo
 
 def test_a_related_person_member_sees_their_own_agreement(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
-        act_as(env, related_person(env, "Karim Haddou"))
+        env.act_as(related_person(env, "Karim Haddou"))
         html = text(env.get("/"))
         assert "Mijn open afspraken" in html and "Sportschool uitzoeken" in html
         assert "Cv bijwerken" not in html and "06-12345678" not in html and "Aandacht nodig" not in html
@@ -238,7 +230,7 @@ def test_a_related_person_member_sees_their_own_agreement(tmp_path: Path) -> Non
 
 def test_a_related_person_of_another_group_is_refused(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
-        act_as(env, related_person(env, "Youssef El Amrani"))  # Mohammed's brother
+        env.act_as(related_person(env, "Youssef El Amrani"))  # Mohammed's brother
         page = env.get("/")
         assert page.status_code == 403
         assert "Je hoort niet bij deze resourcegroep." in text(page)

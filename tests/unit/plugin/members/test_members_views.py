@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,6 @@ from zoneinfo import ZoneInfo
 from markupsafe import escape
 
 from fhir_mappings.codes import CS_SECTION, CS_V3_CONFIDENTIALITY, CS_V3_ROLE_CODE, EXT_NOMINATION_STATE, EXT_SECTION
-from smart_launch import SessionStore
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -555,14 +553,6 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
 # ---------------------------------------------------------------------- who is acting
 
 
-def act_as(env: LaunchedApp, user: str) -> None:
-    """The same launch, from now on as `user` (e.g. a RelatedPerson, whose server id is known only after seeding)."""
-    store: SessionStore = env.app.extensions["session_store"]
-    context = store.get_context(env.context_id)
-    assert context is not None
-    store.save_context(dataclasses.replace(context, fhir_user=user))
-
-
 def related_person(env: LaunchedApp, name: str) -> str:
     found = [r["id"] for r in env.resources("RelatedPerson") if r["name"][0].get("text") == name]
     assert len(found) == 1, name
@@ -586,7 +576,7 @@ def test_a_plain_member_cannot_hand_over_the_group(tmp_path: Path) -> None:
         assert len(env.resources("Provenance")) == provenances
 
         # a colleague of the clinic (not in the team) may not hand it over either
-        act_as(env, "Practitioner/bram-jansen")
+        env.act_as("Practitioner/bram-jansen")
         refused = env.post(
             f"/leden/{anna}/overdragen", {"practitioner": "Practitioner/bram-jansen", "confirm_hand_over": "y"}
         )
@@ -599,7 +589,7 @@ def test_a_member_sees_who_is_in_the_group_without_contact_details(tmp_path: Pat
     with launched(tmp_path, patient=patient, user="Practitioner/lotte-smit") as env:
         karim = participant(env, patient, "Karim Haddou")["id"]
         for user in ("Practitioner/lotte-smit", related_person(env, "Karim Haddou")):
-            act_as(env, user)
+            env.act_as(user)
             index = env.get("/leden")
             assert index.status_code == 200, user
             page = text(index)
