@@ -76,5 +76,7 @@ class FhirUnitOfWork:
 
 
 def _done(saved: Saved[T]) -> Done[T]:
+    if saved.repeated:
+        return Done(saved.value, SaveState.REPEATED, None)
     state = SaveState.SAVED if saved.saved else SaveState.WAITING if saved.waiting else SaveState.UNCHANGED
     return Done(saved.value, state, uid_of(saved.value))

@@ -93,6 +93,7 @@ class Saved(Generic[T]):
     outcome: SaveOutcome | None
     rounds: int = 1
     written: tuple[str, ...] = ()
+    repeated: bool = False  # the same submission was in the record already: nothing was written now
 
     @property
     def saved(self) -> bool:
@@ -277,6 +278,12 @@ class GroupRepository:
         what = Activity(activity) if isinstance(activity, str) else activity
         current, base = loaded, loaded.group
         for attempt in range(1, self.max_rounds + 1):
+            if seeded_uid(key) in base.entity_uids():
+                # This submission's first entity is in the group already: the same submission was saved before
+                # (on another machine, or before a crash); applying it again would make everything twice.
+                log.info("fhir save %s for %s had been applied before", key, self.patient)
+                done = SaveOutcome(result=TransactionResult((), idempotency_key=key, already_applied=True))
+                return Saved(None, base, done, attempt, repeated=True)  # type: ignore[arg-type]  # no value again
             group = copy.deepcopy(base)
             with uids_from(key):
                 value = action(group)
@@ -296,12 +303,9 @@ class GroupRepository:
                     # The re-read failed: park this attempt; its replay merges onto the then current versions.
                     parked = self._park(changeset, bundle, outage)
                     return Saved(value, group, parked, attempt, tuple(changeset.written))
-                if changeset.creates and fresh.group is not None and seeded_uid(key) in fresh.group.entity_uids():
-                    # The same submission committed meanwhile (another request or machine with the same key):
-                    # what it made is there, so applying it again would make it twice.
-                    log.info("fhir save %s for %s had been applied by another request", key, self.patient)
-                    done = SaveOutcome(result=TransactionResult((), idempotency_key=key, already_applied=True))
-                    return Saved(value, fresh.group, done, attempt)
+                if fresh.group is not None and seeded_uid(key) in fresh.group.entity_uids():
+                    current, base = fresh, fresh.group
+                    continue  # the same submission committed meanwhile: the next round says so
                 self._check_commutes(changeset, fresh)
                 log.info(
                     "fhir save for %s: version conflict (round %d), re-applying on the fresh group: %s",

@@ -149,3 +149,7 @@ def test_same_submission_on_two_machines_at_once_makes_one_task(
     task_id = tasks_with(fhir, patient_with_group, text)[0]["id"]
     activity_refs = [a["reference"]["reference"] for a in plan.get("activity", [])]
     assert activity_refs.count(f"Task/{task_id}") == 1
+    # Back and submit again on a third machine that never saw this key: recognised from the record itself.
+    third = uow(fhir, patient_with_group, tmp_path, MemorySubmissionLog(), provenance_search=provenance_search)
+    assert add_agreement(text)(third, key).state is SaveState.REPEATED
+    assert len(tasks_with(fhir, patient_with_group, text)) == 1
