@@ -112,3 +112,42 @@ def test_app_first_view_has_no_serious_accessibility_violations(page: Page, stac
     results = Axe().run(app_page)
 
     assert _blocking(results) == []
+
+
+def test_patient_portal_launch_gives_the_patient_her_own_rights(page: Page, stack: Stack) -> None:
+    """Sanne opens the app from the portal (standalone launch): she is the regisseur, not a clinician."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{stack.sandbox_url}/epd/portal")
+    page.get_by_label("Sanne Bakker", exact=False).check()
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_url(f"{stack.sandbox_url}/epd/portal/me")
+    page.get_by_role("link", name="Resourcegroep", exact=False).first.click()
+    frame = page.frame_locator("iframe.app-frame")
+    frame.locator(".choice-list a").first.click()  # the app's start page: log in at the clinic
+    expect(frame.locator("h1")).to_have_text("Overzicht", timeout=30_000)
+    app_url = next(f.url for f in page.frames if f.url.startswith(stack.app_url))
+    app_page = page.context.new_page()
+    app_page.goto(app_url)
+    overview = app_page.locator("main")
+    expect(overview).to_contain_text("Team Sanne")
+    expect(overview).not_to_contain_text("Aandacht nodig")  # for care professionals only
+    expect(app_page.get_by_role("button", name="Groep pauzeren")).to_have_count(0)
+    app_page.screenshot(path=str(ARTIFACTS / "patient-overview.png"), full_page=True)
+    assert _blocking(Axe().run(app_page)) == []
+
+    # She adds a goal in her own words; the page addresses her as "je".
+    base = app_url.split("/c/")[0] + "/c/" + app_url.split("/c/")[1].split("/")[0]
+    app_page.goto(f"{base}/doelen/nieuw")
+    expect(app_page.locator("main")).to_contain_text("Jij kiest je eigen doelen")
+    app_page.get_by_label("Het doel", exact=True).fill("Weer elke week zwemmen")
+    app_page.get_by_role("radio", name="lange termijn").check()
+    app_page.get_by_role("button", name="Doel toevoegen").click()
+    expect(app_page.locator("main")).to_contain_text("Weer elke week zwemmen")
+    assert _blocking(Axe().run(app_page)) == []
+
+    # Her mother's interview record is for care professionals only: the patient never receives it.
+    app_page.goto(f"{base}/leden")
+    app_page.get_by_role("link", name="Ans Bakker").click()
+    expect(app_page.locator("main")).to_contain_text("Alleen de behandelaars mogen het verslag")
+    expect(app_page.locator("main")).not_to_contain_text("zware tijd")
+    app_page.screenshot(path=str(ARTIFACTS / "patient-member-page.png"), full_page=True)
