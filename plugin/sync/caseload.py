@@ -52,6 +52,7 @@ from fhir_mappings.fhirjson import names_display, ref_of
 from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, plans_in
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
+from fhir_mappings.rights import Action, actor_in, visible_to
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, entries_of
 from plugin.sync.errors import (
@@ -266,7 +267,7 @@ def load_caseload(
         reader.add_round_two(resources)
 
     rows = sorted(
-        (reader.row(g) for g in groups),
+        (row for g in groups if (row := reader.row(g)) is not None),
         key=lambda r: (r.patient_name.casefold(), r.group_name.casefold(), r.team),
     )
     return Caseload(
@@ -554,10 +555,18 @@ class _Reader:
 
     # ------------------------------------------------------------ rows
 
-    def row(self, group: _Group) -> CaseloadRow:
-        """The caseload row of one group: the group read by from_fhir, the facts by the domain's own rules."""
-        aggregate, index = self.summary(group, [*group.appointments, *group.tasks.values()])
-        mine = [m for m in aggregate.members if m.who in self.practitioner and m.active]
+    def row(self, group: _Group) -> CaseloadRow | None:
+        """The caseload row of one group: the group read by from_fhir, the facts by the domain's own rules.
+
+        What the row shows follows the practitioner's rights in that group, as the group pages do: a nominee gets
+        no row, a plain member no interview states and only the agreements a member may see.
+        """
+        full, index = self.summary(group, [*group.appointments, *group.tasks.values()])
+        mine = [m for m in full.members if m.who in self.practitioner and m.active]
+        actor = actor_in(full, mine[0].who if mine else self.practitioner[0])
+        if not actor.may(Action.VIEW_OVERVIEW):
+            return None
+        aggregate = visible_to(full, actor)
         last = aggregate.last_held_meeting()
         upcoming = aggregate.next_meeting(self.now)
         displays = {m.who: m.display for m in aggregate.members}
@@ -573,7 +582,7 @@ class _Reader:
             last_held_meeting=last.start if last else None,
             next_meeting=upcoming.start if upcoming else None,
             meeting_due=aggregate.meeting_due(self.now),
-            open_interviews=open_interviews(aggregate),
+            open_interviews=open_interviews(aggregate) if actor.may(Action.VIEW_MEMBER_DETAILS) else (),
             overdue_agreements=tuple(
                 OverdueAgreement(index.ref(a.uid), a.description, a.due, displays.get(a.owner) if a.owner else None)
                 for a in sorted(aggregate.overdue_agreements(self.today), key=lambda a: (a.due or self.today, a.uid))
