@@ -6,11 +6,13 @@ else (degraded, logged) sequential searches.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fhir_mappings.query import GROUP_INCLUDES
 from plugin.sync.client import FhirClient
@@ -56,6 +58,34 @@ class ResourceCapability:
     versioning: str | None = None
 
 
+@dataclass
+class TransactionLimits:
+    """How large a ``transaction`` the server accepts: at most ``max_entries`` entries, ``max_updates`` updates.
+
+    None = no limit known. R4's CapabilityStatement has no element for this (Medplum 4.5's statement lists only
+    ``mode``, ``interaction`` and ``resource``), so the limits are learned from the first refusal of a too-large
+    transaction (see ``transaction.limits_from_refusal``) and kept per server by the :class:`CapabilityCache`,
+    across re-reads of ``/metadata``. One object per server, shared by every save to it (thread-safe).
+    """
+
+    max_entries: int | None = None
+    max_updates: int | None = None
+    learned_from: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def learn(self, *, max_entries: int | None = None, max_updates: int | None = None, why: str = "") -> bool:
+        """Lower the limits (never raise them); True when something changed."""
+        with self._lock:
+            changed = False
+            if max_entries is not None and (self.max_entries is None or max_entries < self.max_entries):
+                self.max_entries, changed = max_entries, True
+            if max_updates is not None and (self.max_updates is None or max_updates < self.max_updates):
+                self.max_updates, changed = max_updates, True
+            if changed:
+                self.learned_from = why
+            return changed
+
+
 @dataclass(frozen=True)
 class ServerCapabilities:
     """The parts of a CapabilityStatement the sync layer uses."""
@@ -67,6 +97,8 @@ class ServerCapabilities:
     fetched_at: float = 0.0
     # Result of the include probe for servers that do not declare their includes (None = not probed).
     includes_probed: bool | None = None
+    # Transaction size limits; learned from refusals, shared per server through the CapabilityCache.
+    limits: TransactionLimits = field(default_factory=TransactionLimits, compare=False)
 
     @classmethod
     def from_statement(cls, base_url: str, statement: JsonDict, fetched_at: float = 0.0) -> ServerCapabilities:
@@ -205,6 +237,13 @@ class CapabilityCache:
     def __init__(self, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._entries: TtlCache[str, ServerCapabilities] = TtlCache(ttl)
+        self._limits: dict[str, TransactionLimits] = {}
+        self._lock = threading.Lock()
+
+    def limits(self, base_url: str) -> TransactionLimits:
+        """The transaction limits known for a server (one shared object; it outlives the ``/metadata`` TTL)."""
+        with self._lock:
+            return self._limits.setdefault(base_url.rstrip("/"), TransactionLimits())
 
     def get(self, client: FhirClient, *, probe: bool = True) -> ServerCapabilities:
         """Fresh-enough capabilities for the client's server; probes undeclared includes once when asked."""
@@ -216,16 +255,10 @@ class CapabilityCache:
         caps = ServerCapabilities.from_statement(key, client.metadata().json(), fetched_at=now)
         if probe and caps.includes_declared(GROUP_INCLUDES) is None and caps.supports("CarePlan", "search-type"):
             caps = _with_probe(caps, probe_includes(client))
+        caps = dataclasses.replace(caps, limits=self.limits(key))
         self._entries.put(key, caps, now)
         return caps
 
 
 def _with_probe(caps: ServerCapabilities, result: bool) -> ServerCapabilities:
-    return ServerCapabilities(
-        base_url=caps.base_url,
-        fhir_version=caps.fhir_version,
-        resources=caps.resources,
-        system_interactions=caps.system_interactions,
-        fetched_at=caps.fetched_at,
-        includes_probed=result,
-    )
+    return dataclasses.replace(caps, includes_probed=result)

@@ -8,6 +8,10 @@
   ``meta.tag`` and the create is conditional on ``_tag``: a replay never duplicates it, and finding it
   proves that an earlier attempt committed.
 
+A server that refuses a transaction as too large (Medplum 4.5: more than 8 entries once any entry is
+conditional, more than 50 updates) gets the same save as the fewest transactions it accepts, split in
+dependency order; see :func:`split_bundle` and docs/sync.md "Server limits".
+
 Servers without transactions get ordered requests instead (logged as degraded). Outages there are
 recovered forwards (replay is idempotent); a permanent refusal is compensated backwards: updates are
 restored to the version read, creates are retired (entered-in-error / inactive), because this product
@@ -19,6 +23,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import math
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +32,7 @@ from typing import Any
 
 from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import provenance
-from plugin.sync.capabilities import ServerCapabilities
+from plugin.sync.capabilities import ServerCapabilities, TransactionLimits
 from plugin.sync.client import FhirClient, FhirResponse, parse_etag, weak_etag
 from plugin.sync.errors import Forbidden, JsonDict, OutageError, PreconditionFailed, SyncError
 
@@ -394,27 +400,272 @@ def find_applied(client: FhirClient, bundle: JsonDict) -> TransactionResult | No
 
 
 def submit(
-    client: FhirClient, bundle: JsonDict, *, capabilities: ServerCapabilities | None = None
+    client: FhirClient,
+    bundle: JsonDict,
+    *,
+    capabilities: ServerCapabilities | None = None,
+    bases: Mapping[str, JsonDict] | None = None,
 ) -> TransactionResult:
     """Save a transaction Bundle: as one transaction when the server can, else ordered with compensation.
 
     A 409/412 first checks whether an earlier attempt of this very Bundle committed (then it is done);
     otherwise :class:`PreconditionFailed` is raised for the caller's re-read and re-apply.
+    ``bases`` (the resources as read, by ``Type/id``) let a split save merge a stale update in a later part.
     """
     try:
         if capabilities is not None and not capabilities.supports_transaction:
             return submit_sequential(client, bundle)
-        try:
-            answer = client.transaction(bundle, idempotent=is_idempotent(bundle))
-        except PreconditionFailed:
-            applied = find_applied(client, bundle)
-            if applied is not None:
-                return applied
-            raise
-        return parse_transaction_response(bundle, answer.json())
+        limits = capabilities.limits if capabilities is not None else TransactionLimits()
+        for _ in range(_MAX_LEARNING_ROUNDS):
+            parts = split_bundle(bundle, limits)
+            try:
+                if len(parts) == 1:
+                    return _submit_one(client, bundle)
+                return _submit_parts(client, bundle, parts, bases)
+            except SyncError as exc:
+                if isinstance(exc, OutageError) or getattr(exc, "after_parts", None) is not None:
+                    raise
+                learned = limits_from_refusal(exc, parts[0])
+                if learned is None or not limits.learn(**learned, why=exc.diagnostics):
+                    raise
+                log.warning(
+                    "fhir server %s refused a transaction of %d entries as too large (%s): now max %s entries, "
+                    "max %s updates per transaction",
+                    client.base_url,
+                    len(parts[0].get("entry") or []),
+                    exc.diagnostics,
+                    limits.max_entries,
+                    limits.max_updates,
+                )
+        raise SyncError("the server keeps refusing the save as too large, however it is split")
     except OutageError as exc:
         exc.bundle = bundle  # so the caller can park exactly this Bundle in the outbox
         raise
+
+
+def _submit_one(client: FhirClient, bundle: JsonDict) -> TransactionResult:
+    try:
+        answer = client.transaction(bundle, idempotent=is_idempotent(bundle))
+    except PreconditionFailed:
+        applied = find_applied(client, bundle)
+        if applied is not None:
+            return applied
+        raise
+    return parse_transaction_response(bundle, answer.json())
+
+
+# ---------------------------------------------------------------------- server limits: split saves
+
+_MAX_LEARNING_ROUNDS = 6
+_MAX_MERGES = 3
+
+# Refusals whose limit is known from the server's source: (lower-case phrase, which limit, its value).
+_KNOWN_LIMITS: tuple[tuple[str, str, int], ...] = (
+    # Medplum 4.5: a transaction that needs serializable isolation (any conditional entry) has at most 8 entries.
+    ("requires strict isolation but has too many entries", "max_entries", 8),
+    # Medplum 4.5: at most 50 update operations in one transaction.
+    ("more update operations than allowed", "max_updates", 50),
+)
+_TOO_LARGE = re.compile(r"too (many|large|big)|exceed|more than", re.IGNORECASE)
+_ISSUE_CODES = frozenset({"invalid", "too-costly", "too-long", "business-rule", "not-supported", "processing"})
+
+
+def limits_from_refusal(exc: SyncError, bundle: JsonDict) -> dict[str, int] | None:
+    """The limits a refusal of ``bundle`` tells, or None when it is no "transaction too large" refusal.
+
+    Known messages give the server's real limit; any other 400/413/422 that says the transaction is too
+    large (too many entries, a maximum, a limit) halves the size that was refused. ``max_entries`` counts
+    the Provenance too; a limit below 2 cannot be honoured (1 resource + its Provenance) and is not learned.
+    """
+    if exc.status not in (400, 413, 422):
+        return None
+    entries = bundle.get("entry") or []
+    count = len(entries)
+    updates = sum(1 for e in entries if str((e.get("request") or {}).get("method", "")).upper() == "PUT")
+    texts = [exc.diagnostics]
+    for issue in exc.issues:
+        if issue.get("code") not in _ISSUE_CODES:
+            continue
+        texts += [str(issue.get("diagnostics") or ""), str((issue.get("details") or {}).get("text") or "")]
+    text = " ".join(texts).lower()
+    learned: dict[str, int] = {}
+    for phrase, which, value in _KNOWN_LIMITS:
+        if phrase in text:
+            size = count if which == "max_entries" else updates
+            learned[which] = min(value, size - 1)
+    if not learned and (exc.status == 413 or ("transaction" in text and _TOO_LARGE.search(text))):
+        if "update" in text and updates > 1:
+            learned["max_updates"] = updates // 2
+        else:
+            learned["max_entries"] = math.ceil(count / 2)
+    if learned.get("max_entries", 2) < 2 or learned.get("max_updates", 1) < 1:
+        return None
+    return learned or None
+
+
+def _method(entry: JsonDict) -> str:
+    return str((entry.get("request") or {}).get("method", "")).upper()
+
+
+def _is_provenance(entry: JsonDict) -> bool:
+    return (entry.get("resource") or {}).get("resourceType") == "Provenance"
+
+
+def split_bundle(bundle: JsonDict, limits: TransactionLimits) -> list[JsonDict]:
+    """The fewest transactions within ``limits`` that together write ``bundle``; ``[bundle]`` when it fits.
+
+    Entries go in dependency order (a create before whatever refers to it; updates after the creates), so a
+    part refers only to its own placeholders and to earlier parts' (rewritten to real ids when sent). Each
+    part carries its own Provenance: the same agent, activity, time and reason, targets = that part's
+    writes, tag = the save key + ``.part<i>of<n>`` (so each part is created once and a replayed part is
+    recognised). Deterministic: the same bundle and limits give the same parts.
+    """
+    entries = list(bundle.get("entry") or [])
+    updates = sum(1 for e in entries if _method(e) == "PUT")
+    if (limits.max_entries is None or len(entries) <= limits.max_entries) and (
+        limits.max_updates is None or updates <= limits.max_updates
+    ):
+        return [bundle]
+    provs = [e for e in entries if _is_provenance(e)]
+    if len(provs) != 1:
+        raise SyncError("a save to split must carry exactly one Provenance")
+    writes = _ordered_entries({"entry": [e for e in entries if not _is_provenance(e)]})
+    room = (limits.max_entries or len(entries)) - 1
+    chunks: list[list[JsonDict]] = [[]]
+    for entry in writes:
+        chunk = chunks[-1]
+        in_chunk = sum(1 for e in chunk if _method(e) == "PUT")
+        full = len(chunk) >= room or (
+            _method(entry) == "PUT" and limits.max_updates is not None and in_chunk >= limits.max_updates
+        )
+        if full and chunk:
+            chunks.append([])
+        chunks[-1].append(entry)
+    tag = idempotency_tag(bundle)
+    key = tag[1] if tag else str(uuid.uuid4())
+    total = len(chunks)
+    parts: list[JsonDict] = []
+    for number, chunk in enumerate(chunks, start=1):
+        code = f"{key}.part{number}of{total}"
+        prov = copy.deepcopy(provs[0])
+        resource = prov["resource"]
+        resource["target"] = [{"reference": _entry_ref(e)} for e in chunk]
+        for t in (resource.get("meta") or {}).get("tag") or []:
+            if tag and t.get("system") == tag[0] and t.get("code") == key:
+                t["code"] = code
+        prov["fullUrl"] = f"{URN_UUID}{uuid.uuid5(uuid.NAMESPACE_URL, 'provenance:' + code)}"
+        if tag:
+            prov["request"] = {"method": "POST", "url": "Provenance", "ifNoneExist": f"_tag={tag[0]}|{code}"}
+        parts.append({"resourceType": "Bundle", "type": "transaction", "entry": [*copy.deepcopy(chunk), prov]})
+    return parts
+
+
+def _rebased(client: FhirClient, part: JsonDict, bases: Mapping[str, JsonDict], mapping: Mapping[str, str]) -> JsonDict:
+    """``part`` with each stale update three-way merged onto the current version (new ``ifMatch``).
+
+    Raises :class:`~plugin.sync.errors.Conflict` when someone else changed what this save changed.
+    """
+    from plugin.sync.conflict import reread, three_way_merge  # conflict.py imports this module
+
+    out = copy.deepcopy(part)
+    keys = [str(e["request"]["url"]) for e in out["entry"] if _method(e) == "PUT"]
+    current = reread(client, keys)
+    for entry in out["entry"]:
+        key = str(entry["request"].get("url"))
+        theirs = current.get(key)
+        if _method(entry) != "PUT" or theirs is None:
+            continue
+        version = str((theirs.get("meta") or {}).get("versionId", ""))
+        if weak_etag(version) == entry["request"].get("ifMatch"):
+            continue
+        base = bases.get(key)
+        if not isinstance(base, dict):
+            raise PreconditionFailed(f"{key} changed on the server and no base was kept", status=412)
+        mine = rewrite_references(entry["resource"], mapping)
+        merged = three_way_merge(rewrite_references(base, mapping), mine, theirs)
+        if "meta" in mine:
+            merged["meta"] = mine["meta"]
+        else:
+            merged.pop("meta", None)
+        entry["resource"] = merged
+        entry["request"]["ifMatch"] = weak_etag(version)
+    return out
+
+
+def _entry_ref(entry: JsonDict) -> str:
+    full = str(entry.get("fullUrl") or "")
+    return full if full.startswith(URN_UUID) else str((entry.get("request") or {}).get("url"))
+
+
+def _submit_parts(
+    client: FhirClient, bundle: JsonDict, parts: list[JsonDict], bases: Mapping[str, JsonDict] | None = None
+) -> TransactionResult:
+    """Send the parts in order; later parts refer to earlier parts' creates by their real ids.
+
+    An outage raises as-is: the whole save waits in the outbox and its replay sends the same parts again
+    (conditional creates and the parts' Provenance tags make that idempotent). A version conflict (412) in a
+    later part is merged onto the current versions when ``bases`` are known and the edits commute (as the
+    outbox replay does). Any other refusal after earlier parts committed undoes their effects (updates
+    restored, creates retired, as the ordered-requests path does) and raises with ``after_parts`` set:
+    never half a save silently.
+    """
+    mapping: dict[str, str] = {}
+    written: list[Written] = []
+    undo: list[tuple[str, JsonDict, str, str]] = []
+    applied = True
+    parts = list(parts)
+    number, merges = 0, 0
+    while number < len(parts):
+        number += 1
+        part = parts[number - 1]
+        sent = rewrite_references(part, mapping)
+        try:
+            try:
+                result = _submit_one(client, sent)
+            except PreconditionFailed:
+                if number == 1 or not bases or merges >= _MAX_MERGES:
+                    raise
+                merges += 1
+                parts[number - 1] = _rebased(client, part, bases, mapping)
+                number -= 1
+                log.info("fhir save: part %d merged onto the current versions after a 412", number + 1)
+                continue
+        except OutageError:
+            raise
+        except SyncError as exc:
+            if number > 1:
+                log.error(
+                    "fhir save %s: part %d of %d refused after earlier parts were written; undoing them: %s",
+                    idempotency_tag(bundle),
+                    number,
+                    len(parts),
+                    exc.diagnostics,
+                )
+                _compensate(client, undo, exc)
+                exc.after_parts = number - 1  # type: ignore[attr-defined]
+            raise
+        # A part is "already applied" when its answer was found (412 + its Provenance), or when it only creates
+        # and every create was found by its condition (nothing new written).
+        found_only = all(_method(e) == "POST" for e in sent.get("entry") or []) and not any(
+            w.created for w in result.written
+        )
+        applied = applied and (result.already_applied or found_only)
+        for entry, w in zip(sent.get("entry") or [], result.written, strict=False):
+            if w.request_ref.startswith(URN_UUID) and not _is_provenance(entry):
+                mapping[w.request_ref] = w.reference
+            if result.already_applied or _is_provenance(entry):
+                continue
+            if _method(entry) == "POST" and w.created:
+                created = w.resource or client.read(*w.reference.split("/", 1)).json()
+                undo.append(("create", created, "", w.version_id or ""))
+            elif _method(entry) == "PUT":
+                previous = parse_etag(str((entry.get("request") or {}).get("ifMatch") or ""))
+                if previous:
+                    undo.append(("update", entry["resource"], previous, w.version_id or ""))
+        written += result.written
+    tag = idempotency_tag(bundle)
+    log.info("fhir save %s written as %d transactions (server limits)", tag[1] if tag else "?", len(parts))
+    return TransactionResult(tuple(written), idempotency_key=tag[1] if tag else None, already_applied=applied)
 
 
 def rewrite_references(value: Any, mapping: Mapping[str, str]) -> Any:
