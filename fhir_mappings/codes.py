@@ -100,6 +100,7 @@ class Artifact(StrEnum):
     AGENDA = "agenda"
     REPORT = "verslag"
     INVITATION = "uitnodiging"
+    CANCELLATION = "afzegging"  # the invitees are told a meeting they were invited to does not take place
     PROGRESS = "doelvoortgang"
     AGREEMENT = "afspraak"
     TEAM = "resourcegroep"

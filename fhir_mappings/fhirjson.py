@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -144,6 +144,9 @@ def fmt_datetime(value: datetime) -> str:
     """A FHIR instant: seconds precision with the offset kept."""
     if value.tzinfo is None:
         raise MappingError("Een tijdstip mist de tijdzone.", f"naive datetime {value!r}")
+    offset = value.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:  # e.g. Amsterdam before 1937 (+00:19:32): not FHIR
+        value = value.astimezone(UTC)
     text = value.isoformat(timespec="seconds" if value.microsecond == 0 else "milliseconds")
     return text.replace("+00:00", "Z") if text.endswith("+00:00") else text
 

@@ -2,7 +2,9 @@
 
 Reading is tolerant of what other systems write (foreign codings, extra participants, missing
 optional elements) and strict where it matters: unknown status codes, missing required elements
-and references to another patient are errors.
+and references to another patient are errors. With `tolerate`, a resource (or a team participant,
+a plan activity) that has such an error is left out of the group and listed in `group.unreadable`
+instead, so one bad resource never locks a group; references to another patient stay errors.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fhir_mappings.codes import (
     CAREPLAN_STATUS,
@@ -52,7 +54,7 @@ from fhir_mappings.codes import (
     ParticipationStatus,
     Section,
 )
-from fhir_mappings.errors import CompartmentError, MappingError
+from fhir_mappings.errors import CompartmentError, DomainError, MappingError
 from fhir_mappings.fhirjson import (
     Json,
     code_in,
@@ -66,6 +68,8 @@ from fhir_mappings.fhirjson import (
     required,
 )
 from fhir_mappings.model import (
+    MAX_MEETING_MINUTES,
+    MEETING_MINUTES,
     Agenda,
     AgendaItem,
     Agreement,
@@ -81,6 +85,7 @@ from fhir_mappings.model import (
     Report,
     ResourceGroup,
     Supporter,
+    Unreadable,
 )
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.to_fhir import ATTENDED
@@ -186,14 +191,28 @@ def _as_list(value: object) -> list[Json]:
 
 
 def group_from_fhir(
-    resources: Iterable[Json], patient: str, plan_id: str | None = None
+    resources: Iterable[Json], patient: str, plan_id: str | None = None, *, tolerate: Tolerate | None = None
 ) -> tuple[ResourceGroup, RefIndex]:
     """The resource group of `patient` from loaded resources, plus the reference index used.
 
     With several plans (an ended group and a new one) the newest open one is taken unless
     `plan_id` (uid or `CarePlan/<id>`) names another.
+
+    With `tolerate`, a resource of the group that cannot be read (an unknown code, an unreadable time, a
+    missing required element, JSON of the wrong shape) is left out of the group, listed in
+    `group.unreadable` (with a short Dutch reason) and passed to `tolerate` (for the log). The team and
+    the plan themselves must be readable; anything of another patient is refused as without `tolerate`.
     """
     reader = _Reader(resources, patient)
+    found: list[Unreadable] = []
+    note: Tolerate | None = None
+    if tolerate is not None:
+        outer = tolerate
+
+        def note(what: str, exc: Exception) -> None:
+            found.append(_unreadable(reader, what, exc))
+            outer(what, exc)
+
     plans = plans_in(reader.resources, reader.patient)
     if plan_id is not None:
         plans = [p for p in plans if reader.uid(f"CarePlan/{p.get('id')}") in (plan_id, reader.uid(plan_id))]
@@ -229,14 +248,47 @@ def group_from_fhir(
         source=team,
         plan_source=plan,
     )
-    _read_members(reader, team, group)
-    _read_goals(reader, plan, group)
-    _read_agreements(reader, plan, group)
-    _read_meetings(reader, group)
-    _read_communications(reader, group)
-    _read_progress(reader, group)
+    _read_members(reader, team, group, note)
+    _read_goals(reader, plan, group, note)
+    _read_agreements(reader, plan, group, note)
+    _read_meetings(reader, group, note)
+    _read_communications(reader, group, note)
+    _read_progress(reader, group, note)
     group.normalise_order()
+    group.unreadable = list({(u.key, u.part): u for u in found}.values())
     return group, reader.index
+
+
+# Appointment statuses after which there is nothing left to cancel.
+_DONE_APPOINTMENT = frozenset({"cancelled", "fulfilled", "noshow", RETIRED})
+_PARTS_NL = {"participant": "deelnemer", "activity": "activiteit", "goal": "doel"}
+
+
+def _unreadable(reader: _Reader, what: str, exc: Exception) -> Unreadable:
+    """What a care professional is told about one unreadable element (`what`: "Type/id" and maybe a part)."""
+    key, _, part = what.partition(" ")
+    if part:
+        name, _, pos = part.partition(" ")
+        part = f"{_PARTS_NL.get(name, name)} {int(pos) + 1}" if pos.isdigit() else part
+    if isinstance(exc, MappingError):
+        reason = exc.user_message.split(". ")[0].rstrip(".") + "."
+    else:
+        reason = "De gegevens hebben een vorm die de app niet kent."
+    res = reader.get(key) if not part else None
+    plans = _plans(res) if res is not None else ""
+    return Unreadable(key=key, reason=reason, part=part, cancellable=bool(plans), plans=plans)
+
+
+def _plans(res: Json) -> str:
+    """What one of our Appointments still plans ("meeting", "interview"; "" when nothing): the app may cancel it."""
+    if res.get("resourceType") != "Appointment" or res.get("status") in _DONE_APPOINTMENT:
+        return ""
+    try:
+        if is_artifact(res, Artifact.MEETING, "serviceType"):
+            return "meeting"
+        return "interview" if is_artifact(res, Artifact.INTERVIEW, "serviceType") else ""
+    except (AttributeError, TypeError, ValueError):
+        return ""
 
 
 def group_summary_from_fhir(
@@ -292,14 +344,17 @@ def _element(tolerate: Tolerate | None, what: str) -> Iterator[None]:
     """Read one element; with `tolerate`, an unreadable one is reported and left out instead of failing the read.
 
     Unreadable: a MappingError (unknown code, bad date, missing required element) or JSON of the wrong
-    shape (a string where an object or a list belongs).
+    shape (a string where an object or a list belongs). Something of another patient (a CompartmentError)
+    is never tolerated.
     """
     if tolerate is None:
         yield
         return
     try:
         yield
-    except (MappingError, AttributeError, TypeError, ValueError) as exc:
+    except CompartmentError:
+        raise
+    except (MappingError, AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
         tolerate(what, exc)
 
 
@@ -368,65 +423,87 @@ def _supporter(reader: _Reader, res: Json, uid: str) -> Supporter:
     )
 
 
-def _read_goals(reader: _Reader, plan: Json, group: ResourceGroup) -> None:
-    parents: dict[str, str] = {}
-    for ref in plan.get("goal") or []:
-        res = reader.get(ref_of(ref), "Goal")
+def _read_goals(reader: _Reader, plan: Json, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
+    parents: dict[str, list[str]] = {}  # child goal -> the goals that list it as a milestone
+    for pos, ref in enumerate(plan.get("goal") or []):
+        res: Json | None = None
+        with _element(tolerate, f"CarePlan/{plan.get('id')} goal {pos}"):
+            res = reader.get(ref_of(ref), "Goal")
         if res is None:
             continue
         uid = reader.index.register(res)
-        term_code = code_in(
-            next(iter(c for c in res.get("category") or [] if code_in(c, CS_GOAL_TERM)), None), CS_GOAL_TERM
-        )
-        area_code = codes_in(res.get("category"), CS_LIFE_AREA)
-        achievement = code_in(res.get("achievementStatus"), CS_GOAL_ACHIEVEMENT)
-        description = required(res, "description")
-        target = (res.get("target") or [{}])[0]
-        notes = [
-            Note(
-                time=parse_datetime(n.get("time"), "Goal.note.time")
-                or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
-                text=str(n.get("text", "")),
-                author=ref_of(n.get("authorReference")),
-                source=n,
-            )
-            for n in res.get("note") or []
-        ]
-        goal = Goal(
-            uid=uid,
-            text=str(description.get("text") or _first_display(description) or ""),
-            term=enum_value(GoalTerm, term_code, "goal term") if term_code else GoalTerm.LANG,
-            life_area=enum_value(LifeArea, area_code[0], "life area") if area_code else None,
-            lifecycle=enum_value(GoalLifecycle, required(res, "lifecycleStatus"), "Goal.lifecycleStatus"),
-            achievement=enum_value(GoalAchievement, achievement, "Goal.achievementStatus") if achievement else None,
-            start=parse_date(res.get("startDate"), "Goal.startDate"),
-            due=parse_date(target.get("dueDate"), "Goal.target.dueDate"),
-            notes=notes,
-            source=res,
-        )
-        group.goals.append(goal)
-        for ext in res.get("extension") or []:
-            if ext.get("url") != EXT_GOAL_RELATIONSHIP:
-                continue
-            subs = {e.get("url"): e for e in ext.get("extension") or []}
-            kind = code_in((subs.get("type") or {}).get("valueCodeableConcept"), CS_GOAL_RELATIONSHIP_TYPE)
-            child = ref_of((subs.get("target") or {}).get("valueReference"))
-            if kind == "milestone" and child:
-                child_uid = reader.uid(child) or child
-                if child_uid in parents and parents[child_uid] != uid:
-                    raise MappingError(
-                        "Een doel voor de korte termijn hoort bij meer dan één doel voor de lange termijn.",
-                        f"goal {child_uid} is a milestone of both {parents[child_uid]} and {uid}",
-                    )
-                parents[child_uid] = uid
+        with _element(tolerate, f"Goal/{res.get('id')}"):
+            goal, children = _goal(reader, res, uid)
+            group.goals.append(goal)
+            for child_uid in children:
+                parents.setdefault(child_uid, [])
+                if uid not in parents[child_uid]:
+                    parents[child_uid].append(uid)
     known = {g.uid: g for g in group.goals}
-    for child_uid, parent_uid in parents.items():
-        if child_uid in known:
-            known[child_uid].parent_uid = parent_uid
-    for goal in group.goals:
+    for child_uid, parent_uids in parents.items():
+        if child_uid not in known:
+            continue
+        if len(parent_uids) > 1:
+            with _element(tolerate, f"Goal/{(known[child_uid].source or {}).get('id')}"):
+                group.goals.remove(known.pop(child_uid))
+                raise MappingError(
+                    "Een doel voor de korte termijn hoort bij meer dan één doel voor de lange termijn.",
+                    f"goal {child_uid} is a milestone of both {parent_uids[0]} and {parent_uids[1]}",
+                )
+            continue
+        known[child_uid].parent_uid = parent_uids[0]
+    for goal in list(group.goals):
         if goal.parent_uid is not None:
             # Same rule as the domain: only a short-term goal steps towards a long-term one.
-            group._check_parent(goal, goal.parent_uid)
+            try:
+                group._check_parent(goal, goal.parent_uid)
+            except DomainError as exc:
+                if tolerate is None:
+                    raise
+                group.goals.remove(goal)
+                tolerate(f"Goal/{(goal.source or {}).get('id')}", MappingError(exc.user_message, exc.log_message))
+
+
+def _goal(reader: _Reader, res: Json, uid: str) -> tuple[Goal, list[str]]:
+    """One goal, and the goals it lists as its milestones (short-term steps)."""
+    term_code = code_in(
+        next(iter(c for c in res.get("category") or [] if code_in(c, CS_GOAL_TERM)), None), CS_GOAL_TERM
+    )
+    area_code = codes_in(res.get("category"), CS_LIFE_AREA)
+    achievement = code_in(res.get("achievementStatus"), CS_GOAL_ACHIEVEMENT)
+    description = required(res, "description")
+    target = (res.get("target") or [{}])[0]
+    notes = [
+        Note(
+            time=parse_datetime(n.get("time"), "Goal.note.time") or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
+            text=str(n.get("text", "")),
+            author=ref_of(n.get("authorReference")),
+            source=n,
+        )
+        for n in res.get("note") or []
+    ]
+    goal = Goal(
+        uid=uid,
+        text=str(description.get("text") or _first_display(description) or ""),
+        term=enum_value(GoalTerm, term_code, "goal term") if term_code else GoalTerm.LANG,
+        life_area=enum_value(LifeArea, area_code[0], "life area") if area_code else None,
+        lifecycle=enum_value(GoalLifecycle, required(res, "lifecycleStatus"), "Goal.lifecycleStatus"),
+        achievement=enum_value(GoalAchievement, achievement, "Goal.achievementStatus") if achievement else None,
+        start=parse_date(res.get("startDate"), "Goal.startDate"),
+        due=parse_date(target.get("dueDate"), "Goal.target.dueDate"),
+        notes=notes,
+        source=res,
+    )
+    children: list[str] = []
+    for ext in res.get("extension") or []:
+        if ext.get("url") != EXT_GOAL_RELATIONSHIP:
+            continue
+        subs = {e.get("url"): e for e in ext.get("extension") or []}
+        kind = code_in((subs.get("type") or {}).get("valueCodeableConcept"), CS_GOAL_RELATIONSHIP_TYPE)
+        child = ref_of((subs.get("target") or {}).get("valueReference"))
+        if kind == "milestone" and child:
+            children.append(reader.uid(child) or child)
+    return goal, children
 
 
 def _first_display(concept: Json) -> str | None:
@@ -510,7 +587,7 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meet
     meeting = Meeting(
         uid=uid,
         start=start,
-        end=end,
+        minutes=_meeting_minutes(res.get("minutesDuration"), start, end),
         status=enum_value(MeetingStatus, required(res, "status"), "Appointment.status"),
         theme=enum_value(MeetingTheme, theme_code, "meeting theme") if theme_code else None,
         theme_text=str((theme_concept or {}).get("text", "")),
@@ -548,6 +625,15 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meet
             )
         )
     return meeting
+
+
+def _meeting_minutes(stated: object, start: datetime, end: datetime) -> int:
+    """The meeting's length: minutesDuration when it is a positive whole number, else end - start in real time,
+    else (an end at or before the start, as another system or an older version may have written) one hour."""
+    if isinstance(stated, int) and not isinstance(stated, bool) and 0 < stated <= MAX_MEETING_MINUTES:
+        return stated
+    between = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
+    return between if 0 < between <= MAX_MEETING_MINUTES else MEETING_MINUTES
 
 
 def _instant(value: object, what: str) -> datetime | None:
@@ -590,108 +676,120 @@ def confidentiality_of(resource: Json) -> InterviewVisibility | None:
     return InterviewVisibility.PROFESSIONALS
 
 
-def _read_communications(reader: _Reader, group: ResourceGroup) -> None:
+def _read_communications(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     meetings = {m.uid: m for m in group.meetings}
     for res in reader.based_on("Communication", group.plan_uid, "basedOn"):
         uid = reader.index.register(res)
-        part_of = [reader.uid(ref_of(p)) for p in res.get("partOf") or []]
-        meeting = next((meetings[p] for p in part_of if p in meetings), None)
-        status = str(required(res, "status"))
-        if is_artifact(res, Artifact.INTERVIEW):
-            key = extension(res, EXT_MEMBER_KEY)
-            about = [reader.uid(ref_of(a)) for a in res.get("about") or []]
-            member_uid = (
-                str(key.get("valueString")) if key else next((m.uid for m in group.members if m.who in about), None)
-            )
-            if member_uid is None:
-                continue
-            existing = group.interview_for(member_uid)
-            iv = existing or NominationInterview(uid=uid, member_uid=member_uid)
-            iv.uid = uid
-            iv.held_at = parse_datetime(res.get("sent"), "Communication.sent")
-            iv.sections = _sections_of(res)
-            iv.interviewer = reader.uid(ref_of(res.get("sender")))
-            iv.visibility = confidentiality_of(res)
-            iv.source = res
-            if existing is None:
-                group.interviews.append(iv)
-            continue
-        if meeting is None:
-            continue
-        if is_artifact(res, Artifact.AGENDA):
-            items = []
-            for item in res.get("payload") or []:
-                if "contentReference" in item:
-                    ref = ref_of(item["contentReference"]) or ""
-                    target = reader.uid(ref) or ref
-                    display = str(item["contentReference"].get("display", ""))
-                    is_task = ref_type(ref) == "Task" or any(a.uid == target for a in group.agreements)
-                    items.append(AgendaItem(display, None if is_task else target, target if is_task else None))
-                elif "contentString" in item:
-                    items.append(AgendaItem(str(item["contentString"])))
-            meeting.agenda = Agenda(uid, items, enum_value(AgendaStatus, status, "agenda status"), source=res)
-        elif is_artifact(res, Artifact.REPORT):
-            about = [reader.uid(ref_of(a)) or "" for a in res.get("about") or []]
-            goal_uids = {g.uid for g in group.goals}
-            task_uids = {a.uid for a in group.agreements}
-            meeting.report = Report(
+        with _element(tolerate, f"Communication/{res.get('id')}"):
+            _read_communication(reader, res, uid, group, meetings)
+
+
+def _read_communication(
+    reader: _Reader, res: Json, uid: str, group: ResourceGroup, meetings: dict[str, Meeting]
+) -> None:
+    """One Communication of the plan; everything is read before anything of the group changes."""
+    part_of = [reader.uid(ref_of(p)) for p in res.get("partOf") or []]
+    meeting = next((meetings[p] for p in part_of if p in meetings), None)
+    status = str(required(res, "status"))
+    if is_artifact(res, Artifact.INTERVIEW):
+        key = extension(res, EXT_MEMBER_KEY)
+        about = [reader.uid(ref_of(a)) for a in res.get("about") or []]
+        member_uid = (
+            str(key.get("valueString")) if key else next((m.uid for m in group.members if m.who in about), None)
+        )
+        if member_uid is None:
+            return
+        held_at = parse_datetime(res.get("sent"), "Communication.sent")
+        sections = _sections_of(res)
+        interviewer = reader.uid(ref_of(res.get("sender")))
+        visibility = confidentiality_of(res)
+        existing = group.interview_for(member_uid)
+        iv = existing or NominationInterview(uid=uid, member_uid=member_uid)
+        iv.uid, iv.held_at, iv.sections, iv.interviewer, iv.visibility = uid, held_at, sections, interviewer, visibility
+        iv.source = res
+        if existing is None:
+            group.interviews.append(iv)
+        return
+    if meeting is None:
+        return
+    if is_artifact(res, Artifact.AGENDA):
+        items = []
+        for item in res.get("payload") or []:
+            if "contentReference" in item:
+                ref = ref_of(item["contentReference"]) or ""
+                target = reader.uid(ref) or ref
+                display = str(item["contentReference"].get("display", ""))
+                is_task = ref_type(ref) == "Task" or any(a.uid == target for a in group.agreements)
+                items.append(AgendaItem(display, None if is_task else target, target if is_task else None))
+            elif "contentString" in item:
+                items.append(AgendaItem(str(item["contentString"])))
+        meeting.agenda = Agenda(uid, items, enum_value(AgendaStatus, status, "agenda status"), source=res)
+    elif is_artifact(res, Artifact.REPORT):
+        about = [reader.uid(ref_of(a)) or "" for a in res.get("about") or []]
+        goal_uids = {g.uid for g in group.goals}
+        task_uids = {a.uid for a in group.agreements}
+        meeting.report = Report(
+            uid,
+            _sections_of(res),
+            [a for a in about if a in goal_uids],
+            [a for a in about if a in task_uids],
+            parse_datetime(res.get("sent"), "Communication.sent"),
+            source=res,
+        )
+    elif is_artifact(res, Artifact.INVITATION) or is_artifact(res, Artifact.CANCELLATION):
+        message, calendar = "", ""
+        for item in res.get("payload") or []:
+            if "contentString" in item and not message:
+                message = str(item["contentString"])
+            att = item.get("contentAttachment") or {}
+            if att.get("contentType") == "text/calendar" and att.get("data"):
+                try:
+                    calendar = base64.b64decode(att["data"]).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    raise MappingError(
+                        "De agenda-bijlage van een uitnodiging is niet leesbaar.", f"bad calendar data in {uid}"
+                    ) from None
+        meeting.invitations.append(
+            Invitation(
                 uid,
-                _sections_of(res),
-                [a for a in about if a in goal_uids],
-                [a for a in about if a in task_uids],
+                [reader.uid(ref_of(r)) or "" for r in res.get("recipient") or []],
+                message,
                 parse_datetime(res.get("sent"), "Communication.sent"),
+                calendar,
                 source=res,
+                cancellation=is_artifact(res, Artifact.CANCELLATION),
             )
-        elif is_artifact(res, Artifact.INVITATION):
-            message, calendar = "", ""
-            for item in res.get("payload") or []:
-                if "contentString" in item and not message:
-                    message = str(item["contentString"])
-                att = item.get("contentAttachment") or {}
-                if att.get("contentType") == "text/calendar" and att.get("data"):
-                    try:
-                        calendar = base64.b64decode(att["data"]).decode("utf-8")
-                    except (binascii.Error, UnicodeDecodeError):
-                        raise MappingError(
-                            "De agenda-bijlage van een uitnodiging is niet leesbaar.", f"bad calendar data in {uid}"
-                        ) from None
-            meeting.invitations.append(
-                Invitation(
-                    uid,
-                    [reader.uid(ref_of(r)) or "" for r in res.get("recipient") or []],
-                    message,
-                    parse_datetime(res.get("sent"), "Communication.sent"),
-                    calendar,
-                    source=res,
-                )
-            )
+        )
 
 
-def _read_progress(reader: _Reader, group: ResourceGroup) -> None:
+def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     goal_uids = {g.uid for g in group.goals}
     for res in reader.of_type("Observation"):
         if not is_artifact(res, Artifact.PROGRESS, "code"):
             continue
-        focus = [reader.uid(ref_of(f)) for f in res.get("focus") or []]
-        goal_uid = next((f for f in focus if f in goal_uids), None)
-        if goal_uid is None:
-            continue
-        if "valueInteger" not in res:
-            raise MappingError(
-                "Een voortgangscijfer mist zijn waarde.", f"Observation/{res.get('id')} has no valueInteger"
-            )
-        meeting_ext = extension(res, EXT_MEETING)
-        when = parse_datetime(required(res, "effectiveDateTime"), "Observation.effectiveDateTime")
-        if when is None:
-            continue
-        group.progress.append(
-            ProgressScore(
-                uid=reader.index.register(res),
-                goal_uid=goal_uid,
-                when=when,
-                score=int(res["valueInteger"]),
-                meeting_uid=reader.uid(ref_of((meeting_ext or {}).get("valueReference"))),
-                note=str(((res.get("note") or [{}])[0]).get("text", "")),
-                source=res,
-            )
+        with _element(tolerate, f"Observation/{res.get('id')}"):
+            _read_score(reader, res, group, goal_uids)
+
+
+def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set[str]) -> None:
+    focus = [reader.uid(ref_of(f)) for f in res.get("focus") or []]
+    goal_uid = next((f for f in focus if f in goal_uids), None)
+    if goal_uid is None:
+        return
+    if not isinstance(res.get("valueInteger"), int):
+        raise MappingError("Een voortgangscijfer mist zijn waarde.", f"Observation/{res.get('id')} has no valueInteger")
+    meeting_ext = extension(res, EXT_MEETING)
+    when = parse_datetime(required(res, "effectiveDateTime"), "Observation.effectiveDateTime")
+    if when is None:
+        return
+    group.progress.append(
+        ProgressScore(
+            uid=reader.index.register(res),
+            goal_uid=goal_uid,
+            when=when,
+            score=int(res["valueInteger"]),
+            meeting_uid=reader.uid(ref_of((meeting_ext or {}).get("valueReference"))),
+            note=str(((res.get("note") or [{}])[0]).get("text", "")),
+            source=res,
         )
+    )

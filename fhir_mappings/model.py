@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fhir_mappings.codes import (
@@ -40,6 +40,8 @@ from fhir_mappings.errors import DomainError
 
 MEETING_INTERVAL_MONTHS = 3
 MEETING_MINUTES = 60
+# The longest a meeting read from the record may last (a week); a longer stated length is not believed.
+MAX_MEETING_MINUTES = 7 * 24 * 60
 MAX_TEXT = 4000
 MAX_NAME = 200
 MAX_SCORE = 10
@@ -87,6 +89,12 @@ def add_months(moment: datetime, months: int) -> datetime:
         except ValueError:
             continue
     return moment.replace(year=year, month=month, day=min(moment.day, 28))
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes from `start` to `end` as they were meant: two times in the same zone object are compared on the
+    wall clock (so `start + timedelta(minutes=n)` is always n), times in different zones in real time."""
+    return int((end - start).total_seconds() // 60)
 
 
 def check_text(value: str, what_nl: str, what_en: str, limit: int = MAX_TEXT, required: bool = True) -> str:
@@ -184,6 +192,7 @@ class NominationInterview:
     interviewer: str | None = None  # literal reference of the regieondersteuner
     # Who may read the record; None: not stated (an older record, or another system's): care professionals only.
     visibility: InterviewVisibility | None = None
+    cancelled: bool = False  # the planned interview was called off (pausing or ending the group)
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     appointment_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
@@ -312,6 +321,8 @@ class Invitation:
     sent: datetime | None = None
     calendar: str = ""  # text/calendar (iCalendar) content
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # A cancellation notice (product code `afzegging`) rather than an invitation or an updated invitation.
+    cancellation: bool = False
 
 
 @dataclass
@@ -326,9 +337,12 @@ class MeetingParticipant:
 
 @dataclass
 class Meeting:
+    """A meeting of the group. Its length is kept in minutes (`minutes`); `end` follows from it as an instant,
+    so a meeting across a daylight-saving change keeps its real length and never reads back as 0 minutes."""
+
     uid: str
     start: datetime
-    end: datetime
+    minutes: int = MEETING_MINUTES
     status: MeetingStatus = MeetingStatus.PROPOSED
     place_uid: str | None = None
     theme: MeetingTheme | None = None
@@ -338,6 +352,16 @@ class Meeting:
     report: Report | None = None
     invitations: list[Invitation] = field(default_factory=list)
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def end(self) -> datetime:
+        """The moment it ends: `minutes` after the start in real time (not on the wall clock), in the start's zone."""
+        tz = self.start.tzinfo
+        return (self.start.astimezone(UTC) + timedelta(minutes=self.minutes)).astimezone(tz)
+
+    @end.setter
+    def end(self, value: datetime) -> None:
+        self.minutes = minutes_between(self.start, value)
 
     def participant(self, who: str) -> MeetingParticipant:
         """The participant entry for a member, created when missing."""
@@ -365,6 +389,16 @@ class Meeting:
     def markable_next(self) -> list[MeetingStatus]:
         """The statuses a user may mark next by hand (booking follows from sending the invitation)."""
         return [s for s in MARKED_BY_HAND if s in _MEETING_NEXT[self.status]]
+
+    @property
+    def invited(self) -> bool:
+        """An invitation was sent: the invitees have it in their calendar and hear of every change."""
+        return any(not i.cancellation for i in self.invitations)
+
+    @property
+    def next_sequence(self) -> int:
+        """The iCalendar SEQUENCE of the next calendar message: one more for every message sent before."""
+        return len(self.invitations)
 
 
 # --------------------------------------------------------------------------- the aggregate
@@ -394,6 +428,24 @@ MARKED_BY_HAND = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatu
 
 
 @dataclass
+class Unreadable:
+    """A resource of the group's record that the app could not read (another system or an older version wrote
+    it): left out of the group and never rewritten. Saves that do not touch it go through. One of ours that
+    plans something (a meeting, an interview appointment) can be cancelled without reading the broken parts."""
+
+    key: str  # "Appointment/<id>", as the record names it
+    reason: str  # short, Dutch: why it could not be read
+    part: str = ""  # Dutch, when only one part of the resource is unreadable (e.g. "deelnemer 3")
+    cancellable: bool = False  # one of our Appointments that still plans something
+    plans: str = ""  # what such an Appointment plans: "meeting" or "interview"
+    cancel: bool = False  # the user cancels it: the save sets its status to cancelled and changes nothing else
+
+    @property
+    def kind(self) -> str:
+        return self.key.split("/", 1)[0]
+
+
+@dataclass
 class ResourceGroup:
     """One patient's resource group: CareTeam + CarePlan and everything linked to them."""
 
@@ -415,6 +467,8 @@ class ResourceGroup:
     meetings: list[Meeting] = field(default_factory=list)
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     plan_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # What the record holds for this group that the app could not read (see `Unreadable`).
+    unreadable: list[Unreadable] = field(default_factory=list)
 
     # ------------------------------------------------------------ creation
 
@@ -474,6 +528,18 @@ class ResourceGroup:
             )
         for goal in self.goals:
             self._check_parent(goal, goal.parent_uid)
+
+    def cancel_unreadable(self, key: str) -> Unreadable:
+        """Cancel a meeting or interview appointment the app cannot read (e.g. a time without a zone): its status
+        becomes cancelled, nothing else of it changes. Allowed whatever the group's status: it frees the record."""
+        found = next((u for u in self.unreadable if u.key == key), None)
+        if found is None or not found.cancellable:
+            raise DomainError(
+                "Dit onderdeel kan de app niet afzeggen. Pas het aan in het dossier.",
+                f"{key} is not an unreadable appointment of this group",
+            )
+        found.cancel = True
+        return found
 
     def normalise_order(self) -> None:
         """Give the lists whose order carries no meaning one stable order (a server returns any order)."""
@@ -558,6 +624,12 @@ class ResourceGroup:
                 f"Een groep die {_GROUP_NL[self.status]} is, kan niet {_GROUP_NL[new]} worden.",
                 f"illegal group transition {self.status} -> {new}",
             )
+        if new in (GroupStatus.ON_HOLD, GroupStatus.ENDED):
+            # Nothing stays planned in a paused or ended group (the service tells the invitees first).
+            for meeting in self.planned_meetings():
+                meeting.status = MeetingStatus.CANCELLED
+            for interview in self.planned_interviews():
+                self._call_off(interview)
         if new is GroupStatus.ENDED:
             self.end = today
         elif self.status is GroupStatus.ENDED:
@@ -602,6 +674,26 @@ class ResourceGroup:
             )
         member.nomination = new
 
+    def planned_interviews(self) -> list[NominationInterview]:
+        """Introductory interviews still planned (not held, not called off) of current nominees, earliest first."""
+        planned = [
+            iv
+            for iv in self.interviews
+            if iv.appointment_uid is not None
+            and iv.planned_start is not None
+            and iv.held_at is None
+            and not iv.cancelled
+            and any(m.uid == iv.member_uid and m.active for m in self.members)
+        ]
+        return sorted(planned, key=lambda iv: (iv.planned_start or datetime.max.replace(tzinfo=UTC), iv.uid))
+
+    def _call_off(self, interview: NominationInterview) -> None:
+        """The planned interview does not take place; the nominee stays nominated and can be invited again."""
+        interview.cancelled = True
+        member = self.member(interview.member_uid)
+        if member.nomination is NominationState.GESPREK_GEPLAND:
+            member.nomination = NominationState.GENOMINEERD
+
     def plan_interview(self, member_uid: str, start: datetime, interviewer: str | None = None) -> NominationInterview:
         """Plan (or move) the nomination interview."""
         self._require_open()
@@ -612,8 +704,9 @@ class ResourceGroup:
             interview = NominationInterview(new_uid(), member_uid, appointment_uid=new_uid())
             self.interviews.append(interview)
             self.normalise_order()
-        elif interview.appointment_uid is None:
-            interview.appointment_uid = new_uid()
+        elif interview.appointment_uid is None or interview.cancelled:
+            # A called-off interview keeps its cancelled Appointment; planning again makes a new one.
+            interview.appointment_uid, interview.appointment_source, interview.cancelled = new_uid(), None, False
         interview.planned_start = start
         interview.interviewer = interviewer or (r.who if (r := self.regieondersteuner()) else None)
         return interview
@@ -629,6 +722,12 @@ class ResourceGroup:
         """Write down the interview that was held; a new record must say who may read it (`visibility`)."""
         self._require_open()
         member = self.member(member_uid)
+        if member.start is not None and held_at.date() < member.start:
+            raise DomainError(
+                f"Het gesprek kan niet eerder zijn dan de nominatie op {member.start:%d-%m-%Y}. "
+                "Vul de datum in waarop het gesprek echt was.",
+                f"interview of member {member_uid} held {held_at.date()} before nomination {member.start}",
+            )
         interview = self.interview_for(member_uid)
         correcting = (
             interview is not None
@@ -980,9 +1079,11 @@ class ResourceGroup:
         self._require_open()
         if start.tzinfo is None:
             raise DomainError("Geef een geldige datum en tijd.", "meeting start without a time zone")
-        end = end or start + timedelta(minutes=MEETING_MINUTES)
-        if end <= start:
+        minutes = MEETING_MINUTES if end is None else minutes_between(start, end)
+        if minutes <= 0:
             raise DomainError("De eindtijd moet na de begintijd liggen.", "meeting ends before it starts")
+        if minutes > MAX_MEETING_MINUTES:
+            raise DomainError("Een bijeenkomst duurt hoogstens een week.", f"meeting of {minutes} minutes")
         if place_uid is not None and not any(p.uid == place_uid for p in self.places):
             raise DomainError("Kies een bekende plek.", f"unknown place {place_uid}")
         if theme is None and theme_text.strip():
@@ -990,7 +1091,7 @@ class ResourceGroup:
         meeting = Meeting(
             new_uid(),
             start,
-            end,
+            minutes,
             place_uid=place_uid,
             theme=theme,
             theme_text=check_text(theme_text, "het thema", "theme", MAX_NAME, required=False),
@@ -1028,6 +1129,87 @@ class ResourceGroup:
         meeting.status = new
         if new is MeetingStatus.FULFILLED and self.status is GroupStatus.FORMING:
             self.status = GroupStatus.ACTIVE
+
+    def planned_meetings(self) -> list[Meeting]:
+        """Meetings still planned (proposed or booked), earliest first: what pausing or ending cancels."""
+        return sorted((m for m in self.meetings if m.is_planned), key=lambda m: m.start)
+
+    def cancel_meeting(self, uid: str, sent: datetime, message: str = "", calendar: str = "") -> Invitation | None:
+        """Cancel a planned meeting; when invitees had an invitation they get a cancellation notice (returned).
+
+        Pausing or ending a group cancels through here before the status changes.
+        """
+        self._require_open()
+        meeting = self.meeting(uid)
+        if not meeting.is_planned:
+            raise DomainError("Deze bijeenkomst is al geweest of gaat niet door.", f"cancel a {meeting.status} meeting")
+        notice = None
+        if meeting.invited:
+            if not calendar:
+                raise DomainError("De afzegging mist de agenda-bijlage.", "cancellation without a calendar")
+            recipients = list(dict.fromkeys(r for i in meeting.invitations if not i.cancellation for r in i.recipients))
+            notice = Invitation(
+                new_uid(),
+                recipients,
+                check_text(message, "de afzegging", "cancellation"),
+                sent,
+                calendar,
+                cancellation=True,
+            )
+            meeting.invitations.append(notice)
+            self.normalise_order()
+        meeting.status = MeetingStatus.CANCELLED
+        return notice
+
+    def reschedule_meeting(
+        self,
+        uid: str,
+        start: datetime,
+        end: datetime | None = None,
+        place_uid: str | None = None,
+        theme: MeetingTheme | None = None,
+        theme_text: str = "",
+    ) -> bool:
+        """Move a planned meeting (date, time, place, theme); agenda, roles and participants stay.
+
+        Returns True when the answers were reset to "not yet answered" because the day or time changed.
+        """
+        self._require_open()
+        meeting = self.meeting(uid)
+        if not meeting.is_planned:
+            raise DomainError(
+                "Deze bijeenkomst is al geweest of gaat niet door. Je kunt hem niet meer verplaatsen.",
+                f"reschedule a {meeting.status} meeting",
+            )
+        if start.tzinfo is None:
+            raise DomainError("Geef een geldige datum en tijd.", "meeting start without a time zone")
+        minutes = meeting.minutes if end is None else minutes_between(start, end)
+        if minutes <= 0:
+            raise DomainError("De eindtijd moet na de begintijd liggen.", "meeting ends before it starts")
+        if minutes > MAX_MEETING_MINUTES:
+            raise DomainError("Een bijeenkomst duurt hoogstens een week.", f"meeting of {minutes} minutes")
+        if place_uid is not None and not any(p.uid == place_uid for p in self.places):
+            raise DomainError("Kies een bekende plek.", f"unknown place {place_uid}")
+        if theme is None and theme_text.strip():
+            theme = MeetingTheme.ANDERS
+        text = check_text(theme_text, "het thema", "theme", MAX_NAME, required=False)
+        moved = start != meeting.start or minutes != meeting.minutes
+        meeting.start, meeting.minutes = start, minutes
+        meeting.place_uid, meeting.theme, meeting.theme_text = place_uid, theme, text
+        if moved:
+            for p in meeting.participants:
+                p.response = ParticipationStatus.NEEDS_ACTION
+        self.normalise_order()
+        return moved
+
+    def add_calendar_update(self, meeting_uid: str, message: str, sent: datetime, calendar: str) -> Invitation:
+        """An updated invitation for the invitees of an invited meeting that was moved."""
+        meeting = self.meeting(meeting_uid)
+        recipients = list(dict.fromkeys(r for i in meeting.invitations if not i.cancellation for r in i.recipients))
+        update = Invitation(new_uid(), recipients, check_text(message, "de uitnodiging", "invitation"), sent, calendar)
+        meeting.invitations.append(update)
+        self.normalise_order()
+        return update
 
     def assign_role(self, meeting_uid: str, who: str, role: MeetingRole) -> None:
         """Give a member a role in a meeting; a role has one holder at a time."""

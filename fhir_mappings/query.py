@@ -30,7 +30,13 @@ _BY_PATIENT: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
                 "category",
                 ",".join(
                     f"{CS_ARTIFACT}|{a.value}"
-                    for a in (Artifact.AGENDA, Artifact.REPORT, Artifact.INVITATION, Artifact.INTERVIEW)
+                    for a in (
+                        Artifact.AGENDA,
+                        Artifact.REPORT,
+                        Artifact.INVITATION,
+                        Artifact.CANCELLATION,
+                        Artifact.INTERVIEW,
+                    )
                 ),
             ),
         ),

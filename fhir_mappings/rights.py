@@ -79,6 +79,7 @@ class Action(StrEnum):
     # meetings
     PLAN_MEETING = "plan_meeting"
     SET_MEETING_STATUS = "set_meeting_status"
+    RESCHEDULE_MEETING = "reschedule_meeting"
     ASSIGN_MEETING_ROLES = "assign_meeting_roles"
     SEND_INVITATION = "send_invitation"
     RECORD_ANY_RESPONSE = "record_any_response"
@@ -88,6 +89,10 @@ class Action(StrEnum):
     WRITE_REPORT = "write_report"
     # the outbox
     RETRY_WAITING = "retry_waiting"
+    RETRY_FAILED = "retry_failed"  # a save the EHR refused: back to waiting, and send it again
+    DISCARD_FAILED = "discard_failed"  # a save the EHR refused: let it lapse (kept, never sent)
+    # the record: what the app cannot read
+    CANCEL_UNREADABLE = "cancel_unreadable"  # cancel a meeting/interview appointment the app cannot read
 
 
 R, RO, M, N, CP = Role.REGISSEUR, Role.REGIEONDERSTEUNER, Role.MEMBER, Role.NOMINEE, Role.CARE_PROFESSIONAL
@@ -128,6 +133,7 @@ RIGHTS: dict[Action, frozenset[Role]] = {
     Action.MARK_OWN_AGREEMENT_DONE: frozenset({R, M}),
     Action.PLAN_MEETING: _PROFESSIONALS,
     Action.SET_MEETING_STATUS: _PROFESSIONALS,
+    Action.RESCHEDULE_MEETING: _PROFESSIONALS,  # move a planned meeting; invitees get an updated invitation
     Action.ASSIGN_MEETING_ROLES: _PROFESSIONALS,
     Action.SEND_INVITATION: _PROFESSIONALS,
     Action.RECORD_ANY_RESPONSE: _PROFESSIONALS,
@@ -136,6 +142,12 @@ RIGHTS: dict[Action, frozenset[Role]] = {
     Action.PROPOSE_AGENDA_ITEM: frozenset({R}),
     Action.WRITE_REPORT: _PROFESSIONALS,
     Action.RETRY_WAITING: _IN_GROUP,
+    # Care professionals of the patient see the saves the EHR refused (their content may be anyone's) and
+    # decide: try again, or let it lapse. Both are recorded on the entry and in the log.
+    Action.RETRY_FAILED: _PROFESSIONALS,
+    Action.DISCARD_FAILED: _PROFESSIONALS,
+    # Care professionals: they see the notice about what the app cannot read and may free the record.
+    Action.CANCEL_UNREADABLE: _PROFESSIONALS,
 }
 
 # Who may do it, in words, for the refusal message ("Dit mag alleen ...").

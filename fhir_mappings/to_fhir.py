@@ -69,7 +69,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     Supporter,
 )
-from fhir_mappings.refs import RefIndex, other_patient_ref, ref_type
+from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 
 ATTENDED = "ATND"
 INTERVIEW_MINUTES = 45
@@ -153,9 +153,13 @@ def care_team(group: ResourceGroup, index: RefIndex) -> Json:
 
 
 def _keep_refs(existing: list[Json] | None, ours: list[Json], index: RefIndex, our_uids: set[str]) -> list[Json]:
-    """Our references in order, then references another system added that are not ours."""
-    foreign = [r for r in existing or [] if index.uid(str(r.get("reference", ""))) not in our_uids]
-    return ours + foreign
+    """Our references in order, with the references that are not ours (another system's, one the app could not
+    read) kept where they were: a list the action did not change is written back exactly as read."""
+    out = list(ours)
+    for pos, r in enumerate(existing or []):
+        if index.uid(str(r.get("reference", ""))) not in our_uids:
+            out.insert(min(pos, len(out)), r)
+    return out
 
 
 def care_plan(group: ResourceGroup, index: RefIndex) -> Json:
@@ -282,9 +286,19 @@ def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
         for child in group.goals
         if child.parent_uid == g.uid
     ]
-    kept = [e for e in res.get("extension") or [] if not _is_milestone(e)]
+    # A step towards a goal the app could not read (not in the group) stays as it was.
+    known = {x.uid for x in group.goals}
+    kept = [e for e in res.get("extension") or [] if not _is_milestone(e) or _milestone_target(e, index) not in known]
     set_or_drop(res, "extension", kept + steps)
     return res
+
+
+def _milestone_target(ext: Json, index: RefIndex) -> str | None:
+    for sub in ext.get("extension") or []:
+        if sub.get("url") == "target":
+            ref = str((sub.get("valueReference") or {}).get("reference", ""))
+            return index.uid(ref) if ref else None
+    return None
 
 
 def _is_milestone(ext: Json) -> bool:
@@ -344,6 +358,18 @@ def _display(group: ResourceGroup, who: str) -> str | None:
     return next((m.display for m in group.members if m.who == who), None)
 
 
+def _same_instant(existing: object, value: datetime) -> str:
+    """The instant to write: what was there when it is the same moment (an end read back in the start's offset
+    is the same moment in another offset: rewriting it would change the Appointment on every save)."""
+    if isinstance(existing, str):
+        try:
+            if datetime.fromisoformat(existing.replace("Z", "+00:00")) == value:
+                return existing
+        except (ValueError, TypeError):
+            pass
+    return fmt_datetime(value)
+
+
 def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
     """A meeting of the group (Appointment): time, place, theme, roles, responses and attendance."""
     res = start_from(m.source, "Appointment")
@@ -351,8 +377,8 @@ def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
     res["status"] = m.status.value
     _category(res, Artifact.MEETING, "serviceType")
     res["start"] = fmt_datetime(m.start)
-    res["end"] = fmt_datetime(m.end)
-    res["minutesDuration"] = int((m.end - m.start).total_seconds() // 60)
+    res["end"] = _same_instant(res.get("end"), m.end)
+    res["minutesDuration"] = m.minutes  # the stored length: what is read back first
     res.setdefault("description", f"Bijeenkomst {group.name}")
     if m.theme is not None or m.theme_text:
         theme: Json = {"coding": [product_coding(m.theme or MeetingTheme.ANDERS)]}
@@ -414,7 +440,10 @@ def interview_appointment(group: ResourceGroup, iv: NominationInterview, index: 
     member = group.member(iv.member_uid)
     res = start_from(iv.appointment_source, "Appointment")
     ensure_identifier(res, iv.appointment_uid)
-    res["status"] = MeetingStatus.FULFILLED.value if iv.held_at else MeetingStatus.BOOKED.value
+    if iv.cancelled:
+        res["status"] = MeetingStatus.CANCELLED.value
+    else:
+        res["status"] = MeetingStatus.FULFILLED.value if iv.held_at else MeetingStatus.BOOKED.value
     _category(res, Artifact.INTERVIEW, "serviceType")
     res["start"] = fmt_datetime(iv.planned_start)
     end = res.get("end")
@@ -494,7 +523,9 @@ def report(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json | None:
     res["partOf"] = [_ref(index, m.uid)]
     res["recipient"] = _keep_refs(res.get("recipient"), [_ref(index, group.uid)], index, {group.uid})
     about = [_ref(index, g) for g in r.goals_discussed] + [_ref(index, a) for a in r.new_agreements]
-    set_or_drop(res, "about", about)
+    # What the app does not know (a goal it could not read, another system's reference) stays named.
+    known = {g.uid for g in group.goals} | {a.uid for a in group.agreements}
+    set_or_drop(res, "about", _keep_refs(res.get("about"), about, index, known))
     set_or_drop(res, "sent", fmt_datetime(r.written) if r.written else None)
     set_or_drop(res, "payload", _sections(r.sections, REPORT_SECTIONS))
     return res
@@ -503,7 +534,8 @@ def report(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json | None:
 def invitation(group: ResourceGroup, m: Meeting, inv_index: int, index: RefIndex) -> Json:
     """An invitation to a meeting, with the calendar file attached."""
     inv = m.invitations[inv_index]
-    res = _communication(group, inv.source, inv.uid, Artifact.INVITATION, "completed", index)
+    kind = Artifact.CANCELLATION if inv.cancellation else Artifact.INVITATION
+    res = _communication(group, inv.source, inv.uid, kind, "completed", index)
     res["partOf"] = [_ref(index, m.uid)]
     res["recipient"] = [_ref(index, who, _display(group, who)) for who in inv.recipients]
     set_or_drop(res, "sent", fmt_datetime(inv.sent) if inv.sent else None)
@@ -527,7 +559,11 @@ def interview_record(group: ResourceGroup, iv: NominationInterview, index: RefIn
     member = group.member(iv.member_uid)
     status = "completed" if iv.held_at else "preparation"
     res = _communication(group, iv.source, iv.uid, Artifact.INTERVIEW, status, index)
-    set_or_drop(res, "partOf", [_ref(index, iv.appointment_uid)] if iv.appointment_uid and iv.planned_start else None)
+    ours = [_ref(index, iv.appointment_uid)] if iv.appointment_uid and iv.planned_start else []
+    # The interview's appointment the app could not read stays named (it is not in the group, so not `ours`).
+    unreadable = {u.key for u in group.unreadable}
+    kept = [p for p in res.get("partOf") or [] if literal(str(p.get("reference", ""))) in unreadable]
+    set_or_drop(res, "partOf", ours + kept)
     res["about"] = [_ref(index, member.who, member.display)]
     set_or_drop(res, "sender", _ref(index, iv.interviewer) if iv.interviewer else None)
     set_or_drop(res, "sent", fmt_datetime(iv.held_at) if iv.held_at else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sqlite3
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from plugin.web.context import init_page_context
 from plugin.web.format import init_format
 from smart_launch import (
     BackendServicesClient,
+    ConfigurationError,
     Discovery,
     EhrRegistry,
     MemorySessionStore,
@@ -97,6 +99,20 @@ def _render_problem(status: int, title: str, message: str, hint: str, **extra: A
     return render_template("errors/error.html", title=title, message=message, hint=hint, **extra), status
 
 
+def open_outbox(path: str) -> SqliteOutbox:
+    """The outbox at `path` (folder and file created when missing); `ConfigurationError` at start when this
+    process cannot write it: saves that cannot reach the EHR must never be dropped later."""
+    try:
+        outbox = SqliteOutbox(path)
+        outbox.check_writable()
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigurationError(
+            f"the outbox {path} (saves waiting for the EHR) cannot be written: {exc}. "
+            "Set [app] outbox_db (or RESOURCEGROEP_OUTBOX_DB) to a writable file."
+        ) from exc
+    return outbox
+
+
 def create_app(config: AppConfig | None = None) -> Flask:
     """Build the app from `config` (default: the TOML file named by RESOURCEGROEP_CONFIG)."""
     config = config or load_config()
@@ -131,9 +147,15 @@ def create_app(config: AppConfig | None = None) -> Flask:
     if config.backend is not None:
         app.extensions["backend_client"] = BackendServicesClient(config.backend, http=http)
     app.session_interface = ServerSideSessionInterface(store)
-    outbox_path = config.outbox_db or str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")
+    outbox_path = config.outbox_db
+    if outbox_path is None:
+        outbox_path = str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")
+        log.warning(
+            "no outbox_db and no session_db configured: waiting saves are kept in %s and LOST on a restart",
+            outbox_path,
+        )
     app.extensions["resourcegroep"] = {
-        "outbox": SqliteOutbox(outbox_path),
+        "outbox": open_outbox(outbox_path),
         "submissions": SqliteSubmissionLog(outbox_path),
         "capabilities": CapabilityCache(),
         "client_options": {},

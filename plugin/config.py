@@ -25,6 +25,8 @@ from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
 SameSite = Literal["None", "Lax", "Strict"]
+OUTBOX_FILE = "outbox.sqlite3"
+DEFAULT_DATA_DIR = "var"  # relative to the TOML file: where the outbox lives when no session_db says where
 
 
 _SAMESITE_VALUES = "session_cookie_samesite must be None, Lax or Strict"
@@ -46,7 +48,10 @@ class AppConfig:
     session_cookie_samesite: SameSite = "None"
     frame_ancestors: tuple[str, ...] = ("'self'",)
     session_db: str | None = None  # SQLite file; None keeps sessions in memory (tests, single process)
-    outbox_db: str | None = None  # SQLite file of saves waiting for the EHR; None: a fresh file per process
+    # SQLite file of saves waiting for the EHR. None: beside the session store (``outbox.sqlite3`` in the
+    # session_db's folder); with neither set (tests, single process) a temporary file, loudly (see create_app).
+    # A TOML configuration always gets a persistent path (see config_from_mapping).
+    outbox_db: str | None = None
     session_lifetime: int = 12 * 3600
     discovery_ttl: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +67,8 @@ class AppConfig:
             raise ConfigurationError(_SAMESITE_VALUES)
         if self.session_cookie_samesite == "None" and not self.session_cookie_secure:
             raise ConfigurationError("SameSite=None needs a Secure cookie (set session_cookie_samesite = 'Lax')")
+        if self.outbox_db is None and self.session_db:
+            object.__setattr__(self, "outbox_db", str(Path(self.session_db).parent / OUTBOX_FILE))
         for source in self.frame_ancestors:
             if not re.fullmatch(r"'self'|'none'|https?://[A-Za-z0-9.*:\[\]-]+(/\S*)?|https?:", source):
                 raise ConfigurationError(f"frame ancestor {source!r} is not a CSP source expression")
@@ -175,6 +182,10 @@ def config_from_mapping(
     outbox_db = pick("outbox_db")
     if isinstance(outbox_db, str) and outbox_db and not Path(outbox_db).is_absolute():
         outbox_db = str(base / outbox_db)
+    if not outbox_db:
+        # Persistent by default: beside the session store, else in var/ next to the TOML file.
+        folder = Path(session_db).parent if isinstance(session_db, str) and session_db else base / DEFAULT_DATA_DIR
+        outbox_db = str(folder / OUTBOX_FILE)
     ehr_tables = data.get("ehr", [])
     if not isinstance(ehr_tables, list):
         raise ConfigurationError("[[ehr]] must be an array of tables")

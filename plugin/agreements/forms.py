@@ -24,7 +24,7 @@ class AgreementForm(BaseForm):
     )
     # Members and goals are offered as options; any other value goes to the domain, which says why not.
     owner = SelectField(_l("Who does it"), choices=[], validate_choice=False, validators=[Optional()])
-    due = DutchDateField(_l("By when (optional)"), validators=[Optional()])
+    due = DutchDateField(_l("By when (optional)"), validators=[Optional()], confirm_past=True)
     goal_uid = SelectField(_l("For which goal (optional)"), choices=[], validate_choice=False, validators=[Optional()])
 
     def fill_choices(self, owners: list[tuple[str, str]], goals: list[tuple[str, str]]) -> None:

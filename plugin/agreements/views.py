@@ -227,6 +227,7 @@ def edit(context_id: str, agreement_uid: str) -> Any:
         )
     else:
         form = EditAgreementForm()
+        form.due.current = agreement.due  # keeping a due date that has passed since is not asked again
     form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
     form.fill_status()
     if request.method == "GET":

@@ -38,7 +38,7 @@ class GoalForm(BaseForm):
         validators=[InputRequired(message=_l("Choose long term or short term."))],
     )
     life_area = SelectField(_l("Life area"), choices=[], validators=[Optional()])
-    due = DutchDateField(_l("Reached by (optional)"), validators=[Optional()])
+    due = DutchDateField(_l("Reached by (optional)"), validators=[Optional()], confirm_past=True)
     # Only long-term goals are offered; any other value goes to the domain, which says why it cannot be.
     parent_uid = SelectField(
         _l("Step towards the long-term goal"),

@@ -270,6 +270,7 @@ def goal(context_id: str, goal_uid: str) -> Any:
     if request.method == "GET":
         return _render_goal(page, current)
     form = EditGoalForm()
+    form.due.current = current.due  # keeping a due date that has passed since is not asked again
     form.fill_choices(parent_choices(group, exclude=current.uid))
     form.fill_status(current.lifecycle)
     if not form.validate_on_submit():

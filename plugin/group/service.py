@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, request, url_for
 
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import ResourceGroup, Unreadable
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.launch.context import ActiveLaunch, smart_client
 from plugin.services.core import repeated
@@ -78,6 +78,12 @@ class GroupPage:
     def group(self) -> ResourceGroup | None:
         return self.visible
 
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        """What the record holds for the group that the app could not read, for those who may free the record
+        (care professionals); empty for everyone else, so a page never names what the role may not see."""
+        return list(self.loaded.unreadable) if self.may(Action.CANCEL_UNREADABLE) else []
+
     def may(self, action: Action | str) -> bool:
         """Whether the actor may do `action` at all (templates: `page.may('add_goal')`)."""
         return self.actor.may(Action(action))
@@ -100,13 +106,16 @@ class GroupService:
         return self.repository.client
 
     def page(self, plan_id: str | None = None) -> GroupPage:
-        """Send what waits in the outbox (in order), then read the group (once per request)."""
+        """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
+        request). Another user's waiting save is left waiting for its author or the worker; a launch that may
+        not write sends nothing."""
         if self._page is not None and plan_id == self._plan_id:
             return self._page
-        try:
-            self.repository.replay_waiting()
-        except SyncError as exc:  # an outage here is no reason not to show the group
-            log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
+        if self.launch.can_write:
+            try:
+                self.repository.replay_waiting()
+            except SyncError as exc:  # an outage here is no reason not to show the group
+                log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
         loaded = self.repository.load(plan_id)
         self._uow = FhirUnitOfWork(
             self.repository, self.submissions, plan_id, loaded, read_only=not self.launch.can_write

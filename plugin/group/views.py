@@ -16,6 +16,7 @@ import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from fhir_mappings.errors import MappingError
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import Action, may_take_over, require
 from plugin.group.forms import LIFECYCLE_ACTIONS, LifecycleForm, RenameForm, StartGroupForm, TakeOverForm
@@ -23,10 +24,14 @@ from plugin.group.overview import attention_for, listed_agreements, name_of, tim
 from plugin.group.service import GroupPage, caseload_client, current_service, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.services import group as group_services
+from plugin.services import outbox as outbox_services
+from plugin.services import record as record_services
 from plugin.services.group import Lifecycle
 from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
+from plugin.sync.outbox import Outbox
 from plugin.web.actions import Problem, can_change, run_service, user_message
+from plugin.web.forms import BaseForm
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -69,13 +74,28 @@ def _start_page(page: GroupPage, form: StartGroupForm, problem: Problem | None =
     return render_template("group/start.html", page=page, form=form, offer=offer.value, problem=problem), status
 
 
+def _plan_arg() -> str | None:
+    """`?plan=` when it names a plan of this patient that can be read (else the 404 page: never a 500)."""
+    plan_id = request.args.get("plan")
+    if plan_id is None:
+        return None
+    try:
+        current_service().page(plan_id)
+    except MappingError:
+        plans = current_service().page().loaded.plans
+        if plan_id in {f"CarePlan/{p.get('id')}" for p in plans} | {str(p.get("id")) for p in plans}:
+            raise  # a plan of the patient that does not read: the error page says so
+        abort(404)
+    return plan_id
+
+
 @bp.get("/c/<context_id>/")
 @launch_required
 def overview(context_id: str) -> Any:
     """The context view: the group at a glance and, for care professionals, what needs attention."""
     if g.launch.patient_id is None:
         return redirect(url_for("group.caseload"), code=303)
-    page = current_service().page(request.args.get("plan"))
+    page = current_service().page(_plan_arg())
     if page.group is None:
         return _start_page(page, StartGroupForm())
     group_services.require_overview(page.actor)
@@ -150,8 +170,18 @@ def lifecycle(context_id: str) -> Any:
             if outcome.done:
                 return outcome.redirect(url_for("group.overview"))
             problem, status = outcome.problem, outcome.status
+    to_cancel = group_services.cancelled_by(page.group, Lifecycle(chosen))
+    interviews_off = group_services.interviews_cancelled_by(page.group, Lifecycle(chosen))
     return render_template(
-        "group/lifecycle.html", page=page, group=page.group, form=form, action=chosen, problem=problem
+        "group/lifecycle.html",
+        page=page,
+        group=page.group,
+        form=form,
+        action=chosen,
+        problem=problem,
+        to_cancel=to_cancel,
+        interviews_off=interviews_off,
+        member_name={m.uid: m.display for m in page.group.members} if page.group is not None else {},
     ), status
 
 
@@ -170,6 +200,26 @@ def rename(context_id: str) -> Any:
             return outcome.redirect(url_for("group.overview"))
         problem, status = outcome.problem, outcome.status
     return render_template("group/rename.html", page=page, group=page.group, form=form, problem=problem), status
+
+
+@bp.post("/c/<context_id>/onleesbaar/afzeggen")
+@launch_required
+def cancel_unreadable(context_id: str) -> Any:
+    """Cancel a meeting or interview appointment the app cannot read (its status only; the rest stays as it is)."""
+    group_page(Action.CANCEL_UNREADABLE)
+    form = BaseForm()
+    if form.validate_on_submit():
+        resource = request.form.get("resource", "")
+        outcome = run_service(
+            lambda uow, key: record_services.cancel_unreadable(uow, key, resource=resource),
+            form=form,
+            saved_message=gettext("The appointment is cancelled."),
+        )
+        if outcome.problem is not None:
+            flash(outcome.problem.message, "error")
+    else:
+        flash(gettext("This form was not sent completely. Reload the page and try again."), "error")
+    return redirect(url_for("group.overview"), code=303)
 
 
 @bp.route("/c/<context_id>/overnemen", methods=["GET", "POST"])
@@ -206,7 +256,7 @@ def take_over(context_id: str) -> Any:
 @launch_required
 def history(context_id: str) -> Any:
     """The timeline: what happened when (nothing is ever deleted)."""
-    page = group_page(Action.VIEW_TIMELINE, request.args.get("plan"))
+    page = group_page(Action.VIEW_TIMELINE, _plan_arg())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
     return render_template(
         "group/timeline.html", page=page, group=group, events=timeline(group), earlier=page.loaded.plans[1:]
@@ -257,11 +307,85 @@ def retry_waiting(context_id: str) -> Any:
     except SyncError as exc:  # any failure here only means: still waiting
         log.warning("manual outbox replay failed: %s", exc)
         done = False
-    if done:
+    if done and service.repository.waiting():
+        # Only the user's own saves go with their token; another author's wait for that author or the worker.
+        flash(
+            gettext(
+                "Your changes are saved in the EHR now. Changes of others still wait: the person who made them "
+                "or the app in the background sends them."
+            ),
+            "waiting",
+        )
+    elif done:
         flash(gettext("Everything is saved in the EHR now."), "saved")
     else:
         flash(gettext("The EHR still cannot be reached. Your changes are kept and wait to be saved."), "waiting")
     return redirect(url_for("group.overview"), code=303)
+
+
+@bp.get("/c/<context_id>/wachtrij")
+@launch_required
+def outbox(context_id: str) -> Any:
+    """The patient's saves the EHR refused (with "try again" and "let lapse"), those waiting, and those let lapse."""
+    page = group_page(Action.RETRY_FAILED)
+    store: Outbox = current_app.extensions["resourcegroep"]["outbox"]
+    return render_template(
+        "group/outbox.html",
+        page=page,
+        discarded=store.discarded_for(current_service().repository.patient),
+        activity_of=outbox_services.activity_of,
+        name_of_user=current_service().display_name,
+    )
+
+
+def _outbox_action(see: Action, call: Any, saved_message: str) -> Any:
+    """Run a retry or a let-lapse on a refused save (one service call), then back to the outbox page."""
+    group_page(see)
+    form = BaseForm()
+    if not g.launch.can_write:
+        flash(gettext("You may only view this group, not change it."), "error")
+    elif form.validate_on_submit():
+        outcome = run_service(call, form=form, saved_message=saved_message)
+        if outcome.problem is not None:
+            flash(outcome.problem.message, "error")
+    else:
+        flash(gettext("This form was not sent completely. Reload the page and try again."), "error")
+    return redirect(url_for("group.outbox"), code=303)
+
+
+def _entry_id() -> int:
+    raw = request.form.get("entry", "")
+    if not raw.isdigit() or len(raw) > 18:
+        abort(404)
+    return int(raw)
+
+
+@bp.post("/c/<context_id>/wachtrij/opnieuw")
+@launch_required
+def retry_failed(context_id: str) -> Any:
+    """Opnieuw proberen: a refused save back to waiting, and sent now when it is the user's own."""
+    store: Outbox = current_app.extensions["resourcegroep"]["outbox"]
+    entry_id = _entry_id()
+    return _outbox_action(
+        Action.RETRY_FAILED,
+        lambda uow, key: outbox_services.retry_failed(
+            uow, key, store, entry_id, send_own=current_service().repository.replay_waiting
+        ),
+        gettext("The change is saved in the EHR now."),
+    )
+
+
+@bp.post("/c/<context_id>/wachtrij/laten-vervallen")
+@launch_required
+def discard_failed(context_id: str) -> Any:
+    """Laten vervallen: a refused save is kept but never sent."""
+    store: Outbox = current_app.extensions["resourcegroep"]["outbox"]
+    entry_id = _entry_id()
+    return _outbox_action(
+        Action.DISCARD_FAILED,
+        lambda uow, key: outbox_services.discard_failed(uow, key, store, entry_id),
+        gettext("The change is let lapse. It is kept, but not sent to the EHR."),
+    )
 
 
 # ---------------------------------------------------------------------- styling hints from the EHR

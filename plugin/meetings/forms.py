@@ -43,6 +43,7 @@ class PlanMeetingForm(BaseForm):
         _l("Date and start time"),
         validators=[InputRequired(message=_l("Fill in the date and time."))],
         description=_l("Proposed: about three months after the last meeting that was held."),
+        confirm_past=True,
     )
     minutes = IntegerField(
         _l("How long (minutes)"),
@@ -85,6 +86,17 @@ class PlanMeetingForm(BaseForm):
             (LATER, gettext("Choose the place later")),
         ]
         self.theme.choices = [("", gettext("No special theme")), *choices(list(MeetingTheme))]
+
+
+class RescheduleMeetingForm(PlanMeetingForm):
+    """Move a planned meeting: the same fields as planning, filled in with what the meeting has now."""
+
+    start = LocalDateTimeField(
+        _l("Date and start time"),
+        validators=[InputRequired(message=_l("Fill in the date and time."))],
+        description=_l("When the day or time changes, everyone is asked again whether they can come."),
+        confirm_past=True,
+    )
 
 
 class RolesForm(BaseForm):

@@ -81,10 +81,14 @@ def meeting_calendar(
     description: str | None = None,
     status: MeetingStatus | None = None,
     domain: str = PRODUCT_DOMAIN,
+    method: str = "PUBLISH",
+    sequence: int | None = None,
 ) -> str:
     """The meeting as a VCALENDAR text with one VEVENT (CRLF line ends, folded lines).
 
     `status` overrides the meeting's own, e.g. `booked` for the calendar sent with the invitation that books it.
+    `method` is REQUEST for an updated invitation and CANCEL for a cancellation; `sequence` (RFC 5545 3.8.7.4)
+    is one higher for every message after the first, so a calendar replaces the item it already has.
     """
     if stamp.tzinfo is None:
         raise ValueError("stamp must be timezone-aware")
@@ -94,7 +98,7 @@ def meeting_calendar(
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     event = Event()
     event.add("uid", event_uid(meeting.uid, domain))
     event.add("dtstamp", stamp.astimezone(UTC))
@@ -108,6 +112,8 @@ def meeting_calendar(
         "description", clean_text(description if description is not None else default_description(group, meeting))
     )
     event.add("status", _ICS_STATUS[status or meeting.status])
+    if sequence is not None:
+        event.add("sequence", sequence)
     calendar.add_component(event)
     # Only the years around the meeting: the full 1970-2038 rule history would make every invitation large.
     calendar.add_missing_timezones(first_date=date(start.year - 1, 1, 1), last_date=date(end.year + 2, 1, 1))
@@ -117,3 +123,29 @@ def meeting_calendar(
 def calendar_filename(meeting: Meeting) -> str:
     """An ASCII-only download name (no user text, so nothing can leak into the header)."""
     return f"bijeenkomst-{meeting.start.astimezone(AMSTERDAM):%Y-%m-%d}.ics"
+
+
+def cancellation_calendar(group: ResourceGroup, meeting: Meeting, *, stamp: datetime, description: str) -> str:
+    """The calendar message that removes an invited meeting: METHOD:CANCEL, STATUS:CANCELLED, a higher SEQUENCE."""
+    return meeting_calendar(
+        group,
+        meeting,
+        stamp=stamp,
+        description=description,
+        status=MeetingStatus.CANCELLED,
+        method="CANCEL",
+        sequence=meeting.next_sequence,
+    )
+
+
+def update_calendar(group: ResourceGroup, meeting: Meeting, *, stamp: datetime, description: str) -> str:
+    """The calendar message that moves an invited meeting: METHOD:REQUEST with the same UID, a higher SEQUENCE."""
+    return meeting_calendar(
+        group,
+        meeting,
+        stamp=stamp,
+        description=description,
+        status=MeetingStatus.BOOKED,
+        method="REQUEST",
+        sequence=meeting.next_sequence,
+    )

@@ -36,3 +36,38 @@ def invitation_text(group: ResourceGroup, meeting: Meeting, sender: str = "") ->
     if sender:
         lines.append(sender)
     return "\n".join(lines)
+
+
+def _when(meeting: Meeting) -> str:
+    start = meeting.start.astimezone(AMSTERDAM)
+    day = format_date(start.date(), "EEEE d MMMM y", locale="nl_NL")
+    return f"{day} om {format_time(start, 'HH:mm', locale='nl_NL')} uur"
+
+
+def cancellation_text(group: ResourceGroup, meeting: Meeting) -> str:
+    """The notice to the invitees that a meeting does not take place."""
+    return "\n".join(
+        [
+            "Beste allemaal,",
+            "",
+            f"De bijeenkomst van {group.name} op {_when(meeting)} gaat niet door.",
+            "Met de bijlage haal je de bijeenkomst uit je kalender.",
+        ]
+    )
+
+
+def update_text(group: ResourceGroup, meeting: Meeting, answers_reset: bool) -> str:
+    """The updated invitation after a meeting was moved; asks for a new answer when the day or time changed."""
+    place = place_text(group, meeting)
+    lines = [
+        "Beste allemaal,",
+        "",
+        f"De bijeenkomst van {group.name} is verplaatst.",
+        "",
+        f"Nieuwe tijd: {_when(meeting)}",
+        f"Waar: {place}" if place else "Waar: dat laten we je nog weten",
+    ]
+    if answers_reset:
+        lines += ["", "Laat je opnieuw weten of je erbij kunt zijn?"]
+    lines += ["Met de bijlage werk je de bijeenkomst in je kalender bij."]
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
@@ -30,6 +31,7 @@ from plugin.meetings.forms import (
     InvitationForm,
     OwnResponseForm,
     PlanMeetingForm,
+    RescheduleMeetingForm,
     RolesForm,
     StatusForm,
     response_key,
@@ -147,6 +149,65 @@ def plan(context_id: str) -> Any:
     return render_template("meetings/plan.html", page=page, group=group, form=form, problem=problem), status
 
 
+@bp.route("/c/<context_id>/bijeenkomsten/<path:meeting_uid>/verplaatsen", methods=["GET", "POST"])
+@launch_required
+def reschedule(context_id: str, meeting_uid: str) -> Any:
+    """Move a planned meeting: date, time, place, theme; agenda, roles and invitees stay."""
+    page = group_page(Action.RESCHEDULE_MEETING)
+    group = _group(page)
+    meeting = _meeting(group, meeting_uid)
+    if not meeting.is_planned:
+        abort(404)
+    form = RescheduleMeetingForm(group.places)
+    form.start.current = meeting.start  # keeping the stored (even a past) time is not asked about again
+    problem: Problem | None = None
+    status = 200
+    if request.method == "GET":
+        form.start.data = meeting.start
+        form.minutes.data = meeting.minutes
+        form.place.data = meeting.place_uid or LATER
+        form.theme.data = meeting.theme.value if meeting.theme is not None else ""
+        form.theme_text.data = meeting.theme_text
+    elif not g.launch.can_write:
+        problem, status = read_only_problem(), 403
+    elif form.validate_on_submit():
+        begins = cast(datetime, form.start.data)  # validated: required and parsed
+        chosen = form.place.data or LATER
+        minutes = form.minutes.data or 0
+        values: dict[str, Any] = {
+            "start": begins,
+            "end": begins + timedelta(minutes=minutes),
+            "place_uid": chosen if chosen not in (NEW_PLACE, LATER) else None,
+            "new_place": (
+                services.NewPlace(form.new_place_name.data or "", form.new_place_address.data or "")
+                if chosen == NEW_PLACE
+                else None
+            ),
+            "theme": MeetingTheme(form.theme.data) if form.theme.data else None,
+            "theme_text": form.theme_text.data or "",
+            "now": now(),
+        }
+        moved = begins != meeting.start or minutes != meeting.minutes
+        saved = (
+            gettext("The meeting was moved. Everyone is asked again whether they can come.")
+            if moved
+            else gettext("The meeting was changed.")
+        )
+        outcome = run_service(
+            lambda uow, key: services.reschedule_meeting(uow, key, meeting_uid=meeting.uid, **values),
+            form=form,
+            saved_message=saved,
+        )
+        if outcome.done:
+            return outcome.redirect(url_for("meetings.detail", meeting_uid=meeting.uid))
+        problem, status = outcome.problem, outcome.status
+    else:
+        status = 422
+    return render_template(
+        "meetings/reschedule.html", page=page, group=group, meeting=meeting, form=form, problem=problem
+    ), status
+
+
 # ---------------------------------------------------------------------- one meeting
 
 
@@ -228,6 +289,7 @@ def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status
         and mine is not None
         and (meeting.is_planned or forms.failed == "own"),
         "status": _offers(page, Action.SET_MEETING_STATUS),
+        "reschedule": _offers(page, Action.RESCHEDULE_MEETING) and meeting.is_planned,
     }
     return render_template(
         "meetings/detail.html",

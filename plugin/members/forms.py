@@ -130,7 +130,9 @@ class ProfessionalForm(BaseForm):
 
 class PlanInterviewForm(BaseForm):
     planned_start = LocalDateTimeField(
-        _l("Date and time of the introductory interview"), validators=[required(_l("Enter the date and time."))]
+        _l("Date and time of the introductory interview"),
+        validators=[required(_l("Enter the date and time."))],
+        confirm_past=True,
     )
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from fhir_mappings.codes import GroupStatus
 from fhir_mappings.errors import DomainError
-from fhir_mappings.model import Member, ResourceGroup, check_text, uids_from
+from fhir_mappings.model import Meeting, Member, NominationInterview, ResourceGroup, check_text, uids_from
 from fhir_mappings.refs import literal
 from fhir_mappings.rights import Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
 from plugin.services.core import act, once, repeated
+from plugin.services.meetings import cancel_with_notice
 from plugin.services.uow import Activity, Done, UnitOfWork
 
 MAX_REASON = 1000
@@ -102,14 +103,43 @@ def rename_group(uow: UnitOfWork, key: str, *, name: str) -> Done[None]:
     return act(uow, key, Action.RENAME_GROUP, "Naam van de groep gewijzigd", lambda g, _: g.rename(name))
 
 
-def change_lifecycle(uow: UnitOfWork, key: str, *, step: Lifecycle, today: date) -> Done[None]:
-    """Pause, resume, end, reopen, or continue after treatment."""
+# Steps that cancel every planned meeting (the confirmation page lists them first).
+CANCELLING_STEPS = frozenset({Lifecycle.PAUSE, Lifecycle.END})
+
+
+def cancelled_by(group: ResourceGroup | None, step: Lifecycle) -> list[Meeting]:
+    """The planned meetings that the step would cancel, earliest first (empty for other steps)."""
+    if group is None or step not in CANCELLING_STEPS or group.status is GroupStatus.ENDED:
+        return []
+    return group.planned_meetings()
+
+
+def interviews_cancelled_by(group: ResourceGroup | None, step: Lifecycle) -> list[NominationInterview]:
+    """The planned introductory interviews that the step would call off, earliest first."""
+    if group is None or step not in CANCELLING_STEPS or group.status is GroupStatus.ENDED:
+        return []
+    return group.planned_interviews()
+
+
+def change_lifecycle(
+    uow: UnitOfWork, key: str, *, step: Lifecycle, today: date, now: datetime | None = None
+) -> Done[None]:
+    """Pause, resume, end, reopen, or continue after treatment.
+
+    Pausing or ending cancels the planned meetings in the same save; the invitees of an invited meeting get a
+    cancellation notice with a METHOD:CANCEL calendar file.
+    """
+    sent = now if now is not None else datetime.now(UTC)
 
     def change(group: ResourceGroup, _: object) -> None:
         if step is Lifecycle.AFTER_TREATMENT:
             group.continue_after_treatment(today)
-        else:
-            group.change_status(_LIFECYCLE_STATUS[step], today)
+            return
+        new = _LIFECYCLE_STATUS[step]
+        # An illegal step is refused by `change_status`; the save is applied to a copy, so nothing is cancelled then.
+        for meeting in cancelled_by(group, step) if group.status is not new else []:
+            cancel_with_notice(group, meeting.uid, sent)
+        group.change_status(new, today)
 
     return act(uow, key, Action.CHANGE_STATUS, _LIFECYCLE_TEXT[step], change)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus, Section
 from fhir_mappings.errors import DomainError
@@ -24,7 +24,8 @@ from fhir_mappings.model import (
     ResourceGroup,
 )
 from fhir_mappings.rights import Action, Actor
-from plugin.meetings.ics import meeting_calendar
+from plugin.meetings.ics import cancellation_calendar, meeting_calendar, update_calendar
+from plugin.meetings.invitation import cancellation_text, update_text
 from plugin.services.core import act
 from plugin.services.uow import Done, UnitOfWork
 
@@ -78,7 +79,9 @@ def send_invitation(uow: UnitOfWork, key: str, *, meeting_uid: str, message: str
     def send(group: ResourceGroup, _: Actor) -> Invitation:
         meeting = group.meeting(meeting_uid)
         # The calendar shows the meeting as booked: sending the invitation books it.
-        calendar = meeting_calendar(group, meeting, stamp=sent, description=message, status=MeetingStatus.BOOKED)
+        calendar = meeting_calendar(
+            group, meeting, stamp=sent, description=message, status=MeetingStatus.BOOKED, sequence=meeting.next_sequence
+        )
         return group.add_invitation(meeting_uid, message, sent=sent, calendar=calendar)
 
     return act(uow, key, Action.SEND_INVITATION, "Uitnodiging voor de bijeenkomst verstuurd", send)
@@ -129,17 +132,77 @@ _STATUS_ACTIVITY = {
 }
 
 
-def set_meeting_status(uow: UnitOfWork, key: str, *, meeting_uid: str, status: MeetingStatus) -> Done[None]:
-    """Mark the meeting held, cancelled or as not having taken place (booking follows from the invitation)."""
+def cancel_with_notice(group: ResourceGroup, meeting_uid: str, sent: datetime) -> Invitation | None:
+    """Cancel a planned meeting; the invitees of an invited meeting get a notice with a METHOD:CANCEL calendar."""
+    meeting = group.meeting(meeting_uid)
+    if not meeting.invited:
+        return group.cancel_meeting(meeting_uid, sent)
+    text = cancellation_text(group, meeting)
+    calendar = cancellation_calendar(group, meeting, stamp=sent, description=text)
+    return group.cancel_meeting(meeting_uid, sent, text, calendar)
+
+
+def set_meeting_status(
+    uow: UnitOfWork, key: str, *, meeting_uid: str, status: MeetingStatus, now: datetime | None = None
+) -> Done[None]:
+    """Mark the meeting held, cancelled or as not having taken place (booking follows from the invitation).
+
+    Cancelling an invited meeting tells the invitees (a cancellation Communication with a calendar file).
+    """
     if status not in MARKED_BY_HAND:
         raise DomainError("Kies wat er met de bijeenkomst is gebeurd.", f"status {status} is not set by hand")
-    return act(
-        uow,
-        key,
-        Action.SET_MEETING_STATUS,
-        _STATUS_ACTIVITY[status],
-        lambda g, _: g.set_meeting_status(meeting_uid, status),
-    )
+    sent = now if now is not None else datetime.now(UTC)
+
+    def mark(group: ResourceGroup, _: Actor) -> None:
+        if status is MeetingStatus.CANCELLED and group.meeting(meeting_uid).is_planned:
+            cancel_with_notice(group, meeting_uid, sent)
+        else:
+            group.set_meeting_status(meeting_uid, status)
+
+    return act(uow, key, Action.SET_MEETING_STATUS, _STATUS_ACTIVITY[status], mark)
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    """What moving a meeting did: whether the answers were reset, and the updated invitation, if sent."""
+
+    answers_reset: bool
+    update: Invitation | None
+
+
+def reschedule_meeting(
+    uow: UnitOfWork,
+    key: str,
+    *,
+    meeting_uid: str,
+    start: datetime,
+    end: datetime | None = None,
+    place_uid: str | None = None,
+    new_place: NewPlace | None = None,
+    theme: MeetingTheme | None = None,
+    theme_text: str = "",
+    now: datetime | None = None,
+) -> Done[Rescheduled]:
+    """Move a planned meeting (date, time, place, theme), keeping its agenda, roles and participants.
+
+    Answers go back to "not yet answered" when the day or time changes; invitees of an invited meeting get an
+    updated invitation with a METHOD:REQUEST calendar (same UID, SEQUENCE one higher).
+    """
+    if place_uid is not None and new_place is not None:
+        raise DomainError("Kies een bekende plek of een nieuwe plek, niet allebei.", "both a place and a new place")
+    sent = now if now is not None else datetime.now(UTC)
+
+    def move(group: ResourceGroup, _: Actor) -> Rescheduled:
+        where = group.add_place(new_place.name, new_place.address).uid if new_place is not None else place_uid
+        reset = group.reschedule_meeting(meeting_uid, start, end, where, theme, theme_text)
+        meeting = group.meeting(meeting_uid)
+        if not meeting.invited:
+            return Rescheduled(reset, None)
+        text = update_text(group, meeting, reset)
+        calendar = update_calendar(group, meeting, stamp=sent, description=text)
+        return Rescheduled(reset, group.add_calendar_update(meeting_uid, text, sent, calendar))
+
+    return act(uow, key, Action.RESCHEDULE_MEETING, "Bijeenkomst verplaatst", move)
 
 
 # ------------------------------------------------------------------------------------------ agenda

@@ -1,7 +1,14 @@
 """The outbox: saves that could not reach the clinic's FHIR server wait here, in order, until replayed.
 
 Nothing the user typed is ever dropped: an entry is ``pending`` until the server has it (``sent``), or
-``failed-permanent`` when the server refused it for good (kept, visible, never deleted by us).
+``failed-permanent`` when the server refused it for good (kept, visible, never deleted by us). A care
+professional may put a failed entry back to ``pending`` ("opnieuw proberen") or let it lapse
+(``discarded``: kept, never sent, never deleted); both are recorded on the entry (``history``).
+
+Ownership: a replay started from a page runs with the viewer's own token and sends only the viewer's own
+entries (``replay(..., user=...)``); the patient's entries stay in order, so a replay stops at the first
+entry of another author (it waits for that author or for the worker). The worker replays everyone's with
+the Backend Services token and names the app as a second Provenance agent (``replay(..., replayed_by=...)``).
 Replay is idempotent: every create is conditional, and an update refused because our own earlier
 attempt already committed is recognised by the Provenance idempotency tag (see ``transaction``).
 
@@ -30,7 +37,15 @@ from typing import Protocol
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, weak_etag
 from plugin.sync.conflict import reread, three_way_merge
-from plugin.sync.errors import Conflict, JsonDict, OutageError, PreconditionFailed, SyncError, Unauthorized
+from plugin.sync.errors import (
+    Conflict,
+    Forbidden,
+    JsonDict,
+    OutageError,
+    PreconditionFailed,
+    SyncError,
+    Unauthorized,
+)
 from plugin.sync.transaction import TransactionResult, idempotency_tag, submit
 
 log = logging.getLogger(__name__)
@@ -45,6 +60,23 @@ class OutboxState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed-permanent"
+    DISCARDED = "discarded"  # let lapse by a care professional: kept, never sent
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A user action on an entry (audit, kept on the entry): what, by whom (a reference), when (UTC)."""
+
+    action: str  # "retry" or "discard"
+    by: str
+    at: dt.datetime
+
+    def as_json(self) -> JsonDict:
+        return {"action": self.action, "by": self.by, "at": self.at.isoformat(timespec="seconds")}
+
+    @classmethod
+    def from_json(cls, data: JsonDict) -> OutboxEvent:
+        return cls(str(data["action"]), str(data["by"]), dt.datetime.fromisoformat(str(data["at"])))
 
 
 @dataclass(frozen=True)
@@ -64,6 +96,7 @@ class OutboxEntry:
     # "Type/id" -> the resource as read before this save changed it: lets a replay three-way merge
     # when someone else changed the same resource meanwhile (412), instead of failing the entry.
     bases: JsonDict = field(default_factory=dict)
+    history: tuple[OutboxEvent, ...] = ()
 
 
 class Outbox(Protocol):
@@ -94,12 +127,19 @@ class Outbox(Protocol):
         """Entries of ``patient`` the server refused for good, oldest first (kept so no input is lost)."""
         ...
 
+    def discarded_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` a care professional let lapse, oldest first (kept, never sent)."""
+        ...
+
     def patients_pending(self) -> list[str]:
         """Patients with pending entries, by their oldest entry."""
         ...
 
-    def claim_next(self, patient: str, *, owner: str, lease_seconds: float) -> OutboxEntry | None:
-        """Lease the oldest pending entry of ``patient``; None when none is pending or another owner holds one."""
+    def claim_next(
+        self, patient: str, *, owner: str, lease_seconds: float, user: str | None = None
+    ) -> OutboxEntry | None:
+        """Lease the oldest pending entry of ``patient``; None when none is pending, another owner holds one,
+        or (with ``user``) the oldest pending entry is another author's (order is kept: it waits for them)."""
         ...
 
     def mark_sent(self, entry_id: int) -> None:
@@ -114,8 +154,12 @@ class Outbox(Protocol):
         """Attempt failed for a passing reason: count it, keep it pending, drop the lease."""
         ...
 
-    def requeue(self, entry_id: int) -> None:
-        """Put a failed entry back to pending (after someone fixed the cause)."""
+    def requeue(self, entry_id: int, *, by: str | None = None) -> None:
+        """Put a failed entry back to pending (after someone fixed the cause); ``by`` is recorded on it."""
+        ...
+
+    def discard(self, entry_id: int, *, by: str) -> None:
+        """Let a failed entry lapse: ``discarded``, kept and never sent; ``by`` is recorded on it."""
         ...
 
 
@@ -133,7 +177,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     state TEXT NOT NULL,
     lease_until REAL NOT NULL DEFAULT 0,
     lease_owner TEXT,
-    bases TEXT
+    bases TEXT,
+    history TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_patient_state ON outbox (patient, state, id);
 """
@@ -155,6 +200,15 @@ class SqliteOutbox:
             columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(outbox)")}
             if "bases" not in columns:  # a file made by an earlier version
                 conn.execute("ALTER TABLE outbox ADD COLUMN bases TEXT")
+            if "history" not in columns:  # a file made before retry/discard existed
+                conn.execute("ALTER TABLE outbox ADD COLUMN history TEXT")
+
+    def check_writable(self) -> None:
+        """Raise ``sqlite3.Error``/``OSError`` unless this process can write the outbox (checked at start)."""
+        with self._connect(write=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS outbox_write_check (at TEXT)")
+            conn.execute("INSERT INTO outbox_write_check (at) VALUES (?)", (self._now(),))
+            conn.execute("DELETE FROM outbox_write_check")
 
     @staticmethod
     def _use_wal(conn: sqlite3.Connection) -> None:
@@ -205,6 +259,7 @@ class SqliteOutbox:
             state=OutboxState(row["state"]),
             updated=dt.datetime.fromisoformat(row["updated"]),
             bases=json.loads(row["bases"]) if row["bases"] else {},
+            history=tuple(OutboxEvent.from_json(e) for e in json.loads(row["history"] or "[]")),
         )
 
     def enqueue(
@@ -263,6 +318,10 @@ class SqliteOutbox:
         """Entries of ``patient`` refused for good, oldest first."""
         return self._by_state(patient, OutboxState.FAILED)
 
+    def discarded_for(self, patient: str) -> list[OutboxEntry]:
+        """Entries of ``patient`` let lapse, oldest first."""
+        return self._by_state(patient, OutboxState.DISCARDED)
+
     def patients_pending(self) -> list[str]:
         """Patients with pending entries, by their oldest entry."""
         with self._connect() as conn:
@@ -272,8 +331,11 @@ class SqliteOutbox:
             ).fetchall()
         return [r["patient"] for r in rows]
 
-    def claim_next(self, patient: str, *, owner: str, lease_seconds: float) -> OutboxEntry | None:
-        """Lease the oldest pending entry of ``patient`` unless another owner is replaying this patient."""
+    def claim_next(
+        self, patient: str, *, owner: str, lease_seconds: float, user: str | None = None
+    ) -> OutboxEntry | None:
+        """Lease the oldest pending entry of ``patient`` unless another owner is replaying this patient, or
+        (with ``user``) that entry is another author's."""
         now = self._clock()
         with self._connect(write=True) as conn:
             busy = conn.execute(
@@ -286,7 +348,7 @@ class SqliteOutbox:
                 "SELECT * FROM outbox WHERE patient = ? AND state = ? ORDER BY id LIMIT 1",
                 (patient, OutboxState.PENDING.value),
             ).fetchone()
-            if row is None:
+            if row is None or (user is not None and row["user"] != user):
                 return None
             conn.execute(
                 "UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?",
@@ -314,9 +376,30 @@ class SqliteOutbox:
         """Passing failure: count the attempt, stay pending."""
         self._finish(entry_id, OutboxState.PENDING, error, count=True)
 
-    def requeue(self, entry_id: int) -> None:
-        """Failed -> pending again."""
-        self._finish(entry_id, OutboxState.PENDING, None, count=False)
+    def requeue(self, entry_id: int, *, by: str | None = None) -> None:
+        """Failed -> pending again (recorded on the entry when ``by`` is given)."""
+        self._resolve(entry_id, OutboxState.PENDING, "retry", by)
+
+    def discard(self, entry_id: int, *, by: str) -> None:
+        """Failed -> discarded: kept, never sent, recorded on the entry."""
+        self._resolve(entry_id, OutboxState.DISCARDED, "discard", by)
+
+    def _resolve(self, entry_id: int, state: OutboxState, action: str, by: str | None) -> None:
+        with self._connect(write=True) as conn:
+            row = conn.execute("SELECT state, history FROM outbox WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise KeyError(entry_id)
+            if row["state"] != OutboxState.FAILED.value:
+                raise ValueError(f"outbox entry {entry_id} is {row['state']}, not failed")
+            history = json.loads(row["history"] or "[]")
+            if by is not None:
+                at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+                history.append(OutboxEvent(action, by, at).as_json())
+            conn.execute(
+                "UPDATE outbox SET state = ?, updated = ?, history = ?, lease_until = 0, lease_owner = NULL"
+                " WHERE id = ?",
+                (state.value, self._now(), json.dumps(history, ensure_ascii=False), entry_id),
+            )
 
 
 # ---------------------------------------------------------------------- replay
@@ -330,11 +413,56 @@ class ReplayReport:
     failed: list[int] = field(default_factory=list)
     results: dict[int, TransactionResult] = field(default_factory=dict)
     stopped: str | None = None
+    # Entries left pending because they are another author's (a replay with ``user``): their author or the
+    # worker sends them. Not a failure and not an early stop.
+    held: list[int] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         """Every entry that was due got a final answer (sent or failed)."""
         return self.stopped is None
+
+
+@dataclass(frozen=True)
+class ReplayAgent:
+    """The app as the one that replayed a save for its author (the worker, with the Backend Services token).
+
+    Added to the save's Provenance as a second agent (the author stays the first): ``who`` is ``device``
+    (a literal ``Device/<id>`` reference) when given, else a logical reference by the app's client id.
+    """
+
+    client_id: str
+    device: str | None = None
+    display: str = "Resourcegroep (outbox worker)"
+    system: str = "urn:resourcegroep:client-id"
+    agent_type: str = "assembler"
+
+    def agent(self) -> JsonDict:
+        who: JsonDict = (
+            {"reference": self.device}
+            if self.device
+            else {"type": "Device", "identifier": {"system": self.system, "value": self.client_id}}
+        )
+        who["display"] = self.display
+        coding = {
+            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+            "code": self.agent_type,
+            "display": self.agent_type.capitalize(),
+        }
+        return {"type": {"coding": [coding]}, "who": who}
+
+
+def with_replay_agent(bundle: JsonDict, agent: ReplayAgent) -> JsonDict:
+    """A copy of ``bundle`` whose Provenance also names the app that replayed it (once, however often replayed)."""
+    out = copy.deepcopy(bundle)
+    added = agent.agent()
+    for entry in out.get("entry") or []:
+        res = entry.get("resource") or {}
+        if res.get("resourceType") == "Provenance":
+            agents = res.setdefault("agent", [])
+            if not any(a.get("who") == added["who"] for a in agents if isinstance(a, dict)):
+                agents.append(added)
+    return out
 
 
 def replay(
@@ -344,19 +472,27 @@ def replay(
     patient: str | None = None,
     capabilities: ServerCapabilities | None = None,
     lease_seconds: float = 120.0,
+    user: str | None = None,
+    replayed_by: ReplayAgent | None = None,
 ) -> ReplayReport:
     """Send pending entries in order (FIFO per patient); stop at the first outage.
 
-    4xx refusals (other than 409/412/429) mark the entry failed-permanent; a 409/412 that is not our own
-    earlier commit is a conflict nobody is present to resolve, so it is failed-permanent too, with the
-    reason, and stays visible. 401 stops the replay (the token, not the entry, is at fault).
+    ``user``: send only that author's entries, with that author's token (a page opened by them); the
+    patient's queue stops at the first entry of another author, which stays pending (``report.held``).
+    Without ``user`` (the worker), every entry is sent and ``replayed_by`` names the app in the Provenance.
+
+    4xx refusals (other than 401/403/409/412/429) mark the entry failed-permanent; a 409/412 that is not our
+    own earlier commit is a conflict nobody is present to resolve, so it is failed-permanent too, with the
+    reason, and stays visible. 401 and 403 stop the replay (the token, not the entry, is at fault): the entry
+    stays pending.
     """
     owner = f"replay-{uuid.uuid4()}"
     report = ReplayReport()
     for pid in [patient] if patient is not None else outbox.patients_pending():
-        while (entry := outbox.claim_next(pid, owner=owner, lease_seconds=lease_seconds)) is not None:
+        while (entry := outbox.claim_next(pid, owner=owner, lease_seconds=lease_seconds, user=user)) is not None:
+            bundle = with_replay_agent(entry.bundle, replayed_by) if replayed_by is not None else entry.bundle
             try:
-                result = submit_rebasing(client, entry.bundle, entry.bases, capabilities=capabilities)
+                result = submit_rebasing(client, bundle, entry.bases, capabilities=capabilities)
             except OutageError as exc:
                 outbox.release(entry.id, exc.diagnostics)
                 report.stopped = f"outage: {exc.diagnostics}"
@@ -365,6 +501,11 @@ def replay(
             except Unauthorized as exc:
                 outbox.release(entry.id, exc.diagnostics)
                 report.stopped = f"unauthorized: {exc.diagnostics}"
+                return report
+            except Forbidden as exc:  # this token may not write this: someone else's token may
+                outbox.release(entry.id, exc.diagnostics)
+                report.stopped = f"forbidden: {exc.diagnostics}"
+                log.warning("outbox replay stopped at entry %d: the token may not write it", entry.id)
                 return report
             except PreconditionFailed as exc:
                 outbox.mark_failed(entry.id, f"conflict: {exc.diagnostics}")
@@ -379,6 +520,8 @@ def replay(
                 report.sent.append(entry.id)
                 report.results[entry.id] = result
                 log.info("outbox entry %d saved%s", entry.id, " (already applied)" if result.already_applied else "")
+        if user is not None:
+            report.held.extend(e.id for e in outbox.pending_for(pid) if e.user != user)
     return report
 
 
@@ -414,7 +557,8 @@ def save_or_enqueue(
     before the change, by ``Type/id``) so a replay can merge. Conflicts and refusals propagate.
     """
     if outbox.pending_for(patient):
-        replay(outbox, client, patient=patient, capabilities=capabilities)
+        # Only this user's own earlier saves go with this user's token; another author's stay waiting.
+        replay(outbox, client, patient=patient, capabilities=capabilities, user=user)
         if outbox.pending_for(patient):
             # Still waiting (outage, or another process is replaying them): queue behind them, unsent.
             return SaveOutcome(
@@ -455,7 +599,7 @@ def submit_rebasing(
     use_batch = capabilities.supports_batch if capabilities is not None else True
     for attempt in range(1, max_rounds + 1):
         try:
-            return submit(client, bundle, capabilities=capabilities)
+            return submit(client, bundle, capabilities=capabilities, bases=bases)
         except PreconditionFailed:
             if not bases or attempt == max_rounds:
                 raise

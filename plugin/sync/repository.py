@@ -34,7 +34,7 @@ from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KE
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.fhirjson import references
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
-from fhir_mappings.model import ResourceGroup, seeded_uid, uids_from
+from fhir_mappings.model import ResourceGroup, Unreadable, seeded_uid, uids_from
 from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir
@@ -78,6 +78,11 @@ class LoadedGroup:
     plans: list[JsonDict]  # every resource-group plan of the patient, newest open first
     strategy: LoadStrategy
     round_trips: int
+
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        """What the record holds for the group that the app could not read (left out; never rewritten)."""
+        return self.group.unreadable if self.group is not None else []
 
 
 @dataclass(frozen=True)
@@ -150,11 +155,13 @@ class GroupRepository:
         return self.outbox.failed_for(self.patient)
 
     def replay_waiting(self) -> bool:
-        """Send this patient's waiting saves, in order; True when none is left waiting."""
-        if not self.outbox.pending_for(self.patient):
+        """Send this user's own waiting saves of this patient, in order, with this user's token; True when
+        none of theirs is left waiting. Another author's save is never sent with this token: it waits for
+        its author or for the worker (and a later save of this user waits behind it, to keep the order)."""
+        if not any(e.user == self.user for e in self.outbox.pending_for(self.patient)):
             return True
-        replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps())
-        return not self.outbox.pending_for(self.patient)
+        replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps(), user=self.user)
+        return not any(e.user == self.user for e in self.outbox.pending_for(self.patient))
 
     # ------------------------------------------------------------------ load
 
@@ -240,7 +247,9 @@ class GroupRepository:
         index = RefIndex()
         group: ResourceGroup | None = None
         if plans:
-            group, index = group_from_fhir(list(by_key.values()), self.patient, plan_id)
+            # One resource the app cannot read (another system's, an older version's) never locks the group:
+            # it is left out, listed in group.unreadable, and no save rewrites it.
+            group, index = group_from_fhir(list(by_key.values()), self.patient, plan_id, tolerate=self._unreadable)
         log.info(
             "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
             self.patient,
@@ -249,6 +258,9 @@ class GroupRepository:
             strategy.value,
         )
         return LoadedGroup(self.patient, group, index, by_key, plans, strategy, round_trips)
+
+    def _unreadable(self, what: str, exc: Exception) -> None:
+        log.warning("fhir group load for %s: %s cannot be read and is left out: %s", self.patient, what, exc)
 
     # ------------------------------------------------------------------ save (the unit of work)
 
@@ -339,7 +351,7 @@ class GroupRepository:
             user=self.user,
             patient=self.patient,
             capabilities=caps,
-            send=lambda: submit(self.client, bundle, capabilities=caps),
+            send=lambda: submit(self.client, bundle, capabilities=caps, bases=_bases(changeset)),
             bases=_bases(changeset),
         )
 
@@ -355,11 +367,22 @@ class GroupRepository:
         return SaveOutcome(queued=entry)
 
     def _diff(self, group: ResourceGroup, loaded: LoadedGroup, key: str | None = None) -> ChangeSet:
-        """Creates for new entities, updates for changed resources; unchanged resources are not sent."""
+        """Creates for new entities, updates for changed resources; unchanged resources are not sent.
+
+        A resource is changed when the action changed it: what the loaded group maps to is the baseline, not the
+        resource as read, so a resource the app would write differently (another system's, an older version's)
+        is never rewritten by a save that does not touch it. Resources the app could not read are not in the
+        group and never written, except a cancel the user asked for (`_cancels`).
+        """
         changeset = ChangeSet(identifier_system=IDENTIFIER_SYSTEM, idempotency_tag_system=SAVE_KEY_SYSTEM)
         if key:
             changeset.idempotency_key = key
         written = group_to_fhir(group, loaded.index)
+        before = (
+            {w.uid: _content(w.resource) for w in group_to_fhir(loaded.group, loaded.index)}
+            if loaded.group is not None
+            else {}
+        )
         placeholders = {loaded.index.ref(w.uid) for w in written if loaded.index.ref(w.uid).startswith(URN_UUID)}
         allowed = self._allowed_references(group, loaded, placeholders)
         for w in written:
@@ -373,13 +396,32 @@ class GroupRepository:
                 # A resource known only by reference (e.g. a place the load could not include) is never written.
                 log.info("fhir save for %s: %s was not read, so it is not written", self.patient, ref)
                 continue
-            if _content(w.resource) == _content(read):
+            mine = _content(w.resource)
+            if mine == _content(read) or before.get(w.uid) == mine:
                 continue
             version = (read.get("meta") or {}).get("versionId")
             if not version:
                 raise NoVersion(f"{ref} has no meta.versionId")
             changeset.update(w.resource, version=str(version), base=read)
+        self._cancels(group, loaded, changeset)
         return changeset
+
+    def _cancels(self, group: ResourceGroup, loaded: LoadedGroup, changeset: ChangeSet) -> None:
+        """An unreadable appointment the user cancels: the resource as read with status cancelled, nothing else
+        changed (its broken parts are neither read nor repaired; its references were checked on the load)."""
+        asked = {u.key for u in loaded.unreadable if u.cancel}
+        for u in group.unreadable:
+            if not u.cancel or u.key in asked:
+                continue
+            read = loaded.resources.get(u.key)
+            if read is None or not u.cancellable:
+                raise ValueError(f"{u.key} is not an unreadable appointment of this load")
+            version = (read.get("meta") or {}).get("versionId")
+            if not version:
+                raise NoVersion(f"{u.key} has no meta.versionId")
+            cancelled = copy.deepcopy(read)
+            cancelled["status"] = "cancelled"
+            changeset.update(cancelled, version=str(version), base=read)
 
     def _check_commutes(self, changeset: ChangeSet, fresh: LoadedGroup) -> None:
         """Raise `Conflict` when someone else changed an element this action changed too."""

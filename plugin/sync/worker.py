@@ -1,22 +1,40 @@
-"""``resourcegroep-outbox-worker``: replay the outbox once against the clinic's FHIR server, then exit.
+"""``resourcegroep-outbox-worker``: replay the outbox against the clinic's FHIR server, once or on a schedule.
 
-Run it from cron or a systemd timer (it holds no state of its own; leases keep two runs apart):
+Once (from cron or a systemd timer; it holds no state of its own, leases keep two runs apart):
 
-    resourcegroep-outbox-worker --outbox var/outbox.sqlite --fhir-base https://ehr.example/fhir/R4 \\
-        --token-provider mypackage.tokens:backend_provider
+    resourcegroep-outbox-worker --outbox var/outbox.sqlite3 --fhir-base https://ehr.example/fhir/R4 \\
+        --token-provider mypackage.tokens:backend_provider --client-id resourcegroep-backend
+
+On a schedule (a long-running service): add ``--every 60``; SIGTERM or SIGINT stops it after the round
+in progress (never in the middle of a save). ``--rounds N`` stops after N rounds (tests, one-off catch-up).
+
+With ``--config`` (or RESOURCEGROEP_CONFIG) the app's own TOML gives the outbox path (the same persistent
+default as the app) and, when it has a ``[backend]`` table, the Backend Services token and client id.
+
+The worker replays every author's waiting saves with the Backend Services token. Each save's Provenance
+keeps its author as the first agent and names the app as a second agent of type ``assembler``: the
+``--device`` reference (``Device/<id>``) when given, else a logical reference by the client id
+(identifier system ``urn:resourcegroep:client-id``).
 
 Options (each also from the environment):
+  --config PATH            RESOURCEGROEP_CONFIG        the app's TOML configuration (outbox path, [backend])
   --outbox PATH            RESOURCEGROEP_OUTBOX        the SQLite outbox file
   --fhir-base URL          RESOURCEGROEP_FHIR_BASE     the FHIR base URL the saves belong to
   --token-provider MOD:FN  RESOURCEGROEP_TOKEN_PROVIDER a zero-argument callable returning a TokenProvider
                                                        (e.g. wrap smart_launch.BackendServicesClient in
                                                        :class:`BackendTokenProvider`)
   (else)                   RESOURCEGROEP_FHIR_TOKEN    a fixed bearer token (for now / for tests)
+  --client-id ID           RESOURCEGROEP_WORKER_CLIENT_ID the app's Backend Services client id (Provenance agent;
+                                                         default: [backend] client_id, else "resourcegroep")
+  --device REF             RESOURCEGROEP_WORKER_DEVICE    a Device reference for the app (Provenance agent)
   --patient ID             only this patient's entries
   --no-token               no Authorization header (local test servers only)
+  --every SECONDS          replay every SECONDS until stopped (SIGTERM/SIGINT: graceful)
+  --rounds N               with --every: stop after N rounds
 
-Exit codes: 0 all due entries got a final answer; 1 some failed permanently (they stay visible);
-75 (EX_TEMPFAIL) stopped by an outage or a refused token, entries still pending; 2 usage error.
+Exit codes (one-shot, and of the last round with --every): 0 all due entries got a final answer; 1 some
+failed permanently (they stay visible); 75 (EX_TEMPFAIL) stopped by an outage or a refused token, entries
+still pending; 2 usage error. A loop stopped by a signal exits 0.
 The token is never printed or logged.
 """
 
@@ -26,17 +44,21 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
 
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
-from plugin.sync.outbox import SqliteOutbox, replay
-from smart_launch import BackendServicesClient
+from plugin.sync.outbox import ReplayAgent, SqliteOutbox, replay
+from smart_launch import BackendServicesClient, ConfigurationError
 
 EX_OK = 0
 EX_FAILED = 1
 EX_USAGE = 2
 EX_TEMPFAIL = 75
+DEFAULT_CLIENT_ID = "resourcegroep"  # names the app in the Provenance when no client id or Device is given
 
 log = logging.getLogger("plugin.sync.worker")
 
@@ -73,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="resourcegroep-outbox-worker",
         description="Replay saves that wait in the outbox to the clinic's FHIR server, then exit.",
     )
+    parser.add_argument("--config", default=os.environ.get("RESOURCEGROEP_CONFIG"), help="the app's TOML file")
     parser.add_argument("--outbox", default=os.environ.get("RESOURCEGROEP_OUTBOX"), help="SQLite outbox file")
     parser.add_argument("--fhir-base", default=os.environ.get("RESOURCEGROEP_FHIR_BASE"), help="FHIR base URL")
     parser.add_argument(
@@ -82,23 +105,87 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-token", action="store_true", help="send no Authorization header (test servers)")
     parser.add_argument("--patient", help="replay only this patient's entries")
+    parser.add_argument(
+        "--client-id",
+        default=os.environ.get("RESOURCEGROEP_WORKER_CLIENT_ID"),
+        help="the app's client id, named in the Provenance as the one that replayed the save",
+    )
+    parser.add_argument(
+        "--device",
+        default=os.environ.get("RESOURCEGROEP_WORKER_DEVICE"),
+        help="Device/<id> of the app, named in the Provenance instead of the client id",
+    )
+    parser.add_argument("--every", type=float, help="replay every SECONDS until stopped (SIGTERM/SIGINT)")
+    parser.add_argument("--rounds", type=int, help="with --every: stop after this many rounds")
     parser.add_argument("--connect-timeout", type=float, default=3.0)
     parser.add_argument("--read-timeout", type=float, default=15.0)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+class StopFlag:
+    """Set by SIGTERM/SIGINT: the loop finishes the round in progress and exits (no save is cut off)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        log.warning("outbox worker: signal %d, stopping after this round", signum)
+        self.event.set()
+
+
+def run_loop(
+    round_: Callable[[], int], every: float, *, rounds: int | None = None, stop: threading.Event | None = None
+) -> tuple[int, int]:
+    """Run ``round_`` every ``every`` seconds until ``stop`` is set or ``rounds`` rounds ran.
+
+    Returns (rounds run, exit code of the last round; 0 when stopped before any)."""
+    stop = stop or threading.Event()
+    done, code = 0, EX_OK
+    while not stop.is_set() and (rounds is None or done < rounds):
+        code = round_()
+        done += 1
+        if rounds is not None and done >= rounds:
+            break
+        stop.wait(every)
+    return done, code
+
+
+def _from_config(args: argparse.Namespace) -> str | None:
+    """Fill the outbox path, token provider and client id from the app's TOML; an error text, else None."""
+    from plugin.config import load_config  # the app's config (Flask-free), only when asked for
+
+    try:
+        config = load_config(args.config)
+    except ConfigurationError as exc:
+        return str(exc)
+    args.outbox = args.outbox or config.outbox_db
+    if config.backend is not None:
+        args.client_id = args.client_id or config.backend.client_id
+        args.fhir_base = args.fhir_base or config.backend.iss
+        if not args.token_provider and not args.no_token and not os.environ.get("RESOURCEGROEP_FHIR_TOKEN"):
+            args.backend_provider = BackendTokenProvider(BackendServicesClient(config.backend))
+    return None
+
+
+def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
+    """Entry point of the console script; returns the exit code. ``stop`` ends a loop (tests; else signals)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.backend_provider = None
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.config and (problem := _from_config(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EX_USAGE
     if not args.outbox or not args.fhir_base:
         parser.print_usage(sys.stderr)
         print("error: --outbox and --fhir-base are required (or RESOURCEGROEP_OUTBOX/_FHIR_BASE)", file=sys.stderr)
+        return EX_USAGE
+    if (args.every is not None and args.every <= 0) or (args.rounds is not None and args.rounds < 1):
+        print("error: --every must be more than 0 seconds and --rounds at least 1", file=sys.stderr)
         return EX_USAGE
     provider: TokenProvider | None
     if args.no_token:
@@ -111,9 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EX_USAGE
     elif os.environ.get("RESOURCEGROEP_FHIR_TOKEN"):
         provider = StaticTokenProvider(os.environ["RESOURCEGROEP_FHIR_TOKEN"])
+    elif args.backend_provider is not None:
+        provider = args.backend_provider
     else:
         print("error: give --token-provider, RESOURCEGROEP_FHIR_TOKEN or --no-token", file=sys.stderr)
         return EX_USAGE
+    if not args.client_id and not args.device:
+        log.warning("no --client-id or --device: the Provenance names the app as %r", DEFAULT_CLIENT_ID)
+    agent = ReplayAgent(client_id=args.client_id or DEFAULT_CLIENT_ID, device=args.device)
     client = FhirClient(
         args.fhir_base,
         provider,
@@ -121,15 +213,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
     )
-    report = replay(SqliteOutbox(args.outbox), client, patient=args.patient)
-    print(
-        f"outbox replay: {len(report.sent)} sent, {len(report.failed)} failed permanently"
-        + (f", stopped ({report.stopped.split(':', 1)[0]})" if report.stopped else "")
-        + f", {client.request_count} request(s)"
-    )
-    if report.stopped:
-        return EX_TEMPFAIL
-    return EX_FAILED if report.failed else EX_OK
+    outbox = SqliteOutbox(args.outbox)
+
+    def one_round() -> int:
+        before = client.request_count
+        report = replay(outbox, client, patient=args.patient, replayed_by=agent)
+        print(
+            f"outbox replay: {len(report.sent)} sent, {len(report.failed)} failed permanently"
+            + (f", stopped ({report.stopped.split(':', 1)[0]})" if report.stopped else "")
+            + f", {client.request_count - before} request(s)",
+            flush=True,
+        )
+        if report.stopped:
+            return EX_TEMPFAIL
+        return EX_FAILED if report.failed else EX_OK
+
+    if args.every is None:
+        return one_round()
+    if stop is None:
+        flag = StopFlag()
+        signal.signal(signal.SIGTERM, flag)
+        signal.signal(signal.SIGINT, flag)
+        stop = flag.event
+    rounds, code = run_loop(one_round, args.every, rounds=args.rounds, stop=stop)
+    log.info("outbox worker: stopped after %d round(s)", rounds)
+    return EX_OK if stop.is_set() else code
 
 
 if __name__ == "__main__":  # pragma: no cover

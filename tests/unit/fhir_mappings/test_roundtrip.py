@@ -156,9 +156,9 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             g.plan_interview(member.uid, draw(moments))
         if step >= 2:
             sections = {s: draw(texts) for s in draw(st.sets(st.sampled_from(list(Section)[:4])))}
-            g.record_interview(
-                member.uid, draw(moments), sections, visibility=draw(st.sampled_from(InterviewVisibility))
-            )
+            nominated = datetime.combine(member.start or date.min, datetime.min.time(), tzinfo=UTC)
+            held = max(draw(moments), nominated + timedelta(hours=14))  # never before the nomination (domain rule)
+            g.record_interview(member.uid, held, sections, visibility=draw(st.sampled_from(InterviewVisibility)))
         if step >= 3:
             g.admit(member.uid, draw(days))
             g.set_core(member.uid, draw(st.booleans()))

@@ -255,6 +255,29 @@ class Case:
 # status, leaving, the hand-over) comes after what needs it.
 CASES: tuple[Case, ...] = (
     Case("group.retry_waiting", Action.RETRY_WAITING, lambda w: "/opnieuw-opslaan", when_allowed=When.NOTHING_WAITS),
+    # Nothing in Sanne's record is unreadable: an allowed role is told so (303, flash) and nothing is written.
+    Case(
+        "group.cancel_unreadable",
+        Action.CANCEL_UNREADABLE,
+        lambda w: "/onleesbaar/afzeggen",
+        lambda w: {"resource": "Appointment/not-unreadable"},
+        when_allowed=When.NOTHING_WAITS,
+    ),
+    # No save the EHR refused waits in Sanne's outbox: an allowed role is told so (303, flash), nothing is written.
+    Case(
+        "group.retry_failed",
+        Action.RETRY_FAILED,
+        lambda w: "/wachtrij/opnieuw",
+        lambda w: {"entry": "999999"},
+        when_allowed=When.NOTHING_WAITS,
+    ),
+    Case(
+        "group.discard_failed",
+        Action.DISCARD_FAILED,
+        lambda w: "/wachtrij/laten-vervallen",
+        lambda w: {"entry": "999999"},
+        when_allowed=When.NOTHING_WAITS,
+    ),
     Case(
         "group.start",
         Action.START_GROUP,
@@ -345,6 +368,13 @@ CASES: tuple[Case, ...] = (
         lambda w: "/bijeenkomsten/nieuw",
         lambda w: {"start": _local(datetime.now(AMSTERDAM) + timedelta(days=40)), "minutes": "60", "place": "later"},
         activity="Bijeenkomst gepland",
+    ),
+    Case(
+        "meetings.reschedule",
+        Action.RESCHEDULE_MEETING,
+        lambda w: f"/bijeenkomsten/{w.planned}/verplaatsen",
+        lambda w: {"start": _local(datetime.now(AMSTERDAM) + timedelta(days=50)), "minutes": "60", "place": "later"},
+        activity="Bijeenkomst verplaatst",
     ),
     Case(
         "meetings.roles",
@@ -600,6 +630,7 @@ PAGES: tuple[Page, ...] = (
     Page("take over", lambda w: "/overnemen", Action.TAKE_OVER),
     Page("status", lambda w: "/status?action=pause", Action.CHANGE_STATUS),
     Page("timeline", lambda w: "/tijdlijn", Action.VIEW_TIMELINE),
+    Page("outbox", lambda w: "/wachtrij", Action.RETRY_FAILED),
     Page("goals", lambda w: "/doelen", Action.VIEW_GOALS),
     Page("goal", lambda w: f"/doelen/{w.goal('Zelfstandig wonen')}", Action.VIEW_GOALS),
     Page("secret goal", lambda w: f"/doelen/{w.goal(SECRET_GOAL)}", Action.VIEW_GOALS),

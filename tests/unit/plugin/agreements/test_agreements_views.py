@@ -86,6 +86,7 @@ def test_make_and_change_an_agreement(tmp_path: Path) -> None:
                 "description": "Vacatures samen bekijken",
                 "owner": "Practitioner/lotte-smit",
                 "due": "01-02-2020",
+                "due-past": "y",  # a date in the past, confirmed
                 "goal_uid": uid_of(work),
             },
         )

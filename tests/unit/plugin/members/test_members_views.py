@@ -276,7 +276,7 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert nothing.status_code == 422 and "Kies wat er gebeurt." in text(nothing)
 
         # record: at least one topic; not in the future; then a Communication with the four sections
-        held = when - timedelta(days=8)
+        held = datetime.now(AMS).replace(second=0, microsecond=0) - timedelta(minutes=1)  # not before nominated
         empty = env.post(f"/leden/{sister}/gesprek-vastleggen", {"held_at": local(held)})
         assert empty.status_code == 422 and "Schrijf minstens één van de vier onderwerpen op." in text(empty)
         assert f'value="{local(held)}"' in text(empty)
@@ -486,7 +486,7 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
 
         nominee = participant(env, patient, HOSTILE)["id"]
         sections = {name: f"{HOSTILE}\n{name}" for name in ("verwachtingen", "inzet", "relatie", "bijdrage")}
-        held = local(datetime.now(AMS) - timedelta(days=1))
+        held = local(datetime.now(AMS) - timedelta(minutes=1))  # nominated today: not before that
         assert (
             env.post(
                 f"/leden/{nominee}/gesprek-vastleggen", {"held_at": held, **sections, "visibility": "shared"}

@@ -149,6 +149,12 @@ def _propose(uow: MemoryUnitOfWork, key: str) -> Done[Any]:
     return meetings.propose_agenda_item(uow, key, meeting_uid=planned(uow.stored).uid, text="Mijn vakantie")
 
 
+def _reschedule(uow: MemoryUnitOfWork, key: str) -> Done[Any]:
+    return meetings.reschedule_meeting(
+        uow, key, meeting_uid=planned(uow.stored).uid, start=datetime(2026, 10, 13, 19, 30, tzinfo=AMS), now=SENT
+    )
+
+
 PROFESSIONAL_ACTIONS: dict[str, tuple[Callable[[MemoryUnitOfWork, str], Done[Any]], str]] = {
     "plan_meeting": (_plan, "Bijeenkomst gepland met een nieuwe plek"),
     "assign_roles": (_roles, "Rollen voor de bijeenkomst afgesproken"),
@@ -157,6 +163,7 @@ PROFESSIONAL_ACTIONS: dict[str, tuple[Callable[[MemoryUnitOfWork, str], Done[Any
     "set_meeting_status": (_status, "Bijeenkomst afgezegd"),
     "set_agenda": (_agenda, "Agenda van de bijeenkomst klaargezet"),
     "write_report": (_report, "Verslag van de bijeenkomst geschreven"),
+    "reschedule_meeting": (_reschedule, "Bijeenkomst verplaatst"),
 }
 PROFESSIONALS_ONLY = "Dit mag alleen de regieondersteuner of een andere behandelaar van de instelling."
 
@@ -596,7 +603,9 @@ def test_no_report_for_a_cancelled_meeting_or_before_it_starts() -> None:
 
 def test_nothing_changes_in_an_ended_group() -> None:
     group = full_group()
-    group.change_status(GroupStatus.ENDED, TODAY)
+    # Ending cancels the planned meetings; an ended group read with one still planned (e.g. ended by another
+    # system) must still refuse every change to it.
+    group.status = GroupStatus.ENDED
     for who, call in [
         *((CLINICIAN, c) for c, _ in PROFESSIONAL_ACTIONS.values()),
         (PATIENT, _propose),

@@ -22,7 +22,7 @@ from sandbox.demo_data import demo_groups
 
 AMS = ZoneInfo("Europe/Amsterdam")
 TODAY = date(2026, 3, 2)
-HELD = datetime(2026, 2, 27, 14, 0, tzinfo=AMS)
+HELD = datetime(2026, 3, 2, 14, 0, tzinfo=AMS)  # on the day of the nomination (never before it)
 PATIENT = "Patient/sanne-bakker"
 RO = "Practitioner/anna-de-vries"
 COLLEAGUE = "Practitioner/bram-jansen"  # a care professional of the clinic, not in Sanne's team
