@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, expect, sync_playwright
 
 from tests.e2e.browser_support import (
     CHROMIUM,
@@ -87,6 +87,23 @@ def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
         context.close()
 
 
+def confirm_past_date(app: AppInEpd, button: Locator) -> None:
+    """A date that has passed is asked about first (422, everything kept): tick "yes, with this date"."""
+    with app.frame.expect_navigation():
+        button.click()
+    expect(app.frame.locator(".problem-box")).to_contain_text(
+        app.dutch("This date has already passed. Do you want to record it anyway?")
+    )
+    app.frame.get_by_label(ui("Yes, record it with this date")).check()
+
+
+def earlier_today() -> str:
+    """A minute that has passed today, Amsterdam time, as a datetime-local value (midnight just after midnight)."""
+    now = datetime.now(AMSTERDAM).replace(second=0, microsecond=0)
+    moment = max(now - timedelta(minutes=2), now.replace(hour=0, minute=0))
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
 def amsterdam_today() -> date:
     """Today as the app sees it (Europe/Amsterdam)."""
     return datetime.now(AMSTERDAM).date()
@@ -139,14 +156,16 @@ def nominate(app: AppInEpd) -> list[str]:
 
 
 def interview_and_admit(app: AppInEpd, name: str, *, core: bool = False) -> None:
-    """Plan the introductory interview (yesterday), write it down (four topics), and admit the nominee."""
+    """Plan the introductory interview (earlier today: the nomination was today too), confirm the time that has
+    passed, write the interview down (four topics), and admit the nominee."""
     frame = app.frame
     app.nav("Members")
     app.follow(frame.get_by_role("link", name=name, exact=True))
-    yesterday = amsterdam_today() - timedelta(days=1)
-    frame.get_by_label(ui("Date and time of the introductory interview")).fill(f"{yesterday.isoformat()}T14:00")
+    moment = earlier_today()
+    frame.get_by_label(ui("Date and time of the introductory interview")).fill(moment)
+    confirm_past_date(app, frame.get_by_role("button", name=ui("Save the date")))
     app.save(frame.get_by_role("button", name=ui("Save the date")))
-    expect(frame.get_by_label(ui("When was the interview held?"))).to_have_value(f"{yesterday.isoformat()}T14:00")
+    expect(frame.get_by_label(ui("When was the interview held?"))).to_have_value(moment)
     for section, text in INTERVIEW.items():
         frame.get_by_label(ui(section)).fill(f"{text} ({name})")
     frame.get_by_label(ui("Shared with the patient")).check()
@@ -227,6 +246,8 @@ def make_agreements(app: AppInEpd, owners: tuple[str, str]) -> None:
         choose(frame.get_by_label(ui("Who does it")), owner)
         frame.get_by_label(ui("By when (optional)")).fill((amsterdam_today() + timedelta(days=days)).isoformat())
         choose(frame.get_by_label(ui("For which goal (optional)")), goal)
+        if days < 0:
+            confirm_past_date(app, frame.get_by_role("button", name=ui("Make agreement")))
         app.save(frame.get_by_role("button", name=ui("Make agreement")))
     table = frame.locator("table.agreements").first
     expect(table.get_by_role("rowheader", name=AGREEMENTS[0], exact=True)).to_be_visible()
@@ -254,6 +275,7 @@ def plan_meeting(app: AppInEpd, chair: str, minutes: str, time_keeper: str) -> N
     frame.get_by_label(ui("Name of the new place")).fill(PLACE)
     frame.get_by_label(ui("Address of the new place")).fill(PLACE_ADDRESS)
     frame.get_by_label(ui("Theme"), exact=True).select_option("stress")
+    confirm_past_date(app, frame.get_by_role("button", name=ui("Plan the meeting")))
     app.save(frame.get_by_role("button", name=ui("Plan the meeting")))
     expect(frame.locator("main dl.facts")).to_contain_text(PLACE)
 
