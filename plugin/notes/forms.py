@@ -132,7 +132,7 @@ class AgreementLineForm(LineForm):
 
     description = text_field(_l("What was agreed"), limit=MAX_TEXT, optional=True, render_kw=OWN_WORDS)
     owner = SelectField(_l("Who does it"), choices=[], default="", validate_choice=True)
-    due = DutchDateField(_l("By when"), validators=[Optional()])
+    due = DutchDateField(_l("By when"), validators=[Optional()], confirm_past=True)
     goal = SelectField(_l("For which goal"), choices=[], default="", validate_choice=True)
 
     def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:

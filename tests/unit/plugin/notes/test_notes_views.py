@@ -342,6 +342,13 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert 'selected value="6"' in body
         assert communications(env, "verslag", planned["id"]) == []
 
+        # A new agreement with a date that has passed is asked about first; nothing is saved yet.
+        asked = env.post(url, {**data, "attended": [people["Ans Bakker"]], "agreements-0-due": "01-01-2020"})
+        assert asked.status_code == 422
+        assert "Deze datum is al voorbij. Wil je het toch vastleggen?" in text(asked)
+        assert 'name="agreements-0-due-past"' in text(asked) and 'value="01-01-2020"' in text(asked)
+        assert communications(env, "verslag", planned["id"]) == []
+
         # "Add another agreement" keeps everything and adds a third line.
         more = env.post(url, dict(data, action="add", attended=[people["Ans Bakker"]]))
         assert more.status_code == 200 and 'id="agreements-2-description"' in text(more)
