@@ -19,13 +19,12 @@ agreement done, answers *their own* invitation): `require` takes the owner for t
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fhir_mappings.codes import InterviewVisibility, MemberRole, NominationState
+from fhir_mappings.codes import InterviewVisibility, MemberRole
 from fhir_mappings.errors import DomainError
-from fhir_mappings.model import Member, NominationInterview, ResourceGroup
+from fhir_mappings.model import NominationInterview, ResourceGroup
 
 
 class Role(StrEnum):
@@ -237,11 +236,6 @@ def require(actor: Actor, action: Action, *, owner: str | None = None) -> None:
 _OWN_ONLY = frozenset({Action.MARK_OWN_AGREEMENT_DONE, Action.RESPOND_TO_INVITATION, Action.VIEW_OWN_AGREEMENTS})
 
 
-def allowed(actor: Actor) -> frozenset[Action]:
-    """Every action the actor's role may do (what the pages offer)."""
-    return frozenset(a for a, roles in RIGHTS.items() if actor.role in roles)
-
-
 def may_see_interview(actor: Actor, interview: NominationInterview) -> bool:
     """Whether the actor may read this interview record (its sections)."""
     if interview.visibility is InterviewVisibility.SHARED:
@@ -252,19 +246,6 @@ def may_see_interview(actor: Actor, interview: NominationInterview) -> bool:
 def may_take_over(group: ResourceGroup, actor: Actor) -> bool:
     """A colleague may take over the group only when it has no active regieondersteuner any more."""
     return actor.may(Action.TAKE_OVER) and group.regieondersteuner() is None
-
-
-def visible_members(group: ResourceGroup, actor: Actor) -> list[Member]:
-    """The participations the actor may see listed (members see only who is in the group now)."""
-    if actor.may(Action.VIEW_MEMBER_DETAILS):
-        return list(group.members)
-    return [m for m in group.members if m.is_member]
-
-
-def members_holding(group: ResourceGroup, states: Iterable[NominationState]) -> list[Member]:
-    """Active participations in one of `states` (e.g. the open nominations)."""
-    wanted = set(states)
-    return [m for m in group.members if m.active and m.nomination in wanted]
 
 
 def visible_to(group: ResourceGroup, actor: Actor) -> ResourceGroup:

@@ -72,10 +72,15 @@ def _owner(uow: UnitOfWork) -> str:
     return f"{uow.user} {uow.patient}"
 
 
+def _repeat(earlier: Recorded) -> Done[Any]:
+    """What a repeated submission answers: nothing new, and the uid the first save made."""
+    return Done(None, SaveState.REPEATED, earlier.uid)
+
+
 def repeated(uow: UnitOfWork, key: str) -> Done[Any] | None:
     """The result of this submission when it was saved before (double click, Back and submit again), else None."""
     earlier = uow.submissions.done(_owner(uow), key) if key else None
-    return Done(None, SaveState.REPEATED, earlier.uid) if earlier is not None else None
+    return _repeat(earlier) if earlier is not None else None
 
 
 def once(uow: UnitOfWork, key: str, save: Callable[[], Done[T]]) -> Done[T]:
@@ -88,7 +93,7 @@ def once(uow: UnitOfWork, key: str, save: Callable[[], Done[T]]) -> Done[T]:
     owner = _owner(uow)
     earlier = uow.submissions.claim(owner, key)
     if earlier is not None:
-        return Done(None, SaveState.REPEATED, earlier.uid)
+        return _repeat(earlier)
     try:
         done = save()
     except BaseException:
