@@ -42,12 +42,18 @@ CS_LIFE_AREA = cs_url("life-area")
 CS_GOAL_TERM = cs_url("goal-term")
 CS_MEETING_THEME = cs_url("meeting-theme")
 CS_SECTION = cs_url("section")
+CS_WISH_KIND = cs_url("wish-kind")
 
 EXT_NOMINATION_STATE = ext_url("nomination-state")
 EXT_SECTION = ext_url("payload-section")
 EXT_MEETING = ext_url("meeting")
 EXT_MEMBER_KEY = ext_url("member-key")
 EXT_AFTER_TREATMENT = ext_url("continued-after-treatment")
+# Who put it forward (the patient's own input, shown to the clinician as theirs): on a CareTeam participant
+# (a nomination) and on an agenda payload item (a proposed agenda item).
+EXT_PROPOSED_BY = ext_url("proposed-by")
+# Why the patient nominated someone, in their own words (on the CareTeam participant).
+EXT_NOMINATION_REASON = ext_url("nomination-reason")
 
 # Standard (HL7) systems and extensions used by the mapping.
 EXT_GOAL_RELATIONSHIP = "http://hl7.org/fhir/StructureDefinition/goal-relationship"
@@ -103,6 +109,7 @@ class Artifact(StrEnum):
     CANCELLATION = "afzegging"  # the invitees are told a meeting they were invited to does not take place
     PROGRESS = "doelvoortgang"
     AGREEMENT = "afspraak"
+    WISH = "wens"  # what the patient asks of the group: wishes for the next meeting, a pause or an end
     TEAM = "resourcegroep"
 
 
@@ -138,10 +145,31 @@ class Section(StrEnum):
     SAMENVATTING = "samenvatting"
     BESLUITEN = "besluiten"
     OVERIG = "overig"
+    # the patient's wishes for the next meeting
+    PLAATS = "plaats"
+    VOORZITTER = "voorzitter"
+    TOELICHTING = "toelichting"
 
 
 INTERVIEW_SECTIONS = (Section.VERWACHTINGEN, Section.INZET, Section.RELATIE, Section.BIJDRAGE)
 REPORT_SECTIONS = (Section.SAMENVATTING, Section.BESLUITEN, Section.OVERIG)
+WISH_SECTIONS = (Section.PLAATS, Section.VOORZITTER, Section.TOELICHTING)
+
+
+class WishKind(StrEnum):
+    """What the patient asks of the group (Communication.topic of a wish)."""
+
+    MEETING = "bijeenkomst"  # wishes for the next meeting: place, chair, theme
+    PAUSE = "pauze"  # pause the group for a while
+    END = "einde"  # end the group
+
+
+class WishStatus(StrEnum):
+    """Where a wish stands (Communication.status): open until a care professional takes it up or sets it aside."""
+
+    OPEN = "in-progress"
+    TAKEN_UP = "completed"
+    SET_ASIDE = "not-done"
 
 
 # FHIR status vocabularies (required bindings that fhir.resources does not check).
@@ -236,6 +264,7 @@ VOCABULARY_SYSTEM: dict[type[StrEnum], str] = {
     GoalTerm: CS_GOAL_TERM,
     MeetingTheme: CS_MEETING_THEME,
     Section: CS_SECTION,
+    WishKind: CS_WISH_KIND,
 }
 
 CODESYSTEM_FILES = (
@@ -247,6 +276,7 @@ CODESYSTEM_FILES = (
     "goal-term",
     "meeting-theme",
     "section",
+    "wish-kind",
 )
 
 

@@ -30,11 +30,14 @@ from fhir_mappings.codes import (
     CS_SECTION,
     CS_V3_CONFIDENTIALITY,
     CS_V3_PARTICIPATION_TYPE,
+    CS_WISH_KIND,
     EXT_AFTER_TREATMENT,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
     EXT_MEMBER_KEY,
+    EXT_NOMINATION_REASON,
     EXT_NOMINATION_STATE,
+    EXT_PROPOSED_BY,
     EXT_SECTION,
     KERNLID,
     AgendaStatus,
@@ -53,6 +56,8 @@ from fhir_mappings.codes import (
     NominationState,
     ParticipationStatus,
     Section,
+    WishKind,
+    WishStatus,
 )
 from fhir_mappings.errors import CompartmentError, DomainError, MappingError
 from fhir_mappings.fhirjson import (
@@ -86,6 +91,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     Supporter,
     Unreadable,
+    Wish,
 )
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.to_fhir import ATTENDED
@@ -393,10 +399,32 @@ def _read_member(reader: _Reader, part: Json, pos: int, group: ResourceGroup) ->
             nomination=nomination,
             start=parse_date(per.get("start"), "participant.period.start"),
             end=parse_date(per.get("end"), "participant.period.end"),
+            proposed_by=_proposed_by(reader, part),
+            reason=str((extension(part, EXT_NOMINATION_REASON) or {}).get("valueString") or ""),
         )
     )
     if member_res is not None and member_res.get("resourceType") == "RelatedPerson":
         group.supporters.append(_supporter(reader, member_res, who))
+
+
+def _proposed_by(reader: _Reader, element: Json) -> str | None:
+    """Who put it forward (the proposed-by extension), as the group refers to them."""
+    ext = extension(element, EXT_PROPOSED_BY)
+    ref = ref_of((ext or {}).get("valueReference"))
+    return (reader.uid(ref) or ref) if ref else None
+
+
+def _notes(reader: _Reader, res: Json, what: str) -> list[Note]:
+    return [
+        Note(
+            time=parse_datetime(n.get("time"), f"{what}.note.time")
+            or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
+            text=str(n.get("text", "")),
+            author=(reader.uid(author) or author) if (author := ref_of(n.get("authorReference"))) else None,
+            source=n,
+        )
+        for n in _as_list(res.get("note"))
+    ]
 
 
 def _name_of(resource: Json | None) -> str | None:
@@ -473,15 +501,7 @@ def _goal(reader: _Reader, res: Json, uid: str) -> tuple[Goal, list[str]]:
     achievement = code_in(res.get("achievementStatus"), CS_GOAL_ACHIEVEMENT)
     description = required(res, "description")
     target = (res.get("target") or [{}])[0]
-    notes = [
-        Note(
-            time=parse_datetime(n.get("time"), "Goal.note.time") or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
-            text=str(n.get("text", "")),
-            author=ref_of(n.get("authorReference")),
-            source=n,
-        )
-        for n in res.get("note") or []
-    ]
+    notes = _notes(reader, res, "Goal")
     goal = Goal(
         uid=uid,
         text=str(description.get("text") or _first_display(description) or ""),
@@ -541,6 +561,7 @@ def _agreement(reader: _Reader, res: Json, uid: str) -> Agreement:
         due=parse_date(due, "Task.restriction.period.end"),
         status=enum_value(AgreementStatus, required(res, "status"), "Task.status"),
         created=parse_date(res.get("authoredOn"), "Task.authoredOn"),
+        notes=_notes(reader, res, "Task"),
         source=res,
     )
 
@@ -710,6 +731,9 @@ def _read_communication(
         if existing is None:
             group.interviews.append(iv)
         return
+    if is_artifact(res, Artifact.WISH):
+        group.wishes.append(_wish(reader, res, uid, status, meeting))
+        return
     if meeting is None:
         return
     if is_artifact(res, Artifact.AGENDA):
@@ -720,9 +744,10 @@ def _read_communication(
                 target = reader.uid(ref) or ref
                 display = str(item["contentReference"].get("display", ""))
                 is_task = ref_type(ref) == "Task" or any(a.uid == target for a in group.agreements)
-                items.append(AgendaItem(display, None if is_task else target, target if is_task else None))
+                by = _proposed_by(reader, item)
+                items.append(AgendaItem(display, None if is_task else target, target if is_task else None, by))
             elif "contentString" in item:
-                items.append(AgendaItem(str(item["contentString"])))
+                items.append(AgendaItem(str(item["contentString"]), proposed_by=_proposed_by(reader, item)))
         meeting.agenda = Agenda(uid, items, enum_value(AgendaStatus, status, "agenda status"), source=res)
     elif is_artifact(res, Artifact.REPORT):
         about = [reader.uid(ref_of(a)) or "" for a in res.get("about") or []]
@@ -762,6 +787,38 @@ def _read_communication(
         )
 
 
+def _wish(reader: _Reader, res: Json, uid: str, status: str, meeting: Meeting | None) -> Wish:
+    """The patient's wish (see `to_fhir.wish`)."""
+    kind = code_in(res.get("topic"), CS_WISH_KIND)
+    if kind is None:
+        raise MappingError("Een wens van de patiënt zegt niet wat voor wens het is.", f"{uid}: wish without a topic")
+    sender = ref_of(res.get("sender"))
+    sent = parse_datetime(required(res, "sent"), "Communication.sent")
+    if sender is None or sent is None:
+        raise MappingError("Een wens van de patiënt mist de afzender of de datum.", f"{uid}: wish without sender/sent")
+    theme = codes_in(res.get("reasonCode"), CS_MEETING_THEME)
+    sections = _sections_of(res)
+    chair = None
+    for item in _as_list(res.get("payload")):
+        ext = extension(item, EXT_SECTION)
+        code = code_in({"coding": [ext.get("valueCoding") or {}]}, CS_SECTION) if ext else None
+        if code == Section.VOORZITTER and (ref := ref_of(item.get("contentReference"))):
+            chair = reader.uid(ref) or ref
+    return Wish(
+        uid=uid,
+        kind=enum_value(WishKind, kind, "wish kind"),
+        by=reader.uid(sender) or sender,
+        sent=sent,
+        place=sections.get(Section.PLAATS, ""),
+        chair=chair,
+        theme=enum_value(MeetingTheme, theme[0], "meeting theme") if theme else None,
+        text=sections.get(Section.TOELICHTING, ""),
+        meeting_uid=meeting.uid if meeting is not None else None,
+        status=enum_value(WishStatus, status, "wish status"),
+        source=res,
+    )
+
+
 def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     goal_uids = {g.uid for g in group.goals}
     for res in reader.of_type("Observation"):
@@ -790,6 +847,7 @@ def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set
             score=int(res["valueInteger"]),
             meeting_uid=reader.uid(ref_of((meeting_ext or {}).get("valueReference"))),
             note=str(((res.get("note") or [{}])[0]).get("text", "")),
+            by=next((reader.uid(r) or r for p in _as_list(res.get("performer")) if (r := ref_of(p))), None),
             source=res,
         )
     )

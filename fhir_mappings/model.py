@@ -35,6 +35,8 @@ from fhir_mappings.codes import (
     NominationState,
     ParticipationStatus,
     Section,
+    WishKind,
+    WishStatus,
 )
 from fhir_mappings.errors import DomainError
 
@@ -45,6 +47,7 @@ MAX_MEETING_MINUTES = 7 * 24 * 60
 MAX_TEXT = 4000
 MAX_NAME = 200
 MAX_SCORE = 10
+MAX_NOTE = 500  # a short note (e.g. when marking an agreement done)
 
 
 # While an action runs for a submission, the uids it makes derive from the submission key: the same
@@ -138,6 +141,8 @@ class Member:
     nomination: NominationState = NominationState.GENOMINEERD
     start: date | None = None
     end: date | None = None
+    proposed_by: str | None = None  # who nominated them, when it was the patient (shown as the patient's input)
+    reason: str = ""  # why they were nominated, in the nominator's own words
 
     @property
     def active(self) -> bool:
@@ -242,6 +247,7 @@ class ProgressScore:
     score: int
     meeting_uid: str | None = None
     note: str = ""
+    by: str | None = None  # who gave the score (Observation.performer), e.g. the patient before a meeting
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -256,6 +262,7 @@ class Agreement:
     due: date | None = None
     status: AgreementStatus = AgreementStatus.REQUESTED
     created: date | None = None
+    notes: list[Note] = field(default_factory=list)  # e.g. the short note of the member who marked it done
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -291,6 +298,7 @@ class AgendaItem:
     text: str = ""
     goal_uid: str | None = None
     agreement_uid: str | None = None
+    proposed_by: str | None = None  # who proposed it, when not the one preparing the agenda (the patient)
 
 
 @dataclass
@@ -428,6 +436,32 @@ MARKED_BY_HAND = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatu
 
 
 @dataclass
+class Wish:
+    """What the patient asks of the group, for a care professional to take up or set aside (a Communication).
+
+    A wish for the next meeting names a place, a chair (a member's `who`), a theme and/or says something in
+    own words; a request for a pause or an end says why. It stays open until a care professional takes it up
+    (its wishes are applied to the meeting, or the group is paused or ended) or sets it aside.
+    """
+
+    uid: str
+    kind: WishKind
+    by: str  # the patient's reference
+    sent: datetime
+    place: str = ""
+    chair: str | None = None
+    theme: MeetingTheme | None = None
+    text: str = ""
+    meeting_uid: str | None = None  # the meeting it was given for (the next one then planned), if any
+    status: WishStatus = WishStatus.OPEN
+    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is WishStatus.OPEN
+
+
+@dataclass
 class Unreadable:
     """A resource of the group's record that the app could not read (another system or an older version wrote
     it): left out of the group and never rewritten. Saves that do not touch it go through. One of ours that
@@ -465,6 +499,7 @@ class ResourceGroup:
     agreements: list[Agreement] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
     meetings: list[Meeting] = field(default_factory=list)
+    wishes: list[Wish] = field(default_factory=list)
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     plan_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     # What the record holds for this group that the app could not read (see `Unreadable`).
@@ -548,6 +583,7 @@ class ResourceGroup:
         self.meetings.sort(key=lambda m: (m.start, m.uid))
         self.progress.sort(key=lambda p: (p.when, p.uid))
         self.places.sort(key=lambda p: (p.name.casefold(), p.uid))
+        self.wishes.sort(key=lambda w: (w.sent, w.uid))
         for meeting in self.meetings:
             start = meeting.start
             meeting.invitations.sort(key=lambda inv: (inv.sent or start, inv.uid))
@@ -595,6 +631,7 @@ class ResourceGroup:
         uids.update(p.uid for p in self.progress)
         uids.update(a.uid for a in self.agreements)
         uids.update(p.uid for p in self.places)
+        uids.update(w.uid for w in self.wishes)
         for m in self.meetings:
             uids.add(m.uid)
             uids.update(x.uid for x in (m.agenda, m.report) if x is not None)
@@ -647,8 +684,19 @@ class ResourceGroup:
 
     # ------------------------------------------------------------ members
 
-    def nominate(self, who: str, display: str, today: date, supporter: Supporter | None = None) -> Member:
-        """Add a nominee: they become a member only after their interview was held."""
+    def nominate(
+        self,
+        who: str,
+        display: str,
+        today: date,
+        supporter: Supporter | None = None,
+        proposed_by: str | None = None,
+        reason: str = "",
+    ) -> Member:
+        """Add a nominee: they become a member only after their interview was held.
+
+        `proposed_by` names the patient when they nominated someone themselves (shown as their proposal).
+        """
         self._require_open()
         if supporter is not None:
             if supporter.uid != who:
@@ -660,7 +708,13 @@ class ResourceGroup:
         if any(m.who == who and m.active for m in self.members):
             raise DomainError("Deze persoon staat al in de groep.", f"{who} is already an active member")
         member = Member(
-            new_uid(), who, check_text(display, "de naam", "display", MAX_NAME), {MemberRole.LID}, start=today
+            new_uid(),
+            who,
+            check_text(display, "de naam", "display", MAX_NAME),
+            {MemberRole.LID},
+            start=today,
+            proposed_by=proposed_by,
+            reason=check_text(reason, "waarom", "nomination reason", MAX_TEXT, required=False),
         )
         self.members.append(member)
         return member
@@ -876,10 +930,18 @@ class ResourceGroup:
         life_area: LifeArea | None = None,
         due: date | None = None,
         parent_uid: str | None = None,
+        proposed: bool = False,
     ) -> Goal:
-        """A new goal in the patient's words; a short-term goal may step towards one long-term goal."""
+        """A new goal in the patient's words; a short-term goal may step towards one long-term goal.
+
+        `proposed`: the patient wrote it down themselves; it is their proposal (lifecycle `proposed`) until
+        a care professional takes it up (`take_up_goal`).
+        """
         self._require_open()
-        goal = Goal(new_uid(), check_text(text, "het doel", "goal text"), term, life_area, start=today, due=due)
+        lifecycle = GoalLifecycle.PROPOSED if proposed else GoalLifecycle.ACTIVE
+        goal = Goal(
+            new_uid(), check_text(text, "het doel", "goal text"), term, life_area, lifecycle, start=today, due=due
+        )
         self._check_parent(goal, parent_uid)
         goal.parent_uid = parent_uid
         self.goals.append(goal)
@@ -942,6 +1004,14 @@ class ResourceGroup:
             goal.achievement = GoalAchievement.IN_PROGRESS
         return goal
 
+    def take_up_goal(self, uid: str) -> Goal:
+        """A goal the patient proposed becomes an active goal of the group (anything else: nothing changes)."""
+        self._require_open()
+        goal = self.goal(uid)
+        if goal.lifecycle is GoalLifecycle.PROPOSED:
+            goal.lifecycle = GoalLifecycle.ACTIVE
+        return goal
+
     def add_goal_note(self, uid: str, text: str, when: datetime, author: str | None = None) -> Note:
         self._require_open()
         note = Note(when, check_text(text, "de notitie", "note"), author)
@@ -949,7 +1019,13 @@ class ResourceGroup:
         return note
 
     def score_progress(
-        self, goal_uid: str, score: int, when: datetime, meeting_uid: str | None = None, note: str = ""
+        self,
+        goal_uid: str,
+        score: int,
+        when: datetime,
+        meeting_uid: str | None = None,
+        note: str = "",
+        by: str | None = None,
     ) -> ProgressScore:
         """Record a 0-10 progress score for a goal."""
         self._require_open()
@@ -963,9 +1039,9 @@ class ResourceGroup:
             # One score per goal per meeting: scoring again at the same meeting corrects the earlier score.
             earlier = next((p for p in self.progress if p.goal_uid == goal_uid and p.meeting_uid == meeting_uid), None)
             if earlier is not None:
-                earlier.score, earlier.note = score, clean_note
+                earlier.score, earlier.note, earlier.by = score, clean_note, by or earlier.by
                 return earlier
-        entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note)
+        entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note, by)
         self.progress.append(entry)
         self.normalise_order()
         return entry
@@ -1019,8 +1095,11 @@ class ResourceGroup:
         agreement.owner, agreement.goal_uid, agreement.due, agreement.status = owner, goal_uid, due, status
         return agreement
 
-    def mark_agreement_done(self, uid: str) -> Agreement:
-        """The agreement is done (its owner says so); one done already stays done, a cancelled one cannot be."""
+    def mark_agreement_done(
+        self, uid: str, note: str = "", when: datetime | None = None, by: str | None = None
+    ) -> Agreement:
+        """The agreement is done (its owner says so, with a short note if they like); one done already stays
+        done, a cancelled one cannot be."""
         self._require_open()
         agreement = self.agreement(uid)
         if agreement.status is AgreementStatus.CANCELLED:
@@ -1028,6 +1107,11 @@ class ResourceGroup:
                 "Deze afspraak gaat niet meer door. Je kunt hem daarom niet op klaar zetten.",
                 f"agreement {uid} is cancelled and cannot be marked done",
             )
+        clean = check_text(note, "de notitie", "note", MAX_NOTE, required=False)
+        if clean:
+            if when is None:
+                raise DomainError("Geef een geldige datum en tijd.", "agreement note without a time")
+            agreement.notes.append(Note(when, clean, by))
         agreement.status = AgreementStatus.COMPLETED
         return agreement
 
@@ -1240,8 +1324,10 @@ class ResourceGroup:
             raise DomainError("Kies of je komt, niet komt of misschien komt.", "an answer of needs-action")
         meeting.participant(who).response = response
 
-    def propose_agenda_item(self, meeting_uid: str, text: str) -> Agenda:
-        """Add an item in own words to the end of the agenda of a meeting still to come, while it is prepared."""
+    def propose_agenda_item(self, meeting_uid: str, text: str, by: str | None = None) -> Agenda:
+        """Add an item in own words to the end of the agenda of a meeting still to come, while it is prepared.
+
+        `by` names who proposed it (the patient): the item is shown as their proposal."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
         if not meeting.is_planned:
@@ -1254,7 +1340,7 @@ class ResourceGroup:
                 "De agenda is al klaar. Vraag de regieondersteuner om je punt nog toe te voegen.",
                 f"agenda item for a {meeting.agenda.status} agenda",
             )
-        item = AgendaItem(check_text(text, "het agendapunt", "agenda item", MAX_TEXT))
+        item = AgendaItem(check_text(text, "het agendapunt", "agenda item", MAX_TEXT), proposed_by=by)
         if meeting.agenda is None:
             meeting.agenda = Agenda(new_uid())
         meeting.agenda.items.append(item)
@@ -1273,7 +1359,7 @@ class ResourceGroup:
             text = check_text(item.text, "het agendapunt", "agenda item", MAX_TEXT, required=False)
             if not text and item.goal_uid is None and item.agreement_uid is None:
                 continue
-            checked.append(AgendaItem(text, item.goal_uid, item.agreement_uid))
+            checked.append(AgendaItem(text, item.goal_uid, item.agreement_uid, item.proposed_by))
         if meeting.agenda is None:
             meeting.agenda = Agenda(new_uid())
         meeting.agenda.items = checked
@@ -1339,3 +1425,117 @@ class ResourceGroup:
         if meeting.status is MeetingStatus.PROPOSED:
             meeting.status = MeetingStatus.BOOKED
         return invitation
+
+    # ------------------------------------------------------------ the patient's wishes
+
+    def wish(self, uid: str) -> Wish:
+        for w in self.wishes:
+            if w.uid == uid:
+                return w
+        raise DomainError("Deze wens hoort niet bij deze groep.", f"no wish {uid}")
+
+    def open_wishes(self) -> list[Wish]:
+        return [w for w in self.wishes if w.is_open]
+
+    def give_meeting_wish(
+        self,
+        by: str,
+        sent: datetime,
+        *,
+        place: str = "",
+        chair: str | None = None,
+        theme: MeetingTheme | None = None,
+        text: str = "",
+    ) -> Wish:
+        """The patient's wishes for the next meeting (place, chair, theme, in own words); at least one."""
+        self._require_open()
+        clean_place = check_text(place, "de plek", "place", MAX_NAME, required=False)
+        clean_text = check_text(text, "je toelichting", "wish text", MAX_TEXT, required=False)
+        if chair is not None and not any(m.who == chair and m.is_member for m in self.members):
+            raise DomainError("Kies als voorzitter iemand die lid is van de groep.", f"chair {chair!r} is no member")
+        if not (clean_place or chair or theme or clean_text):
+            raise DomainError(
+                "Vul minstens één wens in: een plek, een voorzitter, een thema of iets in je eigen woorden.",
+                "empty meeting wish",
+            )
+        if theme is MeetingTheme.ANDERS and not clean_text:
+            raise DomainError("Schrijf bij 'ander thema' welk thema je wilt.", "theme 'anders' without text")
+        upcoming = next((m for m in self.meetings if m.is_planned and m.start >= sent), None)
+        wish = Wish(
+            new_uid(),
+            WishKind.MEETING,
+            by,
+            sent,
+            place=clean_place,
+            chair=chair,
+            theme=theme,
+            text=clean_text,
+            meeting_uid=upcoming.uid if upcoming else None,
+        )
+        self.wishes.append(wish)
+        self.normalise_order()
+        return wish
+
+    def ask_pause_or_end(self, kind: WishKind, by: str, sent: datetime, text: str) -> Wish:
+        """The patient asks to pause or to end the group, saying why."""
+        self._require_open()
+        if kind not in (WishKind.PAUSE, WishKind.END):
+            raise DomainError("Kies: pauzeren of stoppen.", f"pause-or-end of kind {kind}")
+        if kind is WishKind.PAUSE and self.status is GroupStatus.ON_HOLD:
+            raise DomainError("De groep heeft al een pauze.", "pause asked for a group on hold")
+        if any(w.is_open and w.kind is kind for w in self.wishes):
+            raise DomainError(
+                "Je hebt dit al gevraagd. De regieondersteuner neemt contact met je op.", f"open {kind} wish exists"
+            )
+        clean = check_text(text, "waarom je dit vraagt", "reason", MAX_TEXT)
+        wish = Wish(new_uid(), kind, by, sent, text=clean)
+        self.wishes.append(wish)
+        self.normalise_order()
+        return wish
+
+    def take_up_wish(self, uid: str, meeting_uid: str | None = None) -> Wish:
+        """A care professional takes an open wish up.
+
+        A meeting wish is applied to `meeting_uid` (a planned meeting; default: the one it was given for): its
+        place (a known place of that name, or a new one), chair and theme. A pause or end request is only
+        marked: the caller then pauses or ends the group (the service does, telling the invitees of the
+        meetings that this cancels).
+        """
+        self._require_open()
+        wish = self._open_wish(uid)
+        if wish.kind is WishKind.MEETING:
+            target = meeting_uid or wish.meeting_uid
+            if target is None:
+                raise DomainError(
+                    "Er is nog geen bijeenkomst gepland. Plan eerst een bijeenkomst; neem daarna de wens over.",
+                    f"meeting wish {uid} without a meeting",
+                )
+            meeting = self.meeting(target)
+            if not meeting.is_planned:
+                raise DomainError(
+                    "Deze bijeenkomst is al geweest of gaat niet door. Kies de volgende bijeenkomst.",
+                    f"take up wish {uid} on a {meeting.status} meeting",
+                )
+            if wish.place:
+                meeting.place_uid = self.add_place(wish.place).uid
+            if wish.chair is not None and any(m.who == wish.chair and m.active for m in self.members):
+                self.assign_role(meeting.uid, wish.chair, MeetingRole.VOORZITTER)
+            if wish.theme is not None:
+                meeting.theme = wish.theme
+                meeting.theme_text = wish.text[:MAX_NAME] if wish.theme is MeetingTheme.ANDERS else ""
+            wish.meeting_uid = meeting.uid
+        wish.status = WishStatus.TAKEN_UP
+        return wish
+
+    def set_aside_wish(self, uid: str) -> Wish:
+        """A care professional has read an open wish and does not take it up (talked it through, for example)."""
+        self._require_open()
+        wish = self._open_wish(uid)
+        wish.status = WishStatus.SET_ASIDE
+        return wish
+
+    def _open_wish(self, uid: str) -> Wish:
+        wish = self.wish(uid)
+        if not wish.is_open:
+            raise DomainError("Deze wens is al afgehandeld.", f"wish {uid} is {wish.status}")
+        return wish

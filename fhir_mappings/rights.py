@@ -52,6 +52,7 @@ class Action(StrEnum):
     VIEW_AGENDA = "view_agenda"
     VIEW_REPORT = "view_report"
     VIEW_TIMELINE = "view_timeline"
+    VIEW_WISHES = "view_wishes"  # the patient's wishes and requests (pause, end)
     # the group
     START_GROUP = "start_group"
     RENAME_GROUP = "rename_group"
@@ -86,6 +87,10 @@ class Action(StrEnum):
     SET_AGENDA = "set_agenda"
     PROPOSE_AGENDA_ITEM = "propose_agenda_item"
     WRITE_REPORT = "write_report"
+    # the patient's own input
+    GIVE_MEETING_WISH = "give_meeting_wish"  # place, chair, theme for the next meeting
+    ASK_PAUSE_OR_END = "ask_pause_or_end"
+    TAKE_UP_INPUT = "take_up_input"  # take up (or set aside) what the patient proposed or asked
     # the outbox
     RETRY_WAITING = "retry_waiting"
     RETRY_FAILED = "retry_failed"  # a save the EHR refused: back to waiting, and send it again
@@ -111,6 +116,7 @@ RIGHTS: dict[Action, frozenset[Role]] = {
     Action.VIEW_AGENDA: _IN_GROUP,
     Action.VIEW_REPORT: _IN_GROUP,
     Action.VIEW_TIMELINE: frozenset({R, RO, CP}),
+    Action.VIEW_WISHES: frozenset({R, RO, CP}),
     Action.START_GROUP: frozenset({RO, CP}),
     Action.RENAME_GROUP: frozenset({R, RO, CP}),
     Action.CHANGE_STATUS: _PROFESSIONALS,
@@ -140,6 +146,9 @@ RIGHTS: dict[Action, frozenset[Role]] = {
     Action.SET_AGENDA: _PROFESSIONALS,
     Action.PROPOSE_AGENDA_ITEM: frozenset({R}),
     Action.WRITE_REPORT: _PROFESSIONALS,
+    Action.GIVE_MEETING_WISH: frozenset({R}),
+    Action.ASK_PAUSE_OR_END: frozenset({R}),
+    Action.TAKE_UP_INPUT: _PROFESSIONALS,
     Action.RETRY_WAITING: _IN_GROUP,
     # Care professionals of the patient see the saves the EHR refused (their content may be anyone's) and
     # decide: try again, or let it lapse. Both are recorded on the entry and in the log.
@@ -263,6 +272,8 @@ def visible_to(group: ResourceGroup, actor: Actor) -> ResourceGroup:
     for interview in out.interviews:
         if not may_see_interview(actor, interview):
             interview.sections = {}
+    if not actor.may(Action.VIEW_WISHES):
+        out.wishes = []
     if not actor.may(Action.VIEW_MEMBER_DETAILS):
         out.members = [m for m in out.members if m.is_member]
         out.interviews = []

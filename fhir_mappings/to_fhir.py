@@ -25,15 +25,19 @@ from fhir_mappings.codes import (
     CS_PROVENANCE_AGENT_TYPE,
     CS_V3_CONFIDENTIALITY,
     CS_V3_PARTICIPATION_TYPE,
+    CS_WISH_KIND,
     EXT_AFTER_TREATMENT,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
     EXT_MEMBER_KEY,
+    EXT_NOMINATION_REASON,
     EXT_NOMINATION_STATE,
+    EXT_PROPOSED_BY,
     EXT_SECTION,
     INTERVIEW_SECTIONS,
     KERNLID,
     REPORT_SECTIONS,
+    WISH_SECTIONS,
     Artifact,
     MeetingStatus,
     MeetingTheme,
@@ -64,10 +68,12 @@ from fhir_mappings.model import (
     Meeting,
     Member,
     NominationInterview,
+    Note,
     Place,
     ProgressScore,
     ResourceGroup,
     Supporter,
+    Wish,
 )
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 
@@ -114,7 +120,18 @@ def _participant(member: Member, base: Json | None, index: RefIndex) -> Json:
         if had_state or member.nomination is not NominationState.LID
         else []
     )
-    set_or_drop(part, "extension", merge_extensions(part.get("extension"), state, [EXT_NOMINATION_STATE]))
+    by = member.proposed_by
+    proposed = [{"url": EXT_PROPOSED_BY, "valueReference": _ref(index, by)}] if by else []
+    reason = [{"url": EXT_NOMINATION_REASON, "valueString": member.reason}] if member.reason else []
+    set_or_drop(
+        part,
+        "extension",
+        merge_extensions(
+            part.get("extension"),
+            state + proposed + reason,
+            [EXT_NOMINATION_STATE, EXT_PROPOSED_BY, EXT_NOMINATION_REASON],
+        ),
+    )
     return part
 
 
@@ -262,16 +279,7 @@ def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
     first = dict(targets[0]) if targets else {}
     set_or_drop(first, "dueDate", fmt_date(g.due))
     set_or_drop(res, "target", ([first] if first else []) + targets[1:])
-    notes = []
-    for n in g.notes:
-        note = dict(n.source or {})
-        note["text"] = n.text
-        note["time"] = fmt_datetime(n.time)
-        if n.author:
-            note.pop("authorString", None)
-            note["authorReference"] = {"reference": n.author}
-        notes.append(note)
-    set_or_drop(res, "note", notes)
+    set_or_drop(res, "note", _notes(g.notes, index))
     steps = [
         {
             "url": EXT_GOAL_RELATIONSHIP,
@@ -329,7 +337,22 @@ def task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
     set_or_drop(res, "restriction", restriction)
     res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
     set_or_drop(res, "authoredOn", same_date(res.get("authoredOn"), a.created))
+    set_or_drop(res, "note", _notes(a.notes, index))
     return res
+
+
+def _notes(notes: list[Note], index: RefIndex) -> list[Json]:
+    """Annotations, each kept with what another system added to it."""
+    out = []
+    for n in notes:
+        note = dict(n.source or {})
+        note["text"] = n.text
+        note["time"] = fmt_datetime(n.time)
+        if n.author:
+            note.pop("authorString", None)
+            note["authorReference"] = {"reference": index.ref(n.author)}
+        out.append(note)
+    return out
 
 
 def observation(group: ResourceGroup, p: ProgressScore, index: RefIndex) -> Json:
@@ -346,6 +369,8 @@ def observation(group: ResourceGroup, p: ProgressScore, index: RefIndex) -> Json
     res["valueInteger"] = p.score
     res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
     set_or_drop(res, "note", [{"text": p.note}] if p.note else None)
+    if p.by:
+        res["performer"] = _keep_refs(res.get("performer"), [_ref(index, p.by)], index, {p.by})
     meeting = [{"url": EXT_MEETING, "valueReference": _ref(index, p.meeting_uid)}] if p.meeting_uid else []
     set_or_drop(res, "extension", merge_extensions(res.get("extension"), meeting, [EXT_MEETING]))
     return res
@@ -505,11 +530,14 @@ def agenda(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json | None:
     payload: list[Json] = []
     for item in a.items:
         target = item.goal_uid or item.agreement_uid
-        if target is not None:
-            ref = _ref(index, target, item.text or None)
-            payload.append({"contentReference": ref})
-        else:
-            payload.append({"contentString": item.text})
+        entry: Json = (
+            {"contentReference": _ref(index, target, item.text or None)}
+            if target is not None
+            else {"contentString": item.text}
+        )
+        if item.proposed_by:
+            entry["extension"] = [{"url": EXT_PROPOSED_BY, "valueReference": _ref(index, item.proposed_by)}]
+        payload.append(entry)
     set_or_drop(res, "payload", payload)
     return res
 
@@ -576,6 +604,33 @@ def interview_record(group: ResourceGroup, iv: NominationInterview, index: RefIn
     return res
 
 
+def wish(group: ResourceGroup, w: Wish, index: RefIndex) -> Json:
+    """The patient's wish (Communication from the patient to the team): for the next meeting, a pause or an end."""
+    res = _communication(group, w.source, w.uid, Artifact.WISH, w.status.value, index)
+    topic = dict(res.get("topic") or {})
+    topic["coding"] = merge_codings(topic.get("coding"), [product_coding(w.kind)], [CS_WISH_KIND])
+    res["topic"] = topic
+    res["sender"] = _ref(index, w.by)
+    res["recipient"] = _keep_refs(res.get("recipient"), [_ref(index, group.uid)], index, {group.uid})
+    res["sent"] = fmt_datetime(w.sent)
+    ours = [_ref(index, w.meeting_uid)] if w.meeting_uid else []
+    set_or_drop(res, "partOf", _keep_refs(res.get("partOf"), ours, index, {m.uid for m in group.meetings}))
+    themes = [{"coding": [product_coding(w.theme)]}] if w.theme is not None else []
+    set_or_drop(res, "reasonCode", merge_concepts(res.get("reasonCode"), themes, [CS_MEETING_THEME]))
+    texts = {k: v for k, v in ((Section.PLAATS, w.place), (Section.TOELICHTING, w.text)) if v}
+    payload = _sections(texts, WISH_SECTIONS)
+    if w.chair:
+        payload.insert(
+            1 if w.place else 0,
+            {
+                "extension": [{"url": EXT_SECTION, "valueCoding": product_coding(Section.VOORZITTER)}],
+                "contentReference": _ref(index, w.chair, _display(group, w.chair)),
+            },
+        )
+    set_or_drop(res, "payload", payload)
+    return res
+
+
 def with_confidentiality(meta: Json | None, code: str) -> Json:
     """`meta` with one v3-Confidentiality label in `security` (other labels and elements kept)."""
     out = dict(meta or {})
@@ -610,6 +665,7 @@ def group_to_fhir(group: ResourceGroup, index: RefIndex | None = None) -> list[W
             out.append(Written(iv.appointment_uid, appt))
         out.append(Written(iv.uid, interview_record(group, iv, index)))
     out += [Written(p.uid, observation(group, p, index)) for p in group.progress]
+    out += [Written(w.uid, wish(group, w, index)) for w in group.wishes]
     for w in out:
         check_compartment(w.resource, group.patient, {s.uid for s in group.supporters}, index)
     return out

@@ -7,7 +7,7 @@ done (`Action.MARK_OWN_AGREEMENT_DONE`, checked against the agreement's owner).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from fhir_mappings.codes import AgreementStatus
 from fhir_mappings.model import Agreement, ResourceGroup
@@ -64,13 +64,16 @@ def _owner_of(uid: str) -> Callable[[ResourceGroup], str]:
     return lambda group: group.agreement(uid).owner or ""
 
 
-def mark_agreement_done(uow: UnitOfWork, key: str, *, uid: str) -> Done[Agreement]:
-    """The patient or a member says their own agreement is done (care professionals change it instead)."""
+def mark_agreement_done(
+    uow: UnitOfWork, key: str, *, uid: str, note: str = "", now: datetime | None = None
+) -> Done[Agreement]:
+    """The patient or a member says their own agreement is done, with a short note if they like (care
+    professionals change it instead). The note is dated `now` and signed by the acting user."""
     return act(
         uow,
         key,
         Action.MARK_OWN_AGREEMENT_DONE,
         "Afspraak klaar gemeld",
-        lambda g, _: g.mark_agreement_done(uid),
+        lambda g, actor: g.mark_agreement_done(uid, note, now, actor.who),
         owner=_owner_of(uid),
     )

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea
 from fhir_mappings.model import Goal, Note, ProgressScore, ResourceGroup
-from fhir_mappings.rights import Action, Actor
+from fhir_mappings.rights import Action, Actor, Role
 from plugin.services.core import act
 from plugin.services.uow import Done, UnitOfWork
 
@@ -26,14 +26,30 @@ def add_goal(
     due: date | None = None,
     parent_uid: str | None = None,
 ) -> Done[Goal]:
-    """A new goal in the patient's words; a short-term goal may be a step towards a long-term one."""
+    """A new goal in the patient's words; a short-term goal may be a step towards a long-term one.
+
+    A goal the patient adds themselves is their proposal (`proposed`) until a care professional takes it up.
+    """
     return act(
         uow,
         key,
         Action.ADD_GOAL,
         "Doel toegevoegd",
-        lambda g, _: g.add_goal(text, term, today, life_area=life_area, due=due, parent_uid=parent_uid),
+        lambda g, actor: g.add_goal(
+            text,
+            term,
+            today,
+            life_area=life_area,
+            due=due,
+            parent_uid=parent_uid,
+            proposed=actor.role is Role.REGISSEUR,
+        ),
     )
+
+
+def take_up_goal(uow: UnitOfWork, key: str, *, uid: str) -> Done[Goal]:
+    """A care professional takes up a goal the patient proposed: it becomes an active goal of the group."""
+    return act(uow, key, Action.TAKE_UP_INPUT, "Doel van de patiënt overgenomen", lambda g, _: g.take_up_goal(uid))
 
 
 def edit_goal(
@@ -80,10 +96,13 @@ def score_progress(
     meeting_uid: str | None = None,
     note: str = "",
 ) -> Done[ProgressScore]:
-    """A 0-10 progress score; for a meeting it counts at that meeting's time, else at `now`."""
+    """A 0-10 progress score by the acting user; for a meeting it counts at that meeting's time, else at `now`.
 
-    def change(group: ResourceGroup, _: Actor) -> ProgressScore:
+    The patient's own score before a meeting (no `meeting_uid`) counts at `now`, and names them as performer.
+    """
+
+    def change(group: ResourceGroup, actor: Actor) -> ProgressScore:
         when = group.meeting(meeting_uid).start if meeting_uid is not None else now
-        return group.score_progress(uid, score, when, meeting_uid, note)
+        return group.score_progress(uid, score, when, meeting_uid, note, by=actor.who)
 
     return act(uow, key, Action.SCORE_PROGRESS, "Voortgangscijfer voor doel vastgelegd", change)

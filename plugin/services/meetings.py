@@ -237,7 +237,7 @@ def propose_agenda_item(uow: UnitOfWork, key: str, *, meeting_uid: str, text: st
         key,
         Action.PROPOSE_AGENDA_ITEM,
         "Agendapunt voorgesteld",
-        lambda g, _: g.propose_agenda_item(meeting_uid, text),
+        lambda g, actor: g.propose_agenda_item(meeting_uid, text, by=actor.who),
     )
 
 

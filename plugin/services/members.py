@@ -14,7 +14,7 @@ from datetime import date, datetime
 from fhir_mappings.codes import InterviewVisibility, NominationState, Section
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter, new_uid
-from fhir_mappings.rights import Action, Actor
+from fhir_mappings.rights import Action, Actor, Role
 from plugin.services.core import act
 from plugin.services.uow import Done, UnitOfWork
 
@@ -36,8 +36,19 @@ class Contact:
     email: str = ""
 
 
+def _proposer(actor: Actor) -> str | None:
+    """The patient, when they nominate someone themselves (their nomination is shown as theirs)."""
+    return actor.who if actor.role is Role.REGISSEUR else None
+
+
 def _nominate_supporter(
-    group: ResourceGroup, name: str, relationship: Relationship, contact: Contact, today: date
+    group: ResourceGroup,
+    name: str,
+    relationship: Relationship,
+    contact: Contact,
+    today: date,
+    proposed_by: str | None,
+    reason: str,
 ) -> Member:
     uid = new_uid()
     supporter = Supporter(
@@ -49,24 +60,40 @@ def _nominate_supporter(
         email=contact.email.strip(),
         relationship_text=relationship.text.strip(),
     )
-    return group.nominate(uid, supporter.name, today, supporter)
+    return group.nominate(uid, supporter.name, today, supporter, proposed_by, reason)
 
 
 def nominate_relation(
-    uow: UnitOfWork, key: str, *, name: str, relationship: Relationship, contact: Contact, today: date
+    uow: UnitOfWork,
+    key: str,
+    *,
+    name: str,
+    relationship: Relationship,
+    contact: Contact,
+    today: date,
+    reason: str = "",
 ) -> Done[Member]:
-    """Nominate someone from the patient's own circle (family, friend, neighbour): a new RelatedPerson."""
+    """Nominate someone from the patient's own circle (family, friend, neighbour): a new RelatedPerson.
+
+    `reason`: why, in the nominator's words (the patient says why they want this person in the group)."""
     return act(
         uow,
         key,
         Action.NOMINATE,
         "Naaste genomineerd voor de resourcegroep",
-        lambda g, _: _nominate_supporter(g, name, relationship, contact, today),
+        lambda g, actor: _nominate_supporter(g, name, relationship, contact, today, _proposer(actor), reason),
     )
 
 
 def nominate_outside_professional(
-    uow: UnitOfWork, key: str, *, name: str, occupation: Relationship, contact: Contact, today: date
+    uow: UnitOfWork,
+    key: str,
+    *,
+    name: str,
+    occupation: Relationship,
+    contact: Contact,
+    today: date,
+    reason: str = "",
 ) -> Done[Member]:
     """Nominate a professional from outside the clinic: a RelatedPerson whose relationship is their occupation."""
     return act(
@@ -74,18 +101,20 @@ def nominate_outside_professional(
         key,
         Action.NOMINATE,
         "Hulpverlener van buiten de instelling genomineerd voor de resourcegroep",
-        lambda g, _: _nominate_supporter(g, name, occupation, contact, today),
+        lambda g, actor: _nominate_supporter(g, name, occupation, contact, today, _proposer(actor), reason),
     )
 
 
-def nominate_practitioner(uow: UnitOfWork, key: str, *, reference: str, display: str, today: date) -> Done[Member]:
+def nominate_practitioner(
+    uow: UnitOfWork, key: str, *, reference: str, display: str, today: date, reason: str = ""
+) -> Done[Member]:
     """Nominate a practitioner of the clinic (`reference` "Practitioner/<id>", with the name the record has)."""
     return act(
         uow,
         key,
         Action.NOMINATE,
         "Behandelaar genomineerd voor de resourcegroep",
-        lambda g, _: g.nominate(reference, display, today),
+        lambda g, actor: g.nominate(reference, display, today, proposed_by=_proposer(actor), reason=reason),
     )
 
 

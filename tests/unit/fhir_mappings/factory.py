@@ -14,6 +14,7 @@ from fhir_mappings.codes import (
     MeetingTheme,
     ParticipationStatus,
     Section,
+    WishKind,
 )
 from fhir_mappings.model import AgendaItem, ResourceGroup, Supporter, new_uid
 
@@ -132,4 +133,32 @@ def full_group() -> ResourceGroup:
     )
     g.plan_meeting(*g.propose_next_meeting_time(datetime(2026, 4, 8, 9, 0, tzinfo=AMS)))
     g.continue_after_treatment(date(2026, 6, 1))
+    return g
+
+
+def group_with_patient_input() -> ResourceGroup:
+    """`full_group` plus what the patient puts forward themselves: a nomination with a reason, a proposed goal,
+    an agenda item, a score before the meeting, wishes for the meeting and a request to pause; and a member's
+    note when marking their agreement done."""
+    g = full_group()
+    meeting_uid = g.meetings[-1].uid
+    agreement_uid = g.agreements[-1].uid
+    goal_uid = g.goals[0].uid
+    later = datetime(2026, 4, 20, 19, 0, tzinfo=AMS)
+    neighbour_uid = new_uid()
+    g.nominate(
+        neighbour_uid,
+        "Fatima (buurvrouw)",
+        TODAY,
+        Supporter(neighbour_uid, "Fatima", "NBOR", "http://terminology.hl7.org/CodeSystem/v3-RoleCode"),
+        proposed_by=PATIENT,
+        reason="Ze helpt me als het druk is.",
+    )
+    g.add_goal("Weer gaan zwemmen", GoalTerm.KORT, TODAY, LifeArea.SPORT, proposed=True)
+    g.propose_agenda_item(meeting_uid, "Hoe het gaat met slapen", by=PATIENT)
+    g.score_progress(goal_uid, 5, later, meeting_uid, "Gaat wat beter", by=PATIENT)
+    g.mark_agreement_done(agreement_uid, "Twee sportscholen bekeken.", later, g.agreements[-1].owner)
+    chair = next(m.who for m in g.members if m.display == "Ans de Vries")
+    g.give_meeting_wish(PATIENT, later, place="Bij mij thuis", chair=chair, theme=MeetingTheme.SIGNALERINGSPLAN)
+    g.ask_pause_or_end(WishKind.PAUSE, PATIENT, later + timedelta(minutes=5), "Ik ga drie maanden op reis.")
     return g

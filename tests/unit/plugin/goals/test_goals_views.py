@@ -310,7 +310,7 @@ def test_the_patient_adds_goals_notes_and_scores_herself(tmp_path: Path) -> None
         added = env.post("/doelen/nieuw", {"text": "Elke week zwemmen", "term": "lang", "life_area": "sport-bewegen"})
         assert added.status_code == 303, text(added)
         swim = goal_named(env, "Elke week zwemmen")
-        assert swim["lifecycleStatus"] == "active"
+        assert swim["lifecycleStatus"] == "proposed"  # her proposal, until a care professional takes it up
         uid = uid_of(swim)
 
         detail = text(env.get(f"/doelen/{uid}"))
@@ -324,6 +324,8 @@ def test_the_patient_adds_goals_notes_and_scores_herself(tmp_path: Path) -> None
         assert [
             o["valueInteger"] for o in env.resources("Observation") if o["focus"][0]["reference"].endswith(swim["id"])
         ] == [3]
+        score = next(o for o in env.resources("Observation") if o["focus"][0]["reference"].endswith(swim["id"]))
+        assert score["performer"] == [{"reference": "Patient/sanne-bakker"}]
         edited = env.post(f"/doelen/{uid}", {"text": "Elke week zwemmen", "term": "lang", "status": "completed"})
         assert edited.status_code == 303, text(edited)
         assert goal_named(env, "Elke week zwemmen")["achievementStatus"]["coding"][0]["code"] == "achieved"
