@@ -1434,9 +1434,6 @@ class ResourceGroup:
                 return w
         raise DomainError("Deze wens hoort niet bij deze groep.", f"no wish {uid}")
 
-    def open_wishes(self) -> list[Wish]:
-        return [w for w in self.wishes if w.is_open]
-
     def give_meeting_wish(
         self,
         by: str,

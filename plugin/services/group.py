@@ -135,13 +135,20 @@ def change_lifecycle(
         if step is Lifecycle.AFTER_TREATMENT:
             group.continue_after_treatment(today)
             return
-        new = _LIFECYCLE_STATUS[step]
-        # An illegal step is refused by `change_status`; the save is applied to a copy, so nothing is cancelled then.
-        for meeting in cancelled_by(group, step) if group.status is not new else []:
-            cancel_with_notice(group, meeting.uid, sent)
-        group.change_status(new, today)
+        move_to(group, _LIFECYCLE_STATUS[step], today, sent)
 
     return act(uow, key, Action.CHANGE_STATUS, _LIFECYCLE_TEXT[step], change)
+
+
+def move_to(group: ResourceGroup, new: GroupStatus, today: date, sent: datetime) -> None:
+    """Give the group a new status; pausing or ending first cancels the planned meetings with a notice.
+
+    An illegal step is refused by `change_status`; a save is applied to a copy, so nothing is cancelled then.
+    """
+    if group.status is not new and new in (GroupStatus.ON_HOLD, GroupStatus.ENDED):
+        for meeting in group.planned_meetings():
+            cancel_with_notice(group, meeting.uid, sent)
+    group.change_status(new, today)
 
 
 def require_take_over(group: ResourceGroup, actor: Actor) -> None:

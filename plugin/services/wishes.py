@@ -14,7 +14,7 @@ from fhir_mappings.codes import GroupStatus, MeetingTheme, WishKind
 from fhir_mappings.model import ResourceGroup, Wish
 from fhir_mappings.rights import Action, Actor
 from plugin.services.core import act
-from plugin.services.meetings import cancel_with_notice
+from plugin.services.group import move_to
 from plugin.services.uow import Done, UnitOfWork
 
 
@@ -60,11 +60,7 @@ def take_up_wish(
         wish = group.take_up_wish(uid, meeting_uid)
         if wish.kind is WishKind.MEETING:
             return wish
-        new = GroupStatus.ON_HOLD if wish.kind is WishKind.PAUSE else GroupStatus.ENDED
-        if group.status is not new:
-            for meeting in group.planned_meetings():
-                cancel_with_notice(group, meeting.uid, now)
-            group.change_status(new, today)
+        move_to(group, GroupStatus.ON_HOLD if wish.kind is WishKind.PAUSE else GroupStatus.ENDED, today, now)
         return wish
 
     return act(uow, key, Action.TAKE_UP_INPUT, "Wens van de patiënt overgenomen", change)
