@@ -459,7 +459,8 @@ CASES: tuple[Case, ...] = (
         Action.RECORD_INTERVIEW,
         lambda w: f"/leden/{w.member(NOMINEE)}/gesprek-vastleggen",
         lambda w: {
-            "held_at": _local(datetime.now(AMSTERDAM) - timedelta(hours=1)),
+            # Not before the nomination (made today), not in the future: this minute.
+            "held_at": _local(datetime.now(AMSTERDAM)),
             "inzet": "Elke maand",
             "visibility": "shared",
         },
