@@ -31,16 +31,20 @@ TokenVerifier = Callable[[str], AccessGrant | None]
 class Person:
     """A person the sandbox can log in as or launch for."""
 
-    resource_type: str  # "Patient" | "Practitioner"
+    resource_type: str  # "Patient" | "Practitioner" | "RelatedPerson"
     id: str
     display: str
+    patient: str | None = None  # a RelatedPerson's patient (logical id): whose supporter they are
 
 
 class Directory(Protocol):
-    """Who exists in the sandbox EPD (patients and practitioners), read from its FHIR data."""
+    """Who exists in the sandbox EPD (patients, practitioners, and the patients' related people), read from its
+    FHIR data."""
 
     def patients(self) -> list[Person]: ...
 
     def practitioners(self) -> list[Person]: ...
+
+    def related_people(self) -> list[Person]: ...
 
     def get(self, resource_type: str, id: str) -> Person | None: ...

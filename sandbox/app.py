@@ -28,7 +28,8 @@ from sandbox import demo_data
 from sandbox.access import Directory, Person
 from sandbox.auth import AuthServerConfig, SandboxAuthServer, create_auth_blueprint
 from sandbox.epd import EpdConfig, create_epd_blueprint
-from sandbox.fhir import FhirStore, SmartUrls, StoreDirectory, create_fhir_blueprint, display_name
+from sandbox.fhir import FhirStore, SmartUrls, StoreDirectory, create_fhir_blueprint
+from sandbox.fhir.directory import person_of
 
 FHIR_JSON = "application/fhir+json"
 SESSION_COOKIE_NAME = "sandbox_session"
@@ -148,8 +149,9 @@ class UpstreamDirectory:
             bundle = response.json()
             for entry in bundle.get("entry", []):
                 resource = entry.get("resource", {})
-                if resource.get("resourceType") == resource_type:
-                    people.append(Person(resource_type, str(resource["id"]), display_name(resource)))
+                person = person_of(resource) if resource.get("resourceType") == resource_type else None
+                if person is not None:
+                    people.append(person)
             url = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
         return sorted(people, key=lambda p: p.display.casefold())
 
@@ -161,16 +163,20 @@ class UpstreamDirectory:
         """Every practitioner upstream, sorted by name."""
         return self._search("Practitioner")
 
+    def related_people(self) -> list[Person]:
+        """Every active related person upstream with their patient, sorted by name."""
+        return self._search("RelatedPerson")
+
     def get(self, resource_type: str, id: str) -> Person | None:
-        """One patient or practitioner upstream, or None."""
-        if resource_type not in ("Patient", "Practitioner") or not id:
+        """One patient, practitioner or (active) related person upstream, or None."""
+        if resource_type not in ("Patient", "Practitioner", "RelatedPerson") or not id:
             return None
         response = requests.get(
             f"{self.base}/{resource_type}/{id}", headers={"Accept": FHIR_JSON}, timeout=self.timeout
         )
         if response.status_code != 200:
             return None
-        return Person(resource_type, id, display_name(response.json()))
+        return person_of({**response.json(), "resourceType": resource_type, "id": id})
 
 
 def _client_registration(settings: SandboxSettings) -> dict[str, Any]:

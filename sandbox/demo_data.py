@@ -274,6 +274,10 @@ def _active_group(today: date) -> ResourceGroup:
         new_agreements=[cv.uid],
         written=_at(today - timedelta(days=13), 10),
     )
+    # Ans's own open agreement: something to mark done when she signs in at the portal as a member.
+    g.add_agreement(
+        "Samen twee woningen bekijken", today - timedelta(days=14), m_mother.who, house.uid, today + timedelta(days=21)
+    )
     g.plan_meeting(*g.propose_next_meeting_time(_at(today - timedelta(days=13), 11)))
     return g
 

@@ -1,4 +1,4 @@
-"""Forms of the agreements area: a new agreement and a change to one (with its status)."""
+"""Forms of the agreements area: a new agreement, a change to one (with its status), and "done" with a note."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from wtforms import SelectField
 from wtforms.validators import InputRequired, Optional
 
 from fhir_mappings.codes import AgreementStatus
-from fhir_mappings.model import MAX_TEXT
+from fhir_mappings.model import MAX_NOTE, MAX_TEXT
 from plugin.web import labels
 from plugin.web.forms import BaseForm, DutchDateField, area_field
 
@@ -41,3 +41,15 @@ class EditAgreementForm(AgreementForm):
     def fill_status(self) -> None:
         """Every agreement status, in the order an agreement goes through them."""
         self.status.choices = labels.choices(list(AgreementStatus))
+
+
+class DoneForm(BaseForm):
+    """The owner says their agreement is done, with a short note if they like."""
+
+    note = area_field(
+        _l("A short note (optional)"),
+        limit=MAX_NOTE,
+        optional=True,
+        description=_l("For example how it went, or what was hard. The group can read it."),
+        render_kw={"rows": 3},
+    )

@@ -12,8 +12,8 @@ from flask_babel import gettext
 from fhir_mappings.codes import AgreementStatus, MemberRole
 from fhir_mappings.model import Agreement, ResourceGroup
 from fhir_mappings.rights import Action
-from plugin.agreements.forms import AgreementForm, EditAgreementForm
-from plugin.group.service import GroupPage, group_page, today
+from plugin.agreements.forms import AgreementForm, DoneForm, EditAgreementForm
+from plugin.group.service import GroupPage, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.services import agreements as services
 from plugin.web.actions import Problem, can_change, run_service
@@ -141,14 +141,29 @@ def index(context_id: str) -> Any:
 @bp.post("/c/<context_id>/afspraken/<path:agreement_uid>/klaar")
 @launch_required
 def mark_done(context_id: str, agreement_uid: str) -> Any:
-    """The patient or a member says their own agreement is done."""
+    """The patient or a member says their own agreement is done, with a short note if they like.
+
+    A note that cannot be saved (too long) comes back on the agreement's page with what was typed.
+    """
     page = group_page(Action.VIEW_OWN_AGREEMENTS)
+    agreement = next((a for a in listed(page) if a.uid == agreement_uid), None)
+    form = DoneForm()
+    valid = form.validate_on_submit()
+    if not valid and agreement is not None:
+        return _render_edit(page, agreement, _edit_form(agreement), None, 422, done_form=form)
+    # Someone else's agreement is refused by the service (403), whatever was typed; it checks the note too.
+    note = form.note.data or ""
     outcome = run_service(
-        lambda uow, key: services.mark_agreement_done(uow, key, uid=agreement_uid),
+        lambda uow, key: services.mark_agreement_done(uow, key, uid=agreement_uid, note=note, now=now()),
+        form=form,
         saved_message=gettext("Well done: the agreement is marked as done. This is saved in the EHR."),
     )
     if outcome.done:
         return outcome.redirect(url_for("agreements.index"))
+    if agreement is not None and form.note.data:
+        return _render_edit(
+            page, agreement, _edit_form(agreement), None, outcome.status, done_form=form, done_problem=outcome.problem
+        )
     return _render_index(page, outcome.problem, outcome.status)
 
 
@@ -187,9 +202,34 @@ def new(context_id: str) -> Any:
     ), status
 
 
+def _edit_form(agreement: Agreement) -> EditAgreementForm:
+    """The change form filled with the agreement as it is (shown to who may change it)."""
+    return EditAgreementForm(
+        formdata=None,
+        data={
+            "description": agreement.description,
+            "owner": agreement.owner or "",
+            "due": agreement.due,
+            "goal_uid": agreement.goal_uid or "",
+            "status": agreement.status.value,
+        },
+    )
+
+
 def _render_edit(
-    page: GroupPage, agreement: Agreement, form: EditAgreementForm, problem: Problem | None, status: int
+    page: GroupPage,
+    agreement: Agreement,
+    form: EditAgreementForm,
+    problem: Problem | None,
+    status: int,
+    *,
+    done_form: DoneForm | None = None,
+    done_problem: Problem | None = None,
 ) -> Any:
+    group: ResourceGroup = page.group  # type: ignore[assignment]
+    form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
+    form.fill_status()
+    can_mark = _can(page, Action.MARK_OWN_AGREEMENT_DONE) and agreement.owner == page.actor.who
     return render_template(
         "agreements/form.html",
         page=page,
@@ -201,7 +241,9 @@ def _render_edit(
         overdue=agreement.is_overdue(today()),
         editable=_can(page, Action.EDIT_AGREEMENT),
         changeable=can_change(page.group),  # type: ignore[arg-type]
-        can_mark=_can(page, Action.MARK_OWN_AGREEMENT_DONE) and agreement.owner == page.actor.who,
+        can_mark=can_mark,
+        done_form=done_form or (DoneForm(formdata=None) if can_mark else None),
+        done_problem=done_problem,
     ), status
 
 
@@ -215,21 +257,12 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     if agreement is None:
         abort(404)
     if request.method == "GET":
-        form = EditAgreementForm(
-            formdata=None,
-            data={
-                "description": agreement.description,
-                "owner": agreement.owner or "",
-                "due": agreement.due,
-                "goal_uid": agreement.goal_uid or "",
-                "status": agreement.status.value,
-            },
-        )
+        form = _edit_form(agreement)
     else:
         form = EditAgreementForm()
         form.due.current = agreement.due  # keeping a due date that has passed since is not asked again
-    form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
-    form.fill_status()
+        form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
+        form.fill_status()
     if request.method == "GET":
         return _render_edit(page, agreement, form, None, 200)
     if not form.validate_on_submit():

@@ -21,6 +21,10 @@ class StaticDirectory:
         """All practitioners, in the order given."""
         return [p for p in self._people.values() if p.resource_type == "Practitioner"]
 
+    def related_people(self) -> list[Person]:
+        """All related people (a patient's family and friends), in the order given."""
+        return [p for p in self._people.values() if p.resource_type == "RelatedPerson"]
+
     def get(self, resource_type: str, id: str) -> Person | None:
         """One person by type and id."""
         return self._people.get((resource_type, id))

@@ -17,6 +17,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "practitioners": {"nl": "Zorgverleners", "en": "Care providers"},
     "patients": {"nl": "Patiënten", "en": "Patients"},
+    "related_people": {
+        "nl": "Naasten (familie en vrienden van een patiënt)",
+        "en": "Related people (a patient's family and friends)",
+    },
     "nobody": {"nl": "Er staan nog geen personen in het sandbox-EPD.", "en": "The sandbox EHR has no people yet."},
     "login_button": {"nl": "Inloggen", "en": "Sign in"},
     "choose_someone": {"nl": "Kies eerst een persoon.", "en": "Please choose a person first."},

@@ -106,7 +106,7 @@ def _person(server: SandboxAuthServer, reference: str | None) -> Person | None:
     if not reference or "/" not in reference:
         return None
     resource_type, _, id_ = reference.partition("/")
-    if resource_type not in ("Practitioner", "Patient"):
+    if resource_type not in ("Practitioner", "Patient", "RelatedPerson"):
         return None
     return server.directory.get(resource_type, id_)
 
@@ -201,6 +201,7 @@ def _choose_user(server: SandboxAuthServer, launch: LaunchContext | None, grant:
         "sandbox_auth/login.html",
         practitioners=server.directory.practitioners(),
         patients=server.directory.patients(),
+        related_people=server.directory.related_people(),
         invalid=bool(submitted),
     )
 
@@ -217,9 +218,12 @@ def _choose_context(server: SandboxAuthServer, launch: LaunchContext | None, per
             fhir_context=launch.fhir_context,
         )
     scopes = split_scope(grant.request.scope)
-    if person.resource_type == "Patient":
+    if person.resource_type in ("Patient", "RelatedPerson"):
+        # A patient opens their own record; a related person (family, a friend) the record of their patient,
+        # with the same patient/ scopes: the app decides what they may see and do there.
         wants_patient = "launch/patient" in scopes or has_patient_scopes(scopes)
-        return Subject(person=person, patient=person.id if wants_patient else None)
+        own = person.id if person.resource_type == "Patient" else person.patient
+        return Subject(person=person, patient=own if wants_patient else None)
     if "launch/patient" not in scopes:
         return Subject(person=person)
     submitted = request.values.get(PATIENT_FIELD)

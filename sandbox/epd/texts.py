@@ -53,6 +53,21 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "who_are_you": {"nl": "Wie bent u?", "en": "Who are you?"},
     "choose_patient": {"nl": "Kies eerst wie u bent.", "en": "Please choose who you are first."},
+    "portal_related": {
+        "nl": "Of bent u een naaste: familie of vriend van een patiënt?",
+        "en": "Or are you close to a patient: family or a friend?",
+    },
+    "related_of": {"nl": "naaste van {patient}", "en": "close to {patient}"},
+    "portal_related_intro": {
+        "nl": "U bent in het portaal als naaste van {patient}.",
+        "en": "You are in the portal as someone close to {patient}.",
+    },
+    "portal_related_app_intro": {
+        "nl": "In de app {app} ziet u de bijeenkomsten van de resourcegroep van {patient}, "
+        "de verslagen en uw eigen afspraken.",
+        "en": "In the app {app} you see the meetings of {patient}'s resource group, "
+        "the reports and your own agreements.",
+    },
     "portal_welcome": {"nl": "Welkom, {name}", "en": "Welcome, {name}"},
     "portal_app_intro": {
         "nl": "Met de app {app} houdt u samen met uw netwerk zicht op uw doelen en afspraken.",

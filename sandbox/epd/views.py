@@ -16,7 +16,9 @@ from sandbox.auth.views import SSO_SESSION_KEY
 from sandbox.epd.texts import TEXTS
 
 PRACTITIONER_SESSION_KEY = "sandbox_epd_practitioner"
-PORTAL_SESSION_KEY = "sandbox_portal_patient"
+PORTAL_SESSION_KEY = "sandbox_portal_patient"  # who signed in at the portal: "Patient/<id>" or "RelatedPerson/<id>"
+# Who may sign in at the portal: a patient, or a related person (family, a friend) of a patient.
+PORTAL_TYPES = ("Patient", "RelatedPerson")
 
 
 # Text keys of the two sign-in pages that share `pick_person.html`.
@@ -26,13 +28,6 @@ _PRACTITIONER_LOGIN = {
     "invalid": "choose_practitioner",
     "legend": "practitioners",
     "empty": "no_practitioners",
-}
-_PORTAL_LOGIN = {
-    "title": "portal_title",
-    "intro": "portal_intro",
-    "invalid": "choose_patient",
-    "legend": "who_are_you",
-    "empty": "no_patients",
 }
 
 
@@ -101,9 +96,22 @@ def create_epd_blueprint(
         id_ = session.get(PRACTITIONER_SESSION_KEY)
         return directory.get("Practitioner", id_) if id_ else None
 
-    def portal_patient() -> Person | None:
-        id_ = session.get(PORTAL_SESSION_KEY)
-        return directory.get("Patient", id_) if id_ else None
+    def person_at(reference: str) -> Person | None:
+        """The portal user a form value or the session names: "Type/id", or a bare patient id."""
+        resource_type, _, id_ = reference.rpartition("/")
+        resource_type = resource_type or "Patient"
+        if resource_type not in PORTAL_TYPES or not id_:
+            return None
+        return directory.get(resource_type, id_)
+
+    def portal_user() -> Person | None:
+        reference = session.get(PORTAL_SESSION_KEY)
+        return person_at(reference) if isinstance(reference, str) else None
+
+    def portal_page(me: Person, app_url: str | None) -> str:
+        # A related person opens the record of their patient; the page names whose group it is.
+        patient = directory.get("Patient", me.patient) if me.patient else None
+        return render_template("sandbox_epd/portal.html", me=me, patient=patient or me, app_url=app_url)
 
     def not_found(t_key: str) -> tuple[str, int]:
         return render_template("sandbox_epd/not_found.html", message_key=t_key), 404
@@ -186,35 +194,37 @@ def create_epd_blueprint(
     def portal() -> ResponseReturnValue:
         invalid = False
         if request.method == "POST":
-            chosen = directory.get("Patient", request.form.get("patient", ""))
+            chosen = person_at(request.form.get("person") or request.form.get("patient") or "")
             if chosen is not None:
-                session[PORTAL_SESSION_KEY] = chosen.id
-                session[SSO_SESSION_KEY] = f"Patient/{chosen.id}"
+                reference = f"{chosen.resource_type}/{chosen.id}"
+                session[PORTAL_SESSION_KEY] = reference
+                session[SSO_SESSION_KEY] = reference
                 return redirect(url_for(f"{bp.name}.portal_home"))
             invalid = True
+        related = directory.related_people()
+        patients = {p.id: p for p in directory.patients()}
         return render_template(
-            "sandbox_epd/pick_person.html",
-            people=directory.patients(),
+            "sandbox_epd/portal_login.html",
+            patients=list(patients.values()),
+            related=[(person, patients.get(person.patient or "")) for person in related],
             invalid=invalid,
-            field="patient",
-            endpoint="portal",
-            texts=_PORTAL_LOGIN,
         )
 
     @bp.get("/portal/me")
     def portal_home() -> ResponseReturnValue:
-        me = portal_patient()
+        me = portal_user()
         if me is None:
             return redirect(url_for(f"{bp.name}.portal"))
-        return render_template("sandbox_epd/portal.html", patient=me, app_url=None)
+        return portal_page(me, None)
 
     @bp.get("/portal/me/app")
     def portal_app() -> ResponseReturnValue:
-        me = portal_patient()
+        me = portal_user()
         if me is None:
             return redirect(url_for(f"{bp.name}.portal"))
-        # Signing in at the portal is the sandbox's single sign-on: the authorize step knows this patient.
-        session[SSO_SESSION_KEY] = f"Patient/{me.id}"
-        return render_template("sandbox_epd/portal.html", patient=me, app_url=standalone_url(config))
+        # Signing in at the portal is the sandbox's single sign-on: the authorize step knows this person (a
+        # patient, or a related person whose token then carries their patient).
+        session[SSO_SESSION_KEY] = f"{me.resource_type}/{me.id}"
+        return portal_page(me, standalone_url(config))
 
     return bp

@@ -80,7 +80,7 @@ def test_the_active_group_reads_back_with_goals_agreements_and_past_meetings(sto
     group = _read_back(store, "sanne-bakker")
 
     assert group.status is GroupStatus.ACTIVE and group.name == "Team Sanne"
-    assert len(group.goals) == 4 and len(group.agreements) == 3
+    assert len(group.goals) == 4 and len(group.agreements) == 4
     held = [m for m in group.meetings if m.status is MeetingStatus.FULFILLED]
     assert len(held) == 2 and all(m.report is not None and m.report.sections for m in held)
     assert all(m.start < NOW for m in held)
