@@ -153,3 +153,46 @@ def progress_chart(
     parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 96, 28, 4
+
+
+def sparkline(scores: Sequence[int], *, chart_id: str, title: str, max_score: int = 10) -> str:
+    """A small line of the scores in time order (oldest first), its last point marked: an overview's glance.
+
+    It is an image with an accessible name (`title`, which should say the last score in words); the page shows
+    the last score as text next to it, so nothing depends on the picture. Raises ValueError for a score outside
+    0..max_score or for no scores at all.
+    """
+    if not scores:
+        raise ValueError("a sparkline needs at least one score")
+    for score in scores:
+        if not 0 <= score <= max_score:
+            raise ValueError(f"score {score} outside 0..{max_score}")
+    base = _safe_id(chart_id) + "-spark"
+    inner_w, inner_h = SPARK_WIDTH - 2 * SPARK_PAD, SPARK_HEIGHT - 2 * SPARK_PAD
+    count = len(scores)
+
+    def point(index: int, score: int) -> tuple[float, float]:
+        x = SPARK_PAD + (inner_w / 2 if count == 1 else index * inner_w / (count - 1))
+        return x, SPARK_PAD + inner_h - score * inner_h / max_score
+
+    coords = [point(i, s) for i, s in enumerate(scores)]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" role="img" width="{SPARK_WIDTH}" '
+        f'height="{SPARK_HEIGHT}" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" aria-labelledby="{base}-title" '
+        f'id="{base}">',
+        f'<title id="{base}-title">{escape(title)}</title>',
+        f'<line x1="{SPARK_PAD}" y1="{SPARK_HEIGHT - SPARK_PAD}" x2="{SPARK_WIDTH - SPARK_PAD}" '
+        f'y2="{SPARK_HEIGHT - SPARK_PAD}" stroke="{GRID_COLOUR}" stroke-width="1"/>',
+    ]
+    if count > 1:
+        joined = " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in coords)
+        parts.append(
+            f'<polyline points="{joined}" fill="none" stroke="{LINE_COLOUR}" stroke-width="2" stroke-linejoin="round"/>'
+        )
+    last_x, last_y = coords[-1]
+    parts.append(f'<circle cx="{_fmt(last_x)}" cy="{_fmt(last_y)}" r="3" fill="{LINE_COLOUR}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

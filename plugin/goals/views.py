@@ -14,7 +14,7 @@ from markupsafe import Markup
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action
-from plugin.goals.chart import ChartPoint, dutch_date, progress_chart
+from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import GroupPage, current_service, group_page, now, today
 from plugin.i18n import current_language
@@ -129,6 +129,21 @@ def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
         date_label=label,
     )
     return Markup(svg)  # noqa: S704 - progress_chart escapes every text it writes (tested)
+
+
+def sparkline_for(group: ResourceGroup, goal: Goal) -> Markup | None:
+    """The goal's small progress line for an overview (inline SVG), or None without scores."""
+    scores = [p.score for p in group.progress_for(goal.uid)]
+    if not scores:
+        return None
+    title = ngettext(
+        "Progress on %(goal)s: %(num)d score, %(last)d out of 10.",
+        "Progress on %(goal)s: %(num)d scores, the latest %(last)d out of 10.",
+        len(scores),
+        goal=shorten(goal.text),
+        last=scores[-1],
+    )
+    return Markup(sparkline(scores, chart_id=goal.uid, title=title))  # noqa: S704 - sparkline escapes its text
 
 
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:

@@ -17,6 +17,7 @@ from plugin.goals.chart import (
     dutch_date,
     label_indices,
     progress_chart,
+    sparkline,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -125,3 +126,24 @@ def test_date_labels_thin_out_without_losing_the_first_and_last() -> None:
 def test_dutch_date() -> None:
     assert dutch_date(date(2026, 11, 22)) == "22-11-2026"
     assert dutch_date(date(2026, 4, 7)) == "07-04-2026"
+
+
+def test_sparkline_rises_with_the_scores_and_marks_the_last() -> None:
+    root = parse(sparkline([2, 5, 9], chart_id="Goal/1", title="Laatste score: 9 van 10 <&>"))
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "Laatste score: 9 van 10 <&>"  # escaped in, read back as text
+    xs_ys = [tuple(map(float, p.split(","))) for p in root.find(f"{SVG}polyline").get("points").split()]
+    assert [x for x, _ in xs_ys] == sorted(x for x, _ in xs_ys)
+    ys = [y for _, y in xs_ys]
+    assert ys[0] > ys[1] > ys[2]  # higher score, higher on the picture (smaller y)
+    dot = root.find(f"{SVG}circle")
+    assert (float(dot.get("cx")), float(dot.get("cy"))) == xs_ys[-1]
+
+
+def test_sparkline_of_one_score_is_a_dot_and_bad_scores_are_refused() -> None:
+    root = parse(sparkline([10], chart_id="g", title="t"))
+    assert root.find(f"{SVG}polyline") is None and root.find(f"{SVG}circle") is not None
+    assert float(root.find(f"{SVG}circle").get("cy")) == 4  # the top of the inner box: 10 of 10
+    for bad in ([], [11], [-1]):
+        with pytest.raises(ValueError):
+            sparkline(bad, chart_id="g", title="t")
