@@ -16,16 +16,38 @@ import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from fhir_mappings.codes import MeetingTheme, WishKind
 from fhir_mappings.errors import MappingError
 from fhir_mappings.model import ResourceGroup
-from fhir_mappings.rights import Action, may_take_over, require
-from plugin.group.forms import LIFECYCLE_ACTIONS, LifecycleForm, RenameForm, StartGroupForm, TakeOverForm
-from plugin.group.overview import attention_for, listed_agreements, name_of, timeline
+from fhir_mappings.rights import Action, Role, may_take_over, require
+from plugin.goals.views import sparkline_for
+from plugin.group.forms import (
+    LIFECYCLE_ACTIONS,
+    LifecycleForm,
+    MeetingWishForm,
+    PauseOrEndForm,
+    RenameForm,
+    StartGroupForm,
+    TakeOverForm,
+)
+from plugin.group.overview import (
+    WORKING_GOALS,
+    attention_for,
+    first_name,
+    listed_agreements,
+    name_of,
+    patient_input,
+    timeline,
+    waiting_for_patient,
+)
 from plugin.group.service import GroupPage, caseload_client, current_service, group_page, now, today
 from plugin.launch.context import launch_required
+from plugin.meetings.forms import OwnResponseForm
+from plugin.services import goals as goal_services
 from plugin.services import group as group_services
 from plugin.services import outbox as outbox_services
 from plugin.services import record as record_services
+from plugin.services import wishes as wish_services
 from plugin.services.group import Lifecycle
 from plugin.sync.caseload import load_caseload
 from plugin.sync.errors import SyncError
@@ -65,7 +87,15 @@ def group_navigation() -> dict[str, Any]:
             items.append((url_for(endpoint), gettext(label), is_current))
         return items
 
-    return {"nav_items": nav_items, "has_endpoint": lambda e: e in current_app.view_functions}
+    def to_patient(page: GroupPage | None = None) -> bool:
+        """Whether the page speaks to the patient (addressed as "je", about "your group")."""
+        return page is not None and page.actor.role is Role.REGISSEUR
+
+    return {
+        "nav_items": nav_items,
+        "has_endpoint": lambda e: e in current_app.view_functions,
+        "to_patient": to_patient,
+    }
 
 
 def _start_page(page: GroupPage, form: StartGroupForm, problem: Problem | None = None, status: int = 200) -> Any:
@@ -104,8 +134,15 @@ def overview(context_id: str) -> Any:
     moment = now()
     last = group.last_held_meeting()
     changeable = can_change(group)
+    if actor.role is Role.REGISSEUR:
+        return _patient_home(page, group)
+    if actor.role is Role.MEMBER:
+        return _member_home(page, group)
     return render_template(
         "group/overview.html",
+        patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
+        patient_name=first_name(name_of(group, group.patient)),
+        may_take_up=page.may(Action.TAKE_UP_INPUT) and changeable,
         page=page,
         group=group,
         attention=attention_for(group, actor, moment),
@@ -118,6 +155,54 @@ def overview(context_id: str) -> Any:
         take_over=page.loaded.group is not None and may_take_over(page.loaded.group, actor),
         may_lifecycle=page.may(Action.CHANGE_STATUS) and bool(g.launch.can_write),
         rename_form=RenameForm(name=group.name) if changeable and page.may(Action.RENAME_GROUP) else None,
+    )
+
+
+def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
+    """The patient's own home: their group, addressed to them, and what waits for them before the next meeting."""
+    moment = now()
+    last = group.last_held_meeting()
+    goals = [goal for goal in group.goals if goal.lifecycle in WORKING_GOALS]
+    return render_template(
+        "group/home.html",
+        page=page,
+        group=group,
+        waiting=waiting_for_patient(group, moment),
+        next_meeting=group.next_meeting(moment),
+        last_report=last.report if last is not None else None,
+        last_meeting=last,
+        goals=goals,
+        sparklines={goal.uid: sparkline_for(group, goal) for goal in goals},
+        agreements=listed_agreements(group, page.actor),
+        overdue={a.uid for a in group.overdue_agreements(moment.date())},
+        wishes=[w for w in group.wishes if w.is_open],
+        name_of=partial(name_of, group),
+        changeable=can_change(group) and bool(g.launch.can_write),
+    )
+
+
+def _member_home(page: GroupPage, group: ResourceGroup) -> Any:
+    """A member's home: the next meeting and their answer to it, their own agreements, the last report."""
+    moment = now()
+    me = page.actor.who
+    upcoming = group.next_meeting(moment)
+    mine = next((p for p in upcoming.participants if p.who == me), None) if upcoming is not None else None
+    last = group.last_held_meeting()
+    return render_template(
+        "group/member_home.html",
+        page=page,
+        group=group,
+        me=next((m for m in group.members if m.who == me and m.active), None),
+        patient_name=first_name(name_of(group, group.patient)),
+        next_meeting=upcoming,
+        my_answer=mine.response if mine is not None else None,
+        answer_form=OwnResponseForm(formdata=None),
+        last_meeting=last,
+        last_report=last.report if last is not None else None,
+        agreements=[a for a in group.agreements if a.is_open and a.owner == me],
+        overdue={a.uid for a in group.overdue_agreements(moment.date())},
+        name_of=partial(name_of, group),
+        changeable=can_change(group) and bool(g.launch.can_write),
     )
 
 
@@ -185,11 +270,14 @@ def lifecycle(context_id: str) -> Any:
     ), status
 
 
-@bp.post("/c/<context_id>/naam")
+@bp.route("/c/<context_id>/naam", methods=["GET", "POST"])
 @launch_required
 def rename(context_id: str) -> Any:
-    """Change the group's name."""
+    """Change the group's name (GET: the form with the name as it is)."""
     page = group_page(Action.RENAME_GROUP)
+    if request.method == "GET":
+        form = RenameForm(name=page.group.name if page.group is not None else "")
+        return render_template("group/rename.html", page=page, group=page.group, form=form, problem=None)
     form = RenameForm()
     problem: Problem | None = None
     status = 422
@@ -432,3 +520,107 @@ def ehr_style(context_id: str) -> Response:
     response = current_app.response_class(css, mimetype="text/css")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
+
+
+def _chair_choices(group: ResourceGroup) -> list[tuple[str, str]]:
+    """The members who can chair a meeting: everyone who is a member now, the patient too."""
+    return [(m.who, m.display) for m in group.members if m.is_member]
+
+
+@bp.route("/c/<context_id>/wens", methods=["GET", "POST"])
+@launch_required
+def meeting_wish(context_id: str) -> Any:
+    """The patient says what they wish for the next meeting: the place, who chairs, a theme, in own words."""
+    page = group_page(Action.GIVE_MEETING_WISH)
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    form = MeetingWishForm()
+    form.fill_choices(_chair_choices(group))
+    problem: Problem | None = None
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            theme = MeetingTheme(form.theme.data) if form.theme.data else None
+            place, chair, text = form.place.data or "", form.chair.data or None, form.text.data or ""
+            outcome = run_service(
+                lambda uow, key: wish_services.give_meeting_wish(
+                    uow, key, now=now(), place=place, chair=chair, theme=theme, text=text
+                ),
+                form=form,
+                saved_message=gettext("Thank you. Your direction supporter will read your wishes."),
+            )
+            if outcome.done:
+                return outcome.redirect(url_for("group.overview"))
+            problem, status = outcome.problem, outcome.status
+    return render_template(
+        "group/wish.html", page=page, group=group, form=form, problem=problem, next_meeting=group.next_meeting(now())
+    ), status
+
+
+@bp.route("/c/<context_id>/pauze-of-stoppen", methods=["GET", "POST"])
+@launch_required
+def pause_or_end(context_id: str) -> Any:
+    """The patient asks for a pause of the group, or to stop it, and says why."""
+    page = group_page(Action.ASK_PAUSE_OR_END)
+    form = PauseOrEndForm()
+    problem: Problem | None = None
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            kind, reason = WishKind(form.kind.data), form.reason.data or ""
+            outcome = run_service(
+                lambda uow, key: wish_services.ask_pause_or_end(uow, key, kind=kind, text=reason, now=now()),
+                form=form,
+                saved_message=gettext(
+                    "Your question has been sent. Your direction supporter will talk it over with you."
+                ),
+            )
+            if outcome.done:
+                return outcome.redirect(url_for("group.overview"))
+            problem, status = outcome.problem, outcome.status
+    return render_template("group/pause_or_end.html", page=page, group=page.group, form=form, problem=problem), status
+
+
+def _take_up(call: Any, saved: str) -> Any:
+    """Run a one-button take-up from the context view; a problem is shown there (nothing typed can be lost)."""
+    form = BaseForm()
+    if form.validate_on_submit():
+        outcome = run_service(call, form=form, saved_message=saved)
+        if outcome.problem is not None:
+            flash(outcome.problem.message, "error")
+    else:
+        flash(gettext("This form was not sent completely. Reload the page and try again."), "error")
+    return redirect(url_for("group.overview") + "#input-h", code=303)
+
+
+@bp.post("/c/<context_id>/inbreng/<path:wish_uid>/overnemen")
+@launch_required
+def take_up_wish(context_id: str, wish_uid: str) -> Any:
+    """Take up the patient's wish: applied to the meeting, or the group paused or ended, in one step."""
+    group_page(Action.TAKE_UP_INPUT)
+    return _take_up(
+        lambda uow, key: wish_services.take_up_wish(uow, key, uid=wish_uid, today=today(), now=now()),
+        gettext("Taken up."),
+    )
+
+
+@bp.post("/c/<context_id>/inbreng/<path:wish_uid>/gelezen")
+@launch_required
+def set_aside_wish(context_id: str, wish_uid: str) -> Any:
+    """The patient's wish was read and is not taken up (for example: talked through together)."""
+    group_page(Action.TAKE_UP_INPUT)
+    return _take_up(
+        lambda uow, key: wish_services.set_aside_wish(uow, key, uid=wish_uid),
+        gettext("Marked as read. Nothing was changed."),
+    )
+
+
+@bp.post("/c/<context_id>/doelvoorstel/<path:goal_uid>/overnemen")
+@launch_required
+def take_up_goal(context_id: str, goal_uid: str) -> Any:
+    """Take up a goal the patient proposed: it becomes an active goal of the group."""
+    group_page(Action.TAKE_UP_INPUT)
+    return _take_up(
+        lambda uow, key: goal_services.take_up_goal(uow, key, uid=goal_uid), gettext("The goal is taken up.")
+    )

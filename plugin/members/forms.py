@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import AnyOf, DataRequired, Optional, Regexp, ValidationError
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, NominationState, Section
-from fhir_mappings.model import MAX_NAME
+from fhir_mappings.model import MAX_NAME, MAX_TEXT
 from plugin.group.service import now
 from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
 from plugin.web.forms import BaseForm, LocalDateTimeField, RequiredIf, area_field, bounded, required, text_field
@@ -101,6 +101,12 @@ class PersonForm(BaseForm):
     )
     phone = phone_field(_l("Phone number (optional)"))
     email = email_field(_l("E-mail address (optional)"))
+    reason = area_field(
+        _l("Why this person? (optional)"),
+        limit=MAX_TEXT,
+        optional=True,
+        description=_l("For example: she knows me well and notices early when things are not going well."),
+    )
 
 
 class PractitionerForm(BaseForm):
@@ -126,6 +132,12 @@ class ProfessionalForm(BaseForm):
     )
     pro_phone = phone_field(_l("Phone number (optional)"))
     pro_email = email_field(_l("E-mail address (optional)"))
+    pro_reason = area_field(
+        _l("Why this person? (optional)"),
+        limit=MAX_TEXT,
+        optional=True,
+        description=_l("For example: he helps me with my money and knows what is going on."),
+    )
 
 
 class PlanInterviewForm(BaseForm):

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext
 
-from fhir_mappings.codes import INTERVIEW_SECTIONS, MemberRole, NominationState
+from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter
-from fhir_mappings.rights import Action, may_see_interview
+from fhir_mappings.rights import Action, Role, may_see_interview
 from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
 from plugin.launch.context import launch_required
 from plugin.members import people
@@ -220,13 +220,24 @@ def _render_nominate(
 ) -> tuple[str, int]:
     search = search if search is not None else search_practitioners(request.args.get("zoek", ""))
     in_group = {m.who for m in group.members if m.active}
+    person_form = person_form or PersonForm(formdata=None)
+    professional_form = professional_form or ProfessionalForm(formdata=None)
+    if page.actor.role is Role.REGISSEUR:  # the patient nominates: the form speaks to them
+        person_form.relationship.label.text = gettext("Who is this for you?")
+        person_form.relationship_text.label.text = gettext("In your own words (you may leave this empty)")
+        professional_form.profession_text.label.text = gettext(
+            "Profession and organisation in your own words (you may leave this empty)"
+        )
+        person_form.reason.label.text = professional_form.pro_reason.label.text = gettext(
+            "Why do you want this person in your group? (you may leave this empty)"
+        )
     return render_template(
         "members/nominate.html",
         page=page,
         group=group,
-        person_form=person_form or PersonForm(formdata=None),
+        person_form=person_form,
         practitioner_form=practitioner_form or PractitionerForm(formdata=None),
-        professional_form=professional_form or ProfessionalForm(formdata=None),
+        professional_form=professional_form,
         search=search,
         in_group=in_group,
         failed=failed,
@@ -263,9 +274,10 @@ def nominate_person(context_id: str) -> Any:
         name = form.name.data or ""
         relationship = _relationship(people.PERSONAL, form.relationship.data or "", form.relationship_text.data)
         contact = services.Contact(form.phone.data or "", form.email.data or "")
+        reason = form.reason.data or ""
         outcome = run_service(
             lambda uow, key: services.nominate_relation(
-                uow, key, name=name, relationship=relationship, contact=contact, today=today()
+                uow, key, name=name, relationship=relationship, contact=contact, today=today(), reason=reason
             ),
             form=form,
         )
@@ -323,9 +335,10 @@ def nominate_professional(context_id: str) -> Any:
         name = form.pro_name.data or ""
         occupation = _relationship(people.PROFESSIONS, form.profession.data or "", form.profession_text.data)
         contact = services.Contact(form.pro_phone.data or "", form.pro_email.data or "")
+        reason = form.pro_reason.data or ""
         outcome = run_service(
             lambda uow, key: services.nominate_outside_professional(
-                uow, key, name=name, occupation=occupation, contact=contact, today=today()
+                uow, key, name=name, occupation=occupation, contact=contact, today=today(), reason=reason
             ),
             form=form,
         )
@@ -373,12 +386,17 @@ def _fresh_forms(found: Person) -> MemberForms:
     )
 
 
-def _record_visibility(interview: NominationInterview | None) -> str:
-    """Who may read the interview's record, in words (a record without a stated visibility: professionals only)."""
+def _record_visibility(interview: NominationInterview | None, to_patient: bool = False) -> str:
+    """Who may read the interview's record, in words (a record without a stated visibility: professionals only);
+    `to_patient`: said to the patient ("you")."""
     if interview is None or interview.held_at is None:
         return ""
     if interview.visibility is None:
         return gettext("only the care professionals (nobody chose when it was written down)")
+    if to_patient:
+        if interview.visibility is InterviewVisibility.SHARED:
+            return gettext("you and the care professionals")
+        return gettext("only the care professionals, not you")
     return str(VISIBILITY_WORDS[interview.visibility])
 
 
@@ -408,7 +426,7 @@ def _render_member(
         interview=interview,
         held=held,
         record_visible=interview is not None and may_see_interview(page.actor, interview),
-        record_visibility=_record_visibility(interview),
+        record_visibility=_record_visibility(interview, page.actor.role is Role.REGISSEUR),
         names=_names(group, [interviewer]),
         interview_sections=INTERVIEW_SECTIONS,
         forms=forms,

@@ -25,6 +25,8 @@ from fhir_mappings.codes import (
     NominationState,
     ParticipationStatus,
     Section,
+    WishKind,
+    WishStatus,
 )
 
 # Keyed by (enum type, value): the codes are StrEnums, and e.g. GroupStatus.ACTIVE == GoalLifecycle.ACTIVE.
@@ -90,6 +92,12 @@ _PAIRS: list[tuple[Enum, object]] = [
     (ParticipationStatus.TENTATIVE, _l("maybe")),
     (AgendaStatus.PREPARATION, _l("being prepared")),
     (AgendaStatus.COMPLETED, _l("ready")),
+    (WishKind.MEETING, _l("wish for the next meeting")),
+    (WishKind.PAUSE, _l("request for a pause")),
+    (WishKind.END, _l("request to end the group")),
+    (WishStatus.OPEN, _l("not taken up yet")),
+    (WishStatus.TAKEN_UP, _l("taken up")),
+    (WishStatus.SET_ASIDE, _l("read, not taken up")),
 ]
 LABELS: dict[tuple[type, str], object] = {(type(k), str(k.value)): v for k, v in _PAIRS}
 

@@ -124,7 +124,7 @@ def test_patient_portal_launch_gives_the_patient_her_own_rights(page: Page, stac
     page.get_by_role("link", name="Resourcegroep", exact=False).first.click()
     frame = page.frame_locator("iframe.app-frame")
     frame.locator(".choice-list a").first.click()  # the app's start page: log in at the clinic
-    expect(frame.locator("h1")).to_have_text("Overzicht", timeout=30_000)
+    expect(frame.locator("h1")).to_have_text("Jouw resourcegroep", timeout=30_000)  # her own home
     app_url = next(f.url for f in page.frames if f.url.startswith(stack.app_url))
     app_page = page.context.new_page()
     app_page.goto(app_url)

@@ -33,6 +33,7 @@ import pytest
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
+from fhir_mappings.codes import WishKind
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import RIGHTS, Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
 from plugin.meetings.forms import response_key
@@ -56,6 +57,11 @@ NOMINEE_PHONE = "06-13572468"
 
 SECRET_GOAL = "Schulden op een rij zetten"  # added in the GET setup; no agenda or report names it
 SECRET_AGREEMENT = "Met de bank bellen over de schuld"  # Ans's, added in the GET setup; no meeting names it
+
+# What Sanne puts forward in the setup (through the app, as herself): the professionals see it, members do not.
+WISH_TEXT = "Graag in het park als het mooi weer is"
+PAUSE_REASON = "Ik ga drie maanden op reis"
+PROPOSED_GOAL = "Elke week een keer koken voor vrienden"
 
 REFUSED_TITLE = "Dit is niet voor jouw rol"  # the 403 page of a NotAllowed
 
@@ -126,6 +132,10 @@ class World:
     def goal(self, text: str) -> str:
         return next(g.uid for g in self.group.goals if g.text == text)
 
+    def wish(self, kind: WishKind) -> str:
+        """Sanne's open wish or request of this kind (given in the setup)."""
+        return next(w.uid for w in self.group.wishes if w.kind is kind and w.is_open)
+
     @property
     def held(self) -> str:
         """The second held meeting (it has an agenda and a report)."""
@@ -179,6 +189,11 @@ def prepare(env: LaunchedApp, tmp_path: Path, *, secrets: bool = False) -> World
         ok(env.post("/leden/nomineren/naaste", form), f"nominate {name}")
     world = load_world(env, tmp_path)
     ok(env.post(f"/leden/{world.member(WITHDRAWN)}/terugtrekken", {}), "withdraw")
+    env.act_as(SANNE)  # what the patient puts forward: a wish, a request for a pause, a goal of her own
+    ok(env.post("/wens", {"place": "Het park", "text": WISH_TEXT}), "meeting wish")
+    ok(env.post("/pauze-of-stoppen", {"kind": "pauze", "reason": PAUSE_REASON}), "ask for a pause")
+    ok(env.post("/doelen/nieuw", {"text": PROPOSED_GOAL, "term": "kort"}), "proposed goal")
+    env.act_as(ANNA)
     if secrets:
         ok(env.post("/doelen/nieuw", {"text": SECRET_GOAL, "term": "lang"}), "secret goal")
         ans = world.person("Ans Bakker")
@@ -292,6 +307,38 @@ CASES: tuple[Case, ...] = (
         lambda w: "/overnemen",
         lambda w: {"reason": "Anna is met verlof."},
         when_allowed=When.HAS_REGIEONDERSTEUNER,
+    ),
+    Case(
+        "group.meeting_wish",
+        Action.GIVE_MEETING_WISH,
+        lambda w: "/wens",
+        lambda w: {"chair": SANNE, "theme": "stress"},
+        activity="Wens voor de volgende bijeenkomst gegeven",
+    ),
+    Case(
+        "group.pause_or_end",
+        Action.ASK_PAUSE_OR_END,
+        lambda w: "/pauze-of-stoppen",
+        lambda w: {"kind": "einde", "reason": "Het gaat goed, ik wil verder zonder groep"},
+        activity="Einde van de groep gevraagd",
+    ),
+    Case(
+        "group.take_up_wish",
+        Action.TAKE_UP_INPUT,
+        lambda w: f"/inbreng/{w.wish(WishKind.MEETING)}/overnemen",
+        activity="Wens van de patiënt overgenomen",
+    ),
+    Case(  # the request for a pause is read and set aside: the group stays active for the cases after it
+        "group.set_aside_wish",
+        Action.TAKE_UP_INPUT,
+        lambda w: f"/inbreng/{w.wish(WishKind.PAUSE)}/gelezen",
+        activity="Wens van de patiënt gelezen, niet overgenomen",
+    ),
+    Case(
+        "group.take_up_goal",
+        Action.TAKE_UP_INPUT,
+        lambda w: f"/doelvoorstel/{w.goal(PROPOSED_GOAL)}/overnemen",
+        activity="Doel van de patiënt overgenomen",
     ),
     Case(
         "group.rename",
@@ -629,6 +676,9 @@ PAGES: tuple[Page, ...] = (
     Page("nominate", lambda w: "/leden/nomineren", Action.NOMINATE),
     Page("hand over", lambda w: f"/leden/{w.member('Anna de Vries')}/overdragen", Action.HAND_OVER),
     Page("take over", lambda w: "/overnemen", Action.TAKE_OVER),
+    Page("rename", lambda w: "/naam", Action.RENAME_GROUP),
+    Page("meeting wish", lambda w: "/wens", Action.GIVE_MEETING_WISH),
+    Page("pause or end", lambda w: "/pauze-of-stoppen", Action.ASK_PAUSE_OR_END),
     Page("status", lambda w: "/status?action=pause", Action.CHANGE_STATUS),
     Page("timeline", lambda w: "/tijdlijn", Action.VIEW_TIMELINE),
     Page("outbox", lambda w: "/wachtrij", Action.RETRY_FAILED),
@@ -698,6 +748,8 @@ def forbidden_texts(world: World, page: Page) -> list[str]:
         out += NOMINEES  # members see who is in the group now, not who is nominated
     if not actor.may(Action.VIEW_GOALS):
         out.append(SECRET_GOAL)
+    if not actor.may(Action.VIEW_WISHES):
+        out += [WISH_TEXT, PAUSE_REASON]
     if not actor.may(Action.VIEW_ALL_AGREEMENTS):
         out.append(SECRET_AGREEMENT)  # not named by any meeting, and not theirs
         if page.name == "agreements":  # their own list: only their own agreements
@@ -735,6 +787,9 @@ LINKED: dict[str, Action] = {
     "members.nominate": Action.NOMINATE,
     "members.hand_over": Action.HAND_OVER,
     "group.take_over": Action.TAKE_OVER,
+    "group.rename": Action.RENAME_GROUP,
+    "group.meeting_wish": Action.GIVE_MEETING_WISH,
+    "group.pause_or_end": Action.ASK_PAUSE_OR_END,
     "group.lifecycle": Action.CHANGE_STATUS,
     "group.history": Action.VIEW_TIMELINE,
     "goals.index": Action.VIEW_GOALS,

@@ -179,11 +179,11 @@ def test_the_patient_sees_the_overview_without_what_only_care_professionals_do(t
         page = env.get("/")
         assert page.status_code == 200, text(page)
         html = text(page)
-        assert "Team Sanne" in html and "Volgende bijeenkomst" in html and "Laatste verslag" in html
+        assert "Team Sanne" in html and "Je volgende bijeenkomst" in html and "Laatste verslag" in html
         assert "Aandacht nodig" not in html  # for care professionals only
         assert lifecycle_links(html) == []
-        # The rename form shows exactly when the rights table lets the patient rename the group.
-        assert ("Naam opslaan" in html) is (Role.REGISSEUR in RIGHTS[Action.RENAME_GROUP])
+        # The rename link shows exactly when the rights table lets the patient rename the group.
+        assert (f'href="/c/{env.context_id}/naam"' in html) is (Role.REGISSEUR in RIGHTS[Action.RENAME_GROUP])
         assert f'href="/c/{env.context_id}/status' not in html
         before = snapshot(env)
         refused = env.post("/status", {"action": "pause"})
@@ -204,7 +204,7 @@ def test_a_member_sees_the_meeting_the_members_their_own_agreements_and_the_repo
         for name in ("Sanne Bakker", "Anna de Vries", "Ans Bakker", "Karim Haddou", "Lotte Smit"):
             assert f"<strong>{name}</strong>" in members, name
         assert "regieondersteuner" in members
-        assert "Mijn open afspraken" in html and "Cv bijwerken" in html  # Lotte's own agreement
+        assert "Je open afspraken" in html and "Cv bijwerken" in html  # Lotte's own agreement
         assert "Sportschool uitzoeken" not in html  # Karim's
         assert "De huurtoeslag is rond." in html  # the latest report
         assert "Aandacht nodig" not in html
@@ -224,7 +224,7 @@ def test_a_related_person_member_sees_their_own_agreement(tmp_path: Path) -> Non
     with launched(tmp_path, patient="sanne-bakker", user="Patient/sanne-bakker") as env:
         env.act_as(related_person(env, "Karim Haddou"))
         html = text(env.get("/"))
-        assert "Mijn open afspraken" in html and "Sportschool uitzoeken" in html
+        assert "Je open afspraken" in html and "Sportschool uitzoeken" in html
         assert "Cv bijwerken" not in html and "06-12345678" not in html and "Aandacht nodig" not in html
 
 

@@ -618,10 +618,10 @@ def test_the_patient_nominates_and_withdraws_and_reads_only_shared_interview_rec
         for secret in ("zware tijd", "Kan helpen met geldzaken", "Elke bijeenkomst, ook"):
             assert secret not in confidential, secret
         assert "Alleen de behandelaars mogen het verslag van dit gesprek lezen." in confidential
-        assert "alleen de behandelaars, niet de patiënt" in confidential
+        assert "alleen de behandelaars, niet jij" in confidential
         assert "06-12345678" in confidential  # the patient may see her supporters' contact details
         shared = text(env.get(f"/leden/{karim}"))
-        assert "Samen sporten." in shared and "de patiënt en de behandelaars" in shared
+        assert "Samen sporten." in shared and "jij en de behandelaars" in shared
         # no forms of the care professionals on the patient's pages
         for page in (confidential, shared):
             for action in ("/kernlid", "/verlaten", "/overdragen", "/gesprek-"):
