@@ -11,6 +11,7 @@ what the product does not own. It takes no part in equality.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -100,9 +101,29 @@ def minutes_between(start: datetime, end: datetime) -> int:
     return int((end - start).total_seconds() // 60)
 
 
+# Line breaks and tabs are text; every other control character (NUL, ESC of a terminal escape, ...) is not.
+_TEXT_CONTROLS = frozenset("\n\r\t")
+
+
+def _invisible(char: str) -> bool:
+    """A character that shows nothing: white space, or a format character such as a zero-width space."""
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
 def check_text(value: str, what_nl: str, what_en: str, limit: int = MAX_TEXT, required: bool = True) -> str:
-    """Strip and bound a user text; raise a DomainError with a Dutch message when it does not fit."""
+    """Strip and bound a user text; raise a DomainError with a Dutch message when it does not fit.
+
+    Control characters (NUL, escape sequences; not line breaks or tabs) are refused, and a text of invisible
+    characters only (e.g. zero-width spaces) counts as empty. Otherwise the text is kept as typed."""
     text = value.strip()
+    if any(unicodedata.category(c) == "Cc" and c not in _TEXT_CONTROLS for c in text):
+        raise DomainError(
+            f"{what_nl.capitalize()} bevat een onzichtbaar stuurteken. "
+            "Typ de tekst opnieuw, of plak hem zonder opmaak.",
+            f"{what_en} contains a control character",
+        )
+    if all(_invisible(c) for c in text):
+        text = ""
     if required and not text:
         raise DomainError(f"Vul {what_nl} in.", f"{what_en} is empty")
     if len(text) > limit:

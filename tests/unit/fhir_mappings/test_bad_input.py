@@ -152,3 +152,36 @@ def test_unreadable_dates_are_clear_errors() -> None:
     first(res, "Goal")["startDate"] = "gisteren"
     with pytest.raises(MappingError, match="gisteren"):
         group_from_fhir(res, PATIENT)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Sanne\x00", "\x1b[31mrood\x1b[0m", "a\x07b", "tekst\x7f"],
+    ids=["nul", "terminal-escape", "bell", "delete"],
+)
+def test_control_characters_are_refused_with_a_dutch_message(typed: str) -> None:
+    from fhir_mappings.model import check_text
+
+    with pytest.raises(DomainError) as err:
+        check_text(typed, "de naam", "name")
+    assert "stuurteken" in err.value.user_message and "control character" in err.value.log_message
+
+
+@pytest.mark.parametrize("typed", ["\u200b", "\u200b\u200c\u2060", " \ufeff ", "\u00a0\u200d"])
+def test_a_text_of_invisible_characters_only_counts_as_empty(typed: str) -> None:
+    from fhir_mappings.model import check_text
+
+    with pytest.raises(DomainError) as err:
+        check_text(typed, "de naam", "name")
+    assert err.value.user_message == "Vul de naam in."
+    assert check_text(typed, "de toelichting", "note", required=False) == ""
+
+
+def test_ordinary_text_is_kept_as_typed() -> None:
+    from fhir_mappings.model import check_text
+
+    typed = "Eerste regel\n\tTweede regel met één emoji 🙂 en een zero\u200bwidth space midden in"
+    assert check_text(f"  {typed}  ", "de tekst", "text") == typed
+    group = full_group()
+    with pytest.raises(DomainError):
+        group.rename("\u200b\u200b")
