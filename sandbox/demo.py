@@ -32,6 +32,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.app import Sandbox, SandboxSettings, create_sandbox
+from smart_launch.files import write_private
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = ROOT / "var" / "demo"
@@ -62,9 +63,7 @@ def write_private_key(path: Path) -> None:
     """Write a new RSA key (PEM, readable by the owner only) for the app's private_key_jwt (RS384)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    write_private(path, pem)
 
 
 def app_config_mapping(
@@ -148,8 +147,7 @@ def _secret(path: Path) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     value = secrets.token_urlsafe(48)
-    path.write_text(value + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, (value + "\n").encode("utf-8"))
     return value
 
 

@@ -9,9 +9,11 @@ import json
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from smart_launch.files import create_private
 from smart_launch.models import LaunchContext, PendingAuthorization
 
 
@@ -21,8 +23,14 @@ class SessionStore(Protocol):
     def save_pending(self, pending: PendingAuthorization) -> None:
         """Store a pending authorization under its state."""
 
-    def take_pending(self, state: str) -> PendingAuthorization | None:
-        """Remove and return the pending authorization for `state` (single use); None when absent."""
+    def take_pending(self, state: str, session_id: str | None = None) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state` (single use); None when absent.
+
+        With `session_id`, only one started by that browser session is taken: a stranger who presents the
+        victim's state takes nothing, so the victim's own callback still works."""
+
+    def has_pending(self, state: str) -> bool:
+        """Whether an authorization with this state is pending (for the error a refused callback gets)."""
 
     def save_context(self, context: LaunchContext) -> None:
         """Insert or replace a launch context."""
@@ -42,6 +50,10 @@ class SessionStore(Protocol):
     def delete_session(self, session_id: str) -> None:
         """Forget a browser session."""
 
+    def move_session(self, old: str, new: str) -> None:
+        """Bind everything of browser session `old` (its launch contexts and pending authorizations) to `new`:
+        the session id changes after a login, and what the browser started goes with it."""
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry; returns how many entries went."""
 
@@ -60,10 +72,18 @@ class MemorySessionStore:
         with self._lock:
             self._pending[pending.state] = pending
 
-    def take_pending(self, state: str) -> PendingAuthorization | None:
-        """Remove and return the pending authorization for `state` (single use)."""
+    def take_pending(self, state: str, session_id: str | None = None) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state` (single use; see `SessionStore`)."""
         with self._lock:
-            return self._pending.pop(state, None)
+            found = self._pending.get(state)
+            if found is None or (session_id is not None and found.session_id != session_id):
+                return None
+            return self._pending.pop(state)
+
+    def has_pending(self, state: str) -> bool:
+        """Whether an authorization with this state is pending."""
+        with self._lock:
+            return state in self._pending
 
     def save_context(self, context: LaunchContext) -> None:
         """Insert or replace a launch context."""
@@ -100,6 +120,16 @@ class MemorySessionStore:
         with self._lock:
             self._sessions.pop(session_id, None)
 
+    def move_session(self, old: str, new: str) -> None:
+        """Bind the launch contexts and pending authorizations of session `old` to `new`."""
+        with self._lock:
+            for key, ctx in list(self._contexts.items()):
+                if ctx.session_id == old:
+                    self._contexts[key] = replace(ctx, session_id=new)
+            for key, pending in list(self._pending.items()):
+                if pending.session_id == old:
+                    self._pending[key] = replace(pending, session_id=new)
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry."""
         at = time.time() if now is None else now
@@ -132,7 +162,7 @@ class SQLiteSessionStore:
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
         if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(self._path)  # it holds access and refresh tokens
         self._lock = threading.Lock()
         # One connection guarded by a lock: simple, and SQLite serializes writes anyway.
         self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=10)
@@ -154,13 +184,23 @@ class SQLiteSessionStore:
                 (pending.state, pending.expires_at, pending.to_json()),
             )
 
-    def take_pending(self, state: str) -> PendingAuthorization | None:
-        """Remove and return the pending authorization for `state`; the DELETE makes it single use."""
+    def take_pending(self, state: str, session_id: str | None = None) -> PendingAuthorization | None:
+        """Remove and return the pending authorization for `state`; the DELETE makes it single use, and with
+        `session_id` it deletes only one started by that browser session (see `SessionStore`)."""
+        query = "DELETE FROM pending_authorization WHERE state = ?"
+        args: tuple[str, ...] = (state,)
+        if session_id is not None:
+            query += " AND json_extract(body, '$.session_id') = ?"
+            args = (state, session_id)
         with self._lock:
-            row = self._conn.execute(
-                "DELETE FROM pending_authorization WHERE state = ? RETURNING body", (state,)
-            ).fetchone()
+            row = self._conn.execute(query + " RETURNING body", args).fetchone()
         return None if row is None else PendingAuthorization.from_json(row[0])
+
+    def has_pending(self, state: str) -> bool:
+        """Whether an authorization with this state is pending."""
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM pending_authorization WHERE state = ?", (state,)).fetchone()
+        return row is not None
 
     def save_context(self, context: LaunchContext) -> None:
         """Insert or replace a launch context."""
@@ -206,6 +246,26 @@ class SQLiteSessionStore:
         """Forget a browser session."""
         with self._lock:
             self._conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
+
+    def move_session(self, old: str, new: str) -> None:
+        """Bind the launch contexts and pending authorizations of session `old` to `new` (one transaction)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "UPDATE launch_context SET session_id = ?, body = json_set(body, '$.session_id', ?) "
+                    "WHERE session_id = ?",
+                    (new, new, old),
+                )
+                self._conn.execute(
+                    "UPDATE pending_authorization SET body = json_set(body, '$.session_id', ?) "
+                    "WHERE json_extract(body, '$.session_id') = ?",
+                    (new, old),
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry."""

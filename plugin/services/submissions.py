@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from smart_launch.files import create_private
+
 SUBMISSION_KEY = "submission_key"  # the name of the form field that carries the key
 KEEP_SECONDS = 24 * 3600
 WAIT_SECONDS = 20.0  # how long a second submit waits for the first one's save
@@ -122,6 +124,8 @@ class SqliteSubmissionLog:
 
     def __init__(self, path: str | Path, wait_seconds: float = WAIT_SECONDS, poll: float = 0.05) -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            create_private(self.path)  # submission keys and outcomes of the users' saves
         self.wait_seconds = wait_seconds
         self.poll = poll
         with self._connect() as conn:

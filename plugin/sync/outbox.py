@@ -47,6 +47,7 @@ from plugin.sync.errors import (
     Unauthorized,
 )
 from plugin.sync.transaction import TransactionResult, idempotency_tag, submit
+from smart_launch.files import create_private
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,7 @@ class SqliteOutbox:
     def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+        create_private(self.path)
         with self._connect() as conn:
             self._use_wal(conn)
             conn.executescript(_SCHEMA)
