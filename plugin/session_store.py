@@ -32,6 +32,16 @@ class ServerSideSession(CallbackDict[str, Any], SessionMixin):
         self.sid = sid
         self.new = new
         self.modified = False
+        self.replaced: str | None = None  # the id this session had before `regenerate()`
+
+    def regenerate(self) -> str:
+        """Give the session a new random id (after a login: an id planted before it is worth nothing); the data
+        stays. Returns the old id; saving the session forgets it in the store."""
+        old = self.sid
+        self.replaced = self.replaced or old
+        self.sid = secrets.token_urlsafe(_SID_BYTES)
+        self.modified = True
+        return old
 
 
 class ServerSideSessionInterface(SessionInterface):
@@ -56,6 +66,9 @@ class ServerSideSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
+        if session.replaced is not None:
+            self.store.delete_session(session.replaced)
+            session.replaced = None
         if not session:
             if not session.new:
                 self.store.delete_session(session.sid)

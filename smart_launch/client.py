@@ -176,11 +176,11 @@ class SmartClient:
         state = params.get("state")
         if not state:
             raise StateError("missing")
-        pending = self.store.take_pending(state)  # single use: gone from here on, whatever happens
+        # Single use, and only by the browser session that started it: a stranger's callback with this state
+        # takes nothing (the victim's own callback still works); from here on it is gone, whatever happens.
+        pending = self.store.take_pending(state, session_id)
         if pending is None:
-            raise StateError("unknown")
-        if not secrets.compare_digest(pending.session_id, session_id):
-            raise StateError("session_mismatch")
+            raise StateError("session_mismatch" if self.store.has_pending(state) else "unknown")
         now = self._clock()
         if pending.expires_at <= now:
             raise LaunchExpiredError("the authorization took too long")

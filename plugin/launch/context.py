@@ -41,6 +41,15 @@ def browser_session_id() -> str:
     return session.sid
 
 
+def renew_browser_session() -> str:
+    """Give this browser's session a new id and move its launches with it; returns the new id."""
+    if not isinstance(session, ServerSideSession):
+        raise RuntimeError("the app must use plugin.session_store's server-side sessions")
+    old = session.regenerate()
+    smart_client().store.move_session(old, session.sid)
+    return session.sid
+
+
 @dataclass(frozen=True)
 class ActiveLaunch:
     """What a view needs from the launch; available as `g.launch` inside `@launch_required` views."""

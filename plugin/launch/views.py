@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from plugin.launch.context import browser_session_id, launch_required, smart_client
+from plugin.launch.context import browser_session_id, launch_required, renew_browser_session, smart_client
 from plugin.launch.fhir_read import read_person
 from smart_launch import BackendServicesClient, SigningKey, public_jwks
 
@@ -41,6 +41,8 @@ def standalone_launch(ehr_name: str) -> Response:
 def callback() -> Response:
     """The redirect URI: check state, exchange the code, then open the launch in its own context."""
     context = smart_client().complete_authorization(request.args.to_dict(flat=True), browser_session_id())
+    # A new session id at every successful login (no session fixation): what this browser started moves with it.
+    renew_browser_session()
     home = current_app.config["HOME_ENDPOINT"]
     return _no_store(redirect(url_for(home, context_id=context.context_id), code=303))
 

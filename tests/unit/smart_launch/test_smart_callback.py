@@ -90,12 +90,19 @@ def test_replayed_state(ehr: FakeEhr, client: SmartClient, store: MemorySessionS
 
 
 def test_state_from_another_browser_session(ehr: FakeEhr, client: SmartClient, store: MemorySessionStore) -> None:
-    state, _ = start(ehr, client, store)
+    state, nonce = start(ehr, client, store)
+    calls = len(ehr.rsps.calls)
     with pytest.raises(StateError) as err:
         client.complete_authorization({"state": state, "code": "c"}, "someone-else")
     assert err.value.reason == "session_mismatch"
-    with pytest.raises(StateError):  # and it is burnt: single use
-        client.complete_authorization({"state": state, "code": "c"}, SESSION)
+    assert len(ehr.rsps.calls) == calls  # the stranger's code is never exchanged
+    # A stranger cannot burn the victim's state: her own callback still works, once.
+    ehr.token(ehr.token_body(nonce))
+    context = client.complete_authorization({"state": state, "code": "code-1"}, SESSION)
+    assert context.session_id == SESSION
+    with pytest.raises(StateError) as again:
+        client.complete_authorization({"state": state, "code": "code-1"}, SESSION)
+    assert again.value.reason == "unknown"
 
 
 def test_expired_pending_authorization(

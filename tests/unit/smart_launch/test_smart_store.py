@@ -65,6 +65,14 @@ def test_pending_is_single_use(any_store: SessionStore) -> None:
     assert any_store.take_pending("s1") is None
 
 
+def test_pending_is_taken_only_by_the_session_that_started_it(any_store: SessionStore) -> None:
+    any_store.save_pending(pending())
+    assert any_store.take_pending("s1", "another-browser") is None
+    assert any_store.has_pending("s1")  # still there for its own browser
+    assert any_store.take_pending("s1", "sid") == pending()
+    assert not any_store.has_pending("s1") and any_store.take_pending("s1", "sid") is None
+
+
 def test_context_round_trip(any_store: SessionStore) -> None:
     any_store.save_context(context())
     assert any_store.get_context("c1") == context()

@@ -160,3 +160,43 @@ def test_standalone_launch(app: Flask, ehr: FakeEhr) -> None:
     assert "launch/patient" in params["scope"].split() and "launch" not in params
     assert params["redirect_uri"] == "https://app.example.org/callback"
     assert browser.get("/standalone/unknown").status_code == 400
+
+
+def _session_id(browser: object) -> str | None:
+    cookie = browser.get_cookie("rg_session")  # type: ignore[attr-defined]
+    return None if cookie is None else str(cookie.value)
+
+
+def test_a_session_id_planted_before_the_launch_is_worth_nothing_after_it(app: Flask, ehr: FakeEhr) -> None:
+    """Session fixation: the attacker makes a session, plants its id in the victim's browser; the victim logs in."""
+    attacker = app.test_client()
+    attacker.get(f"/launch?iss={ISS}&launch=L-attacker")  # any request that gives the attacker a session
+    planted = _session_id(attacker)
+    assert planted is not None
+    victim = app.test_client()
+    victim.set_cookie("rg_session", planted)
+    home = launch(app, victim, ehr)
+    renewed = _session_id(victim)
+    assert renewed is not None and renewed != planted  # a new id at the callback
+    assert victim.get(home).status_code == 200  # the victim's launch moved with the new id
+    assert attacker.get(home).status_code == 403  # the planted id gets nothing
+
+
+def test_a_stranger_cannot_burn_the_victims_state(app: Flask, ehr: FakeEhr) -> None:
+    victim, stranger = app.test_client(), app.test_client()
+    state = query(victim.get(f"/launch?iss={ISS}&launch=L-p1").headers["Location"])["state"]
+    assert stranger.get(f"/callback?code=c&state={state}").status_code == 400
+    ehr.answer_token(pending_nonce(app, state), patient="p1")
+    done = victim.get(f"/callback?code=code-p1&state={state}")
+    assert done.status_code == 303, done.get_data(as_text=True)
+    assert victim.get(done.headers["Location"]).status_code == 200
+
+
+def test_a_second_launch_in_the_same_browser_keeps_the_first_one_working(app: Flask, ehr: FakeEhr) -> None:
+    """Each callback renews the session id; launches made before (other tabs) move along with it."""
+    browser = app.test_client()
+    first = launch(app, browser, ehr, patient="p1")
+    before = _session_id(browser)
+    second = launch(app, browser, ehr, patient="p2")
+    assert _session_id(browser) != before
+    assert browser.get(first).status_code == 200 and browser.get(second).status_code == 200
