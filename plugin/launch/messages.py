@@ -37,6 +37,27 @@ class ProblemPage:
     code: str | None = None
 
 
+def _token_error_text(code: str | None) -> str:
+    """What a refusal of the token endpoint means, and who can do something about it (RFC 6749 5.2)."""
+    if code == "invalid_client":
+        return gettext(
+            "The EHR does not accept the registration of this app. Trying again will not help: ask your "
+            "application manager to check how the app is registered in the EHR (client id, key or secret)."
+        )
+    if code == "invalid_grant":
+        return gettext(
+            "The EHR did not accept the login code: it was already used, has expired, or belongs to another "
+            "launch. Start the app again from the EHR. If this keeps happening, ask your application manager "
+            "to check the redirect address of the app in the EHR."
+        )
+    if code in ("invalid_scope", "unauthorized_client"):
+        return gettext(
+            "The EHR does not allow what the app asks for. Trying again will not help: ask your application "
+            "manager to check which permissions (scopes) the app is given in the EHR."
+        )
+    return gettext("The EHR did not complete the login of the app. Try again in a few minutes.")
+
+
 def problem_for(error: SmartLaunchError) -> ProblemPage:
     """The page to show for a SMART launch error."""
     hint = str(RESTART_HINT)
@@ -88,7 +109,7 @@ def problem_for(error: SmartLaunchError) -> ProblemPage:
         return ProblemPage(
             502,
             gettext("The login could not be completed"),
-            gettext("The EHR did not complete the login of the app. Try again in a few minutes."),
+            _token_error_text(error.error),
             hint,
             code=error.error,
         )

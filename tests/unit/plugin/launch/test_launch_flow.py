@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import responses
 from flask import Flask
 from launch_fakes import FULL_GRANT, ISS, TOKEN, Clock, FakeEhr, launch, pending_nonce, query
@@ -79,6 +80,23 @@ def test_token_endpoint_failure_page(app: Flask, ehr: FakeEhr) -> None:
     page = browser.get(f"/callback?state={state}&code=c")
     assert page.status_code == 502
     assert "Het inloggen is niet gelukt" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("error", "says", "never"),
+    [
+        ("invalid_client", "registratie", "over een paar minuten"),
+        ("invalid_grant", "Start de app opnieuw", "over een paar minuten"),
+        ("invalid_scope", "rechten (scopes)", "over een paar minuten"),
+        ("temporarily_unavailable", "over een paar minuten", "registratie"),
+    ],
+)
+def test_each_token_refusal_says_what_helps(app: Flask, ehr: FakeEhr, error: str, says: str, never: str) -> None:
+    browser = app.test_client()
+    state = query(browser.get(f"/launch?iss={ISS}&launch=L").headers["Location"])["state"]
+    ehr.rsps.upsert(responses.POST, TOKEN, json={"error": error}, status=400)
+    html = browser.get(f"/callback?state={state}&code=c").get_data(as_text=True)
+    assert says in html and never not in html
 
 
 def test_invalid_id_token_page(app: Flask, ehr: FakeEhr) -> None:
