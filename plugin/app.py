@@ -242,11 +242,18 @@ def _register_error_handlers(app: Flask) -> None:
         )
 
 
+# HSTS for a year when the app is served over https (not includeSubDomains: the clinic's other hosts are not ours).
+HSTS = "max-age=31536000"
+
+
 def _register_security_headers(app: Flask, config: AppConfig) -> None:
     csp = content_security_policy(config.frame_ancestors)
+    https = config.public_base_url.lower().startswith("https://")
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"

@@ -48,6 +48,14 @@ def test_security_headers(app: Flask) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "X-Frame-Options" not in response.headers  # would override frame-ancestors in the EHR iframe
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"  # served over https
+
+
+def test_no_hsts_over_plain_http(clock: Clock) -> None:
+    app = make_app(
+        clock, public_base_url="http://127.0.0.1:8000", session_cookie_secure=False, session_cookie_samesite="Lax"
+    )
+    assert "Strict-Transport-Security" not in app.test_client().get("/").headers
 
 
 def test_no_inline_script_or_style(app: Flask) -> None:
