@@ -111,8 +111,10 @@ class SandboxAuthServer:
         intent: str | None = None,
         need_patient_banner: bool = False,
         fhir_context: tuple[str, ...] = (),
+        browser: str | None = None,
     ) -> str:
-        """Create an opaque, short-lived EHR launch value bound to this context."""
+        """Create an opaque, short-lived EHR launch value bound to this context (and to the browser session
+        `browser`, when given: see `sandbox.auth.views.browser_binding`)."""
         return self.launches.create(
             LaunchContext(
                 patient=patient,
@@ -121,6 +123,7 @@ class SandboxAuthServer:
                 intent=intent,
                 need_patient_banner=need_patient_banner,
                 fhir_context=fhir_context,
+                browser=browser,
             )
         )
 

@@ -27,6 +27,9 @@ class LaunchContext:
     intent: str | None = None
     need_patient_banner: bool = False
     fhir_context: tuple[str, ...] = ()  # extra references for the token's fhirContext
+    # The browser session that made the launch (the EPD page's); authorizing it from another browser is refused,
+    # as a real EPD binds a launch to the session that created it. None: made through the API (tests).
+    browser: str | None = None
 
 
 @dataclass(frozen=True)

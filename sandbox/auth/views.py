@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,6 +20,18 @@ from sandbox.auth.texts import TEXTS
 # Session key of the person logged in to the sandbox (EPD login, portal, or this server's login page):
 # one sign-on for the whole sandbox, as a real EPD and its portal share their identity provider.
 SSO_SESSION_KEY = "sandbox_sso_user"
+BROWSER_SESSION_KEY = "sandbox_browser"  # a random id of this browser's sandbox session (launch binding)
+
+
+def browser_binding() -> str:
+    """A random id of this browser's sandbox session, made on first use: what an EHR launch is bound to."""
+    value = session.get(BROWSER_SESSION_KEY)
+    if not isinstance(value, str) or not value:
+        value = secrets.token_urlsafe(16)
+        session[BROWSER_SESSION_KEY] = value
+    return value
+
+
 AUTO_LOGIN_HINT = "sandbox_auto"
 # Form fields of the login and patient pages; they never reach the app.
 USER_FIELD = "sandbox_user"
@@ -174,6 +187,13 @@ def _page_needed(grant: Any, template: str, **context: Any) -> _NeedsPage:
 
 def _choose_user(server: SandboxAuthServer, launch: LaunchContext | None, grant: Any) -> Person:
     """The user of this authorization: the launch's, a picked one, the automatic one, or the SSO one."""
+    if launch is not None and launch.browser is not None and launch.browser != session.get(BROWSER_SESSION_KEY):
+        raise OAuth2Error(
+            "The launch was made in another browser session: open the app again from the EPD.",
+            error="access_denied",
+            redirect_uri=grant.redirect_uri,
+            state=request.values.get("state"),
+        )
     if launch is not None and launch.user:
         person = _person(server, launch.user)
         if person is None:

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from sandbox.access import Directory, Person
 from sandbox.auth.i18n import Translator, current_language, other_language_url
-from sandbox.auth.views import SSO_SESSION_KEY
+from sandbox.auth.views import SSO_SESSION_KEY, browser_binding
 from sandbox.epd.texts import TEXTS
 
 PRACTITIONER_SESSION_KEY = "sandbox_epd_practitioner"
@@ -43,6 +43,7 @@ class LaunchIssuer(Protocol):
         intent: str | None = None,
         need_patient_banner: bool = False,
         fhir_context: tuple[str, ...] = (),
+        browser: str | None = None,
     ) -> str: ...
 
 
@@ -187,6 +188,7 @@ def create_epd_blueprint(
             user=f"Practitioner/{user.id}",
             encounter=request.args.get("encounter") or None,
             need_patient_banner=False,  # this page shows the banner around the iframe
+            browser=browser_binding(),  # only this browser can use it
         )
         return render_template("sandbox_epd/patient.html", patient=person, app_url=ehr_launch_url(config, launch))
 

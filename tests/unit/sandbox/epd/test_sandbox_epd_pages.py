@@ -163,3 +163,22 @@ def test_logout_forgets_the_user(sb: Sandbox) -> None:
 def test_stylesheet_is_served(sb: Sandbox) -> None:
     assert sb.client.get("/epd/static/epd.css").status_code == 200
     assert sb.client.get("/auth/static/auth.css").status_code == 200
+
+
+def test_a_launch_works_only_in_the_browser_that_made_it(sb: Sandbox) -> None:
+    """A real EPD binds a launch to the session that created it: Bram's iframe address opened in Lotte's browser
+    must not log her in as Bram (issue 13)."""
+    _login(sb, "pr2")
+    src = _iframe_src(sb.client.get("/epd/patients/p1/app").get_data(as_text=True))
+    launch = {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}["launch"]
+    _, challenge = pkce_pair()
+    params = authorize_params(challenge=challenge, launch=launch, login_hint="", scope="launch openid fhirUser")
+
+    other = sb.app.test_client()  # another browser, logged in at the EPD as someone else
+    assert other.post("/epd/login", data={"practitioner": "pr1"}).status_code == 302
+    refused = other.get("/auth/authorize", query_string=params)
+    assert refused.status_code == 302
+    answer = query_of(refused.headers["Location"])
+    assert answer["error"] == "access_denied" and answer["state"] == params["state"] and "code" not in answer
+
+    assert get_code(sb, params)  # the browser that made the launch still can use it
