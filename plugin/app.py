@@ -146,7 +146,9 @@ def create_app(config: AppConfig | None = None) -> Flask:
     )
     if config.backend is not None:
         app.extensions["backend_client"] = BackendServicesClient(config.backend, http=http)
-    app.session_interface = ServerSideSessionInterface(store)
+    app.session_interface = ServerSideSessionInterface(
+        store, idle=config.session_idle_timeout, absolute=config.session_lifetime
+    )
     outbox_path = config.outbox_db
     if outbox_path is None:
         outbox_path = str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")

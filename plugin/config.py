@@ -52,7 +52,8 @@ class AppConfig:
     # session_db's folder); with neither set (tests, single process) a temporary file, loudly (see create_app).
     # A TOML configuration always gets a persistent path (see config_from_mapping).
     outbox_db: str | None = None
-    session_lifetime: int = 12 * 3600
+    session_lifetime: int = 12 * 3600  # absolute: a browser session ends this long after it began, used or not
+    session_idle_timeout: int = 30 * 60  # a browser session ends after this long without a request
     discovery_ttl: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -204,6 +205,7 @@ def config_from_mapping(
         session_db=str(session_db) if session_db else None,
         outbox_db=str(outbox_db) if outbox_db else None,
         session_lifetime=int(pick("session_lifetime", 12 * 3600)),
+        session_idle_timeout=int(pick("session_idle_timeout", 30 * 60)),
         discovery_ttl=float(pick("discovery_ttl", 3600.0)),
     )
 

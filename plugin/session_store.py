@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -16,12 +17,14 @@ from werkzeug.datastructures import CallbackDict
 from smart_launch import SessionStore
 
 _SID_BYTES = 32
+CREATED = "_created"  # when the browser session began (seconds since the epoch): its absolute end follows
 
 
 class ServerSideSession(CallbackDict[str, Any], SessionMixin):
     """Session data kept on the server; `sid` is what the cookie carries.
 
-    Every session lives for PERMANENT_SESSION_LIFETIME (sliding), so `permanent` is not used.
+    It ends after `idle` seconds without a request or `absolute` seconds after it began, whichever comes
+    first (see ServerSideSessionInterface); `permanent` is not used.
     """
 
     def __init__(self, sid: str, initial: dict[str, Any] | None = None, *, new: bool = False) -> None:
@@ -47,17 +50,38 @@ class ServerSideSession(CallbackDict[str, Any], SessionMixin):
 class ServerSideSessionInterface(SessionInterface):
     """Stores session data in a SessionStore and sets an HttpOnly cookie with only the session id."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        idle: int = 30 * 60,
+        absolute: int = 12 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        self.idle = idle
+        self.absolute = absolute
+        self.clock = clock
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
-        """Load the session named by the cookie, or start a new one with a fresh random id."""
+        """Load the session named by the cookie (unless past its absolute end), or start a new one with a fresh
+        random id. An idle session is gone already: the store let it expire."""
         sid = request.cookies.get(self.get_cookie_name(app))
+        now = self.clock()
         if sid and len(sid) <= 128:
             data = self.store.load_session(sid)
             if data is not None:
-                return ServerSideSession(sid, data)
-        return ServerSideSession(secrets.token_urlsafe(_SID_BYTES), new=True)
+                created = data.get(CREATED)
+                if isinstance(created, int | float) and now < created + self.absolute:
+                    return ServerSideSession(sid, data)
+                self.store.end_session(sid)  # past its absolute end (or from before this rule): over
+        return ServerSideSession(secrets.token_urlsafe(_SID_BYTES), {CREATED: now}, new=True)
+
+    def ends_at(self, session: ServerSideSession) -> float:
+        """When the session ends if nothing happens: idle time from now, never after its absolute end."""
+        now = self.clock()
+        created = session.get(CREATED, now)
+        return min(now + self.idle, float(created) + self.absolute)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Persist the data and (re)set the cookie; an emptied session is deleted with its cookie."""
@@ -69,7 +93,7 @@ class ServerSideSessionInterface(SessionInterface):
         if session.replaced is not None:
             self.store.delete_session(session.replaced)
             session.replaced = None
-        if not session:
+        if not any(key != CREATED for key in session):
             if not session.new:
                 self.store.delete_session(session.sid)
                 response.delete_cookie(
@@ -81,13 +105,13 @@ class ServerSideSessionInterface(SessionInterface):
                 )
             return
         response.vary.add("Cookie")
-        lifetime = int(app.permanent_session_lifetime.total_seconds())
-        # Sliding expiry: every response that carries session data extends it.
-        self.store.save_session(session.sid, dict(session), time.time() + lifetime)
+        # Sliding idle expiry, capped by the absolute end: every response that carries session data extends it.
+        ends = self.ends_at(session)
+        self.store.save_session(session.sid, dict(session), ends)
         response.set_cookie(
             name,
             session.sid,
-            max_age=lifetime,
+            max_age=max(0, int(ends - self.clock())),
             httponly=True,
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),

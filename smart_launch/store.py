@@ -54,6 +54,10 @@ class SessionStore(Protocol):
         """Bind everything of browser session `old` (its launch contexts and pending authorizations) to `new`:
         the session id changes after a login, and what the browser started goes with it."""
 
+    def end_session(self, session_id: str) -> None:
+        """Forget a browser session and everything bound to it: its launch contexts (tokens) and pending
+        authorizations (logout, or past its absolute lifetime)."""
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry; returns how many entries went."""
 
@@ -119,6 +123,13 @@ class MemorySessionStore:
         """Forget a browser session."""
         with self._lock:
             self._sessions.pop(session_id, None)
+
+    def end_session(self, session_id: str) -> None:
+        """Forget a browser session with its launch contexts and pending authorizations."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self._contexts = {k: c for k, c in self._contexts.items() if c.session_id != session_id}
+            self._pending = {k: p for k, p in self._pending.items() if p.session_id != session_id}
 
     def move_session(self, old: str, new: str) -> None:
         """Bind the launch contexts and pending authorizations of session `old` to `new`."""
@@ -246,6 +257,21 @@ class SQLiteSessionStore:
         """Forget a browser session."""
         with self._lock:
             self._conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
+
+    def end_session(self, session_id: str) -> None:
+        """Forget a browser session with its launch contexts and pending authorizations (one transaction)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
+                self._conn.execute("DELETE FROM launch_context WHERE session_id = ?", (session_id,))
+                self._conn.execute(
+                    "DELETE FROM pending_authorization WHERE json_extract(body, '$.session_id') = ?", (session_id,)
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def move_session(self, old: str, new: str) -> None:
         """Bind the launch contexts and pending authorizations of session `old` to `new` (one transaction)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from plugin.launch.context import browser_session_id, launch_required, renew_browser_session, smart_client
 from plugin.launch.fhir_read import read_person
+from plugin.web.forms import BaseForm
 from smart_launch import BackendServicesClient, SigningKey, public_jwks
 
 bp = Blueprint("launch", __name__)
@@ -47,6 +48,16 @@ def callback() -> Response:
     return _no_store(redirect(url_for(home, context_id=context.context_id), code=303))
 
 
+@bp.post("/uitloggen")
+def logout() -> tuple[str, int]:
+    """End the app session: every launch of this browser (its tokens included) is forgotten on the server."""
+    if not BaseForm().validate_on_submit():
+        return render_template("launch/logged_out.html", done=False), 400
+    smart_client().store.end_session(browser_session_id())
+    session.clear()  # the session interface deletes the cookie
+    return render_template("launch/logged_out.html", done=True), 200
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     """The app's public keys (private_key_jwt and Backend Services)."""
@@ -67,4 +78,5 @@ def home(context_id: str) -> str:
     token = launch.access_token()
     patient = read_person(launch.fhir_base_url, f"Patient/{launch.patient_id}", token) if launch.patient_id else None
     user = read_person(launch.fhir_base_url, launch.fhir_user_reference, token) if launch.fhir_user_reference else None
-    return render_template("launch/home.html", launch=launch, patient=patient, user=user)
+    minutes = current_app.config["RESOURCEGROEP"].session_idle_timeout // 60
+    return render_template("launch/home.html", launch=launch, patient=patient, user=user, session_idle_minutes=minutes)

@@ -33,6 +33,7 @@ from werkzeug.test import TestResponse
 
 from plugin.app import create_app
 from plugin.config import AppConfig
+from plugin.session_store import CREATED
 from sandbox import demo_data
 from sandbox.fhir import FhirStore, create_fhir_app
 from smart_launch import EhrRegistration, LaunchContext, SessionStore
@@ -163,7 +164,7 @@ def launched(
         client = app.test_client()
         sid = secrets.token_urlsafe(32)
         sessions: SessionStore = app.extensions["session_store"]
-        sessions.save_session(sid, {"since": 1}, time.time() + 3600)
+        sessions.save_session(sid, {"since": 1, CREATED: time.time()}, time.time() + 3600)
         client.set_cookie("rg_session", sid, domain="localhost")
         now = time.time()
         context = LaunchContext(

@@ -17,6 +17,7 @@ from flask import Flask
 import plugin.sync.repository as repository_module
 from plugin.app import create_app
 from plugin.config import AppConfig
+from plugin.session_store import CREATED
 from plugin.sync.errors import ServerUnavailable
 from plugin.sync.outbox import OutboxState, SqliteOutbox
 from plugin.sync.worker import EX_OK
@@ -99,7 +100,7 @@ def test_waiting_saves_survive_a_restart_and_are_sent_by_their_author(
     assert context is not None
     sessions: SessionStore = second.extensions["session_store"]
     sid = secrets.token_urlsafe(32)
-    sessions.save_session(sid, {"since": 1}, time.time() + 3600)
+    sessions.save_session(sid, {"since": 1, CREATED: time.time()}, time.time() + 3600)
     sessions.save_context(dataclasses.replace(context, session_id=sid))
     browser = second.test_client()
     browser.set_cookie("rg_session", sid, domain="localhost")

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, g, url_for
 from launch_fakes import CLIENT_ID, ISS, Clock, FakeEhr, launch, make_app, pending_nonce, query
 
 from plugin.config import AppConfig
+from plugin.session_store import CREATED
 from plugin.launch import launch_required
 from smart_launch import EhrRegistration, SmartClient
 
@@ -37,7 +38,8 @@ def test_cookie_flags_for_local_http(clock: Clock) -> None:
 def test_cookie_is_only_an_opaque_id(app: Flask) -> None:
     value = _cookie(app).split(";")[0].split("=", 1)[1]
     assert len(value) >= 40 and "." not in value  # no signed payload, just a random id
-    assert app.extensions["session_store"].load_session(value) == {"lang": "en"}
+    stored = app.extensions["session_store"].load_session(value)
+    assert stored is not None and stored["lang"] == "en" and set(stored) == {"lang", CREATED}
 
 
 def test_security_headers(app: Flask) -> None:
