@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,12 @@ import requests
 from smart_launch.errors import TokenEndpointError
 from smart_launch.keys import CLIENT_ASSERTION_TYPE, SigningKey, client_assertion
 from smart_launch.registration import ClientAuth
+
+log = logging.getLogger(__name__)
+
+# Token endpoints that took client_secret_basic credentials only as they are (not form-urlencoded first, as
+# RFC 6749 2.3.1 asks): they get them that way from then on (per process).
+_RAW_BASIC: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -96,13 +103,19 @@ def request_token(
     """POST `form` plus client authentication to the token endpoint; raises TokenEndpointError."""
     data = dict(form)
     auth: tuple[str, str] | None = None
+    raw: tuple[str, str] | None = None  # the credentials as they are, when encoding changes them
     if credentials.method == "public":
         data["client_id"] = credentials.client_id
     elif credentials.method == "client_secret_basic":
         if not credentials.client_secret:
             raise TokenEndpointError("client_secret_basic without a client secret")
-        # RFC 6749 section 2.3.1: both parts are form-urlencoded before Basic encoding.
+        # RFC 6749 section 2.3.1: both parts are form-urlencoded before Basic encoding. Some token endpoints
+        # do not decode them; a secret with characters like + / = then fails there, so the raw form is tried next.
         auth = (quote(credentials.client_id, safe=""), quote(credentials.client_secret, safe=""))
+        if auth != (credentials.client_id, credentials.client_secret):
+            raw = (credentials.client_id, credentials.client_secret)
+            if token_endpoint in _RAW_BASIC:
+                auth, raw = raw, None
     else:
         if credentials.signing_key is None:
             raise TokenEndpointError("private_key_jwt without a signing key")
@@ -110,16 +123,21 @@ def request_token(
         data["client_assertion"] = client_assertion(
             credentials.signing_key, client_id=credentials.client_id, token_endpoint=token_endpoint, clock=clock
         )
-    try:
-        resp = http.post(token_endpoint, data=data, auth=auth, headers={"Accept": "application/json"}, timeout=timeout)
-    except requests.RequestException as exc:
-        raise TokenEndpointError(f"token endpoint unreachable: {type(exc).__name__}") from exc
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
+    resp, body = _post(http, token_endpoint, data, auth, timeout)
+    if raw is not None and resp.status_code == 401 and _error_of(body) == "invalid_client":
+        log.info(
+            "client_secret_basic: %s refused the form-urlencoded credentials; trying them unencoded", token_endpoint
+        )
+        resp, body = _post(http, token_endpoint, data, raw, timeout)
+        if resp.status_code == 200:
+            _RAW_BASIC.add(token_endpoint)
+            log.warning(
+                "client_secret_basic: %s accepts the credentials only unencoded (not RFC 6749 2.3.1); "
+                "sending them that way from now on",
+                token_endpoint,
+            )
     if resp.status_code != 200:
-        error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        error = _error_of(body)
         raise TokenEndpointError(
             f"token endpoint answered {resp.status_code} ({error or 'no error code'})",
             status=resp.status_code,
@@ -128,3 +146,27 @@ def request_token(
     if not isinstance(body, dict):
         raise TokenEndpointError("token endpoint did not return a JSON object", status=resp.status_code)
     return TokenResponse.parse(body)
+
+
+def _post(
+    http: requests.Session,
+    token_endpoint: str,
+    data: dict[str, str],
+    auth: tuple[str, str] | None,
+    timeout: tuple[float, float],
+) -> tuple[requests.Response, Any]:
+    """One POST to the token endpoint: the response and its JSON body (None when it is not JSON)."""
+    try:
+        resp = http.post(token_endpoint, data=data, auth=auth, headers={"Accept": "application/json"}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise TokenEndpointError(f"token endpoint unreachable: {type(exc).__name__}") from exc
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    return resp, body
+
+
+def _error_of(body: Any) -> str | None:
+    """The OAuth `error` code of a token endpoint's answer, if it has one."""
+    return body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
+import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
@@ -22,7 +25,9 @@ from smart_launch import (
     SmartClient,
     public_jwks,
 )
+from smart_launch.errors import TokenEndpointError
 from smart_launch.keys import CLIENT_ASSERTION_TYPE
+from smart_launch.tokens import ClientCredentials, request_token
 
 
 def pem_file(tmp_path: Path, alg: str) -> Path:
@@ -132,3 +137,42 @@ def test_registration_checks() -> None:
         EhrRegistration(name="x", iss=ISS, client_id="c", client_auth="private_key_jwt")
     with pytest.raises(ConfigurationError):
         EhrRegistration(name="x", iss="not-a-url", client_id="c")
+
+
+def _basic_only(accepted: str) -> Callable[[requests.PreparedRequest], tuple[int, dict[str, str], str]]:
+    """A token endpoint that takes exactly one Basic credential string ("id:secret")."""
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        header = request.headers.get("Authorization", "")
+        if base64.b64decode(header.removeprefix("Basic ")).decode() == accepted:
+            return 200, {}, json.dumps({"access_token": "at", "token_type": "Bearer", "expires_in": 300})
+        return 401, {}, json.dumps({"error": "invalid_client"})
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("accepts", "calls"),
+    [("id:a%2Bb%2Fc%3D", 1), ("id:a+b/c=", 2)],
+    ids=["rfc-6749-encoding", "unencoded-only"],
+)
+def test_a_secret_with_plus_slash_equals_works_with_both_kinds_of_token_endpoint(accepts: str, calls: int) -> None:
+    endpoint = f"https://auth.example.org/{calls}/token"
+    credentials = ClientCredentials(method="client_secret_basic", client_id="id", client_secret="a+b/c=")
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.POST, endpoint, callback=_basic_only(accepts))
+        token = request_token(requests.Session(), endpoint, {"grant_type": "x"}, credentials, timeout=(1, 1))
+        assert token.access_token == "at" and len(rsps.calls) == calls
+        # What worked is used from then on: one request each time.
+        request_token(requests.Session(), endpoint, {"grant_type": "x"}, credentials, timeout=(1, 1))
+        assert len(rsps.calls) == calls + 1
+
+
+def test_a_plain_secret_that_is_refused_is_not_sent_twice() -> None:
+    endpoint = "https://auth.example.org/plain/token"
+    credentials = ClientCredentials(method="client_secret_basic", client_id="id", client_secret="plain")
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.POST, endpoint, callback=_basic_only("id:other"))
+        with pytest.raises(TokenEndpointError) as err:
+            request_token(requests.Session(), endpoint, {"grant_type": "x"}, credentials, timeout=(1, 1))
+        assert err.value.error == "invalid_client" and len(rsps.calls) == 1
