@@ -21,9 +21,11 @@ from werkzeug.wrappers import Response
 from fhir_mappings.rights import NotAllowed
 from plugin.config import AppConfig, load_config
 from plugin.group.views import bp as group_bp
+from plugin.health import bp as health_bp
 from plugin.i18n import TRANSLATIONS_DIR, init_i18n
 from plugin.launch import bp as launch_bp
 from plugin.launch.messages import RESTART_HINT, escape_detail, problem_for
+from plugin.logs import init_request_logging
 from plugin.services.submissions import SqliteSubmissionLog
 from plugin.session_store import ServerSideSessionInterface
 from plugin.sync.capabilities import CapabilityCache
@@ -163,10 +165,12 @@ def create_app(config: AppConfig | None = None) -> Flask:
         "client_options": {},
     }
 
+    init_request_logging(app)
     csrf.init_app(app)
     init_i18n(app)
     init_format(app)
     init_page_context(app)
+    app.register_blueprint(health_bp)
     app.register_blueprint(launch_bp)
     app.register_blueprint(group_bp)
     for name in area_packages():
