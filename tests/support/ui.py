@@ -190,3 +190,11 @@ def launched(
         server.shutdown()
         thread.join(timeout=10)
         store.close()
+
+
+_LOGOUT_FORM = re.compile(r'<form method="post" action="/uitloggen"[^>]*>.*?</form>', re.DOTALL)
+
+
+def without_logout(html: str) -> str:
+    """The page without its "log out of the app" form (in every page's footer; logging out needs no right)."""
+    return _LOGOUT_FORM.sub("", html)

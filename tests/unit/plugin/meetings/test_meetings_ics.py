@@ -36,9 +36,12 @@ def group_with_meeting(
         patient_display="Sanne Bakker",
         regieondersteuner="Practitioner/anna",
         regieondersteuner_display="Anna de Vries",
-        name=name,
+        name="Team Sanne",
         today=date(2026, 1, 1),
     )
+    # Set directly, as a name read from another system's record may be: the app refuses control characters
+    # when a user types them, but the calendar must stay safe whatever the record holds.
+    group.name = name
     if place is not None:
         group.places.append(place)
     meeting = group.plan_meeting(

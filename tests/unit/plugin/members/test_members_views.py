@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import escape
 
 from fhir_mappings.codes import CS_SECTION, CS_V3_CONFIDENTIALITY, CS_V3_ROLE_CODE, EXT_NOMINATION_STATE, EXT_SECTION
-from tests.support.ui import READ_SCOPES, LaunchedApp, launched
+from tests.support.ui import READ_SCOPES, LaunchedApp, launched, without_logout
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SNOMED = "http://snomed.info/sct"
@@ -442,9 +442,9 @@ def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> N
         anna = participant(env, patient, "Anna de Vries")["id"]
         index = text(env.get("/leden"))
         assert "Alleen bekijken" in index and "Iemand nomineren</a>" not in index
-        member = text(env.get(f"/leden/{karim}"))
+        member = without_logout(text(env.get(f"/leden/{karim}")))
         assert 'method="post"' not in member and "Karim Haddou" in member
-        nominate = text(env.get("/leden/nomineren?zoek=Bram"))
+        nominate = without_logout(text(env.get("/leden/nomineren?zoek=Bram")))
         assert "U mag deze groep alleen bekijken" in nominate and 'method="post"' not in nominate
         before = len(env.resources("Provenance"))
         for path, data in (
