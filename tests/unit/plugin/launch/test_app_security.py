@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, g, url_for
 from launch_fakes import CLIENT_ID, ISS, Clock, FakeEhr, launch, make_app, pending_nonce, query
 
 from plugin.config import AppConfig
-from plugin.session_store import CREATED
 from plugin.launch import launch_required
+from plugin.session_store import CREATED
 from smart_launch import EhrRegistration, SmartClient
 
 

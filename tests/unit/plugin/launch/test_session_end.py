@@ -80,4 +80,3 @@ def test_the_idle_timeout_and_lifetime_come_from_the_configuration() -> None:
     env = {"RESOURCEGROEP_SESSION_IDLE_TIMEOUT": "900", "RESOURCEGROEP_SESSION_LIFETIME": "28800"}
     chosen = config_from_mapping(mapping, env=env)
     assert (chosen.session_idle_timeout, chosen.session_lifetime) == (900, 28800)
-
