@@ -1320,7 +1320,12 @@ class ResourceGroup:
         """Give a member a role in a meeting; a role has one holder at a time."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
-        if not any(m.who == who and m.active for m in self.members):
+        if any(m.who == who and m.active and not m.is_member for m in self.members):
+            raise DomainError(
+                "Wie genomineerd is, krijgt pas een rol als die persoon lid is geworden (na het kennismakingsgesprek).",
+                f"{who!r} is a nominee",
+            )
+        if not any(m.who == who and m.is_member for m in self.members):
             raise DomainError("Kies iemand die lid is van de groep.", f"{who!r} is not an active member")
         for p in meeting.participants:
             p.roles.discard(role)

@@ -238,8 +238,11 @@ def _response_rows(group: ResourceGroup, meeting: Meeting) -> list[tuple[str, st
 
 
 def _people(group: ResourceGroup) -> list[tuple[str, str]]:
+    """Who can hold a role in a meeting: the members (a nominee first has the interview and joins)."""
     seen: dict[str, str] = {}
-    for m in group.active_members():
+    for m in group.members:
+        if not m.is_member:
+            continue
         seen.setdefault(m.who, m.display)
     return list(seen.items())
 

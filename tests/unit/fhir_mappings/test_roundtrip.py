@@ -202,7 +202,7 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             draw(st.none() | st.sampled_from(list(MeetingTheme))),
             draw(st.sampled_from(["", "Rust"])),
         )
-        members = [x.who for x in g.members if x.active]
+        members = [x.who for x in g.members if x.is_member]  # a nominee has no role before joining
         for role in draw(st.sets(st.sampled_from(list(MeetingRole)))):
             g.assign_role(m.uid, draw(st.sampled_from(members)), role)
         if draw(st.booleans()):

@@ -263,6 +263,19 @@ def test_meeting_roles_have_one_holder() -> None:
     assert MeetingRole.VOORZITTER not in m.participant(PATIENT).roles
 
 
+def test_a_nominee_gets_no_meeting_role_before_joining() -> None:
+    g = new_group()
+    m = g.plan_meeting(datetime(2026, 4, 1, 15, tzinfo=AMS))
+    nominee = g.nominate("Practitioner/jobcoach", "Jan Coach", TODAY)
+    with pytest.raises(DomainError, match="nominee") as refused:
+        g.assign_role(m.uid, nominee.who, MeetingRole.VOORZITTER)
+    assert "pas een rol" in refused.value.user_message and m.chair() is None
+    g.record_interview(nominee.uid, datetime(2026, 3, 2, 10, tzinfo=AMS), {}, CLINICIAN, InterviewVisibility.SHARED)
+    g.admit(nominee.uid, TODAY)
+    g.assign_role(m.uid, nominee.who, MeetingRole.VOORZITTER)  # a member now
+    assert m.chair() == nominee.who
+
+
 def test_meeting_status_transitions() -> None:
     g = new_group()
     m = g.plan_meeting(datetime(2026, 4, 1, 15, tzinfo=AMS))
