@@ -131,9 +131,10 @@ def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
     return Markup(svg)  # noqa: S704 - progress_chart escapes every text it writes (tested)
 
 
-def sparkline_for(group: ResourceGroup, goal: Goal) -> Markup | None:
-    """The goal's small progress line for an overview (inline SVG), or None without scores."""
-    scores = [p.score for p in group.progress_for(goal.uid)]
+def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
+    """The goal's small progress line for an overview (inline SVG) from its scores oldest first
+    (`ResourceGroup.progress_for`), or None without scores."""
+    scores = [p.score for p in progress]
     if not scores:
         return None
     title = ngettext(

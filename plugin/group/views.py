@@ -131,13 +131,13 @@ def overview(context_id: str) -> Any:
     group_services.require_overview(page.actor)
     group: ResourceGroup = page.group
     actor = page.actor
-    moment = now()
-    last = group.last_held_meeting()
-    changeable = can_change(group)
     if actor.role is Role.REGISSEUR:
         return _patient_home(page, group)
     if actor.role is Role.MEMBER:
         return _member_home(page, group)
+    moment = now()
+    last = group.last_held_meeting()
+    changeable = can_change(group)
     return render_template(
         "group/overview.html",
         patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
@@ -163,6 +163,7 @@ def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
     moment = now()
     last = group.last_held_meeting()
     goals = [goal for goal in group.goals if goal.lifecycle in WORKING_GOALS]
+    progress = {goal.uid: group.progress_for(goal.uid) for goal in goals}
     return render_template(
         "group/home.html",
         page=page,
@@ -172,7 +173,8 @@ def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
         last_report=last.report if last is not None else None,
         last_meeting=last,
         goals=goals,
-        sparklines={goal.uid: sparkline_for(group, goal) for goal in goals},
+        progress=progress,
+        sparklines={goal.uid: sparkline_for(goal, progress[goal.uid]) for goal in goals},
         agreements=listed_agreements(group, page.actor),
         overdue={a.uid for a in group.overdue_agreements(moment.date())},
         wishes=[w for w in group.wishes if w.is_open],
