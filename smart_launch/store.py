@@ -9,6 +9,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -182,6 +184,18 @@ class SQLiteSessionStore:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several statements as one (under the lock): all of them, or none when one fails."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database connection."""
         with self._lock:
@@ -260,38 +274,26 @@ class SQLiteSessionStore:
 
     def end_session(self, session_id: str) -> None:
         """Forget a browser session with its launch contexts and pending authorizations (one transaction)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
-                self._conn.execute("DELETE FROM launch_context WHERE session_id = ?", (session_id,))
-                self._conn.execute(
-                    "DELETE FROM pending_authorization WHERE json_extract(body, '$.session_id') = ?", (session_id,)
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM browser_session WHERE session_id = ?", (session_id,))
+            conn.execute("DELETE FROM launch_context WHERE session_id = ?", (session_id,))
+            conn.execute(
+                "DELETE FROM pending_authorization WHERE json_extract(body, '$.session_id') = ?", (session_id,)
+            )
 
     def move_session(self, old: str, new: str) -> None:
         """Bind the launch contexts and pending authorizations of session `old` to `new` (one transaction)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "UPDATE launch_context SET session_id = ?, body = json_set(body, '$.session_id', ?) "
-                    "WHERE session_id = ?",
-                    (new, new, old),
-                )
-                self._conn.execute(
-                    "UPDATE pending_authorization SET body = json_set(body, '$.session_id', ?) "
-                    "WHERE json_extract(body, '$.session_id') = ?",
-                    (new, old),
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE launch_context SET session_id = ?, body = json_set(body, '$.session_id', ?) "
+                "WHERE session_id = ?",
+                (new, new, old),
+            )
+            conn.execute(
+                "UPDATE pending_authorization SET body = json_set(body, '$.session_id', ?) "
+                "WHERE json_extract(body, '$.session_id') = ?",
+                (new, old),
+            )
 
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry."""
