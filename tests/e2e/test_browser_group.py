@@ -16,11 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, expect
 
 from tests.e2e.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     WIDE,
     AppInEpd,
     all_of,
@@ -29,7 +27,7 @@ from tests.e2e.browser_support import (
     pattern,
     ui,
 )
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -57,22 +55,6 @@ NEW_AGREEMENT = "Karim gaat mee naar de eerste training"
 SCORES = {LONG_GOALS[0]: ("4", "Eerste stap gezet"), LONG_GOALS[1]: ("6", "Twee gesprekken gehad")}
 PLACE = "Buurthuis De Linde"
 PLACE_ADDRESS = "Lindelaan 4, Den Bosch"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("group-browser-stack")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SLOW,
     WIDE,
     AppInEpd,
@@ -23,7 +21,7 @@ from tests.e2e.browser_support import (
     blocking_violations,
     ui,
 )
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +31,6 @@ HER_AGREEMENT = "Samen twee woningen bekijken"
 OTHERS_AGREEMENTS = ("Cv bijwerken", "Sportschool uitzoeken")
 NOTE = "Twee woningen in Breda-Noord bekeken. De tweede was mooi! <b>echt</b>"
 PHONE = 360
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("member-browser-stack")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

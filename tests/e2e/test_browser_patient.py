@@ -6,15 +6,14 @@ What the record holds afterwards is read from the sandbox's FHIR store."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from fhir_mappings.codes import CS_ARTIFACT, EXT_NOMINATION_REASON, EXT_PROPOSED_BY, Artifact
-from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS, SLOW, WIDE, AppInEpd, group_resources, ui
-from tests.support.stack import Stack, running_stack
+from tests.e2e.browser_support import SLOW, WIDE, AppInEpd, group_resources, ui
+from tests.support.stack import Stack
 
 SANNE = "Patient/sanne-bakker"
 PHONE = 360
@@ -24,22 +23,6 @@ AGENDA_ITEM = {PHONE: "Hoe ik mijn week plan", 1280: "Wat ik wil met mijn vrije 
 NOMINEE = {PHONE: "Peter de Groot", 1280: "Mira de Groot"}
 REASON = "Die persoon kent me al twintig jaar en is er altijd."
 OWN_GOAL = {PHONE: "Elke week een keer koken voor vrienden", 1280: "Een cursus fotograferen volgen"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("patient-browser-stack")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def in_browser(browser: Browser, stack: Stack, width: int = WIDE) -> AppInEpd:

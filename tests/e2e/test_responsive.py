@@ -18,10 +18,10 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS, SLOW, AppInEpd, blocking_violations
-from tests.support.stack import Stack, running_stack
+from tests.e2e.browser_support import SLOW, AppInEpd, blocking_violations
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -64,22 +64,6 @@ class Findings:
                 lines.append(f"{title}: {where}\n    " + "\n    ".join(items))
         lines += [f"link answered HTTP {status}: {path}" for path, status in self.broken.items()]
         return "\n".join(lines)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("responsive-stack")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
