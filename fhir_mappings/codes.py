@@ -43,6 +43,13 @@ CS_GOAL_TERM = cs_url("goal-term")
 CS_MEETING_THEME = cs_url("meeting-theme")
 CS_SECTION = cs_url("section")
 CS_WISH_KIND = cs_url("wish-kind")
+# Why the worker wrote a reminder to the regieondersteuner (Communication.reasonCode).
+CS_REMINDER_REASON = cs_url("reminder-reason")
+# Audit (AuditEvent): what the user did in the app, and the role they had in the group when they did it.
+CS_APP_ACTION = cs_url("app-action")
+CS_ACCESS_ROLE = cs_url("access-role")
+# The app's client id as an identifier (the AuditEvent source and app agent, the worker's Provenance agent).
+CLIENT_ID_SYSTEM = "urn:resourcegroep:client-id"
 
 EXT_NOMINATION_STATE = ext_url("nomination-state")
 EXT_SECTION = ext_url("payload-section")
@@ -64,6 +71,15 @@ CS_V3_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 CS_PROVENANCE_AGENT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 CS_GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 CS_V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+# AuditEvent (FHIR R4, the IHE BALP shape).
+CS_AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+CS_RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+CS_AUDIT_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+CS_OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+CS_SECURITY_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+CS_EXTRA_SECURITY_ROLE_TYPE = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
+CS_DICOM = "http://dicom.nema.org/resources/ontology/DCM"
+CS_V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 
 class GroupStatus(StrEnum):
@@ -110,6 +126,7 @@ class Artifact(StrEnum):
     PROGRESS = "doelvoortgang"
     AGREEMENT = "afspraak"
     WISH = "wens"  # what the patient asks of the group: wishes for the next meeting, a pause or an end
+    REMINDER = "herinnering"  # the worker reminds the regieondersteuner (a Communication; see ReminderReason)
     TEAM = "resourcegroep"
 
 
@@ -162,6 +179,14 @@ class WishKind(StrEnum):
     MEETING = "bijeenkomst"  # wishes for the next meeting: place, chair, theme
     PAUSE = "pauze"  # pause the group for a while
     END = "einde"  # end the group
+
+
+class ReminderReason(StrEnum):
+    """Why the worker reminds the regieondersteuner (Communication.reasonCode of a reminder)."""
+
+    MEETING_DUE = "bijeenkomst-nodig"  # active group, no meeting planned, the last one over three months ago
+    OPEN_INTERVIEW = "gesprek-open"  # a nominee still waits for their interview
+    OVERDUE_AGREEMENT = "afspraak-verlopen"  # an open agreement is past its date
 
 
 class WishStatus(StrEnum):
@@ -265,6 +290,7 @@ VOCABULARY_SYSTEM: dict[type[StrEnum], str] = {
     MeetingTheme: CS_MEETING_THEME,
     Section: CS_SECTION,
     WishKind: CS_WISH_KIND,
+    ReminderReason: CS_REMINDER_REASON,
 }
 
 CODESYSTEM_FILES = (
@@ -277,6 +303,9 @@ CODESYSTEM_FILES = (
     "meeting-theme",
     "section",
     "wish-kind",
+    "reminder-reason",
+    "app-action",
+    "access-role",
 )
 
 

@@ -53,6 +53,7 @@ class Action(StrEnum):
     VIEW_REPORT = "view_report"
     VIEW_TIMELINE = "view_timeline"
     VIEW_WISHES = "view_wishes"  # the patient's wishes and requests (pause, end)
+    VIEW_ACCESS_LOG = "view_access_log"  # who looked at the group and when (NEN 7513: the patient's right too)
     # the group
     START_GROUP = "start_group"
     RENAME_GROUP = "rename_group"
@@ -117,6 +118,7 @@ RIGHTS: dict[Action, frozenset[Role]] = {
     Action.VIEW_REPORT: _IN_GROUP,
     Action.VIEW_TIMELINE: frozenset({R, RO, CP}),
     Action.VIEW_WISHES: frozenset({R, RO, CP}),
+    Action.VIEW_ACCESS_LOG: frozenset({R, RO, CP}),
     Action.START_GROUP: frozenset({RO, CP}),
     Action.RENAME_GROUP: frozenset({R, RO, CP}),
     Action.CHANGE_STATUS: _PROFESSIONALS,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import sqlite3
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from fhir_mappings.rights import NotAllowed
+from plugin.audit.web import init_audit
 from plugin.config import AppConfig, load_config
 from plugin.group.views import bp as group_bp
 from plugin.health import bp as health_bp
@@ -26,10 +26,10 @@ from plugin.i18n import TRANSLATIONS_DIR, init_i18n
 from plugin.launch import bp as launch_bp
 from plugin.launch.messages import RESTART_HINT, escape_detail, problem_for
 from plugin.logs import init_request_logging
-from plugin.services.submissions import SqliteSubmissionLog
 from plugin.session_store import ServerSideSessionInterface
-from plugin.sync.capabilities import CapabilityCache
-from plugin.sync.outbox import SqliteOutbox
+from plugin.stores import open_sqlite_outbox as open_outbox  # noqa: F401  (kept importable from here)
+from plugin.stores import stores_from_config
+from plugin.sync.errors import OutageError, SyncError, Unauthorized
 from plugin.web.actions import user_message
 from plugin.web.context import init_page_context
 from plugin.web.format import init_format
@@ -38,11 +38,9 @@ from smart_launch import (
     ConfigurationError,
     Discovery,
     EhrRegistry,
-    MemorySessionStore,
     SessionStore,
     SmartClient,
     SmartLaunchError,
-    SQLiteSessionStore,
 )
 
 log = logging.getLogger(__name__)
@@ -101,18 +99,11 @@ def _render_problem(status: int, title: str, message: str, hint: str, **extra: A
     return render_template("errors/error.html", title=title, message=message, hint=hint, **extra), status
 
 
-def open_outbox(path: str) -> SqliteOutbox:
-    """The outbox at `path` (folder and file created when missing); `ConfigurationError` at start when this
-    process cannot write it: saves that cannot reach the EHR must never be dropped later."""
-    try:
-        outbox = SqliteOutbox(path)
-        outbox.check_writable()
-    except (OSError, sqlite3.Error) as exc:
-        raise ConfigurationError(
-            f"the outbox {path} (saves waiting for the EHR) cannot be written: {exc}. "
-            "Set [app] outbox_db (or RESOURCEGROEP_OUTBOX_DB) to a writable file."
-        ) from exc
-    return outbox
+def _data_folder(config: AppConfig) -> Path:
+    """Where the app keeps its local files (the outbox's folder); a temporary one when none is configured."""
+    if config.outbox_db:
+        return Path(config.outbox_db).parent
+    return Path(tempfile.mkdtemp(prefix="resourcegroep-"))
 
 
 def create_app(config: AppConfig | None = None) -> Flask:
@@ -136,7 +127,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
 
-    store: SessionStore = SQLiteSessionStore(config.session_db) if config.session_db else MemorySessionStore()
+    stores = stores_from_config(config)  # SQLite files by default, Redis with [redis] url (several instances)
+    store: SessionStore = stores.session_store
     http = requests.Session()
     app.extensions["session_store"] = store
     app.extensions["smart_client"] = SmartClient(
@@ -151,20 +143,20 @@ def create_app(config: AppConfig | None = None) -> Flask:
     app.session_interface = ServerSideSessionInterface(
         store, idle=config.session_idle_timeout, absolute=config.session_lifetime
     )
-    outbox_path = config.outbox_db
-    if outbox_path is None:
-        outbox_path = str(Path(tempfile.mkdtemp(prefix="resourcegroep-")) / "outbox.sqlite3")
-        log.warning(
-            "no outbox_db and no session_db configured: waiting saves are kept in %s and LOST on a restart",
-            outbox_path,
-        )
     app.extensions["resourcegroep"] = {
-        "outbox": open_outbox(outbox_path),
-        "submissions": SqliteSubmissionLog(outbox_path),
-        "capabilities": CapabilityCache(),
+        "outbox": stores.outbox,
+        "submissions": stores.submissions,
+        "capabilities": stores.capabilities,
         "client_options": {},
     }
 
+    try:
+        init_audit(app, config, _data_folder(config), app.extensions["resourcegroep"]["client_options"])
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the audit log cannot be written: {exc}. Set [audit] log_file (or RESOURCEGROEP_AUDIT_LOG_FILE) "
+            "to a writable file."
+        ) from exc
     init_request_logging(app)
     csrf.init_app(app)
     init_i18n(app)
@@ -210,6 +202,21 @@ def _register_error_handlers(app: Flask) -> None:
     def not_allowed(error: NotAllowed) -> tuple[str, int]:
         log.info("refused: %s", error.log_message)
         return _render_problem(403, gettext("This is not for your role"), user_message(error), "")
+
+    @app.errorhandler(SyncError)
+    def ehr_problem(error: SyncError) -> tuple[str, int]:
+        # A page could not load the group (an outage, a refused read): say so in the user's words, never a 500.
+        log.warning("a page could not be served: %s %s", type(error).__name__, error)
+        if isinstance(error, Unauthorized):
+            return _render_problem(401, gettext("Your session has ended"), user_message(error), str(RESTART_HINT))
+        if isinstance(error, OutageError):
+            return _render_problem(
+                503,
+                gettext("The EHR cannot be reached right now"),
+                user_message(error),
+                gettext("Wait a moment and reload the page. Nothing was changed."),
+            )
+        return _render_problem(502, gettext("The EHR answered with an error"), user_message(error), str(RESTART_HINT))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:

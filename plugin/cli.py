@@ -2,7 +2,11 @@
 
   resourcegroep serve [--config FILE] [--host 127.0.0.1] [--port 8000] [--workers 2] [--threads 4]
                       [--timeout 60] [--graceful-timeout 30] [--log-format json|text]
-  resourcegroep worker ...   (the outbox worker, see ``resourcegroep worker --help``)
+  resourcegroep worker --config FILE [--once] [--every 60] [--no-reminders] ...
+                      the background worker: outbox replay on a schedule and reminders for regieondersteuners
+                      (see ``resourcegroep worker --help`` and plugin/sync/worker.py)
+  resourcegroep doctor --iss URL [--token TOKEN]
+                      what of the app will work at that EHR (see plugin/doctor.py); exit 1 when it cannot work
 
 ``serve`` runs gunicorn with the app built from RESOURCEGROEP_CONFIG (or ``--config``). SIGTERM stops it gracefully:
 no new connections, running requests get ``--graceful-timeout`` seconds to finish, then the process exits 0.
@@ -75,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "--log-format", choices=("json", "text"), default="json", help="log lines as JSON (default) or text"
     )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    sub.add_parser("worker", help="run the outbox worker (arguments: see resourcegroep worker --help)", add_help=False)
+    sub.add_parser(
+        "worker",
+        help="run the background worker: outbox replay and reminders (see resourcegroep worker --help)",
+        add_help=False,
+    )
+    sub.add_parser("doctor", help="check an EHR: which features will work there (see resourcegroep doctor --help)")
     return parser
 
 
@@ -155,6 +164,9 @@ def run_gunicorn(config: AppConfig, options: dict[str, Any]) -> None:
 
             return create_app(config)
 
+    from plugin.banner import hide_gunicorn_banner
+
+    hide_gunicorn_banner()
     Server().run()
 
 
@@ -164,7 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["worker"]:
         from plugin.sync.worker import main as worker_main
 
-        return worker_main(argv[1:])
+        return worker_main(argv[1:], service=True)
+    if argv[:1] == ["doctor"]:
+        from plugin.doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "serve":

@@ -4,6 +4,8 @@ Environment overrides (for containers):
   RESOURCEGROEP_PUBLIC_BASE_URL, RESOURCEGROEP_SECRET_KEY, RESOURCEGROEP_SESSION_DB,
   RESOURCEGROEP_SESSION_COOKIE_SECURE (true/false), RESOURCEGROEP_SESSION_COOKIE_SAMESITE (None/Lax/Strict),
   RESOURCEGROEP_FRAME_ANCESTORS (space-separated),
+  RESOURCEGROEP_REDIS_URL, RESOURCEGROEP_REDIS_KEY_PREFIX (the [redis] table: state shared by several instances),
+  RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
   RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE.
@@ -36,6 +38,49 @@ def _is_samesite(value: str) -> TypeGuard[SameSite]:
     return value in get_args(SameSite)
 
 
+AuditSink = Literal["auto", "file"]
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where access records (AuditEvent) go: `auto` = the launch's FHIR server when it takes AuditEvents from
+    the launch (CapabilityStatement and granted scopes), else the local log; `file` = always the local log."""
+
+    sink: AuditSink = "auto"
+    log_file: str | None = None  # the local JSON-lines log; None: audit/audit.jsonl beside the outbox
+    max_bytes: int = 20 * 1024 * 1024  # rotate the local log at this size
+    backups: int = 30  # rotated files kept (audit.jsonl.1 ... .N)
+    flush_interval: float = 2.0  # seconds between background writes
+    batch_size: int = 50  # records per FHIR batch (and a write as soon as this many wait)
+
+    def __post_init__(self) -> None:
+        if self.sink not in get_args(AuditSink):
+            raise ConfigurationError("[audit] sink must be 'auto' or 'file'")
+        if self.max_bytes < 1024 or self.backups < 1 or self.batch_size < 1 or self.flush_interval <= 0:
+            raise ConfigurationError("[audit] max_bytes >= 1024, backups >= 1, batch_size >= 1, flush_interval > 0")
+
+
+def _audit(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> AuditSettings:
+    def pick(key: str, default: Any) -> Any:
+        env_key = f"{ENV_PREFIX}AUDIT_{key.upper()}"
+        return env[env_key] if env_key in env else table.get(key, default)
+
+    log_file = pick("log_file", None)
+    if isinstance(log_file, str) and log_file and not Path(log_file).is_absolute():
+        log_file = str(base_dir / log_file)
+    try:
+        return AuditSettings(
+            sink=str(pick("sink", "auto")),  # type: ignore[arg-type]  # checked in __post_init__
+            log_file=str(log_file) if log_file else None,
+            max_bytes=int(pick("max_bytes", AuditSettings.max_bytes)),
+            backups=int(pick("backups", AuditSettings.backups)),
+            flush_interval=float(pick("flush_interval", AuditSettings.flush_interval)),
+            batch_size=int(pick("batch_size", AuditSettings.batch_size)),
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"[audit]: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the app needs to run."""
@@ -55,6 +100,11 @@ class AppConfig:
     session_lifetime: int = 12 * 3600  # absolute: a browser session ends this long after it began, used or not
     session_idle_timeout: int = 30 * 60  # a browser session ends after this long without a request
     discovery_ttl: float = 3600.0
+    # Redis (redis://, rediss:// for TLS, unix://) for sessions, launches, the outbox and caches shared by several
+    # app instances; None keeps the embedded SQLite stores (see plugin.stores).
+    redis_url: str | None = None
+    redis_prefix: str = "resourcegroep:"
+    audit: AuditSettings = field(default_factory=AuditSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -191,6 +241,18 @@ def config_from_mapping(
     if not isinstance(ehr_tables, list):
         raise ConfigurationError("[[ehr]] must be an array of tables")
     backend = data.get("backend")
+    redis_table = data.get("redis", {})
+    if not isinstance(redis_table, dict):
+        raise ConfigurationError("[redis] must be a table")
+    redis_url = env.get(ENV_PREFIX + "REDIS_URL") or redis_table.get("url") or None
+    if redis_url is not None and (
+        not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        raise ConfigurationError("[redis] url must start with redis://, rediss:// (TLS) or unix://")
+    redis_prefix = str(env.get(ENV_PREFIX + "REDIS_KEY_PREFIX") or redis_table.get("key_prefix") or "resourcegroep:")
+    audit = data.get("audit", {})
+    if not isinstance(audit, dict):
+        raise ConfigurationError("[audit] must be a table")
     samesite = str(pick("session_cookie_samesite", "None"))
     if not _is_samesite(samesite):
         raise ConfigurationError(_SAMESITE_VALUES)
@@ -207,6 +269,9 @@ def config_from_mapping(
         session_lifetime=int(pick("session_lifetime", 12 * 3600)),
         session_idle_timeout=int(pick("session_idle_timeout", 30 * 60)),
         discovery_ttl=float(pick("discovery_ttl", 3600.0)),
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        audit=_audit(audit, env, base),
     )
 
 

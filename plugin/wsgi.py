@@ -7,6 +7,8 @@ RESOURCEGROEP_* environment overrides (see docs/configuration.md).
 from __future__ import annotations
 
 from plugin.app import create_app
+from plugin.banner import hide_gunicorn_banner
 
+hide_gunicorn_banner()
 application = create_app()
 app = application  # the name some servers look for

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from plugin.banner import QuietRequestHandler
 from sandbox.app import Sandbox, SandboxSettings, create_sandbox
 from smart_launch.files import write_private
 
@@ -47,7 +48,7 @@ class RunningServer:
     """A werkzeug server (threaded) serving one Flask app in a background thread."""
 
     def __init__(self, app: Flask, host: str, port: int, name: str) -> None:
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
         self.url = f"http://{host}:{self.server.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
         self.thread.start()

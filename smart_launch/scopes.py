@@ -27,6 +27,10 @@ GROUP_RESOURCE_TYPES: tuple[str, ...] = (
 READ_SCOPES_V2: tuple[str, ...] = ("patient/Patient.r", "patient/Practitioner.rs", "patient/PractitionerRole.rs")
 # Every write transaction carries one Provenance.
 PROVENANCE_SCOPE_V2 = "patient/Provenance.c"
+# The audit trail (NEN 7513): the app writes an AuditEvent for every access, and shows the patient's care
+# professionals and the patient who looked at the group (search). Without it the trail stays in the local log.
+AUDIT_SCOPE_V2 = "patient/AuditEvent.cs"
+CASELOAD_AUDIT_SCOPE_V2 = "user/AuditEvent.c"
 # The clinician's caseload: groups across patients the user may see.
 CASELOAD_RESOURCE_TYPES: tuple[str, ...] = ("CareTeam", "CarePlan", "Patient", "Appointment", "Task")
 
@@ -43,9 +47,11 @@ def default_resource_scopes(*, caseload: bool = False) -> list[str]:
     """The default clinical scopes in SMART v2 syntax."""
     scopes = [f"patient/{t}.crus" for t in GROUP_RESOURCE_TYPES]
     scopes.append(PROVENANCE_SCOPE_V2)
+    scopes.append(AUDIT_SCOPE_V2)
     scopes.extend(READ_SCOPES_V2)
     if caseload:
         scopes.extend(f"user/{t}.rs" for t in CASELOAD_RESOURCE_TYPES)
+        scopes.append(CASELOAD_AUDIT_SCOPE_V2)
     return scopes
 
 

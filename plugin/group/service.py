@@ -16,6 +16,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.model import ResourceGroup, Unreadable
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
+from plugin.audit.web import request_audit
 from plugin.launch.context import ActiveLaunch, smart_client
 from plugin.services.core import repeated
 from plugin.services.fhir_uow import FhirUnitOfWork
@@ -117,10 +118,13 @@ class GroupService:
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
         loaded = self.repository.load(plan_id)
+        audit = request_audit()
         self._uow = FhirUnitOfWork(
-            self.repository, self.submissions, plan_id, loaded, read_only=not self.launch.can_write
+            self.repository, self.submissions, plan_id, loaded, read_only=not self.launch.can_write, audit=audit
         )
         actor = actor_in(loaded.group, self._uow.who())
+        audit.reading(self.repository.patient, _group_references(loaded), role=actor.role.value)
+        g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, self.repository.waiting(), self.repository.failed(), actor, visible)
         self._plan_id = plan_id
@@ -135,12 +139,16 @@ class GroupService:
         return self._uow
 
     def display_name(self, reference: str) -> str:
-        """A person's name as the record has it (read once per request), else the reference."""
+        """A person's name as the record has it (what the page's load brought, else read once per request), else
+        the reference."""
         if reference in self._names:
             return self._names[reference]
         name = reference
         rtype, _, rid = reference.partition("/")
-        if rtype in ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson") and rid:
+        brought = self._page.loaded.person(reference) if self._page is not None else None
+        if brought is not None:  # the load brought it ({} when the server refused it: asking again is no use)
+            name = person_name(brought) or reference
+        elif rtype in ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson") and rid:
             try:
                 name = person_name(self.client.read(rtype, rid).json()) or reference
             except SyncError as exc:
@@ -160,9 +168,24 @@ class GroupService:
         return found
 
 
+def _group_references(loaded: LoadedGroup) -> list[str]:
+    """What a page view reads, for the audit trail: the group's team and plans (a page shows their content)."""
+    return [key for key in loaded.resources if key.startswith(("CareTeam/", "CarePlan/"))]
+
+
+def _takes_audit_events(repository: GroupRepository) -> bool:
+    """Whether the launch's FHIR server says it takes AuditEvents in a batch (known after the load: no request)."""
+    try:
+        caps = repository.capabilities.get(repository.client)
+    except SyncError:
+        return False
+    return caps.supports("AuditEvent", "create") and caps.supports_batch
+
+
 def group_page(see: Action, plan_id: str | None = None) -> GroupPage:
     """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
     says who may); without a group yet, the way to the start page (the overview)."""
+    request_audit().acting(see.value)
     page = current_service().page(plan_id)
     if page.group is None:
         abort(redirect(url_for("group.overview")))
@@ -228,4 +251,5 @@ def current_service() -> GroupService:
     )
     service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service
+    request_audit().about(repository.patient)
     return service

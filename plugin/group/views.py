@@ -16,10 +16,12 @@ import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from fhir_mappings.codes import MeetingTheme, WishKind
+from fhir_mappings.codes import MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
+from plugin.audit.web import current_trail, request_audit
+from plugin.group.access_log import access_lines
 from plugin.goals.views import sparkline_for
 from plugin.group.forms import (
     LIFECYCLE_ACTIONS,
@@ -353,6 +355,15 @@ def history(context_id: str) -> Any:
     )
 
 
+@bp.get("/c/<context_id>/inzage")
+@launch_required
+def access_log(context_id: str) -> Any:
+    """Who looked at the group and when (NEN 7513): for the patient and their care professionals."""
+    page = group_page(Action.VIEW_ACCESS_LOG)
+    lines = access_lines(current_service(), page, current_trail())
+    return render_template("group/access_log.html", page=page, group=page.group, lines=lines)
+
+
 @bp.get("/c/<context_id>/caseload")
 @launch_required
 def caseload(context_id: str) -> Any:
@@ -370,6 +381,8 @@ def caseload(context_id: str) -> Any:
         ), 403
     settings = current_app.extensions["resourcegroep"]
     client = caseload_client()
+    audit = request_audit()
+    audit.acting("view_caseload")
     try:
         found = load_caseload(
             client,
@@ -381,6 +394,9 @@ def caseload(context_id: str) -> Any:
     except SyncError as exc:
         log.warning("caseload for %s failed: %s", user, exc.diagnostics)
         return render_template("group/caseload.html", caseload=None, problem=Problem(user_message(exc))), 502
+    for row in found.rows:
+        role = Role.REGIEONDERSTEUNER if MemberRole.REGIEONDERSTEUNER in row.roles else Role.MEMBER
+        audit.listing(row.patient, role.value, [r for r in (row.team, row.plan) if r])
     return render_template(
         "group/caseload.html", caseload=found, problem=None, show_ended=request.args.get("ended") == "1"
     )

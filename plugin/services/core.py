@@ -53,6 +53,7 @@ def act(
     if (earlier := repeated(uow, key)) is not None:
         # Checked before the rights: the first save may have changed them (a hand-over, a take-over).
         return earlier
+    uow.note_action(action)
     group = uow.group()
     if group is None:
         raise NoGroup()

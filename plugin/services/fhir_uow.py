@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.refs import literal
+from fhir_mappings.rights import Action
+from plugin.audit.trail import RequestAudit
 from plugin.services.submissions import SubmissionLog
 from plugin.services.uow import Activity, Done, SaveState, uid_of
 from plugin.sync.repository import GroupRepository, LoadedGroup, Saved
@@ -25,8 +27,10 @@ class FhirUnitOfWork:
         loaded: LoadedGroup | None = None,
         *,
         read_only: bool = False,
+        audit: RequestAudit | None = None,
     ) -> None:
         self.read_only = read_only
+        self.audit = audit
         self.repository = repository
         self.submissions = submissions
         self.plan_id = plan_id
@@ -58,6 +62,20 @@ class FhirUnitOfWork:
                     return supporter.uid
         return self.user
 
+    def note_action(self, action: Action) -> None:
+        if self.audit is not None:
+            self.audit.acting(action.value)
+
+    def _audit_saved(self, saved: Saved[T]) -> None:
+        if self.audit is None or saved.repeated or saved.outcome is None:
+            return
+        result = saved.outcome.result
+        if result is not None:
+            refs = [w.reference for w in result.written if not w.reference.startswith("Provenance/")]
+        else:  # waiting in the outbox: what is known before the server assigns ids
+            refs = [r for r in saved.written if "/" in r and not r.startswith("urn:")]
+        self.audit.wrote(refs)
+
     def _require_write(self) -> None:
         if self.read_only:
             raise PermissionError("this launch may not write")
@@ -65,12 +83,14 @@ class FhirUnitOfWork:
     def commit(self, action: Callable[[ResourceGroup], T], activity: Activity, key: str) -> Done[T]:
         self._require_write()
         saved = self.repository.save(self.loaded(), action, activity, key)
+        self._audit_saved(saved)
         self._loaded = None  # the next read sees the save
         return _done(saved)
 
     def start(self, group: ResourceGroup, activity: Activity, key: str) -> Done[ResourceGroup]:
         self._require_write()
         saved = self.repository.start(group, activity, key)
+        self._audit_saved(saved)
         self._loaded = None
         return _done(saved)
 

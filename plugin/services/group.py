@@ -82,6 +82,7 @@ def start_group(
     """Start the patient's group: the patient is regisseur, the acting care professional regieondersteuner."""
     if (earlier := repeated(uow, key)) is not None:
         return earlier  # a double click on "start": the group is there, say so instead of "already has a group"
+    uow.note_action(Action.START_GROUP)
     existing = uow.group()
     require(actor_in(existing, uow.who()), Action.START_GROUP)
     if existing is not None and existing.status is not GroupStatus.ENDED:

@@ -46,6 +46,7 @@ def retry_failed(
 ) -> Done[OutboxEntry]:
     """Put a refused save back to waiting and send now what this user may send (`send_own`: the page's
     replay of the user's own waiting saves). The value is the entry as it stands afterwards."""
+    uow.note_action(Action.RETRY_FAILED)
     require(current_actor(uow), Action.RETRY_FAILED)
 
     def save() -> Done[OutboxEntry]:
@@ -71,6 +72,7 @@ def retry_failed(
 
 def discard_failed(uow: UnitOfWork, key: str, outbox: Outbox, entry_id: int) -> Done[OutboxEntry]:
     """Let a refused save lapse: discarded, kept (never deleted), never sent."""
+    uow.note_action(Action.DISCARD_FAILED)
     require(current_actor(uow), Action.DISCARD_FAILED)
 
     def save() -> Done[OutboxEntry]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from fhir_mappings.model import ResourceGroup, uids_from
+from fhir_mappings.rights import Action
 from plugin.services.submissions import MemorySubmissionLog, SubmissionLog
 from plugin.sync.repository import Activity
 
@@ -75,6 +76,10 @@ class UnitOfWork(Protocol):
         """The acting user as the group refers to them (a RelatedPerson is known by its supporter uid)."""
         ...
 
+    def note_action(self, action: Action) -> None:
+        """Name the user action this unit of work runs (for the audit trail), before its rights are checked."""
+        ...
+
     def commit(self, action: Callable[[ResourceGroup], T], activity: Activity, key: str) -> Done[T]:
         """Apply `action` to a copy of the group and save the result as one transaction."""
         ...
@@ -114,6 +119,10 @@ class MemoryUnitOfWork:
     who_map: dict[str, str] = field(default_factory=dict)
     commits: list[Commit] = field(default_factory=list)
     waiting: bool = False  # pretend the server is out of reach: commits "wait" (and are kept)
+    actions: list[Action] = field(default_factory=list)  # every action named (the audit trail's view)
+
+    def note_action(self, action: Action) -> None:
+        self.actions.append(action)
 
     def group(self) -> ResourceGroup | None:
         return copy.deepcopy(self.stored)

@@ -2,21 +2,31 @@
 
 The load strategy follows from it: one CarePlan search with includes, else one batch of searches,
 else (degraded, logged) sequential searches.
+
+What was learned (the parsed statement, the include probe's answer, transaction limits learned from refusals)
+can be kept in a :class:`CapabilityStore` so that it survives a restart and is shared by every app instance:
+:class:`SqliteCapabilityStore` (one machine, beside the outbox) or the Redis store (``plugin.stores``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import json
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 from fhir_mappings.query import GROUP_INCLUDES
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import BadRequest, JsonDict, NotFound, SyncError
+from smart_launch.files import create_private
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -72,6 +82,8 @@ class TransactionLimits:
     max_updates: int | None = None
     learned_from: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Called after the limits were lowered (the CapabilityCache writes them to its shared store).
+    on_learn: Callable[[TransactionLimits], None] | None = field(default=None, repr=False, compare=False)
 
     def learn(self, *, max_entries: int | None = None, max_updates: int | None = None, why: str = "") -> bool:
         """Lower the limits (never raise them); True when something changed."""
@@ -83,7 +95,23 @@ class TransactionLimits:
                 self.max_updates, changed = max_updates, True
             if changed:
                 self.learned_from = why
-            return changed
+        if changed and self.on_learn is not None:
+            self.on_learn(self)
+        return changed
+
+    def as_json(self) -> JsonDict:
+        """The limits as a JSON object (for a CapabilityStore)."""
+        with self._lock:
+            return {"max_entries": self.max_entries, "max_updates": self.max_updates, "learned_from": self.learned_from}
+
+    def learn_from_json(self, data: Mapping[str, Any]) -> bool:
+        """Lower the limits to those of a stored record (another instance, or before a restart, learned them)."""
+        entries, updates = data.get("max_entries"), data.get("max_updates")
+        return self.learn(
+            max_entries=entries if isinstance(entries, int) else None,
+            max_updates=updates if isinstance(updates, int) else None,
+            why=str(data.get("learned_from") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,56 @@ class ServerCapabilities:
             resources=resources,
             system_interactions=frozenset(system),
             fetched_at=fetched_at,
+        )
+
+    def as_json(self) -> JsonDict:
+        """What a CapabilityStore keeps: the parsed capabilities and the probe's answer (not the limits)."""
+        return {
+            "base_url": self.base_url,
+            "fhir_version": self.fhir_version,
+            "system_interactions": sorted(self.system_interactions),
+            "includes_probed": self.includes_probed,
+            "resources": [
+                {
+                    "type": r.type,
+                    "interactions": sorted(r.interactions),
+                    "search_params": sorted(r.search_params),
+                    "search_includes": None if r.search_includes is None else sorted(r.search_includes),
+                    "search_rev_includes": None if r.search_rev_includes is None else sorted(r.search_rev_includes),
+                    "conditional_create": r.conditional_create,
+                    "conditional_update": r.conditional_update,
+                    "update_create": r.update_create,
+                    "versioning": r.versioning,
+                }
+                for r in self.resources.values()
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], fetched_at: float = 0.0) -> ServerCapabilities:
+        """The inverse of :meth:`as_json`."""
+        resources = {
+            str(r["type"]): ResourceCapability(
+                type=str(r["type"]),
+                interactions=frozenset(r.get("interactions") or ()),
+                search_params=frozenset(r.get("search_params") or ()),
+                search_includes=_optional_set(r.get("search_includes")),
+                search_rev_includes=_optional_set(r.get("search_rev_includes")),
+                conditional_create=bool(r.get("conditional_create")),
+                conditional_update=bool(r.get("conditional_update")),
+                update_create=bool(r.get("update_create")),
+                versioning=r.get("versioning"),
+            )
+            for r in data.get("resources") or []
+        }
+        probed = data.get("includes_probed")
+        return cls(
+            base_url=str(data["base_url"]),
+            fhir_version=data.get("fhir_version"),
+            resources=resources,
+            system_interactions=frozenset(data.get("system_interactions") or ()),
+            fetched_at=fetched_at,
+            includes_probed=probed if isinstance(probed, bool) else None,
         )
 
     @property
@@ -231,19 +309,131 @@ def probe_includes(client: FhirClient, includes: Sequence[tuple[str, str]] = GRO
     return True
 
 
-class CapabilityCache:
-    """Capabilities per server base URL, fetched from ``/metadata`` at most once per ``ttl`` seconds."""
+class CapabilityStore(Protocol):
+    """Where learned capabilities outlive the process and reach the other app instances."""
 
-    def __init__(self, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def load(self, key: str) -> JsonDict | None:
+        """The record stored under ``key``, or None when absent or expired."""
+        ...
+
+    def save(self, key: str, record: JsonDict, ttl: float | None) -> None:
+        """Store ``record`` under ``key``, for ``ttl`` seconds (None: until replaced)."""
+        ...
+
+
+_STORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS capability_cache (
+    key TEXT PRIMARY KEY, expires_at REAL, body TEXT NOT NULL)
+"""
+
+
+class SqliteCapabilityStore:
+    """A :class:`CapabilityStore` in a SQLite file (the outbox's, on one machine): survives restarts."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
         self._clock = clock
+        if self.path != ":memory:":
+            create_private(self.path)
+        with self._connect() as conn:
+            conn.execute(_STORE_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def load(self, key: str) -> JsonDict | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT body FROM capability_cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key, self._clock()),
+            ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return data if isinstance(data, dict) else None
+
+    def save(self, key: str, record: JsonDict, ttl: float | None) -> None:
+        expires = None if ttl is None else self._clock() + ttl
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO capability_cache (key, expires_at, body) VALUES (?, ?, ?)",
+                (key, expires, json.dumps(record)),
+            )
+
+
+class CapabilityCache:
+    """Capabilities per server base URL, fetched from ``/metadata`` at most once per ``ttl`` seconds.
+
+    With a ``store`` the parsed capabilities (with the include probe's answer, for ``ttl`` seconds) and the
+    learned transaction limits (kept until a lower limit is learned) are shared with the other app instances
+    and survive a restart: a new process reads them instead of asking ``/metadata`` and probing again.
+    A store that cannot be reached is logged and worked around (the server is asked directly).
+    """
+
+    def __init__(
+        self,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        store: CapabilityStore | None = None,
+    ) -> None:
+        self._clock = clock
+        self.ttl = ttl
+        self.store = store
         self._entries: TtlCache[str, ServerCapabilities] = TtlCache(ttl)
         self._limits: dict[str, TransactionLimits] = {}
         self._lock = threading.Lock()
 
     def limits(self, base_url: str) -> TransactionLimits:
         """The transaction limits known for a server (one shared object; it outlives the ``/metadata`` TTL)."""
+        key = base_url.rstrip("/")
         with self._lock:
-            return self._limits.setdefault(base_url.rstrip("/"), TransactionLimits())
+            found = self._limits.get(key)
+            if found is not None:
+                return found
+            found = self._limits[key] = TransactionLimits(on_learn=self._saver(key))
+        self._merge_stored_limits(key, found)
+        return found
+
+    def _saver(self, key: str) -> Callable[[TransactionLimits], None] | None:
+        store = self.store
+        if store is None:
+            return None
+
+        def save(limits: TransactionLimits) -> None:
+            stored = self._load(f"limits:{key}") or {}
+            merged = TransactionLimits()
+            merged.learn_from_json(stored)
+            merged.learn_from_json(limits.as_json())
+            self._save(f"limits:{key}", merged.as_json(), None)
+
+        return save
+
+    def _merge_stored_limits(self, key: str, limits: TransactionLimits) -> None:
+        stored = self._load(f"limits:{key}")
+        if stored is not None:
+            limits.learn_from_json(stored)
+
+    def _load(self, key: str) -> JsonDict | None:
+        if self.store is None:
+            return None
+        try:
+            return self.store.load(key)
+        except Exception as exc:  # a cache: the server can still be asked
+            log.warning("capability store unreachable (%s): asking the server", type(exc).__name__)
+            return None
+
+    def _save(self, key: str, record: JsonDict, ttl: float | None) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.save(key, record, ttl)
+        except Exception as exc:
+            log.warning("capability store unreachable (%s): not shared", type(exc).__name__)
 
     def get(self, client: FhirClient, *, probe: bool = True) -> ServerCapabilities:
         """Fresh-enough capabilities for the client's server; probes undeclared includes once when asked."""
@@ -252,10 +442,17 @@ class CapabilityCache:
         cached = self._entries.get(key, now)
         if cached is not None:
             return cached
-        caps = ServerCapabilities.from_statement(key, client.metadata().json(), fetched_at=now)
-        if probe and caps.includes_declared(GROUP_INCLUDES) is None and caps.supports("CarePlan", "search-type"):
-            caps = _with_probe(caps, probe_includes(client))
-        caps = dataclasses.replace(caps, limits=self.limits(key))
+        limits = self.limits(key)
+        stored = self._load(f"caps:{key.rstrip('/')}")
+        if stored is not None and (not probe or stored.get("probe_done")):
+            caps = ServerCapabilities.from_json(stored, fetched_at=now)
+            self._merge_stored_limits(key.rstrip("/"), limits)
+        else:
+            caps = ServerCapabilities.from_statement(key, client.metadata().json(), fetched_at=now)
+            if probe and caps.includes_declared(GROUP_INCLUDES) is None and caps.supports("CarePlan", "search-type"):
+                caps = _with_probe(caps, probe_includes(client))
+            self._save(f"caps:{key.rstrip('/')}", {**caps.as_json(), "probe_done": probe}, self.ttl)
+        caps = dataclasses.replace(caps, limits=limits)
         self._entries.put(key, caps, now)
         return caps
 

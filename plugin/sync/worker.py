@@ -8,6 +8,13 @@ Once (from cron or a systemd timer; it holds no state of its own, leases keep tw
 On a schedule (a long-running service): add ``--every 60``; SIGTERM or SIGINT stops it after the round
 in progress (never in the middle of a save). ``--rounds N`` stops after N rounds (tests, one-off catch-up).
 
+``resourcegroep worker --config app.toml`` is that service with the app's own configuration: it replays the
+outbox every ``--every`` seconds (default 60) and, when the TOML has a ``[backend]`` table, writes reminders
+for regieondersteuners every ``--reminders-every`` seconds (default 3600; see ``plugin/reminders.py``:
+a meeting due, open interviews, overdue agreements, each written once). ``--once`` runs one round and exits;
+``--no-reminders`` only replays. The one-shot ``resourcegroep-outbox-worker`` writes reminders only with
+``--reminders``.
+
 With ``--config`` (or RESOURCEGROEP_CONFIG) the app's own TOML gives the outbox path (the same persistent
 default as the app) and, when it has a ``[backend]`` table, the Backend Services token and client id.
 
@@ -31,6 +38,9 @@ Options (each also from the environment):
   --no-token               no Authorization header (local test servers only)
   --every SECONDS          replay every SECONDS until stopped (SIGTERM/SIGINT: graceful)
   --rounds N               with --every: stop after N rounds
+  --once                   one round, then exit (``resourcegroep worker`` loops by default)
+  --reminders / --no-reminders  write reminders (default: on for ``resourcegroep worker`` with [backend])
+  --reminders-every SECONDS  at most one reminder round per SECONDS (default 3600)
 
 Exit codes (one-shot, and of the last round with --every): 0 all due entries got a final answer; 1 some
 failed permanently (they stay visible); 75 (EX_TEMPFAIL) stopped by an outage or a refused token, entries
@@ -47,18 +57,24 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
-from plugin.sync.outbox import ReplayAgent, SqliteOutbox, replay
+from plugin.sync.errors import Unauthorized
+from plugin.sync.outbox import Outbox, ReplayAgent, SqliteOutbox, replay
 from smart_launch import BackendServicesClient, ConfigurationError
+from smart_launch.errors import SmartLaunchError
 
 EX_OK = 0
 EX_FAILED = 1
 EX_USAGE = 2
 EX_TEMPFAIL = 75
 DEFAULT_CLIENT_ID = "resourcegroep"  # names the app in the Provenance when no client id or Device is given
+SERVICE_EVERY = 60.0  # ``resourcegroep worker``: seconds between outbox rounds
+REMINDERS_EVERY = 3600.0  # seconds between reminder rounds (each reads every open group)
 
 log = logging.getLogger("plugin.sync.worker")
 
@@ -70,11 +86,19 @@ class BackendTokenProvider:
         self._client = client
 
     def __call__(self) -> str:
-        return self._client.token().access_token
+        return self._token()
 
     def refresh(self) -> str:
         self._client.invalidate()
-        return self._client.token().access_token
+        return self._token()
+
+    def _token(self) -> str:
+        # A token endpoint that refuses or cannot be reached stops the round like a refused token (exit 75),
+        # instead of ending the worker with a traceback.
+        try:
+            return self._client.token().access_token
+        except SmartLaunchError as exc:
+            raise Unauthorized(f"Backend Services token: {exc}") from exc
 
 
 def load_token_provider(spec: str) -> TokenProvider:
@@ -117,6 +141,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--every", type=float, help="replay every SECONDS until stopped (SIGTERM/SIGINT)")
     parser.add_argument("--rounds", type=int, help="with --every: stop after this many rounds")
+    parser.add_argument("--once", action="store_true", help="one round, then exit")
+    parser.add_argument(
+        "--reminders",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write reminders for regieondersteuners (default: on for 'resourcegroep worker' with [backend])",
+    )
+    parser.add_argument(
+        "--reminders-every",
+        type=float,
+        default=REMINDERS_EVERY,
+        help=f"seconds between reminder rounds (default {REMINDERS_EVERY:g})",
+    )
     parser.add_argument("--connect-timeout", type=float, default=3.0)
     parser.add_argument("--read-timeout", type=float, default=15.0)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -159,8 +196,15 @@ def _from_config(args: argparse.Namespace) -> str | None:
         config = load_config(args.config)
     except ConfigurationError as exc:
         return str(exc)
+    outbox_given = bool(args.outbox)
     args.outbox = args.outbox or config.outbox_db
+    if config.redis_url and not outbox_given:
+        # Several instances share Redis: the worker replays the same outbox the app parks saves in.
+        from plugin.stores import stores_from_config
+
+        args.stores = stores_from_config(config)
     if config.backend is not None:
+        args.has_backend = True
         args.client_id = args.client_id or config.backend.client_id
         args.fhir_base = args.fhir_base or config.backend.iss
         if not args.token_provider and not args.no_token and not os.environ.get("RESOURCEGROEP_FHIR_TOKEN"):
@@ -168,11 +212,45 @@ def _from_config(args: argparse.Namespace) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
-    """Entry point of the console script; returns the exit code. ``stop`` ends a loop (tests; else signals)."""
+def reminder_round(client: FhirClient, outbox: Outbox, client_id: str, capabilities: CapabilityCache) -> int:
+    """One round of reminders (plugin/reminders.py); prints one line and returns its exit code."""
+    from plugin.reminders import send_reminders
+
+    before = client.request_count
+    report = send_reminders(client, outbox, client_id=client_id, capabilities=capabilities)
+    print(
+        f"reminders: {report.groups} group(s) read, {len(report.written)} written, "
+        f"{len(report.existing)} already in the record, {len(report.failed)} group(s) failed"
+        + (f", stopped ({report.stopped.split(':', 1)[0]})" if report.stopped else "")
+        + f", {client.request_count - before} request(s)",
+        flush=True,
+    )
+    if report.stopped:
+        return EX_TEMPFAIL
+    return EX_FAILED if report.failed else EX_OK
+
+
+def _worst(first: int, second: int) -> int:
+    """The exit code that tells most: an outage (retry later) over a permanent failure over success."""
+    order = (EX_OK, EX_FAILED, EX_TEMPFAIL)
+    return max(first, second, key=lambda c: order.index(c) if c in order else len(order))
+
+
+def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None, service: bool = False) -> int:
+    """Entry point of the console script; returns the exit code. ``stop`` ends a loop (tests; else signals).
+
+    ``service`` (``resourcegroep worker``): loop every SERVICE_EVERY seconds unless ``--once``/``--every``, and
+    write reminders when the configuration has a ``[backend]`` table unless ``--no-reminders``."""
     parser = _parser()
+    if service:
+        parser.prog = "resourcegroep worker"
+        parser.description = (
+            "The background worker: replays saves waiting in the outbox every minute and writes reminders for "
+            "regieondersteuners (with [backend]), until SIGTERM. Configuration: the app's TOML (--config)."
+        )
     args = parser.parse_args(argv)
     args.backend_provider = None
+    args.has_backend = False
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -187,6 +265,16 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     if (args.every is not None and args.every <= 0) or (args.rounds is not None and args.rounds < 1):
         print("error: --every must be more than 0 seconds and --rounds at least 1", file=sys.stderr)
         return EX_USAGE
+    if args.reminders_every <= 0:
+        print("error: --reminders-every must be more than 0 seconds", file=sys.stderr)
+        return EX_USAGE
+    if args.once and (args.every is not None or args.rounds is not None):
+        print("error: --once runs one round; leave out --every and --rounds", file=sys.stderr)
+        return EX_USAGE
+    if service and args.every is None and not args.once:
+        args.every = SERVICE_EVERY
+    if args.reminders is None:
+        args.reminders = service and args.has_backend
     provider: TokenProvider | None
     if args.no_token:
         provider = None
@@ -213,7 +301,10 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
     )
-    outbox = SqliteOutbox(args.outbox)
+    stores = getattr(args, "stores", None)
+    outbox: Outbox = stores.outbox if stores is not None else SqliteOutbox(args.outbox)
+    capabilities = stores.capabilities if stores is not None else CapabilityCache()
+    reminders_due_at = [0.0]  # monotonic time of the next reminder round
 
     def one_round() -> int:
         before = client.request_count
@@ -224,9 +315,11 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
             + f", {client.request_count - before} request(s)",
             flush=True,
         )
-        if report.stopped:
-            return EX_TEMPFAIL
-        return EX_FAILED if report.failed else EX_OK
+        code = EX_TEMPFAIL if report.stopped else EX_FAILED if report.failed else EX_OK
+        if args.reminders and time.monotonic() >= reminders_due_at[0]:
+            reminders_due_at[0] = time.monotonic() + args.reminders_every
+            code = _worst(code, reminder_round(client, outbox, agent.client_id, capabilities))
+        return code
 
     if args.every is None:
         return one_round()

@@ -596,6 +596,10 @@ def test_a_whole_resource_group_in_the_epd_iframe(app: AppInEpd, stack: Stack) -
     app.check_page("overview", narrow=True)
     app.nav("Timeline")
     app.check_page("timeline")
+    # NEN 7513: who looked at the group, from the audit trail (the sandbox takes the AuditEvents).
+    app.follow(app.frame.get_by_role("link", name=ui("Who looked at this group")))
+    expect(app.frame.locator("table.access-log tbody tr").first).to_contain_text("Anna de Vries")
+    app.check_page("access-log")
 
     end_group(app)
     app.check_page("overview-ended")

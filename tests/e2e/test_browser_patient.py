@@ -73,6 +73,11 @@ def test_the_patient_directs_and_the_clinician_takes_it_up(browser: Browser, sta
     expect(frame.locator("svg.sparkline").first).to_be_visible()
     document_fits(sanne)
     sanne.check_page("patient-home", narrow=True)
+    if width == PHONE:  # who looked at her group (NEN 7513): her own right, on her phone
+        sanne.follow(frame.get_by_role("link", name=ui("Who looked at your group")))
+        expect(frame.locator("table.access-log tbody tr").first).to_contain_text("Sanne Bakker")
+        sanne.check_page("patient-access-log", narrow=True)
+        sanne.nav("Overview")
 
     # Her wishes for the next meeting: a place, her mother as chair, a theme.
     sanne.follow(frame.get_by_role("link", name=ui("Give your wishes for the next meeting")))

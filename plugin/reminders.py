@@ -1,0 +1,146 @@
+"""Reminders for regieondersteuners, written by the worker into the clinic's record (SMART Backend Services).
+
+One round (:func:`send_reminders`):
+
+1. find the open groups: one search ``CareTeam?category=<team code>&status=proposed,active`` (the
+   caseload's team search, without the practitioner: a ``system/`` token sees every patient), pages followed;
+2. load each patient's group into the domain the one way the app reads groups
+   (:class:`plugin.sync.repository.GroupRepository` ``.load()``: ``fhir_mappings.from_fhir``, the same load
+   strategy and compartment guard as a launch);
+3. ask :func:`fhir_mappings.reminders.due_reminders` what is due, and write each reminder as a Communication
+   with a conditional create (``If-None-Exist: identifier=<product id system>|<deterministic id>``): the record
+   is the only store, so two workers or a restart never write a reminder twice.
+
+Where a reminder appears: in the EHR, as a Communication in the patient's record, addressed (``recipient``) to
+the regieondersteuner, with category ``herinnering`` and a reason code from the ``reminder-reason`` CodeSystem.
+The app itself does not show them (they are not based on the group's plan, so the group load does not read them).
+
+Scopes the Backend Services client needs: ``system/CareTeam.rs system/CarePlan.rs system/Goal.rs system/Task.rs
+system/Appointment.rs system/Communication.crs system/Observation.rs system/RelatedPerson.rs system/Location.rs``
+(or ``system/*.rs`` plus ``system/Communication.c``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from fhir_mappings.codes import CARETEAM_STATUS, CS_ARTIFACT, Artifact, GroupStatus
+from fhir_mappings.fhirjson import ref_of
+from fhir_mappings.refs import literal, ref_type
+from fhir_mappings.reminders import Reminder, due_reminders, reminder_condition, reminder_to_fhir
+from plugin.sync.capabilities import CapabilityCache
+from plugin.sync.caseload import CLINIC_TZ
+from plugin.sync.client import FhirClient, entries_of
+from plugin.sync.errors import Forbidden, OutageError, SyncError, Unauthorized
+from plugin.sync.outbox import Outbox
+from plugin.sync.repository import GroupRepository
+
+log = logging.getLogger(__name__)
+
+REMINDER_GROUP_STATES = (GroupStatus.FORMING, GroupStatus.ACTIVE)
+PAGE_SIZE = 1000
+
+
+@dataclass
+class ReminderReport:
+    """What one round did."""
+
+    groups: int = 0
+    written: list[str] = field(default_factory=list)  # Communication/<id> created now
+    existing: list[str] = field(default_factory=list)  # reminders found in the record already
+    failed: list[str] = field(default_factory=list)  # "Patient/x: why" (the round went on with the next group)
+    stopped: str | None = None  # the EHR was out of reach or refused the token: the round stopped here
+
+
+def open_group_params(page_size: int = PAGE_SIZE) -> list[tuple[str, str]]:
+    """The search for every forming or active resource group team (any patient: a ``system/`` token)."""
+    return [
+        ("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),
+        ("status", ",".join(CARETEAM_STATUS[s] for s in REMINDER_GROUP_STATES)),
+        ("_count", str(page_size)),
+    ]
+
+
+def open_group_patients(client: FhirClient, page_size: int = PAGE_SIZE) -> list[str]:
+    """The patients (``Patient/<id>``) with a forming or active group, in the order found, each once."""
+    first = client.search("CareTeam", open_group_params(page_size))
+    patients: dict[str, None] = {}
+    for team in entries_of(list(client.pages(first))):
+        if team.get("resourceType") != "CareTeam":
+            continue
+        subject = ref_of(team.get("subject"))
+        if subject is None or ref_type(subject) != "Patient":
+            log.info("reminders: CareTeam/%s has no patient as subject; skipped", team.get("id"))
+            continue
+        patients[literal(subject)] = None
+    return list(patients)
+
+
+def _due_for_patient(
+    client: FhirClient,
+    patient: str,
+    outbox: Outbox,
+    capabilities: CapabilityCache,
+    agent: str,
+    now: datetime,
+    clinic_tz: tzinfo,
+) -> list[Reminder]:
+    repository = GroupRepository(client, patient.split("/", 1)[1], user=agent, outbox=outbox, capabilities=capabilities)
+    loaded = repository.load()
+    if loaded.group is None:
+        return []
+    return due_reminders(loaded.group, loaded.index.ref, now, clinic_tz)
+
+
+def write_reminder(client: FhirClient, reminder: Reminder, *, sent: datetime, client_id: str) -> tuple[str, bool]:
+    """Write one reminder unless the record has it: (``Communication/<id>``, True when written now)."""
+    answer = client.create(reminder_to_fhir(reminder, sent, client_id), if_none_exist=reminder_condition(reminder))
+    body = answer.body or {}
+    if body.get("id"):
+        ref = f"Communication/{body['id']}"
+    else:  # a server that answers without a body: the Location header names it
+        ref = literal((answer.location or "Communication/?").split("/_history/", 1)[0])
+    return ref, answer.status == 201
+
+
+def send_reminders(
+    client: FhirClient,
+    outbox: Outbox,
+    *,
+    client_id: str,
+    capabilities: CapabilityCache | None = None,
+    now: datetime | None = None,
+    clinic_tz: tzinfo = CLINIC_TZ,
+) -> ReminderReport:
+    """One round: every open group's due reminders, each written once (see module doc)."""
+    moment = now or datetime.now(clinic_tz)
+    caps = capabilities or CapabilityCache()
+    agent = f"Device/{client_id}"  # never written: a load makes no Provenance
+    report = ReminderReport()
+    try:
+        patients = open_group_patients(client)
+    except (OutageError, Unauthorized, Forbidden) as exc:
+        report.stopped = f"{type(exc).__name__}: {exc}"
+        return report
+    for patient in patients:
+        try:
+            reminders = _due_for_patient(client, patient, outbox, caps, agent, moment, clinic_tz)
+            report.groups += 1
+            for reminder in reminders:
+                ref, created = write_reminder(client, reminder, sent=moment, client_id=client_id)
+                (report.written if created else report.existing).append(ref)
+                if created:
+                    log.info("reminder %s written for %s (%s)", ref, reminder.group, reminder.reason.value)
+        except (OutageError, Unauthorized, Forbidden) as exc:
+            report.stopped = f"{type(exc).__name__}: {exc}"
+            log.warning("reminders: stopped at %s: %s", patient, exc)
+            break
+        except SyncError as exc:
+            report.failed.append(f"{patient}: {exc}")
+            log.warning("reminders: %s skipped: %s", patient, exc)
+    return report
+
+
+__all__ = ["ReminderReport", "open_group_params", "open_group_patients", "send_reminders", "write_reminder"]
