@@ -40,6 +40,13 @@ _ADDRESS = re.compile(r"[0-9A-Fa-f:.]{1,45}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
+# App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary.
+VIEW_CASELOAD = "view_caseload"
+VIEW_LAUNCH = "view_launch"
+# The role of a record made by a page that did not load the group (the role in it was not looked up).
+ROLE_UNKNOWN = "unknown"
+
+
 class AuditAction(enum.StrEnum):
     """AuditEvent.action: what was done to the data."""
 
@@ -207,7 +214,7 @@ def from_audit_event(resource: JsonDict) -> AccessRecord | None:
             app_action=actions[0],
             outcome=AuditOutcome(resource["outcome"]),
             user=str(user_agent["who"]["reference"]),
-            role=roles[0] if roles else "none",
+            role=roles[0] if roles else ROLE_UNKNOWN,
             patient=str(patient),
             entities=others,
             client_id=str(observer.get("value") or "resourcegroep"),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fhir_mappings.audit import AccessRecord, AuditAction, from_line, to_audit_event, to_line
+from fhir_mappings.audit import ROLE_UNKNOWN, AccessRecord, AuditAction, from_line, to_audit_event, to_line
 from plugin.sync.client import FhirClient, StaticTokenProvider
 from plugin.sync.errors import SyncError
 
@@ -306,7 +306,7 @@ class RequestAudit:
 
     patient: str | None = None  # the launch patient, once patient data was touched
     app_action: str | None = None  # the page shown or the save attempted (the last one named wins)
-    role: str = "none"
+    role: str = ROLE_UNKNOWN  # the page did not load the group, so the role was not looked up
     read: list[str] = field(default_factory=list)  # resources the page read
     written: list[str] = field(default_factory=list)  # resources a save wrote
     # A caseload: every other patient shown, with the user's role in that patient's group and what was read.

@@ -23,6 +23,8 @@ from werkzeug.wrappers import Response
 from fhir_mappings.audit import AccessRecord, AuditAction, AuditOutcome, AuditValueError
 from plugin.audit.trail import AccessLog, AuditTrail, RequestAudit, action_for, ship_to_fhir
 from plugin.config import AppConfig
+from plugin.sync.capabilities import ServerCapabilities
+from plugin.sync.client import FhirClient, StaticTokenProvider
 from smart_launch.scopes import ScopeGrant
 
 log = logging.getLogger("plugin.audit")
@@ -157,10 +159,18 @@ def _client_id(config: AppConfig) -> str:
     return "resourcegroep"
 
 
+def takes_audit_events(caps: ServerCapabilities) -> bool:
+    """Whether the server's CapabilityStatement offers AuditEvent create and batch (the trail's shipment)."""
+    return caps.supports("AuditEvent", "create") and caps.supports_batch
+
+
 def _fhir_target(config: AppConfig, audit: RequestAudit) -> FhirTarget | None:
-    """The launch's FHIR server when it takes AuditEvents from this launch (capability and scope), else None."""
+    """The launch's FHIR server when it takes AuditEvents from this launch (capability and scope), else None.
+
+    A group page knows the server's capabilities from its load (`g.audit_fhir_capable`); other pages (the launch
+    summary, the caseload) ask the shared capability cache, which reads /metadata at most once per server and TTL."""
     launch = g.get("launch")
-    if launch is None or not g.get("audit_fhir_capable", False):
+    if launch is None:
         return None
     grant = ScopeGrant.parse(launch.granted_scopes)
     context = "patient" if launch.patient_id else "user"
@@ -168,7 +178,12 @@ def _fhir_target(config: AppConfig, audit: RequestAudit) -> FhirTarget | None:
         return None
     try:
         token = launch.access_token()
-    except Exception:  # an ended launch: the record still goes to the local log
-        log.info("no token for the audit shipment; the local log takes it")
+        capable = g.get("audit_fhir_capable")
+        if capable is None:
+            settings: dict[str, Any] = current_app.extensions["resourcegroep"]
+            client = FhirClient(launch.fhir_base_url, StaticTokenProvider(token), **settings.get("client_options", {}))
+            capable = takes_audit_events(settings["capabilities"].get(client, probe=False))
+    except Exception:  # an ended launch, an unreachable server: the record still goes to the local log
+        log.info("the audit record goes to the local log (no token or no capabilities)")
         return None
-    return FhirTarget(launch.fhir_base_url, token)
+    return FhirTarget(launch.fhir_base_url, token) if capable else None

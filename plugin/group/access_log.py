@@ -15,7 +15,7 @@ from flask import g
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from fhir_mappings.audit import AccessRecord, AuditOutcome, from_audit_event
+from fhir_mappings.audit import ROLE_UNKNOWN, AccessRecord, AuditOutcome, from_audit_event
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.refs import literal
 from fhir_mappings.rights import Role
@@ -44,12 +44,14 @@ _AREAS: dict[str, object] = {
     "saves": _l("changes waiting for the EHR"),
     "access": _l("who looked at the group"),
     "caseload": _l("the caseload"),
+    "session": _l("the session summary (patient, user, permissions)"),
 }
 _AREA_OF: dict[str, str] = {
     "view_overview": "overview",
     "view_timeline": "timeline",
     "view_access_log": "access",
     "view_caseload": "caseload",
+    "view_launch": "session",
     "view_agenda": "agenda",
     "set_agenda": "agenda",
     "propose_agenda_item": "agenda",
@@ -88,6 +90,7 @@ _ROLES: dict[str, object] = {
     Role.NOMINEE.value: _l("nominee"),
     Role.CARE_PROFESSIONAL.value: _l("other care professional"),
     Role.NONE.value: _l("no role in the group"),
+    ROLE_UNKNOWN: _l("role not looked up"),
 }
 
 

@@ -16,7 +16,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.model import ResourceGroup, Unreadable
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
-from plugin.audit.web import request_audit
+from plugin.audit.web import request_audit, takes_audit_events
 from plugin.launch.context import ActiveLaunch, smart_client
 from plugin.services.core import repeated
 from plugin.services.fhir_uow import FhirUnitOfWork
@@ -176,10 +176,9 @@ def _group_references(loaded: LoadedGroup) -> list[str]:
 def _takes_audit_events(repository: GroupRepository) -> bool:
     """Whether the launch's FHIR server says it takes AuditEvents in a batch (known after the load: no request)."""
     try:
-        caps = repository.capabilities.get(repository.client)
+        return takes_audit_events(repository.capabilities.get(repository.client))
     except SyncError:
         return False
-    return caps.supports("AuditEvent", "create") and caps.supports_batch
 
 
 def group_page(see: Action, plan_id: str | None = None) -> GroupPage:

@@ -16,13 +16,14 @@ import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from fhir_mappings.audit import VIEW_CASELOAD
 from fhir_mappings.codes import MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
 from plugin.audit.web import current_trail, request_audit
-from plugin.group.access_log import access_lines
 from plugin.goals.views import sparkline_for
+from plugin.group.access_log import access_lines
 from plugin.group.forms import (
     LIFECYCLE_ACTIONS,
     LifecycleForm,
@@ -382,7 +383,7 @@ def caseload(context_id: str) -> Any:
     settings = current_app.extensions["resourcegroep"]
     client = caseload_client()
     audit = request_audit()
-    audit.acting("view_caseload")
+    audit.acting(VIEW_CASELOAD)
     try:
         found = load_caseload(
             client,

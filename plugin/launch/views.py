@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from fhir_mappings.audit import VIEW_LAUNCH
+from plugin.audit.web import request_audit
 from plugin.launch.context import browser_session_id, launch_required, renew_browser_session, smart_client
 from plugin.launch.fhir_read import read_person
 from plugin.web.forms import BaseForm
@@ -75,6 +77,9 @@ def jwks() -> Response:
 def home(context_id: str) -> str:
     """Summary of the launch: patient, user, what the app may do (linked from every group page)."""
     launch = g.launch
+    if launch.patient_id:
+        request_audit().acting(VIEW_LAUNCH)
+        request_audit().reading(f"Patient/{launch.patient_id}", [f"Patient/{launch.patient_id}"])
     token = launch.access_token()
     patient = read_person(launch.fhir_base_url, f"Patient/{launch.patient_id}", token) if launch.patient_id else None
     user = read_person(launch.fhir_base_url, launch.fhir_user_reference, token) if launch.fhir_user_reference else None

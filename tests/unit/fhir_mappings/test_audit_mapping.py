@@ -8,6 +8,9 @@ import pytest
 from fhir.resources.R4B.auditevent import AuditEvent
 
 from fhir_mappings.audit import (
+    ROLE_UNKNOWN,
+    VIEW_CASELOAD,
+    VIEW_LAUNCH,
     AccessRecord,
     AuditAction,
     AuditOutcome,
@@ -104,6 +107,6 @@ def test_values_that_are_not_codes_references_or_ids_are_refused(field: str, val
 
 def test_every_app_action_and_role_has_a_dutch_display_in_the_shipped_code_systems() -> None:
     actions = {c["code"]: c["display"] for c in codesystem("app-action")["concept"]}
-    assert {a.value for a in Action} | {"view_caseload"} == set(actions)
+    assert {a.value for a in Action} | {VIEW_CASELOAD, VIEW_LAUNCH} == set(actions)
     roles = {c["code"] for c in codesystem("access-role")["concept"]}
-    assert roles == {r.value for r in Role}
+    assert roles == {r.value for r in Role} | {ROLE_UNKNOWN}
