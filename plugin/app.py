@@ -232,6 +232,13 @@ def _register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if status == 404:
             return _render_problem(404, gettext("Page not found"), gettext("This page does not exist."), "")
+        if status == 413:
+            return _render_problem(
+                413,
+                gettext("Too much to send at once"),
+                gettext("What was sent is larger than 1 MB. Make the text shorter and send it again."),
+                "",
+            )
         if status == 403:
             return _render_problem(
                 403, gettext("No access to this page"), gettext("You may not open this page."), str(RESTART_HINT)

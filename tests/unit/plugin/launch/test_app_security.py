@@ -83,7 +83,7 @@ def test_language_switch_is_remembered(app: Flask) -> None:
     english = browser.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in english and "Open your resource group" in english
     assert "Open your resource group" in browser.get("/").get_data(as_text=True)
-    assert "Open uw resourcegroep" in browser.get("/?lang=nl").get_data(as_text=True)
+    assert "Open je resourcegroep" in browser.get("/?lang=nl").get_data(as_text=True)
     assert '<html lang="nl">' in browser.get("/?lang=xx").get_data(as_text=True)
 
 

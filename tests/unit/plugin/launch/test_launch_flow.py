@@ -105,7 +105,7 @@ def test_invalid_id_token_page(app: Flask, ehr: FakeEhr) -> None:
     ehr.answer_token(pending_nonce(app, state), id_token=ehr.id_token("wrong-nonce"))
     page = browser.get(f"/callback?state={state}&code=c")
     assert page.status_code == 502
-    assert "Uw identiteit kon niet worden gecontroleerd" in page.get_data(as_text=True)
+    assert "De inlog kon niet worden gecontroleerd" in page.get_data(as_text=True)
 
 
 def test_expired_launch_page(app: Flask, ehr: FakeEhr, clock: Clock) -> None:
@@ -115,7 +115,7 @@ def test_expired_launch_page(app: Flask, ehr: FakeEhr, clock: Clock) -> None:
     page = browser.get(home)
     assert page.status_code == 401
     html = page.get_data(as_text=True)
-    assert "Uw sessie is afgelopen" in html and "Start opnieuw vanuit het EPD" in html
+    assert "De sessie is afgelopen" in html and "Start opnieuw vanuit het EPD" in html
 
 
 def test_failed_refresh_asks_to_start_again(app: Flask, ehr: FakeEhr, clock: Clock) -> None:

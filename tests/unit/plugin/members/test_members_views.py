@@ -445,7 +445,7 @@ def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> N
         member = without_logout(text(env.get(f"/leden/{karim}")))
         assert 'method="post"' not in member and "Karim Haddou" in member
         nominate = without_logout(text(env.get("/leden/nomineren?zoek=Bram")))
-        assert "U mag deze groep alleen bekijken" in nominate and 'method="post"' not in nominate
+        assert "Deze groep is hier alleen te bekijken" in nominate and 'method="post"' not in nominate
         before = len(env.resources("Provenance"))
         for path, data in (
             ("/leden/nomineren/naaste", {"name": "Iemand", "relationship": "FRND"}),
@@ -457,7 +457,7 @@ def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> N
         ):
             response = env.post(path, data)
             assert response.status_code == 403, path
-            assert "U mag deze groep alleen bekijken, niet veranderen." in text(response)
+            assert "Deze groep is hier alleen te bekijken, niet te veranderen." in text(response)
         assert len(env.resources("Provenance")) == before
 
 

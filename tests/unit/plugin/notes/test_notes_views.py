@@ -471,7 +471,7 @@ def test_read_only_launch_shows_without_forms_and_refuses_posts(tmp_path: Path) 
         ):
             refused = env.post(path, data)
             assert refused.status_code == 403, path
-            assert "U mag deze groep alleen bekijken, niet veranderen." in text(refused)
+            assert "Deze groep is hier alleen te bekijken, niet te veranderen." in text(refused)
         assert communications(env, "verslag", planned["id"]) == []
         assert communications(env, "agenda", planned["id"]) == []
 
