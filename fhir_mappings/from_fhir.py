@@ -14,6 +14,7 @@ import binascii
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fhir_mappings.codes import (
     CAREPLAN_STATUS,
@@ -93,7 +94,7 @@ from fhir_mappings.model import (
     Unreadable,
     Wish,
 )
-from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
+from fhir_mappings.refs import RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import ATTENDED
 
 MEMBER_TYPES = ("Patient", "Practitioner", "PractitionerRole", "RelatedPerson")
@@ -142,27 +143,78 @@ def plans_in(resources: Iterable[Json], patient: str) -> list[Json]:
     )
 
 
-def check_read_compartment(resources: Iterable[Json], patient: str) -> None:
-    """Refuse a load that contains anything of another patient."""
+_ANOTHER_PATIENT = "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond."
+_CHECKED = object()
+
+
+class CompartmentChecked(list[Json]):
+    """Resources that `check_read_compartment` let through for `patient`: `group_from_fhir` does not walk them
+    again. Only `check_read_compartment` (and `narrowed`, for a part of them) makes one."""
+
+    def __init__(self, resources: Iterable[Json], patient: str, *, _token: object = None) -> None:
+        if _token is not _CHECKED:
+            raise TypeError("only check_read_compartment makes CompartmentChecked resources")
+        super().__init__(resources)
+        self.patient = patient
+
+    def narrowed(self, resources: Iterable[Json]) -> CompartmentChecked:
+        """A part of these resources (the same objects, e.g. one per `Type/id`), still checked."""
+        mine = {id(r) for r in self}
+        kept = list(resources)
+        if any(id(r) not in mine for r in kept):
+            raise ValueError("narrowed() takes only resources that were checked")
+        return CompartmentChecked(kept, self.patient, _token=_CHECKED)
+
+
+def foreign_patient_ref(resource: Json, patient: str) -> str | None:
+    """A reference anywhere in `resource` (any depth: extensions, contained resources) to a patient other than
+    `patient` (a literal `Patient/id`), else None. One iterative walk over the containers only: scalars are
+    never visited, and a `reference` is only parsed when it can name a Patient."""
+    stack: list[Any] = [resource]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        if type(node) is dict:
+            ref = node.get("reference")
+            if (
+                type(ref) is str
+                and "Patient/" in ref  # ref_type() can only be "Patient" when the text holds "Patient/"
+                and ref_type(ref) == "Patient"
+                and literal(ref) != patient
+            ):
+                return ref
+            for value in node.values():
+                if type(value) is dict or type(value) is list:
+                    push(value)
+        else:
+            for value in node:
+                if type(value) is dict or type(value) is list:
+                    push(value)
+    return None
+
+
+def check_read_compartment(resources: Iterable[Json], patient: str) -> CompartmentChecked:
+    """Refuse a load that contains anything of another patient (one pass); returns the resources, checked."""
     want = literal(patient)
+    checked = CompartmentChecked((), want, _token=_CHECKED)
     for r in resources:
         if r.get("resourceType") == "Patient" and f"Patient/{r.get('id')}" != want:
+            raise CompartmentError(_ANOTHER_PATIENT, f"load contains Patient/{r.get('id')}, launch patient is {want}")
+        if (ref := foreign_patient_ref(r, want)) is not None:
             raise CompartmentError(
-                "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
-                f"load contains Patient/{r.get('id')}, launch patient is {want}",
+                _ANOTHER_PATIENT, f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}"
             )
-        if (ref := other_patient_ref(r, want)) is not None:
-            raise CompartmentError(
-                "Er kwamen gegevens van een andere patiënt mee. Die worden niet getoond.",
-                f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}",
-            )
+        checked.append(r)
+    return checked
 
 
 class _Reader:
     def __init__(self, resources: Iterable[Json], patient: str) -> None:
-        self.resources = [r for r in resources if isinstance(r, dict) and r.get("resourceType")]
         self.patient = literal(patient)
-        check_read_compartment(self.resources, self.patient)
+        checked = isinstance(resources, CompartmentChecked) and resources.patient == self.patient
+        self.resources = [r for r in resources if isinstance(r, dict) and r.get("resourceType")]
+        if not checked:  # the load checked them already (one pass per load)
+            check_read_compartment(self.resources, self.patient)
         self.index = RefIndex()
         self.by_uid: dict[str, Json] = {}
         for r in self.resources:

@@ -8,6 +8,7 @@ over logging (never tokens, never clinical free text).
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import json
 import logging
 import posixpath
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 
 from plugin.sync.errors import (
     BadRequest,
@@ -183,8 +185,54 @@ def bundle_permissions(bundle: JsonDict, context: str = "patient") -> str:
     return " ".join(f"{context}/{t}.{''.join(sorted(ls, key=order.index))}" for t, ls in sorted(letters.items()))
 
 
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Never keep a cookie: a shared connection pool must not carry one launch's cookies into another's requests."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+class SharedSessions:
+    """One ``requests.Session`` per thread, shared by every client made in that thread.
+
+    A page request makes a new :class:`FhirClient` (the launch's token), but its connections should not be new:
+    the thread's session keeps a keep-alive pool per FHIR server (scheme, host, port), so the next request to the
+    same server skips the TCP (and TLS) handshake. A ``Session`` is not meant to be shared between threads, hence
+    one per thread; it keeps no cookies (``_NoCookies``) and no auth: tokens go in each request's headers.
+    """
+
+    def __init__(self, pool_connections: int = 8, pool_maxsize: int = 4) -> None:
+        self._local = threading.local()
+        self._pool_connections = pool_connections
+        self._pool_maxsize = pool_maxsize
+
+    def get(self) -> requests.Session:
+        """This thread's session (made on first use)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.cookies.set_policy(_NoCookies())
+            for prefix in ("https://", "http://"):
+                adapter = requests.adapters.HTTPAdapter(
+                    pool_connections=self._pool_connections, pool_maxsize=self._pool_maxsize
+                )
+                session.mount(prefix, adapter)
+            self._local.session = session
+        return session
+
+
+_SHARED_SESSIONS = SharedSessions()
+
+
 class FhirClient:
-    """FHIR R4 REST client bound to one server base URL and one token provider."""
+    """FHIR R4 REST client bound to one server base URL and one token provider.
+
+    Without a ``session`` of its own, every request goes through this thread's shared session (kept-alive
+    connections per server, see :class:`SharedSessions`); a client is cheap to make per page request.
+    """
 
     def __init__(
         self,
@@ -205,7 +253,7 @@ class FhirClient:
         self.scope_context = scope_context
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
-        self.session = session or requests.Session()
+        self._session = session
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -214,6 +262,11 @@ class FhirClient:
         base = urlsplit(self.base_url)
         self._base_origin = (base.scheme, (base.hostname or "").lower(), base.port or _DEFAULT_PORTS.get(base.scheme))
         self._base_path = base.path.rstrip("/")
+
+    @property
+    def session(self) -> requests.Session:
+        """The session requests go through: the client's own, else this thread's shared one."""
+        return self._session if self._session is not None else _SHARED_SESSIONS.get()
 
     # ------------------------------------------------------------------ counters
 
@@ -412,6 +465,18 @@ class FhirClient:
             if status >= 400:
                 raise self._error(method, url, target, status, parsed, permission)
             return FhirResponse(status=status, body=parsed, headers=dict(resp.headers), url=url)
+
+    def entry_error(self, method: str, url: str, response: JsonDict, what: str | None = None) -> SyncError:
+        """The typed error for a failed entry of a batch-response (``response`` = the entry's ``response``).
+
+        ``url`` is the entry's request URL (relative to the base); ``what`` names the entry in the message.
+        """
+        status_text = str(response.get("status", "")).strip()
+        code = status_text.split(" ", 1)[0]
+        status = int(code) if code.isdigit() else 500
+        outcome = response.get("outcome") if isinstance(response.get("outcome"), dict) else None
+        target = what or self._log_target(method, self.url_for(url), None)
+        return self._error(method, self.url_for(url), target, status, outcome, None)
 
     def _may_retry(self, idempotent: bool, attempt: int) -> bool:
         return idempotent and attempt < self.retry.max_attempts

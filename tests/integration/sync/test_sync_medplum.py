@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,13 @@ from typing import Any
 import pytest
 import requests
 
+from fhir_mappings.codes import GoalTerm
+from fhir_mappings.model import ResourceGroup
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.errors import Invalid
 from plugin.sync.outbox import OutboxState, SqliteOutbox, replay, save_or_enqueue
+from plugin.sync.repository import Activity, GroupRepository
 from plugin.sync.transaction import ChangeSet, submit
 from tests.support.proxy import Fault, FaultProxy
 
@@ -317,3 +321,38 @@ def test_capabilities_of_medplum_choose_the_include_strategy(client: FhirClient,
     assert caps.includes_probed is True
     assert choose_load_strategy(cache.get(client)) is LoadStrategy.INCLUDE
     assert proxy.count == 2  # /metadata and the probe, then cached
+
+
+def test_a_group_load_brings_the_patient_in_one_request(
+    client: FhirClient, proxy: FaultProxy, patient: str, practitioner: str, tmp_path: Path
+) -> None:
+    """The include search and the patient's read as one batch: Medplum answers both, with and without a group."""
+    cache = CapabilityCache()
+    repo = GroupRepository(
+        client=client,
+        patient_id=patient.split("/")[1],
+        user=practitioner,
+        outbox=SqliteOutbox(tmp_path / "outbox.sqlite"),
+        capabilities=cache,
+    )
+    cache.get(client)  # what the server can do is known before the view (learnt once per server)
+    proxy.reset()
+    empty = repo.load()
+    assert proxy.count == 1 and empty.group is None
+    assert empty.patient_resource is not None and empty.patient_resource["id"] == patient.split("/")[1]
+    group = ResourceGroup.start_new(
+        patient=patient,
+        patient_display="Jansen",
+        regieondersteuner=practitioner,
+        regieondersteuner_display="de Vries",
+        name="Groep",
+        today=dt.date(2026, 3, 2),
+    )
+    group.add_goal("Weer zelfstandig wonen", GoalTerm.LANG, dt.date(2026, 3, 2))
+    assert repo.start(group, Activity("Resourcegroep gestart", "CREATE")).saved
+    proxy.reset()
+    loaded = repo.load()
+    assert proxy.count == 1 and loaded.strategy is LoadStrategy.INCLUDE and loaded.round_trips == 1
+    assert loaded.group is not None and [g.text for g in loaded.group.goals] == ["Weer zelfstandig wonen"]
+    assert loaded.person(patient) == loaded.patient_resource and loaded.patient_resource is not None
+    assert loaded.person(practitioner) is not None  # the team's practitioner came with the group
