@@ -824,7 +824,9 @@ class ResourceGroup:
         if visibility is not None:
             interview.visibility = visibility
         interview.sections = {
-            k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
+            k: text
+            for k, v in sections.items()
+            if (text := check_text(v, "dit onderdeel", f"section {k}", required=False))  # invisible-only: left out
         }
         interview.interviewer = (
             interviewer or interview.interviewer or (r.who if (r := self.regieondersteuner()) else None)
@@ -1424,7 +1426,9 @@ class ResourceGroup:
         if meeting.report is None:
             meeting.report = Report(new_uid())
         meeting.report.sections = {
-            k: check_text(v, "dit onderdeel", f"section {k}", required=False) for k, v in sections.items() if v.strip()
+            k: text
+            for k, v in sections.items()
+            if (text := check_text(v, "dit onderdeel", f"section {k}", required=False))  # invisible-only: left out
         }
         meeting.report.goals_discussed = goals
         meeting.report.new_agreements = agreements
