@@ -65,6 +65,8 @@ class AgendaLineForm(LineForm):
 class AgendaForm(BaseForm):
     """The agenda of one meeting: lines in order, and whether it is ready."""
 
+    refuse_incomplete = True  # a save replaces the agenda: a POST without its lines must not empty it
+
     lines = FieldList(FormField(AgendaLineForm), max_entries=MAX_AGENDA_LINES)
     ready = BooleanField(
         _l("The agenda is ready"),
@@ -160,6 +162,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 class ReportForm(BaseForm):
     """The report of one meeting: who came, goals with scores, the three sections, new agreements."""
+
+    refuse_incomplete = True  # a save replaces the report: a POST without its fields must not empty it
 
     attended = MultiCheckboxField(_l("Who was there"), choices=[], validate_choice=True)
     scores = FieldList(FormField(ScoreLineForm), max_entries=MAX_SCORE_LINES)

@@ -6,14 +6,26 @@ Messages are msgids in English, translated to Dutch by Babel like every other te
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from flask import request
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import Field, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Field,
+    FieldList,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from wtforms.widgets import DateInput, DateTimeLocalInput
@@ -26,10 +38,45 @@ DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y %H:%M", "%d
 
 
 class BaseForm(FlaskForm):
-    """A form with CSRF (Flask-WTF) whose fields keep what the user typed on every error."""
+    """A form with CSRF (Flask-WTF) whose fields keep what the user typed on every error.
+
+    A form whose save replaces what was there (`refuse_incomplete`: a report, an agenda) refuses a POST that carries
+    none of the fields a browser always sends (only a crafted request does that), instead of reading it as "every
+    field emptied", which would clear the record. Other forms keep reading a missing field as empty: some are
+    posted from small button forms that leave their text fields out on purpose.
+    """
+
+    refuse_incomplete: ClassVar[bool] = False
 
     class Meta:
         locales = ("nl_NL", "nl")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid: bool = super().validate(extra_validators)
+        if valid and self.refuse_incomplete and request.method == "POST" and not self._sent_any_field():
+            incomplete = str(_l("The form was not sent completely. Reload the page and try again."))
+            shown = next((f for f in self if isinstance(f, StringField | TextAreaField | SelectField)), None)
+            if shown is not None and not isinstance(shown, HiddenField):
+                shown.errors = [*shown.errors, incomplete]
+            else:
+                self.form_errors.append(incomplete)
+            return False
+        return valid
+
+    def _sent_any_field(self) -> bool:
+        """Whether the POST carries at least one of the fields a browser always sends (True when the form has none:
+        a form of checkboxes and buttons only)."""
+        expected = False
+        for field in self:
+            if field.name == "csrf_token" or isinstance(field, BooleanField | RadioField | SelectMultipleField):
+                continue  # not sent when unticked / nothing chosen
+            expected = True
+            if isinstance(field, FieldList | FormField):
+                if any(key.startswith(f"{field.name}-") for key in request.form):
+                    return True
+            elif field.name in request.form:
+                return True
+        return not expected
 
 
 def required(message: Any = None) -> DataRequired:

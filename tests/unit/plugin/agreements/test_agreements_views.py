@@ -169,7 +169,7 @@ def test_read_only_launch_and_ended_group_offer_no_changes(tmp_path: Path) -> No
         before = len(env.resources("Task"))
         assert env.post("/afspraken/nieuw", {"description": "Iets"}).status_code == 403
         refused = env.post(f"/afspraken/{gym}", {"description": "Iets", "status": "completed"})
-        assert refused.status_code == 403 and "alleen bekijken" in text(refused)
+        assert refused.status_code == 403 and "alleen te bekijken" in text(refused)
         assert len(env.resources("Task")) == before
         assert task_named(env, "Sportschool uitzoeken")["status"] == "requested"
 

@@ -250,7 +250,7 @@ def test_read_only_launch_and_ended_group_offer_no_changes(tmp_path: Path) -> No
         assert env.post(f"/doelen/{house}/notitie", {"note": "Iets"}).status_code == 403
         assert env.post(f"/doelen/{house}/voortgang", {"score": "5"}).status_code == 403
         edit = env.post(f"/doelen/{house}", {"text": "Anders", "term": "lang", "status": "active"})
-        assert edit.status_code == 403 and "alleen bekijken" in text(edit)
+        assert edit.status_code == 403 and "alleen te bekijken" in text(edit)
         assert (len(env.resources("Goal")), len(env.resources("Observation"))) == before
 
     with launched(tmp_path, patient="eva-visser") as env:

@@ -346,7 +346,7 @@ def test_read_only_launch_hides_forms_and_refuses_writes(tmp_path: Path) -> None
         ):
             refused = env.post(path, data)
             assert refused.status_code == 403, path
-            assert "alleen bekijken" in text(refused), path
+            assert "alleen te bekijken" in text(refused), path
         assert len(env.resources("Appointment")) == count
         assert by_uid(env, "Appointment", uid)["status"] == "proposed"
 
