@@ -8,7 +8,9 @@ Environment overrides (for containers):
   RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
-  RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE.
+  RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE;
+  per Koppeltaal domain ([[koppeltaal]], NAME as above):
+  RESOURCEGROEP_KOPPELTAAL_<NAME>_CLIENT_ID, RESOURCEGROEP_KOPPELTAAL_<NAME>_PRIVATE_KEY_FILE.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeGuard, get_args
 
-from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, normalize_iss
+from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, KoppeltaalDomain, normalize_iss
 from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
 
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
@@ -89,6 +91,9 @@ class AppConfig:
     secret_key: str
     ehrs: tuple[EhrRegistration, ...] = ()
     backend: BackendRegistration | None = None
+    # Koppeltaal 2.0 domains ([[koppeltaal]]): HTI launches by POST /launch; each also gets an entry in `ehrs`
+    # (its OIDC registration, private_key_jwt) so the callback and discovery find it.
+    koppeltaal: tuple[KoppeltaalDomain, ...] = ()
     session_cookie_secure: bool = True
     session_cookie_samesite: SameSite = "None"
     frame_ancestors: tuple[str, ...] = ("'self'",)
@@ -191,6 +196,39 @@ def _ehr(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> Eh
     )
 
 
+def _koppeltaal(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> KoppeltaalDomain:
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError("every [[koppeltaal]] needs a name")
+    prefix = f"{ENV_PREFIX}KOPPELTAAL_{env_name(name)}_"
+    key_file = env.get(prefix + "PRIVATE_KEY_FILE") or str(table.get("private_key_file", ""))
+    if key_file and not Path(key_file).is_absolute():
+        key_file = str(base_dir / key_file)
+    launchers = table.get("launcher_jwks", {})
+    if not isinstance(launchers, dict) or not all(isinstance(v, str) for v in launchers.values()):
+        raise ConfigurationError(f"[[koppeltaal]] {name}: launcher_jwks must map client ids to JWKS URLs")
+    alg = table.get("alg", "RS384")
+    if alg not in SIGNING_ALGS:
+        raise ConfigurationError(f"[[koppeltaal]] {name}: alg must be one of {SIGNING_ALGS}")
+    scopes = table.get("backend_scopes")
+    return KoppeltaalDomain(
+        name=name,
+        iss=str(table.get("iss", "")),
+        client_id=env.get(prefix + "CLIENT_ID") or str(table.get("client_id", "")),
+        private_key_file=key_file,
+        device=str(table.get("device", "")),
+        alg=alg,
+        launcher_jwks=dict(launchers),
+        domain_jwks_url=str(table["domain_jwks_url"]) if table.get("domain_jwks_url") else None,
+        backend_scopes=(
+            KoppeltaalDomain.backend_scopes
+            if scopes is None
+            else _str_tuple(scopes, f"[[koppeltaal]] {name}: backend_scopes")
+        ),
+        title=table.get("title") if isinstance(table.get("title"), str) else None,
+    )
+
+
 def _backend(table: Mapping[str, Any], base_dir: Path) -> BackendRegistration:
     key_file = str(table.get("private_key_file", ""))
     if key_file and not Path(key_file).is_absolute():
@@ -240,6 +278,10 @@ def config_from_mapping(
     ehr_tables = data.get("ehr", [])
     if not isinstance(ehr_tables, list):
         raise ConfigurationError("[[ehr]] must be an array of tables")
+    koppeltaal_tables = data.get("koppeltaal", [])
+    if not isinstance(koppeltaal_tables, list):
+        raise ConfigurationError("[[koppeltaal]] must be an array of tables")
+    koppeltaal = tuple(_koppeltaal(t, env, base) for t in koppeltaal_tables)
     backend = data.get("backend")
     redis_table = data.get("redis", {})
     if not isinstance(redis_table, dict):
@@ -259,7 +301,8 @@ def config_from_mapping(
     return AppConfig(
         public_base_url=str(pick("public_base_url", "")),
         secret_key=str(pick("secret_key", "")),
-        ehrs=tuple(_ehr(t, env, base) for t in ehr_tables),
+        ehrs=tuple(_ehr(t, env, base) for t in ehr_tables) + tuple(d.registration() for d in koppeltaal),
+        koppeltaal=koppeltaal,
         backend=_backend(backend, base) if isinstance(backend, dict) else None,
         session_cookie_secure=bool(secure),
         session_cookie_samesite=samesite,

@@ -53,6 +53,14 @@ class SandboxSettings:
     signing_key_pem: str | None = None  # the sandbox's id_token key; generated per run when absent
     auto_login: bool = False  # skip the sandbox's own login/picker pages (scripted runs)
     app_name: str = "Resourcegroep"
+    # Koppeltaal mode: the EPD and portal launch the app with a signed HTI token (POST), the token endpoint
+    # answers that launch with NOOP, and data access is by Backend Services only (see sandbox.auth.koppeltaal).
+    koppeltaal: bool = False
+
+    @property
+    def portal_jwks_url(self) -> str:
+        """Koppeltaal mode: where the sandbox portal publishes the keys of its HTI tokens."""
+        return f"{self.base}/epd/koppeltaal/jwks.json"
 
     @property
     def base(self) -> str:
@@ -208,6 +216,7 @@ def create_sandbox(settings: SandboxSettings) -> Sandbox:
         "fhir_base_url": settings.fhir_base_url,
         "clients": [_client_registration(settings)],
         "auto_login": settings.auto_login,
+        "koppeltaal": settings.koppeltaal,
     }
     if settings.signing_key_pem:
         auth_settings["signing_key_pem"] = settings.signing_key_pem
@@ -242,8 +251,9 @@ def create_sandbox(settings: SandboxSettings) -> Sandbox:
         fhir_base_url=settings.fhir_base_url,
         app_name=settings.app_name,
         app_standalone_url=f"{settings.app_base}/",
+        koppeltaal_device=f"Device/{settings.client_id}" if settings.koppeltaal else None,
     )
-    app.register_blueprint(create_epd_blueprint(epd_config, directory, auth, url_prefix="/epd"))
+    app.register_blueprint(create_epd_blueprint(epd_config, directory, auth, url_prefix="/epd", portal_key=auth.portal))
 
     @app.get("/")
     def index() -> ResponseReturnValue:

@@ -90,6 +90,18 @@ def app_config_mapping(
         app["session_db"] = session_db
     if outbox_db:
         app["outbox_db"] = outbox_db
+    if sandbox.koppeltaal:
+        # Koppeltaal mode: the sandbox is a Koppeltaal domain; its portal signs the HTI tokens.
+        domain = {
+            "name": "sandbox-koppeltaal",
+            "title": EHR_TITLE,
+            "iss": sandbox.fhir_base_url,
+            "client_id": sandbox.client_id,
+            "private_key_file": private_key_file,
+            "alg": "RS384",
+            "launcher_jwks": {"sandbox-portal": sandbox.portal_jwks_url},
+        }
+        return {"app": app, "koppeltaal": [domain]}
     return {
         "app": app,
         "ehr": [
@@ -117,6 +129,8 @@ def _toml_value(value: Any) -> str:
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML form for {type(value).__name__}")
 
 
@@ -152,7 +166,9 @@ def _secret(path: Path) -> str:
     return value
 
 
-def prepare(data_dir: Path, *, fresh: bool, host: str, sandbox_port: int, app_port: int) -> DemoSetup:
+def prepare(
+    data_dir: Path, *, fresh: bool, host: str, sandbox_port: int, app_port: int, koppeltaal: bool = False
+) -> DemoSetup:
     """Create (or reuse) the data folder: the app's TOML config, its key, secrets and the database path."""
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -165,6 +181,7 @@ def prepare(data_dir: Path, *, fresh: bool, host: str, sandbox_port: int, app_po
         app_base_url=f"http://{host}:{app_port}",
         secret_key=_secret(data_dir / "sandbox-secret"),
         database=str(data_dir / "sandbox-fhir.sqlite3"),
+        koppeltaal=koppeltaal,
     )
     app_base_url = f"http://{host}:{app_port}"
     mapping = app_config_mapping(
@@ -193,6 +210,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT, help="sandbox EPD port (8400)")
     parser.add_argument("--app-port", type=int, default=DEFAULT_APP_PORT, help="Resourcegroep app port (8401)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="data folder (default var/demo)")
+    parser.add_argument(
+        "--koppeltaal",
+        action="store_true",
+        help="Koppeltaal 2.0 mode: the EPD and portal launch the app with signed HTI tokens (POST /launch)",
+    )
     return parser.parse_args(argv)
 
 
@@ -208,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         sandbox_port=args.sandbox_port,
         app_port=args.app_port,
+        koppeltaal=args.koppeltaal,
     )
     # The composition root is the one place that knows both sides; the sandbox package never imports the app.
     from plugin.app import create_app

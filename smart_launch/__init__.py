@@ -19,6 +19,7 @@ from smart_launch.errors import (
     TokenEndpointError,
     UnknownIssuerError,
 )
+from smart_launch.hti import HTI_SCOPES, HtiLaunch, HtiTokenError, HtiVerifier, KoppeltaalDomain
 from smart_launch.id_token import ServerJwks, validate_id_token
 from smart_launch.keys import SigningKey, client_assertion, public_jwks
 from smart_launch.models import AuthorizationRequest, LaunchContext, LaunchKind, PendingAuthorization
@@ -41,6 +42,7 @@ from smart_launch.scopes import (
 from smart_launch.store import MemorySessionStore, SessionStore, SQLiteSessionStore
 
 __all__ = [
+    "HTI_SCOPES",
     "LAUNCH_TTL",
     "OAUTH_URIS_EXTENSION",
     "PENDING_TTL",
@@ -57,7 +59,11 @@ __all__ = [
     "DiscoveryError",
     "EhrRegistration",
     "EhrRegistry",
+    "HtiLaunch",
+    "HtiTokenError",
+    "HtiVerifier",
     "IdTokenError",
+    "KoppeltaalDomain",
     "LaunchContext",
     "LaunchExpiredError",
     "LaunchKind",

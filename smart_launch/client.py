@@ -28,6 +28,7 @@ from smart_launch.errors import (
     SmartLaunchError,
     StateError,
 )
+from smart_launch.hti import HTI_SCOPES, HtiLaunch, HtiTokenError
 from smart_launch.id_token import ServerJwks, validate_id_token
 from smart_launch.keys import SigningKey
 from smart_launch.models import AuthorizationRequest, LaunchContext, LaunchKind, PendingAuthorization
@@ -35,12 +36,23 @@ from smart_launch.pkce import code_verifier, random_nonce, random_state, s256_ch
 from smart_launch.registration import EhrRegistration, EhrRegistry
 from smart_launch.scopes import ScopeGrant, build_scopes, default_resource_scopes
 from smart_launch.store import SessionStore
-from smart_launch.tokens import ClientCredentials, TokenResponse, request_token
+from smart_launch.tokens import ClientCredentials, TokenResponse, patient_id, request_token
 
 PENDING_TTL = 600.0  # seconds a user has to log in / approve at the EHR
 LAUNCH_TTL = 12 * 3600.0  # hard end of a launch (one working day)
 REFRESH_MARGIN = 60.0  # refresh when the access token has less than this left
 _LOCK_STRIPES = 64
+
+
+def _check_koppeltaal_context(token: TokenResponse, expected: Mapping[str, str]) -> None:
+    """The token response's launch context must be the verified HTI token's (where both say something)."""
+    given = {"sub": token.sub, "resource": token.resource, "patient": token.patient}
+    for name, want in expected.items():
+        have = given.get(name)
+        if name == "patient":
+            want = patient_id(want) or want
+        if have is not None and have != want:
+            raise HtiTokenError("context_mismatch", f"the token response's {name} differs from the HTI token")
 
 
 def _add_query(url: str, params: Mapping[str, str]) -> str:
@@ -115,6 +127,17 @@ class SmartClient:
             return self._begin(reg, session_id, kind="standalone", launch=None)
         return self._begin(reg, session_id, kind="ehr", launch=launch)
 
+    def begin_hti_launch(
+        self, reg: EhrRegistration, hti_token: str, hti: HtiLaunch, session_id: str
+    ) -> AuthorizationRequest:
+        """Start the OIDC flow of a Koppeltaal launch whose HTI token `hti_token` was verified (`hti`): scope
+        exactly `launch openid fhirUser`, the token as `launch`, PKCE S256 (KOP-KT-007)."""
+        expected = {
+            "sub": hti.subject,
+            **{k: v for k, v in (("resource", hti.resource), ("patient", hti.patient)) if v is not None},
+        }
+        return self._begin(reg, session_id, kind="koppeltaal", launch=hti_token, expected=expected)
+
     def begin_standalone_launch(self, ehr_name: str, session_id: str) -> AuthorizationRequest:
         """Start a standalone (patient portal) launch at the EHR registered as `ehr_name`."""
         return self._begin(self.registry.by_name(ehr_name), session_id, kind="standalone", launch=None)
@@ -129,12 +152,21 @@ class SmartClient:
         return build_scopes(resource, standalone=standalone, v2=config.supports_v2_scopes)
 
     def _begin(
-        self, reg: EhrRegistration, session_id: str, *, kind: LaunchKind, launch: str | None
+        self,
+        reg: EhrRegistration,
+        session_id: str,
+        *,
+        kind: LaunchKind,
+        launch: str | None,
+        expected: dict[str, str] | None = None,
     ) -> AuthorizationRequest:
         if not session_id:
             raise ConfigurationError("a launch needs a browser session id")
         config = self.discovery.get(reg.iss)
-        scopes = self.scopes_for(reg, config, standalone=kind == "standalone")
+        if kind == "koppeltaal":
+            scopes = list(HTI_SCOPES)
+        else:
+            scopes = self.scopes_for(reg, config, standalone=kind == "standalone")
         verifier = code_verifier()
         now = self._clock()
         pending = PendingAuthorization(
@@ -149,6 +181,7 @@ class SmartClient:
             launch_kind=kind,
             created_at=now,
             expires_at=now + self._pending_ttl,
+            expected_context=expected,
         )
         params = {
             "response_type": "code",
@@ -224,6 +257,15 @@ class SmartClient:
         elif ScopeGrant.parse(granted).has("openid"):
             raise IdTokenError("openid was granted but the token response has no id_token")
 
+        patient = token.patient
+        expires_at = None if token.expires_in is None else self._clock() + token.expires_in
+        if pending.launch_kind == "koppeltaal":
+            _check_koppeltaal_context(token, pending.expected_context or {})
+            if patient is None and token.sub is not None and token.sub.startswith("Patient/"):
+                patient = patient_id(token.sub)  # the patient launched the module themselves
+            fhir_user = fhir_user or token.sub
+            expires_at = None  # the access token is NOOP: never used, so never refreshed (Koppeltaal has none)
+
         now = self._clock()
         context = LaunchContext(
             context_id=secrets.token_urlsafe(16),
@@ -234,12 +276,12 @@ class SmartClient:
             launch_kind=pending.launch_kind,
             access_token=token.access_token,
             token_type=token.token_type,
-            expires_at=None if token.expires_in is None else now + token.expires_in,
+            expires_at=expires_at,
             granted_scopes=tuple(granted),
             created_at=now,
             ends_at=now + self._launch_ttl,
             refresh_token=token.refresh_token,
-            patient=token.patient,
+            patient=patient,
             encounter=token.encounter,
             fhir_context=token.fhir_context,
             need_patient_banner=True if token.need_patient_banner is None else token.need_patient_banner,
@@ -248,6 +290,9 @@ class SmartClient:
             tenant=token.tenant,
             fhir_user=fhir_user,
             id_token_subject=subject,
+            resource=token.resource,
+            definition=token.definition,
+            launch_subject=token.sub,
         )
         self.store.save_context(context)
         return context

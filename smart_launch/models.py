@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from smart_launch.scopes import AppPermissions, ScopeGrant, app_permissions
 
-LaunchKind = Literal["ehr", "standalone"]
+LaunchKind = Literal["ehr", "standalone", "koppeltaal"]  # koppeltaal: an HTI launch (smart_launch.hti)
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class PendingAuthorization:
     launch_kind: LaunchKind
     created_at: float
     expires_at: float
+    # Koppeltaal: the verified HTI token's context (sub, patient, resource, definition, intent); the token
+    # response must not contradict it.
+    expected_context: dict[str, str] | None = None
 
     def to_json(self) -> str:
         """Serialize for a store."""
@@ -75,6 +78,16 @@ class LaunchContext:
     id_token_subject: str | None = None
     refreshed_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Koppeltaal (launch_kind "koppeltaal"): the Task and ActivityDefinition launched, and the launching user
+    # (`sub` of the token response). The access token is `NOOP` there: data access is by Backend Services.
+    resource: str | None = None
+    definition: str | None = None
+    launch_subject: str | None = None
+
+    @property
+    def uses_backend_services(self) -> bool:
+        """True when FHIR data may only be read and written with a Backend Services token (Koppeltaal)."""
+        return self.launch_kind == "koppeltaal"
 
     @property
     def fhir_base_url(self) -> str:

@@ -60,6 +60,10 @@ class SessionStore(Protocol):
         """Forget a browser session and everything bound to it: its launch contexts (tokens) and pending
         authorizations (logout, or past its absolute lifetime)."""
 
+    def remember_once(self, key: str, expires_at: float) -> bool:
+        """Remember `key` until `expires_at`: True the first time, False while it is remembered (a one-time
+        token's id, e.g. an HTI token's jti). Atomic across the threads and processes sharing the store."""
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry; returns how many entries went."""
 
@@ -72,6 +76,7 @@ class MemorySessionStore:
         self._pending: dict[str, PendingAuthorization] = {}
         self._contexts: dict[str, LaunchContext] = {}
         self._sessions: dict[str, tuple[float, str]] = {}
+        self._once: dict[str, float] = {}
 
     def save_pending(self, pending: PendingAuthorization) -> None:
         """Store a pending authorization under its state."""
@@ -143,10 +148,22 @@ class MemorySessionStore:
                 if pending.session_id == old:
                     self._pending[key] = replace(pending, session_id=new)
 
+    def remember_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is seen (until `expires_at`)."""
+        now = time.time()
+        with self._lock:
+            known = self._once.get(key)
+            if known is not None and known > now:
+                return False
+            self._once[key] = expires_at
+            return True
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry."""
         at = time.time() if now is None else now
         with self._lock:
+            for k in [k for k, exp in self._once.items() if exp <= at]:
+                del self._once[k]
             gone_p = [k for k, p in self._pending.items() if p.expires_at <= at]
             gone_c = [k for k, c in self._contexts.items() if c.ends_at <= at]
             gone_s = [k for k, (exp, _) in self._sessions.items() if exp <= at]
@@ -166,6 +183,7 @@ CREATE TABLE IF NOT EXISTS launch_context (
     context_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, ends_at REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS browser_session (
     session_id TEXT PRIMARY KEY, expires_at REAL NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS used_once (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 """
 
 
@@ -295,6 +313,16 @@ class SQLiteSessionStore:
                 (new, old),
             )
 
+    def remember_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is seen (until `expires_at`); one transaction, so two processes never
+        both get True."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM used_once WHERE key = ? AND expires_at <= ?", (key, time.time()))
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO used_once (key, expires_at) VALUES (?, ?)", (key, expires_at)
+            ).rowcount
+        return inserted == 1
+
     def purge_expired(self, now: float | None = None) -> int:
         """Drop everything past its expiry."""
         at = time.time() if now is None else now
@@ -304,6 +332,7 @@ class SQLiteSessionStore:
                 "DELETE FROM pending_authorization WHERE expires_at <= ?",
                 "DELETE FROM launch_context WHERE ends_at <= ?",
                 "DELETE FROM browser_session WHERE expires_at <= ?",
+                "DELETE FROM used_once WHERE expires_at <= ?",
             ):
                 total += self._conn.execute(sql, (at,)).rowcount
         return total

@@ -50,6 +50,10 @@ class TokenResponse:
     intent: str | None
     tenant: str | None
     raw_keys: frozenset[str]
+    # Koppeltaal launch context (KOP-KT-007): the Task, its ActivityDefinition and the launching user.
+    resource: str | None = None
+    definition: str | None = None
+    sub: str | None = None
 
     @classmethod
     def parse(cls, doc: Mapping[str, Any]) -> TokenResponse:
@@ -80,7 +84,7 @@ class TokenResponse:
             scope=doc["scope"] if isinstance(doc.get("scope"), str) else None,
             refresh_token=opt("refresh_token"),
             id_token=opt("id_token"),
-            patient=opt("patient"),
+            patient=patient_id(opt("patient")),
             encounter=opt("encounter"),
             fhir_context=fhir_context,
             need_patient_banner=banner if isinstance(banner, bool) else None,
@@ -88,7 +92,20 @@ class TokenResponse:
             intent=opt("intent"),
             tenant=opt("tenant"),
             raw_keys=frozenset(doc.keys()),
+            resource=opt("resource"),
+            definition=opt("definition"),
+            sub=opt("sub"),
         )
+
+
+def patient_id(value: str | None) -> str | None:
+    """The patient's id: SMART sends `321`, Koppeltaal may send `Patient/321` (or a full URL ending in it)."""
+    if value is None:
+        return None
+    parts = value.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient" and parts[-1]:
+        return parts[-1]
+    return value
 
 
 def request_token(

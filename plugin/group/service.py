@@ -53,11 +53,10 @@ class LaunchTokens:
         return self.launch.access_token()
 
     def refresh(self) -> str:
-        client = smart_client()
-        context = client.store.get_context(self.launch.context_id)
-        if context is None:
+        """After a 401: a refreshed token (a new Backend Services token in a Koppeltaal launch)."""
+        if smart_client().store.get_context(self.launch.context_id) is None:
             return self.launch.access_token()
-        return client.refresh(context).access_token
+        return self.launch.renew_access_token()
 
 
 @dataclass

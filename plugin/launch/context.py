@@ -20,7 +20,18 @@ from flask import current_app, g, session
 
 from plugin.launch.messages import read_only_reason_text
 from plugin.session_store import ServerSideSession
-from smart_launch import LaunchContext, SmartClient
+from smart_launch import (
+    BackendServicesClient,
+    HtiVerifier,
+    KoppeltaalDomain,
+    LaunchContext,
+    ServerJwks,
+    SmartClient,
+    UnknownIssuerError,
+    app_permissions,
+    normalize_iss,
+)
+from smart_launch.scopes import ScopeGrant
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,6 +40,51 @@ R = TypeVar("R")
 def smart_client() -> SmartClient:
     """The app's SMART client."""
     client: SmartClient = current_app.extensions["smart_client"]
+    return client
+
+
+def koppeltaal_domains() -> tuple[KoppeltaalDomain, ...]:
+    """The configured Koppeltaal domains."""
+    domains: tuple[KoppeltaalDomain, ...] = current_app.config["RESOURCEGROEP"].koppeltaal
+    return domains
+
+
+def koppeltaal_domain(iss: str | None) -> KoppeltaalDomain | None:
+    """The Koppeltaal domain whose FHIR base is `iss`, or None (raises UnknownIssuerError when malformed)."""
+    normalized = normalize_iss(iss)
+    if normalized is None:
+        raise UnknownIssuerError(iss, malformed=True)
+    return next((d for d in koppeltaal_domains() if d.iss == normalized), None)
+
+
+def _koppeltaal_domain_named(name: str) -> KoppeltaalDomain:
+    domain = next((d for d in koppeltaal_domains() if d.name == name), None)
+    if domain is None:
+        raise UnknownIssuerError(None, malformed=False)
+    return domain
+
+
+def hti_verifier(domain: KoppeltaalDomain) -> HtiVerifier:
+    """The HTI token verifier of `domain` (one per app: it caches the launching applications' keys); used jtis
+    are remembered in the session store, so every app instance sharing it refuses a replay."""
+    verifiers: dict[str, HtiVerifier] = current_app.extensions.setdefault("hti_verifiers", {})
+    verifier = verifiers.get(domain.name)
+    if verifier is None:
+        verifier = verifiers.setdefault(
+            domain.name, HtiVerifier(domain, smart_client().store, jwks=ServerJwks(ttl=300.0))
+        )
+    return verifier
+
+
+def koppeltaal_backend(name: str) -> BackendServicesClient:
+    """The Backend Services client of Koppeltaal domain `name`: all FHIR access of its launches goes through it."""
+    clients: dict[str, BackendServicesClient] = current_app.extensions.setdefault("koppeltaal_backends", {})
+    client = clients.get(name)
+    if client is None:
+        domain = _koppeltaal_domain_named(name)
+        client = clients.setdefault(
+            name, BackendServicesClient(domain.backend_registration(), discovery=smart_client().discovery)
+        )
     return client
 
 
@@ -72,11 +128,24 @@ class ActiveLaunch:
     fhir_context: tuple[dict[str, Any], ...]
     launch_kind: str
     _session_id: str
+    resource: str | None = None  # Koppeltaal: the Task launched
+    definition: str | None = None  # Koppeltaal: its ActivityDefinition
 
     @classmethod
     def from_context(cls, context: LaunchContext) -> ActiveLaunch:
         """Build from a stored LaunchContext."""
         perms = context.permissions
+        granted = context.granted_scopes
+        if context.uses_backend_services:
+            # Koppeltaal: the launch's own token (NOOP) gives no data access; the domain's Backend Services
+            # scopes do, and the app keeps to the launch's patient as if they were patient/ (or user/) scopes.
+            compartment = "patient" if context.patient else "user"
+            backend = _koppeltaal_domain_named(context.ehr_name).backend_scopes
+            granted = (
+                *context.granted_scopes,
+                *(f"{compartment}/{s.removeprefix('system/')}" for s in backend),
+            )
+            perms = app_permissions(ScopeGrant.parse(granted), context=compartment)
         return cls(
             context_id=context.context_id,
             ehr_name=context.ehr_name,
@@ -86,7 +155,7 @@ class ActiveLaunch:
             encounter_id=context.encounter,
             fhir_user=context.fhir_user,
             fhir_user_reference=context.fhir_user_reference,
-            granted_scopes=context.granted_scopes,
+            granted_scopes=granted,
             can_read=perms.can_read,
             can_write=perms.can_write,
             read_only_reason=read_only_reason_text(perms.read_only_reason, perms.missing_write),
@@ -96,11 +165,29 @@ class ActiveLaunch:
             fhir_context=context.fhir_context,
             launch_kind=context.launch_kind,
             _session_id=context.session_id,
+            resource=context.resource,
+            definition=context.definition,
         )
 
     def access_token(self) -> str:
-        """A current access token (refreshed first when it is about to expire)."""
-        return smart_client().get_launch(self.context_id, self._session_id).access_token
+        """A current access token for FHIR (refreshed first when it is about to expire). In a Koppeltaal launch
+        it is a Backend Services token of the domain: the launch's own access token (NOOP) is never used."""
+        context = smart_client().get_launch(self.context_id, self._session_id)
+        if context.uses_backend_services:
+            return koppeltaal_backend(context.ehr_name).token().access_token
+        return context.access_token
+
+    def renew_access_token(self) -> str:
+        """A new access token after the FHIR server answered 401: in a Koppeltaal launch a new Backend Services
+        token (the cached one is dropped), otherwise a refresh of the launch's token (RefreshError when it
+        cannot be refreshed)."""
+        client = smart_client()
+        context = client.get_launch(self.context_id, self._session_id, refresh=False)
+        if context.uses_backend_services:
+            backend = koppeltaal_backend(context.ehr_name)
+            backend.invalidate()
+            return backend.token().access_token
+        return client.refresh(context).access_token
 
 
 def launch_required(view: Callable[P, R]) -> Callable[P, R]:

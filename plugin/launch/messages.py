@@ -11,6 +11,7 @@ from smart_launch import (
     AuthorizationDeniedError,
     ConfigurationError,
     DiscoveryError,
+    HtiTokenError,
     IdTokenError,
     LaunchExpiredError,
     LaunchNotFoundError,
@@ -23,6 +24,50 @@ from smart_launch import (
 )
 
 RESTART_HINT = lazy_gettext("Start the app again from the EHR (the electronic patient record).")
+KOPPELTAAL_HINT = lazy_gettext("Start the app again from the portal or the EHR you came from.")
+
+
+def _hti_problem(error: HtiTokenError) -> ProblemPage:
+    """The page for a refused Koppeltaal launch (the HTI token); nothing was read from the FHIR server."""
+    hint = str(KOPPELTAAL_HINT)
+    if error.reason in ("expired", "replayed"):
+        return ProblemPage(
+            400,
+            gettext("This start link can no longer be used"),
+            gettext(
+                "The link that started the app has expired or was already used. For your safety it works "
+                "only once and only for a few minutes."
+            ),
+            hint,
+            code=error.reason,
+        )
+    if error.reason == "not_posted":
+        return ProblemPage(
+            400,
+            gettext("The app was not started in the right way"),
+            gettext("In this Koppeltaal domain the app can only be started from a task in the portal or the EHR."),
+            hint,
+            code=error.reason,
+        )
+    if error.reason == "keys_unavailable":
+        return ProblemPage(
+            502,
+            gettext("The start of the app cannot be checked right now"),
+            gettext("The app could not get the keys of the application that started it. Try again in a few minutes."),
+            hint,
+            code=error.reason,
+        )
+    return ProblemPage(
+        403,
+        gettext("The start of the app was refused"),
+        gettext(
+            "The app could not verify where the start came from, or the start was not meant for this app. "
+            "For your safety the app stopped. If this keeps happening, ask your application manager to check "
+            "the Koppeltaal settings."
+        ),
+        hint,
+        code=error.reason,
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +106,8 @@ def _token_error_text(code: str | None) -> str:
 def problem_for(error: SmartLaunchError) -> ProblemPage:
     """The page to show for a SMART launch error."""
     hint = str(RESTART_HINT)
+    if isinstance(error, HtiTokenError):
+        return _hti_problem(error)
     if isinstance(error, UnknownIssuerError):
         if error.malformed:
             return ProblemPage(

@@ -1,16 +1,25 @@
-"""Launch routes: start page, EHR launch, standalone launch, redirect URI, JWKS, launch summary."""
+"""Launch routes: start page, EHR launch, Koppeltaal launch, standalone launch, redirect URI, JWKS, launch summary."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from fhir_mappings.audit import VIEW_LAUNCH
 from plugin.audit.web import request_audit
-from plugin.launch.context import browser_session_id, launch_required, renew_browser_session, smart_client
+from plugin.launch.context import (
+    browser_session_id,
+    hti_verifier,
+    koppeltaal_domain,
+    koppeltaal_domains,
+    launch_required,
+    renew_browser_session,
+    smart_client,
+)
 from plugin.launch.fhir_read import read_person
 from plugin.web.forms import BaseForm
-from smart_launch import BackendServicesClient, SigningKey, public_jwks
+from smart_launch import BackendServicesClient, HtiTokenError, SigningKey, UnknownIssuerError, public_jwks
 
 bp = Blueprint("launch", __name__)
 
@@ -20,22 +29,54 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+@bp.record_once
+def _exempt_koppeltaal_launch(state: BlueprintSetupState) -> None:
+    # A Koppeltaal launch is a cross-site form POST from the portal: no CSRF token can be in it; the signed,
+    # single-use HTI token addressed to this app is the proof instead.
+    state.app.extensions["csrf"].exempt(koppeltaal_launch)
+
+
+def _koppeltaal_names() -> set[str]:
+    return {d.name for d in koppeltaal_domains()}
+
+
 @bp.get("/")
 def start() -> str:
-    """Start page for a standalone (patient portal) launch: one button per registered EHR."""
-    return render_template("launch/start.html", ehrs=list(smart_client().registry))
+    """Start page for a standalone (patient portal) launch: one button per registered EHR (not Koppeltaal's)."""
+    names = _koppeltaal_names()
+    return render_template("launch/start.html", ehrs=[e for e in smart_client().registry if e.name not in names])
 
 
 @bp.get("/launch")
 def ehr_launch() -> Response:
     """EHR launch: check `iss` against the allow-list, then send the browser to authorize."""
-    auth = smart_client().begin_ehr_launch(request.args.get("iss"), request.args.get("launch"), browser_session_id())
+    iss = request.args.get("iss")
+    if iss and koppeltaal_domain(iss) is not None:
+        raise HtiTokenError("not_posted", "a Koppeltaal launch is a POST with an HTI token")
+    auth = smart_client().begin_ehr_launch(iss, request.args.get("launch"), browser_session_id())
     return _no_store(redirect(auth.url, code=302))
+
+
+@bp.post("/launch")
+def koppeltaal_launch() -> Response:
+    """Koppeltaal 2.0 launch (KOP-KT-007): `iss` = the domain's FHIR base, `launch` = the HTI token. The token is
+    verified (signature, aud, exp, jti once) before anything else; then the OIDC flow with `launch openid
+    fhirUser` and PKCE starts."""
+    domain = koppeltaal_domain(request.form.get("iss"))
+    if domain is None:
+        raise UnknownIssuerError(request.form.get("iss"), malformed=False)
+    token = request.form.get("launch", "")
+    hti = hti_verifier(domain).verify(token)
+    client = smart_client()
+    auth = client.begin_hti_launch(client.registry.by_name(domain.name), token, hti, browser_session_id())
+    return _no_store(redirect(auth.url, code=303))
 
 
 @bp.get("/standalone/<ehr_name>")
 def standalone_launch(ehr_name: str) -> Response:
     """Standalone launch at a registered EHR (the EHR asks which patient)."""
+    if ehr_name in _koppeltaal_names():
+        raise HtiTokenError("not_posted", "a Koppeltaal domain has no standalone launch")
     auth = smart_client().begin_standalone_launch(ehr_name, browser_session_id())
     return _no_store(redirect(auth.url, code=302))
 

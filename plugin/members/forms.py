@@ -43,7 +43,8 @@ class PhoneNumber:
         if len(value) > MAX_PHONE:
             return  # the length check already says what is wrong
         if not _PHONE_CHARS.fullmatch(value) or sum(c.isdigit() for c in value) < 6:
-            raise ValidationError(str(_l("Enter a phone number in digits (spaces and dashes are fine), like 06-12345678.")))
+            message = _l("Enter a phone number in digits (spaces and dashes are fine), like 06-12345678.")
+            raise ValidationError(str(message))
 
 
 class EmailAddress:

@@ -239,6 +239,11 @@ class RedisSessionStore:
             args=[self._pending(), self._context(), session_id],
         )
 
+    def remember_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is seen (until `expires_at`): one SET NX, so only one instance gets True."""
+        ttl = max(_ms_until(expires_at), 1)
+        return bool(self._r.set(f"{self._p}once:{key}", "1", nx=True, px=ttl))
+
     def purge_expired(self, now: float | None = None) -> int:
         """Nothing to do: every key carries its own expiry."""
         return 0

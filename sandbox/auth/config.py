@@ -93,6 +93,8 @@ class AuthServerConfig:
     default_patient: str | None = None  # "p1": the patient a practitioner picks automatically
     signing_key_pem: str | None = None  # RSA private key (PEM); a fresh key is generated when absent
     style: Mapping[str, Any] = field(default_factory=dict)  # extra values for the smart_style_url JSON
+    # Koppeltaal mode: `launch` may be an HTI token of the sandbox portal; such a launch gets NOOP as access token.
+    koppeltaal: bool = False
 
     def __post_init__(self) -> None:
         if not self.issuer.startswith(("http://", "https://")):

@@ -52,6 +52,9 @@ def token_context(subject: Subject | None, sandbox: SandboxAuthServer) -> dict[s
     """SMART launch-context parameters for a token response."""
     if subject is None:
         return {}
+    if subject.koppeltaal:
+        # KOP-KT-007: the HTI token's context in its own parameters (patient as "Patient/<id>", not fhirContext).
+        return dict(subject.koppeltaal)
     extra: dict[str, Any] = {
         "need_patient_banner": subject.need_patient_banner,
         "smart_style_url": sandbox.style_url,
@@ -102,7 +105,7 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         if launch_value:
             if "launch" not in split_scope(data.get("scope")):
                 raise InvalidScopeError("A 'launch' parameter needs the 'launch' scope.", redirect_uri=redirect_uri)
-            context = sandbox.launches.resolve(launch_value)
+            context = sandbox.resolve_launch(launch_value)
             if context is None:
                 raise InvalidRequestError("Unknown or expired 'launch' value.", redirect_uri=redirect_uri)
             self.request.smart_launch = context

@@ -23,6 +23,7 @@ from sandbox.auth.grants import (
     SmartOpenIDCode,
 )
 from sandbox.auth.keys import ID_TOKEN_ALGORITHM, ServerKey
+from sandbox.auth.koppeltaal import NOOP, PortalKey
 from sandbox.auth.scopes import CONTEXT_SCOPES, REFRESH_SCOPES, split_scope
 from sandbox.auth.store import AuthStore, Clock, LaunchContext, LaunchStore, Subject, TokenRecord
 
@@ -69,6 +70,7 @@ class SandboxAuthServer:
         self.store = AuthStore(clock)
         self.launches = LaunchStore(config.launch_lifetime, clock)
         self.key = ServerKey(config.signing_key_pem)
+        self.portal: PortalKey | None = PortalKey(clock=clock) if config.koppeltaal else None
         self._clients = {c.client_id: SandboxClient(c) for c in config.clients}
 
         self.oauth = _AuthlibServer(self)
@@ -99,8 +101,34 @@ class SandboxAuthServer:
 
     # --- what other sandbox parts call ---------------------------------------------------
     def verify_token(self, token: str) -> AccessGrant | None:
-        """TokenVerifier for the FHIR endpoint: the grant of a live access token, else None."""
+        """TokenVerifier for the FHIR endpoint: the grant of a live access token, else None (always for NOOP)."""
+        if token == NOOP:
+            return None
         return self.store.verify(token)
+
+    def resolve_launch(self, value: str) -> LaunchContext | None:
+        """The context of a `launch` value: an EPD launch value, or (Koppeltaal mode) an HTI token of the portal."""
+        if self.portal is not None and value.count(".") == 2:
+            claims = self.portal.verify(value)
+            if claims is None:
+                return None
+            patient = claims.get("patient")
+            sub = str(claims["sub"])
+            patient_id = patient.split("/")[-1] if isinstance(patient, str) else None
+            if patient_id is None and sub.startswith("Patient/"):
+                patient_id = sub.split("/")[-1]
+            context = tuple(
+                (name, str(claims[name]))
+                for name in ("sub", "patient", "resource", "definition", "intent")
+                if isinstance(claims.get(name), str)
+            )
+            return LaunchContext(
+                patient=patient_id,
+                user=sub,
+                intent=claims.get("intent") if isinstance(claims.get("intent"), str) else None,
+                koppeltaal=context,
+            )
+        return self.launches.resolve(value)
 
     def create_launch(
         self,
@@ -190,6 +218,8 @@ class SandboxAuthServer:
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Store an issued token with the grant it carries."""
+        if token["access_token"] == NOOP:
+            return  # a Koppeltaal launch: nothing to remember, NOOP opens nothing
         now = self.store.clock()
         subject: Subject | None = request.user if isinstance(request.user, Subject) else None
         code = getattr(request, "authorization_code", None)
@@ -220,6 +250,9 @@ class SandboxAuthServer:
         granted = client.get_allowed_scope(scope)
         if granted is None:
             raise InvalidScopeError()
+        if isinstance(user, Subject) and user.koppeltaal and grant_type == "authorization_code":
+            # Koppeltaal: the launch gives no data access (Backend Services does); no refresh token either.
+            return {"token_type": "Bearer", "access_token": NOOP, "expires_in": 300, "scope": granted}
         if expires_in is None:
             expires_in = (
                 self.config.backend_token_lifetime

@@ -30,6 +30,8 @@ class LaunchContext:
     # The browser session that made the launch (the EPD page's); authorizing it from another browser is refused,
     # as a real EPD binds a launch to the session that created it. None: made through the API (tests).
     browser: str | None = None
+    # Koppeltaal: the HTI token's context (sub, patient, resource, definition, intent) for the token response.
+    koppeltaal: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Subject:
     intent: str | None = None
     need_patient_banner: bool = True
     fhir_context: tuple[str, ...] = ()
+    koppeltaal: tuple[tuple[str, str], ...] = ()  # a Koppeltaal launch: answered with NOOP and this context
 
     @property
     def reference(self) -> str:

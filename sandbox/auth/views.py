@@ -153,7 +153,7 @@ def _quick_user(server: SandboxAuthServer) -> Person | None:
     """Who is known before any page (for OIDC `prompt` handling); validated again later."""
     launch_value = request.values.get("launch")
     if launch_value:
-        context = server.launches.resolve(launch_value)
+        context = server.resolve_launch(launch_value)
         if context is not None and context.user:
             return _person(server, context.user)
     chosen = _person(server, request.values.get(USER_FIELD))
@@ -236,6 +236,7 @@ def _choose_context(server: SandboxAuthServer, launch: LaunchContext | None, per
             intent=launch.intent,
             need_patient_banner=launch.need_patient_banner,
             fhir_context=launch.fhir_context,
+            koppeltaal=launch.koppeltaal,
         )
     scopes = split_scope(grant.request.scope)
     if person.resource_type in ("Patient", "RelatedPerson"):

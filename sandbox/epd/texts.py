@@ -4,6 +4,12 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "skip_link": {"nl": "Naar de inhoud", "en": "Skip to content"},
+    "koppeltaal_launch_title": {"nl": "Module starten", "en": "Starting the module"},
+    "koppeltaal_launch_intro": {
+        "nl": "De module wordt gestart via Koppeltaal.",
+        "en": "The module is being started through Koppeltaal.",
+    },
+    "koppeltaal_launch_button": {"nl": "Start de module", "en": "Start the module"},
     "other_language": {"nl": "English", "en": "Nederlands"},
     "main_nav": {"nl": "Hoofdmenu", "en": "Main menu"},
     "nav_patients": {"nl": "Patiënten", "en": "Patients"},

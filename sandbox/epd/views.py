@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from sandbox.access import Directory, Person
 from sandbox.auth.i18n import Translator, current_language, other_language_url
+from sandbox.auth.koppeltaal import PortalKey
 from sandbox.auth.views import SSO_SESSION_KEY, browser_binding
 from sandbox.epd.texts import TEXTS
 
@@ -56,6 +57,9 @@ class EpdConfig:
     app_name: str = "Resourcegroep"
     app_standalone_url: str | None = None  # the app's start page for the portal; defaults to app_launch_url
     epd_name: str = "Sandbox-EPD"
+    # Koppeltaal mode: the app opens through a signed HTI token posted to its launch URL (not a GET launch),
+    # addressed to the app's Device.
+    koppeltaal_device: str | None = None
 
 
 def add_query(url: str, **params: str) -> str:
@@ -82,6 +86,7 @@ def create_epd_blueprint(
     *,
     name: str = "sandbox_epd",
     url_prefix: str = "/epd",
+    portal_key: PortalKey | None = None,
 ) -> Blueprint:
     """Blueprint with the EPD pages (mounted at `url_prefix`)."""
     bp = Blueprint(
@@ -182,6 +187,9 @@ def create_epd_blueprint(
         person = directory.get("Patient", patient_id)
         if person is None:
             return not_found("patient_not_found")
+        if portal_key is not None:  # Koppeltaal: the iframe opens the portal's HTI launch form
+            kt_url = url_for(f"{bp.name}.koppeltaal_start", patient_id=person.id)
+            return render_template("sandbox_epd/patient.html", patient=person, app_url=kt_url)
         # A fresh launch per opening, as an EPD does: short-lived and bound to this patient and user.
         launch = launches.create_launch(
             patient=person.id,
@@ -227,6 +235,55 @@ def create_epd_blueprint(
         # Signing in at the portal is the sandbox's single sign-on: the authorize step knows this person (a
         # patient, or a related person whose token then carries their patient).
         session[SSO_SESSION_KEY] = f"{me.resource_type}/{me.id}"
+        if portal_key is not None:
+            own = me.id if me.resource_type == "Patient" else me.patient
+            return portal_page(me, url_for(f"{bp.name}.koppeltaal_start", patient_id=own or ""))
         return portal_page(me, standalone_url(config))
 
+    if portal_key is not None:
+        register_koppeltaal_pages(bp, config, directory, portal_key, practitioner, portal_user)
+
     return bp
+
+
+def register_koppeltaal_pages(
+    bp: Blueprint,
+    config: EpdConfig,
+    directory: Directory,
+    portal_key: PortalKey,
+    practitioner: Any,
+    portal_user: Any,
+) -> None:
+    """The Koppeltaal portal: its JWKS, and a page that posts a fresh HTI token to the app (inside the iframe)."""
+    device = config.koppeltaal_device or "Device/unknown"
+
+    @bp.get("/koppeltaal/jwks.json")
+    def koppeltaal_jwks() -> ResponseReturnValue:
+        return jsonify(portal_key.jwks())
+
+    @bp.get("/koppeltaal/start/<patient_id>")
+    def koppeltaal_start(patient_id: str) -> ResponseReturnValue:
+        user = practitioner()
+        me = portal_user()
+        if user is not None:
+            subject = f"Practitioner/{user.id}"
+        elif me is not None and patient_id in (me.id, me.patient):
+            subject = f"{me.resource_type}/{me.id}"
+        else:
+            return redirect(url_for(f"{bp.name}.login"))
+        patient = directory.get("Patient", patient_id)
+        if patient is None:
+            return render_template("sandbox_epd/not_found.html", message_key="patient_not_found"), 404
+        token = portal_key.sign(
+            audience=device,
+            subject=subject,
+            patient=f"Patient/{patient.id}",
+            task=f"Task/resourcegroep-{patient.id}",
+        )
+        response = render_template(
+            "sandbox_epd/koppeltaal_launch.html",
+            action=config.app_launch_url,
+            launch=token,
+            iss=config.fhir_base_url.rstrip("/"),
+        )
+        return response, 200, {"Cache-Control": "no-store"}

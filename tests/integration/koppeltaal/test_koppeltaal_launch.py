@@ -1,0 +1,251 @@
+"""A Koppeltaal 2.0 launch end to end over real HTTP: the sandbox in Koppeltaal mode (a portal that signs HTI
+tokens, NOOP access tokens, Backend Services) and the app configured with a [[koppeltaal]] domain.
+
+Every FHIR request the sandbox receives is recorded with its bearer token: each must be a Backend Services
+(client_credentials) token, never the launch's NOOP; a refused HTI token must cause no FHIR request at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from flask import Flask
+
+from plugin.app import create_app
+from plugin.config import config_from_mapping
+from plugin.launch.context import ActiveLaunch, smart_client
+from sandbox.app import Sandbox, SandboxSettings, create_sandbox
+from sandbox.auth.koppeltaal import NOOP, PortalKey
+from sandbox.demo import RunningServer, app_config_mapping, write_private_key
+from tests.support.servers import free_port, wait_http
+
+HOST = "127.0.0.1"
+PRACTITIONER = "anna-de-vries"
+PATIENT = "sanne-bakker"
+
+
+@dataclass
+class FhirLog:
+    """The FHIR requests the sandbox received: (path, bearer token or None)."""
+
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wrap(self, wsgi: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path = str(environ.get("PATH_INFO", ""))
+            fhir = path == "/fhir" or path.startswith("/fhir/")
+            if fhir and "/.well-known/" not in path and path != "/fhir/metadata":
+                auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+                token = auth[7:] if auth.startswith("Bearer ") else None
+                with self.lock:
+                    self.requests.append((path, token))
+            return wsgi(environ, start_response)
+
+        return recording
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.requests)
+
+
+@dataclass(frozen=True)
+class KtStack:
+    sandbox: Sandbox
+    sandbox_url: str
+    app_url: str
+    fhir: FhirLog
+    app: Flask
+
+    @property
+    def portal(self) -> PortalKey:
+        assert self.sandbox.auth.portal is not None
+        return self.sandbox.auth.portal
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
+    workdir = tmp_path_factory.mktemp("koppeltaal")
+    sandbox_port, app_port = free_port(), free_port()
+    while app_port == sandbox_port:
+        app_port = free_port()
+    sandbox_url, app_url = f"http://{HOST}:{sandbox_port}", f"http://{HOST}:{app_port}"
+    settings = SandboxSettings(base_url=sandbox_url, app_base_url=app_url, koppeltaal=True)
+    key_file = workdir / "app-key.pem"
+    write_private_key(key_file)
+    mapping = app_config_mapping(
+        app_base_url=app_url,
+        sandbox=settings,
+        secret_key="test-secret-" + "x" * 40,
+        private_key_file=str(key_file),
+        session_db=None,
+    )
+    assert "ehr" not in mapping and len(mapping["koppeltaal"]) == 1  # the demo's Koppeltaal configuration
+    app = create_app(config_from_mapping(mapping, env={}, base_dir=workdir))
+    sandbox = create_sandbox(settings)
+    sandbox.seed_demo_data()
+    log = FhirLog()
+    sandbox.app.wsgi_app = log.wrap(sandbox.app.wsgi_app)  # type: ignore[method-assign]
+    servers: list[RunningServer] = []
+    try:
+        servers.append(RunningServer(sandbox.app, HOST, sandbox_port, "kt-sandbox"))
+        servers.append(RunningServer(app, HOST, app_port, "kt-app"))
+        wait_http(f"{settings.fhir_base_url}/metadata", timeout=20)
+        wait_http(f"{app_url}/", timeout=20)
+        yield KtStack(sandbox=sandbox, sandbox_url=sandbox_url, app_url=app_url, fhir=log, app=app)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        sandbox.close()
+
+
+def _form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the portal's launch form."""
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert action is not None, "the portal page has no launch form"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    return html.unescape(action.group(1)), {k: html.unescape(v) for k, v in fields.items()}
+
+
+def portal_launch(stack: KtStack, browser: requests.Session, patient: str) -> tuple[str, dict[str, str]]:
+    page = browser.get(f"{stack.sandbox_url}/epd/koppeltaal/start/{patient}", timeout=10)
+    assert page.status_code == 200
+    return _form(page.text)
+
+
+def assert_only_backend_tokens(stack: KtStack, since: int) -> int:
+    """Every FHIR request since index `since` carried a live Backend Services token; returns how many there were."""
+    with stack.fhir.lock:
+        seen = stack.fhir.requests[since:]
+    for path, token in seen:
+        assert token is not None and token != NOOP, f"{path} without a Backend Services token"
+        grant = stack.sandbox.auth.verify_token(token)
+        assert grant is not None and grant.extra.get("grant_type") == "client_credentials", path
+    return len(seen)
+
+
+def test_practitioner_launch_reaches_the_group_with_backend_services_only(stack: KtStack) -> None:
+    browser = requests.Session()
+    browser.post(f"{stack.sandbox_url}/epd/login", data={"practitioner": PRACTITIONER}, timeout=10)
+    action, fields = portal_launch(stack, browser, PATIENT)
+    assert action == f"{stack.app_url}/launch"
+    assert fields["iss"] == f"{stack.sandbox_url}/fhir"
+    before = stack.fhir.count()
+
+    first_view = browser.post(action, data=fields, timeout=30)
+
+    assert first_view.status_code == 200, first_view.text[:500]
+    assert re.fullmatch(rf"{re.escape(stack.app_url)}/c/[A-Za-z0-9_-]+/", first_view.url)
+    assert [urlsplit(r.url).path for r in first_view.history] == ["/launch", "/auth/authorize", "/callback"]
+    assert "Ans Bakker" in first_view.text  # a member of Sanne's group, seen by her regieondersteuner
+    summary = browser.get(first_view.url + "verbinding", timeout=10)
+    assert summary.status_code == 200 and "Sanne Bakker" in summary.text and "Anna de Vries" in summary.text
+    assert assert_only_backend_tokens(stack, before) > 0
+
+
+def test_patient_launch_reaches_her_own_group_with_backend_services_only(stack: KtStack) -> None:
+    browser = requests.Session()
+    chosen = browser.post(f"{stack.sandbox_url}/epd/portal", data={"patient": PATIENT}, timeout=10)
+    assert chosen.url == f"{stack.sandbox_url}/epd/portal/me"
+    action, fields = portal_launch(stack, browser, PATIENT)
+    sub = json.loads(base64.urlsafe_b64decode(fields["launch"].split(".")[1] + "=="))["sub"]
+    assert sub == f"Patient/{PATIENT}"
+    before = stack.fhir.count()
+
+    first_view = browser.post(action, data=fields, timeout=30)
+
+    assert first_view.status_code == 200, first_view.text[:500]
+    assert "/c/" in first_view.url
+    assert "Ans Bakker" in first_view.text
+    assert assert_only_backend_tokens(stack, before) > 0
+
+
+def test_after_a_401_the_launch_gets_a_new_backend_services_token(stack: KtStack) -> None:
+    browser = requests.Session()
+    browser.post(f"{stack.sandbox_url}/epd/login", data={"practitioner": PRACTITIONER}, timeout=10)
+    action, fields = portal_launch(stack, browser, PATIENT)
+    first_view = browser.post(action, data=fields, timeout=30)
+    context_id = urlsplit(first_view.url).path.split("/")[2]
+
+    with stack.app.app_context():
+        context = smart_client().store.get_context(context_id)
+        assert context is not None and context.access_token == NOOP
+        launch = ActiveLaunch.from_context(context)
+        before = launch.access_token()
+        renewed = launch.renew_access_token()
+
+    assert renewed != before and NOOP not in (before, renewed)
+    grant = stack.sandbox.auth.verify_token(renewed)
+    assert grant is not None and grant.extra.get("grant_type") == "client_credentials"
+
+
+def _refused(stack: KtStack, token: str) -> requests.Response:
+    before = stack.fhir.count()
+    response = requests.post(
+        f"{stack.app_url}/launch", data={"launch": token, "iss": f"{stack.sandbox_url}/fhir"}, timeout=30
+    )
+    assert "/c/" not in response.url and response.status_code in (400, 403), response.status_code
+    assert not response.history  # no redirect to the authorization server
+    assert stack.fhir.count() == before  # refused before any FHIR access
+    return response
+
+
+def _sign(stack: KtStack, **overrides: Any) -> str:
+    values: dict[str, Any] = {
+        "audience": f"Device/{stack.sandbox.settings.client_id}",
+        "subject": f"Practitioner/{PRACTITIONER}",
+        "patient": f"Patient/{PATIENT}",
+        "task": f"Task/resourcegroep-{PATIENT}",
+    }
+    values.update(overrides)
+    return stack.portal.sign(**values)
+
+
+def test_replayed_hti_token_is_refused(stack: KtStack) -> None:
+    browser = requests.Session()
+    browser.post(f"{stack.sandbox_url}/epd/login", data={"practitioner": PRACTITIONER}, timeout=10)
+    action, fields = portal_launch(stack, browser, PATIENT)
+    assert browser.post(action, data=fields, timeout=30).status_code == 200
+
+    page = _refused(stack, fields["launch"])
+    assert "niet meer" in page.text or "no longer" in page.text
+
+
+def test_expired_hti_token_is_refused(stack: KtStack) -> None:
+    _refused(stack, _sign(stack, lifetime=-120))
+
+
+def test_hti_token_for_another_module_is_refused(stack: KtStack) -> None:
+    _refused(stack, _sign(stack, audience="Device/another-module"))
+
+
+def test_unsigned_hti_token_is_refused(stack: KtStack) -> None:
+    payload = _sign(stack).split(".")[1]
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    _refused(stack, f"{header}.{payload}.")
+
+
+def test_a_get_launch_into_the_koppeltaal_domain_is_refused(stack: KtStack) -> None:
+    before = stack.fhir.count()
+    response = requests.get(
+        f"{stack.app_url}/launch", params={"iss": f"{stack.sandbox_url}/fhir", "launch": "x"}, timeout=30
+    )
+    assert response.status_code == 400 and not response.history
+    assert stack.fhir.count() == before
+
+
+def test_noop_opens_nothing_at_the_fhir_endpoint(stack: KtStack) -> None:
+    response = requests.get(
+        f"{stack.sandbox_url}/fhir/Patient/{PATIENT}", headers={"Authorization": f"Bearer {NOOP}"}, timeout=10
+    )
+    assert response.status_code == 401
