@@ -140,13 +140,19 @@ def launched(
     today: date | None = None,
 ) -> Iterator[LaunchedApp]:
     """Serve a sandbox FHIR store with demo data on a free port, and an app launched for `patient` as `user`."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/fhir"
     store = FhirStore(":memory:")
     if seed:
         demo_data.seed(store.load, today)
-    fhir_app = create_fhir_app(store=store, auth_enabled=False, base_path="/fhir", public_base_url=base)
-    server = make_server("127.0.0.1", port, fhir_app, threaded=True)
+    for attempt in range(5):  # a free port can be taken by another process before we bind it: take another
+        port = free_port()
+        base = f"http://127.0.0.1:{port}/fhir"
+        fhir_app = create_fhir_app(store=store, auth_enabled=False, base_path="/fhir", public_base_url=base)
+        try:
+            server = make_server("127.0.0.1", port, fhir_app, threaded=True)
+            break
+        except OSError:
+            if attempt == 4:
+                raise
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
