@@ -1138,6 +1138,30 @@ class ResourceGroup:
         agreement.status = AgreementStatus.COMPLETED
         return agreement
 
+    def close_agreement(
+        self, uid: str, status: AgreementStatus, note: str = "", when: datetime | None = None, by: str | None = None
+    ) -> Agreement:
+        """An open agreement is done or dropped (e.g. from the report of a meeting), with a dated note saying so.
+        One that is closed already stays as it is when it is closed the same way again."""
+        self._require_open()
+        agreement = self.agreement(uid)
+        if status not in (AgreementStatus.COMPLETED, AgreementStatus.CANCELLED):
+            raise DomainError("Kies: klaar of gaat niet door.", f"closing agreement {uid} as {status}")
+        if not agreement.is_open:
+            if agreement.status is status:
+                return agreement
+            raise DomainError(
+                "Deze afspraak is al afgesloten. Verander hem op de pagina met afspraken.",
+                f"agreement {uid} is {agreement.status}, not open",
+            )
+        clean = check_text(note, "de notitie", "note", MAX_NOTE, required=False)
+        if clean:
+            if when is None:
+                raise DomainError("Geef een geldige datum en tijd.", "agreement note without a time")
+            agreement.notes.append(Note(when, clean, by))
+        agreement.status = status
+        return agreement
+
     def overdue_agreements(self, today: date) -> list[Agreement]:
         """Open agreements whose date has passed."""
         return [a for a in self.agreements if a.is_overdue(today)]

@@ -30,6 +30,7 @@ CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
 SameSite = Literal["None", "Lax", "Strict"]
 OUTBOX_FILE = "outbox.sqlite3"
+DEFAULT_CLINIC_NAME = "GGZ-instelling"
 DEFAULT_DATA_DIR = "var"  # relative to the TOML file: where the outbox lives when no session_db says where
 
 
@@ -110,6 +111,12 @@ class AppConfig:
     redis_url: str | None = None
     redis_prefix: str = "resourcegroep:"
     audit: AuditSettings = field(default_factory=AuditSettings)
+    # The clinic's name, on printed reports and print views.
+    clinic_name: str = DEFAULT_CLINIC_NAME
+    # The EHR's page of a patient, with "{patient_id}" for the FHIR id (e.g. "https://epd.example/patients/{patient_id}"):
+    # the caseload links each row there, where the EHR launches the app for that patient. None: no link (the
+    # SMART launch context offers no way to open another patient's record).
+    ehr_patient_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -125,6 +132,12 @@ class AppConfig:
             raise ConfigurationError("SameSite=None needs a Secure cookie (set session_cookie_samesite = 'Lax')")
         if self.outbox_db is None and self.session_db:
             object.__setattr__(self, "outbox_db", str(Path(self.session_db).parent / OUTBOX_FILE))
+        if not self.clinic_name.strip():
+            raise ConfigurationError("clinic_name must not be empty")
+        if self.ehr_patient_url is not None and (
+            "{patient_id}" not in self.ehr_patient_url or not self.ehr_patient_url.startswith(("https://", "http://"))
+        ):
+            raise ConfigurationError("ehr_patient_url must be an http(s) URL with {patient_id} in it")
         for source in self.frame_ancestors:
             if not re.fullmatch(r"'self'|'none'|https?://[A-Za-z0-9.*:\[\]-]+(/\S*)?|https?:", source):
                 raise ConfigurationError(f"frame ancestor {source!r} is not a CSP source expression")
@@ -315,6 +328,8 @@ def config_from_mapping(
         redis_url=redis_url,
         redis_prefix=redis_prefix,
         audit=_audit(audit, env, base),
+        clinic_name=str(pick("clinic_name", DEFAULT_CLINIC_NAME)),
+        ehr_patient_url=str(pick("ehr_patient_url")) if pick("ehr_patient_url") else None,
     )
 
 

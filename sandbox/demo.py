@@ -102,6 +102,8 @@ def app_config_mapping(
             "launcher_jwks": {"sandbox-portal": sandbox.portal_jwks_url},
         }
         return {"app": app, "koppeltaal": [domain]}
+    # The sandbox EPD's patient page launches the app for that patient (the caseload links to it).
+    app["ehr_patient_url"] = f"{sandbox.base}/epd/patients/{{patient_id}}/app"
     return {
         "app": app,
         "ehr": [

@@ -147,6 +147,12 @@ def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
     return Markup(sparkline(scores, chart_id=goal.uid, title=title))  # noqa: S704 - sparkline escapes its text
 
 
+@bp.app_template_global("goal_sparkline")
+def goal_sparkline(group: ResourceGroup, goal: Goal) -> Markup | None:
+    """`sparkline_for` the goal from the group's scores, for any template (goal list, overview, report, print)."""
+    return sparkline_for(goal, group.progress_for(goal.uid))
+
+
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:
     found = next((goal for goal in group.goals if goal.uid == uid), None)
     if found is None:

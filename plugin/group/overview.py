@@ -10,6 +10,7 @@ from flask_babel import gettext
 
 from fhir_mappings.codes import (
     AgendaStatus,
+    AgreementStatus,
     GoalLifecycle,
     GroupStatus,
     MeetingStatus,
@@ -223,6 +224,61 @@ def patient_input(group: ResourceGroup, now: datetime) -> PatientInput:
     )
 
 
+NOMINEE_STATES = frozenset(
+    {NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND, NominationState.GESPREK_GEVOERD}
+)
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The group at a glance (the strip at the top of the care professional's overview): members of the patient's
+    network, core and flexible, with nominees counted apart (they are not members until they join); the next
+    meeting and how many days until it; the open agreements the page lists and how many are past their date; the
+    trend of the latest score against the score before it on the same goal."""
+
+    core: int
+    flexible: int
+    nominees: int
+    next_meeting: datetime | None
+    days_to_meeting: int | None  # calendar days in Amsterdam: 0 today, 1 tomorrow
+    open_agreements: int
+    overdue_agreements: int
+    last_score: int | None
+    trend: str | None  # "up" | "down" | "flat"; None without two scores on the latest scored goal
+    trend_goal: str | None  # the text of the goal the latest score is for
+
+
+def glance(group: ResourceGroup, now: datetime, agreements: list[Agreement]) -> Glance:
+    """The `Glance` of the group at `now`, over the open `agreements` the page shows (see `listed_agreements`)."""
+    network = [m for m in group.members if m.active and m.who != group.patient]
+    members = [m for m in network if m.is_member]
+    upcoming = group.next_meeting(now)
+    days = None
+    if upcoming is not None:
+        days = max(0, (upcoming.start.astimezone(AMSTERDAM).date() - now.astimezone(AMSTERDAM).date()).days)
+    latest = max(group.progress, key=lambda p: p.when, default=None)
+    trend = goal_text = None
+    if latest is not None:
+        goal_text = next((g.text for g in group.goals if g.uid == latest.goal_uid), None)
+        earlier = [p for p in group.progress_for(latest.goal_uid) if p.when < latest.when]
+        if earlier:
+            before = earlier[-1].score
+            trend = "up" if latest.score > before else "down" if latest.score < before else "flat"
+    today = now.astimezone(AMSTERDAM).date()
+    return Glance(
+        core=sum(1 for m in members if m.core),
+        flexible=sum(1 for m in members if not m.core),
+        nominees=sum(1 for m in network if m.nomination in NOMINEE_STATES),
+        next_meeting=upcoming.start if upcoming is not None else None,
+        days_to_meeting=days,
+        open_agreements=sum(1 for a in agreements if a.is_open),
+        overdue_agreements=sum(1 for a in agreements if a.is_overdue(today)),
+        last_score=latest.score if latest is not None else None,
+        trend=trend,
+        trend_goal=goal_text,
+    )
+
+
 def first_name(display: str) -> str:
     """How the app calls someone in a short label ("Voorstel van Sanne"): the first word of the name."""
     words = display.split()
@@ -256,80 +312,147 @@ def _clip(text: str, limit: int = 80) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """One line of the timeline."""
+    """One line of the timeline: when, what, its kind (see `TIMELINE_KINDS`) and who did it ("" when the record
+    does not say)."""
 
     when: datetime
     text: str
-    kind: str
+    kind: str  # members | goals | agreements | meetings | group
     all_day: bool = True
+    who: str = ""
+
+
+# The timeline's filter: the value of `?soort=` and the kind of event it shows, in the order the form offers them.
+TIMELINE_KINDS: dict[str, str] = {
+    "leden": "members",
+    "doelen": "goals",
+    "afspraken": "agreements",
+    "bijeenkomsten": "meetings",
+    "groep": "group",
+}
 
 
 def _at(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=AMSTERDAM)
 
 
-def timeline(group: ResourceGroup) -> list[Event]:
-    """What happened when, newest first. Nothing is ever deleted, so nothing disappears from here."""
+def _member_events(group: ResourceGroup) -> list[Event]:
+    events: list[Event] = []
+    interviewed = {iv.member_uid for iv in group.interviews}
+    for m in group.members:
+        nominated = m.uid in interviewed or m.nomination is not NominationState.LID
+        if m.start:
+            if nominated:
+                text = gettext("%(name)s was nominated.", name=m.display)
+                events.append(Event(_at(m.start), text, "members", who=name_of(group, m.proposed_by)))
+            else:
+                events.append(Event(_at(m.start), gettext("%(name)s joined the group.", name=m.display), "members"))
+        if m.end:
+            if m.nomination is NominationState.AFGEZIEN:
+                text = gettext("%(name)s decided not to join.", name=m.display)
+            elif m.nomination is NominationState.TERUGGETROKKEN:
+                text = gettext("The nomination of %(name)s was withdrawn.", name=m.display)
+            else:
+                text = gettext("%(name)s left the group.", name=m.display)
+            events.append(Event(_at(m.end), text, "members"))
+    for iv in group.interviews:
+        name = next((m.display for m in group.members if m.uid == iv.member_uid), "")
+        by = name_of(group, iv.interviewer)
+        if iv.held_at:
+            text = gettext("Introductory interview with %(name)s held.", name=name)
+            events.append(Event(iv.held_at, text, "members", all_day=False, who=by))
+        elif iv.planned_start and iv.cancelled:
+            text = gettext("The introductory interview with %(name)s was called off.", name=name)
+            events.append(Event(iv.planned_start, text, "members", all_day=False, who=by))
+        elif iv.planned_start:
+            text = gettext("Introductory interview with %(name)s planned.", name=name)
+            events.append(Event(iv.planned_start, text, "members", all_day=False, who=by))
+    return events
+
+
+def _goal_and_agreement_events(group: ResourceGroup) -> list[Event]:
+    events: list[Event] = []
+    for goal in group.goals:
+        if goal.start:
+            events.append(Event(_at(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goals"))
+    texts = {g.uid: g.text for g in group.goals}
+    for p in group.progress:
+        text = gettext(
+            "Score %(score)s given for the goal: %(goal)s", score=p.score, goal=_clip(texts.get(p.goal_uid, ""))
+        )
+        events.append(Event(p.when, text, "goals", all_day=False, who=name_of(group, p.by)))
+    for a in group.agreements:
+        if a.created:
+            text = gettext("Agreement made: %(text)s", text=_clip(a.description))
+            events.append(Event(_at(a.created), text, "agreements"))
+        if a.status in (AgreementStatus.COMPLETED, AgreementStatus.CANCELLED) and a.notes:
+            # The last note is the one of who closed it (the record keeps no other date for that).
+            note = a.notes[-1]
+            if a.status is AgreementStatus.COMPLETED:
+                text = gettext("Agreement done: %(text)s", text=_clip(a.description))
+            else:
+                text = gettext("Agreement not going ahead: %(text)s", text=_clip(a.description))
+            events.append(Event(note.time, text, "agreements", all_day=False, who=name_of(group, note.author)))
+    return events
+
+
+def _meeting_events(group: ResourceGroup) -> list[Event]:
+    events: list[Event] = []
+    for meeting in group.meetings:
+        day = _short(meeting.start)
+        status_text = {
+            MeetingStatus.FULFILLED: gettext("Meeting held."),
+            MeetingStatus.CANCELLED: gettext("Meeting cancelled."),
+            MeetingStatus.NOSHOW: gettext("Meeting did not take place (no-show)."),
+            MeetingStatus.BOOKED: gettext("Meeting planned and invitations sent."),
+            MeetingStatus.PROPOSED: gettext("Meeting planned."),
+        }[meeting.status]
+        events.append(Event(meeting.start, status_text, "meetings", all_day=False))
+        for i, invitation in enumerate(meeting.invitations):
+            if invitation.sent is None:
+                continue
+            if invitation.cancellation:
+                text = gettext("Cancellation sent for the meeting of %(date)s.", date=day)
+            elif i == 0:
+                text = gettext("Invitation sent for the meeting of %(date)s.", date=day)
+            else:
+                text = gettext("Changed invitation sent for the meeting of %(date)s.", date=day)
+            events.append(Event(invitation.sent, text, "meetings", all_day=False))
+        if meeting.report and meeting.report.written:
+            text = gettext("Report of the meeting of %(date)s written.", date=day)
+            events.append(Event(meeting.report.written, text, "meetings", all_day=False))
+    return events
+
+
+def _group_events(group: ResourceGroup) -> list[Event]:
     events: list[Event] = []
     if group.start:
         events.append(Event(_at(group.start), gettext("The group %(name)s started.", name=group.name), "group"))
-    for m in group.members:
-        if m.start:
-            events.append(Event(_at(m.start), gettext("%(name)s was added to the group.", name=m.display), "member"))
-        if m.end:
-            events.append(Event(_at(m.end), gettext("%(name)s left the group.", name=m.display), "member"))
-        if m.nomination in (NominationState.AFGEZIEN, NominationState.TERUGGETROKKEN):
-            text = (
-                gettext("%(name)s decided not to join.", name=m.display)
-                if m.nomination is NominationState.AFGEZIEN
-                else gettext("The nomination of %(name)s was withdrawn.", name=m.display)
-            )
-            events.append(Event(_at(m.end or m.start or group.start or date.today()), text, "member"))
-    for iv in group.interviews:
-        name = next((m.display for m in group.members if m.uid == iv.member_uid), "")
-        if iv.held_at:
-            events.append(
-                Event(
-                    iv.held_at,
-                    gettext("Introductory interview with %(name)s held.", name=name),
-                    "interview",
-                    all_day=False,
-                )
-            )
-        elif iv.planned_start:
-            events.append(
-                Event(
-                    iv.planned_start,
-                    gettext("Introductory interview with %(name)s planned.", name=name),
-                    "interview",
-                    all_day=False,
-                )
-            )
-    for goal in group.goals:
-        if goal.start:
-            events.append(Event(_at(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goal"))
-    status_text = {
-        MeetingStatus.FULFILLED: gettext("Meeting held."),
-        MeetingStatus.CANCELLED: gettext("Meeting cancelled."),
-        MeetingStatus.NOSHOW: gettext("Meeting did not take place (no-show)."),
-        MeetingStatus.BOOKED: gettext("Meeting planned and invitations sent."),
-        MeetingStatus.PROPOSED: gettext("Meeting planned."),
-    }
-    for meeting in group.meetings:
-        events.append(Event(meeting.start, status_text[meeting.status], "meeting", all_day=False))
-        if meeting.report and meeting.report.written:
-            events.append(
-                Event(meeting.report.written, gettext("Report of the meeting written."), "report", all_day=False)
-            )
     asked = {
-        WishKind.MEETING: gettext("Wishes given for the next meeting."),
-        WishKind.PAUSE: gettext("A pause of the group was asked for."),
-        WishKind.END: gettext("An end of the group was asked for."),
+        WishKind.MEETING: (gettext("Wishes given for the next meeting."), "meetings"),
+        WishKind.PAUSE: (gettext("A pause of the group was asked for."), "group"),
+        WishKind.END: (gettext("An end of the group was asked for."), "group"),
     }
     for wish in group.wishes:
-        events.append(Event(wish.sent, asked[wish.kind], "wish", all_day=False))
+        text, kind = asked[wish.kind]
+        events.append(Event(wish.sent, text, kind, all_day=False, who=name_of(group, wish.by)))
     if group.after_treatment_since:
-        events.append(Event(_at(group.after_treatment_since), gettext("The group continues after treatment."), "group"))
+        text = gettext("The group continues after treatment.")
+        events.append(Event(_at(group.after_treatment_since), text, "group"))
     if group.end:
         events.append(Event(_at(group.end), gettext("The group ended."), "group"))
+    return events
+
+
+def timeline(group: ResourceGroup, kind: str | None = None) -> list[Event]:
+    """What happened when, newest first (events of one moment keep their order); only the events of `kind`
+    (a value of `TIMELINE_KINDS`) when given. Nothing is ever deleted, so nothing disappears from here.
+
+    The record holds no date for: a nominee becoming a member (a member's start is the nomination date), a goal
+    reached, an agreement dropped or done without a note (closing one from a report adds a dated note), a
+    meeting being planned (its start is shown), and a pause, resume or reopen of the group (only the end date
+    is kept)."""
+    events = _member_events(group) + _goal_and_agreement_events(group) + _meeting_events(group) + _group_events(group)
+    if kind is not None:
+        events = [e for e in events if e.kind == kind]
     return sorted(events, key=lambda e: e.when, reverse=True)

@@ -34,9 +34,11 @@ from plugin.group.forms import (
     TakeOverForm,
 )
 from plugin.group.overview import (
+    TIMELINE_KINDS,
     WORKING_GOALS,
     attention_for,
     first_name,
+    glance,
     listed_agreements,
     name_of,
     patient_input,
@@ -52,7 +54,7 @@ from plugin.services import outbox as outbox_services
 from plugin.services import record as record_services
 from plugin.services import wishes as wish_services
 from plugin.services.group import Lifecycle
-from plugin.sync.caseload import load_caseload
+from plugin.sync.caseload import load_caseload, patient_page_url
 from plugin.sync.errors import SyncError
 from plugin.sync.outbox import Outbox
 from plugin.web.actions import Problem, can_change, run_service, user_message
@@ -141,8 +143,11 @@ def overview(context_id: str) -> Any:
     moment = now()
     last = group.last_held_meeting()
     changeable = can_change(group)
+    agreements = listed_agreements(group, actor)
     return render_template(
         "group/overview.html",
+        glance=glance(group, moment, agreements),
+        sparklines={goal.uid: sparkline_for(goal, group.progress_for(goal.uid)) for goal in group.goals},
         patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
         patient_name=first_name(name_of(group, group.patient)),
         may_take_up=page.may(Action.TAKE_UP_INPUT) and changeable,
@@ -152,7 +157,7 @@ def overview(context_id: str) -> Any:
         next_meeting=group.next_meeting(moment),
         last_report=last.report if last is not None else None,
         last_meeting=last,
-        agreements=listed_agreements(group, actor),
+        agreements=agreements,
         overdue={a.uid for a in group.overdue_agreements(moment.date())},
         name_of=partial(name_of, group),
         take_over=page.loaded.group is not None and may_take_over(page.loaded.group, actor),
@@ -351,8 +356,14 @@ def history(context_id: str) -> Any:
     """The timeline: what happened when (nothing is ever deleted)."""
     page = group_page(Action.VIEW_TIMELINE, _plan_arg())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    soort = request.args.get("soort", "")
     return render_template(
-        "group/timeline.html", page=page, group=group, events=timeline(group), earlier=page.loaded.plans[1:]
+        "group/timeline.html",
+        page=page,
+        group=group,
+        events=timeline(group, TIMELINE_KINDS.get(soort)),
+        soort=soort if soort in TIMELINE_KINDS else "",
+        earlier=page.loaded.plans[1:],
     )
 
 
@@ -399,7 +410,11 @@ def caseload(context_id: str) -> Any:
         role = Role.REGIEONDERSTEUNER if MemberRole.REGIEONDERSTEUNER in row.roles else Role.MEMBER
         audit.listing(row.patient, role.value, [r for r in (row.team, row.plan) if r])
     return render_template(
-        "group/caseload.html", caseload=found, problem=None, show_ended=request.args.get("ended") == "1"
+        "group/caseload.html",
+        caseload=found,
+        problem=None,
+        show_ended=request.args.get("ended") == "1",
+        patient_page=partial(patient_page_url, current_app.config["RESOURCEGROEP"].ehr_patient_url),
     )
 
 

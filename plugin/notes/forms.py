@@ -12,12 +12,21 @@ from typing import Any
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, SelectMultipleField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+)
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 from wtforms.validators import AnyOf, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from fhir_mappings.codes import Section
+from fhir_mappings.codes import AgreementStatus, Section
 from fhir_mappings.model import MAX_SCORE, MAX_TEXT
 from plugin.web.forms import BaseForm, DutchDateField, area_field, text_field
 from plugin.web.labels import label
@@ -153,6 +162,28 @@ class AgreementLineForm(LineForm):
         return bool((self.description.data or "").strip())
 
 
+# What the report says of an existing open agreement: still open (nothing changes), done, or dropped.
+CLOSE_OPEN = "open"
+CLOSE_STATUS = {"done": AgreementStatus.COMPLETED, "dropped": AgreementStatus.CANCELLED}
+MAX_CLOSE_LINES = 200
+
+
+class CloseAgreementLineForm(LineForm):
+    """An agreement that was open when the report was opened: mark it done or dropped, or leave it open."""
+
+    agreement = HiddenField()
+    outcome = RadioField(
+        _l("What happened to it"),
+        choices=[
+            SelectChoice(CLOSE_OPEN, _l("Still open")),
+            SelectChoice("done", _l("Done")),
+            SelectChoice("dropped", _l("Not going ahead")),
+        ],
+        default=CLOSE_OPEN,
+        validate_choice=True,
+    )
+
+
 class MultiCheckboxField(SelectMultipleField):
     """Several choices as a list of checkboxes."""
 
@@ -171,6 +202,7 @@ class ReportForm(BaseForm):
     besluiten = area_field("", optional=True, render_kw=OWN_WORDS)
     overig = area_field("", optional=True, render_kw=OWN_WORDS)
     agreements = FieldList(FormField(AgreementLineForm), max_entries=MAX_AGREEMENT_LINES)
+    close = FieldList(FormField(CloseAgreementLineForm), max_entries=MAX_CLOSE_LINES)
 
     def fill_choices(
         self, attendance: list[tuple[str, str]], owners: list[tuple[str, str]], goals: list[tuple[str, str]]
@@ -183,6 +215,16 @@ class ReportForm(BaseForm):
             line: AgreementLineForm = entry.form
             line.owner.choices = select_choices([("", gettext("nobody chosen yet")), *owners])
             line.goal.choices = select_choices([("", gettext("no particular goal")), *goals])
+
+    def closing(self) -> dict[str, AgreementStatus]:
+        """The existing agreements marked done or dropped: agreement uid -> its new status."""
+        out: dict[str, AgreementStatus] = {}
+        for entry in self.close:
+            line: CloseAgreementLineForm = entry.form
+            status = CLOSE_STATUS.get(line.outcome.data or CLOSE_OPEN)
+            if status is not None and line.agreement.data:
+                out[line.agreement.data] = status
+        return out
 
     def sections(self) -> dict[Section, str]:
         """The three texts by section (empty ones too: the domain drops them)."""

@@ -234,7 +234,13 @@ class MeetingNotes:
             "besluiten": sections.get(Section.BESLUITEN, ""),
             "overig": sections.get(Section.OVERIG, ""),
             "agreements": [{} for _ in range(AGREEMENT_LINES_MIN)],
+            "close": [{"agreement": a.uid, "outcome": "open"} for a in self.agreements_to_close()],
         }
+
+    def agreements_to_close(self) -> list[Agreement]:
+        """The open agreements the report can mark done or dropped: every open one not made in this report."""
+        made = set(self.meeting.report.new_agreements) if self.meeting.report is not None else set()
+        return [a for a in self.group.agreements if a.is_open and a.uid not in made]
 
 
 def _row(kind: str, ref: str, *, include: bool = False, text: str = "") -> dict[str, Any]:

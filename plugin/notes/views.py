@@ -5,12 +5,13 @@ Routes, all under /c/<context_id>/bijeenkomsten/<meeting_uid>/:
 - `notes.agenda`        agenda                 GET the agenda and its form; POST save, move a line, add a line
 - `notes.propose`       agenda/punt            POST the patient adds an item in own words to the agenda
 - `notes.agenda_print`  agenda/afdrukken       GET a clean page to print for the patient
-- `notes.report`        verslag                GET the report form; POST save (scores, agreements, report), add a line
+- `notes.report`        verslag                GET the report form; POST save (scores, new agreements, open agreements
+                                               marked done or dropped, the report), add a line
 - `notes.report_print`  verslag/afdrukken      GET a clean page to print for the patient
 
 Moving a line and adding a line are form submissions too (no JavaScript needed): the page comes back with
 everything typed still in it, and nothing is saved until the user chooses Save. Saving is one action, so
-one transaction: the agenda, or the report with its scores and new agreements.
+one transaction: the agenda, or the report with its scores, new agreements and the agreements it closes.
 
 Everyone in the group sees the agenda and the report (and prints them); the forms are only on the page of
 who may use them: the agenda form and the report form for care professionals, the small "add an agenda
@@ -23,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
@@ -47,6 +48,7 @@ from plugin.notes.forms import (
 )
 from plugin.notes.present import MeetingNotes
 from plugin.services import meetings as services
+from plugin.services import reports as report_services
 from plugin.web.actions import Problem, can_change, read_only_problem, run_service
 
 bp = Blueprint("notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes")
@@ -244,7 +246,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
         elif form.validate_on_submit():
             values = _report_values(form)
             outcome = run_service(
-                lambda uow, key: services.write_report(
+                lambda uow, key: report_services.write_report(
                     uow, key, meeting_uid=notes.meeting.uid, written=now(), today=today(), **values
                 ),
                 form=form,
@@ -304,6 +306,7 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
             )
             for line in agreements
         ],
+        "closing": form.closing(),
     }
 
 
@@ -313,4 +316,11 @@ def report_print(context_id: str, meeting_uid: str) -> Any:
     """The report on clean pages, for the patient to take home."""
     page = group_page(Action.VIEW_REPORT)
     notes = _notes(page, meeting_uid)
-    return render_template("notes/report_print.html", page=page, group=notes.group, notes=notes)
+    return render_template(
+        "notes/report_print.html",
+        page=page,
+        group=notes.group,
+        notes=notes,
+        clinic_name=current_app.config["RESOURCEGROEP"].clinic_name,
+        printed=now(),
+    )

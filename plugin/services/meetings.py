@@ -264,7 +264,7 @@ class NewAgreement:
     due: date | None = None
 
 
-def _build_report(
+def build_report(
     group: ResourceGroup,
     meeting_uid: str,
     *,
@@ -329,7 +329,7 @@ def write_report(
         key,
         Action.WRITE_REPORT,
         "Verslag van de bijeenkomst aangepast" if editing else "Verslag van de bijeenkomst geschreven",
-        lambda g, _: _build_report(
+        lambda g, _: build_report(
             g,
             meeting_uid,
             sections=sections,

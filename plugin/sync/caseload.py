@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fhir_mappings.codes import CARETEAM_STATUS, CS_ARTIFACT, Artifact, GroupStatus, MemberRole, NominationState
@@ -268,7 +268,8 @@ def load_caseload(
 
     rows = sorted(
         (row for g in groups if (row := reader.row(g)) is not None),
-        key=lambda r: (r.patient_name.casefold(), r.group_name.casefold(), r.team),
+        # What needs attention comes first; then by name.
+        key=lambda r: (not r.needs_attention, r.patient_name.casefold(), r.group_name.casefold(), r.team),
     )
     return Caseload(
         practitioner=refs,
@@ -597,6 +598,14 @@ class _Reader:
         return name or str(_dict(group.team.get("subject")).get("display") or "") or group.patient
 
 
+def patient_page_url(template: str | None, patient: str) -> str | None:
+    """The EHR's page of `patient` ("Patient/<id>") from the configured `ehr_patient_url` template (None: the
+    EHR offers no such page, and the SMART launch context no way to open another patient's record)."""
+    if not template or ref_type(patient) != "Patient":
+        return None
+    return template.replace("{patient_id}", quote(patient.split("/", 1)[1], safe=""))
+
+
 def open_interviews(group: ResourceGroup) -> tuple[OpenInterview, ...]:
     """The nominees still in the group whose interview is still to be held, in the team's order."""
     return tuple(
@@ -630,6 +639,7 @@ __all__ = [
     "caseload_plan_params",
     "caseload_team_params",
     "load_caseload",
+    "patient_page_url",
     "practitioner_references",
     "team_statuses",
 ]

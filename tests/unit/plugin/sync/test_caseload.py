@@ -384,8 +384,9 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
 
     assert caseload.round_trips == 2 == client.request_count
     assert caseload.practitioner == (DR,) and caseload.as_of == NOW and not caseload.degraded
-    assert [r.patient_name for r in caseload.rows] == ["Anna", "Bert", "Carla", "Dirk"]
-    anna, bert, carla, dirk = caseload.rows
+    # What needs attention first (Bert's group needs none), then by name.
+    assert [r.patient_name for r in caseload.rows] == ["Anna", "Carla", "Dirk", "Bert"]
+    anna, carla, dirk, bert = caseload.rows
 
     assert anna.meeting_due and anna.needs_attention
     assert anna.last_held_meeting == NOW - timedelta(days=100) and anna.next_meeting is None

@@ -1,0 +1,65 @@
+"""Finding your way in a real browser: the caseload link and its rows, the error summary that takes the focus,
+and the character counter of a long text (static/forms.js, loaded under the strict CSP)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.browser_support import WIDE, AppInEpd, ui
+from tests.support.stack import Stack
+
+
+@pytest.fixture
+def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
+    context = browser.new_context(locale="nl-NL", viewport={"width": WIDE, "height": 700})
+    context.set_default_timeout(10_000)
+    try:
+        running = AppInEpd(context.new_page(), stack)
+        running.watch_dialogs()
+        yield running
+    finally:
+        context.close()
+
+
+def test_error_summary_takes_the_focus_and_long_texts_count_down(app: AppInEpd) -> None:
+    frame = app.launch("Anna de Vries", "Sanne Bakker")
+    errors: list[str] = []
+    app.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with frame.expect_navigation():
+        frame.goto(re.sub(r"(/c/[^/]+)/.*", r"\1/doelen/nieuw", frame.url))
+    area = frame.locator("textarea#text")
+    limit = int(area.get_attribute("maxlength") or "0")
+    assert limit > 10
+    counter = frame.locator("#text-count")
+    expect(counter).to_be_hidden()  # far from the limit: no counter
+
+    with frame.expect_navigation():
+        frame.get_by_role("button", name=ui("Add goal")).click()
+    summary = frame.locator("#problems")
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
+    assert frame.evaluate("document.getElementById('problems').getBoundingClientRect().top") < 700
+    summary.locator("a[href='#text']").click()
+    expect(area).to_be_focused()
+
+    area.fill("x" * (limit - 5))
+    expect(counter).to_be_visible()
+    expect(counter).to_have_text(app.dutch("{left} characters left").replace("{left}", "5"))
+    area.fill("kort")
+    expect(counter).to_be_hidden()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_care_professional_goes_from_the_group_to_the_caseload_and_back(app: AppInEpd) -> None:
+    frame = app.launch("Anna de Vries", "Sanne Bakker")
+    app.follow(frame.get_by_role("link", name=ui("My resource groups")))
+    row = frame.locator("table.data tbody tr").filter(has_text="Sanne")
+    link = row.get_by_role("link", name=re.compile("Sanne"))
+    assert link.get_attribute("target") == "_top"
+    link.click()
+    app.page.wait_for_url(re.compile(r".*/epd/patients/sanne-bakker/app$"))
+    expect(app.frame.locator("h1")).to_be_visible(timeout=30_000)

@@ -1,0 +1,73 @@
+"""Finding your way as a care professional: the link to the caseload, rows that link to the patient's record."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plugin.config import config_from_mapping
+from plugin.sync.caseload import patient_page_url
+from smart_launch import ConfigurationError
+from tests.support.ui import launched
+
+USER_SCOPES = (
+    "launch",
+    "openid",
+    "fhirUser",
+    "user/CareTeam.rs",
+    "user/CarePlan.rs",
+    "user/Patient.rs",
+    "user/Appointment.rs",
+    "user/Task.rs",
+)
+
+
+def text(response: object) -> str:
+    return response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+def test_care_professionals_find_their_caseload_from_the_group_pages(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker", user="Practitioner/anna-de-vries") as env:
+        for page in ("/", "/tijdlijn"):
+            html = text(env.get(page))
+            assert re.search(r'<a href="[^"]*/caseload">Mijn resourcegroepen</a>', html), page
+    with launched(tmp_path / "p", patient="sanne-bakker", user="Patient/sanne-bakker") as env:
+        assert "/caseload" not in text(env.get("/"))
+
+
+def test_rows_link_to_the_ehr_where_it_can_launch_and_say_so_where_not(tmp_path: Path) -> None:
+    with launched(tmp_path, patient=None, user="Practitioner/anna-de-vries", scopes=USER_SCOPES) as env:
+        html = text(env.get("/caseload"))
+        assert "Mijn resourcegroepen</a>" not in html  # no link to the page you are on
+        assert "Open het dossier van deze patiënt in het EPD" in html
+        assert 'target="_top"' not in html
+        config = env.app.config["RESOURCEGROEP"]
+        env.app.config["RESOURCEGROEP"] = replace(config, ehr_patient_url="https://epd.test/patients/{patient_id}/app")
+        html = text(env.get("/caseload"))
+        assert '<a href="https://epd.test/patients/sanne-bakker/app" target="_top">' in html
+        # Rows that need attention come first.
+        rows = re.findall(r"<tr( class=\"needs-attention\")?>\s*<th scope=\"row\">", html)
+        assert rows and rows == sorted(rows, reverse=True)
+
+
+def test_patient_page_url_and_its_configuration(tmp_path: Path) -> None:
+    assert patient_page_url(None, "Patient/p1") is None
+    assert patient_page_url("https://epd.test/p/{patient_id}", "Patient/a b") == "https://epd.test/p/a%20b"
+    assert patient_page_url("https://epd.test/p/{patient_id}", "Practitioner/x") is None
+    base = {"public_base_url": "https://app.test", "secret_key": "x" * 40}
+    config = config_from_mapping({"app": base}, env={}, base_dir=tmp_path)
+    assert config.ehr_patient_url is None and config.clinic_name == "GGZ-instelling"
+    config = config_from_mapping(
+        {"app": {**base, "ehr_patient_url": "https://epd.test/p/{patient_id}"}},
+        env={"RESOURCEGROEP_CLINIC_NAME": "GGZ De Linde"},
+        base_dir=tmp_path,
+    )
+    assert config.ehr_patient_url == "https://epd.test/p/{patient_id}" and config.clinic_name == "GGZ De Linde"
+    for wrong in ({"ehr_patient_url": "https://epd.test/p/"}, {"ehr_patient_url": "javascript:{patient_id}"}):
+        with pytest.raises(ConfigurationError):
+            config_from_mapping({"app": {**base, **wrong}}, env={}, base_dir=tmp_path)
+    with pytest.raises(ConfigurationError):
+        config_from_mapping({"app": {**base, "clinic_name": " "}}, env={}, base_dir=tmp_path)
