@@ -71,3 +71,16 @@ def test_the_app_loads_every_catalog() -> None:
     loaded = translation_directories().split(";")
     for folder, _mapping in CATALOGS.values():
         assert str(folder) in loaded
+
+
+def test_a_text_means_the_same_in_every_catalog() -> None:
+    """Flask-Babel merges the catalogs, so a msgid translated two ways shows whichever catalog loads last: one
+    word on one page, another word on the next. Every msgid gets one Dutch text across all catalogs."""
+    seen: dict[tuple[object, object], dict[str, object]] = {}
+    for name, (folder, _mapping) in CATALOGS.items():
+        with (folder / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+            for message in read_po(fh):
+                if message.id:
+                    seen.setdefault((_key(message.id), message.context), {})[name] = _key(message.string)
+    clashes = {key: found for key, found in seen.items() if len(set(found.values())) > 1}
+    assert clashes == {}

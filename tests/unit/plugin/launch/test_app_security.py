@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -62,7 +63,11 @@ def test_no_hsts_over_plain_http(clock: Clock) -> None:
 
 def test_no_inline_script_or_style(app: Flask) -> None:
     html = app.test_client().get("/").get_data(as_text=True)
-    assert "<script" not in html and "style=" not in html and "<style" not in html
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S)
+    assert scripts, "the page loads its (external) script"
+    assert all(body.strip() == "" for body in scripts)  # no inline code
+    assert all('src="/static/' in tag for tag in re.findall(r"<script\b[^>]*>", html))  # only the app's own files
+    assert "style=" not in html and "<style" not in html and " on" + "click=" not in html
 
 
 def test_csrf_is_enforced(app: Flask) -> None:
