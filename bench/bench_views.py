@@ -1,6 +1,6 @@
 """Requests per page view and the app's own time (view and save), for a typical, a large and a huge group.
 
-    .venv/bin/python bench/bench_views.py [--sizes typical,large] [--repeat 15]
+    .venv/bin/python bench/bench_views.py [--sizes typical,large] [--repeat 15] [--read-timeout 120]
 
 The real app (Flask test client, a launch planted in its session store, as tests/support/ui.py does) in front
 of the sandbox FHIR store served over HTTP on a loopback port. Groups are written by the app's own mapping
@@ -83,7 +83,7 @@ class Wire:
                     wire.count += 1
                     wire.seconds += time.perf_counter() - t0
 
-        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
 
     def snapshot(self) -> tuple[int, float]:
         with self._lock:
@@ -155,6 +155,8 @@ def bench_patient(env: Any, size: str) -> Iterator[tuple[str, int]]:
     resources = len(repo.load().resources)
     sessions: SessionStore = env.app.extensions["session_store"]
     context = sessions.get_context(env.context_id)
+    if context is None:
+        raise RuntimeError("the planted launch is gone")
     sessions.save_context(dataclasses.replace(context, patient=pid))
     yield pid, resources
 
@@ -226,7 +228,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="typical,large")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=None,
+        help="the FHIR clients' read timeout in seconds (default the app's 15 s; the huge group's load can take "
+        "longer on a busy machine)",
+    )
     args = parser.parse_args()
+    if args.read_timeout is not None:
+        defaults = dict(FhirClient.__init__.__kwdefaults__ or {})
+        defaults["read_timeout"] = args.read_timeout
+        FhirClient.__init__.__kwdefaults__ = defaults  # every client made from here on, the app's too
     logging.basicConfig(level=logging.ERROR)
     logging.disable(logging.WARNING)
     wire = Wire()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -22,8 +23,18 @@ def start_from(source: Json | None, resource_type: str) -> Json:
             raise MappingError(
                 "Er ging iets mis met de gegevens.", f"source is {source.get('resourceType')}, not {resource_type}"
             )
-        return copy.deepcopy(source)
+        return json_copy(source)
     return {"resourceType": resource_type}
+
+
+def json_copy(value: Json) -> Json:
+    """A deep copy of FHIR JSON by a JSON round trip (several times faster than ``copy.deepcopy``; sources are
+    parsed JSON). What JSON cannot hold (a Decimal, NaN) is copied by ``copy.deepcopy`` instead."""
+    try:
+        copied: Json = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return copy.deepcopy(value)
+    return copied
 
 
 def set_or_drop(resource: Json, key: str, value: Any) -> None:
@@ -182,17 +193,22 @@ def ref_of(value: Json | None) -> str | None:
 
 
 def references(value: Any) -> list[str]:
-    """Every `reference` string anywhere inside a resource."""
+    """Every `reference` string anywhere inside a resource, in document order (iterative: no recursion limit)."""
     found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
-                found.append(item)
-            else:
-                found += references(item)
-    elif isinstance(value, list):
-        for item in value:
-            found += references(item)
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            found.append(node)  # only references are pushed as strings
+        elif kind is dict:
+            for key, item in reversed(node.items()):
+                if key == "reference" and isinstance(item, str):
+                    stack.append(str(item))
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif kind is list:
+            stack.extend(item for item in reversed(node) if isinstance(item, (dict, list)))
     return found
 
 

@@ -7,8 +7,11 @@ not own survive a read-modify-write; only the product's own elements are replace
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import typing
+from collections.abc import Collection
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from fhir_mappings.codes import (
     CAREPLAN_STATUS,
@@ -75,7 +78,7 @@ from fhir_mappings.model import (
     Supporter,
     Wish,
 )
-from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
+from fhir_mappings.refs import RefIndex, literal, ref_type
 
 ATTENDED = "ATND"
 INTERVIEW_MINUTES = 45
@@ -642,48 +645,197 @@ def with_confidentiality(meta: Json | None, code: str) -> Json:
 # --------------------------------------------------------------------------- the whole group
 
 
-def group_to_fhir(group: ResourceGroup, index: RefIndex | None = None) -> list[Written]:
-    """Every resource of the group, in an order where a resource comes after what it refers to."""
+def group_to_fhir(
+    group: ResourceGroup, index: RefIndex | None = None, only: Collection[str] | None = None
+) -> list[Written]:
+    """Every resource of the group, in an order where a resource comes after what it refers to.
+
+    `only` (uids, see `save_scope`): just those resources, in the same order, each mapped exactly as the whole
+    group's mapping maps it.
+    """
     index = index or RefIndex()
+
+    def wanted(uid: str) -> bool:
+        return only is None or uid in only
+
     out: list[Written] = []
-    out += [Written(s.uid, related_person(s, group.patient)) for s in group.supporters]
+    out += [Written(s.uid, related_person(s, group.patient)) for s in group.supporters if wanted(s.uid)]
     # A place known only by its reference (the Location itself was not loaded) is left alone, never blanked.
-    out += [Written(p.uid, location(p)) for p in group.places if p.source is not None or "/" not in p.uid]
-    out.append(Written(group.uid, care_team(group, index)))
-    out += [Written(g.uid, goal(group, g, index)) for g in group.goals]
-    out.append(Written(group.plan_uid, care_plan(group, index)))
-    out += [Written(a.uid, task(group, a, index)) for a in group.agreements]
+    out += [
+        Written(p.uid, location(p))
+        for p in group.places
+        if (p.source is not None or "/" not in p.uid) and wanted(p.uid)
+    ]
+    if wanted(group.uid):
+        out.append(Written(group.uid, care_team(group, index)))
+    out += [Written(g.uid, goal(group, g, index)) for g in group.goals if wanted(g.uid)]
+    if wanted(group.plan_uid):
+        out.append(Written(group.plan_uid, care_plan(group, index)))
+    out += [Written(a.uid, task(group, a, index)) for a in group.agreements if wanted(a.uid)]
     for m in group.meetings:
-        out.append(Written(m.uid, appointment(group, m, index)))
-        if (ag := agenda(group, m, index)) is not None and m.agenda is not None:
+        if wanted(m.uid):
+            out.append(Written(m.uid, appointment(group, m, index)))
+        if m.agenda is not None and wanted(m.agenda.uid) and (ag := agenda(group, m, index)) is not None:
             out.append(Written(m.agenda.uid, ag))
-        if (rp := report(group, m, index)) is not None and m.report is not None:
+        if m.report is not None and wanted(m.report.uid) and (rp := report(group, m, index)) is not None:
             out.append(Written(m.report.uid, rp))
-        out += [Written(inv.uid, invitation(group, m, i, index)) for i, inv in enumerate(m.invitations)]
+        out += [
+            Written(inv.uid, invitation(group, m, i, index)) for i, inv in enumerate(m.invitations) if wanted(inv.uid)
+        ]
     for iv in group.interviews:
-        if (appt := interview_appointment(group, iv, index)) is not None and iv.appointment_uid is not None:
+        if (
+            iv.appointment_uid is not None
+            and wanted(iv.appointment_uid)
+            and (appt := interview_appointment(group, iv, index)) is not None
+        ):
             out.append(Written(iv.appointment_uid, appt))
-        out.append(Written(iv.uid, interview_record(group, iv, index)))
-    out += [Written(p.uid, observation(group, p, index)) for p in group.progress]
-    out += [Written(w.uid, wish(group, w, index)) for w in group.wishes]
+        if wanted(iv.uid):
+            out.append(Written(iv.uid, interview_record(group, iv, index)))
+    out += [Written(p.uid, observation(group, p, index)) for p in group.progress if wanted(p.uid)]
+    out += [Written(w.uid, wish(group, w, index)) for w in group.wishes if wanted(w.uid)]
+    supporters = {s.uid for s in group.supporters}  # once per group, not per resource
     for w in out:
-        check_compartment(w.resource, group.patient, {s.uid for s in group.supporters}, index)
+        check_compartment(w.resource, group.patient, supporters, index)
     return out
 
 
 def check_compartment(resource: Json, patient: str, own_uids: set[str], index: RefIndex) -> None:
-    """Refuse any reference to another patient or to a RelatedPerson that is not this group's."""
-    if (other := other_patient_ref(resource, patient)) is not None:
+    """Refuse any reference to another patient or to a RelatedPerson that is not this group's (one walk)."""
+    refs = references(resource)
+    want = literal(patient)
+    if (other := next((r for r in refs if ref_type(r) == "Patient" and literal(r) != want), None)) is not None:
         raise CompartmentError(
             "Dit gegeven hoort bij een andere patiënt en wordt niet opgeslagen.",
             f"{resource['resourceType']} refers to {other}, outside compartment of {patient}",
         )
-    for ref in references(resource):
+    for ref in refs:
         if ref_type(ref) == "RelatedPerson" and index.uid(ref) not in own_uids:
             raise CompartmentError(
                 "Deze naaste hoort niet bij deze patiënt.",
                 f"{resource['resourceType']} refers to {ref}, not a RelatedPerson of {patient}",
             )
+
+
+# --------------------------------------------------------------------------- what a save maps
+
+# The group's own fields that only its CareTeam and CarePlan are made of; any other field of the group that
+# changes (its name is in every new meeting's description, its uids and patient are in every resource, a field
+# added later is unknown here) makes `save_scope` answer None: map everything.
+_TEAM_AND_PLAN_FIELDS = frozenset({"status", "start", "end", "after_treatment_since", "source", "plan_source"})
+_ENTITY_LISTS = frozenset(
+    {"members", "supporters", "interviews", "goals", "progress", "agreements", "places", "meetings", "wishes"}
+)
+
+
+def save_scope(before: ResourceGroup, after: ResourceGroup) -> set[str] | None:
+    """The uids of the resources whose mapping can differ between `before` and `after` (an action's copy of it):
+    the entities the action changed or added, and the resources that list them (the plan its goals and
+    agreements, a goal its steps, the team its members, a meeting its agenda, report and invitations).
+    Every other resource maps exactly as before, so a save need not map it.
+
+    None when the change reaches across the group (a member renamed or added, a place renamed, anything removed
+    or reordered, the group renamed, a field this function does not know): then every resource is mapped.
+    Entities are compared by value and their sources (what was read) by identity, else by value.
+    """
+    only: set[str] = set()
+    for f in fields(ResourceGroup):
+        if f.name in _ENTITY_LISTS:
+            continue
+        old, new = getattr(before, f.name), getattr(after, f.name)
+        if old is new or old == new:
+            continue
+        if f.name not in _TEAM_AND_PLAN_FIELDS:
+            return None
+        only |= {after.uid, after.plan_uid}
+    # Members: their who and name are in tasks, meetings, invitations, interviews and wishes.
+    if [(m.uid, m.who, m.display) for m in before.members] != [(m.uid, m.who, m.display) for m in after.members]:
+        return None
+    if before.members != after.members:
+        only.add(after.uid)
+    # A place's name is in the meetings held there; unreadable resources are kept by interview records.
+    if [(p.uid, p.name) for p in before.places] != [(p.uid, p.name) for p in after.places]:
+        return None
+    if [u.key for u in before.unreadable] != [u.key for u in after.unreadable]:
+        return None
+    goal_keys = [(g.uid, g.parent_uid) for g in before.goals]
+    if [(g.uid, g.parent_uid) for g in after.goals[: len(goal_keys)]] != goal_keys:
+        return None  # a goal removed, moved or given another parent
+    for new_goal in after.goals[len(goal_keys) :]:
+        only |= {new_goal.uid, after.plan_uid}
+        if new_goal.parent_uid is not None:
+            only.add(new_goal.parent_uid)  # the long-term goal lists its new step
+    if len(after.agreements) > len(before.agreements):
+        only.add(after.plan_uid)  # the plan lists its agreements
+    lists: list[tuple[list[Any], list[Any]]] = [
+        (before.supporters, after.supporters),
+        (before.places, after.places),
+        (before.goals, after.goals),
+        (before.agreements, after.agreements),
+        (before.progress, after.progress),
+        (before.meetings, after.meetings),
+        (before.interviews, after.interviews),
+        (before.wishes, after.wishes),
+    ]
+    for olds, news in lists:
+        if [e.uid for e in olds] != [e.uid for e in news[: len(olds)]]:
+            return None  # removed or reordered
+        for pos, new_entity in enumerate(news):
+            old_entity = olds[pos] if pos < len(olds) else None
+            if old_entity is None or not _same(old_entity, new_entity):
+                only |= _uids_of(new_entity) | (_uids_of(old_entity) if old_entity is not None else set())
+    return only
+
+
+def _uids_of(entity: Any) -> set[str]:
+    """The uids of the resources an entity is written as."""
+    if isinstance(entity, Meeting):
+        uids = {entity.uid, *(inv.uid for inv in entity.invitations)}
+        uids |= {part.uid for part in (entity.agenda, entity.report) if part is not None}
+        return uids
+    if isinstance(entity, NominationInterview):
+        return {entity.uid} | ({entity.appointment_uid} if entity.appointment_uid else set())
+    return {str(entity.uid)}
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal by value, and their sources (left out of dataclass equality) the same, at any depth."""
+    if old is new:
+        return True
+    if old != new:
+        return False
+    sources, nested = _shape(type(old))
+    for name in sources:
+        a, b = getattr(old, name), getattr(new, name)
+        if a is not b and a != b:
+            return False
+    for name in nested:
+        a, b = getattr(old, name), getattr(new, name)
+        if isinstance(a, list):
+            if not all(_same(x, y) for x, y in zip(a, b, strict=True)):  # equal lists: equal lengths
+                return False
+        elif a is not None and not _same(a, b):
+            return False
+    return True
+
+
+_SHAPES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _shape(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the fields left out of equality, the fields holding dataclasses) of an entity class, worked out once."""
+    if (known := _SHAPES.get(cls)) is not None:
+        return known
+    hints = typing.get_type_hints(cls)
+    sources = tuple(f.name for f in fields(cls) if not f.compare)
+    nested = tuple(f.name for f in fields(cls) if f.compare and _holds_dataclass(hints[f.name]))
+    _SHAPES[cls] = (sources, nested)
+    return sources, nested
+
+
+def _holds_dataclass(hint: Any) -> bool:
+    if is_dataclass(hint):
+        return True
+    return any(_holds_dataclass(arg) for arg in typing.get_args(hint))
 
 
 def provenance(

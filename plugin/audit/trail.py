@@ -233,8 +233,8 @@ class AuditTrail:
             try:
                 self.log.append(local)
                 self.logged += len(local)
-            except OSError:
-                log.exception("audit log %s cannot be written: %d records kept in memory", self.log.path, len(local))
+            except OSError as exc:
+                log.error("audit log %s cannot be written (%s): %d records kept in memory", self.log.path, exc, len(local))
                 with self._lock:
                     self._pending[:0] = [_Pending(r, None, None) for r in local]
 

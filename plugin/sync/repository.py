@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import enum
 import json
 import logging
-import pickle
+import os
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -37,7 +38,7 @@ from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, pla
 from fhir_mappings.model import ResourceGroup, Unreadable, seeded_uid, uids_from
 from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
-from fhir_mappings.to_fhir import group_to_fhir
+from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
 from plugin.sync.client import FhirClient, resource_key
 from plugin.sync.conflict import three_way_merge
@@ -154,6 +155,9 @@ class GroupRepository:
     page_size: int = 1000
     max_rounds: int = 3
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    # Map the whole group too on every save and fail when the save's scope missed a change (tests, debugging;
+    # on with RESOURCEGROEP_CHECK_SAVE_SCOPE=1).
+    check_scope: bool = field(default_factory=lambda: os.environ.get("RESOURCEGROEP_CHECK_SAVE_SCOPE") == "1")
 
     @property
     def patient(self) -> str:
@@ -436,15 +440,32 @@ class GroupRepository:
         resource as read, so a resource the app would write differently (another system's, an older version's)
         is never rewritten by a save that does not touch it. Resources the app could not read are not in the
         group and never written, except a cancel the user asked for (`_cancels`).
+
+        Only what the action can have changed is mapped, on both sides (`save_scope`: the entities it changed and
+        the resources that list them); with `check_scope` the whole group is mapped too and both must agree.
         """
+        only = save_scope(loaded.group, group) if loaded.group is not None else None
+        changeset = self._diff_of(group, loaded, key, only)
+        if self.check_scope and only is not None:
+            full = self._diff_of(group, loaded, key, None)
+            if _changes(full) != _changes(changeset):
+                log.error("fhir save for %s: the save's scope missed a change", self.patient)
+                raise AssertionError(
+                    f"save scope {sorted(only)} gives {_changes(changeset)}, the whole group {_changes(full)}"
+                )
+        return changeset
+
+    def _diff_of(self, group: ResourceGroup, loaded: LoadedGroup, key: str | None, only: set[str] | None) -> ChangeSet:
         changeset = ChangeSet(identifier_system=IDENTIFIER_SYSTEM, idempotency_tag_system=SAVE_KEY_SYSTEM)
         if key:
             changeset.idempotency_key = key
-        written = group_to_fhir(group, loaded.index)
+        written = group_to_fhir(group, loaded.index, only)
         # What the loaded group maps to, as mapped (compared as is first: the same mapping of an untouched entity
         # gives an equal dict, so only what differs is normalised by `_content`).
         before = (
-            {w.uid: w.resource for w in group_to_fhir(loaded.group, loaded.index)} if loaded.group is not None else {}
+            {w.uid: w.resource for w in group_to_fhir(loaded.group, loaded.index, only)}
+            if loaded.group is not None
+            else {}
         )
         refs = {w.uid: loaded.index.ref(w.uid) for w in written}
         placeholders = {ref for ref in refs.values() if ref.startswith(URN_UUID)}
@@ -548,12 +569,66 @@ def _response_of(entry: JsonDict) -> JsonDict:
 
 
 def _copy_group(group: ResourceGroup) -> ResourceGroup:
-    """A deep copy of the group for an action to change (a pickle round trip: the same result as
-    ``copy.deepcopy``, shared objects stay shared, about five times faster on a large group)."""
-    copied = pickle.loads(pickle.dumps(group, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own object, in memory
-    if not isinstance(copied, ResourceGroup):  # pragma: no cover - pickle gives back what it was given
+    """A deep copy of the group for an action to change (shared objects stay shared, as with ``copy.deepcopy``),
+    except the resources as read (`source`, a dict with a resourceType): they are shared with the original. Nothing
+    changes a source in place (the domain replaces one, the mapping copies it first), and a shared source is how
+    `save_scope` sees at once that it did not change. A walk over the entities' fields: faster than a pickle round
+    trip, and than ``copy.deepcopy`` by far."""
+    copied = _copy_value(group, {})
+    if not isinstance(copied, ResourceGroup):  # pragma: no cover - the walk gives back what it was given
         raise TypeError("the group copy is no ResourceGroup")
     return copied
+
+
+# Kinds of values that cannot change in place, so a copy may share them; the enum classes met join it.
+_SHARED_KINDS: set[type] = {str, int, float, bool, type(None), bytes, dt.date, dt.datetime, dt.time, dt.timedelta}
+_DATACLASS_KINDS: set[type] = set()  # the entity classes met (a dataclass without slots)
+
+
+def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind in _SHARED_KINDS:
+        return value
+    if issubclass(kind, enum.Enum):
+        _SHARED_KINDS.add(kind)
+        return value
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    out: Any
+    if kind is list:
+        out = memo[id(value)] = []
+        out.extend([_copy_value(item, memo) for item in value])
+    elif kind is dict:
+        if "resourceType" in value:
+            return value  # a resource as read: shared, never changed in place
+        out = memo[id(value)] = {}
+        for key, item in value.items():
+            out[_copy_value(key, memo)] = _copy_value(item, memo)
+    elif kind is set:
+        if all(type(item) in _SHARED_KINDS or isinstance(item, enum.Enum) for item in value):
+            out = memo[id(value)] = value.copy()  # no hashing again (an enum hashes in Python)
+        else:
+            out = memo[id(value)] = {_copy_value(item, memo) for item in value}
+    elif kind in _DATACLASS_KINDS or (is_dataclass(value) and not isinstance(value, type) and _plain_dataclass(kind)):
+        out = memo[id(value)] = object.__new__(kind)
+        out.__dict__.update(
+            {
+                name: item if type(item) in _SHARED_KINDS else _copy_value(item, memo)
+                for name, item in value.__dict__.items()
+            }
+        )
+    else:  # anything else (a tuple, a class of another kind): the standard deep copy, sharing the same memo
+        out = memo[id(value)] = copy.deepcopy(value, memo)
+    return out
+
+
+def _plain_dataclass(kind: type) -> bool:
+    """A dataclass with a __dict__ (no slots): copied field by field; remembered."""
+    if "__slots__" in vars(kind):
+        return False
+    _DATACLASS_KINDS.add(kind)
+    return True
 
 
 def _references(resource: JsonDict) -> list[str]:
@@ -570,6 +645,14 @@ def _references(resource: JsonDict) -> list[str]:
         elif type(node) is list:
             stack.extend(reversed([v for v in node if type(v) in (dict, list)]))
     return found
+
+
+def _changes(changeset: ChangeSet) -> tuple[list[tuple[str, JsonDict]], list[tuple[str, str, JsonDict]]]:
+    """What a change set writes (creates and updates, in order), to compare two of them."""
+    return (
+        [(c.placeholder, c.resource) for c in changeset.creates],
+        [(u.key, u.version, u.resource) for u in changeset.updates],
+    )
 
 
 def _bases(changeset: ChangeSet) -> JsonDict:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 import responses
 
+from fhir_mappings.codes import GoalTerm
 from fhir_mappings.model import ResourceGroup
+from plugin.sync import repository
 from plugin.sync.errors import CompartmentViolation
 from plugin.sync.repository import _copy_group, _references
-from tests.unit.fhir_mappings.factory import full_group
+from tests.unit.fhir_mappings.factory import TODAY, full_group
 from tests.unit.plugin.sync.test_sync_repository import (
     BASE,
     NOW,
@@ -80,3 +83,108 @@ def test_a_touched_resource_with_an_outside_reference_is_still_refused(
     with pytest.raises(CompartmentViolation, match="Condition/of-another-system"):
         repo.save(loaded, note, "Notitie bij doel")
     assert len(rsps.calls) == calls  # nothing was sent
+
+
+def large_group() -> ResourceGroup:
+    """The factory group with 30 more goals, each scored three times (about 150 resources)."""
+    group = full_group()
+    for i in range(30):
+        goal = group.add_goal(f"Doel {i}", GoalTerm.KORT, TODAY)
+        for day in range(3):
+            group.score_progress(goal.uid, 1 + (i + day) % 10, NOW - dt.timedelta(days=day))
+    return group
+
+
+def sent(mock: responses.RequestsMock) -> list[str]:
+    bundle = json.loads(mock.calls[-1].request.body)
+    return [f"{e['request']['method']} {e['request']['url']}" for e in bundle["entry"]]
+
+
+def test_a_note_on_one_goal_of_a_large_group_sends_that_goal_and_the_provenance_only(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    resources = served(large_group())
+    rsps.get(f"{BASE}/CarePlan", json=searchset(resources))
+    repo = make_repo(tmp_path)
+    repo.check_scope = True  # the whole group is mapped too, and must agree
+    loaded = repo.load()
+    rsps.add_callback(responses.POST, BASE, callback=transaction_ok)
+    goal = loaded.group.goals[7]  # type: ignore[union-attr]
+    saved = repo.save(loaded, lambda g: g.add_goal_note(goal.uid, "Gaat goed", NOW), "Notitie bij doel")
+    assert saved.saved
+    key = loaded.index.ref(goal.uid)
+    assert sent(rsps) == [f"PUT {key}", "POST Provenance"]
+
+
+def test_a_new_goal_sends_the_goal_the_plan_that_lists_it_and_the_provenance(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    resources = served(large_group())
+    rsps.get(f"{BASE}/CarePlan", json=searchset(resources))
+    repo = make_repo(tmp_path)
+    repo.check_scope = True
+    loaded = repo.load()
+    rsps.add_callback(responses.POST, BASE, callback=transaction_ok)
+    assert loaded.group is not None
+    parent = loaded.group.goals[0]
+    saved = repo.save(
+        loaded, lambda g: g.add_goal("Een stap", GoalTerm.KORT, TODAY, parent_uid=parent.uid), "Doel toegevoegd"
+    )
+    assert saved.saved
+    plan = loaded.index.ref(loaded.group.plan_uid)
+    assert sent(rsps) == ["POST Goal", f"PUT {loaded.index.ref(parent.uid)}", f"PUT {plan}", "POST Provenance"]
+
+
+def test_a_scope_that_misses_a_change_is_caught_before_anything_is_sent(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rsps.get(f"{BASE}/CarePlan", json=searchset(served(full_group())))
+    repo = make_repo(tmp_path)
+    repo.check_scope = True
+    loaded = repo.load()
+    calls = len(rsps.calls)
+    monkeypatch.setattr(repository, "save_scope", lambda before, after: set())  # a scope that knows nothing
+    goal = loaded.group.goals[0]  # type: ignore[union-attr]
+    with pytest.raises(AssertionError, match="save scope"):
+        repo.save(loaded, lambda g: g.add_goal_note(goal.uid, "Gaat goed", NOW), "Notitie bij doel")
+    assert len(rsps.calls) == calls
+
+
+def test_the_check_is_on_with_the_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESOURCEGROEP_CHECK_SAVE_SCOPE", raising=False)
+    assert not make_repo(tmp_path).check_scope
+    monkeypatch.setenv("RESOURCEGROEP_CHECK_SAVE_SCOPE", "1")
+    assert make_repo(tmp_path).check_scope
+
+
+def test_the_copy_shares_the_resources_as_read_and_nothing_else(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    rsps.get(f"{BASE}/CarePlan", json=searchset(served(full_group())))
+    loaded = make_repo(tmp_path).load()
+    group = loaded.group
+    assert group is not None and group.goals[0].source is not None
+    copied = _copy_group(group)
+    assert copied == group
+    assert copied.goals[0].source is group.goals[0].source and copied.plan_source is group.plan_source
+    assert copied.goals[0] is not group.goals[0] and copied.goals[0].notes is not group.goals[0].notes
+
+
+def test_the_copy_keeps_shared_objects_shared_and_copies_sets_and_dicts() -> None:
+    group = full_group()
+    member = group.members[0]
+    group.members.append(member)  # the same object twice
+    copied = _copy_group(group)
+    assert copied.members[0] is copied.members[-1] and copied.members[0] is not member
+    copied.members[0].roles.clear()
+    assert member.roles
+    meeting = next(m for m in group.meetings if m.report is not None)
+    twin = next(m for m in copied.meetings if m.uid == meeting.uid)
+    assert twin.report is not None and meeting.report is not None
+    twin.report.sections.clear()
+    assert meeting.report.sections
