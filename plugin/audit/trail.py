@@ -234,7 +234,8 @@ class AuditTrail:
                 self.log.append(local)
                 self.logged += len(local)
             except OSError as exc:
-                log.error("audit log %s cannot be written (%s): %d records kept in memory", self.log.path, exc, len(local))
+                kept = len(local)
+                log.error("audit log %s cannot be written (%s): %d records kept in memory", self.log.path, exc, kept)
                 with self._lock:
                     self._pending[:0] = [_Pending(r, None, None) for r in local]
 
