@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 
 from plugin.group.service import current_service
 from plugin.services.submissions import SUBMISSION_KEY
+from plugin.web.forms import example_date
 from plugin.web.labels import choices, group_status_label, label, yes_no
 
 
@@ -40,6 +41,7 @@ def form_keys() -> Markup:
 
 def init_page_context(app: Flask) -> None:
     """Register the template helpers."""
+    app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
 
     @app.context_processor
     def page_helpers() -> dict[str, Any]:

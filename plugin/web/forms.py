@@ -79,6 +79,11 @@ class BaseForm(FlaskForm):
         return not expected
 
 
+def example_date() -> str:
+    """A date for the examples in the forms: two weeks from today (an example in the past confuses)."""
+    return (datetime.now(AMSTERDAM).date() + timedelta(days=14)).strftime("%d-%m-%Y")
+
+
 def required(message: Any = None) -> DataRequired:
     return DataRequired(message=message or _l("Fill in this field."))
 
@@ -226,7 +231,7 @@ class DutchDateField(PastConfirmation, Field):
             _year_in_range(parsed.year)
             self.data = parsed
             return
-        raise ValueError(str(_l("Enter a date like 22-11-2026.")))
+        raise ValueError(str(_l("Enter a date like %(example)s.", example=example_date())))
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:  # say what is wrong with what was typed: not "fill in this field" (DataRequired)
@@ -304,7 +309,7 @@ class LocalDateTimeField(PastConfirmation, Field):
             _year_in_range(wall.year)
             self.data = self._instant(wall)
             return
-        raise ValueError(str(_l("Enter a date and time like 22-11-2026 14:30.")))
+        raise ValueError(str(_l("Enter a date and time like %(example)s 14:30.", example=example_date())))
 
     def _instant(self, wall: datetime) -> datetime:
         """The moment the wall-clock time means in Amsterdam, or a ValueError that says why there is none yet."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fhir_mappings.codes import CS_ARTIFACT
+from plugin.web.forms import example_date
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched, without_logout
 
 HOSTILE = "<script>alert(1)</script> \"dubbel\" 'enkel' & \u202eשלום עולם\u202c 😀🤝"
@@ -140,7 +141,7 @@ def test_errors_and_refusals_keep_the_input(tmp_path: Path) -> None:
         )
         assert empty.status_code == 422
         html = text(empty)
-        assert "Vul dit veld in." in html and "Vul een datum in, bijvoorbeeld 22-11-2026." in html
+        assert "Vul dit veld in." in html and f"Vul een datum in, bijvoorbeeld {example_date()}." in html
         assert '<option selected value="Practitioner/lotte-smit">' in html and 'value="31-02-2026"' in html
 
         stranger = env.post("/afspraken/nieuw", {"description": "Boodschappen doen", "owner": "RelatedPerson/niemand"})

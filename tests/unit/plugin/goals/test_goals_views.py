@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fhir_mappings.codes import CS_ARTIFACT, CS_GOAL_TERM, CS_LIFE_AREA, EXT_GOAL_RELATIONSHIP, EXT_MEETING, Artifact
+from plugin.web.forms import example_date
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched, without_logout
 
 HOSTILE = "<script>alert(1)</script> \"dubbel\" 'enkel' & \u202eשלום עולם\u202c 😀🏠"
@@ -203,7 +204,7 @@ def test_form_errors_and_domain_refusals_keep_the_input(tmp_path: Path) -> None:
         empty = env.post("/doelen/nieuw", {"text": "  ", "term": "kort", "due": "morgen"})
         assert empty.status_code == 422
         html = text(empty)
-        assert "Vul dit veld in." in html and "Vul een datum in, bijvoorbeeld 22-11-2026." in html
+        assert "Vul dit veld in." in html and f"Vul een datum in, bijvoorbeeld {example_date()}." in html
         assert 'value="morgen"' in html and re.search(r'<input checked[^>]*value="kort"', html)
 
         long_with_parent = env.post("/doelen/nieuw", {"text": "Mijn eigen doel", "term": "lang", "parent_uid": house})
