@@ -48,7 +48,6 @@ from plugin.notes.forms import (
 )
 from plugin.notes.present import MeetingNotes
 from plugin.services import meetings as services
-from plugin.services import reports as report_services
 from plugin.web.actions import Problem, can_change, read_only_problem, run_service
 
 bp = Blueprint("notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes")
@@ -246,7 +245,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
         elif form.validate_on_submit():
             values = _report_values(form)
             outcome = run_service(
-                lambda uow, key: report_services.write_report(
+                lambda uow, key: services.write_report(
                     uow, key, meeting_uid=notes.meeting.uid, written=now(), today=today(), **values
                 ),
                 form=form,

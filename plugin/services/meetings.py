@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus, Section
+from fhir_mappings.codes import AgreementStatus, MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus, Section
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import (
     MARKED_BY_HAND,
@@ -23,7 +24,7 @@ from fhir_mappings.model import (
     Report,
     ResourceGroup,
 )
-from fhir_mappings.rights import Action, Actor
+from fhir_mappings.rights import Action, Actor, require
 from plugin.meetings.ics import cancellation_calendar, meeting_calendar, update_calendar
 from plugin.meetings.invitation import cancellation_text, update_text
 from plugin.services.core import act
@@ -306,6 +307,14 @@ def build_report(
     )
 
 
+CLINIC_TZ = ZoneInfo("Europe/Amsterdam")  # the meeting's date in a note, as the clinic reads it
+# How an agreement closed from a report is noted on it (the record is Dutch).
+_CLOSED_NOTE = {
+    AgreementStatus.COMPLETED: "Klaar gemeld in het verslag van de bijeenkomst van {date}.",
+    AgreementStatus.CANCELLED: "Gaat niet door, volgens het verslag van de bijeenkomst van {date}.",
+}
+
+
 def write_report(
     uow: UnitOfWork,
     key: str,
@@ -317,20 +326,31 @@ def write_report(
     new_agreements: Sequence[NewAgreement],
     written: datetime,
     today: date,
+    closing: Mapping[str, AgreementStatus] | None = None,
 ) -> Done[Report]:
-    """Write (or change) the report of a meeting with its scores and new agreements, as one save.
+    """Write (or change) the report of a meeting with its scores and new agreements, and close the open
+    agreements in `closing` (agreement uid -> completed or cancelled), each with a note dated `written` and
+    signed by the acting user; all as one save. A refusal anywhere leaves everything as it was.
 
-    A score already saved for this meeting can be changed but not emptied (nothing is ever deleted).
+    A score already saved for this meeting can be changed but not emptied (nothing is ever deleted). Closing
+    agreements also needs `Action.EDIT_AGREEMENT`, checked inside the save; the domain says which agreements
+    can be closed (`ResourceGroup.close_agreement`).
     """
     loaded = uow.group()
     editing = loaded is not None and any(m.uid == meeting_uid and m.report is not None for m in loaded.meetings)
-    return act(
-        uow,
-        key,
-        Action.WRITE_REPORT,
-        "Verslag van de bijeenkomst aangepast" if editing else "Verslag van de bijeenkomst geschreven",
-        lambda g, _: build_report(
-            g,
+    activity = "Verslag van de bijeenkomst aangepast" if editing else "Verslag van de bijeenkomst geschreven"
+    if closing:
+        activity += "; afspraken afgesloten"
+
+    def change(group: ResourceGroup, actor: Actor) -> Report:
+        if closing:
+            require(actor, Action.EDIT_AGREEMENT)
+            day = group.meeting(meeting_uid).start.astimezone(CLINIC_TZ).strftime("%d-%m-%Y")
+            for uid, status in closing.items():
+                note = _CLOSED_NOTE.get(status, "").format(date=day)
+                group.close_agreement(uid, status, note, written, actor.who)
+        return build_report(
+            group,
             meeting_uid,
             sections=sections,
             attended=attended,
@@ -338,5 +358,6 @@ def write_report(
             new_agreements=new_agreements,
             written=written,
             today=today,
-        ),
-    )
+        )
+
+    return act(uow, key, Action.WRITE_REPORT, activity, change)

@@ -16,7 +16,7 @@ from fhir_mappings.codes import IDENTIFIER_SYSTEM, AgreementStatus
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Agreement, ResourceGroup
 from fhir_mappings.rights import NotAllowed
-from plugin.services import reports
+from plugin.services import meetings
 from plugin.services.uow import MemoryUnitOfWork
 from tests.support.ui import LaunchedApp, launched
 
@@ -149,7 +149,7 @@ def test_close_agreement_rules() -> None:
 
 
 def _report(uow: MemoryUnitOfWork, key: str, closing: dict[str, AgreementStatus]) -> Any:
-    return reports.write_report(
+    return meetings.write_report(
         uow,
         key,
         meeting_uid="mt",
