@@ -32,7 +32,7 @@ import redis
 
 from plugin.services.submissions import KEEP_SECONDS, STALE_SECONDS, WAIT_SECONDS, Recorded, StillRunning
 from plugin.sync.errors import JsonDict
-from plugin.sync.outbox import OutboxEntry, OutboxEvent, OutboxState
+from plugin.sync.outbox import OutboxEntry, OutboxEvent, OutboxState, OutboxTransitions
 from smart_launch import LaunchContext, PendingAuthorization
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ return 1
 """
 
 
-class RedisOutbox:
+class RedisOutbox(OutboxTransitions):
     """:class:`plugin.sync.outbox.Outbox` in Redis: one queue per patient, shared by every app instance.
 
     Entry ids come from one counter, so "oldest first" is the id order, as in the SQLite outbox.
@@ -450,26 +450,6 @@ class RedisOutbox:
             keys=[self._entry_key(entry_id), self._patients],
             args=[self._p, str(entry_id), state.value, self._now(), error or "", 1 if count else 0, "", ""],
         )
-
-    def mark_sent(self, entry_id: int) -> None:
-        """The server has it."""
-        self._finish(entry_id, OutboxState.SENT, None, count=True)
-
-    def mark_failed(self, entry_id: int, error: str) -> None:
-        """Refused for good: keep it visible as failed-permanent."""
-        self._finish(entry_id, OutboxState.FAILED, error, count=True)
-
-    def release(self, entry_id: int, error: str) -> None:
-        """Passing failure: count the attempt, stay pending."""
-        self._finish(entry_id, OutboxState.PENDING, error, count=True)
-
-    def requeue(self, entry_id: int, *, by: str | None = None) -> None:
-        """Failed -> pending again (recorded on the entry when ``by`` is given)."""
-        self._resolve(entry_id, OutboxState.PENDING, "retry", by)
-
-    def discard(self, entry_id: int, *, by: str) -> None:
-        """Failed -> discarded: kept, never sent, recorded on the entry."""
-        self._resolve(entry_id, OutboxState.DISCARDED, "discard", by)
 
     def _resolve(self, entry_id: int, state: OutboxState, action: str, by: str | None) -> None:
         entry = self.get(entry_id)

@@ -185,7 +185,38 @@ CREATE INDEX IF NOT EXISTS outbox_patient_state ON outbox (patient, state, id);
 """
 
 
-class SqliteOutbox:
+class OutboxTransitions:
+    """The state changes of an entry, the same for every store: a store says how it finishes an attempt
+    (`_finish`) and how a failed entry is resolved (`_resolve`)."""
+
+    def _finish(self, entry_id: int, state: OutboxState, error: str | None, *, count: bool) -> None:
+        raise NotImplementedError
+
+    def _resolve(self, entry_id: int, state: OutboxState, action: str, by: str | None) -> None:
+        raise NotImplementedError
+
+    def mark_sent(self, entry_id: int) -> None:
+        """The server has it."""
+        self._finish(entry_id, OutboxState.SENT, None, count=True)
+
+    def mark_failed(self, entry_id: int, error: str) -> None:
+        """Refused for good: keep it visible as failed-permanent."""
+        self._finish(entry_id, OutboxState.FAILED, error, count=True)
+
+    def release(self, entry_id: int, error: str) -> None:
+        """Passing failure: count the attempt, stay pending."""
+        self._finish(entry_id, OutboxState.PENDING, error, count=True)
+
+    def requeue(self, entry_id: int, *, by: str | None = None) -> None:
+        """Failed -> pending again (recorded on the entry when ``by`` is given)."""
+        self._resolve(entry_id, OutboxState.PENDING, "retry", by)
+
+    def discard(self, entry_id: int, *, by: str) -> None:
+        """Failed -> discarded: kept, never sent, recorded on the entry."""
+        self._resolve(entry_id, OutboxState.DISCARDED, "discard", by)
+
+
+class SqliteOutbox(OutboxTransitions):
     """:class:`Outbox` in one SQLite file (created with mode 0600: it holds clinical data)."""
 
     def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> None:
@@ -361,26 +392,6 @@ class SqliteOutbox:
                 " attempts = attempts + ?, lease_until = 0, lease_owner = NULL WHERE id = ?",
                 (state.value, error, self._now(), 1 if count else 0, entry_id),
             )
-
-    def mark_sent(self, entry_id: int) -> None:
-        """The server has it."""
-        self._finish(entry_id, OutboxState.SENT, None, count=True)
-
-    def mark_failed(self, entry_id: int, error: str) -> None:
-        """Refused for good: keep it visible as failed-permanent."""
-        self._finish(entry_id, OutboxState.FAILED, error, count=True)
-
-    def release(self, entry_id: int, error: str) -> None:
-        """Passing failure: count the attempt, stay pending."""
-        self._finish(entry_id, OutboxState.PENDING, error, count=True)
-
-    def requeue(self, entry_id: int, *, by: str | None = None) -> None:
-        """Failed -> pending again (recorded on the entry when ``by`` is given)."""
-        self._resolve(entry_id, OutboxState.PENDING, "retry", by)
-
-    def discard(self, entry_id: int, *, by: str) -> None:
-        """Failed -> discarded: kept, never sent, recorded on the entry."""
-        self._resolve(entry_id, OutboxState.DISCARDED, "discard", by)
 
     def _resolve(self, entry_id: int, state: OutboxState, action: str, by: str | None) -> None:
         with self._connect(write=True) as conn:
