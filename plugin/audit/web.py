@@ -111,7 +111,7 @@ def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int
     outcome = _outcome(status)
     app_action = audit.app_action or "view_overview"
     writing = bool(audit.written) and outcome is AuditOutcome.SUCCESS
-    action = action_for(app_action) if (writing or not app_action.startswith("view_")) else AuditAction.READ
+    action = action_for(app_action)  # a page is a read, a save its write (also when it was refused)
     entities = audit.written if writing else audit.read
     now = datetime.now(UTC)
     client_id = _client_id(config)
