@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS, WIDE, AppInEpd
 from tests.support.stack import Stack, running_stack
 
 
@@ -27,3 +27,18 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def app(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[AppInEpd]:
+    """The app in the EPD in a fresh browser context: Dutch, a wide window (900 px high, or the height a test
+    gives with `@pytest.mark.parametrize("app", [height], indirect=True)`), dialogs watched."""
+    height = int(getattr(request, "param", 900))
+    context = browser.new_context(locale="nl-NL", viewport={"width": WIDE, "height": height})
+    context.set_default_timeout(10_000)
+    try:
+        running = AppInEpd(context.new_page(), stack)
+        running.watch_dialogs()
+        yield running
+    finally:
+        context.close()

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect
+from playwright.sync_api import Locator, expect
 
 from tests.e2e.browser_support import (
-    WIDE,
     AppInEpd,
     all_of,
     choose,
@@ -55,18 +53,6 @@ NEW_AGREEMENT = "Karim gaat mee naar de eerste training"
 SCORES = {LONG_GOALS[0]: ("4", "Eerste stap gezet"), LONG_GOALS[1]: ("6", "Twee gesprekken gehad")}
 PLACE = "Buurthuis De Linde"
 PLACE_ADDRESS = "Lindelaan 4, Den Bosch"
-
-
-@pytest.fixture
-def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
-    context = browser.new_context(locale="nl-NL", viewport={"width": WIDE, "height": 900})
-    context.set_default_timeout(10_000)
-    try:
-        running = AppInEpd(context.new_page(), stack)
-        running.watch_dialogs()
-        yield running
-    finally:
-        context.close()
 
 
 def confirm_past_date(app: AppInEpd, button: Locator) -> None:

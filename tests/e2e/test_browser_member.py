@@ -7,15 +7,13 @@ her note, a Provenance naming her. Her pages are checked with axe-core and at 36
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.browser_support import (
     SLOW,
-    WIDE,
     AppInEpd,
     all_of,
     blocking_violations,
@@ -31,18 +29,6 @@ HER_AGREEMENT = "Samen twee woningen bekijken"
 OTHERS_AGREEMENTS = ("Cv bijwerken", "Sportschool uitzoeken")
 NOTE = "Twee woningen in Breda-Noord bekeken. De tweede was mooi! <b>echt</b>"
 PHONE = 360
-
-
-@pytest.fixture
-def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
-    context = browser.new_context(locale="nl-NL", viewport={"width": WIDE, "height": 900})
-    context.set_default_timeout(10_000)
-    try:
-        running = AppInEpd(context.new_page(), stack)
-        running.watch_dialogs()
-        yield running
-    finally:
-        context.close()
 
 
 def member_reference(stack: Stack, name: str) -> str:

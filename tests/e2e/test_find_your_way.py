@@ -4,25 +4,14 @@ and the character counter of a long text (static/forms.js, loaded under the stri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
-from tests.e2e.browser_support import WIDE, AppInEpd, ui
-from tests.support.stack import Stack
+from tests.e2e.browser_support import AppInEpd, ui
 
-
-@pytest.fixture
-def app(browser: Browser, stack: Stack) -> Iterator[AppInEpd]:
-    context = browser.new_context(locale="nl-NL", viewport={"width": WIDE, "height": 700})
-    context.set_default_timeout(10_000)
-    try:
-        running = AppInEpd(context.new_page(), stack)
-        running.watch_dialogs()
-        yield running
-    finally:
-        context.close()
+# A 700 px high window: the error summary must come into it.
+pytestmark = pytest.mark.parametrize("app", [700], indirect=True)
 
 
 def test_error_summary_takes_the_focus_and_long_texts_count_down(app: AppInEpd) -> None:
