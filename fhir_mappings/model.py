@@ -1527,6 +1527,12 @@ class ResourceGroup:
         self.normalise_order()
         return wish
 
+    def pause_or_end_kinds(self) -> tuple[WishKind, ...]:
+        """What the patient can ask for now: a pause only while the group is not paused already."""
+        if self.status is GroupStatus.ON_HOLD:
+            return (WishKind.END,)
+        return (WishKind.PAUSE, WishKind.END)
+
     def ask_pause_or_end(self, kind: WishKind, by: str, sent: datetime, text: str) -> Wish:
         """The patient asks to pause or to end the group, saying why."""
         self._require_open()

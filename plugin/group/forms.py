@@ -74,18 +74,29 @@ class MeetingWishForm(BaseForm):
 PAUSE_OR_END = (WishKind.PAUSE.value, WishKind.END.value)
 
 
+PAUSE_OR_END_CHOICES = (
+    SelectChoice(WishKind.PAUSE.value, _l("A pause: the group stops for a while")),
+    SelectChoice(WishKind.END.value, _l("To stop: the group ends")),
+)
+
+
 class PauseOrEndForm(BaseForm):
     """The patient asks for a pause of the group, or to stop, and says why."""
 
     kind = RadioField(
         _l("What do you want to ask?"),
-        choices=[
-            SelectChoice(WishKind.PAUSE.value, _l("A pause: the group stops for a while")),
-            SelectChoice(WishKind.END.value, _l("To stop: the group ends")),
-        ],
+        choices=list(PAUSE_OR_END_CHOICES),
         validators=[DataRequired(_l("Choose a pause or to stop.")), AnyOf(PAUSE_OR_END)],
     )
     reason = area_field(
         _l("Why do you want this?"),
         description=_l("Your direction supporter reads this and talks it over with you."),
     )
+
+    def offer(self, kinds: tuple[WishKind, ...]) -> None:
+        """Show only what can be asked now (the domain says which: no pause for a group that is paused)."""
+        allowed = {kind.value for kind in kinds}
+        shown: list[SelectChoice] = [c for c in PAUSE_OR_END_CHOICES if c.value in allowed]
+        self.kind.choices = shown
+        if len(shown) == 1 and not self.kind.data:
+            self.kind.data = shown[0].value

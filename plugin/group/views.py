@@ -597,6 +597,8 @@ def pause_or_end(context_id: str) -> Any:
     """The patient asks for a pause of the group, or to stop it, and says why."""
     page = group_page(Action.ASK_PAUSE_OR_END)
     form = PauseOrEndForm()
+    if page.group is not None:
+        form.offer(page.group.pause_or_end_kinds())
     problem: Problem | None = None
     status = 200
     if request.method == "POST":

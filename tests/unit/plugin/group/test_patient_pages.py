@@ -125,6 +125,12 @@ def test_a_request_to_pause_pauses_the_group_when_taken_up_and_members_never_see
         saved(env.post(action(env, overview, "/overnemen"), {}), "take up")
         assert team(env)["status"] == "suspended"
         assert wishes(env)[0]["status"] == "completed"
+        # Paused now: the patient can still ask to stop, and is no longer offered a pause.
+        env.act_as(SANNE)
+        form = text(env.get("/pauze-of-stoppen"))
+        assert re.findall(r'name="kind"[^>]*value="([^"]+)"', form) == ["einde"]
+        refused = env.post("/pauze-of-stoppen", {"kind": "pauze", "reason": "Nog langer pauze."})
+        assert refused.status_code == 422
 
 
 def test_set_aside_changes_nothing_but_the_wish(tmp_path: Path) -> None:
