@@ -1,6 +1,6 @@
 """The ``resourcegroep`` command.
 
-  resourcegroep serve [--config FILE] [--host 127.0.0.1] [--port 8000] [--workers 2] [--threads 4]
+  resourcegroep serve [--config FILE] [--host 127.0.0.1] [--port 8000] [--workers 2] [--threads 8]
                       [--timeout 60] [--graceful-timeout 30] [--log-format json|text]
   resourcegroep worker --config FILE [--once] [--every 60] [--no-reminders] ...
                       the background worker: outbox replay on a schedule and reminders for regieondersteuners
@@ -30,7 +30,7 @@ EX_CONFIG = 78  # sysexits EX_CONFIG
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 8  # measured with bench/bench_load.py on 2 cores: 4 left CPU idle while pages waited on the EHR
 DEFAULT_TIMEOUT = 60  # seconds a request may take (FHIR calls to a slow EHR included) before its worker is restarted
 DEFAULT_GRACEFUL_TIMEOUT = 30  # seconds running requests get to finish after SIGTERM
 
@@ -98,6 +98,10 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": args.timeout,
         "graceful_timeout": args.graceful_timeout,
         "keepalive": 5,
+        # Each worker listens on its own socket (SO_REUSEPORT): the kernel spreads new connections over the
+        # workers. With one shared socket, long-lived keep-alive connections (a proxy's, busy browsers') pile up
+        # in whichever worker accepted first, and one core does the work of two (bench/bench_load.py).
+        "reuse_port": True,
         "accesslog": None,  # the app writes its own access lines (with request id, without query strings)
         "errorlog": "-",
         "loglevel": args.log_level,

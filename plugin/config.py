@@ -31,6 +31,9 @@ ENV_PREFIX = "RESOURCEGROEP_"
 SameSite = Literal["None", "Lax", "Strict"]
 OUTBOX_FILE = "outbox.sqlite3"
 DEFAULT_CLINIC_NAME = "GGZ-instelling"
+# The clinic's word for the person a group is for, in the Dutch texts (Dutch mental-health care uses both).
+PERSON_WORDS = ("patiënt", "cliënt")
+DEFAULT_PERSON_WORD = "patiënt"
 DEFAULT_DATA_DIR = "var"  # relative to the TOML file: where the outbox lives when no session_db says where
 
 
@@ -117,6 +120,8 @@ class AppConfig:
     # the caseload links each row there, where the EHR launches the app for that patient. None: no link (the
     # SMART launch context offers no way to open another patient's record).
     ehr_patient_url: str | None = None
+    # "patiënt" or "cliënt": the word every Dutch text uses for the person the group is for (plugin/web/person_word.py).
+    person_word: str = DEFAULT_PERSON_WORD
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,6 +139,8 @@ class AppConfig:
             object.__setattr__(self, "outbox_db", str(Path(self.session_db).parent / OUTBOX_FILE))
         if not self.clinic_name.strip():
             raise ConfigurationError("clinic_name must not be empty")
+        if self.person_word not in PERSON_WORDS:
+            raise ConfigurationError(f"person_word must be one of {', '.join(PERSON_WORDS)}, not {self.person_word!r}")
         if self.ehr_patient_url is not None and (
             "{patient_id}" not in self.ehr_patient_url or not self.ehr_patient_url.startswith(("https://", "http://"))
         ):
@@ -206,6 +213,7 @@ def _ehr(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path) -> Eh
         alg=alg,
         scopes=None if scopes is None else _str_tuple(scopes, f"[[ehr]] {name}: scopes"),
         caseload_user_scopes=bool(table.get("caseload_user_scopes", False)),
+        mapping=str(table.get("mapping", "nl-core")),
     )
 
 
@@ -239,6 +247,9 @@ def _koppeltaal(table: Mapping[str, Any], env: Mapping[str, str], base_dir: Path
             else _str_tuple(scopes, f"[[koppeltaal]] {name}: backend_scopes")
         ),
         title=table.get("title") if isinstance(table.get("title"), str) else None,
+        hti_check=table.get("hti_check", "jwks"),
+        introspection_endpoint=(str(table["introspection_endpoint"]) if table.get("introspection_endpoint") else None),
+        mapping=str(table.get("mapping", "kt2")),
     )
 
 
@@ -329,6 +340,7 @@ def config_from_mapping(
         redis_prefix=redis_prefix,
         audit=_audit(audit, env, base),
         clinic_name=str(pick("clinic_name", DEFAULT_CLINIC_NAME)),
+        person_word=str(pick("person_word", DEFAULT_PERSON_WORD)),
         ehr_patient_url=str(pick("ehr_patient_url")) if pick("ehr_patient_url") else None,
     )
 

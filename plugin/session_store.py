@@ -6,6 +6,7 @@ The data lives in the same `smart_launch.SessionStore` that keeps tokens and lau
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,13 +19,15 @@ from smart_launch import SessionStore
 
 _SID_BYTES = 32
 CREATED = "_created"  # when the browser session began (seconds since the epoch): its absolute end follows
+_WRITTEN_KEPT = 50_000  # sessions whose last write time a process remembers (the oldest are forgotten first)
 
 
 class ServerSideSession(CallbackDict[str, Any], SessionMixin):
     """Session data kept on the server; `sid` is what the cookie carries.
 
     It ends after `idle` seconds without a request or `absolute` seconds after it began, whichever comes
-    first (see ServerSideSessionInterface); `permanent` is not used.
+    first (see ServerSideSessionInterface); `permanent` is not used. `modified` is set by every assignment
+    (values are replaced, never changed in place).
     """
 
     def __init__(self, sid: str, initial: dict[str, Any] | None = None, *, new: bool = False) -> None:
@@ -57,11 +60,31 @@ class ServerSideSessionInterface(SessionInterface):
         idle: int = 30 * 60,
         absolute: int = 12 * 3600,
         clock: Callable[[], float] = time.time,
+        refresh: float | None = None,
     ) -> None:
         self.store = store
         self.idle = idle
         self.absolute = absolute
         self.clock = clock
+        # A request that changed nothing stores the session again only when it was stored longer than this ago
+        # (to move its idle end): one read and no write on most page views. The idle end is then kept to
+        # within `refresh` seconds (at most a minute, a tenth of the idle time when that is shorter).
+        self.refresh = min(60.0, idle / 10) if refresh is None else refresh
+        self._written: dict[str, float] = {}  # session id -> when this process last stored it (insertion order)
+        self._written_lock = threading.Lock()
+
+    def _due(self, sid: str, now: float) -> bool:
+        """Whether an unchanged session must be stored again (unknown to this process, or stored too long ago)."""
+        with self._written_lock:
+            written = self._written.get(sid)
+        return written is None or now - written >= self.refresh
+
+    def _stored(self, sid: str, now: float) -> None:
+        with self._written_lock:
+            self._written.pop(sid, None)
+            self._written[sid] = now
+            while len(self._written) > _WRITTEN_KEPT:
+                del self._written[next(iter(self._written))]
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
         """Load the session named by the cookie (unless past its absolute end), or start a new one with a fresh
@@ -105,9 +128,13 @@ class ServerSideSessionInterface(SessionInterface):
                 )
             return
         response.vary.add("Cookie")
-        # Sliding idle expiry, capped by the absolute end: every response that carries session data extends it.
+        # Sliding idle expiry, capped by the absolute end: every response that carries session data extends it
+        # (in the store only when it changed or was stored more than `refresh` seconds ago).
         ends = self.ends_at(session)
-        self.store.save_session(session.sid, dict(session), ends)
+        now = self.clock()
+        if session.new or session.modified or self._due(session.sid, now):
+            self.store.save_session(session.sid, dict(session), ends)
+            self._stored(session.sid, now)
         response.set_cookie(
             name,
             session.sid,

@@ -27,6 +27,7 @@ from flask.typing import ResponseReturnValue
 from sandbox import demo_data
 from sandbox.access import Directory, Person
 from sandbox.auth import AuthServerConfig, SandboxAuthServer, create_auth_blueprint
+from sandbox.auth.koppeltaal import launch_tasks_bundle
 from sandbox.epd import EpdConfig, create_epd_blueprint
 from sandbox.fhir import FhirStore, SmartUrls, StoreDirectory, create_fhir_blueprint
 from sandbox.fhir.directory import person_of
@@ -105,7 +106,14 @@ class Sandbox:
 
     def seed_demo_data(self, today: date | None = None) -> int:
         """Write the demo data into the store (or the upstream server); returns the number of resources."""
-        return demo_data.seed(self.bundle_poster(), today)
+        post = self.bundle_poster()
+        written = demo_data.seed(post, today)
+        if self.settings.koppeltaal:
+            # Koppeltaal mode: the portal assigned the app to every demo patient with a Task (the HTI `resource`).
+            tasks = launch_tasks_bundle([str(p["id"]) for p in demo_data.PATIENTS])
+            post(tasks)
+            written += len(tasks["entry"])
+        return written
 
     def bundle_poster(self) -> Callable[[dict[str, Any]], object]:
         """Something that writes one transaction Bundle into the data behind this sandbox (no token check)."""

@@ -55,6 +55,25 @@ def _check_koppeltaal_context(token: TokenResponse, expected: Mapping[str, str])
             raise HtiTokenError("context_mismatch", f"the token response's {name} differs from the HTI token")
 
 
+def _relative_user(fhir_user: str | None, fhir_base: str) -> str | None:
+    """`Type/id` of an id_token's fhirUser, which may be absolute (`{fhir base}/Practitioner/1`) or relative."""
+    if not fhir_user:
+        return None
+    if fhir_user.startswith(fhir_base.rstrip("/") + "/"):
+        fhir_user = fhir_user[len(fhir_base.rstrip("/")) + 1 :]
+    elif "://" in fhir_user:
+        fhir_user = "/".join(fhir_user.rstrip("/").split("/")[-2:])
+    return fhir_user
+
+
+def _check_koppeltaal_user(fhir_user: str | None, fhir_base: str, expected: Mapping[str, str]) -> None:
+    """The person who logged in (the id_token's fhirUser) must be the HTI token's `sub`: the launch's user is
+    taken from the authentication, never from the HTI token alone."""
+    want = expected.get("sub")
+    if want is None or _relative_user(fhir_user, fhir_base) != want:
+        raise HtiTokenError("user_mismatch", "the id_token's fhirUser is not the HTI token's sub")
+
+
 def _add_query(url: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
@@ -261,6 +280,7 @@ class SmartClient:
         expires_at = None if token.expires_in is None else self._clock() + token.expires_in
         if pending.launch_kind == "koppeltaal":
             _check_koppeltaal_context(token, pending.expected_context or {})
+            _check_koppeltaal_user(fhir_user, reg.iss, pending.expected_context or {})
             if patient is None and token.sub is not None and token.sub.startswith("Patient/"):
                 patient = patient_id(token.sub)  # the patient launched the module themselves
             fhir_user = fhir_user or token.sub

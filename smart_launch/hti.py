@@ -9,6 +9,11 @@ A Koppeltaal launch is a form POST of `launch` (the HTI token, a JWT signed by t
 - `exp` has not passed and lies at most five minutes ahead (`iat` not in the future either);
 - `jti` is used once: it is remembered in the session store until the token's `exp`.
 
+A domain may instead require the check at its token introspection endpoint (TOP-KT-021, `hti_check =
+"introspection"`): the app posts the token there, authenticated with a private_key_jwt client assertion whose
+`aud` is that endpoint; an answer with `active` other than true refuses the launch, and the claims of an active
+answer go through the same `aud`, `exp`, `sub` and once-only `jti` checks as a verified token's.
+
 Then the OIDC flow runs with exactly `launch openid fhirUser` and PKCE (see `SmartClient.begin_hti_launch`);
 the launch context (`sub`, `patient`, `resource`, `definition`, `intent`) comes back in the token response.
 Data access is never with that flow's access token (`NOOP`) but with SMART Backend Services.
@@ -21,25 +26,31 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+import requests
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
-from smart_launch.errors import ConfigurationError, IdTokenError, SmartLaunchError
+from smart_launch.discovery import DEFAULT_TIMEOUT, Discovery
+from smart_launch.errors import ConfigurationError, DiscoveryError, IdTokenError, SmartLaunchError
 from smart_launch.id_token import ID_TOKEN_ALGORITHMS, ServerJwks, _pick_key
+from smart_launch.keys import CLIENT_ASSERTION_TYPE, SigningKey, client_assertion
 from smart_launch.registration import SIGNING_ALGS, BackendRegistration, EhrRegistration, SigningAlg, normalize_iss
 
 HTI_SCOPES: tuple[str, ...] = ("launch", "openid", "fhirUser")  # Koppeltaal: always exactly these
 MAX_HTI_LIFETIME = 300  # seconds: an HTI token may live at most five minutes
 CLOCK_LEEWAY = 30  # seconds of clock skew tolerated
 _USER_TYPES = ("Patient", "Practitioner", "RelatedPerson")
+HtiCheck = Literal["jwks", "introspection"]
+HTI_CHECKS: tuple[HtiCheck, ...] = ("jwks", "introspection")
 
 
 class HtiTokenError(SmartLaunchError):
     """An HTI token was refused; nothing was asked of the FHIR server. `reason` says why (for the page and logs):
     malformed, unsigned, unknown_issuer, keys_unavailable, bad_signature, wrong_audience, expired, too_long,
-    not_yet_valid, replayed, bad_subject."""
+    not_yet_valid, replayed, bad_subject; with introspection also inactive (the domain said `active: false`) and
+    introspection_unavailable; after the OIDC flow context_mismatch and user_mismatch."""
 
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
@@ -68,6 +79,11 @@ class KoppeltaalDomain:
     domain_jwks_url: str | None = None
     backend_scopes: tuple[str, ...] = ("system/*.cruds",)
     title: str | None = None
+    # How HTI tokens are checked: "jwks" (the launching applications' keys, above) or "introspection" (at the
+    # domain's token introspection endpoint, TOP-KT-021; default: `introspection_endpoint` of its SMART config)
+    hti_check: HtiCheck = "jwks"
+    introspection_endpoint: str | None = None
+    mapping: str = "kt2"  # how the app maps its data here (registration.MAPPING_MODES); KT2 profiles by default
 
     def __post_init__(self) -> None:
         if not self.name or not self.client_id:
@@ -84,7 +100,14 @@ class KoppeltaalDomain:
         if not device.startswith("Device/"):
             device = f"Device/{device}"
         object.__setattr__(self, "device", device)
-        if not self.launcher_jwks and not self.domain_jwks_url:
+        if self.hti_check not in HTI_CHECKS:
+            raise ConfigurationError(f"[[koppeltaal]] {self.name}: hti_check must be one of {HTI_CHECKS}")
+        if self.introspection_endpoint is not None and normalize_iss(self.introspection_endpoint) is None:
+            raise ConfigurationError(
+                f"[[koppeltaal]] {self.name}: introspection_endpoint {self.introspection_endpoint!r} is not an "
+                "http(s) URL"
+            )
+        if self.hti_check == "jwks" and not self.launcher_jwks and not self.domain_jwks_url:
             raise ConfigurationError(
                 f"[[koppeltaal]] {self.name}: set launcher_jwks or domain_jwks_url (whose keys sign HTI tokens)"
             )
@@ -114,6 +137,7 @@ class KoppeltaalDomain:
             alg=self.alg,
             scopes=(),
             title=self.title,
+            mapping=self.mapping,
         )
 
     def jwks_url_for(self, launcher: str) -> str | None:
@@ -156,8 +180,66 @@ def _opt(claims: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+class HtiIntrospection:
+    """Asks the domain's token introspection endpoint about an HTI token (TOP-KT-021, RFC 7662), authenticated
+    with a private_key_jwt client assertion (RFC 7523: iss = sub = the app's client id, aud = the endpoint)."""
+
+    def __init__(
+        self,
+        domain: KoppeltaalDomain,
+        signing_key: SigningKey,
+        *,
+        http: requests.Session | None = None,
+        discovery: Discovery | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.domain = domain
+        self._key = signing_key
+        self._http = http or requests.Session()
+        self._discovery = discovery or Discovery(self._http, timeout=timeout, clock=clock)
+        self._clock = clock
+        self._timeout = timeout
+
+    def endpoint(self) -> str:
+        """The configured endpoint, else the `introspection_endpoint` of the domain's SMART configuration."""
+        if self.domain.introspection_endpoint:
+            return self.domain.introspection_endpoint
+        try:
+            found = self._discovery.get(self.domain.iss).introspection_endpoint
+        except DiscoveryError as exc:
+            raise HtiTokenError("introspection_unavailable", f"no SMART configuration: {exc}") from exc
+        if not found:
+            raise HtiTokenError("introspection_unavailable", "the domain publishes no introspection_endpoint")
+        return found
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """The claims of an active token (without `active`); HtiTokenError `inactive` for `active` not true."""
+        endpoint = self.endpoint()
+        form = {
+            "token": token,
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": client_assertion(
+                self._key, client_id=self.domain.client_id, token_endpoint=endpoint, clock=self._clock
+            ),
+        }
+        try:
+            resp = self._http.post(endpoint, data=form, headers={"Accept": "application/json"}, timeout=self._timeout)
+            body = resp.json() if resp.status_code == 200 else None
+        except (requests.RequestException, ValueError) as exc:
+            raise HtiTokenError("introspection_unavailable", f"introspection failed: {type(exc).__name__}") from exc
+        if not isinstance(body, dict):
+            raise HtiTokenError("introspection_unavailable", f"introspection answered {resp.status_code}")
+        if body.get("active") is not True:
+            raise HtiTokenError("inactive", "the domain's introspection endpoint says the token is not active")
+        return {k: v for k, v in body.items() if k != "active"}
+
+
 class HtiVerifier:
-    """Checks HTI tokens for one Koppeltaal domain. Thread-safe (the JWKS cache and the store are)."""
+    """Checks HTI tokens for one Koppeltaal domain. Thread-safe (the JWKS cache and the store are).
+
+    With `hti_check = "introspection"` the domain's introspection endpoint (`introspection`, required then)
+    vouches for the signature; the claims are checked here all the same."""
 
     def __init__(
         self,
@@ -165,12 +247,16 @@ class HtiVerifier:
         used: UsedOnce,
         *,
         jwks: ServerJwks | None = None,
+        introspection: HtiIntrospection | None = None,
         clock: Callable[[], float] = time.time,
         max_lifetime: int = MAX_HTI_LIFETIME,
     ) -> None:
+        if domain.hti_check == "introspection" and introspection is None:
+            raise ConfigurationError(f"[[koppeltaal]] {domain.name}: hti_check introspection needs an introspection")
         self.domain = domain
         self._used = used
         self._jwks = jwks or ServerJwks(clock=clock, ttl=300.0)
+        self._introspection = introspection
         self._clock = clock
         self._max_lifetime = max_lifetime
 
@@ -187,7 +273,16 @@ class HtiVerifier:
             raise HtiTokenError("unsigned", "the token is not signed (alg none)")
         if alg not in ID_TOKEN_ALGORITHMS:
             raise HtiTokenError("unsigned", f"alg {alg!r} is not an accepted asymmetric algorithm")
-        launcher = _opt(_unverified_claims(token), "iss")
+        unverified = _unverified_claims(token)
+        if self._introspection is not None and self.domain.hti_check == "introspection":
+            claims = self._introspection.introspect(token)
+            launcher = _opt(claims, "iss")
+            if launcher is None:
+                raise HtiTokenError("malformed", "the introspection answer has no iss")
+            if claims.get("jti", unverified.get("jti")) != unverified.get("jti"):
+                raise HtiTokenError("malformed", "the introspection answer is about another token")
+            return self._check_claims(claims, launcher)
+        launcher = _opt(unverified, "iss")
         url = self.domain.jwks_url_for(launcher) if launcher else None
         if launcher is None or url is None:
             raise HtiTokenError("unknown_issuer", f"no keys are configured for launching application {launcher!r}")

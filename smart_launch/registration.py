@@ -15,6 +15,9 @@ SigningAlg = Literal["RS384", "ES384"]
 
 CLIENT_AUTH_METHODS: tuple[ClientAuth, ...] = ("public", "client_secret_basic", "private_key_jwt")
 SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS384", "ES384")
+# How the app maps its data to FHIR at this EHR (fhir_mappings.profiles.MappingMode): the Dutch nl-core
+# profiles, or the Koppeltaal 2.0 (KT2) profiles.
+MAPPING_MODES: tuple[str, ...] = ("nl-core", "kt2")
 
 _MAX_ISS_LENGTH = 2048
 _FORBIDDEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"'`\\]")
@@ -35,10 +38,13 @@ class EhrRegistration:
     scopes: tuple[str, ...] | None = None
     caseload_user_scopes: bool = False
     title: str | None = None  # shown on the start page; defaults to name
+    mapping: str = "nl-core"  # one of MAPPING_MODES
 
     def __post_init__(self) -> None:
         if not self.name or not self.client_id:
             raise ConfigurationError("an EHR registration needs a name and a client_id")
+        if self.mapping not in MAPPING_MODES:
+            raise ConfigurationError(f"EHR {self.name!r}: mapping must be one of {MAPPING_MODES}")
         if self.client_auth not in CLIENT_AUTH_METHODS:
             raise ConfigurationError(f"EHR {self.name!r}: unknown client_auth {self.client_auth!r}")
         if self.client_auth == "client_secret_basic" and not self.client_secret:

@@ -31,6 +31,7 @@ from smart_launch import (
     app_permissions,
     normalize_iss,
 )
+from smart_launch.hti import HtiIntrospection
 from smart_launch.scopes import ScopeGrant
 
 P = ParamSpec("P")
@@ -70,8 +71,15 @@ def hti_verifier(domain: KoppeltaalDomain) -> HtiVerifier:
     verifiers: dict[str, HtiVerifier] = current_app.extensions.setdefault("hti_verifiers", {})
     verifier = verifiers.get(domain.name)
     if verifier is None:
+        introspection = None
+        if domain.hti_check == "introspection":
+            # The app authenticates at the introspection endpoint with the domain's key (TOP-KT-021).
+            introspection = HtiIntrospection(
+                domain, koppeltaal_backend(domain.name).signing_key, discovery=smart_client().discovery
+            )
         verifier = verifiers.setdefault(
-            domain.name, HtiVerifier(domain, smart_client().store, jwks=ServerJwks(ttl=300.0))
+            domain.name,
+            HtiVerifier(domain, smart_client().store, jwks=ServerJwks(ttl=300.0), introspection=introspection),
         )
     return verifier
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,3 +54,39 @@ def read_person(fhir_base_url: str, reference: str, access_token: str) -> Person
         birth_date=body.get("birthDate") if isinstance(body.get("birthDate"), str) else None,
         gender=body.get("gender") if isinstance(body.get("gender"), str) else None,
     )
+
+
+def read_launch_task(fhir_base_url: str, reference: str, token: Callable[[bool], str]) -> dict[str, Any] | None:
+    """Read the Task a Koppeltaal launch names (`resource`) with a Backend Services token (`token(renew)`; one
+    new token after a 401). None when it does not exist or is no Task; raises requests.RequestException when the
+    server cannot be reached."""
+    url = f"{fhir_base_url.rstrip('/')}/{reference}"
+    resp = None
+    for renew in (False, True):
+        resp = requests.get(
+            url,
+            headers={"Authorization": f"Bearer {token(renew)}", "Accept": "application/fhir+json"},
+            timeout=_TIMEOUT,
+        )
+        if resp.status_code != 401:
+            break
+    assert resp is not None  # noqa: S101 - the loop runs at least once
+    if resp.status_code in (404, 410):
+        return None
+    resp.raise_for_status()
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("resourceType") != "Task" or f"Task/{body.get('id')}" != reference:
+        return None
+    return body
+
+
+def task_patient(task: dict[str, Any]) -> str | None:
+    """The patient id a Task is for (`Task.for` = `Patient/<id>`), or None."""
+    target = task.get("for")
+    reference = target.get("reference") if isinstance(target, dict) else None
+    if not isinstance(reference, str) or not reference.startswith("Patient/"):
+        return None
+    return reference.split("/_history/", 1)[0].removeprefix("Patient/")

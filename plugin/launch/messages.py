@@ -49,6 +49,47 @@ def _hti_problem(error: HtiTokenError) -> ProblemPage:
             hint,
             code=error.reason,
         )
+    if error.reason == "inactive":
+        return ProblemPage(
+            403,
+            gettext("This start link is not valid"),
+            gettext(
+                "The Koppeltaal domain did not confirm the link that started the app: it is not valid, has "
+                "expired or was already used. For your safety the app stopped and read nothing."
+            ),
+            hint,
+            code=error.reason,
+        )
+    if error.reason == "user_mismatch":
+        return ProblemPage(
+            403,
+            gettext("The login does not match the start"),
+            gettext(
+                "The person who logged in is not the person the app was started for. For your safety the app "
+                "stopped and read nothing."
+            ),
+            hint,
+            code=error.reason,
+        )
+    if error.reason == "task_mismatch":
+        return ProblemPage(
+            403,
+            gettext("The task of this start was not found"),
+            gettext(
+                "The app was started from a task that does not exist or that belongs to someone else. For your "
+                "safety the app stopped."
+            ),
+            hint,
+            code=error.reason,
+        )
+    if error.reason in ("introspection_unavailable", "task_unavailable"):
+        return ProblemPage(
+            502,
+            gettext("The start of the app cannot be checked right now"),
+            gettext("The app could not ask the Koppeltaal domain to check the start. Try again in a few minutes."),
+            hint,
+            code=error.reason,
+        )
     if error.reason == "keys_unavailable":
         return ProblemPage(
             502,

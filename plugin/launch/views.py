@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import requests
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
@@ -11,15 +14,25 @@ from plugin.audit.web import request_audit
 from plugin.launch.context import (
     browser_session_id,
     hti_verifier,
+    koppeltaal_backend,
     koppeltaal_domain,
     koppeltaal_domains,
     launch_required,
     renew_browser_session,
     smart_client,
 )
-from plugin.launch.fhir_read import read_person
+from plugin.launch.fhir_read import read_launch_task, read_person, task_patient
 from plugin.web.forms import BaseForm
-from smart_launch import BackendServicesClient, HtiTokenError, SigningKey, UnknownIssuerError, public_jwks
+from smart_launch import (
+    BackendServicesClient,
+    HtiTokenError,
+    LaunchContext,
+    SigningKey,
+    UnknownIssuerError,
+    public_jwks,
+)
+
+TASK_REFERENCE = re.compile(r"Task/[A-Za-z0-9\-.]{1,64}")
 
 bp = Blueprint("launch", __name__)
 
@@ -85,10 +98,39 @@ def standalone_launch(ehr_name: str) -> Response:
 def callback() -> Response:
     """The redirect URI: check state, exchange the code, then open the launch in its own context."""
     context = smart_client().complete_authorization(request.args.to_dict(flat=True), browser_session_id())
+    if context.uses_backend_services:
+        _check_launch_task(context)
     # A new session id at every successful login (no session fixation): what this browser started moves with it.
     renew_browser_session()
     home = current_app.config["HOME_ENDPOINT"]
     return _no_store(redirect(url_for(home, context_id=context.context_id), code=303))
+
+
+def _check_launch_task(context: LaunchContext) -> None:
+    """A Koppeltaal launch is about a Task (the HTI `resource`): read it with the domain's Backend Services token
+    and keep to its patient. A missing Task, or one for another patient, ends the launch before it is used."""
+    backend = koppeltaal_backend(context.ehr_name)
+
+    def token(renew: bool) -> str:
+        if renew:
+            backend.invalidate()
+        return backend.token().access_token
+
+    try:
+        reference = context.resource
+        if reference is None or not TASK_REFERENCE.fullmatch(reference):
+            raise HtiTokenError("task_mismatch", "the launch names no Task")
+        try:
+            task = read_launch_task(context.fhir_base_url, reference, token)
+        except requests.RequestException as exc:
+            raise HtiTokenError("task_unavailable", f"the Task could not be read: {type(exc).__name__}") from exc
+        if task is None:
+            raise HtiTokenError("task_mismatch", f"{reference} does not exist")
+        if context.patient is not None and task_patient(task) != context.patient:
+            raise HtiTokenError("task_mismatch", f"{reference} is not for the launch's patient")
+    except Exception:
+        smart_client().end_launch(context.context_id)
+        raise
 
 
 @bp.post("/uitloggen")

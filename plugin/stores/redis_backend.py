@@ -365,6 +365,7 @@ class RedisOutbox(OutboxTransitions):
             updated=dt.datetime.fromisoformat(row["updated"]),
             bases=json.loads(row["bases"]) if row.get("bases") else {},
             history=tuple(OutboxEvent.from_json(e) for e in json.loads(row.get("history") or "[]")),
+            server=row.get("server") or None,
         )
 
     def enqueue(
@@ -376,6 +377,7 @@ class RedisOutbox(OutboxTransitions):
         bundle: JsonDict,
         error: str | None = None,
         bases: JsonDict | None = None,
+        server: str | None = None,
     ) -> OutboxEntry:
         """Park a save; the same idempotency key twice yields the one entry (a retried request is no new save)."""
         found = cast(
@@ -397,6 +399,8 @@ class RedisOutbox(OutboxTransitions):
         )
         entry_id, new = int(found[0]), found[1] == 1
         if new:
+            if server:  # the FHIR base it belongs to (a replay sends it only there)
+                self._r.hset(self._entry_key(entry_id), "server", server)
             log.warning("outbox: parked save %s for later (%s)", idempotency_key, error or "no reason given")
         entry = self.get(entry_id)
         if entry is None:  # pragma: no cover - the script just wrote it; only a FLUSHALL in between gets here

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -98,6 +99,9 @@ class OutboxEntry:
     # when someone else changed the same resource meanwhile (412), instead of failing the entry.
     bases: JsonDict = field(default_factory=dict)
     history: tuple[OutboxEvent, ...] = ()
+    # The FHIR base the save belongs to (the launch's `iss`); None in entries parked before it was recorded.
+    # A replay sends an entry only to its own server (the worker picks that server's client).
+    server: str | None = None
 
 
 class Outbox(Protocol):
@@ -112,6 +116,7 @@ class Outbox(Protocol):
         bundle: JsonDict,
         error: str | None = None,
         bases: JsonDict | None = None,
+        server: str | None = None,
     ) -> OutboxEntry:
         """Park a save; enqueueing the same idempotency key again returns the existing entry."""
         ...
@@ -155,6 +160,10 @@ class Outbox(Protocol):
         """Attempt failed for a passing reason: count it, keep it pending, drop the lease."""
         ...
 
+    def hold(self, entry_id: int, reason: str) -> None:
+        """Not tried (another server's entry): keep it pending without counting an attempt, drop the lease."""
+        ...
+
     def requeue(self, entry_id: int, *, by: str | None = None) -> None:
         """Put a failed entry back to pending (after someone fixed the cause); ``by`` is recorded on it."""
         ...
@@ -179,7 +188,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     lease_until REAL NOT NULL DEFAULT 0,
     lease_owner TEXT,
     bases TEXT,
-    history TEXT
+    history TEXT,
+    server TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_patient_state ON outbox (patient, state, id);
 """
@@ -207,6 +217,10 @@ class OutboxTransitions:
         """Passing failure: count the attempt, stay pending."""
         self._finish(entry_id, OutboxState.PENDING, error, count=True)
 
+    def hold(self, entry_id: int, reason: str) -> None:
+        """Not tried (e.g. it belongs to another server): stay pending, no attempt counted."""
+        self._finish(entry_id, OutboxState.PENDING, reason, count=False)
+
     def requeue(self, entry_id: int, *, by: str | None = None) -> None:
         """Failed -> pending again (recorded on the entry when ``by`` is given)."""
         self._resolve(entry_id, OutboxState.PENDING, "retry", by)
@@ -231,6 +245,8 @@ class SqliteOutbox(OutboxTransitions):
                 conn.execute("ALTER TABLE outbox ADD COLUMN bases TEXT")
             if "history" not in columns:  # a file made before retry/discard existed
                 conn.execute("ALTER TABLE outbox ADD COLUMN history TEXT")
+            if "server" not in columns:  # a file made before entries named their FHIR server
+                conn.execute("ALTER TABLE outbox ADD COLUMN server TEXT")
 
     def check_writable(self) -> None:
         """Raise ``sqlite3.Error``/``OSError`` unless this process can write the outbox (checked at start)."""
@@ -254,10 +270,32 @@ class SqliteOutbox(OutboxTransitions):
                 time.sleep(0.05)
         raise sqlite3.OperationalError("outbox stayed locked while switching to WAL")
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file, opened on first use and kept (a page asks the outbox up to
+        three times: opening the file each time cost more than the queries). A forked process opens its own, and
+        so does a thread whose file was removed or replaced meanwhile (a stat per use: the file itself is checked,
+        as a fresh open would)."""
+        local = self.__dict__.get("_local")
+        if local is None:
+            local = self.__dict__.setdefault("_local", threading.local())
+        try:
+            stat = os.stat(self.path)
+            identity: tuple[int, int, int] | None = (os.getpid(), stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is None or identity is None or getattr(local, "identity", None) != identity:
+            if conn is not None:
+                local.conn = None
+                conn.close()
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            local.conn, local.identity = conn, identity
+        return conn
+
     @contextlib.contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        conn = self._connection()
         try:
             if write:
                 conn.execute("BEGIN IMMEDIATE")  # take the write lock up front: no lost updates between processes
@@ -265,11 +303,9 @@ class SqliteOutbox(OutboxTransitions):
             if write:
                 conn.execute("COMMIT")
         except BaseException:
-            if write and conn.in_transaction:
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        finally:
-            conn.close()
 
     def _now(self) -> str:
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC).isoformat(timespec="microseconds")
@@ -289,6 +325,7 @@ class SqliteOutbox(OutboxTransitions):
             updated=dt.datetime.fromisoformat(row["updated"]),
             bases=json.loads(row["bases"]) if row["bases"] else {},
             history=tuple(OutboxEvent.from_json(e) for e in json.loads(row["history"] or "[]")),
+            server=row["server"] or None,
         )
 
     def enqueue(
@@ -300,6 +337,7 @@ class SqliteOutbox(OutboxTransitions):
         bundle: JsonDict,
         error: str | None = None,
         bases: JsonDict | None = None,
+        server: str | None = None,
     ) -> OutboxEntry:
         """Park a save; the same idempotency key twice yields the one entry (a retried request is no new save)."""
         now = self._now()
@@ -308,7 +346,7 @@ class SqliteOutbox(OutboxTransitions):
             if row is None:
                 conn.execute(
                     "INSERT INTO outbox (created, updated, user, patient, idempotency_key, bundle, attempts,"
-                    " last_error, state, bases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " last_error, state, bases, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         now,
                         now,
@@ -320,6 +358,7 @@ class SqliteOutbox(OutboxTransitions):
                         error,
                         OutboxState.PENDING.value,
                         json.dumps(bases, ensure_ascii=False) if bases else None,
+                        server,
                     ),
                 )
                 row = conn.execute("SELECT * FROM outbox WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
@@ -482,13 +521,19 @@ def replay(
     capabilities: ServerCapabilities | None = None,
     lease_seconds: float = 120.0,
     user: str | None = None,
-    replayed_by: ReplayAgent | None = None,
+    replayed_by: ReplayAgent | Callable[[OutboxEntry], ReplayAgent] | None = None,
+    client_for: Callable[[OutboxEntry], FhirClient | None] | None = None,
 ) -> ReplayReport:
     """Send pending entries in order (FIFO per patient); stop at the first outage.
 
     ``user``: send only that author's entries, with that author's token (a page opened by them); the
     patient's queue stops at the first entry of another author, which stays pending (``report.held``).
     Without ``user`` (the worker), every entry is sent and ``replayed_by`` names the app in the Provenance.
+    An entry goes only to its own server (``entry.server``): ``client_for`` picks the client per entry (the
+    worker: that server's Backend Services client; None when it has none; ``replayed_by`` may then also be
+    chosen per entry, the app as that server knows it); without it ``client`` is used for
+    entries of its own base (or of no recorded server). An entry no client fits stays pending, uncounted, and
+    holds its patient's later entries back (``report.held``).
 
     4xx refusals (other than 401/403/409/412/429) mark the entry failed-permanent; a 409/412 that is not our
     own earlier commit is a conflict nobody is present to resolve, so it is failed-permanent too, with the
@@ -499,9 +544,15 @@ def replay(
     report = ReplayReport()
     for pid in [patient] if patient is not None else outbox.patients_pending():
         while (entry := outbox.claim_next(pid, owner=owner, lease_seconds=lease_seconds, user=user)) is not None:
-            bundle = with_replay_agent(entry.bundle, replayed_by) if replayed_by is not None else entry.bundle
+            target = client_for(entry) if client_for is not None else _own_client(client, entry)
+            if target is None:
+                outbox.hold(entry.id, f"waits for a client of its server {entry.server}")
+                report.held.append(entry.id)
+                break  # FIFO: this patient's later entries wait behind it
+            agent = replayed_by(entry) if callable(replayed_by) else replayed_by
+            bundle = with_replay_agent(entry.bundle, agent) if agent is not None else entry.bundle
             try:
-                result = submit_rebasing(client, bundle, entry.bases, capabilities=capabilities)
+                result = submit_rebasing(target, bundle, entry.bases, capabilities=capabilities)
             except OutageError as exc:
                 outbox.release(entry.id, exc.diagnostics)
                 report.stopped = f"outage: {exc.diagnostics}"
@@ -532,6 +583,13 @@ def replay(
         if user is not None:
             report.held.extend(e.id for e in outbox.pending_for(pid) if e.user != user)
     return report
+
+
+def _own_client(client: FhirClient, entry: OutboxEntry) -> FhirClient | None:
+    """``client`` when ``entry`` belongs to its server (or names none), else None."""
+    if entry.server is None or entry.server.rstrip("/") == client.base_url.rstrip("/"):
+        return client
+    return None
 
 
 @dataclass(frozen=True)
@@ -572,23 +630,42 @@ def save_or_enqueue(
             # Still waiting (outage, or another process is replaying them): queue behind them, unsent.
             return SaveOutcome(
                 queued=_park(
-                    outbox, bundle, user=user, patient=patient, error="queued behind earlier saves", bases=bases
+                    outbox,
+                    bundle,
+                    user=user,
+                    patient=patient,
+                    error="queued behind earlier saves",
+                    bases=bases,
+                    server=client.base_url,
                 )
             )
     try:
         result = send() if send is not None else submit(client, bundle, capabilities=capabilities)
     except OutageError as exc:
         parked = exc.bundle if exc.bundle is not None else bundle
-        return SaveOutcome(queued=_park(outbox, parked, user=user, patient=patient, error=exc.diagnostics, bases=bases))
+        return SaveOutcome(
+            queued=_park(
+                outbox, parked, user=user, patient=patient, error=exc.diagnostics, bases=bases, server=client.base_url
+            )
+        )
     return SaveOutcome(result=result)
 
 
 def _park(
-    outbox: Outbox, bundle: JsonDict, *, user: str, patient: str, error: str, bases: JsonDict | None = None
+    outbox: Outbox,
+    bundle: JsonDict,
+    *,
+    user: str,
+    patient: str,
+    error: str,
+    bases: JsonDict | None = None,
+    server: str | None = None,
 ) -> OutboxEntry:
     tag = idempotency_tag(bundle)
     key = tag[1] if tag else str(uuid.uuid4())
-    return outbox.enqueue(user=user, patient=patient, idempotency_key=key, bundle=bundle, error=error, bases=bases)
+    return outbox.enqueue(
+        user=user, patient=patient, idempotency_key=key, bundle=bundle, error=error, bases=bases, server=server
+    )
 
 
 def submit_rebasing(

@@ -18,6 +18,12 @@ a meeting due, open interviews, overdue agreements, each written once). ``--once
 With ``--config`` (or RESOURCEGROEP_CONFIG) the app's own TOML gives the outbox path (the same persistent
 default as the app) and, when it has a ``[backend]`` table, the Backend Services token and client id.
 
+Every save in the outbox names the FHIR server it belongs to (the launch's ``iss``); the worker sends it only
+there. A save of a Koppeltaal domain (``[[koppeltaal]]`` with that ``iss``) goes with that domain's own Backend
+Services client (its client id, key and scopes; the domain's Device in the Provenance); any other save with
+the ``--fhir-base`` client (``[backend]``). A save of a server the worker has no client for waits (it is
+counted as held, not as an attempt) until a worker configured for that server replays it.
+
 The worker replays every author's waiting saves with the Backend Services token. Each save's Provenance
 keeps its author as the first agent and names the app as a second agent of type ``assembler``: the
 ``--device`` reference (``Device/<id>``) when given, else a logical reference by the client id
@@ -64,8 +70,8 @@ from types import FrameType
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
 from plugin.sync.errors import Unauthorized
-from plugin.sync.outbox import Outbox, ReplayAgent, SqliteOutbox, replay
-from smart_launch import BackendServicesClient, ConfigurationError
+from plugin.sync.outbox import Outbox, OutboxEntry, ReplayAgent, SqliteOutbox, replay
+from smart_launch import BackendServicesClient, ConfigurationError, KoppeltaalDomain
 from smart_launch.errors import SmartLaunchError
 
 EX_OK = 0
@@ -99,6 +105,55 @@ class BackendTokenProvider:
             return self._client.token().access_token
         except SmartLaunchError as exc:
             raise Unauthorized(f"Backend Services token: {exc}") from exc
+
+
+class ServerClients:
+    """The worker's FHIR clients by server: the ``--fhir-base`` one (``[backend]``) and one per Koppeltaal domain
+    (that domain's Backend Services client). An outbox entry goes only to the server it names."""
+
+    def __init__(self, default: FhirClient | None, agent: ReplayAgent) -> None:
+        self.default = default
+        self._agent = agent
+        self._by_base: dict[str, tuple[FhirClient, ReplayAgent]] = {}
+        if default is not None:
+            self._by_base[_base(default.base_url)] = (default, agent)
+
+    def add_domain(
+        self, domain: KoppeltaalDomain, *, no_token: bool = False, connect_timeout: float, read_timeout: float
+    ) -> None:
+        """Replay the saves of ``domain`` with its own Backend Services client (its Device in the Provenance)."""
+        provider = None if no_token else BackendTokenProvider(BackendServicesClient(domain.backend_registration()))
+        client = FhirClient(
+            domain.iss,
+            provider,
+            scope_context="system",
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self._by_base[_base(domain.iss)] = (client, ReplayAgent(client_id=domain.client_id, device=domain.device))
+
+    def any(self) -> FhirClient:
+        """Some client (replay's fallback argument; every entry still goes through ``client_for``)."""
+        return next(iter(self._by_base.values()))[0]
+
+    def client_for(self, entry: OutboxEntry) -> FhirClient | None:
+        """The client of the entry's server; the default one for entries that name no server."""
+        if entry.server is None:
+            return self.default
+        found = self._by_base.get(_base(entry.server))
+        return found[0] if found is not None else None
+
+    def agent_for(self, entry: OutboxEntry) -> ReplayAgent:
+        """The app as the entry's server knows it (a Koppeltaal domain: its client id and Device)."""
+        found = self._by_base.get(_base(entry.server)) if entry.server is not None else None
+        return found[1] if found is not None else self._agent
+
+    def request_count(self) -> int:
+        return sum(c.request_count for c, _ in self._by_base.values())
+
+
+def _base(url: str) -> str:
+    return url.rstrip("/")
 
 
 def load_token_provider(spec: str) -> TokenProvider:
@@ -203,6 +258,7 @@ def _from_config(args: argparse.Namespace) -> str | None:
         from plugin.stores import stores_from_config
 
         args.stores = stores_from_config(config)
+    args.domains = config.koppeltaal
     if config.backend is not None:
         args.has_backend = True
         args.client_id = args.client_id or config.backend.client_id
@@ -251,6 +307,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     args = parser.parse_args(argv)
     args.backend_provider = None
     args.has_backend = False
+    args.domains = ()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -258,7 +315,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     if args.config and (problem := _from_config(args)) is not None:
         print(f"error: {problem}", file=sys.stderr)
         return EX_USAGE
-    if not args.outbox or not args.fhir_base:
+    if not args.outbox or not (args.fhir_base or args.domains):
         parser.print_usage(sys.stderr)
         print("error: --outbox and --fhir-base are required (or RESOURCEGROEP_OUTBOX/_FHIR_BASE)", file=sys.stderr)
         return EX_USAGE
@@ -288,35 +345,53 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
         provider = StaticTokenProvider(os.environ["RESOURCEGROEP_FHIR_TOKEN"])
     elif args.backend_provider is not None:
         provider = args.backend_provider
+    elif not args.fhir_base:
+        provider = None  # only Koppeltaal domains: each has its own Backend Services client
     else:
         print("error: give --token-provider, RESOURCEGROEP_FHIR_TOKEN or --no-token", file=sys.stderr)
         return EX_USAGE
     if not args.client_id and not args.device:
         log.warning("no --client-id or --device: the Provenance names the app as %r", DEFAULT_CLIENT_ID)
     agent = ReplayAgent(client_id=args.client_id or DEFAULT_CLIENT_ID, device=args.device)
-    client = FhirClient(
-        args.fhir_base,
-        provider,
-        scope_context="system",
-        connect_timeout=args.connect_timeout,
-        read_timeout=args.read_timeout,
+    client = (
+        FhirClient(
+            args.fhir_base,
+            provider,
+            scope_context="system",
+            connect_timeout=args.connect_timeout,
+            read_timeout=args.read_timeout,
+        )
+        if args.fhir_base
+        else None
     )
+    servers = ServerClients(client, agent)
+    for domain in args.domains:
+        servers.add_domain(
+            domain, no_token=args.no_token, connect_timeout=args.connect_timeout, read_timeout=args.read_timeout
+        )
     stores = getattr(args, "stores", None)
     outbox: Outbox = stores.outbox if stores is not None else SqliteOutbox(args.outbox)
     capabilities = stores.capabilities if stores is not None else CapabilityCache()
     reminders_due_at = [0.0]  # monotonic time of the next reminder round
 
     def one_round() -> int:
-        before = client.request_count
-        report = replay(outbox, client, patient=args.patient, replayed_by=agent)
+        before = servers.request_count()
+        report = replay(
+            outbox,
+            servers.default or servers.any(),
+            patient=args.patient,
+            replayed_by=servers.agent_for,
+            client_for=servers.client_for,
+        )
         print(
             f"outbox replay: {len(report.sent)} sent, {len(report.failed)} failed permanently"
+            + (f", {len(report.held)} waiting for another server" if report.held else "")
             + (f", stopped ({report.stopped.split(':', 1)[0]})" if report.stopped else "")
-            + f", {client.request_count - before} request(s)",
+            + f", {servers.request_count() - before} request(s)",
             flush=True,
         )
         code = EX_TEMPFAIL if report.stopped else EX_FAILED if report.failed else EX_OK
-        if args.reminders and time.monotonic() >= reminders_due_at[0]:
+        if args.reminders and client is not None and time.monotonic() >= reminders_due_at[0]:
             reminders_due_at[0] = time.monotonic() + args.reminders_every
             code = _worst(code, reminder_round(client, outbox, agent.client_id, capabilities))
         return code

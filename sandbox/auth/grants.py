@@ -237,6 +237,24 @@ class PrivateKeyJwtAuthentication(JWTBearerClientAssertion):  # type: ignore[mis
         return self.sandbox.store.remember_jti(f"{claims['sub']}:{jti}", float(claims["exp"]))
 
 
+class IntrospectionClientAuthentication(PrivateKeyJwtAuthentication):
+    """TOP-KT-021: a caller of the introspection endpoint authenticates with a private_key_jwt assertion whose
+    `aud` is the introspection endpoint (RFC 7523), checked like the token endpoint's."""
+
+    def get_audiences(self) -> list[str]:
+        return [self.sandbox.introspection_endpoint]
+
+    def authenticate(self, client_id: str | None, assertion: str | None) -> Any:
+        """The registered client the assertion proves; raises InvalidClientError."""
+        client = self.sandbox.query_client(client_id) if client_id else None
+        if client is None or client.config.auth_method != "private_key_jwt" or not assertion:
+            raise InvalidClientError(description="Unknown client, or no private_key_jwt assertion.")
+        claims = self.process_assertion_claims(assertion, self.resolve_client_public_key(client))
+        if claims["iss"] != client_id:
+            raise InvalidClientError(description="The assertion is not of this client.")
+        return client
+
+
 class SmartOpenIDCode(OpenIDCode):  # type: ignore[misc]
     """OpenID Connect for the code flow: RS256 id_token with fhirUser, signed with the server key."""
 

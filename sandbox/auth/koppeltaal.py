@@ -22,11 +22,53 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from fhir_mappings.codes import EXT_KT2_INSTANTIATES, PROFILE_KT2_TASK
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 NOOP = "NOOP"  # the access token of a Koppeltaal launch: grants nothing
 PORTAL_CLIENT_ID = "sandbox-portal"
 HTI_ALGORITHM = "RS256"
 HTI_LIFETIME = 240  # seconds (Koppeltaal: at most five minutes)
 DEFINITION = "ActivityDefinition/resourcegroep"
+TASK_IDENTIFIER_SYSTEM = "urn:sandbox:koppeltaal:task"  # the portal's own identifiers of the Tasks it assigns
+
+
+def task_id(patient_id: str) -> str:
+    """The logical id of the Task with which the portal assigned the app to `patient_id`."""
+    return f"resourcegroep-{patient_id}"
+
+
+def launch_task(patient_id: str, *, status: str = "ready") -> dict[str, Any]:
+    """The Task (shaped after KT2Task) that assigns the app to a patient: the HTI token's `resource`. KT2Task
+    wants an identifier, `for` the patient, an `owner`, priority routine, and the ActivityDefinition it
+    instantiates (an extension); it forbids basedOn, focus, note, restriction, input and output."""
+    patient = {"reference": f"Patient/{patient_id}", "type": "Patient"}
+    return {
+        "resourceType": "Task",
+        "id": task_id(patient_id),
+        "meta": {"profile": [PROFILE_KT2_TASK]},
+        "extension": [
+            {"url": EXT_KT2_INSTANTIATES, "valueReference": {"reference": DEFINITION, "type": "ActivityDefinition"}}
+        ],
+        "identifier": [{"system": TASK_IDENTIFIER_SYSTEM, "value": task_id(patient_id)}],
+        "status": status,
+        "intent": "order",
+        "priority": "routine",
+        "for": patient,
+        "owner": dict(patient),
+    }
+
+
+def launch_tasks_bundle(patient_ids: list[str]) -> dict[str, Any]:
+    """A transaction Bundle that puts one launch Task per patient under its fixed id."""
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": launch_task(pid), "request": {"method": "PUT", "url": f"Task/{task_id(pid)}"}}
+            for pid in patient_ids
+        ],
+    }
 
 
 class PortalKey:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError, OAuth2Request
 from flask import Response, jsonify
+from joserfc import jws
+from joserfc.errors import JoseError
 
 from sandbox.access import AccessGrant, Directory
 from sandbox.auth.clients import SandboxClient
 from sandbox.auth.config import ASSERTION_ALGORITHMS, AuthServerConfig
 from sandbox.auth.grants import (
     BackendServicesGrant,
+    IntrospectionClientAuthentication,
     PrivateKeyJwtAuthentication,
     RotatingRefreshTokenGrant,
     S256CodeChallenge,
@@ -23,7 +28,7 @@ from sandbox.auth.grants import (
     SmartOpenIDCode,
 )
 from sandbox.auth.keys import ID_TOKEN_ALGORITHM, ServerKey
-from sandbox.auth.koppeltaal import NOOP, PortalKey
+from sandbox.auth.koppeltaal import CLIENT_ASSERTION_TYPE, NOOP, PortalKey
 from sandbox.auth.scopes import CONTEXT_SCOPES, REFRESH_SCOPES, split_scope
 from sandbox.auth.store import AuthStore, Clock, LaunchContext, LaunchStore, Subject, TokenRecord
 
@@ -47,6 +52,13 @@ SMART_CAPABILITIES = [
     "permission-online",
     "sso-openid-connect",
 ]
+
+
+def _unverified_issuer(assertion: str) -> object:
+    """The `iss` of a JWT before its signature is checked (only to find whose keys check it)."""
+    payload = jws.extract_compact(assertion.encode("ascii")).payload
+    claims = json.loads(payload)
+    return claims.get("iss") if isinstance(claims, dict) else None
 
 
 class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]
@@ -92,6 +104,10 @@ class SandboxAuthServer:
         return f"{self.config.issuer_url}/token"
 
     @property
+    def introspection_endpoint(self) -> str:
+        return f"{self.config.issuer_url}/introspect"
+
+    @property
     def jwks_uri(self) -> str:
         return f"{self.config.issuer_url}/jwks.json"
 
@@ -129,6 +145,28 @@ class SandboxAuthServer:
                 koppeltaal=context,
             )
         return self.launches.resolve(value)
+
+    def introspect(self, form: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+        """Koppeltaal mode, TOP-KT-021 (RFC 7662): the answer about an HTI token of the portal, for a client that
+        authenticates with a private_key_jwt assertion (`aud` = this endpoint). Active only when the portal
+        signed it, it has not expired, and it is addressed to the asking client's Device."""
+        if self.portal is None:
+            return {"error": "invalid_request", "error_description": "not a Koppeltaal domain"}, 404
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            return {"error": "invalid_client", "error_description": "a private_key_jwt assertion is required"}, 401
+        assertion = form.get("client_assertion")
+        try:
+            issuer = _unverified_issuer(assertion) if assertion else None
+            client = IntrospectionClientAuthentication(self).authenticate(
+                issuer if isinstance(issuer, str) else None, assertion
+            )
+        except (InvalidClientError, JoseError, ValueError) as exc:
+            description = getattr(exc, "description", None) or "invalid client assertion"
+            return {"error": "invalid_client", "error_description": str(description)}, 401
+        claims = self.portal.verify(form.get("token") or "")
+        if claims is None or claims.get("aud") != f"Device/{client.client_id}":
+            return {"active": False}, 200
+        return {"active": True, **claims}, 200
 
     def create_launch(
         self,
@@ -180,6 +218,8 @@ class SandboxAuthServer:
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "capabilities": list(SMART_CAPABILITIES),
+            # Koppeltaal (TOP-KT-021): where the domain checks HTI tokens for its applications.
+            **({"introspection_endpoint": self.introspection_endpoint} if self.portal is not None else {}),
         }
 
     def smart_configuration_response(self) -> Response:

@@ -40,4 +40,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "Close this window and start the app again from the EHR.",
     },
     "error_details": {"nl": "Technische details", "en": "Technical details"},
+    "kt_mismatch_title": {"nl": "U bent als iemand anders ingelogd", "en": "You are signed in as someone else"},
+    "kt_mismatch_intro": {
+        "nl": "U bent ingelogd als {user}, maar de koppeling naar de app {client} is voor iemand anders gemaakt. "
+        "Daarom opent de app niet. Log in als de juiste persoon en start de app opnieuw vanuit het portaal of het EPD.",
+        "en": "You are signed in as {user}, but the link to the app {client} was made for someone else. "
+        "So the app does not open. Sign in as the right person and start the app again from the portal or the EHR.",
+    },
 }

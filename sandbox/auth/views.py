@@ -88,6 +88,14 @@ def create_auth_blueprint(
         response.headers["Access-Control-Allow-Origin"] = "*"
         return response
 
+    @bp.post("/introspect")
+    def introspect() -> Response:
+        body, status = server.introspect(request.form)
+        response = jsonify(body)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @bp.post("/token")
     def token() -> Response:
         response: Response = server.oauth.create_token_response()
@@ -154,7 +162,8 @@ def _quick_user(server: SandboxAuthServer) -> Person | None:
     launch_value = request.values.get("launch")
     if launch_value:
         context = server.resolve_launch(launch_value)
-        if context is not None and context.user:
+        # A Koppeltaal launch names its user in the HTI token; who logs in is still asked (see _choose_user).
+        if context is not None and context.user and not context.koppeltaal:
             return _person(server, context.user)
     chosen = _person(server, request.values.get(USER_FIELD))
     if chosen is not None:
@@ -194,11 +203,36 @@ def _choose_user(server: SandboxAuthServer, launch: LaunchContext | None, grant:
             redirect_uri=grant.redirect_uri,
             state=request.values.get("state"),
         )
-    if launch is not None and launch.user:
-        person = _person(server, launch.user)
-        if person is None:
-            raise InvalidRequestError("The launch refers to an unknown user.", redirect_uri=grant.redirect_uri)
+    if launch is not None and launch.koppeltaal:
+        # KOP-KT-007: the HTI token's `sub` is not trusted on its own. The user authenticates here (the sandbox's
+        # single sign-on, or the login page) and must be the person the HTI token names.
+        person = _authenticated_user(server, grant, koppeltaal=True)
+        if launch.user is None or f"{person.resource_type}/{person.id}" != launch.user:
+            page = render_template(
+                "sandbox_auth/user_mismatch.html", user=person, expected=launch.user or "", client=_client_id(grant)
+            )
+            raise _NeedsPage(Response(page, status=403, mimetype="text/html"))
         return person
+    if launch is not None and launch.user:
+        named = _person(server, launch.user)
+        if named is None:
+            raise InvalidRequestError("The launch refers to an unknown user.", redirect_uri=grant.redirect_uri)
+        return named
+    return _authenticated_user(server, grant)
+
+
+def _client_id(grant: Any) -> str:
+    client_id: str = grant.request.client.client_id
+    return client_id
+
+
+def _authenticated_user(server: SandboxAuthServer, grant: Any, *, koppeltaal: bool = False) -> Person:
+    """Who logs in: chosen on the login page, automatic (tests, demos), or already signed in (single sign-on).
+    In a Koppeltaal launch the signed-in person comes before the automatic one."""
+    if koppeltaal and not request.values.get(USER_FIELD) and "login" not in _prompts():
+        signed_in = _person(server, session.get(SSO_SESSION_KEY))
+        if signed_in is not None:
+            return signed_in
     submitted = request.values.get(USER_FIELD)
     if submitted:
         person = _person(server, submitted)

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from sandbox.access import Directory, Person
 from sandbox.auth.i18n import Translator, current_language, other_language_url
-from sandbox.auth.koppeltaal import PortalKey
+from sandbox.auth.koppeltaal import PortalKey, task_id
 from sandbox.auth.views import SSO_SESSION_KEY, browser_binding
 from sandbox.epd.texts import TEXTS
 
@@ -278,7 +278,7 @@ def register_koppeltaal_pages(
             audience=device,
             subject=subject,
             patient=f"Patient/{patient.id}",
-            task=f"Task/resourcegroep-{patient.id}",
+            task=f"Task/{task_id(patient.id)}",
         )
         response = render_template(
             "sandbox_epd/koppeltaal_launch.html",

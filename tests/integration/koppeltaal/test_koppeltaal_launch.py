@@ -13,7 +13,9 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +27,7 @@ from plugin.app import create_app
 from plugin.config import config_from_mapping
 from plugin.launch.context import ActiveLaunch, smart_client
 from sandbox.app import Sandbox, SandboxSettings, create_sandbox
-from sandbox.auth.koppeltaal import NOOP, PortalKey
+from sandbox.auth.koppeltaal import NOOP, PortalKey, task_id
 from sandbox.demo import RunningServer, app_config_mapping, write_private_key
 from tests.support.servers import free_port, wait_http
 
@@ -39,11 +41,15 @@ class FhirLog:
     """The FHIR requests the sandbox received: (path, bearer token or None)."""
 
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    introspections: list[str] = field(default_factory=list)  # how often the app asked the introspection endpoint
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wrap(self, wsgi: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             path = str(environ.get("PATH_INFO", ""))
+            if path == "/auth/introspect":
+                with self.lock:
+                    self.introspections.append(str(environ.get("REQUEST_METHOD")))
             fhir = path == "/fhir" or path.startswith("/fhir/")
             if fhir and "/.well-known/" not in path and path != "/fhir/metadata":
                 auth = str(environ.get("HTTP_AUTHORIZATION", ""))
@@ -73,9 +79,10 @@ class KtStack:
         return self.sandbox.auth.portal
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
-    workdir = tmp_path_factory.mktemp("koppeltaal")
+@contextmanager
+def running_kt_stack(workdir: Path, *, hti_check: str = "jwks") -> Iterator[KtStack]:
+    """The sandbox in Koppeltaal mode and the app with its [[koppeltaal]] domain, over real HTTP; `hti_check`
+    chooses how the app checks HTI tokens (the launching application's keys, or the domain's introspection)."""
     sandbox_port, app_port = free_port(), free_port()
     while app_port == sandbox_port:
         app_port = free_port()
@@ -91,6 +98,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
         session_db=None,
     )
     assert "ehr" not in mapping and len(mapping["koppeltaal"]) == 1  # the demo's Koppeltaal configuration
+    if hti_check == "introspection":
+        domain = mapping["koppeltaal"][0]
+        domain.pop("launcher_jwks")  # the app knows no launcher's keys: the domain vouches for the token
+        domain["hti_check"] = "introspection"  # endpoint from the sandbox's SMART configuration
     app = create_app(config_from_mapping(mapping, env={}, base_dir=workdir))
     sandbox = create_sandbox(settings)
     sandbox.seed_demo_data()
@@ -107,6 +118,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
         for server in reversed(servers):
             server.stop()
         sandbox.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
+    with running_kt_stack(tmp_path_factory.mktemp("koppeltaal")) as running:
+        yield running
 
 
 def _form(page: str) -> tuple[str, dict[str, str]]:
@@ -151,6 +168,9 @@ def test_practitioner_launch_reaches_the_group_with_backend_services_only(stack:
     summary = browser.get(first_view.url + "verbinding", timeout=10)
     assert summary.status_code == 200 and "Sanne Bakker" in summary.text and "Anna de Vries" in summary.text
     assert assert_only_backend_tokens(stack, before) > 0
+    with stack.fhir.lock:
+        first_read = stack.fhir.requests[before][0]
+    assert first_read == f"/fhir/Task/{task_id(PATIENT)}"  # the launch's Task, read first (Backend Services)
 
 
 def test_patient_launch_reaches_her_own_group_with_backend_services_only(stack: KtStack) -> None:
@@ -249,3 +269,86 @@ def test_noop_opens_nothing_at_the_fhir_endpoint(stack: KtStack) -> None:
         f"{stack.sandbox_url}/fhir/Patient/{PATIENT}", headers={"Authorization": f"Bearer {NOOP}"}, timeout=10
     )
     assert response.status_code == 401
+
+
+def _practitioner_browser(stack: KtStack, practitioner: str = PRACTITIONER) -> requests.Session:
+    browser = requests.Session()
+    browser.post(f"{stack.sandbox_url}/epd/login", data={"practitioner": practitioner}, timeout=10)
+    return browser
+
+
+def _launch(stack: KtStack, browser: requests.Session, token: str) -> requests.Response:
+    data = {"launch": token, "iss": f"{stack.sandbox_url}/fhir"}
+    return browser.post(f"{stack.app_url}/launch", data=data, timeout=30)
+
+
+def test_a_launch_for_another_person_than_the_one_logged_in_is_refused_by_the_domain(stack: KtStack) -> None:
+    browser = _practitioner_browser(stack)  # Anna is signed in at the EPD ...
+    before = stack.fhir.count()
+
+    page = _launch(stack, browser, _sign(stack, subject="Practitioner/bram-jansen"))  # ... the token says Bram
+
+    assert page.status_code == 403 and "/c/" not in page.url
+    assert urlsplit(page.url).path == "/auth/authorize"  # refused by the domain's authorization service
+    assert "U bent als iemand anders ingelogd" in page.text
+    assert stack.fhir.count() == before
+
+
+def test_a_task_of_another_patient_is_refused(stack: KtStack) -> None:
+    browser = _practitioner_browser(stack)
+    other_task = f"Task/{task_id('mohammed-el-amrani')}"
+    before = stack.fhir.count()
+
+    page = _launch(stack, browser, _sign(stack, task=other_task))
+
+    assert page.status_code == 403 and "/c/" not in page.url
+    assert urlsplit(page.url).path == "/callback"
+    assert "De taak van deze start is niet gevonden" in page.text
+    with stack.fhir.lock:
+        paths = [path for path, _ in stack.fhir.requests[before:]]
+    assert paths == [f"/fhir/{other_task}"]  # the Task was read (Backend Services) and nothing else
+    assert_only_backend_tokens(stack, before)
+
+
+def test_a_task_that_does_not_exist_is_refused(stack: KtStack) -> None:
+    browser = _practitioner_browser(stack)
+    page = _launch(stack, browser, _sign(stack, task="Task/does-not-exist"))
+    assert page.status_code == 403 and "/c/" not in page.url
+
+
+@pytest.fixture(scope="module")
+def introspecting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KtStack]:
+    with running_kt_stack(tmp_path_factory.mktemp("koppeltaal-introspection"), hti_check="introspection") as running:
+        yield running
+
+
+def test_with_introspection_a_launch_reaches_the_group(introspecting: KtStack) -> None:
+    browser = _practitioner_browser(introspecting)
+    action, fields = portal_launch(introspecting, browser, PATIENT)
+    before = introspecting.fhir.count()
+
+    first_view = browser.post(action, data=fields, timeout=30)
+
+    assert first_view.status_code == 200, first_view.text[:500]
+    assert "Ans Bakker" in first_view.text
+    assert introspecting.fhir.introspections == ["POST"]  # asked the domain once, before anything else
+    assert assert_only_backend_tokens(introspecting, before) > 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"audience": "Device/another-module"}, {"lifetime": -120}],
+    ids=["for another module", "expired"],
+)
+def test_with_introspection_an_inactive_token_is_refused(introspecting: KtStack, change: dict[str, Any]) -> None:
+    asked = len(introspecting.fhir.introspections)
+    page = _refused(introspecting, _sign(introspecting, **change))
+    assert len(introspecting.fhir.introspections) == asked + 1  # the domain said: not active
+    assert "Deze startlink is niet geldig" in page.text  # Dutch, the app's default language
+
+
+def test_with_introspection_a_replayed_token_is_refused(introspecting: KtStack) -> None:
+    browser = _practitioner_browser(introspecting)
+    action, fields = portal_launch(introspecting, browser, PATIENT)
+    assert browser.post(action, data=fields, timeout=30).status_code == 200
+    _refused(introspecting, fields["launch"])  # the domain still says active: the app's jti memory refuses it

@@ -8,23 +8,28 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
 import responses
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from smart_fakes import ISS, SESSION, Clock, FakeEhr, query
+from smart_fakes import ISS, SESSION, Clock, FakeEhr, query, smart_configuration
 
 from smart_launch import (
+    ConfigurationError,
+    Discovery,
     HtiTokenError,
     HtiVerifier,
     KoppeltaalDomain,
     MemorySessionStore,
     ServerJwks,
+    SigningKey,
     SmartClient,
     SQLiteSessionStore,
 )
+from smart_launch.hti import HtiIntrospection
 from smart_launch.tokens import TokenResponse
 
 PORTAL = "portal-client"
@@ -227,7 +232,7 @@ def test_callback_keeps_the_koppeltaal_context(
             "token_type": "bearer",
             "expires_in": 300,
             "scope": "launch openid fhirUser",
-            "id_token": ehr.id_token(pending.nonce),
+            "id_token": ehr.id_token(pending.nonce, fhirUser=f"{ISS}/Practitioner/anna"),
             "patient": "Patient/321",
             "resource": "Task/t1",
             "definition": "ActivityDefinition/resourcegroep",
@@ -264,7 +269,7 @@ def test_callback_refuses_a_context_that_contradicts_the_hti_token(
             "access_token": "NOOP",
             "token_type": "bearer",
             "scope": "launch openid fhirUser",
-            "id_token": ehr.id_token(pending.nonce),
+            "id_token": ehr.id_token(pending.nonce, fhirUser=f"{ISS}/Practitioner/anna"),
             "patient": "Patient/999",
             "sub": "Practitioner/anna",
         }
@@ -272,3 +277,234 @@ def test_callback_refuses_a_context_that_contradicts_the_hti_token(
     with pytest.raises(HtiTokenError) as err:
         client.complete_authorization({"state": params["state"], "code": "c1"}, SESSION)
     assert err.value.reason == "context_mismatch"
+
+
+@pytest.mark.parametrize("fhir_user", [f"{ISS}/Practitioner/pr1", "RelatedPerson/anna", None])
+def test_callback_refuses_a_login_of_another_person_than_the_hti_sub(
+    ehr: FakeEhr,
+    client: SmartClient,
+    store: MemorySessionStore,
+    verifier: HtiVerifier,
+    portal_key: RSAKey,
+    clock: Clock,
+    fhir_user: str | None,
+) -> None:
+    # The HTI token says Practitioner/anna; the person who authenticated (the id_token's fhirUser) is someone
+    # else, or not named at all: the launch is refused, whatever the token response's `sub` says.
+    params, _ = _hti_launch(ehr, client, verifier, portal_key, clock)
+    pending = store.take_pending(params["state"])
+    assert pending is not None
+    store.save_pending(pending)
+    ehr.token(
+        {
+            "access_token": "NOOP",
+            "token_type": "bearer",
+            "scope": "launch openid fhirUser",
+            "id_token": ehr.id_token(pending.nonce, fhirUser=fhir_user),
+            "patient": "Patient/321",
+            "sub": "Practitioner/anna",
+        }
+    )
+    with pytest.raises(HtiTokenError) as err:
+        client.complete_authorization({"state": params["state"], "code": "c1"}, SESSION)
+    assert err.value.reason == "user_mismatch"
+
+
+# -- introspection (TOP-KT-021) ----------------------------------------------------------------------------------
+
+INTROSPECT = "https://auth.example.org/introspect"
+
+
+@pytest.fixture
+def app_key() -> SigningKey:
+    key = RSAKey.generate_key(2048, private=True)
+    return SigningKey(alg="RS384", key=key, kid=key.thumbprint())
+
+
+@pytest.fixture
+def kt_introspecting(tmp_path: Path) -> KoppeltaalDomain:
+    return KoppeltaalDomain(
+        name="kt",
+        iss=ISS,
+        client_id="resourcegroep",
+        private_key_file=str(tmp_path / "unused.pem"),
+        hti_check="introspection",
+    )
+
+
+def _introspecting_verifier(
+    domain: KoppeltaalDomain, app_key: SigningKey, clock: Clock, ehr: FakeEhr, *, endpoint: str | None = INTROSPECT
+) -> HtiVerifier:
+    document = {**smart_configuration(), **({"introspection_endpoint": endpoint} if endpoint else {})}
+    ehr.rsps.get(f"{ISS}/.well-known/smart-configuration", json=document)
+    http = requests.Session()
+    introspection = HtiIntrospection(domain, app_key, http=http, discovery=Discovery(http, clock=clock), clock=clock)
+    return HtiVerifier(domain, MemorySessionStore(), introspection=introspection, clock=clock)
+
+
+def _answer(rsps: responses.RequestsMock, body: dict[str, Any], status: int = 200) -> None:
+    rsps.post(INTROSPECT, json=body, status=status)
+
+
+def _claims(clock: Clock, **overrides: Any) -> dict[str, Any]:
+    now = int(clock())
+    claims: dict[str, Any] = {
+        "iss": PORTAL,
+        "aud": DEVICE,
+        "sub": "Practitioner/anna",
+        "patient": "Patient/321",
+        "resource": "Task/t1",
+        "iat": now,
+        "exp": now + 240,
+        "jti": "jti-1",
+    }
+    claims.update(overrides)
+    return claims
+
+
+def test_introspection_asks_the_domain_with_a_client_assertion(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"active": True, **_claims(clock)})
+    token = hti(portal_key, clock)
+
+    launch = verifier.verify(token)
+
+    assert (launch.launcher, launch.subject, launch.resource) == (PORTAL, "Practitioner/anna", "Task/t1")
+    call = next(c for c in rsps.calls if c.request.url == INTROSPECT)
+    form = dict(parse_qsl(str(call.request.body)))
+    assert form["token"] == token
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assertion = jwt.decode(form["client_assertion"], app_key.key, algorithms=["RS384"])
+    assert assertion.claims["iss"] == assertion.claims["sub"] == "resourcegroep"
+    assert assertion.claims["aud"] == INTROSPECT  # RFC 7523 as TOP-KT-021 wants: aud is the endpoint
+    assert assertion.claims["exp"] - assertion.claims["iat"] <= 300
+
+
+def test_introspection_inactive_is_refused(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"active": False})
+    assert refused(verifier, hti(portal_key, clock)) == "inactive"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"aud": "Device/other-module"}, "wrong_audience"),
+        ({"exp": 1}, "expired"),
+        ({"sub": "Device/x"}, "bad_subject"),
+    ],
+)
+def test_introspection_claims_are_checked_like_a_tokens(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"active": True, **_claims(clock, **change)})
+    assert refused(verifier, hti(portal_key, clock)) == reason
+
+
+def test_introspection_jti_is_used_once(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"active": True, **_claims(clock)})
+    token = hti(portal_key, clock)
+    verifier.verify(token)
+    assert refused(verifier, token) == "replayed"
+
+
+def test_introspection_about_another_token_is_refused(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"active": True, **_claims(clock, jti="someone-elses")})
+    assert refused(verifier, hti(portal_key, clock)) == "malformed"
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_introspection_endpoint_failing_is_no_launch(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+    status: int,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr)
+    _answer(rsps, {"error": "invalid_client"}, status=status)
+    assert refused(verifier, hti(portal_key, clock)) == "introspection_unavailable"
+
+
+def test_introspection_without_a_published_endpoint_is_no_launch(
+    kt_introspecting: KoppeltaalDomain,
+    app_key: SigningKey,
+    clock: Clock,
+    ehr: FakeEhr,
+    rsps: responses.RequestsMock,
+    portal_key: RSAKey,
+) -> None:
+    verifier = _introspecting_verifier(kt_introspecting, app_key, clock, ehr, endpoint=None)
+    assert refused(verifier, hti(portal_key, clock)) == "introspection_unavailable"
+    assert all(c.request.method == "GET" for c in rsps.calls)  # only discovery: nothing was posted
+
+
+def test_a_configured_introspection_endpoint_wins_over_discovery(
+    tmp_path: Path, app_key: SigningKey, clock: Clock, ehr: FakeEhr, rsps: responses.RequestsMock, portal_key: RSAKey
+) -> None:
+    domain = KoppeltaalDomain(
+        name="kt",
+        iss=ISS,
+        client_id="resourcegroep",
+        private_key_file="k.pem",
+        hti_check="introspection",
+        introspection_endpoint=INTROSPECT,
+    )
+    verifier = _introspecting_verifier(domain, app_key, clock, ehr, endpoint="https://elsewhere.example.org/i")
+    _answer(rsps, {"active": True, **_claims(clock)})
+    verifier.verify(hti(portal_key, clock))
+    assert [c.request.url for c in rsps.calls if c.request.method == "POST"] == [INTROSPECT]
+
+
+def test_introspection_mode_needs_no_jwks_but_jwks_mode_does(tmp_path: Path) -> None:
+    KoppeltaalDomain(name="kt", iss=ISS, client_id="c", private_key_file="k.pem", hti_check="introspection")
+    with pytest.raises(ConfigurationError):
+        KoppeltaalDomain(name="kt", iss=ISS, client_id="c", private_key_file="k.pem")
+    with pytest.raises(ConfigurationError):
+        KoppeltaalDomain(
+            name="kt",
+            iss=ISS,
+            client_id="c",
+            private_key_file="k.pem",
+            hti_check="guess",  # type: ignore[arg-type]
+        )

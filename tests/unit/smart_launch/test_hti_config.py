@@ -65,8 +65,24 @@ def test_environment_overrides_client_id_and_key(tmp_path: Path) -> None:
         {"private_key_file": None},
         {"backend_scopes": ["patient/*.rs"]},
         {"alg": "HS256"},
+        {"hti_check": "trust"},
+        {"hti_check": "introspection", "introspection_endpoint": "not a url"},
     ],
 )
 def test_unusable_domains_are_refused(change: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         config_from_mapping(_mapping(**change), env={}, base_dir=tmp_path)
+
+
+def test_a_domain_may_require_introspection(tmp_path: Path) -> None:
+    (domain,) = config_from_mapping(
+        _mapping(launcher_jwks=None, hti_check="introspection"), env={}, base_dir=tmp_path
+    ).koppeltaal
+    assert (domain.hti_check, domain.introspection_endpoint) == ("introspection", None)  # from discovery then
+    (domain,) = config_from_mapping(
+        _mapping(hti_check="introspection", introspection_endpoint="https://auth.kt.example.nl/introspect"),
+        env={},
+        base_dir=tmp_path,
+    ).koppeltaal
+    assert domain.introspection_endpoint == "https://auth.kt.example.nl/introspect"
+    assert config_from_mapping(_mapping(), env={}, base_dir=tmp_path).koppeltaal[0].hti_check == "jwks"

@@ -39,7 +39,8 @@ def test_serve_defaults_become_gunicorn_settings() -> None:
     args = cli._parser().parse_args(["serve"])
     options = cli.gunicorn_options(args)
     assert options["bind"] == "127.0.0.1:8000"
-    assert (options["workers"], options["threads"], options["worker_class"]) == (2, 4, "gthread")
+    assert (options["workers"], options["threads"], options["worker_class"]) == (2, 8, "gthread")
+    assert options["reuse_port"] is True  # each worker its own socket: connections spread over the workers
     assert (options["timeout"], options["graceful_timeout"]) == (60, 30)
     assert options["accesslog"] is None  # the app writes the access lines, without query strings
     assert options["logger_class"] == "plugin.cli.GunicornLogger"
