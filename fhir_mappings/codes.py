@@ -28,6 +28,16 @@ def ext_url(name: str) -> str:
     return f"{CANONICAL_BASE}/StructureDefinition/{name}"
 
 
+def profile_url(name: str) -> str:
+    """Canonical URL of one of the product's own profiles (fhir_mappings/conformance)."""
+    return f"{CANONICAL_BASE}/StructureDefinition/{name}"
+
+
+def vs_url(name: str) -> str:
+    """Canonical URL of one of the product's ValueSets (one per product CodeSystem, same name)."""
+    return f"{CANONICAL_BASE}/ValueSet/{name}"
+
+
 # Product identifier system: every resource the product creates carries one (value = a UUID),
 # so a retried create can be made conditional (ifNoneExist) and never duplicates.
 IDENTIFIER_SYSTEM = f"{CANONICAL_BASE}/NamingSystem/resourcegroep-id"
@@ -61,6 +71,17 @@ EXT_AFTER_TREATMENT = ext_url("continued-after-treatment")
 EXT_PROPOSED_BY = ext_url("proposed-by")
 # Why the patient nominated someone, in their own words (on the CareTeam participant).
 EXT_NOMINATION_REASON = ext_url("nomination-reason")
+# KT2 mode (fhir_mappings/profiles.py): what KT2 profiles leave no element for, kept in extensions of ours.
+# A member's dates in the group (CareTeam.participant; KT2CareTeam does not use participant.period).
+EXT_MEMBER_PERIOD = ext_url("member-period")
+# The patient's own participation (key, roles, dates; KT2CareTeam has the patient only as subject).
+EXT_PATIENT_PARTICIPATION = ext_url("patient-participation")
+# A note (Annotation): a goal's earlier notes (nl-core-TreatmentObjective allows one Goal.note) and an
+# agreement's notes in KT2 mode (KT2Task has no Task.note).
+EXT_NOTE = ext_url("note")
+# An agreement's goal and due date in KT2 mode (KT2Task has no focus and no restriction).
+EXT_AGREEMENT_GOAL = ext_url("agreement-goal")
+EXT_DUE_DATE = ext_url("due-date")
 
 # Standard (HL7) systems and extensions used by the mapping.
 EXT_GOAL_RELATIONSHIP = "http://hl7.org/fhir/StructureDefinition/goal-relationship"
@@ -80,6 +101,30 @@ CS_SECURITY_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source
 CS_EXTRA_SECURITY_ROLE_TYPE = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
 CS_DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 CS_V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+
+# Profiles the mapping claims in meta.profile (see fhir_mappings/profiles.py for which resource gets which).
+# Nictiz zib2020 / nl-core (R4), the default mapping mode.
+NL_CORE_BASE = "http://nictiz.nl/fhir/StructureDefinition"
+PROFILE_NL_CORE_TREATMENT_OBJECTIVE = f"{NL_CORE_BASE}/nl-core-TreatmentObjective"
+PROFILE_NL_CORE_CONTACT_PERSON = f"{NL_CORE_BASE}/nl-core-ContactPerson"
+PROFILE_NL_CORE_CARE_TEAM = f"{NL_CORE_BASE}/nl-core-CareTeam"
+PROFILE_NL_CORE_PRACTITIONER_ROLE = f"{NL_CORE_BASE}/nl-core-HealthProfessional-PractitionerRole"
+# Koppeltaal 2.0 (VZVZ), the KT2 mapping mode.
+KT2_BASE = "http://koppeltaal.nl/fhir/StructureDefinition"
+PROFILE_KT2_CARE_TEAM = f"{KT2_BASE}/KT2CareTeam"
+PROFILE_KT2_RELATED_PERSON = f"{KT2_BASE}/KT2RelatedPerson"
+PROFILE_KT2_TASK = f"{KT2_BASE}/KT2Task"
+PROFILE_KT2_PATIENT = f"{KT2_BASE}/KT2Patient"
+PROFILE_KT2_PRACTITIONER = f"{KT2_BASE}/KT2Practitioner"
+# KT2Task: the ActivityDefinition a Koppeltaal Task instantiates (an extension with a valueReference).
+EXT_KT2_INSTANTIATES = "http://vzvz.nl/fhir/StructureDefinition/instantiates"
+# Koppeltaal role value sets (CareTeam.participant.role) and the SNOMED CT system their codes come from.
+VS_KT2_PRACTITIONER_ROLE = "http://vzvz.nl/fhir/ValueSet/koppeltaal-practitioner-role"
+VS_KT2_RELATED_PERSON_ROLE = "http://vzvz.nl/fhir/ValueSet/koppeltaal-relatedperson-role"
+CS_SNOMED = "http://snomed.info/sct"
+# The zib RolCodelijst (COD472): a contact person's role (nl-core-ContactPerson / KT2RelatedPerson relationship).
+CS_COD472 = "urn:oid:2.16.840.1.113883.2.4.3.11.22.472"
+EXT_DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
 class GroupStatus(StrEnum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,13 +34,19 @@ from fhir_mappings.codes import (
     CS_V3_PARTICIPATION_TYPE,
     CS_WISH_KIND,
     EXT_AFTER_TREATMENT,
+    EXT_AGREEMENT_GOAL,
+    EXT_DUE_DATE,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
     EXT_MEMBER_KEY,
+    EXT_MEMBER_PERIOD,
     EXT_NOMINATION_REASON,
     EXT_NOMINATION_STATE,
+    EXT_NOTE,
+    EXT_PATIENT_PARTICIPATION,
     EXT_PROPOSED_BY,
     EXT_SECTION,
+    IDENTIFIER_SYSTEM,
     KERNLID,
     AgendaStatus,
     AgreementStatus,
@@ -118,6 +125,19 @@ def is_artifact(resource: Json, artifact: Artifact, key: str = "category") -> bo
     return artifact.value in codes_in(concepts, CS_ARTIFACT)
 
 
+def is_group_team(team: Json) -> bool:
+    """Whether a CareTeam is a resource group's team, in either mapping mode: the product's category (nl-core
+    mode) or the product's identifier (every team has one; a KT2-mode team has no category)."""
+    if team.get("resourceType") != "CareTeam":
+        return False
+    if is_artifact(team, Artifact.TEAM):
+        return True
+    idents = team.get("identifier")
+    if not isinstance(idents, list):
+        return False
+    return any(isinstance(i, dict) and i.get("system") == IDENTIFIER_SYSTEM for i in idents)
+
+
 def plans_in(resources: Iterable[Json], patient: str) -> list[Json]:
     """The resource group plans (CarePlans) of a patient among loaded resources, newest first.
 
@@ -193,14 +213,46 @@ def foreign_patient_ref(resource: Json, patient: str) -> str | None:
     return None
 
 
-def check_read_compartment(resources: Iterable[Json], patient: str) -> CompartmentChecked:
-    """Refuse a load that contains anything of another patient (one pass); returns the resources, checked."""
+# In raw JSON: an escape that can spell an ASCII character of a reference ("\/", "\u0050" for "P", ...).
+_ASCII_ESCAPE = re.compile(rb"\\(?:/|u00[2-7][0-9a-fA-F])")
+_PATIENT_IN_TEXT = re.compile(rb"Patient/")
+
+
+def only_patient_in_text(raw: bytes, patient: str) -> bool:
+    """Whether raw JSON names no patient but `patient` (a literal ``Patient/id``) in any string: every
+    ``Patient/`` in it is followed by that id and then the end of the string or a ``/``, and no escape spells
+    an ASCII character (so every ``Patient/`` of a parsed string is one of those in the raw text).
+
+    True means no reference anywhere in what was parsed from `raw` can name another patient: the same
+    judgement as `foreign_patient_ref` on every resource, by one scan of the text. False only means "walk
+    the resources" (the text may still be fine: an escaped slash, a patient's name that reads ``Patient/``).
+    """
+    if _ASCII_ESCAPE.search(raw) is not None:
+        return False
+    rid = literal(patient).partition("/")[2].encode()
+    if not rid or b'"' in rid or b"\\" in rid:
+        return False
+    end = len(rid)
+    for found in _PATIENT_IN_TEXT.finditer(raw):
+        at = found.end()
+        if raw[at : at + end] != rid or raw[at + end : at + end + 1] not in (b'"', b"/"):
+            return False
+    return True
+
+
+def check_read_compartment(resources: Iterable[Json], patient: str, *, raw: bytes | None = None) -> CompartmentChecked:
+    """Refuse a load that contains anything of another patient (one pass); returns the resources, checked.
+
+    `raw`: the JSON text every one of `resources` was parsed from (the caller's promise). When the text names
+    no other patient (`only_patient_in_text`) the resources are not walked one by one; otherwise they are.
+    """
     want = literal(patient)
     checked = CompartmentChecked((), want, _token=_CHECKED)
+    text_checked = raw is not None and only_patient_in_text(raw, want)
     for r in resources:
         if r.get("resourceType") == "Patient" and f"Patient/{r.get('id')}" != want:
             raise CompartmentError(_ANOTHER_PATIENT, f"load contains Patient/{r.get('id')}, launch patient is {want}")
-        if (ref := foreign_patient_ref(r, want)) is not None:
+        if not text_checked and (ref := foreign_patient_ref(r, want)) is not None:
             raise CompartmentError(
                 _ANOTHER_PATIENT, f"{r.get('resourceType')}/{r.get('id')} refers to {ref}, launch patient is {want}"
             )
@@ -217,12 +269,20 @@ class _Reader:
             check_read_compartment(self.resources, self.patient)
         self.index = RefIndex()
         self.by_uid: dict[str, Json] = {}
+        self._uid_of: dict[int, str] = {}  # id(resource) -> its uid, as registered here
         for r in self.resources:
             if r.get("id") or (r.get("identifier")):
                 try:
-                    self.by_uid[self.index.register(r)] = r
+                    self.by_uid[self.register(r)] = r
                 except ValueError:
                     continue
+
+    def register(self, resource: Json) -> str:
+        """`RefIndex.register` once per resource of this read (the readers ask again for the uid)."""
+        uid = self._uid_of.get(id(resource))
+        if uid is None:
+            uid = self._uid_of[id(resource)] = self.index.register(resource)
+        return uid
 
     def get(self, reference: str | None, resource_type: str | None = None) -> Json | None:
         if not reference:
@@ -279,7 +339,7 @@ def group_from_fhir(
             "Er is nog geen resourcegroep voor deze patiënt.", f"no resource group plan for {reader.patient}"
         )
     plan = plans[0]
-    plan_uid = reader.index.register(plan)
+    plan_uid = reader.register(plan)
     team = None
     for ref in plan.get("careTeam") or []:
         team = reader.get(ref_of(ref), "CareTeam")
@@ -290,7 +350,7 @@ def group_from_fhir(
             "De groep is niet compleet in het EPD: het team ontbreekt.",
             f"CarePlan {plan.get('id')} has no loaded CareTeam",
         )
-    team_uid = reader.index.register(team)
+    team_uid = reader.register(team)
     status = _team_status(team)
     team_period = team.get("period") or {}
     after = extension(team, EXT_AFTER_TREATMENT)
@@ -370,10 +430,10 @@ def group_summary_from_fhir(
     whole group: one odd resource of another system should not hide a group from a list.
     """
     reader = _Reader([team, *([plan] if plan is not None else []), *related], patient)
-    team_uid = reader.index.register(team)
+    team_uid = reader.register(team)
     group = ResourceGroup(
         uid=team_uid,
-        plan_uid=reader.index.register(plan) if plan is not None else "",
+        plan_uid=reader.register(plan) if plan is not None else "",
         patient=reader.patient,
         name=str(team.get("name") or (plan or {}).get("title") or ""),
         status=_team_status(team),
@@ -420,6 +480,27 @@ def _read_members(reader: _Reader, team: Json, group: ResourceGroup, tolerate: T
     for pos, part in enumerate(team.get("participant") or []):
         with _element(tolerate, f"CareTeam/{team.get('id')} participant {pos}"):
             _read_member(reader, part, pos, group)
+    own = extension(team, EXT_PATIENT_PARTICIPATION)  # KT2 mode: the patient is only the team's subject
+    if own is not None and not any(m.who == reader.patient for m in group.members):
+        with _element(tolerate, f"CareTeam/{team.get('id')} patient participation"):
+            group.members.insert(0, _patient_member(reader, team, own))
+
+
+def _patient_member(reader: _Reader, team: Json, own: Json) -> Member:
+    subs = own.get("extension") or []
+    codes = [str((e.get("valueCoding") or {}).get("code")) for e in subs if e.get("url") == "role"]
+    per = next((e.get("valuePeriod") or {} for e in subs if e.get("url") == "period"), {})
+    key = next((str(e.get("valueString")) for e in subs if e.get("url") == "key"), "#patient")
+    return Member(
+        uid=key,
+        who=reader.patient,
+        display=str((team.get("subject") or {}).get("display") or reader.patient),
+        roles={enum_value(MemberRole, c, "patient-participation role") for c in codes if c != KERNLID},
+        core=KERNLID in codes,
+        nomination=NominationState.LID,
+        start=parse_date(per.get("start"), "patient-participation period.start"),
+        end=parse_date(per.get("end"), "patient-participation period.end"),
+    )
 
 
 def _read_member(reader: _Reader, part: Json, pos: int, group: ResourceGroup) -> None:
@@ -439,7 +520,7 @@ def _read_member(reader: _Reader, part: Json, pos: int, group: ResourceGroup) ->
         nomination = enum_value(NominationState, code, "nomination state")
     else:
         nomination = NominationState.LID
-    per = part.get("period") or {}
+    per = part.get("period") or (extension(part, EXT_MEMBER_PERIOD) or {}).get("valuePeriod") or {}
     member_res = reader.get(ref)
     group.members.append(
         Member(
@@ -475,7 +556,9 @@ def _notes(reader: _Reader, res: Json, what: str) -> list[Note]:
             author=(reader.uid(author) or author) if (author := ref_of(n.get("authorReference"))) else None,
             source=n,
         )
-        for n in _as_list(res.get("note"))
+        # Earlier notes in our extension (a Goal: nl-core allows one note; a KT2Task: no note at all), then note.
+        for n in [e.get("valueAnnotation") or {} for e in _as_list(res.get("extension")) if e.get("url") == EXT_NOTE]
+        + _as_list(res.get("note"))
     ]
 
 
@@ -499,6 +582,8 @@ def _supporter(reader: _Reader, res: Json, uid: str) -> Supporter:
         phone=next((str(t["value"]) for t in telecom if t.get("system") == "phone" and t.get("value")), ""),
         email=next((str(t["value"]) for t in telecom if t.get("system") == "email" and t.get("value")), ""),
         relationship_text=str(rel.get("text", "")),
+        gender=str(res.get("gender") or ""),
+        birth_date=parse_date(res.get("birthDate"), "RelatedPerson.birthDate"),
         source=res,
     )
 
@@ -511,7 +596,7 @@ def _read_goals(reader: _Reader, plan: Json, group: ResourceGroup, tolerate: Tol
             res = reader.get(ref_of(ref), "Goal")
         if res is None:
             continue
-        uid = reader.index.register(res)
+        uid = reader.register(res)
         with _element(tolerate, f"Goal/{res.get('id')}"):
             goal, children = _goal(reader, res, uid)
             group.goals.append(goal)
@@ -595,7 +680,7 @@ def _read_agreements(reader: _Reader, plan: Json, group: ResourceGroup, tolerate
     for res in candidates:
         if res is None or res.get("status") == RETIRED:
             continue
-        uid = reader.index.register(res)
+        uid = reader.register(res)
         if uid in seen:
             continue
         seen.add(uid)
@@ -603,13 +688,22 @@ def _read_agreements(reader: _Reader, plan: Json, group: ResourceGroup, tolerate
             group.agreements.append(_agreement(reader, res, uid))
 
 
+def _is_team(reader: _Reader, ref: str) -> bool:
+    return ref_type(ref) == "CareTeam" or (reader.get(ref) or {}).get("resourceType") == "CareTeam"
+
+
 def _agreement(reader: _Reader, res: Json, uid: str) -> Agreement:
-    due = ((res.get("restriction") or {}).get("period") or {}).get("end")
+    # A KT2Task (KT2 mode) has the due date and the goal in our extensions, and the team as owner when
+    # nobody in particular owns the agreement.
+    restricted = ((res.get("restriction") or {}).get("period") or {}).get("end")
+    due = restricted or (extension(res, EXT_DUE_DATE) or {}).get("valueDate")
+    goal = ref_of(res.get("focus")) or ref_of((extension(res, EXT_AGREEMENT_GOAL) or {}).get("valueReference"))
+    owner = ref_of(res.get("owner"))
     return Agreement(
         uid=uid,
         description=str(res.get("description") or ""),
-        owner=reader.uid(ref_of(res.get("owner"))),
-        goal_uid=reader.uid(ref_of(res.get("focus"))),
+        owner=reader.uid(owner) if owner and not _is_team(reader, owner) else None,
+        goal_uid=reader.uid(goal),
         due=parse_date(due, "Task.restriction.period.end"),
         status=enum_value(AgreementStatus, required(res, "status"), "Task.status"),
         created=parse_date(res.get("authoredOn"), "Task.authoredOn"),
@@ -623,7 +717,7 @@ def _read_meetings(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | N
     for res in reader.based_on("Appointment", group.plan_uid, "supportingInformation"):
         if res.get("status") == RETIRED:
             continue
-        uid = reader.index.register(res)
+        uid = reader.register(res)
         with _element(tolerate, f"Appointment/{res.get('id')}"):
             if is_artifact(res, Artifact.INTERVIEW, "serviceType"):
                 _read_interview_appointment(reader, res, uid, group, interviews_by_member)
@@ -752,7 +846,7 @@ def confidentiality_of(resource: Json) -> InterviewVisibility | None:
 def _read_communications(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     meetings = {m.uid: m for m in group.meetings}
     for res in reader.based_on("Communication", group.plan_uid, "basedOn"):
-        uid = reader.index.register(res)
+        uid = reader.register(res)
         with _element(tolerate, f"Communication/{res.get('id')}"):
             _read_communication(reader, res, uid, group, meetings)
 
@@ -893,7 +987,7 @@ def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set
         return
     group.progress.append(
         ProgressScore(
-            uid=reader.index.register(res),
+            uid=reader.register(res),
             goal_uid=goal_uid,
             when=when,
             score=int(res["valueInteger"]),

@@ -11,6 +11,7 @@ what the product does not own. It takes no part in equality.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
@@ -147,6 +148,10 @@ class Supporter:
     phone: str = ""
     email: str = ""
     relationship_text: str = ""
+    # Administrative gender (male/female/other/unknown, "" = not asked) and birth date (None = not known);
+    # KT2RelatedPerson requires both, so the KT2 mapping writes "unknown" for what is not known.
+    gender: str = ""
+    birth_date: date | None = None
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -258,9 +263,10 @@ GOAL_REACHED = frozenset({GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING})
 GOAL_NOT_REACHED = frozenset({GoalAchievement.NOT_ACHIEVED, GoalAchievement.NOT_ATTAINABLE})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProgressScore:
-    """How the patient rates progress on a goal, 0-10, usually at a meeting."""
+    """How the patient rates progress on a goal, 0-10, usually at a meeting. Never changed in place (a correction
+    replaces it), so a copy of the group for an action shares the scores it does not replace."""
 
     uid: str
     goal_uid: str
@@ -1062,8 +1068,10 @@ class ResourceGroup:
             # One score per goal per meeting: scoring again at the same meeting corrects the earlier score.
             earlier = next((p for p in self.progress if p.goal_uid == goal_uid and p.meeting_uid == meeting_uid), None)
             if earlier is not None:
-                earlier.score, earlier.note, earlier.by = score, clean_note, by or earlier.by
-                return earlier
+                corrected = dataclasses.replace(earlier, score=score, note=clean_note, by=by or earlier.by)
+                at = next(i for i, p in enumerate(self.progress) if p is earlier)
+                self.progress[at] = corrected
+                return corrected
         entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note, by)
         self.progress.append(entry)
         self.normalise_order()

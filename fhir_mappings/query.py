@@ -7,13 +7,21 @@ places, agendas, reports, invitations, interviews and progress scores.
 
 from __future__ import annotations
 
-from fhir_mappings.codes import CS_ARTIFACT, Artifact
+from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, Artifact
+
+
+def group_team_params() -> list[tuple[str, str]]:
+    """How a search across patients finds the product's group teams in either mapping mode: by the product's
+    identifier system (every team carries one; a KT2-mode team has no category, KT2CareTeam forbids it)."""
+    return [("identifier", f"{IDENTIFIER_SYSTEM}|")]
+
 
 # Without includes: what to search per type for one patient (a batch, or one by one), narrowed by the
 # product's category code where the resource carries one. The reader keeps only what hangs off the plan.
 _BY_PATIENT: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("CarePlan", "subject", (("category", f"{CS_ARTIFACT}|{Artifact.PLAN.value}"),)),
-    ("CareTeam", "subject", (("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),)),
+    # No category: a KT2-mode team has none (KT2CareTeam forbids it); the reader keeps the plan's team.
+    ("CareTeam", "subject", ()),
     ("Goal", "subject", ()),
     ("Task", "patient", ()),
     ("Observation", "subject", ()),

@@ -22,6 +22,8 @@ def literal(reference: str) -> str:
     """Normalise a reference to `Type/id`: drops a base URL and a `/_history/n` suffix."""
     if reference.startswith(URN_UUID):
         return reference
+    if reference.count("/") == 1 and not reference.endswith("/"):
+        return reference  # already `Type/id` (the common case: no need to split)
     parts = reference.split("/_history/")[0].rstrip("/").split("/")
     if len(parts) >= 2:
         return f"{parts[-2]}/{parts[-1]}"
@@ -82,5 +84,8 @@ class RefIndex:
 
     def uid(self, reference: str) -> str:
         """The entity uid behind a reference (the literal reference itself when unknown)."""
+        known = self._uid_by_ref.get(reference)
+        if known is not None and literal(reference) == reference:
+            return known
         lit = literal(reference)
         return self._uid_by_ref.get(lit, self._uid_by_ref.get(reference, lit))

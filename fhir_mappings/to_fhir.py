@@ -26,15 +26,22 @@ from fhir_mappings.codes import (
     CS_MEETING_THEME,
     CS_MEMBER_ROLE,
     CS_PROVENANCE_AGENT_TYPE,
+    CS_SNOMED,
     CS_V3_CONFIDENTIALITY,
     CS_V3_PARTICIPATION_TYPE,
     CS_WISH_KIND,
     EXT_AFTER_TREATMENT,
+    EXT_AGREEMENT_GOAL,
+    EXT_DATA_ABSENT_REASON,
+    EXT_DUE_DATE,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
     EXT_MEMBER_KEY,
+    EXT_MEMBER_PERIOD,
     EXT_NOMINATION_REASON,
     EXT_NOMINATION_STATE,
+    EXT_NOTE,
+    EXT_PATIENT_PARTICIPATION,
     EXT_PROPOSED_BY,
     EXT_SECTION,
     INTERVIEW_SECTIONS,
@@ -44,6 +51,7 @@ from fhir_mappings.codes import (
     Artifact,
     MeetingStatus,
     MeetingTheme,
+    MemberRole,
     NominationState,
     Section,
     coding,
@@ -60,6 +68,7 @@ from fhir_mappings.fhirjson import (
     merge_extensions,
     names_display,
     period,
+    ref_of,
     references,
     same_date,
     set_or_drop,
@@ -78,6 +87,7 @@ from fhir_mappings.model import (
     Supporter,
     Wish,
 )
+from fhir_mappings.profiles import KT2_MEMBER_ROLES, MappingMode, kt2_relationship_role, with_profiles
 from fhir_mappings.refs import RefIndex, literal, ref_type
 
 ATTENDED = "ATND"
@@ -107,16 +117,48 @@ def _category(resource: Json, artifact: Artifact, key: str = "category") -> None
 # --------------------------------------------------------------------------- team and plan
 
 
-def _participant(member: Member, base: Json | None, index: RefIndex) -> Json:
+def _our_roles(member: Member) -> list[Json]:
+    ours = [{"coding": [product_coding(r)]} for r in sorted(member.roles)]
+    if member.core:
+        ours.append({"coding": [coding(CS_MEMBER_ROLE, KERNLID)]})
+    return ours
+
+
+def _kt2_role(member: Member) -> Json | None:
+    """The Koppeltaal role (SNOMED CT, from the KT2 role value sets) that fits this member, if one does."""
+    kind = ref_type(member.who) or "RelatedPerson"  # a supporter's uid is a RelatedPerson of ours
+    if kind == "RelatedPerson":
+        return KT2_MEMBER_ROLES["RelatedPerson"]
+    if kind in ("Practitioner", "PractitionerRole") and MemberRole.REGIEONDERSTEUNER in member.roles:
+        return KT2_MEMBER_ROLES["regieondersteuner"]
+    return None
+
+
+def _without_kt2_roles(concepts: list[Json]) -> list[Json]:
+    """The role concepts without the Koppeltaal codes we write (another system's SNOMED codes stay)."""
+    ours = {c["code"] for c in KT2_MEMBER_ROLES.values()}
+    return [
+        cc
+        for cc in concepts
+        if not any(c.get("system") == CS_SNOMED and c.get("code") in ours for c in cc.get("coding") or [])
+    ]
+
+
+def _participant(member: Member, base: Json | None, index: RefIndex, mode: MappingMode) -> Json:
     part = dict(base or {})
     if not member.uid.startswith("#"):
         part["id"] = member.uid
     part["member"] = {**(part.get("member") or {}), **_ref(index, member.who, member.display)}
-    ours = [{"coding": [product_coding(r)]} for r in sorted(member.roles)]
-    if member.core:
-        ours.append({"coding": [coding(CS_MEMBER_ROLE, KERNLID)]})
-    set_or_drop(part, "role", merge_concepts(part.get("role"), ours, [CS_MEMBER_ROLE]))
-    set_or_drop(part, "period", period(member.start, member.end, part.get("period")))
+    roles = _without_kt2_roles(merge_concepts(part.get("role"), [], [CS_MEMBER_ROLE]))
+    kt2 = _kt2_role(member) if mode is MappingMode.KT2 else None
+    set_or_drop(part, "role", roles + ([{"coding": [kt2]}] if kt2 else []) + _our_roles(member))
+    dates = period(member.start, member.end, part.get("period"))
+    if mode is MappingMode.KT2:  # KT2CareTeam does not use participant.period: the dates go in our extension
+        part.pop("period", None)
+        member_period = [{"url": EXT_MEMBER_PERIOD, "valuePeriod": dates}] if dates else []
+    else:
+        set_or_drop(part, "period", dates)
+        member_period = []
     had_state = any(e.get("url") == EXT_NOMINATION_STATE for e in part.get("extension") or [])
     state = (
         [{"url": EXT_NOMINATION_STATE, "valueCoding": product_coding(member.nomination)}]
@@ -131,19 +173,38 @@ def _participant(member: Member, base: Json | None, index: RefIndex) -> Json:
         "extension",
         merge_extensions(
             part.get("extension"),
-            state + proposed + reason,
-            [EXT_NOMINATION_STATE, EXT_PROPOSED_BY, EXT_NOMINATION_REASON],
+            state + proposed + reason + member_period,
+            [EXT_NOMINATION_STATE, EXT_PROPOSED_BY, EXT_NOMINATION_REASON, EXT_MEMBER_PERIOD],
         ),
     )
     return part
 
 
-def care_team(group: ResourceGroup, index: RefIndex) -> Json:
-    """The group and its members (CareTeam)."""
+def _patient_participation(member: Member) -> Json:
+    """The patient's participation as one extension of the CareTeam (KT2 mode: the patient is only `subject`)."""
+    parts: list[Json] = []
+    if not member.uid.startswith("#"):
+        parts.append({"url": "key", "valueString": member.uid})
+    parts += [{"url": "role", "valueCoding": concept["coding"][0]} for concept in _our_roles(member)]
+    if (dates := period(member.start, member.end)) is not None:
+        parts.append({"url": "period", "valuePeriod": dates})
+    return {"url": EXT_PATIENT_PARTICIPATION, "extension": parts}
+
+
+def care_team(group: ResourceGroup, index: RefIndex, mode: MappingMode = MappingMode.NL_CORE) -> Json:
+    """The group and its members (CareTeam).
+
+    KT2 mode: no `category` (the product identifier tells the group apart), the patient only as `subject`
+    (their participation in our extension), members' dates in our extension instead of `participant.period`.
+    """
     team = start_from(group.source, "CareTeam")
+    set_or_drop(team, "meta", with_profiles(team.get("meta"), mode, "CareTeam"))
     ensure_identifier(team, group.uid)
     team["status"] = CARETEAM_STATUS[group.status]
-    _category(team, Artifact.TEAM)
+    if mode is MappingMode.KT2:
+        set_or_drop(team, "category", merge_concepts(team.get("category"), [], [CS_ARTIFACT]))
+    else:
+        _category(team, Artifact.TEAM)
     team["name"] = group.name
     team["subject"] = {**(team.get("subject") or {}), "reference": group.patient}
     set_or_drop(team, "period", period(group.start, group.end, team.get("period")))
@@ -152,12 +213,28 @@ def care_team(group: ResourceGroup, index: RefIndex) -> Json:
         if group.after_treatment_since
         else []
     )
-    set_or_drop(team, "extension", merge_extensions(team.get("extension"), after, [EXT_AFTER_TREATMENT]))
+    as_subject = [m for m in group.members if m.who == group.patient] if mode is MappingMode.KT2 else []
+    if as_subject and as_subject[0].display:
+        team["subject"]["display"] = as_subject[0].display
+    set_or_drop(
+        team,
+        "extension",
+        merge_extensions(
+            team.get("extension"),
+            after + [_patient_participation(m) for m in as_subject],
+            [EXT_AFTER_TREATMENT, EXT_PATIENT_PARTICIPATION],
+        ),
+    )
     existing: list[Json] = list(team.get("participant") or [])
     by_id = {p.get("id"): p for p in existing if p.get("id")}
     used: set[int] = set()
     participants: list[Json] = []
     for member in group.members:
+        if as_subject and member.who == group.patient:
+            for old in existing:  # a participant that named the patient (written in nl-core mode) goes
+                if ref_of(old.get("member")) and index.uid(str(old["member"]["reference"])) == group.patient:
+                    used.add(id(old))
+            continue
         if member.uid.startswith("#"):
             pos = int(member.uid[1:])
             base = existing[pos] if pos < len(existing) else None
@@ -165,7 +242,7 @@ def care_team(group: ResourceGroup, index: RefIndex) -> Json:
             base = by_id.get(member.uid)
         if base is not None:
             used.add(id(base))
-        participants.append(_participant(member, base, index))
+        participants.append(_participant(member, base, index, mode))
     # Participants the product does not model (an Organization, another system's entries) stay as they were.
     foreign = [p for p in existing if id(p) not in used]
     set_or_drop(team, "participant", participants + foreign)
@@ -208,10 +285,24 @@ def care_plan(group: ResourceGroup, index: RefIndex) -> Json:
     return plan
 
 
-def related_person(supporter: Supporter, patient: str) -> Json:
-    """An informal supporter (RelatedPerson)."""
+def related_person(supporter: Supporter, patient: str, mode: MappingMode = MappingMode.NL_CORE) -> Json:
+    """An informal supporter (RelatedPerson).
+
+    Gender and birth date are written when known; KT2RelatedPerson requires both, so KT2 mode writes gender
+    `unknown` and a birth date that is absent for a reason (data-absent-reason `unknown`) when they are not known.
+    """
     person = start_from(supporter.source, "RelatedPerson")
+    set_or_drop(person, "meta", with_profiles(person.get("meta"), mode, "RelatedPerson"))
     ensure_identifier(person, supporter.uid)
+    kt2 = mode is MappingMode.KT2
+    set_or_drop(person, "gender", supporter.gender or ("unknown" if kt2 else None))
+    set_or_drop(person, "birthDate", fmt_date(supporter.birth_date) if supporter.birth_date else None)
+    absent = [{"url": EXT_DATA_ABSENT_REASON, "valueCode": "unknown"}] if kt2 and not supporter.birth_date else []
+    set_or_drop(
+        person,
+        "_birthDate",
+        {"extension": absent} if absent else None,
+    )
     person.setdefault("active", True)
     person["patient"] = {**(person.get("patient") or {}), "reference": patient}
     names = list(person.get("name") or [])
@@ -233,6 +324,9 @@ def related_person(supporter: Supporter, patient: str) -> Json:
     ours: Json = {
         "coding": [{"system": supporter.relationship_system, "code": supporter.relationship}],
     }
+    role = kt2_relationship_role(supporter.relationship_system, supporter.relationship) if kt2 else None
+    if role is not None:  # KT2RelatedPerson: a relationship from the zib value sets (see profiles.py)
+        ours["coding"].append(role)
     if supporter.relationship_text:
         ours["text"] = supporter.relationship_text
     person["relationship"] = [ours, *relations[1:]] if relations else [ours]
@@ -255,9 +349,14 @@ def location(place: Place) -> Json:
 # --------------------------------------------------------------------------- goals, agreements, progress
 
 
-def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
-    """A goal in the patient's words; a long-term goal lists its short-term steps as milestones."""
+def goal(group: ResourceGroup, g: Goal, index: RefIndex, mode: MappingMode = MappingMode.NL_CORE) -> Json:
+    """A goal in the patient's words; a long-term goal lists its short-term steps as milestones.
+
+    nl-core-TreatmentObjective allows one `Goal.note`: it holds the newest note, the earlier ones are kept in
+    order in our `note` extension (each a full Annotation: author, time, text).
+    """
     res = start_from(g.source, "Goal")
+    set_or_drop(res, "meta", with_profiles(res.get("meta"), mode, "Goal"))
     ensure_identifier(res, g.uid)
     res["lifecycleStatus"] = g.lifecycle.value
     if g.achievement is not None:
@@ -282,7 +381,9 @@ def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
     first = dict(targets[0]) if targets else {}
     set_or_drop(first, "dueDate", fmt_date(g.due))
     set_or_drop(res, "target", ([first] if first else []) + targets[1:])
-    set_or_drop(res, "note", _notes(g.notes, index))
+    notes = _notes(g.notes, index)
+    set_or_drop(res, "note", notes[-1:])
+    earlier = [{"url": EXT_NOTE, "valueAnnotation": n} for n in notes[:-1]]
     steps = [
         {
             "url": EXT_GOAL_RELATIONSHIP,
@@ -299,8 +400,12 @@ def goal(group: ResourceGroup, g: Goal, index: RefIndex) -> Json:
     ]
     # A step towards a goal the app could not read (not in the group) stays as it was.
     known = {x.uid for x in group.goals}
-    kept = [e for e in res.get("extension") or [] if not _is_milestone(e) or _milestone_target(e, index) not in known]
-    set_or_drop(res, "extension", kept + steps)
+    kept = [
+        e
+        for e in res.get("extension") or []
+        if e.get("url") != EXT_NOTE and (not _is_milestone(e) or _milestone_target(e, index) not in known)
+    ]
+    set_or_drop(res, "extension", earlier + kept + steps)
     return res
 
 
@@ -322,9 +427,17 @@ def _is_milestone(ext: Json) -> bool:
     return False
 
 
-def task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
-    """An agreement (Task): who does what, by when, for which goal."""
+def task(group: ResourceGroup, a: Agreement, index: RefIndex, mode: MappingMode = MappingMode.NL_CORE) -> Json:
+    """An agreement (Task): who does what, by when, for which goal.
+
+    KT2 mode writes a KT2Task: `owner` always (the group's CareTeam when nobody in particular owns it),
+    priority `routine`, no `basedOn` (CarePlan.activity names the Task), and the goal, the due date and the
+    notes in extensions of ours instead of `focus`, `restriction` and `note`, which KT2Task does not allow.
+    """
+    if mode is MappingMode.KT2:
+        return _kt2_task(group, a, index)
     res = start_from(a.source, "Task")
+    set_or_drop(res, "meta", with_profiles(res.get("meta"), mode, "Task"))
     ensure_identifier(res, a.uid)
     res["status"] = a.status.value
     res["intent"] = "plan"
@@ -341,6 +454,38 @@ def task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
     res["basedOn"] = _keep_refs(res.get("basedOn"), [_ref(index, group.plan_uid)], index, {group.plan_uid})
     set_or_drop(res, "authoredOn", same_date(res.get("authoredOn"), a.created))
     set_or_drop(res, "note", _notes(a.notes, index))
+    # What KT2 mode keeps in extensions is in the standard elements now (a domain switched back to nl-core).
+    set_or_drop(
+        res, "extension", merge_extensions(res.get("extension"), [], [EXT_AGREEMENT_GOAL, EXT_DUE_DATE, EXT_NOTE])
+    )
+    return res
+
+
+def _kt2_task(group: ResourceGroup, a: Agreement, index: RefIndex) -> Json:
+    res = start_from(a.source, "Task")
+    set_or_drop(res, "meta", with_profiles(res.get("meta"), MappingMode.KT2, "Task"))
+    ensure_identifier(res, a.uid)
+    res["status"] = a.status.value
+    res["intent"] = "plan"
+    res["priority"] = "routine"
+    code = dict(res.get("code") or {})
+    code["coding"] = merge_codings(code.get("coding"), [product_coding(Artifact.AGREEMENT)], [CS_ARTIFACT])
+    res["code"] = code
+    res["description"] = a.description
+    res["for"] = {**(res.get("for") or {}), "reference": group.patient}
+    for forbidden in ("focus", "restriction", "basedOn", "note"):
+        res.pop(forbidden, None)
+    res["owner"] = _ref(index, a.owner, _display(group, a.owner)) if a.owner else _ref(index, group.uid, group.name)
+    set_or_drop(res, "authoredOn", same_date(res.get("authoredOn"), a.created))
+    ours: list[Json] = []
+    if a.goal_uid:
+        ours.append({"url": EXT_AGREEMENT_GOAL, "valueReference": _ref(index, a.goal_uid)})
+    if a.due:
+        ours.append({"url": EXT_DUE_DATE, "valueDate": fmt_date(a.due)})
+    ours += [{"url": EXT_NOTE, "valueAnnotation": n} for n in _notes(a.notes, index)]
+    set_or_drop(
+        res, "extension", merge_extensions(res.get("extension"), ours, [EXT_AGREEMENT_GOAL, EXT_DUE_DATE, EXT_NOTE])
+    )
     return res
 
 
@@ -646,12 +791,15 @@ def with_confidentiality(meta: Json | None, code: str) -> Json:
 
 
 def group_to_fhir(
-    group: ResourceGroup, index: RefIndex | None = None, only: Collection[str] | None = None
+    group: ResourceGroup,
+    index: RefIndex | None = None,
+    only: Collection[str] | None = None,
+    mode: MappingMode = MappingMode.NL_CORE,
 ) -> list[Written]:
     """Every resource of the group, in an order where a resource comes after what it refers to.
 
     `only` (uids, see `save_scope`): just those resources, in the same order, each mapped exactly as the whole
-    group's mapping maps it.
+    group's mapping maps it. `mode`: the profiles to meet (fhir_mappings/profiles.py; docs/mapping.md).
     """
     index = index or RefIndex()
 
@@ -659,7 +807,7 @@ def group_to_fhir(
         return only is None or uid in only
 
     out: list[Written] = []
-    out += [Written(s.uid, related_person(s, group.patient)) for s in group.supporters if wanted(s.uid)]
+    out += [Written(s.uid, related_person(s, group.patient, mode)) for s in group.supporters if wanted(s.uid)]
     # A place known only by its reference (the Location itself was not loaded) is left alone, never blanked.
     out += [
         Written(p.uid, location(p))
@@ -667,11 +815,11 @@ def group_to_fhir(
         if (p.source is not None or "/" not in p.uid) and wanted(p.uid)
     ]
     if wanted(group.uid):
-        out.append(Written(group.uid, care_team(group, index)))
-    out += [Written(g.uid, goal(group, g, index)) for g in group.goals if wanted(g.uid)]
+        out.append(Written(group.uid, care_team(group, index, mode)))
+    out += [Written(g.uid, goal(group, g, index, mode)) for g in group.goals if wanted(g.uid)]
     if wanted(group.plan_uid):
         out.append(Written(group.plan_uid, care_plan(group, index)))
-    out += [Written(a.uid, task(group, a, index)) for a in group.agreements if wanted(a.uid)]
+    out += [Written(a.uid, task(group, a, index, mode)) for a in group.agreements if wanted(a.uid)]
     for m in group.meetings:
         if wanted(m.uid):
             out.append(Written(m.uid, appointment(group, m, index)))

@@ -2,7 +2,7 @@
 
 One round (:func:`send_reminders`):
 
-1. find the open groups: one search ``CareTeam?category=<team code>&status=proposed,active`` (the
+1. find the open groups: one search ``CareTeam?identifier=<product system>|&status=proposed,active`` (the
    caseload's team search, without the practitioner: a ``system/`` token sees every patient), pages followed;
 2. load each patient's group into the domain the one way the app reads groups
    (:class:`plugin.sync.repository.GroupRepository` ``.load()``: ``fhir_mappings.from_fhir``, the same load
@@ -26,8 +26,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from fhir_mappings.codes import CARETEAM_STATUS, CS_ARTIFACT, Artifact, GroupStatus
+from fhir_mappings.codes import CARETEAM_STATUS, GroupStatus
 from fhir_mappings.fhirjson import ref_of
+from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.reminders import Reminder, due_reminders, reminder_condition, reminder_to_fhir
 from plugin.sync.capabilities import CapabilityCache
@@ -57,7 +58,7 @@ class ReminderReport:
 def open_group_params(page_size: int = PAGE_SIZE) -> list[tuple[str, str]]:
     """The search for every forming or active resource group team (any patient: a ``system/`` token)."""
     return [
-        ("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),
+        *group_team_params(),
         ("status", ",".join(CARETEAM_STATUS[s] for s in REMINDER_GROUP_STATES)),
         ("_count", str(page_size)),
     ]

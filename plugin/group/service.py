@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.model import ResourceGroup, Unreadable
+from fhir_mappings.profiles import MappingMode
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.audit.web import request_audit, takes_audit_events
 from plugin.launch.context import ActiveLaunch, smart_client
@@ -227,6 +228,12 @@ def caseload_client() -> FhirClient:
     )
 
 
+def mapping_mode(launch: ActiveLaunch) -> MappingMode:
+    """The mapping mode of the launch's EHR or Koppeltaal domain (configuration `mapping`)."""
+    registrations = [r for r in smart_client().registry if r.name == launch.ehr_name]
+    return MappingMode(registrations[0].mapping) if registrations else MappingMode.NL_CORE
+
+
 def current_service() -> GroupService:
     """The service for this request's launch (inside `@launch_required` views)."""
     service: GroupService | None = g.get("group_service")
@@ -246,6 +253,7 @@ def current_service() -> GroupService:
         user=launch.fhir_user_reference or "Practitioner/unknown",
         outbox=outbox,
         capabilities=caps,
+        mapping=mapping_mode(launch),
     )
     service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service

@@ -20,7 +20,16 @@ from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, Nominat
 from fhir_mappings.model import MAX_NAME, MAX_TEXT
 from plugin.group.service import now
 from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
-from plugin.web.forms import BaseForm, LocalDateTimeField, RequiredIf, area_field, bounded, required, text_field
+from plugin.web.forms import (
+    BaseForm,
+    DutchDateField,
+    LocalDateTimeField,
+    RequiredIf,
+    area_field,
+    bounded,
+    required,
+    text_field,
+)
 from plugin.web.labels import label
 
 MAX_PHONE = 30
@@ -74,6 +83,36 @@ def email_field(label_text: Any) -> StringField:
     )
 
 
+# Administrative gender (FHIR AdministrativeGender): asked for everyone kept as a RelatedPerson, because a
+# Koppeltaal domain requires it (KT2RelatedPerson); "unknown" is always a valid answer.
+GENDERS: tuple[tuple[str, Any], ...] = (
+    ("unknown", _l("Unknown")),
+    ("female", _l("Female")),
+    ("male", _l("Male")),
+    ("other", _l("Non-binary or other")),
+)
+
+
+class NotInFuture:
+    """A birth date is not after today."""
+
+    def __call__(self, form: BaseForm, field: Field) -> None:
+        if field.data is not None and field.data > now().date():
+            raise ValidationError(str(_l("A date of birth cannot be in the future.")))
+
+
+def gender_field(label_text: Any) -> SelectField:
+    return SelectField(label_text, choices=GENDERS, default="unknown", validators=[AnyOf([key for key, _ in GENDERS])])
+
+
+def birth_date_field(label_text: Any) -> DutchDateField:
+    return DutchDateField(
+        label_text,
+        validators=[Optional(), NotInFuture()],
+        description=_l("Leave this empty when it is not known."),
+    )
+
+
 def _words_field(label_text: Any, other: str, other_keys: tuple[str, ...], message: Any, **kw: Any) -> StringField:
     """Optional free text, required when the chosen code is 'other'."""
     return StringField(
@@ -102,6 +141,8 @@ class PersonForm(BaseForm):
     )
     phone = phone_field(_l("Phone number (optional)"))
     email = email_field(_l("E-mail address (optional)"))
+    gender = gender_field(_l("Gender"))
+    birth_date = birth_date_field(_l("Date of birth (optional)"))
     reason = area_field(
         _l("Why this person? (optional)"),
         limit=MAX_TEXT,
@@ -133,6 +174,8 @@ class ProfessionalForm(BaseForm):
     )
     pro_phone = phone_field(_l("Phone number (optional)"))
     pro_email = email_field(_l("E-mail address (optional)"))
+    pro_gender = gender_field(_l("Gender"))
+    pro_birth_date = birth_date_field(_l("Date of birth (optional)"))
     pro_reason = area_field(
         _l("Why this person? (optional)"),
         limit=MAX_TEXT,

@@ -273,7 +273,9 @@ def nominate_person(context_id: str) -> Any:
     if form.validate_on_submit():
         name = form.name.data or ""
         relationship = _relationship(people.PERSONAL, form.relationship.data or "", form.relationship_text.data)
-        contact = services.Contact(form.phone.data or "", form.email.data or "")
+        contact = services.Contact(
+            form.phone.data or "", form.email.data or "", form.gender.data or "unknown", form.birth_date.data
+        )
         reason = form.reason.data or ""
         outcome = run_service(
             lambda uow, key: services.nominate_relation(
@@ -334,7 +336,12 @@ def nominate_professional(context_id: str) -> Any:
     if form.validate_on_submit():
         name = form.pro_name.data or ""
         occupation = _relationship(people.PROFESSIONS, form.profession.data or "", form.profession_text.data)
-        contact = services.Contact(form.pro_phone.data or "", form.pro_email.data or "")
+        contact = services.Contact(
+            form.pro_phone.data or "",
+            form.pro_email.data or "",
+            form.pro_gender.data or "unknown",
+            form.pro_birth_date.data,
+        )
         reason = form.pro_reason.data or ""
         outcome = run_service(
             lambda uow, key: services.nominate_outside_professional(

@@ -157,7 +157,7 @@ def require_take_over(group: ResourceGroup, actor: Actor) -> None:
     require(actor, Action.TAKE_OVER)
     if not may_take_over(group, actor):
         raise NotAllowed(
-            "De groep heeft een regieondersteuner. Alleen die kan de groep aan je overdragen.",
+            "De groep heeft een regieondersteuner. Alleen die kan de groep aan u overdragen.",
             f"{actor.who!r} may not take over: the group has an active regieondersteuner",
         )
 

@@ -34,6 +34,8 @@ class Contact:
 
     phone: str = ""
     email: str = ""
+    gender: str = ""  # administrative gender (male, female, other, unknown); "" = not asked
+    birth_date: date | None = None  # None: not known
 
 
 def _proposer(actor: Actor) -> str | None:
@@ -59,6 +61,8 @@ def _nominate_supporter(
         phone=contact.phone.strip(),
         email=contact.email.strip(),
         relationship_text=relationship.text.strip(),
+        gender=contact.gender,
+        birth_date=contact.birth_date,
     )
     return group.nominate(uid, supporter.name, today, supporter, proposed_by, reason)
 

@@ -4,7 +4,7 @@ No clinical data is kept here: everything is read from the clinic's FHIR server 
 at most two HTTP round trips while the practitioner's teams (those left included) fit one page of
 ``page_size`` (1,000 by default):
 
-1. ``GET CareTeam?participant=<practitioner>&category=<team code>&status=<open states>``
+1. ``GET CareTeam?participant=<practitioner>&identifier=<product system>|&status=<open states>``
    with ``_include=CareTeam:subject`` (the patients, for their names) and
    ``_revinclude=CarePlan:care-team`` (the RG-plans);
 2. one ``batch`` Bundle holding one search per ``page_size`` plans:
@@ -46,11 +46,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fhir_mappings.codes import CARETEAM_STATUS, CS_ARTIFACT, Artifact, GroupStatus, MemberRole, NominationState
+from fhir_mappings.codes import CARETEAM_STATUS, Artifact, GroupStatus, MemberRole, NominationState
 from fhir_mappings.errors import MappingError
 from fhir_mappings.fhirjson import names_display, ref_of
-from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, plans_in
+from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, is_group_team, plans_in
 from fhir_mappings.model import ResourceGroup
+from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.rights import Action, actor_in, visible_to
 from plugin.sync.capabilities import ServerCapabilities
@@ -196,7 +197,7 @@ def caseload_team_params(
     """Round 1: the practitioner's product CareTeams, their patients and their plans."""
     return [
         ("participant", ",".join(practitioner)),
-        ("category", f"{CS_ARTIFACT}|{Artifact.TEAM.value}"),
+        *group_team_params(),
         ("status", ",".join(team_statuses(include_ended))),
         ("_include", "CareTeam:subject"),
         ("_revinclude", "CarePlan:care-team"),
@@ -454,8 +455,8 @@ class _Reader:
         return self._groups
 
     def _group(self, team: JsonDict, ref: str, include_ended: bool) -> _Group | None:
-        if not is_artifact(team, Artifact.TEAM):
-            log.debug("caseload: %s has no resource group category; ignored", ref)
+        if not is_group_team(team):
+            log.debug("caseload: %s is not a resource group team; ignored", ref)
             return None
         status = _TEAM_STATUS.get(str(team.get("status")))
         if status is None:

@@ -36,6 +36,7 @@ from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KE
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
 from fhir_mappings.model import ResourceGroup, Unreadable, seeded_uid, uids_from
+from fhir_mappings.profiles import MappingMode
 from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
@@ -154,6 +155,7 @@ class GroupRepository:
     user_display: str | None = None
     page_size: int = 1000
     max_rounds: int = 3
+    mapping: MappingMode = MappingMode.NL_CORE  # the EHR's or Koppeltaal domain's profiles (docs/mapping.md)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     # Map the whole group too on every save and fail when the save's scope missed a change (tests, debugging;
     # on with RESOURCEGROEP_CHECK_SAVE_SCOPE=1).
@@ -194,8 +196,9 @@ class GroupRepository:
         strategy = choose_load_strategy(caps)
         before = self.client.request_count
         patient: _PatientRead = _PatientRead()
+        raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
         if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
-            (resources,), patient = self._batch_searches(
+            (resources,), patient, raw = self._batch_searches(
                 [("CarePlan", group_load_params(self.patient_id, self.page_size))]
             )
         elif strategy is LoadStrategy.INCLUDE:
@@ -203,21 +206,24 @@ class GroupRepository:
             resources = _resources(self.client.pages(first))
         else:
             resources, patient = self._load_by_patient(strategy, caps)
-        return self._loaded(resources, strategy, self.client.request_count - before, plan_id, patient)
+        return self._loaded(resources, strategy, self.client.request_count - before, plan_id, patient, raw)
 
     def _batch_searches(
         self, searches: list[tuple[str, list[tuple[str, str]]]]
-    ) -> tuple[list[list[JsonDict]], _PatientRead]:
-        """The searches and the patient's read as one batch: the resources per search (pages followed), the patient."""
+    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None]:
+        """The searches and the patient's read as one batch: the resources per search (pages followed), the patient,
+        and the batch's answer as received when no search had a further page (else None)."""
         urls = [_search_url(t, p) for t, p in searches]
         batch = {
             "resourceType": "Bundle",
             "type": "batch",
             "entry": [{"request": {"method": "GET", "url": url}} for url in [*urls, self.patient]],
         }
-        answer = self.client.batch(batch).json()
+        answered = self.client.batch(batch)
+        answer = answered.json()
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]
         found: list[list[JsonDict]] = []
+        one_page = True
         for index, ((rtype, _), url) in enumerate(zip(searches, urls, strict=True)):
             entry = entries[index] if index < len(entries) else {}
             page = entry.get("resource")
@@ -227,9 +233,12 @@ class GroupRepository:
                 raise self.client.entry_error("GET", url, response, f"batch search for {rtype} failed")
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
+            one_page = one_page and not any(
+                isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or []
+            )
             found.append(_resources(self.client.pages(page)))
         last = entries[len(searches)] if len(entries) > len(searches) else {}
-        return found, self._patient_from(last)
+        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None
 
     def _patient_from(self, entry: JsonDict) -> _PatientRead:
         """The launch patient from a batch entry; a refusal (no right to read it, gone) only costs the name."""
@@ -250,7 +259,7 @@ class GroupRepository:
         found: list[JsonDict] = []
         patient = _PatientRead()
         if strategy is LoadStrategy.BATCH:
-            pages, patient = self._batch_searches(searches)
+            pages, patient, _ = self._batch_searches(searches)
             found = [r for page in pages for r in page]
         else:
             log.warning("fhir group load for %s runs searches one by one (degraded)", self.patient)
@@ -298,9 +307,11 @@ class GroupRepository:
         round_trips: int,
         plan_id: str | None,
         patient: _PatientRead | None = None,
+        raw: bytes | None = None,
     ) -> LoadedGroup:
         try:
-            checked = check_read_compartment(resources, self.patient)  # the one compartment pass of this load
+            # The one compartment pass of this load (a scan of the answer's text when it was one answer).
+            checked = check_read_compartment(resources, self.patient, raw=raw)
         except CompartmentError as exc:
             log.error("compartment guard refused a load for %s: %s", self.patient, exc.log_message)
             raise CompartmentViolation(exc.log_message) from exc
@@ -430,6 +441,7 @@ class GroupRepository:
             bundle=bundle,
             error=cause.diagnostics,
             bases=_bases(changeset),
+            server=self.client.base_url,
         )
         return SaveOutcome(queued=entry)
 
@@ -459,11 +471,11 @@ class GroupRepository:
         changeset = ChangeSet(identifier_system=IDENTIFIER_SYSTEM, idempotency_tag_system=SAVE_KEY_SYSTEM)
         if key:
             changeset.idempotency_key = key
-        written = group_to_fhir(group, loaded.index, only)
+        written = group_to_fhir(group, loaded.index, only, self.mapping)
         # What the loaded group maps to, as mapped (compared as is first: the same mapping of an untouched entity
         # gives an equal dict, so only what differs is normalised by `_content`).
         before = (
-            {w.uid: w.resource for w in group_to_fhir(loaded.group, loaded.index, only)}
+            {w.uid: w.resource for w in group_to_fhir(loaded.group, loaded.index, only, self.mapping)}
             if loaded.group is not None
             else {}
         )
@@ -572,7 +584,8 @@ def _copy_group(group: ResourceGroup) -> ResourceGroup:
     """A deep copy of the group for an action to change (shared objects stay shared, as with ``copy.deepcopy``),
     except the resources as read (`source`, a dict with a resourceType): they are shared with the original. Nothing
     changes a source in place (the domain replaces one, the mapping copies it first), and a shared source is how
-    `save_scope` sees at once that it did not change. A walk over the entities' fields: faster than a pickle round
+    `save_scope` sees at once that it did not change. A frozen entity that holds only such values (a progress
+    score: a correction replaces it) is shared too. A walk over the entities' fields: faster than a pickle round
     trip, and than ``copy.deepcopy`` by far."""
     copied = _copy_value(group, {})
     if not isinstance(copied, ResourceGroup):  # pragma: no cover - the walk gives back what it was given
@@ -583,6 +596,7 @@ def _copy_group(group: ResourceGroup) -> ResourceGroup:
 # Kinds of values that cannot change in place, so a copy may share them; the enum classes met join it.
 _SHARED_KINDS: set[type] = {str, int, float, bool, type(None), bytes, dt.date, dt.datetime, dt.time, dt.timedelta}
 _DATACLASS_KINDS: set[type] = set()  # the entity classes met (a dataclass without slots)
+_FROZEN_KINDS: set[type] = set()  # those of them that are frozen
 
 
 def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
@@ -611,6 +625,11 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
         else:
             out = memo[id(value)] = {_copy_value(item, memo) for item in value}
     elif kind in _DATACLASS_KINDS or (is_dataclass(value) and not isinstance(value, type) and _plain_dataclass(kind)):
+        if kind in _FROZEN_KINDS and all(
+            type(item) in _SHARED_KINDS or (type(item) is dict and "resourceType" in item)
+            for item in value.__dict__.values()
+        ):
+            return value  # frozen, holding only values that cannot change in place (a score): shared
         out = memo[id(value)] = object.__new__(kind)
         out.__dict__.update(
             {
@@ -627,6 +646,8 @@ def _plain_dataclass(kind: type) -> bool:
     """A dataclass with a __dict__ (no slots): copied field by field; remembered."""
     if "__slots__" in vars(kind):
         return False
+    if getattr(getattr(kind, "__dataclass_params__", None), "frozen", False):
+        _FROZEN_KINDS.add(kind)
     _DATACLASS_KINDS.add(kind)
     return True
 

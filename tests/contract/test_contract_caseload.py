@@ -35,6 +35,7 @@ from fhir_mappings.codes import (
     Section,
 )
 from fhir_mappings.model import ResourceGroup
+from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import group_to_fhir
 from plugin.sync.caseload import CLINIC_TZ, Caseload, CaseloadRow, load_caseload
@@ -429,3 +430,33 @@ def test_a_practitioner_role_finds_its_practitioners_groups_and_today_decides_wh
 def test_an_unknown_practitioner_has_an_empty_caseload_in_one_round_trip(fhir: Fhir, seeded: Seeded) -> None:
     caseload = load_caseload(caseload_client(fhir.base), f"Practitioner/cl-{seeded.run}-nobody", now=NOW)
     assert caseload.rows == () and caseload.round_trips == 1
+
+
+def test_a_kt2_mode_group_is_in_the_caseload_too(fhir: Fhir) -> None:
+    """A Koppeltaal domain's team has no category (KT2CareTeam forbids it): the caseload finds it by the product's
+    identifier, next to an nl-core-mode group of the same practitioner."""
+    run = uuid.uuid4().hex[:8]
+    practitioner = fhir.create({"resourceType": "Practitioner", "name": [{"family": f"KT2 {run}"}]})
+    lead = f"Practitioner/{practitioner['id']}"
+    entries = []
+    for mode in (MappingMode.NL_CORE, MappingMode.KT2):
+        patient = fhir.create({"resourceType": "Patient", "name": [{"family": f"{mode.value} {run}"}]})
+        group = ResourceGroup.start_new(
+            patient=f"Patient/{patient['id']}",
+            patient_display=f"{mode.value} {run}",
+            regieondersteuner=lead,
+            regieondersteuner_display="Dr. KT2",
+            name=f"Groep {mode.value}",
+            today=START,
+        )
+        entries += [
+            {
+                "fullUrl": URN_UUID + w.uid,
+                "resource": w.resource,
+                "request": {"method": "POST", "url": w.resource["resourceType"]},
+            }
+            for w in group_to_fhir(group, mode=mode)
+        ]
+    _post(fhir, "transaction", entries)
+    caseload = load_caseload(caseload_client(fhir.base), lead, now=NOW)
+    assert sorted(row.group_name for row in caseload.rows) == ["Groep kt2", "Groep nl-core"]

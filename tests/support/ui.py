@@ -138,6 +138,7 @@ def launched(
     need_patient_banner: bool = True,
     seed: bool = True,
     today: date | None = None,
+    mapping: str = "nl-core",
 ) -> Iterator[LaunchedApp]:
     """Serve a sandbox FHIR store with demo data on a free port, and an app launched for `patient` as `user`."""
     store = FhirStore(":memory:")
@@ -160,7 +161,11 @@ def launched(
         config = AppConfig(
             public_base_url="http://app.test",
             secret_key=SECRET,
-            ehrs=(EhrRegistration(name="sandbox", iss=base, client_id="resourcegroep", title="Sandbox EPD"),),
+            ehrs=(
+                EhrRegistration(
+                    name="sandbox", iss=base, client_id="resourcegroep", title="Sandbox EPD", mapping=mapping
+                ),
+            ),
             session_cookie_secure=False,
             session_cookie_samesite="Lax",
             outbox_db=str(tmp_path / "outbox.sqlite3"),

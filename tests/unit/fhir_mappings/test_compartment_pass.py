@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from fhir_mappings import from_fhir
 from fhir_mappings.errors import CompartmentError
-from fhir_mappings.from_fhir import CompartmentChecked, check_read_compartment, foreign_patient_ref, group_from_fhir
+from fhir_mappings.from_fhir import (
+    CompartmentChecked,
+    check_read_compartment,
+    foreign_patient_ref,
+    group_from_fhir,
+    only_patient_in_text,
+)
 from fhir_mappings.to_fhir import group_to_fhir
 from tests.unit.fhir_mappings.factory import PATIENT, full_group
 
@@ -124,3 +131,56 @@ def test_checked_for_another_patient_is_checked_again() -> None:
     other = check_read_compartment([goal], "Patient/p2")
     with pytest.raises(CompartmentError, match="Patient/p2"):
         group_from_fhir(other, PATIENT)
+
+
+def _text(found: list[dict[str, Any]], **dumps: Any) -> bytes:
+    return json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in found]}, **dumps).encode()
+
+
+def test_a_text_that_names_only_the_launch_patient_is_checked_without_walking_the_resources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = resources()
+    raw = _text(found)
+    assert only_patient_in_text(raw, PATIENT)
+    walked: list[str] = []
+    monkeypatch.setattr(from_fhir, "foreign_patient_ref", lambda r, p: walked.append(r["resourceType"]))
+    assert list(check_read_compartment(found, PATIENT, raw=raw)) == found
+    assert walked == []
+    check_read_compartment(found, PATIENT)
+    assert len(walked) == len(found)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Patient/someone-else",
+        "https://ehr.test/fhir/R4/Patient/someone-else",
+        "Patient/someone-else/_history/3",
+        f"{PATIENT}x",  # the launch patient's id as a prefix of another's
+        "Patient/",
+    ],
+)
+def test_another_patient_in_the_text_means_the_resources_are_walked_and_refused(reference: str) -> None:
+    found = resources()
+    goal_of(found)["extension"] = [{"url": "https://x.test/a", "valueReference": {"reference": reference}}]
+    raw = _text(found)
+    assert not only_patient_in_text(raw, PATIENT)
+    with pytest.raises(CompartmentError):
+        check_read_compartment(found, PATIENT, raw=raw)
+
+
+@pytest.mark.parametrize("escape", ["Patient\\/someone-else", "\\u0050atient/someone-else", "Patient/\\u0073omeone"])
+def test_an_escape_that_can_hide_another_patient_means_the_resources_are_walked(escape: str) -> None:
+    found = resources()
+    goal_of(found)["note"] = [{"text": "https://x.test/marker"}, {"text": "Daniëlle"}]
+    raw = _text(found).replace(b'"https://x.test/marker"', b'"' + escape.encode() + b'"')
+    assert not only_patient_in_text(raw, PATIENT)
+    escaped = _text(found, ensure_ascii=True)
+    assert b"\\u00eb" in escaped and only_patient_in_text(escaped, PATIENT)  # an escaped non-ASCII letter is fine
+
+
+def test_a_patient_resource_of_another_id_is_refused_whatever_the_text_says() -> None:
+    found = [*resources(), {"resourceType": "Patient", "id": "someone-else"}]
+    with pytest.raises(CompartmentError):
+        check_read_compartment(found, PATIENT, raw=_text(resources()))

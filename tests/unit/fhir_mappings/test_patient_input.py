@@ -67,7 +67,7 @@ def test_the_fhir_shape_of_a_wish_a_nomination_and_a_score() -> None:
     assert wish["topic"]["coding"][0] == {
         "system": CS_WISH_KIND,
         "code": "bijeenkomst",
-        "display": "Wensen voor de volgende bijeenkomst",
+        "display": "Wens voor de volgende bijeenkomst",
     }
     assert wish["sender"] == {"reference": PATIENT}
     assert wish["recipient"] == [{"reference": f"urn:uuid:{g.uid}"}]

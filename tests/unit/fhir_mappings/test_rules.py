@@ -417,7 +417,8 @@ def test_scoring_a_goal_again_at_the_same_meeting_corrects_the_score() -> None:
     first = g.score_progress(goal.uid, 4, meeting.start, meeting.uid, "eerst")
     count = len(g.progress)
     again = g.score_progress(goal.uid, 7, meeting.start, meeting.uid, "beter")
-    assert again is first and (again.score, again.note) == (7, "beter") and len(g.progress) == count
+    assert again.uid == first.uid and (again.score, again.note) == (7, "beter") and len(g.progress) == count
+    assert again in g.progress and (first.score, first.note) == (4, "eerst")  # replaced, never changed in place
     g.score_progress(goal.uid, 8, meeting.start)  # without a meeting: a new score
     assert len(g.progress) == count + 1
 

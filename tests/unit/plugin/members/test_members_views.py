@@ -457,7 +457,7 @@ def test_read_only_launch_shows_no_forms_and_refuses_writes(tmp_path: Path) -> N
         ):
             response = env.post(path, data)
             assert response.status_code == 403, path
-            assert "Deze groep is hier alleen te bekijken, niet te veranderen." in text(response)
+            assert "Deze groep is hier alleen te bekijken, niet te wijzigen." in text(response)
         assert len(env.resources("Provenance")) == before
 
 

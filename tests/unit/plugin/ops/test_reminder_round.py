@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import responses
 
-from fhir_mappings.codes import GroupStatus, MeetingStatus, ReminderReason
+from fhir_mappings.codes import IDENTIFIER_SYSTEM, GroupStatus, MeetingStatus, ReminderReason
 from fhir_mappings.model import Meeting, ResourceGroup, new_uid
 from fhir_mappings.query import GROUP_INCLUDES
 from fhir_mappings.to_fhir import group_to_fhir
@@ -156,9 +156,9 @@ def test_each_reminder_is_written_once_however_often_the_round_runs(
     assert (len(again.written), len(again.existing)) == (0, 3)
     assert (len(other.written), sorted(other.existing)) == (0, sorted(first.written))
     assert ehr.created == 3 and len(ehr.communications) == 3
-    # The open groups are searched across patients by the team's category and open states.
+    # The open groups are searched across patients by the product's identifier system and open states.
     assert ehr.team_queries[0]["status"] == ["proposed,active"]
-    assert dict(open_group_params())["category"].endswith("|resourcegroep")
+    assert dict(open_group_params())["identifier"] == f"{IDENTIFIER_SYSTEM}|"
 
 
 def test_a_group_with_nothing_due_gets_nothing(rsps: responses.RequestsMock, tmp_path: Path) -> None:
