@@ -1,54 +1,72 @@
-"""Requests per page view and the app's own time (view and save), for a typical, a large and a huge group.
+"""Requests per page view, the app's own time (view and save), the naive loader and memory, per group size.
 
-    .venv/bin/python bench/bench_views.py [--sizes typical,large] [--repeat 15] [--read-timeout 120]
+    .venv/bin/python bench/bench_views.py [--sizes typical,large,huge] [--latency 0,20] [--repeat 11]
+                                          [--read-timeout 300] [--no-worker]
 
 The real app (Flask test client, a launch planted in its session store, as tests/support/ui.py does) in front
-of the sandbox FHIR store served over HTTP on a loopback port. Groups are written by the app's own mapping
-(one start transaction). Per size it prints:
+of the sandbox FHIR store served over HTTP on a loopback port, reached through a counting proxy that adds a
+fixed latency to every request (0 and 20 ms by default). Groups are written by the app's own mapping (one start
+transaction). Per size and latency it prints:
 
-- requests per view: the first view after a start (a fresh capability cache) and a later view, counted at
-  the HTTP adapter (every round trip, retries included);
-- the app's own time of a context view (GET of the overview) and of a save (one goal note saved by the
-  repository on a fresh load), p50 and p90: wall time minus the time spent inside HTTP round trips (waiting on
-  the server); and the app's CPU time p50 (this thread's CPU: steadier than wall time on a busy machine);
-- peak RSS of this process (it builds the groups and serves the sandbox store too: an upper bound, not a
-  worker's footprint).
+- requests per view, counted at the proxy: the first view after a start with an empty capability store, the
+  first view after a restart with a warm store (another instance learned the server before), a later view;
+- the app's own time of a context view (GET of the overview), p50 and p90: wall time minus the time inside
+  HTTP round trips (waiting on the proxy and the server), and the app's CPU time p50 (this thread's CPU:
+  steadier than wall time on a busy machine);
+- the load against the naive loader, interleaved (one of ours, one naive, repeated): wall time p50 of the
+  repository's load and of a loader the way SMART apps usually read (a search per type with `_count=100`,
+  pages followed, then a read of the patient, every team member and every place, sequentially), the naive
+  loader's requests at the proxy, and the ratio naive / ours;
+- a typical save (one goal note, by the repository on a fresh load): own time p50 and p90, CPU p50;
+- the caseload of the bench practitioner (every group of the run): requests and own time p50;
+- peak RSS of this process (it also builds the groups and serves the store: an upper bound);
+- unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
+  app: views, then saves, against this process's store through the proxy).
 
-Before/after a change: run it in a copy of the tree without the change (e.g. `git archive HEAD | tar -x -C DIR`,
+Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
 
-No assertions: this measures, tests judge. Sizes (members/goals/agreements/held meetings, a score per goal
-per meeting): typical 8/6/10/8, large 40/30/60/40, huge 150/100/200/200 (slow to build: ~21,000 resources).
+No assertions: this measures, tests judge; it exits 0. Sizes (members/goals/agreements/held meetings, a score per
+goal per meeting): typical 8/6/10/8, large 40/30/60/40, huge 150/100/200/200 (slow to build: ~21,000 resources).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import http.client
+import json
 import logging
 import resource
+import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import requests
 import requests.adapters
 
 from fhir_mappings.codes import GoalTerm, InterviewVisibility, Section
-from fhir_mappings.model import ResourceGroup, Supporter, new_uid
-from plugin.sync.capabilities import CapabilityCache
+from fhir_mappings.model import ProgressScore, ResourceGroup, Supporter, new_uid
+from fhir_mappings.query import group_searches_by_patient
+from plugin.sync.capabilities import CapabilityCache, SqliteCapabilityStore
+from plugin.sync.caseload import load_caseload
 from plugin.sync.client import FhirClient
 from plugin.sync.outbox import SqliteOutbox
 from plugin.sync.repository import Activity, GroupRepository
 from smart_launch import SessionStore
+from tests.support.servers import free_port
 from tests.support.ui import launched
 
 SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -58,10 +76,14 @@ SIZES: dict[str, tuple[int, int, int, int]] = {
 }
 TODAY = date(2026, 3, 2)
 USER = "Practitioner/anna-de-vries"
+FHIR_JSON = {"Accept": "application/fhir+json"}
+_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
+)
 
 
 class Wire:
-    """Counts HTTP round trips and the time spent in them (the adapter's send: connect, send, wait, read)."""
+    """The time spent in HTTP round trips on the client side (the adapter's send: connect, send, wait, read)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -88,6 +110,71 @@ class Wire:
     def snapshot(self) -> tuple[int, float]:
         with self._lock:
             return self.count, self.seconds
+
+
+class LatencyProxy:
+    """A reverse proxy on a loopback port that counts requests and holds each one `latency` seconds."""
+
+    def __init__(self, upstream_base: str) -> None:
+        parts = urlsplit(upstream_base)
+        self.host, self.port_up, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self.upstream_base = upstream_base.rstrip("/")
+        self.latency = 0.0
+        self.count = 0
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="latency-proxy", daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def rebase(self, url: str) -> str:
+        return self.base + url[len(self.upstream_base) :] if url.startswith(self.upstream_base) else url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive with the app's pooled connections
+            disable_nagle_algorithm = True  # headers and body leave in two writes: no 40 ms delayed-ACK stall
+
+            def forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy._lock:
+                    proxy.count += 1
+                if proxy.latency:
+                    time.sleep(proxy.latency)
+                upstream = http.client.HTTPConnection(proxy.host, proxy.port_up, timeout=900)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send_response(answer.status)
+                    for key, value in answer.getheaders():
+                        if key.lower() not in _HOP:
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
 
 
 def build_group(patient: str, members: int, goals: int, agreements: int, meetings: int) -> ResourceGroup:
@@ -120,8 +207,12 @@ def build_group(patient: str, members: int, goals: int, agreements: int, meeting
     for m in range(meetings):
         when = start + timedelta(days=7 * (m + 1))
         meeting = g.plan_meeting(when, place_uid=place.uid)
-        for goal_uid in goal_uids:
-            g.score_progress(goal_uid, 1 + (m + len(goal_uid)) % 10, when + timedelta(minutes=30), meeting.uid)
+        for goal_uid in goal_uids:  # as score_progress records them, without its per-score search and sort
+            g.progress.append(
+                ProgressScore(
+                    new_uid(), goal_uid, when + timedelta(minutes=30), 1 + (m + len(goal_uid)) % 10, meeting.uid
+                )
+            )
         g.write_report(
             meeting.uid,
             sections={Section.SAMENVATTING: f"Bijeenkomst {m}."},
@@ -130,6 +221,8 @@ def build_group(patient: str, members: int, goals: int, agreements: int, meeting
             new_agreements=[],
             written=when + timedelta(hours=2),
         )
+    g.normalise_order()
+    g.check_invariants()
     return g
 
 
@@ -138,10 +231,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-@contextmanager
-def bench_patient(env: Any, size: str) -> Iterator[tuple[str, int]]:
-    """A new patient with a group of `size`, and the launch pointed at it."""
-    client = FhirClient(env.fhir_base)
+def new_patient(base: str, size: str) -> tuple[str, int]:
+    """A new patient with a group of `size` (written straight to the server, not through the proxy)."""
+    client = FhirClient(base)
     pid = client.create({"resourceType": "Patient", "name": [{"given": ["Bench"], "family": size}]}).json()["id"]
     repo = GroupRepository(
         client=client,
@@ -150,84 +242,262 @@ def bench_patient(env: Any, size: str) -> Iterator[tuple[str, int]]:
         outbox=SqliteOutbox(Path(tempfile.mkdtemp()) / "o.sqlite"),
         capabilities=CapabilityCache(),
     )
-    group = build_group(f"Patient/{pid}", *SIZES[size])
-    repo.start(group, Activity("Resourcegroep gestart", "CREATE"))
-    resources = len(repo.load().resources)
+    repo.start(build_group(f"Patient/{pid}", *SIZES[size]), Activity("Resourcegroep gestart", "CREATE"))
+    return pid, len(repo.load().resources)
+
+
+def point_launch(env: Any, *, iss: str, patient: str | None) -> None:
+    """The planted launch, on `iss` (the proxy) and `patient`."""
     sessions: SessionStore = env.app.extensions["session_store"]
     context = sessions.get_context(env.context_id)
     if context is None:
         raise RuntimeError("the planted launch is gone")
-    sessions.save_context(dataclasses.replace(context, patient=pid))
-    yield pid, resources
+    sessions.save_context(dataclasses.replace(context, iss=iss, patient=patient))
 
 
-def measure(wire: Wire, fn: Callable[[], Any]) -> tuple[float, float, int]:
-    """(app's CPU ms, app's own ms, round trips) of one call.
+def measure(wire: Wire, fn: Callable[[], Any]) -> tuple[float, float, float]:
+    """(app's CPU ms, app's own ms, wall ms) of one call.
 
     The app's own time is wall time minus the time inside HTTP round trips; its CPU time is the CPU of this
-    thread (the app's request runs here, the FHIR server in other threads), which other processes on a busy
-    machine do not inflate.
+    thread (the app's request runs here, the FHIR server and the proxy in other threads), which other
+    processes on a busy machine do not inflate.
     """
-    n0, s0 = wire.snapshot()
+    _, s0 = wire.snapshot()
     c0 = time.thread_time()
     t0 = time.perf_counter()
     fn()
     wall = time.perf_counter() - t0
     cpu = time.thread_time() - c0
-    n1, s1 = wire.snapshot()
-    return cpu * 1000, (wall - (s1 - s0)) * 1000, n1 - n0
+    _, s1 = wire.snapshot()
+    return cpu * 1000, (wall - (s1 - s0)) * 1000, wall * 1000
 
 
-def run_size(env: Any, wire: Wire, size: str, repeat: int) -> dict[str, float]:
+def counted(proxy: LatencyProxy, fn: Callable[[], Any]) -> int:
+    before = proxy.count
+    fn()
+    return proxy.count - before
+
+
+def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str) -> int:
+    """Read a group the way SMART apps usually do: a search per type (pages of 100 followed), then a read of the
+    patient, of every team member and of every place, one after the other. Answers the number of resources."""
+    found: dict[str, dict[str, Any]] = {}
+    for rtype, params in group_searches_by_patient(patient_id, 100):
+        page: dict[str, Any] | None = session.get(f"{proxy.base}/{rtype}", params=params, headers=FHIR_JSON).json()
+        while page is not None:
+            for entry in page.get("entry") or []:
+                res = entry.get("resource") or {}
+                found[f"{res.get('resourceType')}/{res.get('id')}"] = res
+            nxt = next((link["url"] for link in page.get("link") or [] if link.get("relation") == "next"), None)
+            page = session.get(proxy.rebase(nxt), headers=FHIR_JSON).json() if nxt else None
+    wanted = {f"Patient/{patient_id}"}
+    for res in list(found.values()):
+        if res.get("resourceType") == "CareTeam":
+            wanted |= {str((p.get("member") or {}).get("reference")) for p in res.get("participant") or []}
+        if res.get("resourceType") == "Appointment":
+            wanted |= {
+                str((p.get("actor") or {}).get("reference"))
+                for p in res.get("participant") or []
+                if str((p.get("actor") or {}).get("reference")).startswith("Location/")
+            }
+    for ref in sorted(r for r in wanted if "/" in r):
+        read = session.get(f"{proxy.base}/{ref}", headers=FHIR_JSON)
+        if read.ok:
+            found[ref] = read.json()
+    return len(found)
+
+
+def run_size(
+    env: Any, wire: Wire, proxy: LatencyProxy, size: str, pid: str, latency: float, repeat: int
+) -> dict[str, float]:
     out: dict[str, float] = {}
-    with bench_patient(env, size) as (pid, resources):
-        out["resources"] = resources
-        settings = env.app.extensions["resourcegroep"]
-        settings["capabilities"] = CapabilityCache()  # as after a start of the app
+    proxy.latency = latency
+    point_launch(env, iss=proxy.base, patient=pid)
+    settings = env.app.extensions["resourcegroep"]
+    store = SqliteCapabilityStore(Path(tempfile.mkdtemp()) / "capabilities.sqlite3")
 
-        def view() -> None:
-            r = env.get("/")
-            if r.status_code != 200:
-                raise RuntimeError(f"view answered {r.status_code}")
+    def view() -> None:
+        r = env.get("/")
+        if r.status_code != 200:
+            raise RuntimeError(f"view answered {r.status_code}")
 
-        out["requests, first view"] = measure(wire, view)[2]
-        out["requests, later view"] = measure(wire, view)[2]
-        measured = [measure(wire, view) for _ in range(repeat)]
-        views = [m[1] for m in measured]
-        out["view overhead p50 ms"] = statistics.median(views)
-        out["view overhead p90 ms"] = pct(views, 90)
-        out["view app CPU p50 ms"] = statistics.median(m[0] for m in measured)
+    settings["capabilities"] = CapabilityCache(store=store)  # a start with an empty capability store
+    out["requests, first view (empty store)"] = counted(proxy, view)
+    settings["capabilities"] = CapabilityCache(store=store)  # a restart: the store knows the server
+    out["requests, first view (warm store)"] = counted(proxy, view)
+    out["requests, later view"] = counted(proxy, view)
+    measured = [measure(wire, view) for _ in range(repeat)]
+    views = [m[1] for m in measured]
+    out["view overhead p50 ms"] = statistics.median(views)
+    out["view overhead p90 ms"] = pct(views, 90)
+    out["view app CPU p50 ms"] = statistics.median(m[0] for m in measured)
+    out["view wall p50 ms"] = statistics.median(m[2] for m in measured)
 
-        repo = GroupRepository(
-            client=FhirClient(env.fhir_base),
-            patient_id=pid,
-            user=USER,
-            outbox=SqliteOutbox(Path(tempfile.mkdtemp()) / "o.sqlite"),
-            capabilities=settings["capabilities"],
-        )
+    repo = GroupRepository(
+        client=FhirClient(proxy.base),
+        patient_id=pid,
+        user=USER,
+        outbox=SqliteOutbox(Path(tempfile.mkdtemp()) / "o.sqlite"),
+        capabilities=settings["capabilities"],
+    )
+    naive = requests.Session()
+    ours_ms, naive_ms = [], []
+    naive_requests = 0
+    for _ in range(max(3, repeat // 2)):  # interleaved: one of ours, one naive
+        t0 = time.perf_counter()
+        repo.load()
+        ours_ms.append((time.perf_counter() - t0) * 1000)
+        before = proxy.count
+        t0 = time.perf_counter()
+        naive_load(proxy, naive, pid)
+        naive_ms.append((time.perf_counter() - t0) * 1000)
+        naive_requests = proxy.count - before
+    out["load wall p50 ms, ours"] = statistics.median(ours_ms)
+    out["load wall p50 ms, naive"] = statistics.median(naive_ms)
+    out["requests, naive load"] = naive_requests
+    out["naive / ours (load wall)"] = statistics.median(naive_ms) / statistics.median(ours_ms)
+
+    loaded = repo.load()
+    goal_uid = loaded.group.goals[0].uid  # type: ignore[union-attr]
+
+    def save_only() -> None:
+        repo.save(loaded, lambda g: g.add_goal_note(goal_uid, "bench", datetime.now(UTC)), "notitie")
+
+    saves, save_cpu = [], []
+    for _ in range(max(3, repeat // 2)):
+        cpu, own, _ = measure(wire, save_only)
+        saves.append(own)
+        save_cpu.append(cpu)
         loaded = repo.load()
-        goal_uid = loaded.group.goals[0].uid  # type: ignore[union-attr]
-
-        def save_only() -> None:
-            repo.save(loaded, lambda g: g.add_goal_note(goal_uid, "bench", datetime.now(UTC)), "notitie")
-
-        saves, save_cpu = [], []
-        for _ in range(max(3, repeat // 2)):
-            cpu, own, _ = measure(wire, save_only)
-            saves.append(own)
-            save_cpu.append(cpu)
-            loaded = repo.load()
-        out["save overhead p50 ms"] = statistics.median(saves)
-        out["save overhead p90 ms"] = pct(saves, 90)
-        out["save app CPU p50 ms"] = statistics.median(save_cpu)
-    out["peak RSS MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["save overhead p50 ms"] = statistics.median(saves)
+    out["save overhead p90 ms"] = pct(saves, 90)
+    out["save app CPU p50 ms"] = statistics.median(save_cpu)
+    out["peak RSS MB, bench process"] = peak_rss_mb()
     return out
 
 
+def run_caseload(wire: Wire, proxy: LatencyProxy, latency: float, repeat: int) -> dict[str, float]:
+    proxy.latency = latency
+    client = FhirClient(proxy.base)
+    times, rows = [], 0
+    before = proxy.count
+    load_caseload(client, USER)
+    requests_ = proxy.count - before
+    for _ in range(repeat):
+        _, own, _ = measure(wire, lambda: load_caseload(client, USER))
+        times.append(own)
+    rows = len(load_caseload(client, USER))
+    return {"caseload rows": rows, "caseload requests": requests_, "caseload overhead p50 ms": statistics.median(times)}
+
+
+# ---------------------------------------------------------------------- the worker-like child process
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss it does not inherit the parent's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
+    """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
+    notes; prints the peak RSS after each part as JSON."""
+    from plugin.app import create_app
+    from plugin.config import AppConfig
+    from plugin.session_store import CREATED
+    from smart_launch import EhrRegistration, LaunchContext
+    from tests.support.ui import SECRET, WRITE_SCOPES
+
+    logging.disable(logging.WARNING)
+    tmp = Path(tempfile.mkdtemp())
+    config = AppConfig(
+        public_base_url="http://app.test",
+        secret_key=SECRET,
+        ehrs=(EhrRegistration(name="sandbox", iss=base, client_id="resourcegroep", title="Sandbox EPD"),),
+        session_cookie_secure=False,
+        session_cookie_samesite="Lax",
+        outbox_db=str(tmp / "outbox.sqlite3"),
+    )
+    app = create_app(config)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    sessions: SessionStore = app.extensions["session_store"]
+    sid = secrets.token_urlsafe(32)
+    sessions.save_session(sid, {"since": 1, CREATED: time.time()}, time.time() + 3600)
+    client.set_cookie("rg_session", sid, domain="localhost")
+    now = time.time()
+    context = LaunchContext(
+        context_id=secrets.token_urlsafe(16),
+        session_id=sid,
+        ehr_name="sandbox",
+        iss=base,
+        client_id="resourcegroep",
+        launch_kind="ehr",
+        access_token="not-checked-by-the-test-store",  # noqa: S106 - the bench's store checks no token
+        token_type="Bearer",  # noqa: S106 - a token kind, no secret
+        expires_at=now + 3600,
+        granted_scopes=WRITE_SCOPES,
+        created_at=now,
+        ends_at=now + 8 * 3600,
+        patient=patient_id,
+        fhir_user=USER,
+        need_patient_banner=True,
+    )
+    sessions.save_context(context)
+    result: dict[str, float] = {"start": peak_rss_mb()}
+    for _ in range(views):
+        r = client.get(f"/c/{context.context_id}/")
+        if r.status_code != 200:
+            raise RuntimeError(f"view answered {r.status_code}")
+    result["views"] = peak_rss_mb()
+    repo = GroupRepository(
+        client=FhirClient(base),
+        patient_id=patient_id,
+        user=USER,
+        outbox=SqliteOutbox(tmp / "o.sqlite"),
+        capabilities=app.extensions["resourcegroep"]["capabilities"],
+    )
+    for _ in range(saves):
+        loaded = repo.load()
+        repo.save(loaded, _note_on_first_goal, "notitie")
+    result["saves"] = peak_rss_mb()
+    print(json.dumps(result))
+    return 0
+
+
+def _note_on_first_goal(group: ResourceGroup) -> None:
+    group.add_goal_note(group.goals[0].uid, "bench", datetime.now(UTC))
+
+
+def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
+    proxy.latency = 0.0
+    command = [sys.executable, __file__, "--worker", proxy.base, pid]
+    if read_timeout is not None:
+        command += ["--read-timeout", str(read_timeout)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
+    if done.returncode != 0:
+        print(f"# worker failed: {done.stderr[-2000:]}", file=sys.stderr)
+        return {}
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "worker peak RSS MB, started": found["start"],
+        "worker peak RSS MB, after 3 views": found["views"],
+        "worker peak RSS MB, after 2 saves": found["saves"],
+    }
+
+
+# ---------------------------------------------------------------------- main
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="typical,large")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--latency", default="0,20", help="milliseconds the proxy adds per request, comma separated")
+    parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument("--no-worker", action="store_true", help="skip the worker-like child process (its RSS)")
+    parser.add_argument("--worker", nargs=2, metavar=("BASE", "PATIENT"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--read-timeout",
         type=float,
@@ -240,22 +510,43 @@ def main() -> int:
         defaults = dict(FhirClient.__init__.__kwdefaults__ or {})
         defaults["read_timeout"] = args.read_timeout
         FhirClient.__init__.__kwdefaults__ = defaults  # every client made from here on, the app's too
+    if args.worker:
+        return worker_main(args.worker[0], args.worker[1], views=3, saves=2)
     logging.basicConfig(level=logging.ERROR)
     logging.disable(logging.WARNING)
     wire = Wire()
     wire.install()
     sizes = [s for s in args.sizes.split(",") if s]
+    latencies = [float(x) for x in args.latency.split(",") if x]
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp, launched(Path(tmp), seed=False, patient="none") as env:
-        for size in sizes:
-            t0 = time.perf_counter()
-            results[size] = run_size(env, wire, size, args.repeat)
-            print(f"# {size}: measured in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    keys = list(next(iter(results.values())))
+        base = env.fhir_base
+        proxy = LatencyProxy(base)
+        try:
+            for size in sizes:
+                t0 = time.perf_counter()
+                pid, resources = new_patient(base, size)
+                for latency in latencies:
+                    column = f"{size} {latency:g}ms"
+                    results[column] = {"resources": resources}
+                    results[column].update(run_size(env, wire, proxy, size, pid, latency / 1000, args.repeat))
+                if not args.no_worker:
+                    results[f"{size} {latencies[0]:g}ms"].update(worker_rss(proxy, pid, args.read_timeout))
+                print(f"# {size}: measured in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            for latency in latencies:
+                results[f"caseload {latency:g}ms"] = run_caseload(wire, proxy, latency / 1000, args.repeat)
+        finally:
+            proxy.stop()
+    keys: list[str] = []
+    for found in results.values():
+        keys += [k for k in found if k not in keys]
     width = max(len(k) for k in keys)
-    print(f"{'':{width}}" + "".join(f"  {s:>10}" for s in sizes))
+    columns = list(results)
+    cw = max(12, *(len(c) for c in columns))
+    print(f"{'':{width}}" + "".join(f"  {c:>{cw}}" for c in columns))
     for key in keys:
-        print(f"{key:{width}}" + "".join(f"  {results[s][key]:10.1f}" for s in sizes))
+        cells = (f"{results[c][key]:{cw}.1f}" if key in results[c] else f"{'':{cw}}" for c in columns)
+        print(f"{key:{width}}" + "".join(f"  {cell}" for cell in cells))
     return 0
 
 

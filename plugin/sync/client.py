@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 import requests.adapters
 
@@ -94,6 +95,8 @@ class FhirResponse:
     body: JsonDict | None
     headers: Mapping[str, str] = field(default_factory=dict)
     url: str = ""
+    # The body as received (the compartment check of a load scans it once instead of walking every resource).
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def etag(self) -> str | None:
@@ -398,7 +401,7 @@ class FhirClient:
         """Send one logical request: retries (if idempotent), one token refresh on 401, typed errors."""
         url = self.url_for(path_or_url)
         target = self._log_target(method, url, params)
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() if body is not None else None
+        data = _dump_body(body) if body is not None else None
         attempt = 0
         refreshed = False
         started = self._clock()
@@ -464,7 +467,7 @@ class FhirClient:
                 )
             if status >= 400:
                 raise self._error(method, url, target, status, parsed, permission)
-            return FhirResponse(status=status, body=parsed, headers=dict(resp.headers), url=url)
+            return FhirResponse(status=status, body=parsed, headers=dict(resp.headers), url=url, raw=resp.content)
 
     def entry_error(self, method: str, url: str, response: JsonDict, what: str | None = None) -> SyncError:
         """The typed error for a failed entry of a batch-response (``response`` = the entry's ``response``).
@@ -548,13 +551,29 @@ def _single_interaction(scope: str) -> str | None:
 
 
 def _parse_body(resp: requests.Response) -> JsonDict | None:
+    """The JSON body, parsed once from the bytes (orjson: faster, and its keys are shared); what orjson refuses and
+    the standard parser takes (NaN, a body in another declared charset) is parsed by the latter. Unlike the standard
+    parser, orjson reads an integer beyond 64 bits as a float (FHIR's integers are 32-bit; decimals were floats
+    before too)."""
     if not resp.content:
         return None
     try:
-        parsed = resp.json()
-    except ValueError:
-        return None
+        parsed = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = resp.json()
+        except ValueError:
+            return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def _dump_body(body: JsonDict) -> bytes:
+    """A request body as compact UTF-8 JSON (orjson; the standard encoder for what orjson does not take, e.g. an
+    integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def parse_retry_after(value: str | None, clock: Callable[[], float] = time.time) -> float | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, g, request
+from flask import Flask, g, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -39,9 +40,19 @@ def form_keys() -> Markup:
     )
 
 
+def icon_src(name: str) -> str:
+    """The address of the icon `static/icons/<name>.svg`: `url_for` once per request (a long page shows a few
+    hundred icons, and every `url_for` runs the app's URL defaults), the icon's name appended."""
+    base = g.get("icon_base")
+    if base is None:
+        base = g.icon_base = url_for("static", filename="icons/")
+    return f"{base}{quote(name)}.svg"
+
+
 def init_page_context(app: Flask) -> None:
     """Register the template helpers."""
     app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
+    app.jinja_env.globals["icon_src"] = icon_src
 
     @app.context_processor
     def page_helpers() -> dict[str, Any]:

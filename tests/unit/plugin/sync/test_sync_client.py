@@ -324,9 +324,9 @@ def test_status_and_outcome_map_to_typed_errors(
 @pytest.mark.parametrize(
     "call,permission,phrase",
     [
-        (lambda c: c.read("Goal", "g1"), "patient/Goal.r", "u mag doelen niet inzien"),
-        (lambda c: c.search("Task", {"patient": "p"}), "patient/Task.s", "u mag afspraken niet zoeken"),
-        (lambda c: c.create({"resourceType": "Goal"}), "patient/Goal.c", "u mag doelen niet aanmaken"),
+        (lambda c: c.read("Goal", "g1"), "patient/Goal.r", "de app mag doelen niet inzien"),
+        (lambda c: c.search("Task", {"patient": "p"}), "patient/Task.s", "de app mag afspraken niet zoeken"),
+        (lambda c: c.create({"resourceType": "Goal"}), "patient/Goal.c", "de app mag doelen niet aanmaken"),
         (lambda c: c.update({"resourceType": "CareTeam", "id": "t"}), "patient/CareTeam.u", "niet wijzigen"),
     ],
 )
@@ -431,3 +431,30 @@ def test_logs_carry_no_token_and_no_query_values(
     text = caplog.text
     assert "GET /Goal?description,patient" in text
     assert "secret-token" not in text and "bang voor" not in text and "p1" not in text
+
+
+# ---------------------------------------------------------------- parsing once, from the bytes
+
+
+def test_the_body_is_parsed_from_the_bytes_and_kept_as_received(rsps: responses.RequestsMock, sleeps: Sleeps) -> None:
+    text = '{"resourceType":"Goal","id":"g1","note":[{"text":"Daniëlle"}]}'.encode()
+    rsps.get(f"{BASE}/Goal/g1", body=text, content_type="application/fhir+json")
+    resp = make(sleeps).read("Goal", "g1")
+    assert resp.body == {"resourceType": "Goal", "id": "g1", "note": [{"text": "Daniëlle"}]}
+    assert resp.raw == text
+
+
+def test_what_the_fast_parser_refuses_is_read_by_the_standard_one(rsps: responses.RequestsMock, sleeps: Sleeps) -> None:
+    rsps.get(f"{BASE}/Observation/o1", body=b'{"resourceType":"Observation","id":"o1","valueQuantity":{"value":NaN}}')
+    resp = make(sleeps).read("Observation", "o1")
+    assert resp.body is not None and resp.body["id"] == "o1"
+
+
+def test_a_body_orjson_cannot_write_is_written_by_the_standard_encoder(
+    rsps: responses.RequestsMock, sleeps: Sleeps
+) -> None:
+    rsps.post(f"{BASE}/Observation", json={"resourceType": "Observation", "id": "o1"}, status=201)
+    make(sleeps).create({"resourceType": "Observation", "valueInteger": 2**70, "note": [{"text": "één"}]})
+    sent = rsps.calls[0].request.body
+    assert json.loads(sent) == {"resourceType": "Observation", "valueInteger": 2**70, "note": [{"text": "één"}]}
+    assert "één".encode() in sent  # UTF-8, not escaped

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from fhir_mappings.codes import GoalTerm
+from fhir_mappings.codes import GoalTerm, MeetingStatus
 from fhir_mappings.model import ResourceGroup
 from plugin.sync import repository
 from plugin.sync.errors import CompartmentViolation
@@ -188,3 +188,28 @@ def test_the_copy_keeps_shared_objects_shared_and_copies_sets_and_dicts() -> Non
     assert twin.report is not None and meeting.report is not None
     twin.report.sections.clear()
     assert meeting.report.sections
+
+
+def test_a_score_corrected_at_the_same_meeting_is_saved_and_the_loaded_scores_stay_as_read(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """The copy shares the (frozen) scores with the loaded group: a correction replaces one, never changes it."""
+    group = full_group()
+    meeting = next(m for m in group.meetings if m.status is MeetingStatus.FULFILLED)
+    goal = group.goals[0]
+    group.score_progress(goal.uid, 4, meeting.start, meeting.uid)
+    rsps.get(f"{BASE}/CarePlan", json=searchset(served(group)))
+    repo = make_repo(tmp_path)
+    repo.check_scope = True
+    loaded = repo.load()
+    assert loaded.group is not None
+    as_read = list(loaded.group.progress)
+    score = next(p for p in as_read if p.meeting_uid == meeting.uid and p.goal_uid == goal.uid)
+    rsps.add_callback(responses.POST, BASE, callback=transaction_ok)
+    saved = repo.save(loaded, lambda g: g.score_progress(goal.uid, 9, meeting.start, meeting.uid), "Cijfer")
+    assert saved.saved
+    assert sent(rsps) == [f"PUT {loaded.index.ref(score.uid)}", "POST Provenance"]
+    assert [p.score for p in loaded.group.progress] == [p.score for p in as_read] and score.score == 4
+    shared = [a is b for a, b in zip(as_read, saved.group.progress, strict=True)]
+    assert shared.count(False) == 1  # every other score is the same object, not a copy
