@@ -85,7 +85,7 @@ _AREA_WORDS = (
 )
 _ROLES: dict[str, object] = {
     Role.REGISSEUR.value: _l("director"),
-    Role.REGIEONDERSTEUNER.value: _l("direction supporter"),
+    Role.REGIEONDERSTEUNER.value: _l("recovery coordinator"),
     Role.MEMBER.value: _l("member"),
     Role.NOMINEE.value: _l("nominee"),
     Role.CARE_PROFESSIONAL.value: _l("other care professional"),

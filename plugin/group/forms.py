@@ -44,7 +44,7 @@ class TakeOverForm(BaseForm):
         _l("Why do you take over the group?"),
         limit=MAX_REASON,
         description=_l(
-            "For example: the direction supporter has left the clinic. The reason is kept in the patient's record."
+            "For example: the recovery coordinator has left the clinic. The reason is kept in the patient's record."
         ),
     )
 
@@ -90,7 +90,7 @@ class PauseOrEndForm(BaseForm):
     )
     reason = area_field(
         _l("Why do you want this?"),
-        description=_l("Your direction supporter reads this and talks it over with you."),
+        description=_l("Your recovery coordinator reads this and talks it over with you."),
     )
 
     def offer(self, kinds: tuple[WishKind, ...]) -> None:

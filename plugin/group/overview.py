@@ -118,6 +118,17 @@ def attention_for(group: ResourceGroup, actor: Actor, now: datetime) -> list[Att
 WORKING_GOALS = frozenset({GoalLifecycle.PROPOSED, GoalLifecycle.ACCEPTED, GoalLifecycle.ACTIVE})
 
 
+def scores_by_goal(group: ResourceGroup) -> dict[str, list[ProgressScore]]:
+    """Every goal's scores, oldest first, in one pass over the scores (`ResourceGroup.progress_for` of each goal
+    walks all scores of the group once per goal)."""
+    found: dict[str, list[ProgressScore]] = {goal.uid: [] for goal in group.goals}
+    for score in group.progress:
+        found.setdefault(score.goal_uid, []).append(score)
+    for scores in found.values():
+        scores.sort(key=lambda p: p.when)
+    return found
+
+
 def scored_since(group: ResourceGroup, goal: Goal, last: Meeting | None) -> bool:
     """Whether the goal has a score given after the last meeting began, other than at that meeting (any score
     at all when no meeting was held yet)."""

@@ -42,6 +42,7 @@ from plugin.group.overview import (
     listed_agreements,
     name_of,
     patient_input,
+    scores_by_goal,
     timeline,
     waiting_for_patient,
 )
@@ -144,10 +145,12 @@ def overview(context_id: str) -> Any:
     last = group.last_held_meeting()
     changeable = can_change(group)
     agreements = listed_agreements(group, actor)
+    scores = scores_by_goal(group)
     return render_template(
         "group/overview.html",
         glance=glance(group, moment, agreements),
-        sparklines={goal.uid: sparkline_for(goal, group.progress_for(goal.uid)) for goal in group.goals},
+        sparklines={goal.uid: sparkline_for(goal, scores[goal.uid]) for goal in group.goals},
+        last_scores={uid: found[-1] for uid, found in scores.items() if found},
         patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
         patient_name=first_name(name_of(group, group.patient)),
         may_take_up=page.may(Action.TAKE_UP_INPUT) and changeable,
@@ -342,7 +345,7 @@ def take_over(context_id: str) -> Any:
                     uow, key, reason=reason, display=service.display_name(uow.user), today=today()
                 ),
                 form=form,
-                saved_message=gettext("You are now the direction supporter of this group."),
+                saved_message=gettext("You are now the recovery coordinator of this group."),
             )
             if outcome.done:
                 return outcome.redirect(url_for("group.overview"))
@@ -581,7 +584,7 @@ def meeting_wish(context_id: str) -> Any:
                     uow, key, now=now(), place=place, chair=chair, theme=theme, text=text
                 ),
                 form=form,
-                saved_message=gettext("Thank you. Your direction supporter will read your wishes."),
+                saved_message=gettext("Thank you. Your recovery coordinator will read your wishes."),
             )
             if outcome.done:
                 return outcome.redirect(url_for("group.overview"))
@@ -609,7 +612,7 @@ def pause_or_end(context_id: str) -> Any:
                 lambda uow, key: wish_services.ask_pause_or_end(uow, key, kind=kind, text=reason, now=now()),
                 form=form,
                 saved_message=gettext(
-                    "Your question has been sent. Your direction supporter will talk it over with you."
+                    "Your question has been sent. Your recovery coordinator will talk it over with you."
                 ),
             )
             if outcome.done:

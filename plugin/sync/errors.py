@@ -104,7 +104,7 @@ class BadRequest(SyncError):
     """The server refused the request as malformed (400)."""
 
     default_user_message = (
-        "Het EPD heeft de gegevens niet aangenomen. Controleer wat u heeft ingevuld en probeer het opnieuw."
+        "Het EPD heeft de gegevens niet aangenomen. Kijk of alles goed is ingevuld en probeer het opnieuw."
     )
     default_user_message_en = "The EHR did not accept the data. Please check what you entered and try again."
 
@@ -119,8 +119,10 @@ class Invalid(BadRequest):
 class Unauthorized(SyncError):
     """The token was refused even after one refresh: the user must launch the app again from the EHR."""
 
-    default_user_message = "Uw sessie is verlopen. Open de resourcegroep opnieuw vanuit het EPD."
-    default_user_message_en = "Your session has expired. Please open the resource group again from the EHR."
+    default_user_message = "De sessie is verlopen. Open de resourcegroep opnieuw vanuit het EPD of het portaal."
+    default_user_message_en = (
+        "Your session has expired. Please open the resource group again from the EHR or the portal."
+    )
 
 
 class Forbidden(SyncError):
@@ -149,11 +151,11 @@ def _forbidden_messages(permission: str, resource_type: str | None, interaction:
         noun_nl = _TYPE_NOUNS_NL.get(resource_type, resource_type)
         noun_en = _TYPE_NOUNS_EN.get(resource_type, resource_type)
         nl = (
-            f"Geen toegang: u mag {noun_nl} niet {scope[1]}. "
+            f"Geen toegang: de app mag {noun_nl} niet {scope[1]}. "
             f"Hiervoor is het recht '{permission}' nodig. Vraag dit aan de beheerder van het EPD."
         )
         en = (
-            f"No access: you may not {scope[2]} {noun_en}. "
+            f"No access: the app may not {scope[2]} {noun_en}. "
             f"This needs the permission '{permission}'. Ask the EHR administrator for it."
         )
         return nl, en
@@ -180,7 +182,8 @@ class Conflict(SyncError):
     """A real conflict: two edits of the same element. Carries both versions so the UI can show them."""
 
     default_user_message = (
-        "Iemand anders heeft dit net ook gewijzigd. Kies welke tekst u wilt bewaren. Uw tekst is niet verloren."
+        "Iemand anders heeft dit net ook gewijzigd. Kies welke tekst bewaard blijft. "
+        "De ingevulde tekst is niet verloren."
     )
     default_user_message_en = (
         "Someone else has just changed this as well. Choose which text to keep. Your text is not lost."

@@ -40,6 +40,7 @@ from plugin.i18n import current_language
 from plugin.services.submissions import SUBMISSION_KEY, StillRunning
 from plugin.services.uow import Done, UnitOfWork
 from plugin.sync.errors import Conflict, SyncError
+from plugin.web.person_word import clinic_words
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,10 +100,10 @@ def can_change(group: ResourceGroup) -> bool:
 def user_message(error: ResourcegroepError | SyncError) -> str:
     """The error's message in the page's language."""
     if isinstance(error, SyncError):
-        return error.user_message_en if current_language() == "en" else error.user_message
+        return error.user_message_en if current_language() == "en" else clinic_words(error.user_message)
     if current_language() == "en":
         return gettext("This cannot be done: %(reason)s", reason=error.log_message)
-    return error.user_message
+    return clinic_words(error.user_message)
 
 
 def conflict_texts(conflict: Conflict) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_babel import format_date, format_datetime, format_time
 
 from plugin.web.forms import AMSTERDAM
+from plugin.web.person_word import init_person_word
 
 
 def long_date(value: date | datetime | None) -> str:
@@ -41,7 +42,10 @@ def clock(value: datetime | None) -> str:
 
 
 def init_format(app: Flask) -> None:
-    """Register the filters: `|long_date`, `|date_time`, `|weekday_date_time`, `|clock`."""
+    """Register the filters: `|long_date`, `|date_time`, `|weekday_date_time`, `|clock`; and the clinic's word."""
     app.jinja_env.filters.update(
         long_date=long_date, date_time=date_time, weekday_date_time=weekday_date_time, clock=clock
     )
+    config = app.config.get("RESOURCEGROEP")
+    if config is not None:  # the clinic's "patiënt" or "cliënt" in every Dutch text
+        init_person_word(app, config.person_word)

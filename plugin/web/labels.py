@@ -1,6 +1,7 @@
 """Words the pages use for the domain's codes (msgids in English; Dutch by Babel: the words of RACT).
 
-One place for every label, so the same code reads the same on every page.
+One place for every label, so the same code reads the same on every page. The Dutch label of a product code
+is its CodeSystem display (fhir_mappings/codesystems), with a small first letter; tests/unit/language holds that.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ _PAIRS: list[tuple[Enum, object]] = [
     (GroupStatus.ACTIVE, _l("active")),
     (GroupStatus.ON_HOLD, _l("paused")),
     (GroupStatus.ENDED, _l("ended")),
-    (MemberRole.REGISSEUR, _l("director (the patient)")),
-    (MemberRole.REGIEONDERSTEUNER, _l("direction supporter")),
+    (MemberRole.REGISSEUR, _l("director")),
+    (MemberRole.REGIEONDERSTEUNER, _l("recovery coordinator")),
     (MemberRole.LID, _l("member")),
     (NominationState.GENOMINEERD, _l("nominated")),
     (NominationState.GESPREK_GEPLAND, _l("interview planned")),
@@ -52,7 +53,7 @@ _PAIRS: list[tuple[Enum, object]] = [
     (LifeArea.SPORT, _l("sport and exercise")),
     (LifeArea.GELD, _l("money")),
     (LifeArea.CONTACT, _l("contact with others")),
-    (LifeArea.GEVOEL, _l("health and how I feel")),
+    (LifeArea.GEVOEL, _l("health and feelings")),
     (LifeArea.ANDERS, _l("something else")),
     (GoalTerm.KORT, _l("short term")),
     (GoalTerm.LANG, _l("long term")),
@@ -62,8 +63,8 @@ _PAIRS: list[tuple[Enum, object]] = [
     (MeetingTheme.ANDERS, _l("another theme")),
     (Section.VERWACHTINGEN, _l("Expectations")),
     (Section.INZET, _l("Commitment")),
-    (Section.RELATIE, _l("Relationship with the patient")),
-    (Section.BIJDRAGE, _l("What they can contribute")),
+    (Section.RELATIE, _l("Relationship and history")),
+    (Section.BIJDRAGE, _l("Contribution to the goals")),
     (Section.SAMENVATTING, _l("What was discussed")),
     (Section.BESLUITEN, _l("Decisions")),
     (Section.OVERIG, _l("Other")),
@@ -80,7 +81,7 @@ _PAIRS: list[tuple[Enum, object]] = [
     (AgreementStatus.ACCEPTED, _l("accepted")),
     (AgreementStatus.IN_PROGRESS, _l("in progress")),
     (AgreementStatus.COMPLETED, _l("done")),
-    (AgreementStatus.CANCELLED, _l("cancelled")),
+    (AgreementStatus.CANCELLED, _l("not going ahead")),
     (MeetingStatus.PROPOSED, _l("planned")),
     (MeetingStatus.BOOKED, _l("invitations sent")),
     (MeetingStatus.FULFILLED, _l("held")),

@@ -43,8 +43,8 @@ PRACTITIONER_NOMINEE = ("Smit", "Practitioner/lotte-smit", "Lotte Smit")
 INTERVIEW = {
     "Expectations": "Wil weten hoe het met Daan gaat",
     "Commitment": "Eens per drie maanden, en tussendoor bellen",
-    "Relationship with the patient": "Kent Daan al lang",
-    "What they can contribute": "Helpt met formulieren en koken",
+    "Relationship and history": "Kent Daan al lang",
+    "Contribution to the goals": "Helpt met formulieren en koken",
 }
 AGREEMENTS = (f"Samen het formulier invullen {HOSTILE}", "Drie vacatures opzoeken")
 REPORT_SUMMARY = f"Goede start. {HOSTILE}"

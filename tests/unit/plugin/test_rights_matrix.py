@@ -3,7 +3,7 @@
 The expectations come from the one rights table (`fhir_mappings.rights.RIGHTS` through `require`), never from
 what the app happens to do:
 
-- POST: a refused request answers 403 ("Dit is niet voor jouw rol") and leaves the sandbox store exactly as it
+- POST: a refused request answers 403 ("Niet voor deze rol") and leaves the sandbox store exactly as it
   was (every (type, id, version) of its history table); an allowed one answers 303 and writes one save whose
   Provenance names the activity. Every POST route of the URL map must have an entry in `CASES`
   (`test_every_post_route_has_a_case`), so a new route cannot slip past the matrix.
@@ -63,7 +63,7 @@ WISH_TEXT = "Graag in het park als het mooi weer is"
 PAUSE_REASON = "Ik ga drie maanden op reis"
 PROPOSED_GOAL = "Elke week een keer koken voor vrienden"
 
-REFUSED_TITLE = "Dit is niet voor jouw rol"  # the 403 page of a NotAllowed
+REFUSED_TITLE = "Niet voor deze rol"  # the 403 page of a NotAllowed
 
 
 # ------------------------------------------------------------------------------------------------ who acts

@@ -118,7 +118,7 @@ def test_audit_events_go_to_a_fhir_server_that_takes_them_and_the_page_reads_the
         assert sorted(r.app_action for r in events if r is not None) == ["add_goal", "view_goals"]
         assert trail.log.records() == []  # the server took them all
         html = text(env.get("/inzage"))
-        assert "bekeken: doelen" in html and "veranderd: doelen" in html
+        assert "bekeken: doelen" in html and "gewijzigd: doelen" in html
 
 
 def test_an_ehr_outage_on_a_page_is_a_dutch_503_not_a_crash_and_is_recorded_as_failed(
@@ -133,7 +133,7 @@ def test_an_ehr_outage_on_a_page_is_a_dutch_503_not_a_crash_and_is_recorded_as_f
         page = env.get("/doelen")
         assert page.status_code == 503
         html = text(page)
-        assert "Het EPD is nu niet bereikbaar" in html and "Er is niets veranderd" in html
+        assert "Het EPD is nu niet bereikbaar" in html and "Er is niets gewijzigd" in html
         monkeypatch.undo()
         env.get("/doelen")
         assert [(r.app_action, r.outcome) for r in records(env)] == [

@@ -70,7 +70,7 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         assert 'role="img"' in html and "Voortgang van het doel: Zelfstandig wonen" in html
         assert html.count('class="chart-point"') == 2 and "<caption>Cijfers voor de voortgang</caption>" in html
         assert "Inschrijving woningnet loopt" in html and "Cijfer voor de voortgang geven" in html
-        assert "Doel veranderen" in html and html.count("<h1") == 1
+        assert "Doel wijzigen" in html and html.count("<h1") == 1
         assert env.get("/doelen/nieuw?stap_van=" + house).status_code == 200
         assert f'<option selected value="{house}">' in text(env.get("/doelen/nieuw?stap_van=" + house))
         assert env.get("/doelen/geen-doel").status_code == 404
@@ -316,7 +316,7 @@ def test_the_patient_adds_goals_notes_and_scores_herself(tmp_path: Path) -> None
 
         detail = text(env.get(f"/doelen/{uid}"))
         assert (
-            "Doel veranderen" in detail and "Cijfer voor de voortgang geven" in detail and "Notitie toevoegen" in detail
+            "Doel wijzigen" in detail and "Cijfer voor de voortgang geven" in detail and "Notitie toevoegen" in detail
         )
         noted = env.post(f"/doelen/{uid}/notitie", {"note": "Zwembad De Wedde gevonden"})
         assert noted.status_code == 303, text(noted)

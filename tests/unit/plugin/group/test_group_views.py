@@ -145,7 +145,7 @@ def test_a_launch_without_a_patient_shows_the_caseload(tmp_path: Path) -> None:
         assert "Eva Visser" in text(env.get("/caseload?ended=1"))
     with launched(tmp_path, patient=None, user="Patient/sanne-bakker", scopes=user_scopes) as env:
         refused = env.get("/caseload")
-        assert refused.status_code == 403 and "zorgverleners" in text(refused)
+        assert refused.status_code == 403 and "behandelaars" in text(refused)
 
 
 # ---------------------------------------------------------------------- who is acting

@@ -345,7 +345,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         # A new agreement with a date that has passed is asked about first; nothing is saved yet.
         asked = env.post(url, {**data, "attended": [people["Ans Bakker"]], "agreements-0-due": "01-01-2020"})
         assert asked.status_code == 422
-        assert "Deze datum is al voorbij. Wil je het toch vastleggen?" in text(asked)
+        assert "Deze datum is al voorbij. Toch vastleggen?" in text(asked)
         assert 'name="agreements-0-due-past"' in text(asked) and 'value="01-01-2020"' in text(asked)
         assert communications(env, "verslag", planned["id"]) == []
 
@@ -471,7 +471,7 @@ def test_read_only_launch_shows_without_forms_and_refuses_posts(tmp_path: Path) 
         ):
             refused = env.post(path, data)
             assert refused.status_code == 403, path
-            assert "Deze groep is hier alleen te bekijken, niet te veranderen." in text(refused)
+            assert "Deze groep is hier alleen te bekijken, niet te wijzigen." in text(refused)
         assert communications(env, "verslag", planned["id"]) == []
         assert communications(env, "agenda", planned["id"]) == []
 

@@ -14,7 +14,7 @@ from tests.support.ui import LaunchedApp, launched
 
 AMS = ZoneInfo("Europe/Amsterdam")
 MOHAMMED = {"patient": "mohammed-el-amrani", "user": "Practitioner/bram-jansen"}
-QUESTION = "Deze datum is al voorbij. Wil je het toch vastleggen?"
+QUESTION = "Deze datum is al voorbij. Toch vastleggen?"
 
 
 def text(response: Any) -> str:
