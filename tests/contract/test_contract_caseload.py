@@ -25,6 +25,7 @@ import pytest
 from fhir_mappings.codes import (
     CS_ARTIFACT,
     CS_MEMBER_ROLE,
+    IDENTIFIER_SYSTEM,
     AgreementStatus,
     Artifact,
     GroupStatus,
@@ -235,6 +236,7 @@ def seed_caseload(fhir: Fhir, patients: int = PATIENTS, per_transaction: int = G
                 "resource": {
                     "resourceType": "CareTeam",
                     "status": "active",
+                    "identifier": [{"system": IDENTIFIER_SYSTEM, "value": str(uuid.uuid4())}],
                     "category": [team_code],
                     "name": "Verkeerd team",
                     "subject": {"reference": seeded.patients[0]},
