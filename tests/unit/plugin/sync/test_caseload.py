@@ -19,6 +19,7 @@ from fhir_mappings.codes import (
     CS_NOMINATION_STATE,
     EXT_MEMBER_KEY,
     EXT_NOMINATION_STATE,
+    IDENTIFIER_SYSTEM,
     GroupStatus,
     MemberRole,
     NominationState,
@@ -269,7 +270,7 @@ def test_team_search_asks_for_product_teams_of_the_practitioner_with_patients_an
     params = caseload_team_params(("Practitioner/dr", "PractitionerRole/r"), page_size=500)
     assert params == [
         ("participant", "Practitioner/dr,PractitionerRole/r"),
-        ("category", f"{CS_ARTIFACT}|resourcegroep"),
+        ("identifier", f"{IDENTIFIER_SYSTEM}|"),
         ("status", "proposed,active,suspended"),
         ("_include", "CareTeam:subject"),
         ("_revinclude", "CarePlan:care-team"),
@@ -277,6 +278,15 @@ def test_team_search_asks_for_product_teams_of_the_practitioner_with_patients_an
     ]
     assert team_statuses() == ("proposed", "active", "suspended")
     assert team_statuses(include_ended=True) == ("proposed", "active", "suspended", "inactive")
+
+
+def test_a_kt2_team_without_category_is_a_group_by_the_product_identifier(rsps: responses.RequestsMock) -> None:
+    kt2 = {**team("t1", "Patient/p1"), "identifier": [{"system": IDENTIFIER_SYSTEM, "value": "u1"}]}
+    del kt2["category"]
+    foreign = {**team("t2", "Patient/p2", product=False), "identifier": [{"system": "http://other", "value": "x"}]}
+    serve(rsps, [kt2, foreign, plan("c1", "Patient/p1", "t1"), patient("p1", "Anna Bos")], [])
+    caseload = load_caseload(make_client(), DR, now=NOW)
+    assert [r.team for r in caseload.rows] == ["CareTeam/t1"]
 
 
 def test_plan_batch_has_one_search_per_page_of_plans_with_their_includes() -> None:
