@@ -85,11 +85,11 @@ def email_field(label_text: Any) -> StringField:
 
 # Administrative gender (FHIR AdministrativeGender): asked for everyone kept as a RelatedPerson, because a
 # Koppeltaal domain requires it (KT2RelatedPerson); "unknown" is always a valid answer.
-GENDERS: tuple[tuple[str, Any], ...] = (
-    ("unknown", _l("Unknown")),
-    ("female", _l("Female")),
-    ("male", _l("Male")),
-    ("other", _l("Non-binary or other")),
+GENDERS: tuple[SelectChoice, ...] = (
+    SelectChoice("unknown", _l("Unknown")),
+    SelectChoice("female", _l("Female")),
+    SelectChoice("male", _l("Male")),
+    SelectChoice("other", _l("Non-binary or other")),
 )
 
 
@@ -102,7 +102,9 @@ class NotInFuture:
 
 
 def gender_field(label_text: Any) -> SelectField:
-    return SelectField(label_text, choices=GENDERS, default="unknown", validators=[AnyOf([key for key, _ in GENDERS])])
+    return SelectField(
+        label_text, choices=list(GENDERS), default="unknown", validators=[AnyOf([c.value for c in GENDERS])]
+    )
 
 
 def birth_date_field(label_text: Any) -> DutchDateField:
