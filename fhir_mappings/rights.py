@@ -194,10 +194,35 @@ class Actor:
         return self.role in _PROFESSIONALS
 
 
-def role_in(group: ResourceGroup | None, who: str | None) -> Role:
-    """The one role `who` has in `group` (see the module docstring for the order)."""
+def member_ref(group: ResourceGroup | None, who: str, practitioner: str | None = None) -> str:
+    """The reference by which `group` lists the professional `who` (else `who` itself).
+
+    A professional may be listed as their Practitioner or as one of their PractitionerRoles. A user launching as
+    "Practitioner/x" is the member listed as "PractitionerRole/y" whose role's practitioner (kept with the member,
+    `Member.practitioner`) is x. A user launching as "PractitionerRole/y" is the member listed as
+    "Practitioner/x" (or as another role of x) only when the launch tells that y's practitioner is x
+    (`practitioner`); a role nobody vouches for stays a stranger.
+    """
+    if group is None or not who.startswith(PROFESSIONAL_TYPES):
+        return who
+    members = sorted(group.members, key=lambda m: not m.active)  # an active participation first
+    if any(m.who == who for m in members):
+        return who
+    person = who if who.startswith("Practitioner/") else practitioner
+    if not person or not person.startswith("Practitioner/"):
+        return who
+    for m in members:
+        if m.who == person or (m.who.startswith("PractitionerRole/") and m.practitioner == person):
+            return m.who
+    return who
+
+
+def role_in(group: ResourceGroup | None, who: str | None, practitioner: str | None = None) -> Role:
+    """The one role `who` has in `group` (see the module docstring for the order); `practitioner`: see
+    `member_ref`."""
     if not who:
         return Role.NONE
+    who = member_ref(group, who, practitioner)
     professional = who.startswith(PROFESSIONAL_TYPES)
     if group is None:
         return Role.CARE_PROFESSIONAL if professional else Role.NONE
@@ -213,9 +238,11 @@ def role_in(group: ResourceGroup | None, who: str | None) -> Role:
     return Role.CARE_PROFESSIONAL if professional else Role.NONE
 
 
-def actor_in(group: ResourceGroup | None, who: str | None) -> Actor:
-    """The actor `who` in `group`."""
-    return Actor(who or "", role_in(group, who))
+def actor_in(group: ResourceGroup | None, who: str | None, practitioner: str | None = None) -> Actor:
+    """The actor `who` in `group`, known by the reference the group lists them with (see `member_ref`)."""
+    if not who:
+        return Actor("", Role.NONE)
+    return Actor(member_ref(group, who, practitioner), role_in(group, who, practitioner))
 
 
 def who_may(action: Action) -> str:

@@ -24,6 +24,7 @@ import requests
 from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 
+from fhir_mappings.profiles import MappingMode
 from sandbox import demo_data
 from sandbox.access import Directory, Person
 from sandbox.auth import AuthServerConfig, SandboxAuthServer, create_auth_blueprint
@@ -107,7 +108,9 @@ class Sandbox:
     def seed_demo_data(self, today: date | None = None) -> int:
         """Write the demo data into the store (or the upstream server); returns the number of resources."""
         post = self.bundle_poster()
-        written = demo_data.seed(post, today)
+        # Koppeltaal mode: the groups in KT2 shape, as the app writes them for a Koppeltaal domain.
+        mode = MappingMode.KT2 if self.settings.koppeltaal else MappingMode.NL_CORE
+        written = demo_data.seed(post, today, mode)
         if self.settings.koppeltaal:
             # Koppeltaal mode: the portal assigned the app to every demo patient with a Task (the HTI `resource`).
             tasks = launch_tasks_bundle([str(p["id"]) for p in demo_data.PATIENTS])

@@ -28,6 +28,7 @@ from fhir_mappings.codes import (
     Section,
 )
 from fhir_mappings.model import AgendaItem, ResourceGroup, Supporter, new_uid
+from fhir_mappings.profiles import MappingMode
 from fhir_mappings.to_fhir import group_to_fhir
 
 Json = dict[str, Any]
@@ -89,6 +90,19 @@ PRACTITIONERS: tuple[Json, ...] = (
 )
 
 
+def _practitioner_role(rid: str, practitioner: Json, organization: str, specialty: str, role: str) -> Json:
+    """A PractitionerRole of a demo professional: where and as what they work (displays only, no codes)."""
+    return {
+        "resourceType": "PractitionerRole",
+        "id": rid,
+        "active": True,
+        "practitioner": {"reference": _ref(practitioner), "display": _name(practitioner)},
+        "organization": {"display": organization},
+        "code": [{"text": role}],
+        "specialty": [{"text": specialty}],
+    }
+
+
 def _name(resource: Json) -> str:
     return str(resource["name"][0]["text"])
 
@@ -99,6 +113,16 @@ def _ref(resource: Json) -> str:
 
 _SANNE, _MOHAMMED, _EVA, _DAAN = PATIENTS
 _ANNA, _BRAM, _LOTTE = PRACTITIONERS
+
+# Every demo professional works in one role at the demo clinic; Bram Jansen in two (the nomination picker asks
+# which, e.g. in Sanne's group). The demo groups keep their professionals as Practitioner references, as
+# data from before the roles would.
+PRACTITIONER_ROLES: tuple[Json, ...] = (
+    _practitioner_role("anna-de-vries-ggz", PRACTITIONERS[0], "GGZ Demo", "Psychologie", "GZ-psycholoog"),
+    _practitioner_role("bram-jansen-ggz", PRACTITIONERS[1], "GGZ Demo", "Verpleegkunde", "Verpleegkundig specialist"),
+    _practitioner_role("bram-jansen-fact", PRACTITIONERS[1], "GGZ Demo FACT Breda", "FACT", "Casemanager"),
+    _practitioner_role("lotte-smit-ips", PRACTITIONERS[2], "GGZ Demo", "Arbeidsre-integratie", "Jobcoach (IPS)"),
+)
 
 
 @dataclass(frozen=True)
@@ -369,13 +393,14 @@ def people_bundle() -> Json:
                 "resource": resource,
                 "request": {"method": "PUT", "url": _ref(resource)},
             }
-            for resource in (*PRACTITIONERS, *PATIENTS)
+            for resource in (*PRACTITIONERS, *PRACTITIONER_ROLES, *PATIENTS)
         ],
     }
 
 
-def group_bundle(group: ResourceGroup) -> Json:
-    """One transaction Bundle with every resource of a new group (POST, `urn:uuid:` references)."""
+def group_bundle(group: ResourceGroup, mode: MappingMode = MappingMode.NL_CORE) -> Json:
+    """One transaction Bundle with every resource of a new group (POST, `urn:uuid:` references), in the mapping
+    mode the app uses for this EPD (the sandbox in Koppeltaal mode: KT2)."""
     return {
         "resourceType": "Bundle",
         "type": "transaction",
@@ -385,28 +410,28 @@ def group_bundle(group: ResourceGroup) -> Json:
                 "resource": written.resource,
                 "request": {"method": "POST", "url": written.resource["resourceType"]},
             }
-            for written in group_to_fhir(group)
+            for written in group_to_fhir(group, mode=mode)
         ],
     }
 
 
-def demo_bundles(today: date) -> list[Json]:
+def demo_bundles(today: date, mode: MappingMode = MappingMode.NL_CORE) -> list[Json]:
     """Every demo transaction in the order to post them: people first, then one per group."""
-    return [people_bundle(), *(group_bundle(d.group) for d in demo_groups(today))]
+    return [people_bundle(), *(group_bundle(d.group, mode) for d in demo_groups(today))]
 
 
-def demo_resources(today: date) -> list[Json]:
+def demo_resources(today: date, mode: MappingMode = MappingMode.NL_CORE) -> list[Json]:
     """Every demo resource (the people and the groups' resources) as plain FHIR JSON."""
-    return [e["resource"] for bundle in demo_bundles(today) for e in bundle["entry"]]
+    return [e["resource"] for bundle in demo_bundles(today, mode) for e in bundle["entry"]]
 
 
 # Posts one transaction Bundle somewhere (a store's `load`, or an HTTP POST to a FHIR base).
 BundlePoster = Callable[[Json], object]
 
 
-def seed(post: BundlePoster, today: date | None = None) -> int:
-    """Write all demo data through `post`; returns the number of resources written."""
-    bundles = demo_bundles(today or date.today())
+def seed(post: BundlePoster, today: date | None = None, mode: MappingMode = MappingMode.NL_CORE) -> int:
+    """Write all demo data through `post` (the groups in `mode`); returns the number of resources written."""
+    bundles = demo_bundles(today or date.today(), mode)
     for bundle in bundles:
         post(bundle)
     return sum(len(b["entry"]) for b in bundles)

@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app, g, session
 
+from fhir_mappings.refs import literal
 from plugin.launch.messages import read_only_reason_text
 from plugin.session_store import ServerSideSession
 from smart_launch import (
@@ -176,6 +177,18 @@ class ActiveLaunch:
             resource=context.resource,
             definition=context.definition,
         )
+
+    @property
+    def user_practitioner(self) -> str | None:
+        """For a user launching as a PractitionerRole: the Practitioner the launch names in its fhirContext (the
+        role's practitioner), else None. The app does not read the role to find out."""
+        if not (self.fhir_user_reference or "").startswith("PractitionerRole/"):
+            return None
+        for item in self.fhir_context:
+            ref = item.get("reference")
+            if isinstance(ref, str) and literal(ref).startswith("Practitioner/"):
+                return literal(ref)
+        return None
 
     def access_token(self) -> str:
         """A current access token for FHIR (refreshed first when it is about to expire). In a Koppeltaal launch

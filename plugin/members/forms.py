@@ -37,6 +37,8 @@ MAX_EMAIL = 254
 MAX_SEARCH = 100
 # A FHIR id (R4: [A-Za-z0-9\-\.]{1,64}); anything else is not a practitioner the search could have offered.
 PRACTITIONER_REF = re.compile(r"Practitioner/[A-Za-z0-9\-.]{1,64}")
+# Nominating: the practitioner, or the PractitionerRole the search offered for them.
+NOMINEE_REF = re.compile(r"Practitioner(Role)?/[A-Za-z0-9\-.]{1,64}")
 # A held interview written down a little ahead of the clock on the wall is fine; one next week is a typo.
 CLOCK_SLACK = timedelta(minutes=15)
 
@@ -156,7 +158,7 @@ class PersonForm(BaseForm):
 class PractitionerForm(BaseForm):
     """(b) A practitioner of the clinic, picked from the search results."""
 
-    practitioner = HiddenField(validators=[DataRequired(), Regexp(PRACTITIONER_REF.pattern + r"\Z")])
+    practitioner = HiddenField(validators=[DataRequired(), Regexp(NOMINEE_REF.pattern + r"\Z")])
     search = HiddenField(validators=[Optional()])
 
 

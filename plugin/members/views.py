@@ -19,6 +19,7 @@ from flask_babel import gettext
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter
+from fhir_mappings.profiles import MappingMode
 from fhir_mappings.rights import Action, Role, may_see_interview
 from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
 from plugin.launch.context import launch_required
@@ -63,14 +64,18 @@ class Search:
     text: str = ""
     results: list[tuple[str, str]] = field(default_factory=list)  # (reference, name)
     message: str | None = None
+    # Nominating: each practitioner's PractitionerRoles in the EHR, (reference, what the role is); one to choose.
+    roles: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
         return bool(self.text) and self.message is None
 
 
-def search_practitioners(text: str) -> Search:
-    """Search by name; a too short or too long text or a failing server gives a message instead of results."""
+def search_practitioners(text: str, *, with_roles: bool = False) -> Search:
+    """Search by name; a too short or too long text or a failing server gives a message instead of results.
+    `with_roles`: also their PractitionerRoles (nominating adds a professional by their role where the EHR
+    has one), in the same request."""
     text = " ".join(text.split())
     if not text:
         return Search()
@@ -81,9 +86,18 @@ def search_practitioners(text: str) -> Search:
     if len(text) < MIN_SEARCH:
         return Search(text, message=gettext("Type at least %(min)d letters of the name.", min=MIN_SEARCH))
     try:
+        if with_roles:
+            found, roles = current_service().search_practitioners_with_roles(text)
+            return Search(text, found, roles=roles)
         return Search(text, current_service().search_practitioners(text))
     except SyncError as exc:
         return Search(text, message=user_message(exc))
+
+
+def roles_offered() -> bool:
+    """Whether nominating offers the practitioners' PractitionerRoles: in the nl-core mapping (nl-core-CareTeam
+    prefers them); KT2CareTeam has no PractitionerRole member, so KT2 mode nominates the Practitioner."""
+    return current_service().repository.mapping is MappingMode.NL_CORE
 
 
 def practitioner_name(reference: str) -> str | None:
@@ -218,8 +232,13 @@ def _render_nominate(
     problem: Problem | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    search = search if search is not None else search_practitioners(request.args.get("zoek", ""))
-    in_group = {m.who for m in group.members if m.active}
+    search = (
+        search if search is not None else search_practitioners(request.args.get("zoek", ""), with_roles=roles_offered())
+    )
+    # Already in: by the reference they were added with, or by the practitioner behind their role.
+    in_group = {m.who for m in group.members if m.active} | {
+        m.practitioner for m in group.members if m.active and m.practitioner
+    }
     person_form = person_form or PersonForm(formdata=None)
     professional_form = professional_form or ProfessionalForm(formdata=None)
     if page.actor.role is Role.REGISSEUR:  # the patient nominates: the form speaks to them
@@ -297,13 +316,20 @@ def nominate_practitioner(context_id: str) -> Any:
     form = PractitionerForm()
     problem: Problem | None = None
     status = 422
-    search = search_practitioners(form.search.data or "")
-    if not form.validate_on_submit():
+    search = search_practitioners(form.search.data or "", with_roles=roles_offered())
+    if not form.validate_on_submit() or (
+        (form.practitioner.data or "").startswith("PractitionerRole/") and not roles_offered()
+    ):
         form.form_errors.append(gettext("Search for the practitioner and choose them from the list."))
     else:
         reference = form.practitioner.data or ""
+        behind: str | None = None
         try:
-            name = practitioner_name(reference)
+            if reference.startswith("PractitionerRole/"):  # one request: the role with its practitioner
+                found = current_service().practitioner_role(reference)
+                behind, name = found if found is not None else (None, None)
+            else:
+                name = practitioner_name(reference)
         except SyncError as exc:
             problem, status = Problem(user_message(exc)), 502
         else:
@@ -313,7 +339,7 @@ def nominate_practitioner(context_id: str) -> Any:
                 display = name
                 outcome = run_service(
                     lambda uow, key: services.nominate_practitioner(
-                        uow, key, reference=reference, display=display, today=today()
+                        uow, key, reference=reference, display=display, today=today(), practitioner=behind
                     ),
                     form=form,
                 )

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.refs import literal
-from fhir_mappings.rights import Action
+from fhir_mappings.rights import PROFESSIONAL_TYPES, Action, member_ref
 from plugin.audit.trail import RequestAudit
 from plugin.services.submissions import SubmissionLog
 from plugin.services.uow import Activity, Done, SaveState, uid_of
@@ -28,8 +28,10 @@ class FhirUnitOfWork:
         *,
         read_only: bool = False,
         audit: RequestAudit | None = None,
+        practitioner: str | None = None,
     ) -> None:
         self.read_only = read_only
+        self.practitioner = practitioner  # the launch's word on a PractitionerRole user's Practitioner
         self.audit = audit
         self.repository = repository
         self.submissions = submissions
@@ -60,6 +62,8 @@ class FhirUnitOfWork:
             for supporter in loaded.group.supporters:
                 if literal(loaded.index.ref(supporter.uid)) == user:
                     return supporter.uid
+        if user.startswith(PROFESSIONAL_TYPES):  # listed as their Practitioner or as a PractitionerRole of theirs
+            return member_ref(loaded.group, user, self.practitioner)
         return self.user
 
     def note_action(self, action: Action) -> None:

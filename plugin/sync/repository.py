@@ -546,6 +546,8 @@ class GroupRepository:
         allowed.update(loaded.resources)
         for member in group.members:
             allowed.add(literal(loaded.index.ref(member.who)))
+            if member.practitioner:  # a role member's practitioner (EXT:role-practitioner): a person, not a record
+                allowed.add(literal(member.practitioner))
         for place in group.places:
             allowed.add(literal(loaded.index.ref(place.uid)))
         return allowed

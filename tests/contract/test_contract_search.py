@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -188,3 +189,25 @@ def test_unknown_search_parameter_is_400(fhir: Fhir) -> None:
     r = fhir.get("Goal?bogusparam=1")
     assert r.status_code == 400
     assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_practitioners_with_their_roles_in_one_search(fhir: Fhir) -> None:
+    """The nomination picker: practitioners by name with their roles (_revinclude), and a role with its
+    practitioner (_include), each one request."""
+    family = f"Rolcontract{uuid.uuid4().hex[:8]}"
+    person = fhir.create({"resourceType": "Practitioner", "name": [{"family": family, "given": ["Ria"]}]})
+    role = fhir.create(
+        {
+            "resourceType": "PractitionerRole",
+            "active": True,
+            "practitioner": {"reference": f"Practitioner/{person['id']}"},
+            "organization": {"display": "GGZ Contract"},
+            "code": [{"text": "Jobcoach"}],
+        }
+    )
+    bundle = fhir.search(f"Practitioner?name:contains={family[3:]}&_count=20&_revinclude=PractitionerRole:practitioner")
+    assert refs(bundle, "match") == {f"Practitioner/{person['id']}"}
+    assert refs(bundle, "include") == {f"PractitionerRole/{role['id']}"}
+    bundle = fhir.search(f"PractitionerRole?_id={role['id']}&_include=PractitionerRole:practitioner")
+    assert refs(bundle, "match") == {f"PractitionerRole/{role['id']}"}
+    assert refs(bundle, "include") == {f"Practitioner/{person['id']}"}

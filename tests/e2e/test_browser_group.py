@@ -39,7 +39,8 @@ GROUP_NAME = f"Team Daan {HOSTILE}"
 LONG_GOALS = (f"Zelf koken en wonen {HOSTILE}", "Werk vinden dat bij me past")
 SHORT_GOALS = ("Huurtoeslag aanvragen", "Een cv maken met de jobcoach")
 CIRCLE = (("Ans Mulder", "MTH", "06-12345678", "ans@example.nl"), ("Karim Haddad", "FRND", "", ""))
-PRACTITIONER_NOMINEE = ("Smit", "Practitioner/lotte-smit", "Lotte Smit")
+# Lotte Smit has one PractitionerRole in the EHR: the picker adds her by it (docs/mapping.md).
+PRACTITIONER_NOMINEE = ("Smit", "PractitionerRole/lotte-smit-ips", "Lotte Smit")
 INTERVIEW = {
     "Expectations": "Wil weten hoe het met Daan gaat",
     "Commitment": "Eens per drie maanden, en tussendoor bellen",
