@@ -74,6 +74,9 @@ EXT_NOMINATION_REASON = ext_url("nomination-reason")
 # KT2 mode (fhir_mappings/profiles.py): what KT2 profiles leave no element for, kept in extensions of ours.
 # A member's dates in the group (CareTeam.participant; KT2CareTeam does not use participant.period).
 EXT_MEMBER_PERIOD = ext_url("member-period")
+# The Practitioner behind a member listed as a PractitionerRole (CareTeam.participant): lets a user who
+# launches as that Practitioner be recognised without reading the role on every page.
+EXT_ROLE_PRACTITIONER = ext_url("role-practitioner")
 # The patient's own participation (key, roles, dates; KT2CareTeam has the patient only as subject).
 EXT_PATIENT_PARTICIPATION = ext_url("patient-participation")
 # A note (Annotation): a goal's earlier notes (nl-core-TreatmentObjective allows one Goal.note) and an
@@ -82,6 +85,13 @@ EXT_NOTE = ext_url("note")
 # An agreement's goal and due date in KT2 mode (KT2Task has no focus and no restriction).
 EXT_AGREEMENT_GOAL = ext_url("agreement-goal")
 EXT_DUE_DATE = ext_url("due-date")
+# The day a nominee became a member (CareTeam.participant, both modes: participant.period.start stays the
+# nomination date).
+EXT_MEMBER_JOINED = ext_url("member-joined")
+# One change of the group's status (CarePlan, repeating): the status it left and got, the day and who did it.
+EXT_STATUS_CHANGE = ext_url("status-change")
+# The R4 CarePlan status value set: the codes of a status change.
+VS_REQUEST_STATUS = "http://hl7.org/fhir/ValueSet/request-status"
 
 # Standard (HL7) systems and extensions used by the mapping.
 EXT_GOAL_RELATIONSHIP = "http://hl7.org/fhir/StructureDefinition/goal-relationship"

@@ -38,6 +38,7 @@ from fhir_mappings.codes import (
     EXT_DUE_DATE,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
+    EXT_MEMBER_JOINED,
     EXT_MEMBER_KEY,
     EXT_MEMBER_PERIOD,
     EXT_NOMINATION_REASON,
@@ -45,7 +46,9 @@ from fhir_mappings.codes import (
     EXT_NOTE,
     EXT_PATIENT_PARTICIPATION,
     EXT_PROPOSED_BY,
+    EXT_ROLE_PRACTITIONER,
     EXT_SECTION,
+    EXT_STATUS_CHANGE,
     IDENTIFIER_SYSTEM,
     KERNLID,
     AgendaStatus,
@@ -97,6 +100,7 @@ from fhir_mappings.model import (
     ProgressScore,
     Report,
     ResourceGroup,
+    StatusChange,
     Supporter,
     Unreadable,
     Wish,
@@ -366,6 +370,7 @@ def group_from_fhir(
         source=team,
         plan_source=plan,
     )
+    group.status_changes = _status_changes(reader, plan)
     _read_members(reader, team, group, note)
     _read_goals(reader, plan, group, note)
     _read_agreements(reader, plan, group, note)
@@ -375,6 +380,30 @@ def group_from_fhir(
     group.normalise_order()
     group.unreadable = list({(u.key, u.part): u for u in found}.values())
     return group, reader.index
+
+
+_PLAN_STATUS = {v: k for k, v in CAREPLAN_STATUS.items()}
+
+
+def _status_changes(reader: _Reader, plan: Json) -> list[StatusChange]:
+    """The group's status changes (our status-change extensions on the CarePlan), oldest first. One that does not
+    use the group's statuses or has no readable date is left out (the mapping never writes one)."""
+    changes: list[StatusChange] = []
+    for ext in plan.get("extension") or []:
+        if ext.get("url") != EXT_STATUS_CHANGE:
+            continue
+        subs = {e.get("url"): e for e in ext.get("extension") or []}
+        old = _PLAN_STATUS.get(str((subs.get("from") or {}).get("valueCode")))
+        new = _PLAN_STATUS.get(str((subs.get("to") or {}).get("valueCode")))
+        try:
+            day = parse_date((subs.get("date") or {}).get("valueDate"), "status-change date")
+        except MappingError:
+            day = None
+        if old is None or new is None or day is None:
+            continue
+        by = ref_of((subs.get("by") or {}).get("valueReference"))
+        changes.append(StatusChange(old, new, day, (reader.uid(by) or by) if by else None))
+    return sorted(changes, key=lambda c: c.day)
 
 
 # Appointment statuses after which there is nothing left to cancel.
@@ -534,10 +563,21 @@ def _read_member(reader: _Reader, part: Json, pos: int, group: ResourceGroup) ->
             end=parse_date(per.get("end"), "participant.period.end"),
             proposed_by=_proposed_by(reader, part),
             reason=str((extension(part, EXT_NOMINATION_REASON) or {}).get("valueString") or ""),
+            joined=parse_date((extension(part, EXT_MEMBER_JOINED) or {}).get("valueDate"), "member-joined"),
+            practitioner=_role_practitioner(part, member_res) if who.startswith("PractitionerRole/") else None,
         )
     )
     if member_res is not None and member_res.get("resourceType") == "RelatedPerson":
         group.supporters.append(_supporter(reader, member_res, who))
+
+
+def _role_practitioner(part: Json, role: Json | None) -> str | None:
+    """The Practitioner behind a PractitionerRole member: our extension, else the role itself when loaded."""
+    ref = ref_of((extension(part, EXT_ROLE_PRACTITIONER) or {}).get("valueReference"))
+    if ref is None and role is not None:
+        ref = ref_of(role.get("practitioner"))
+    ref = literal(ref) if ref else None
+    return ref if ref is not None and ref_type(ref) == "Practitioner" else None
 
 
 def _proposed_by(reader: _Reader, element: Json) -> str | None:
@@ -649,6 +689,7 @@ def _goal(reader: _Reader, res: Json, uid: str) -> tuple[Goal, list[str]]:
         start=parse_date(res.get("startDate"), "Goal.startDate"),
         due=parse_date(target.get("dueDate"), "Goal.target.dueDate"),
         notes=notes,
+        status_date=parse_date(res.get("statusDate"), "Goal.statusDate"),
         source=res,
     )
     children: list[str] = []
@@ -758,6 +799,7 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meet
         status=enum_value(MeetingStatus, required(res, "status"), "Appointment.status"),
         theme=enum_value(MeetingTheme, theme_code, "meeting theme") if theme_code else None,
         theme_text=str((theme_concept or {}).get("text", "")),
+        created=_planned_at(res.get("created")),
         source=res,
     )
     for part in res.get("participant") or []:
@@ -809,6 +851,15 @@ def _instant(value: object, what: str) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         raise MappingError("Een tijdstip in het EPD mist de tijdzone.", f"dateTime {value!r} without a zone in {what}")
     return moment
+
+
+def _planned_at(value: object) -> datetime | None:
+    """When a meeting was planned (Appointment.created; a bare date is midnight UTC); None when absent or not
+    readable as a moment with a zone (then the timeline shows no "planned" event, and the value stays on write)."""
+    try:
+        return _instant(value, "Appointment.created")
+    except MappingError:
+        return None
 
 
 def _member_from_actors(reader: _Reader, res: Json, group: ResourceGroup) -> str | None:

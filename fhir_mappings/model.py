@@ -169,6 +169,10 @@ class Member:
     end: date | None = None
     proposed_by: str | None = None  # who nominated them, when it was the patient (shown as the patient's input)
     reason: str = ""  # why they were nominated, in the nominator's own words
+    joined: date | None = None  # the day a nominee became a member (`start` is the nomination date)
+    # For a member listed as "PractitionerRole/<id>": that role's practitioner ("Practitioner/<id>"), so a user
+    # launching as the Practitioner is recognised as this member without reading the role (rights.member_ref).
+    practitioner: str | None = None
 
     @property
     def active(self) -> bool:
@@ -255,6 +259,7 @@ class Goal:
     due: date | None = None
     parent_uid: str | None = None
     notes: list[Note] = field(default_factory=list)
+    status_date: date | None = None  # when the lifecycle status last changed (Goal.statusDate): reached, stopped
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -386,6 +391,7 @@ class Meeting:
     agenda: Agenda | None = None
     report: Report | None = None
     invitations: list[Invitation] = field(default_factory=list)
+    created: datetime | None = None  # when it was planned (Appointment.created)
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -462,6 +468,17 @@ PLANNED_MEETING_STATES = frozenset({MeetingStatus.PROPOSED, MeetingStatus.BOOKED
 MARKED_BY_HAND = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of the group's status (pause, resume, end, reopen, ...): from what, to what, on which day and
+    by whom (a literal reference; None when the record does not say)."""
+
+    old: GroupStatus
+    new: GroupStatus
+    day: date
+    by: str | None = None
+
+
 @dataclass
 class Wish:
     """What the patient asks of the group, for a care professional to take up or set aside (a Communication).
@@ -527,6 +544,7 @@ class ResourceGroup:
     places: list[Place] = field(default_factory=list)
     meetings: list[Meeting] = field(default_factory=list)
     wishes: list[Wish] = field(default_factory=list)
+    status_changes: list[StatusChange] = field(default_factory=list)  # oldest first
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     plan_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     # What the record holds for this group that the app could not read (see `Unreadable`).
@@ -679,8 +697,8 @@ class ResourceGroup:
                 "De groep is beëindigd. Heropen de groep om iets te veranderen.", "group has ended: reopen first"
             )
 
-    def change_status(self, new: GroupStatus, today: date) -> None:
-        """Pause, resume, end or reopen the group. Ending never deletes anything."""
+    def change_status(self, new: GroupStatus, today: date, by: str | None = None) -> None:
+        """Pause, resume, end or reopen the group (`by`: who did it). Ending never deletes anything."""
         if new is self.status:
             return
         if new not in _GROUP_NEXT[self.status]:
@@ -698,6 +716,7 @@ class ResourceGroup:
             self.end = today
         elif self.status is GroupStatus.ENDED:
             self.end = None
+        self.status_changes.append(StatusChange(self.status, new, today, by))
         self.status = new
 
     def continue_after_treatment(self, today: date) -> None:
@@ -719,10 +738,12 @@ class ResourceGroup:
         supporter: Supporter | None = None,
         proposed_by: str | None = None,
         reason: str = "",
+        practitioner: str | None = None,
     ) -> Member:
         """Add a nominee: they become a member only after their interview was held.
 
         `proposed_by` names the patient when they nominated someone themselves (shown as their proposal).
+        `practitioner` is the Practitioner behind a `who` of "PractitionerRole/<id>".
         """
         self._require_open()
         if supporter is not None:
@@ -742,6 +763,7 @@ class ResourceGroup:
             start=today,
             proposed_by=proposed_by,
             reason=check_text(reason, "waarom", "nomination reason", MAX_TEXT, required=False),
+            practitioner=practitioner if who.startswith("PractitionerRole/") else None,
         )
         self.members.append(member)
         return member
@@ -851,6 +873,7 @@ class ResourceGroup:
             )
         self._move(member, NominationState.LID)
         member.start = member.start or today
+        member.joined = today
 
     def decline(self, member_uid: str, today: date, withdrawn: bool = False) -> None:
         """The nominee declines (afgezien) or the nomination is withdrawn (teruggetrokken)."""
@@ -1011,18 +1034,20 @@ class ResourceGroup:
             goal.achievement = GoalAchievement.ACHIEVED
         return goal
 
-    def set_goal_status(self, uid: str, chosen: GoalLifecycle) -> Goal:
+    def set_goal_status(self, uid: str, chosen: GoalLifecycle, today: date | None = None) -> Goal:
         """Give a goal the status the user picked, with the achievement that goes with it.
 
         Achieved sets `achieved` (a reached achievement stays), stopped sets `not-achieved` (a not-attainable one
         stays); going back to active or on hold clears a final achievement to `in-progress`. A non-final
         achievement another system wrote (improving, ...) stays. Picking the status it has changes nothing.
+        `today` becomes the goal's status date (Goal.statusDate: when it was reached or stopped).
         """
         self._require_open()
         goal = self.goal(uid)
         if chosen is goal.lifecycle:
             return goal
         goal.lifecycle = chosen
+        goal.status_date = today or goal.status_date
         if chosen is GoalLifecycle.COMPLETED:
             if goal.achievement not in GOAL_REACHED:
                 goal.achievement = GoalAchievement.ACHIEVED
@@ -1213,8 +1238,10 @@ class ResourceGroup:
         place_uid: str | None = None,
         theme: MeetingTheme | None = None,
         theme_text: str = "",
+        now: datetime | None = None,
     ) -> Meeting:
-        """Plan a meeting; the patient and every active member are participants."""
+        """Plan a meeting; the patient and every active member are participants. `now` is kept as the moment it
+        was planned."""
         self._require_open()
         if start.tzinfo is None:
             raise DomainError("Geef een geldige datum en tijd.", "meeting start without a time zone")
@@ -1234,6 +1261,7 @@ class ResourceGroup:
             place_uid=place_uid,
             theme=theme,
             theme_text=check_text(theme_text, "het thema", "theme", MAX_NAME, required=False),
+            created=now,
         )
         for m in self.members:
             if m.is_member:

@@ -36,6 +36,7 @@ from fhir_mappings.codes import (
     EXT_DUE_DATE,
     EXT_GOAL_RELATIONSHIP,
     EXT_MEETING,
+    EXT_MEMBER_JOINED,
     EXT_MEMBER_KEY,
     EXT_MEMBER_PERIOD,
     EXT_NOMINATION_REASON,
@@ -43,7 +44,9 @@ from fhir_mappings.codes import (
     EXT_NOTE,
     EXT_PATIENT_PARTICIPATION,
     EXT_PROPOSED_BY,
+    EXT_ROLE_PRACTITIONER,
     EXT_SECTION,
+    EXT_STATUS_CHANGE,
     INTERVIEW_SECTIONS,
     KERNLID,
     REPORT_SECTIONS,
@@ -67,6 +70,7 @@ from fhir_mappings.fhirjson import (
     merge_concepts,
     merge_extensions,
     names_display,
+    parse_datetime,
     period,
     ref_of,
     references,
@@ -84,6 +88,7 @@ from fhir_mappings.model import (
     Place,
     ProgressScore,
     ResourceGroup,
+    StatusChange,
     Supporter,
     Wish,
 )
@@ -168,13 +173,24 @@ def _participant(member: Member, base: Json | None, index: RefIndex, mode: Mappi
     by = member.proposed_by
     proposed = [{"url": EXT_PROPOSED_BY, "valueReference": _ref(index, by)}] if by else []
     reason = [{"url": EXT_NOMINATION_REASON, "valueString": member.reason}] if member.reason else []
+    # Both modes: participant.period.start (or the member-period extension) stays the nomination date.
+    joined = [{"url": EXT_MEMBER_JOINED, "valueDate": fmt_date(member.joined)}] if member.joined else []
+    behind = member.practitioner if member.who.startswith("PractitionerRole/") else None
+    role_of = [{"url": EXT_ROLE_PRACTITIONER, "valueReference": {"reference": behind}}] if behind else []
     set_or_drop(
         part,
         "extension",
         merge_extensions(
             part.get("extension"),
-            state + proposed + reason + member_period,
-            [EXT_NOMINATION_STATE, EXT_PROPOSED_BY, EXT_NOMINATION_REASON, EXT_MEMBER_PERIOD],
+            state + proposed + reason + member_period + joined + role_of,
+            [
+                EXT_NOMINATION_STATE,
+                EXT_PROPOSED_BY,
+                EXT_NOMINATION_REASON,
+                EXT_MEMBER_PERIOD,
+                EXT_MEMBER_JOINED,
+                EXT_ROLE_PRACTITIONER,
+            ],
         ),
     )
     return part
@@ -282,7 +298,21 @@ def care_plan(group: ResourceGroup, index: RefIndex) -> Json:
         a for a in old_activity if index.uid(str((a.get("reference") or {}).get("reference", ""))) not in task_uids
     ]
     set_or_drop(plan, "activity", activity + foreign)
+    changes = [_status_change(c, index) for c in group.status_changes]
+    set_or_drop(plan, "extension", merge_extensions(plan.get("extension"), changes, [EXT_STATUS_CHANGE]))
     return plan
+
+
+def _status_change(change: StatusChange, index: RefIndex) -> Json:
+    """One change of the group's status, in the CarePlan's status codes (request-status)."""
+    parts: list[Json] = [
+        {"url": "from", "valueCode": CAREPLAN_STATUS[change.old]},
+        {"url": "to", "valueCode": CAREPLAN_STATUS[change.new]},
+        {"url": "date", "valueDate": fmt_date(change.day)},
+    ]
+    if change.by:
+        parts.append({"url": "by", "valueReference": _ref(index, change.by)})
+    return {"url": EXT_STATUS_CHANGE, "extension": parts}
 
 
 def related_person(supporter: Supporter, patient: str, mode: MappingMode = MappingMode.NL_CORE) -> Json:
@@ -377,6 +407,7 @@ def goal(group: ResourceGroup, g: Goal, index: RefIndex, mode: MappingMode = Map
     res["subject"] = {**(res.get("subject") or {}), "reference": group.patient}
     res.setdefault("expressedBy", {"reference": group.patient})
     set_or_drop(res, "startDate", fmt_date(g.start))
+    set_or_drop(res, "statusDate", same_date(res.get("statusDate"), g.status_date))
     targets: list[Json] = list(res.get("target") or [])
     first = dict(targets[0]) if targets else {}
     set_or_drop(first, "dueDate", fmt_date(g.due))
@@ -543,6 +574,16 @@ def _same_instant(existing: object, value: datetime) -> str:
     return fmt_datetime(value)
 
 
+def _same_moment(existing: object, value: datetime) -> str:
+    """Like `_same_instant`, also keeping a bare date that was read as this moment (midnight UTC)."""
+    try:
+        if existing is not None and parse_datetime(existing, "existing") == value:
+            return str(existing)
+    except MappingError:
+        pass
+    return fmt_datetime(value)
+
+
 def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
     """A meeting of the group (Appointment): time, place, theme, roles, responses and attendance."""
     res = start_from(m.source, "Appointment")
@@ -552,6 +593,8 @@ def appointment(group: ResourceGroup, m: Meeting, index: RefIndex) -> Json:
     res["start"] = fmt_datetime(m.start)
     res["end"] = _same_instant(res.get("end"), m.end)
     res["minutesDuration"] = m.minutes  # the stored length: what is read back first
+    if m.created is not None:  # when it was planned; a value that means the same moment (a bare date) stays
+        res["created"] = _same_moment(res.get("created"), m.created)
     res.setdefault("description", f"Bijeenkomst {group.name}")
     if m.theme is not None or m.theme_text:
         theme: Json = {"coding": [product_coding(m.theme or MeetingTheme.ANDERS)]}

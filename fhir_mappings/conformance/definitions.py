@@ -27,6 +27,7 @@ from fhir_mappings.codes import (
     EXT_AGREEMENT_GOAL,
     EXT_DUE_DATE,
     EXT_MEETING,
+    EXT_MEMBER_JOINED,
     EXT_MEMBER_KEY,
     EXT_MEMBER_PERIOD,
     EXT_NOMINATION_REASON,
@@ -34,7 +35,9 @@ from fhir_mappings.codes import (
     EXT_NOTE,
     EXT_PATIENT_PARTICIPATION,
     EXT_PROPOSED_BY,
+    EXT_ROLE_PRACTITIONER,
     EXT_SECTION,
+    EXT_STATUS_CHANGE,
     PROFILE_KT2_CARE_TEAM,
     PROFILE_KT2_PATIENT,
     PROFILE_KT2_PRACTITIONER,
@@ -44,6 +47,7 @@ from fhir_mappings.codes import (
     PROFILE_NL_CORE_CONTACT_PERSON,
     PROFILE_NL_CORE_PRACTITIONER_ROLE,
     PROFILE_NL_CORE_TREATMENT_OBJECTIVE,
+    VS_REQUEST_STATUS,
     Artifact,
     cs_url,
     profile_url,
@@ -191,6 +195,24 @@ _EXTENSIONS: dict[str, tuple[str, str, list[str], list[str], list[str], str | No
         None,
         "1",
     ),
+    EXT_ROLE_PRACTITIONER: (
+        "Role's practitioner",
+        "The Practitioner behind a member listed as a PractitionerRole (a copy of PractitionerRole.practitioner).",
+        ["CareTeam.participant"],
+        ["Reference"],
+        [hl7("Practitioner")],
+        None,
+        "1",
+    ),
+    EXT_MEMBER_JOINED: (
+        "Member joined",
+        "The day a nominee became a member of the group (participant.period.start is the nomination date).",
+        ["CareTeam.participant"],
+        ["date"],
+        [],
+        None,
+        "1",
+    ),
     EXT_NOTE: (
         "Note",
         "A note kept outside `note`: a goal's earlier notes (nl-core-TreatmentObjective allows one Goal.note), an "
@@ -234,7 +256,21 @@ _COMPLEX: dict[str, tuple[str, str, list[str], list[tuple[str, str, list[str], s
             ("period", "Period", [], None, 0, "1"),
         ],
     ),
+    EXT_STATUS_CHANGE: (
+        "Status change",
+        "One change of the group's status (start, pause, resume, end, reopen): the CarePlan status it left and the "
+        "one it got, the day, and who made the change. Repeats, oldest first; CarePlan keeps only the current status.",
+        ["CarePlan"],
+        [
+            ("from", "code", [], VS_REQUEST_STATUS, 1, "1"),
+            ("to", "code", [], VS_REQUEST_STATUS, 1, "1"),
+            ("date", "date", [], None, 1, "1"),
+            ("by", "Reference", PERSON_REFS, None, 0, "1"),
+        ],
+    ),
 }
+# Complex extensions that may repeat on one element.
+_REPEATING: frozenset[str] = frozenset({EXT_STATUS_CHANGE})
 
 
 def _name_of(url: str) -> str:
@@ -293,7 +329,7 @@ def extension_definition(url: str) -> Json:
         ]
     else:
         parts = _COMPLEX[url][3]
-        elements = [el("Extension", max="1"), sliced_by_url("Extension.extension")]
+        elements = [el("Extension", max="*" if url in _REPEATING else "1"), sliced_by_url("Extension.extension")]
         for sub, value_type, targets, valueset, min_, max_ in parts:
             elements += [
                 el(f"Extension.extension:{sub}", min=min_, max=max_),
@@ -391,10 +427,14 @@ def _profile_elements(name: str) -> list[Json]:
             ext_slice("CareTeam.participant.extension:proposedBy", EXT_PROPOSED_BY),
             ext_slice("CareTeam.participant.extension:nominationReason", EXT_NOMINATION_REASON),
             ext_slice("CareTeam.participant.extension:memberPeriod", EXT_MEMBER_PERIOD),
+            ext_slice("CareTeam.participant.extension:memberJoined", EXT_MEMBER_JOINED),
+            ext_slice("CareTeam.participant.extension:rolePractitioner", EXT_ROLE_PRACTITIONER),
             el("CareTeam.participant.member", min=1),
         ]
     if name == "resourcegroep-plan":
         return [
+            sliced_by_url("CarePlan.extension"),
+            ext_slice("CarePlan.extension:statusChange", EXT_STATUS_CHANGE, 0, "*"),
             el("CarePlan.intent", fixedCode="plan"),
             *_artifact_slice("CarePlan", "category", Artifact.PLAN),
             el("CarePlan.title", min=1),

@@ -72,6 +72,8 @@ def default_validator() -> Validator:
             for url, vs in resource["valueSets"].items():
                 valuesets[url] = frozenset((str(s), str(c)) for s, c in vs["codes"])
     terminology = claimed_files()["terminology.json"]
+    for binding in terminology["r4RequiredBindings"].values():  # an extension part may bind to one of these too
+        valuesets.setdefault(str(binding["valueSet"]), frozenset(("", str(c)) for c in binding["codes"]))
     return Validator(
         definitions=definitions,
         valuesets=valuesets,

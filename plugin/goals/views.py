@@ -300,7 +300,8 @@ def goal(context_id: str, goal_uid: str) -> Any:
     values = _goal_values(form)
     chosen = GoalLifecycle(form.status.data)
     outcome = run_service(
-        lambda uow, key: services.edit_goal(uow, key, uid=current.uid, status=chosen, **values), form=form
+        lambda uow, key: services.edit_goal(uow, key, uid=current.uid, status=chosen, today=today(), **values),
+        form=form,
     )
     if outcome.done:
         return outcome.redirect(url_for("goals.goal", goal_uid=current.uid))

@@ -358,6 +358,8 @@ def _member_events(group: ResourceGroup) -> list[Event]:
                 events.append(Event(_at(m.start), text, "members", who=name_of(group, m.proposed_by)))
             else:
                 events.append(Event(_at(m.start), gettext("%(name)s joined the group.", name=m.display), "members"))
+        if m.joined and nominated:
+            events.append(Event(_at(m.joined), gettext("%(name)s joined the group.", name=m.display), "members"))
         if m.end:
             if m.nomination is NominationState.AFGEZIEN:
                 text = gettext("%(name)s decided not to join.", name=m.display)
@@ -386,6 +388,12 @@ def _goal_and_agreement_events(group: ResourceGroup) -> list[Event]:
     for goal in group.goals:
         if goal.start:
             events.append(Event(_at(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goals"))
+        if goal.status_date and goal.lifecycle is GoalLifecycle.COMPLETED:
+            text = gettext("Goal reached: %(text)s", text=_clip(goal.text))
+            events.append(Event(_at(goal.status_date), text, "goals"))
+        elif goal.status_date and goal.lifecycle is GoalLifecycle.CANCELLED:
+            text = gettext("Goal stopped: %(text)s", text=_clip(goal.text))
+            events.append(Event(_at(goal.status_date), text, "goals"))
     texts = {g.uid: g.text for g in group.goals}
     for p in group.progress:
         text = gettext(
@@ -419,6 +427,9 @@ def _meeting_events(group: ResourceGroup) -> list[Event]:
             MeetingStatus.PROPOSED: gettext("Meeting planned."),
         }[meeting.status]
         events.append(Event(meeting.start, status_text, "meetings", all_day=False))
+        if meeting.created:
+            text = gettext("The meeting of %(date)s was planned.", date=day)
+            events.append(Event(meeting.created, text, "meetings", all_day=False))
         for i, invitation in enumerate(meeting.invitations):
             if invitation.sent is None:
                 continue
@@ -450,7 +461,22 @@ def _group_events(group: ResourceGroup) -> list[Event]:
     if group.after_treatment_since:
         text = gettext("The group continues after treatment.")
         events.append(Event(_at(group.after_treatment_since), text, "group"))
-    if group.end:
+    changed = {
+        GroupStatus.ON_HOLD: gettext("The group was paused."),
+        GroupStatus.ENDED: gettext("The group ended."),
+    }
+    for change in group.status_changes:
+        if change.new is GroupStatus.ACTIVE and change.old is GroupStatus.ON_HOLD:
+            text = gettext("The group was resumed.")
+        elif change.new is GroupStatus.ACTIVE and change.old is GroupStatus.ENDED:
+            text = gettext("The group was reopened.")
+        elif change.new in changed:
+            text = changed[change.new]
+        else:
+            continue  # forming -> active: the start of the group is shown above
+        events.append(Event(_at(change.day), text, "group", who=name_of(group, change.by)))
+    recorded_end = any(c.new is GroupStatus.ENDED and c.day == group.end for c in group.status_changes)
+    if group.end and not recorded_end:  # an end from before status changes were kept
         events.append(Event(_at(group.end), gettext("The group ended."), "group"))
     return events
 
@@ -459,10 +485,11 @@ def timeline(group: ResourceGroup, kind: str | None = None) -> list[Event]:
     """What happened when, newest first (events of one moment keep their order); only the events of `kind`
     (a value of `TIMELINE_KINDS`) when given. Nothing is ever deleted, so nothing disappears from here.
 
-    The record holds no date for: a nominee becoming a member (a member's start is the nomination date), a goal
-    reached, an agreement dropped or done without a note (closing one from a report adds a dated note), a
-    meeting being planned (its start is shown), and a pause, resume or reopen of the group (only the end date
-    is kept)."""
+    A nominee's joining, a goal reached or stopped, a meeting planned and the group's pauses, resumes, ends and
+    reopenings have their own dates in the record (member-joined, Goal.statusDate, Appointment.created, the
+    CarePlan's status-change extensions); a record written before those were kept simply shows no such event.
+    The record holds no date for an agreement dropped or done without a note (closing one from a report adds a
+    dated note)."""
     events = _member_events(group) + _goal_and_agreement_events(group) + _meeting_events(group) + _group_events(group)
     if kind is not None:
         events = [e for e in events if e.kind == kind]

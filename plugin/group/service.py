@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, request, url_for
 
+from fhir_mappings.fhirjson import ref_of
 from fhir_mappings.model import ResourceGroup, Unreadable
 from fhir_mappings.profiles import MappingMode
+from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
 from plugin.audit.web import request_audit, takes_audit_events
 from plugin.launch.context import ActiveLaunch, smart_client
@@ -120,7 +122,13 @@ class GroupService:
         loaded = self.repository.load(plan_id)
         audit = request_audit()
         self._uow = FhirUnitOfWork(
-            self.repository, self.submissions, plan_id, loaded, read_only=not self.launch.can_write, audit=audit
+            self.repository,
+            self.submissions,
+            plan_id,
+            loaded,
+            read_only=not self.launch.can_write,
+            audit=audit,
+            practitioner=self.launch.user_practitioner,
         )
         actor = actor_in(loaded.group, self._uow.who())
         audit.reading(self.repository.patient, _group_references(loaded), role=actor.role.value)
@@ -166,6 +174,52 @@ class GroupService:
             if res.get("resourceType") == "Practitioner" and res.get("id"):
                 found.append((f"Practitioner/{res['id']}", person_name(res) or f"Practitioner/{res['id']}"))
         return found
+
+    def search_practitioners_with_roles(
+        self, text: str, limit: int = 20
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+        """Practitioners whose name matches `text` with their active PractitionerRoles, in one request
+        (`_revinclude=PractitionerRole:practitioner`): ([(reference, name)], {practitioner: [(role, what)]})."""
+        params = [("name:contains", text), ("_count", str(limit)), ("_revinclude", "PractitionerRole:practitioner")]
+        bundle = self.client.search("Practitioner", params).json()
+        found: list[tuple[str, str]] = []
+        roles: dict[str, list[tuple[str, str]]] = {}
+        for entry in bundle.get("entry") or []:
+            res = entry.get("resource") or {}
+            rtype, rid = res.get("resourceType"), res.get("id")
+            if rtype == "Practitioner" and rid:
+                found.append((f"Practitioner/{rid}", person_name(res) or f"Practitioner/{rid}"))
+            elif rtype == "PractitionerRole" and rid and res.get("active", True) is not False:
+                behind = ref_of(res.get("practitioner"))
+                if behind is not None and ref_type(literal(behind)) == "Practitioner":
+                    roles.setdefault(literal(behind), []).append((f"PractitionerRole/{rid}", role_summary(res)))
+        return found, roles
+
+    def practitioner_role(self, reference: str) -> tuple[str, str] | None:
+        """A PractitionerRole's practitioner and that person's name, in one request
+        (`_include=PractitionerRole:practitioner`); None when the server does not know the role."""
+        params = [("_id", reference.partition("/")[2]), ("_include", "PractitionerRole:practitioner")]
+        bundle = self.client.search("PractitionerRole", params).json()
+        resources = [e.get("resource") or {} for e in bundle.get("entry") or []]
+        role = next((r for r in resources if r.get("resourceType") == "PractitionerRole"), None)
+        behind = ref_of((role or {}).get("practitioner"))
+        if role is None or behind is None or ref_type(literal(behind)) != "Practitioner":
+            return None
+        person = next((r for r in resources if f"Practitioner/{r.get('id')}" == literal(behind)), None)
+        name = (person_name(person) if person else None) or str((role.get("practitioner") or {}).get("display") or "")
+        return literal(behind), name or literal(behind)
+
+
+def role_summary(role: dict[str, Any]) -> str:
+    """What a PractitionerRole is, for choosing one: organisation, specialty, role (the displays the EHR gives)."""
+    parts = [str((role.get("organization") or {}).get("display") or "")]
+    for key in ("specialty", "code"):
+        for concept in role.get(key) or []:
+            words = concept.get("text") or next((c.get("display") for c in concept.get("coding") or []), None)
+            if words:
+                parts.append(str(words))
+                break
+    return " · ".join(p for p in parts if p) or f"PractitionerRole/{role.get('id')}"
 
 
 def _group_references(loaded: LoadedGroup) -> list[str]:

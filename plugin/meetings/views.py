@@ -137,7 +137,7 @@ def plan(context_id: str) -> Any:
             "theme": MeetingTheme(form.theme.data) if form.theme.data else None,
             "theme_text": form.theme_text.data or "",
         }
-        outcome = run_service(lambda uow, key: services.plan_meeting(uow, key, **values), form=form)
+        outcome = run_service(lambda uow, key: services.plan_meeting(uow, key, now=now(), **values), form=form)
         if outcome.saved is not None:
             # A save that waits in the outbox is not in the record yet: its page would not be found.
             waiting = outcome.saved.waiting or outcome.uid is None

@@ -63,13 +63,15 @@ def edit_goal(
     due: date | None,
     parent_uid: str | None,
     status: GoalLifecycle | None = None,
+    today: date | None = None,
 ) -> Done[Goal]:
-    """Change a goal as its form shows it; `status` (when given) is the status the user picked."""
+    """Change a goal as its form shows it; `status` (when given) is the status the user picked, `today` the day
+    kept as its status date when the status changes."""
 
     def change(group: ResourceGroup, _: Actor) -> Goal:
         goal = group.edit_goal(uid, text=text, term=term, life_area=life_area, due=due, parent_uid=parent_uid)
         if status is not None:
-            group.set_goal_status(uid, status)
+            group.set_goal_status(uid, status, today)
         return goal
 
     return act(uow, key, Action.EDIT_GOAL, "Doel gewijzigd", change)

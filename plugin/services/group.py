@@ -132,16 +132,16 @@ def change_lifecycle(
     """
     sent = now if now is not None else datetime.now(UTC)
 
-    def change(group: ResourceGroup, _: object) -> None:
+    def change(group: ResourceGroup, actor: Actor) -> None:
         if step is Lifecycle.AFTER_TREATMENT:
             group.continue_after_treatment(today)
             return
-        move_to(group, _LIFECYCLE_STATUS[step], today, sent)
+        move_to(group, _LIFECYCLE_STATUS[step], today, sent, by=actor.who)
 
     return act(uow, key, Action.CHANGE_STATUS, _LIFECYCLE_TEXT[step], change)
 
 
-def move_to(group: ResourceGroup, new: GroupStatus, today: date, sent: datetime) -> None:
+def move_to(group: ResourceGroup, new: GroupStatus, today: date, sent: datetime, by: str | None = None) -> None:
     """Give the group a new status; pausing or ending first cancels the planned meetings with a notice.
 
     An illegal step is refused by `change_status`; a save is applied to a copy, so nothing is cancelled then.
@@ -149,7 +149,7 @@ def move_to(group: ResourceGroup, new: GroupStatus, today: date, sent: datetime)
     if group.status is not new and new in (GroupStatus.ON_HOLD, GroupStatus.ENDED):
         for meeting in group.planned_meetings():
             cancel_with_notice(group, meeting.uid, sent)
-    group.change_status(new, today)
+    group.change_status(new, today, by)
 
 
 def require_take_over(group: ResourceGroup, actor: Actor) -> None:

@@ -51,14 +51,17 @@ def plan_meeting(
     new_place: NewPlace | None = None,
     theme: MeetingTheme | None = None,
     theme_text: str = "",
+    now: datetime | None = None,
 ) -> Done[Meeting]:
-    """Plan a meeting at an earlier place (`place_uid`), a new one (`new_place`), or with the place left open."""
+    """Plan a meeting at an earlier place (`place_uid`), a new one (`new_place`), or with the place left open;
+    `now` (default: the clock) is kept as when it was planned."""
+    planned_at = now if now is not None else datetime.now(UTC)
     if place_uid is not None and new_place is not None:
         raise DomainError("Kies een bekende plek of een nieuwe plek, niet allebei.", "both a place and a new place")
 
     def plan(group: ResourceGroup, _: Actor) -> Meeting:
         where = group.add_place(new_place.name, new_place.address).uid if new_place is not None else place_uid
-        return group.plan_meeting(start, end, where, theme, theme_text)
+        return group.plan_meeting(start, end, where, theme, theme_text, now=planned_at)
 
     activity = "Bijeenkomst gepland met een nieuwe plek" if new_place is not None else "Bijeenkomst gepland"
     return act(uow, key, Action.PLAN_MEETING, activity, plan)
@@ -226,7 +229,7 @@ def set_agenda(
         uow,
         key,
         Action.SET_AGENDA,
-        "Agenda van de bijeenkomst klaargezet" if ready else "Agenda van de bijeenkomst bijgewerkt",
+        "Agenda van de bijeenkomst klaargezet" if ready else "Agenda van de bijeenkomst gewijzigd",
         lambda g, _: g.set_agenda(meeting_uid, [_with_words(g, i) for i in items], ready=ready),
     )
 
@@ -338,7 +341,7 @@ def write_report(
     """
     loaded = uow.group()
     editing = loaded is not None and any(m.uid == meeting_uid and m.report is not None for m in loaded.meetings)
-    activity = "Verslag van de bijeenkomst aangepast" if editing else "Verslag van de bijeenkomst geschreven"
+    activity = "Verslag van de bijeenkomst gewijzigd" if editing else "Verslag van de bijeenkomst geschreven"
     if closing:
         activity += "; afspraken afgesloten"
 

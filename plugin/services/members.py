@@ -110,15 +110,25 @@ def nominate_outside_professional(
 
 
 def nominate_practitioner(
-    uow: UnitOfWork, key: str, *, reference: str, display: str, today: date, reason: str = ""
+    uow: UnitOfWork,
+    key: str,
+    *,
+    reference: str,
+    display: str,
+    today: date,
+    reason: str = "",
+    practitioner: str | None = None,
 ) -> Done[Member]:
-    """Nominate a practitioner of the clinic (`reference` "Practitioner/<id>", with the name the record has)."""
+    """Nominate a practitioner of the clinic (`reference` "Practitioner/<id>", or "PractitionerRole/<id>" with
+    the role's `practitioner`, with the name the record has)."""
     return act(
         uow,
         key,
         Action.NOMINATE,
         "Behandelaar genomineerd voor de resourcegroep",
-        lambda g, actor: g.nominate(reference, display, today, proposed_by=_proposer(actor), reason=reason),
+        lambda g, actor: g.nominate(
+            reference, display, today, proposed_by=_proposer(actor), reason=reason, practitioner=practitioner
+        ),
     )
 
 

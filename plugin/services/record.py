@@ -12,7 +12,7 @@ from fhir_mappings.rights import Action
 from plugin.services.core import act
 from plugin.services.uow import Activity, Done, UnitOfWork
 
-CANCEL_TEXT = "Afspraak afgezegd die de app niet kon lezen"
+CANCEL_TEXT = "Bijeenkomst of gesprek afgezegd dat de app niet kon lezen"
 
 
 def cancel_unreadable(uow: UnitOfWork, key: str, *, resource: str) -> Done[Unreadable]:
@@ -21,6 +21,6 @@ def cancel_unreadable(uow: UnitOfWork, key: str, *, resource: str) -> Done[Unrea
         uow,
         key,
         Action.CANCEL_UNREADABLE,
-        Activity(CANCEL_TEXT, reason="De afspraak staat in het dossier maar de app kan hem niet lezen."),
+        Activity(CANCEL_TEXT, reason="Het staat in het dossier maar de app kan het niet lezen."),
         lambda group, actor: group.cancel_unreadable(resource),
     )

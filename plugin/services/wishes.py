@@ -56,11 +56,12 @@ def take_up_wish(
     cancelled with a notice to their invitees, as when the care professional pauses or ends it themselves.
     """
 
-    def change(group: ResourceGroup, _: Actor) -> Wish:
+    def change(group: ResourceGroup, actor: Actor) -> Wish:
         wish = group.take_up_wish(uid, meeting_uid)
         if wish.kind is WishKind.MEETING:
             return wish
-        move_to(group, GroupStatus.ON_HOLD if wish.kind is WishKind.PAUSE else GroupStatus.ENDED, today, now)
+        new = GroupStatus.ON_HOLD if wish.kind is WishKind.PAUSE else GroupStatus.ENDED
+        move_to(group, new, today, now, by=actor.who)
         return wish
 
     return act(uow, key, Action.TAKE_UP_INPUT, "Wens van de patiënt overgenomen", change)

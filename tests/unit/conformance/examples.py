@@ -44,11 +44,19 @@ def _cancelled_meeting_group() -> ResourceGroup:
     return g
 
 
+def _role_member_group() -> ResourceGroup:
+    """A professional nominated by their PractitionerRole (the role's practitioner kept with the member)."""
+    g = full_group()
+    g.nominate("PractitionerRole/lotte-smit-ips", "Lotte Smit", TODAY, practitioner="Practitioner/lotte-smit")
+    return g
+
+
 def groups() -> dict[str, ResourceGroup]:
     out = {d.patient_id: d.group for d in demo_groups(TODAY)}
     out["full"] = full_group()
     out["patient-input"] = group_with_patient_input()
     out["cancelled-meeting"] = _cancelled_meeting_group()
+    out["practitioner-role"] = _role_member_group()
     return out
 
 
@@ -57,6 +65,8 @@ def examples() -> tuple[Example, ...]:
     out: list[Example] = []
     for gname, group in groups().items():
         for mode in MappingMode:
+            if gname == "practitioner-role" and mode is MappingMode.KT2:
+                continue  # KT2CareTeam has no PractitionerRole member: KT2 mode nominates the Practitioner
             written = group_to_fhir(group, mode=mode)
             types = {f"urn:uuid:{w.uid}": str(w.resource["resourceType"]) for w in written}
             counts: dict[str, int] = {}

@@ -46,7 +46,8 @@ def _issues(resource: Json) -> list[tuple[str, str]]:
 
 
 EXTENSIONS = product_extensions()
-SIMPLE = [u for u in EXTENSIONS if u != codes.EXT_PATIENT_PARTICIPATION]
+COMPLEX = (codes.EXT_PATIENT_PARTICIPATION, codes.EXT_STATUS_CHANGE)
+SIMPLE = [u for u in EXTENSIONS if u not in COMPLEX]
 CODED = [codes.EXT_NOMINATION_STATE, codes.EXT_SECTION]
 
 
@@ -129,6 +130,19 @@ def test_a_complex_extension_part_of_another_type_is_refused() -> None:
     role = next(p for p in _first(resource, codes.EXT_PATIENT_PARTICIPATION)["extension"] if p["url"] == "role")
     role["valueCoding"]["code"] = "not-a-role"
     assert "binding" in {rule for rule, _ in _issues(resource)}
+
+
+def test_a_status_change_needs_its_date_and_may_repeat() -> None:
+    _, resource = _example_with(codes.EXT_STATUS_CHANGE)
+    changes = [e for e in resource["extension"] if e["url"] == codes.EXT_STATUS_CHANGE]
+    assert len(changes) >= 1
+    resource["extension"] += copy.deepcopy(changes)  # repeating is allowed
+    assert _issues(resource) == []
+    first = _first(resource, codes.EXT_STATUS_CHANGE)
+    next(p for p in first["extension"] if p["url"] == "to")["valueCode"] = "paused"  # not a CarePlan status
+    assert "binding" in {rule for rule, _ in _issues(resource)}
+    first["extension"] = [p for p in first["extension"] if p["url"] != "date"]
+    assert "extension-cardinality" in {rule for rule, _ in _issues(resource)}
 
 
 R4 = claimed_files()["terminology.json"]["r4RequiredBindings"]

@@ -223,8 +223,9 @@ def _cases_for(profile: str) -> tuple[list[Case], list[str]]:
                 rtype = v.profile_types.get(target) or target.rsplit("/", 1)[-1]
                 return [{sub: {"reference": f"{rtype}/x1"}}]
             type_entry = element.get("type", [{}])[0]
-            if slice_name and type_entry.get("code") == "Extension":
-                return [_extension_instance(type_entry["profile"][0])]
+            if slice_name and type_entry.get("code") == "Extension":  # one more than the slice allows
+                extra = 1 + (int(element["max"]) if element.get("max", "*") != "*" else 0)
+                return [_extension_instance(type_entry["profile"][0]) for _ in range(extra)]
             return SAMPLES.get(base_name)
 
         # A slice's discriminating element is there by definition (without it the item is in no slice).

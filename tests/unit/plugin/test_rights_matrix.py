@@ -464,14 +464,14 @@ CASES: tuple[Case, ...] = (
         Action.SET_AGENDA,
         lambda w: f"/bijeenkomsten/{w.planned}/agenda",
         lambda w: {"lines-0-kind": "free", "lines-0-ref": "", "lines-0-text": "Vakantieplanning"},
-        activity="Agenda van de bijeenkomst bijgewerkt",
+        activity="Agenda van de bijeenkomst gewijzigd",
     ),
     Case(
         "notes.report",
         Action.WRITE_REPORT,
         lambda w: f"/bijeenkomsten/{w.held}/verslag",
         lambda w: {"samenvatting": "Het verslag, opnieuw geschreven.", "attended": [SANNE]},
-        activity="Verslag van de bijeenkomst aangepast",
+        activity="Verslag van de bijeenkomst gewijzigd",
     ),
     Case(
         "members.nominate_person",

@@ -6,7 +6,9 @@ from datetime import date, datetime
 
 from fhir_mappings.codes import (
     AgreementStatus,
+    GoalLifecycle,
     GoalTerm,
+    GroupStatus,
     MeetingStatus,
     MemberRole,
     NominationState,
@@ -23,6 +25,7 @@ from fhir_mappings.model import (
     ProgressScore,
     Report,
     ResourceGroup,
+    StatusChange,
     Supporter,
     Wish,
 )
@@ -181,3 +184,69 @@ def test_filter_by_kind() -> None:
     ]
     assert "A pause of the group was asked for." in texts(parts["group"])
     assert timeline(ResourceGroup(uid="c", plan_uid="p", patient="Patient/p", name="G"), "goals") == []
+
+
+def story_with_event_dates() -> ResourceGroup:
+    """The story, with the dates the record now keeps: Ans joined (nominated on the 2nd, joined on the 7th), the
+    goal reached, when the held meeting was planned, and the group paused, resumed, ended, reopened and ended."""
+    g = story()
+    g.member("m").joined = date(2026, 3, 7)
+    goal = g.goal("g")
+    goal.lifecycle, goal.status_date = GoalLifecycle.COMPLETED, date(2026, 3, 21)
+    g.meeting("mt").created = at(13, 9)
+    anna = "Practitioner/anna"
+    g.status_changes = [
+        StatusChange(GroupStatus.FORMING, GroupStatus.ACTIVE, date(2026, 3, 1), anna),
+        StatusChange(GroupStatus.ACTIVE, GroupStatus.ON_HOLD, date(2026, 3, 22), anna),
+        StatusChange(GroupStatus.ON_HOLD, GroupStatus.ACTIVE, date(2026, 3, 24), anna),
+        StatusChange(GroupStatus.ACTIVE, GroupStatus.ENDED, date(2026, 3, 26), anna),
+        StatusChange(GroupStatus.ENDED, GroupStatus.ACTIVE, date(2026, 3, 27), "Patient/p"),
+        StatusChange(GroupStatus.ACTIVE, GroupStatus.ENDED, date(2026, 3, 30), None),
+    ]
+    return g
+
+
+def _events(group: ResourceGroup) -> list[tuple[date, str, str, str]]:
+    return [(e.when.date(), e.text, e.kind, e.who) for e in timeline(group)]
+
+
+def test_a_nominee_joining_is_an_event_of_its_own() -> None:
+    events = _events(story_with_event_dates())
+    assert (date(2026, 3, 2), "Ans was nominated.", "members", "Sanne") in events
+    assert (date(2026, 3, 7), "Ans joined the group.", "members", "") in events
+
+
+def test_a_goal_reached_or_stopped_is_shown_on_its_status_date() -> None:
+    g = story_with_event_dates()
+    assert (date(2026, 3, 21), "Goal reached: Weer werken", "goals", "") in _events(g)
+    g.goal("g").lifecycle = GoalLifecycle.CANCELLED
+    assert (date(2026, 3, 21), "Goal stopped: Weer werken", "goals", "") in _events(g)
+    g.goal("g").lifecycle = GoalLifecycle.ACTIVE  # taken up again: no longer reached
+    assert not [e for e in _events(g) if e[1].startswith(("Goal reached", "Goal stopped"))]
+
+
+def test_when_a_meeting_was_planned_is_shown() -> None:
+    events = timeline(story_with_event_dates(), "meetings")
+    planned = [e for e in events if e.text == "The meeting of 15-03-2026 was planned."]
+    assert [(e.when, e.all_day) for e in planned] == [(at(13, 9), False)]
+
+
+def test_pause_resume_end_and_reopen_are_shown_with_who_did_them() -> None:
+    group_events = [(day, text, who) for day, text, kind, who in _events(story_with_event_dates()) if kind == "group"]
+    assert group_events == [
+        (date(2026, 3, 30), "The group ended.", ""),
+        (date(2026, 3, 27), "The group was reopened.", "Sanne"),
+        (date(2026, 3, 26), "The group ended.", "Anna"),
+        (date(2026, 3, 24), "The group was resumed.", "Anna"),
+        (date(2026, 3, 22), "The group was paused.", "Anna"),
+        (date(2026, 3, 19), "A pause of the group was asked for.", "Sanne"),
+        (date(2026, 3, 1), "The group Sanne's groep started.", ""),
+    ]
+
+
+def test_old_data_without_the_event_dates_shows_no_such_events() -> None:
+    shown = texts(timeline(story()))
+    assert "Ans joined the group." not in shown
+    assert "The group ended." in shown  # the end date alone still tells that
+    for new in ("Goal reached", "Goal stopped", "was planned.", "was paused", "was resumed", "was reopened"):
+        assert not [t for t in shown if new in t], new

@@ -37,3 +37,17 @@ def test_timeline_says_who_did_it(tmp_path: Path) -> None:
         html = text(env.get("/tijdlijn?soort=leden"))
         assert "Kennismakingsgesprek" in html or "kennismakingsgesprek" in html
         assert re.search(r'<span class="muted">door [^<]+</span>', html)
+
+
+def test_pausing_and_resuming_show_in_the_timeline_with_who_did_it(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        assert env.post("/status", {"action": "pause"}).status_code == 303
+        assert env.post("/status", {"action": "resume"}).status_code == 303
+        html = text(env.get("/tijdlijn?soort=groep"))
+        for said in ("De groep is gepauzeerd.", "De groep is weer gestart."):
+            assert re.search(re.escape(said) + r'</span> <span class="muted">door Anna de Vries</span>', html), said
+        plan = next(p for p in env.resources("CarePlan") if p.get("status") == "active")
+        assert [p["valueCode"] for e in plan["extension"] for p in e.get("extension", []) if p["url"] == "to"][-2:] == [
+            "on-hold",
+            "active",
+        ]

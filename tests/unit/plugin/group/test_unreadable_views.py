@@ -13,6 +13,7 @@ from typing import Any
 
 from fhir_mappings.codes import CS_GOAL_TERM, CS_MEETING_ROLE, Artifact
 from fhir_mappings.from_fhir import is_artifact
+from plugin.services.record import CANCEL_TEXT
 from tests.support.ui import LaunchedApp, launched
 
 SANNE = "Patient/sanne-bakker"
@@ -77,11 +78,7 @@ def test_care_professionals_see_what_cannot_be_read_and_can_cancel_the_meeting(t
         assert after["participant"] == meeting["participant"]  # the broken part as it was
         assert (after["start"], after["end"]) == (meeting["start"], meeting["end"])
         assert len(env.resources("Provenance")) == provenances + 1
-        prov = [
-            p
-            for p in env.resources("Provenance")
-            if p["activity"].get("text") == "Afspraak afgezegd die de app niet kon lezen"
-        ]
+        prov = [p for p in env.resources("Provenance") if p["activity"].get("text") == CANCEL_TEXT]
         assert prov and {"reference": f"Appointment/{meeting['id']}"} in [
             {"reference": t["reference"].split("/_history")[0]} for t in prov[0]["target"]
         ]

@@ -112,8 +112,9 @@ def test_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         assert 'value="lid"' not in planned and "wil toch niet meedoen" in planned
 
         assert "De groep overdragen" in text(env.get(f"/leden/{bram}"))
-        found = text(env.get("/leden/nomineren?zoek=Anna"))
-        assert "Anna de Vries nomineren" in found and 'name="practitioner" value="Practitioner/anna-de-vries"' in found
+        found = text(env.get("/leden/nomineren?zoek=Anna"))  # Anna has one role in the EHR: she is added by it
+        assert "Anna de Vries nomineren als GGZ Demo · Psychologie · GZ-psycholoog" in found
+        assert 'name="practitioner" value="PractitionerRole/anna-de-vries-ggz"' in found
         assert "staat al in de groep" in text(env.get("/leden/nomineren?zoek=Smit"))
         assert "Typ minstens 2 letters" in text(env.get("/leden/nomineren?zoek=A"))
         hand_over = text(env.get(f"/leden/{bram}/overdragen?zoek=Anna"))

@@ -291,7 +291,7 @@ def test_agenda_with_goals_agreements_and_own_items_in_order(tmp_path: Path) -> 
         [rewritten] = communications(env, "agenda", planned["id"])
         assert rewritten["id"] == written["id"] and rewritten["status"] == "preparation"
         assert [p["contentReference"]["reference"] for p in rewritten["payload"]] == [f"Goal/{goal_id}"]
-        assert "Agenda van de bijeenkomst bijgewerkt" in provenance_texts(env)
+        assert "Agenda van de bijeenkomst gewijzigd" in provenance_texts(env)
         printed = text(env.get(f"{url}/afdrukken"))
         assert "Deze agenda is nog niet definitief." in printed and "Werk vinden dat bij me past" in printed
 
@@ -440,7 +440,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert [a["reference"] for a in edited["about"]][-1] == f"Task/{task['id']}"  # the agreement stays in it
         after = sorted((o["focus"][0]["reference"], o["valueInteger"]) for o in observations(env, planned["id"]))
         assert after == sorted([(f"Goal/{work_id}", 8), (f"Goal/{house_id}", 7)])  # changed in place, not added
-        assert "Verslag van de bijeenkomst aangepast" in provenance_texts(env)
+        assert "Verslag van de bijeenkomst gewijzigd" in provenance_texts(env)
 
         printed = text(env.get(f"{url}/afdrukken"))
         for expected in (

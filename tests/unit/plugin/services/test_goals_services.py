@@ -122,6 +122,26 @@ def test_members_nominees_and_strangers_may_not_touch_goals(action: str, who: st
     assert uow.stored == before
 
 
+def test_a_changed_status_keeps_the_day_it_changed() -> None:
+    uow = uow_as(CLINICIAN, full_group())
+    house = goal_named(uow.stored, "Zelfstandig wonen")
+    reached = date(2026, 6, 2)
+    done = goals.edit_goal(
+        uow,
+        "k1",
+        uid=house.uid,
+        text=house.text,
+        term=house.term,
+        life_area=house.life_area,
+        due=house.due,
+        parent_uid=house.parent_uid,
+        status=GoalLifecycle.COMPLETED,
+        today=reached,
+    )
+    assert done.state is SaveState.SAVED
+    assert goal_named(uow.stored, "Zelfstandig wonen").status_date == reached
+
+
 def test_a_repeated_submission_adds_the_goal_once() -> None:
     uow = uow_as(PATIENT)
     first = _add(uow, "same-key")

@@ -130,6 +130,21 @@ def test_care_professionals_record_every_lifecycle_step(role: Role) -> None:
     assert len(uow.commits) == len(steps)
 
 
+def test_each_status_change_is_kept_with_its_day_and_who_made_it() -> None:
+    uow = uow_as(RO, sanne_group())
+    before = len(sanne_group().status_changes)
+    for n, step in enumerate((Lifecycle.PAUSE, Lifecycle.RESUME, Lifecycle.END, Lifecycle.REOPEN)):
+        change_lifecycle(uow, key(), step=step, today=date(2026, 3, 10 + n))
+    assert uow.stored is not None
+    kept = [(c.old, c.new, c.day, c.by) for c in uow.stored.status_changes[before:]]
+    assert kept == [
+        (GroupStatus.ACTIVE, GroupStatus.ON_HOLD, date(2026, 3, 10), RO),
+        (GroupStatus.ON_HOLD, GroupStatus.ACTIVE, date(2026, 3, 11), RO),
+        (GroupStatus.ACTIVE, GroupStatus.ENDED, date(2026, 3, 12), RO),
+        (GroupStatus.ENDED, GroupStatus.ACTIVE, date(2026, 3, 13), RO),
+    ]
+
+
 @pytest.mark.parametrize("user", [PATIENT, LOTTE, MOTHER, NOMINEE, STRANGER])
 @pytest.mark.parametrize("step", list(Lifecycle))
 def test_lifecycle_is_refused_for_everybody_else(user: str, step: Lifecycle) -> None:

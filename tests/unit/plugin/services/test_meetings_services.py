@@ -320,6 +320,13 @@ def test_no_agenda_item_for_a_ready_agenda_a_past_meeting_or_without_words() -> 
 # ------------------------------------------------------------------------------ details of the professional actions
 
 
+def test_a_planned_meeting_keeps_when_it_was_planned() -> None:
+    uow = uow_as(CLINICIAN, full_group())
+    planned_at = datetime(2026, 12, 1, 9, 5, tzinfo=AMS)
+    made = meetings.plan_meeting(uow, "k1", start=datetime(2027, 6, 5, 19, 30, tzinfo=AMS), now=planned_at)
+    assert made.value is not None and made.value.created == planned_at  # shown in the timeline
+
+
 def test_plan_at_a_new_place_an_earlier_place_or_the_place_later() -> None:
     group = full_group()
     uow = uow_as(CLINICIAN, group)
@@ -464,7 +471,7 @@ def test_the_agenda_keeps_its_order_and_the_words_of_goals_and_agreements() -> N
     ready = meetings.set_agenda(uow, "k2", meeting_uid=meeting_uid, items=done.value.items, ready=True)
     assert ready.value is not None and ready.value.status is AgendaStatus.COMPLETED
     assert [c.activity.text for c in uow.commits] == [
-        "Agenda van de bijeenkomst bijgewerkt",
+        "Agenda van de bijeenkomst gewijzigd",
         "Agenda van de bijeenkomst klaargezet",
     ]
     with pytest.raises(DomainError) as unknown:
@@ -539,7 +546,7 @@ def test_the_report_records_scores_attendance_and_new_agreements_in_one_save() -
     ]
     scores = [(p.goal_uid, p.score, p.note) for p in uow.stored.progress if p.meeting_uid == meeting.uid]
     assert scores == [(work, 8, "Eerste gesprek")]
-    assert [c.activity.text for c in uow.commits][1:] == ["Verslag van de bijeenkomst aangepast"]
+    assert [c.activity.text for c in uow.commits][1:] == ["Verslag van de bijeenkomst gewijzigd"]
 
 
 def test_a_saved_score_cannot_be_emptied_and_nothing_of_the_report_is_saved() -> None:

@@ -170,7 +170,7 @@ CASES = [
         ),
         PROFESSIONALS,
         "Genomineerde is lid geworden van de resourcegroep",
-        lambda g: member_named(g, "Eva de Wit").is_member,
+        lambda g: member_named(g, "Eva de Wit").is_member and member_named(g, "Eva de Wit").joined == TODAY,
     ),
     Case(
         "declined",
