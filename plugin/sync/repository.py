@@ -546,7 +546,9 @@ class GroupRepository:
         allowed.update(loaded.resources)
         for member in group.members:
             allowed.add(literal(loaded.index.ref(member.who)))
-            if member.practitioner:  # a role member's practitioner (EXT:role-practitioner): a person, not a record
+            # A role member's practitioner (EXT:role-practitioner): a person, not a record; only ever a Practitioner
+            # (the extension is read from the record: never let it vouch for another patient's reference).
+            if member.practitioner and ref_type(member.practitioner) == "Practitioner":
                 allowed.add(literal(member.practitioner))
         for place in group.places:
             allowed.add(literal(loaded.index.ref(place.uid)))
