@@ -39,7 +39,6 @@ import http.client
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -323,34 +322,15 @@ def seed_groups(fhir_base: str, count: int, scratch: Path) -> list[tuple[str, st
 
 def plant_launches(session_db: str, fhir_base: str, groups: list[tuple[str, str, str]]) -> list[Clinician]:
     """A browser session and a launch per clinician in the app's session store (as tests/support/ui.py does)."""
-    from plugin.session_store import CREATED
-    from smart_launch import LaunchContext, SQLiteSessionStore
-    from tests.support.ui import WRITE_SCOPES
+    from smart_launch import SQLiteSessionStore
+    from tests.support.ui import WRITE_SCOPES, plant_launch
 
     store = SQLiteSessionStore(session_db)
     clinicians = []
-    now = time.time()
     for pid, goal_uid, member_uid in groups:
-        sid = secrets.token_urlsafe(32)
-        store.save_session(sid, {"since": 1, CREATED: now}, now + 3 * 3600)
-        context = LaunchContext(
-            context_id=secrets.token_urlsafe(16),
-            session_id=sid,
-            ehr_name="bench",
-            iss=fhir_base,
-            client_id="resourcegroep",
-            launch_kind="ehr",
-            access_token="not-checked-by-the-bench-store",  # noqa: S106
-            token_type="Bearer",  # noqa: S106
-            expires_at=now + 3 * 3600,
-            granted_scopes=WRITE_SCOPES,
-            created_at=now,
-            ends_at=now + 3 * 3600,
-            patient=pid,
-            fhir_user=USER,
-            need_patient_banner=True,
+        sid, context = plant_launch(
+            store, iss=fhir_base, patient=pid, user=USER, scopes=WRITE_SCOPES, ehr_name="bench", lifetime=3 * 3600
         )
-        store.save_context(context)
         clinicians.append(Clinician(sid, context.context_id, pid, goal_uid, member_uid))
     store.close()
     return clinicians

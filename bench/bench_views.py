@@ -38,7 +38,6 @@ import http.client
 import json
 import logging
 import resource
-import secrets
 import statistics
 import subprocess
 import sys
@@ -406,9 +405,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     notes; prints the peak RSS after each part as JSON."""
     from plugin.app import create_app
     from plugin.config import AppConfig
-    from plugin.session_store import CREATED
-    from smart_launch import EhrRegistration, LaunchContext
-    from tests.support.ui import SECRET, WRITE_SCOPES
+    from smart_launch import EhrRegistration
+    from tests.support.ui import SECRET, WRITE_SCOPES, plant_launch
 
     logging.disable(logging.WARNING)
     tmp = Path(tempfile.mkdtemp())
@@ -423,29 +421,10 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     app = create_app(config)
     app.config["TESTING"] = True
     client = app.test_client()
-    sessions: SessionStore = app.extensions["session_store"]
-    sid = secrets.token_urlsafe(32)
-    sessions.save_session(sid, {"since": 1, CREATED: time.time()}, time.time() + 3600)
-    client.set_cookie("rg_session", sid, domain="localhost")
-    now = time.time()
-    context = LaunchContext(
-        context_id=secrets.token_urlsafe(16),
-        session_id=sid,
-        ehr_name="sandbox",
-        iss=base,
-        client_id="resourcegroep",
-        launch_kind="ehr",
-        access_token="not-checked-by-the-test-store",  # noqa: S106 - the bench's store checks no token
-        token_type="Bearer",  # noqa: S106 - a token kind, no secret
-        expires_at=now + 3600,
-        granted_scopes=WRITE_SCOPES,
-        created_at=now,
-        ends_at=now + 8 * 3600,
-        patient=patient_id,
-        fhir_user=USER,
-        need_patient_banner=True,
+    sid, context = plant_launch(
+        app.extensions["session_store"], iss=base, patient=patient_id, user=USER, scopes=WRITE_SCOPES
     )
-    sessions.save_context(context)
+    client.set_cookie("rg_session", sid, domain="localhost")
     result: dict[str, float] = {"start": peak_rss_mb()}
     for _ in range(views):
         r = client.get(f"/c/{context.context_id}/")

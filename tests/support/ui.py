@@ -128,6 +128,43 @@ class LaunchedApp:
         return list(self.store.search(rtype, [("_count", "1000")]).matches)
 
 
+def plant_launch(
+    sessions: SessionStore,
+    *,
+    iss: str,
+    patient: str,
+    user: str,
+    scopes: tuple[str, ...],
+    need_patient_banner: bool = True,
+    ehr_name: str = "sandbox",
+    lifetime: float = 3600.0,
+) -> tuple[str, LaunchContext]:
+    """A browser session and an EHR launch in it, written straight into the app's session store (no OAuth round
+    trip; the FHIR store behind `iss` checks no token): (session id for the cookie, the launch context)."""
+    now = time.time()
+    sid = secrets.token_urlsafe(32)
+    sessions.save_session(sid, {"since": 1, CREATED: now}, now + lifetime)
+    context = LaunchContext(
+        context_id=secrets.token_urlsafe(16),
+        session_id=sid,
+        ehr_name=ehr_name,
+        iss=iss,
+        client_id="resourcegroep",
+        launch_kind="ehr",
+        access_token="not-checked-by-the-test-store",
+        token_type="Bearer",
+        expires_at=now + lifetime,
+        granted_scopes=scopes,
+        created_at=now,
+        ends_at=now + max(8 * 3600, lifetime),
+        patient=patient,
+        fhir_user=user,
+        need_patient_banner=need_patient_banner,
+    )
+    sessions.save_context(context)
+    return sid, context
+
+
 @contextmanager
 def launched(
     tmp_path: Path,
@@ -173,29 +210,15 @@ def launched(
         app = create_app(config)
         app.config["TESTING"] = True
         client = app.test_client()
-        sid = secrets.token_urlsafe(32)
-        sessions: SessionStore = app.extensions["session_store"]
-        sessions.save_session(sid, {"since": 1, CREATED: time.time()}, time.time() + 3600)
-        client.set_cookie("rg_session", sid, domain="localhost")
-        now = time.time()
-        context = LaunchContext(
-            context_id=secrets.token_urlsafe(16),
-            session_id=sid,
-            ehr_name="sandbox",
+        sid, context = plant_launch(
+            app.extensions["session_store"],
             iss=base,
-            client_id="resourcegroep",
-            launch_kind="ehr",
-            access_token="not-checked-by-the-test-store",
-            token_type="Bearer",
-            expires_at=now + 3600,
-            granted_scopes=scopes,
-            created_at=now,
-            ends_at=now + 8 * 3600,
             patient=patient,
-            fhir_user=user,
+            user=user,
+            scopes=scopes,
             need_patient_banner=need_patient_banner,
         )
-        sessions.save_context(context)
+        client.set_cookie("rg_session", sid, domain="localhost")
         yield LaunchedApp(app, client, context.context_id, base, store, sid)
     finally:
         server.shutdown()
