@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -353,10 +354,13 @@ class Report:
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Invitation:
+    """A calendar message sent for a meeting. Frozen (a message once sent does not change; a new one is added), so
+    a copy of the group for an action shares it; the recipients are kept as a tuple, whatever sequence is given."""
+
     uid: str
-    recipients: list[str]
+    recipients: Sequence[str]
     message: str
     sent: datetime | None = None
     calendar: str = ""  # text/calendar (iCalendar) content
@@ -364,15 +368,27 @@ class Invitation:
     # A cancellation notice (product code `afzegging`) rather than an invitation or an updated invitation.
     cancellation: bool = False
 
+    def __post_init__(self) -> None:
+        if type(self.recipients) is not tuple:
+            object.__setattr__(self, "recipients", tuple(self.recipients))
 
-@dataclass
+
+@dataclass(frozen=True)
 class MeetingParticipant:
-    """A member's part in one meeting: roles, response to the invitation, attendance."""
+    """A member's part in one meeting: roles, response to the invitation, attendance.
+
+    Frozen: a change replaces the entry in the meeting's list (`Meeting.update_participant`), so a copy of the
+    group made for an action shares the entries (a meeting of a large group has one per member) and the save
+    sees an untouched one by identity. The roles are kept as a frozenset, whatever set is given."""
 
     who: str
-    roles: set[MeetingRole] = field(default_factory=set)
+    roles: AbstractSet[MeetingRole] = frozenset()
     response: ParticipationStatus = ParticipationStatus.NEEDS_ACTION
     attended: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.roles) is not frozenset:
+            object.__setattr__(self, "roles", frozenset(self.roles))
 
 
 @dataclass
@@ -412,6 +428,32 @@ class Meeting:
         entry = MeetingParticipant(who=who)
         self.participants.append(entry)
         return entry
+
+    def update_participant(
+        self,
+        who: str,
+        *,
+        roles: AbstractSet[MeetingRole] | None = None,
+        response: ParticipationStatus | None = None,
+        attended: bool | None = None,
+    ) -> MeetingParticipant:
+        """Replace a member's participant entry (created when missing) by one with the given parts changed; an
+        entry that would not change is kept as it is (the same object)."""
+        pos = next((i for i, p in enumerate(self.participants) if p.who == who), None)
+        if pos is None:
+            pos = len(self.participants)
+            self.participants.append(MeetingParticipant(who=who))
+        entry = self.participants[pos]
+        changed = dataclasses.replace(
+            entry,
+            roles=entry.roles if roles is None else roles,
+            response=entry.response if response is None else response,
+            attended=entry.attended if attended is None else attended,
+        )
+        if changed == entry:
+            return entry
+        self.participants[pos] = changed
+        return changed
 
     def chair(self) -> str | None:
         """The member who chairs, if agreed."""
@@ -1364,8 +1406,9 @@ class ResourceGroup:
         meeting.start, meeting.minutes = start, minutes
         meeting.place_uid, meeting.theme, meeting.theme_text = place_uid, theme, text
         if moved:
-            for p in meeting.participants:
-                p.response = ParticipationStatus.NEEDS_ACTION
+            for pos, p in enumerate(meeting.participants):
+                if p.response is not ParticipationStatus.NEEDS_ACTION:
+                    meeting.participants[pos] = dataclasses.replace(p, response=ParticipationStatus.NEEDS_ACTION)
         self.normalise_order()
         return moved
 
@@ -1389,13 +1432,15 @@ class ResourceGroup:
             )
         if not any(m.who == who and m.is_member for m in self.members):
             raise DomainError("Kies iemand die lid is van de groep.", f"{who!r} is not an active member")
-        for p in meeting.participants:
-            p.roles.discard(role)
-        meeting.participant(who).roles.add(role)
+        for pos, p in enumerate(meeting.participants):
+            if role in p.roles and p.who != who:
+                meeting.participants[pos] = dataclasses.replace(p, roles=p.roles - {role})
+        holder = meeting.participant(who)
+        meeting.update_participant(who, roles=holder.roles | {role})
 
     def record_response(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
         self._require_open()
-        self.meeting(meeting_uid).participant(who).response = response
+        self.meeting(meeting_uid).update_participant(who, response=response)
 
     def answer_invitation(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
         """A member's own answer to the invitation of a meeting still to come."""
@@ -1410,7 +1455,7 @@ class ResourceGroup:
             raise DomainError("Alleen leden van de groep reageren op de uitnodiging.", f"{who!r} is not a member")
         if response is ParticipationStatus.NEEDS_ACTION:
             raise DomainError("Kies of je komt, niet komt of misschien komt.", "an answer of needs-action")
-        meeting.participant(who).response = response
+        meeting.update_participant(who, response=response)
 
     def propose_agenda_item(self, meeting_uid: str, text: str, by: str | None = None) -> Agenda:
         """Add an item in own words to the end of the agenda of a meeting still to come, while it is prepared.
@@ -1481,8 +1526,9 @@ class ResourceGroup:
         present = set(attended)
         for who in present:
             meeting.participant(who)
-        for p in meeting.participants:
-            p.attended = p.who in present
+        for pos, p in enumerate(meeting.participants):
+            if p.attended != (p.who in present):
+                meeting.participants[pos] = dataclasses.replace(p, attended=p.who in present)
         if meeting.report is None:
             meeting.report = Report(new_uid())
         meeting.report.sections = {

@@ -108,7 +108,7 @@ def test_every_status_roundtrips() -> None:
         g.meetings[1].status = status_m
         assert roundtrip(g).meetings[1].status is status_m
     for response in ParticipationStatus:
-        g.meetings[1].participants[0].response = response
+        g.meetings[1].update_participant(g.meetings[1].participants[0].who, response=response)
         assert roundtrip(g).meetings[1].participants[0].response is response
 
 

@@ -1,11 +1,14 @@
 """A save maps only what the action can have changed (`save_scope`): for every service action that must give
-exactly what mapping the whole group gives, and the common small actions must really be scoped."""
+exactly what mapping the whole group gives, and the common small actions must really be scoped. The action
+changes the repository's copy of the group (`_copy_group`, which shares what cannot change in place), and the
+group it was copied from must be exactly as it was afterwards, sources and all."""
 
 from __future__ import annotations
 
 import copy
 import uuid
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,11 +16,12 @@ import pytest
 
 from fhir_mappings.codes import GoalTerm, WishKind
 from fhir_mappings.from_fhir import group_from_fhir
-from fhir_mappings.model import Note, ResourceGroup
+from fhir_mappings.model import Note, ResourceGroup, uids_from
 from fhir_mappings.refs import RefIndex
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.services import wishes
-from plugin.services.uow import Activity, Done, MemoryUnitOfWork
+from plugin.services.uow import Activity, Commit, Done, MemoryUnitOfWork, SaveState, uid_of
+from plugin.sync.repository import _copy_group
 from tests.unit.fhir_mappings.factory import AMS, CLINICIAN, PATIENT, TODAY, full_group
 from tests.unit.plugin.services import test_members_services as members_tests
 from tests.unit.plugin.services.test_agreements_services import ACTIONS as AGREEMENT_ACTIONS
@@ -40,17 +44,40 @@ def changed(before: ResourceGroup, after: ResourceGroup, index: RefIndex, only: 
     return {w.uid: w.resource for w in group_to_fhir(after, index, only) if old.get(w.uid) != w.resource}
 
 
+def state(value: Any) -> Any:
+    """Everything a value holds, at any depth, the fields left out of equality (the sources) included."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, {f.name: state(getattr(value, f.name)) for f in fields(value)})
+    if isinstance(value, (list, tuple)):
+        return [state(item) for item in value]
+    if isinstance(value, dict):
+        return {key: state(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(repr(state(item)) for item in value)
+    return value
+
+
 class ScopeCheckingUnitOfWork(MemoryUnitOfWork):
-    """Every commit is mapped twice: within its save scope and as a whole group; both must write the same."""
+    """Every commit changes the repository's copy of the group, leaves the group it copied as it was, and is
+    mapped twice: within its save scope and as a whole group; both must write the same."""
 
     index: RefIndex = RefIndex()
     scopes: list[set[str] | None]
 
     def commit(self, action: Callable[[ResourceGroup], T], activity: Activity, key: str) -> Done[T]:
-        before = copy.deepcopy(self.stored)
-        done = super().commit(action, activity, key)
-        after = self.stored
-        assert before is not None and after is not None
+        before = self.stored
+        assert before is not None
+        as_it_was = state(before)
+        after = _copy_group(before)
+        with uids_from(key):
+            value = action(after)
+        after.check_invariants()
+        assert state(before) == as_it_was, "the action changed the group it was given a copy of"
+        if after == before:
+            return Done(value, SaveState.UNCHANGED, uid_of(value))
+        self.stored = after
+        self.commits.append(Commit(activity, key, self.user))
+        done = Done(value, SaveState.SAVED, uid_of(value))
         only = save_scope(before, after)
         whole = changed(before, after, self.index, None)
         assert whole, "the action changed nothing"

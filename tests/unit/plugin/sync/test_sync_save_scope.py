@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from fhir_mappings.codes import GoalTerm, MeetingStatus
+from fhir_mappings.codes import GoalTerm, MeetingRole, MeetingStatus
 from fhir_mappings.model import ResourceGroup
 from plugin.sync import repository
 from plugin.sync.errors import CompartmentViolation
@@ -213,3 +213,46 @@ def test_a_score_corrected_at_the_same_meeting_is_saved_and_the_loaded_scores_st
     assert [p.score for p in loaded.group.progress] == [p.score for p in as_read] and score.score == 4
     shared = [a is b for a, b in zip(as_read, saved.group.progress, strict=True)]
     assert shared.count(False) == 1  # every other score is the same object, not a copy
+
+
+def test_the_copy_shares_the_meeting_participants_and_invitations_and_copies_their_lists() -> None:
+    """Participant entries and invitations are frozen (a change replaces one, a message is added): the copy shares
+    every one of them, not the lists."""
+    group = full_group()
+    meeting = next(m for m in group.meetings if m.participants and m.invitations)
+    copied = _copy_group(group)
+    twin = copied.meeting(meeting.uid)
+    assert twin is not meeting and twin.participants is not meeting.participants
+    assert all(a is b for a, b in zip(twin.participants, meeting.participants, strict=True))
+    assert twin.invitations is not meeting.invitations and twin.invitations[0] is meeting.invitations[0]
+    twin.participants.pop()
+    twin.invitations.clear()
+    assert len(meeting.participants) == len(twin.participants) + 1 and meeting.invitations
+
+
+def test_a_role_assigned_in_a_save_replaces_two_entries_and_leaves_the_loaded_meeting_as_read(
+    rsps: responses.RequestsMock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    group = full_group()
+    meeting = next(m for m in group.meetings if m.is_planned)
+    chair, other = [m.who for m in group.members if m.is_member][:2]
+    group.assign_role(meeting.uid, chair, MeetingRole.VOORZITTER)
+    rsps.get(f"{BASE}/CarePlan", json=searchset(served(group)))
+    repo = make_repo(tmp_path)
+    repo.check_scope = True
+    loaded = repo.load()
+    assert loaded.group is not None
+    as_read = list(loaded.group.meeting(meeting.uid).participants)
+    roles_as_read = [p.roles for p in as_read]
+    rsps.add_callback(responses.POST, BASE, callback=transaction_ok)
+    saved = repo.save(loaded, lambda g: g.assign_role(meeting.uid, other, MeetingRole.VOORZITTER), "Rollen")
+    assert saved.saved
+    assert sent(rsps) == [f"PUT {loaded.index.ref(meeting.uid)}", "POST Provenance"]
+    loaded_meeting = loaded.group.meeting(meeting.uid)
+    assert loaded_meeting.participants == as_read and loaded_meeting.chair() == chair
+    assert [p.roles for p in as_read] == roles_as_read
+    after = saved.group.meeting(meeting.uid)
+    assert after.chair() == other
+    shared = [a is b for a, b in zip(as_read, after.participants, strict=True)]
+    assert shared.count(False) == 2  # the old chair's entry and the new one's; every other is the same object
