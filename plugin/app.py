@@ -30,6 +30,7 @@ from plugin.session_store import ServerSideSessionInterface
 from plugin.stores import open_sqlite_outbox as open_outbox  # noqa: F401  (kept importable from here)
 from plugin.stores import stores_from_config
 from plugin.sync.errors import OutageError, SyncError, Unauthorized
+from plugin.sync.readcache import ReadCache
 from plugin.web.actions import user_message
 from plugin.web.context import init_page_context
 from plugin.web.format import init_format
@@ -148,6 +149,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         "submissions": stores.submissions,
         "capabilities": stores.capabilities,
         "client_options": {},
+        # Per process, in memory only: groups already read into the domain (plugin/sync/readcache.py).
+        "read_cache": ReadCache(config.read_cache_resources, config.read_cache_ttl),
     }
 
     try:

@@ -6,6 +6,7 @@ Environment overrides (for containers):
   RESOURCEGROEP_FRAME_ANCESTORS (space-separated),
   RESOURCEGROEP_REDIS_URL, RESOURCEGROEP_REDIS_KEY_PREFIX (the [redis] table: state shared by several instances),
   RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
+  RESOURCEGROEP_READ_CACHE_RESOURCES, RESOURCEGROEP_READ_CACHE_TTL (the read cache; 0 resources turns it off),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
   RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE;
@@ -18,17 +19,19 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeGuard, get_args
+from typing import Any, Literal, TypeGuard, TypeVar, get_args
 
+from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, DEFAULT_TTL
 from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, KoppeltaalDomain, normalize_iss
 from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
 
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
 SameSite = Literal["None", "Lax", "Strict"]
+N = TypeVar("N", int, float)
 OUTBOX_FILE = "outbox.sqlite3"
 DEFAULT_CLINIC_NAME = "GGZ-instelling"
 # The clinic's word for the person a group is for, in the Dutch texts (Dutch mental-health care uses both).
@@ -122,6 +125,10 @@ class AppConfig:
     ehr_patient_url: str | None = None
     # "patiënt" or "cliënt": the word every Dutch text uses for the person the group is for (plugin/web/person_word.py).
     person_word: str = DEFAULT_PERSON_WORD
+    # The read cache (plugin/sync/readcache.py): resources of groups already read into the domain that one worker
+    # process keeps, and for how long after the EHR last sent them. 0 turns it off.
+    read_cache_resources: int = DEFAULT_MAX_RESOURCES
+    read_cache_ttl: float = DEFAULT_TTL
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -141,6 +148,8 @@ class AppConfig:
             raise ConfigurationError("clinic_name must not be empty")
         if self.person_word not in PERSON_WORDS:
             raise ConfigurationError(f"person_word must be one of {', '.join(PERSON_WORDS)}, not {self.person_word!r}")
+        if self.read_cache_resources < 0 or self.read_cache_ttl < 0:
+            raise ConfigurationError("read_cache_resources and read_cache_ttl must not be negative")
         if self.ehr_patient_url is not None and (
             "{patient_id}" not in self.ehr_patient_url or not self.ehr_patient_url.startswith(("https://", "http://"))
         ):
@@ -342,7 +351,17 @@ def config_from_mapping(
         clinic_name=str(pick("clinic_name", DEFAULT_CLINIC_NAME)),
         person_word=str(pick("person_word", DEFAULT_PERSON_WORD)),
         ehr_patient_url=str(pick("ehr_patient_url")) if pick("ehr_patient_url") else None,
+        read_cache_resources=_number(pick("read_cache_resources", DEFAULT_MAX_RESOURCES), "read_cache_resources", int),
+        read_cache_ttl=_number(pick("read_cache_ttl", DEFAULT_TTL), "read_cache_ttl", float),
     )
+
+
+def _number(value: Any, name: str, kind: Callable[[Any], N]) -> N:
+    """A number from TOML or the environment (a string there), with a clear error."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:

@@ -308,6 +308,7 @@ def current_service() -> GroupService:
         outbox=outbox,
         capabilities=caps,
         mapping=mapping_mode(launch),
+        read_cache=settings.get("read_cache"),
     )
     service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service

@@ -325,14 +325,19 @@ class FhirClient:
             raise ValueError("transaction() needs a Bundle of type 'transaction'")
         return self.request("POST", "", body=bundle, idempotent=idempotent, permission=self._bundle_scope(bundle))
 
-    def batch(self, bundle: JsonDict) -> FhirResponse:
-        """POST a ``batch`` Bundle; retried when every entry is a GET (a batch of reads/searches)."""
+    def batch(self, bundle: JsonDict, *, parse: bool = True) -> FhirResponse:
+        """POST a ``batch`` Bundle; retried when every entry is a GET (a batch of reads/searches).
+
+        ``parse=False``: a successful answer comes back unparsed (``raw`` only, ``body`` None; see `parse_json`),
+        for a caller that may not need to parse it at all."""
         if bundle.get("type") != "batch":
             raise ValueError("batch() needs a Bundle of type 'batch'")
         reads_only = all(
             str((e.get("request") or {}).get("method", "")).upper() == "GET" for e in bundle.get("entry") or []
         )
-        return self.request("POST", "", body=bundle, idempotent=reads_only, permission=self._bundle_scope(bundle))
+        return self.request(
+            "POST", "", body=bundle, idempotent=reads_only, permission=self._bundle_scope(bundle), parse=parse
+        )
 
     def _bundle_scope(self, bundle: JsonDict) -> str:
         return bundle_permissions(bundle, self.scope_context) or f"{self.scope_context}/*.cruds"
@@ -397,8 +402,11 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
         permission: str | None = None,
+        parse: bool = True,
     ) -> FhirResponse:
-        """Send one logical request: retries (if idempotent), one token refresh on 401, typed errors."""
+        """Send one logical request: retries (if idempotent), one token refresh on 401, typed errors.
+
+        ``parse=False`` leaves a successful (2xx) answer's body unparsed: ``body`` None, ``raw`` as received."""
         url = self.url_for(path_or_url)
         target = self._log_target(method, url, params)
         data = _dump_body(body) if body is not None else None
@@ -444,7 +452,7 @@ class FhirClient:
             elapsed_ms = (time.perf_counter() - t0) * 1000
             status = resp.status_code
             log.info("fhir %s -> %d (%.0f ms, attempt %d)", target, status, elapsed_ms, attempt)
-            parsed = _parse_body(resp)
+            parsed = _parse_body(resp) if parse or not 200 <= status < 300 else None
             if status == 401 and not refreshed and self.token_provider is not None:
                 # One refresh only: a second 401 means the launch itself is over.
                 refreshed = True
@@ -548,6 +556,21 @@ def _single_interaction(scope: str) -> str | None:
     if _single_type(scope) is None:
         return None
     return _LETTER_INTERACTION.get(scope.rsplit(".", 1)[1])
+
+
+def parse_json(raw: bytes) -> JsonDict | None:
+    """A JSON object from bytes as received (orjson; the standard parser for what orjson refuses); None when the
+    bytes hold no JSON object."""
+    if not raw:
+        return None
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _parse_body(resp: requests.Response) -> JsonDict | None:

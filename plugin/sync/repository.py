@@ -21,6 +21,7 @@ This is the glue between the pure mapping (`fhir_mappings`) and the generic sync
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import enum
 import json
@@ -41,7 +42,7 @@ from fhir_mappings.query import group_load_params, group_searches_by_patient
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
-from plugin.sync.client import FhirClient, resource_key
+from plugin.sync.client import FhirClient, FhirResponse, parse_json, resource_key
 from plugin.sync.conflict import three_way_merge
 from plugin.sync.errors import (
     CompartmentViolation,
@@ -52,6 +53,7 @@ from plugin.sync.errors import (
     SyncError,
 )
 from plugin.sync.outbox import Outbox, OutboxEntry, SaveOutcome, replay, save_or_enqueue
+from plugin.sync.readcache import ReadCache, answer_digest, fingerprint
 from plugin.sync.transaction import ChangeSet, TransactionResult, data_meta, submit
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,9 @@ class GroupRepository:
     # Map the whole group too on every save and fail when the save's scope missed a change (tests, debugging;
     # on with RESOURCEGROEP_CHECK_SAVE_SCOPE=1).
     check_scope: bool = field(default_factory=lambda: os.environ.get("RESOURCEGROEP_CHECK_SAVE_SCOPE") == "1")
+    # Reads already made into the domain (plugin/sync/readcache.py): an answer with the same resource versions as
+    # one read before is not read into the domain again. None: every load reads its answer (the default).
+    read_cache: ReadCache[LoadedGroup] | None = None
 
     @property
     def patient(self) -> str:
@@ -197,30 +202,44 @@ class GroupRepository:
         before = self.client.request_count
         patient: _PatientRead = _PatientRead()
         raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
+        answer_key: bytes | None = None
         if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
-            (resources,), patient, raw = self._batch_searches(
-                [("CarePlan", group_load_params(self.patient_id, self.page_size))]
-            )
+            searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
+            answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
+            answer_key = self._answer_key(answered.raw, plan_id)
+            same = self.read_cache.get(answer_key) if answer_key is not None and self.read_cache else None
+            if same is not None:  # the very bytes of an answer read before: not even parsed again
+                return self._read_before(same, strategy, self.client.request_count - before)
+            (resources,), patient, raw = self._batch_searches(searches, answered)
         elif strategy is LoadStrategy.INCLUDE:
             first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
             resources = _resources(self.client.pages(first))
         else:
             resources, patient = self._load_by_patient(strategy, caps)
-        return self._loaded(resources, strategy, self.client.request_count - before, plan_id, patient, raw)
+        round_trips = self.client.request_count - before
+        aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
+        return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases)
 
-    def _batch_searches(
-        self, searches: list[tuple[str, list[tuple[str, str]]]]
-    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None]:
-        """The searches and the patient's read as one batch: the resources per search (pages followed), the patient,
-        and the batch's answer as received when no search had a further page (else None)."""
-        urls = [_search_url(t, p) for t, p in searches]
-        batch = {
+    def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
+        """The batch of the searches and the patient's read."""
+        return {
             "resourceType": "Bundle",
             "type": "batch",
-            "entry": [{"request": {"method": "GET", "url": url}} for url in [*urls, self.patient]],
+            "entry": [{"request": {"method": "GET", "url": url}} for url in [*_urls(searches), self.patient]],
         }
-        answered = self.client.batch(batch)
-        answer = answered.json()
+
+    def _batch_searches(
+        self, searches: list[tuple[str, list[tuple[str, str]]]], answered: FhirResponse | None = None
+    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None]:
+        """The searches and the patient's read as one batch (or its `answered`, parsed or not): the resources per
+        search (pages followed), the patient, and the batch's answer as received when no search had a further page
+        (else None)."""
+        urls = _urls(searches)
+        if answered is None:
+            answered = self.client.batch(self._batch_of(searches))
+        answer = answered.body if answered.body is not None else parse_json(answered.raw)
+        if answer is None:
+            raise SyncError(f"the batch answer of {self.client.base_url} holds no JSON")
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]
         found: list[list[JsonDict]] = []
         one_page = True
@@ -308,7 +327,17 @@ class GroupRepository:
         plan_id: str | None,
         patient: _PatientRead | None = None,
         raw: bytes | None = None,
+        aliases: tuple[bytes, ...] = (),
     ) -> LoadedGroup:
+        patient = patient or _PatientRead()
+        key = self._cache_key(resources, plan_id, patient)
+        if key is not None and self.read_cache is not None:
+            cached = self.read_cache.get(key)
+            if cached is not None:
+                # The same versions as a read before: that read (checked, made into the domain) is this one's.
+                if aliases:
+                    self.read_cache.put(key, cached, len(cached.resources), aliases)
+                return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
             checked = check_read_compartment(resources, self.patient, raw=raw)
@@ -332,10 +361,38 @@ class GroupRepository:
             round_trips,
             strategy.value,
         )
-        patient = patient or _PatientRead()
-        return LoadedGroup(
+        loaded = LoadedGroup(
             self.patient, group, index, by_key, plans, strategy, round_trips, patient.resource, patient.asked
         )
+        main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
+        if main is not None and self.read_cache is not None:
+            self.read_cache.put(main, loaded, len(checked), aliases)
+        return loaded
+
+    def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:
+        log.info(
+            "fhir group load for %s: %d resources, %d round trip(s), strategy %s, read before",
+            self.patient,
+            len(cached.resources),
+            round_trips,
+            strategy.value,
+        )
+        return dataclasses.replace(cached, strategy=strategy, round_trips=round_trips)
+
+    def _scope(self, plan_id: str | None) -> tuple[str, ...]:
+        return (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
+
+    def _answer_key(self, raw: bytes, plan_id: str | None) -> bytes | None:
+        """The read cache's key of an answer's bytes (None: no cache)."""
+        if self.read_cache is None or not self.read_cache.enabled or not raw:
+            return None
+        return answer_digest(self._scope(plan_id), raw)
+
+    def _cache_key(self, resources: list[JsonDict], plan_id: str | None, patient: _PatientRead) -> bytes | None:
+        """The read cache's key of this answer (None: no cache, or a resource without a version)."""
+        if self.read_cache is None or not self.read_cache.enabled:
+            return None
+        return fingerprint((*self._scope(plan_id), f"asked={patient.asked}"), resources, [patient.resource])
 
     def _unreadable(self, what: str, exc: Exception) -> None:
         log.warning("fhir group load for %s: %s cannot be read and is left out: %s", self.patient, what, exc)
@@ -727,6 +784,10 @@ def _resources(pages: Iterable[JsonDict]) -> list[JsonDict]:
             if isinstance(res, dict) and res.get("resourceType") not in (None, "OperationOutcome"):
                 out.append(res)
     return out
+
+
+def _urls(searches: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    return [_search_url(t, p) for t, p in searches]
 
 
 def _search_url(rtype: str, params: list[tuple[str, str]]) -> str:

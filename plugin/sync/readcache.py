@@ -1,0 +1,174 @@
+"""Groups already read into the domain, kept for a few minutes per worker process (the read cache).
+
+Every page view reads the group from the EHR again (one request: the EHR stays the only record), but most page
+views of a group get back exactly the resource versions the view before got: a clinician going from the overview
+to a goal and back. Reading those same versions into the domain again (the compartment check, `group_from_fhir`)
+is most of a large group's view. This cache answers that work for an answer whose resources are, one by one, the
+same versions (type, id, ``meta.versionId``, ``meta.lastUpdated``, in the same order) as an answer read before
+for the same server, patient, plan and mapping.
+
+Some EHRs send the very same bytes again for the same versions (no time stamp or id of their own in the
+answer): an entry is found by the digest of those bytes too (`answer_digest`), and such an answer is not even
+parsed again.
+
+What it is not: a copy of the record. It never answers instead of the EHR (the EHR is asked on every view and
+its answer decides), it holds nothing on disk, nothing outside this process, and an entry lives at most `ttl`
+seconds after the EHR last sent those versions. An answer with a resource without a version is never cached.
+What is kept was checked against the launch patient's compartment when it was read; a hit hands out that checked
+read, never the new answer's resources. Entries are shared by the threads of a process and must never be changed:
+a save changes a copy (`repository._copy_group`), and `tests/unit/plugin/sync/test_read_cache.py` renders every
+page on a cached group and checks it is unchanged afterwards.
+
+The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a read larger than
+the bound is not kept. `max_resources = 0` turns the cache off (configuration `[app] read_cache_resources`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_MAX_RESOURCES = 25_000
+DEFAULT_TTL = 300.0
+
+_SEP = b"\x1f"
+
+
+def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
+    """A digest of an answer's bytes within `scope`: the same bytes from the same server for the same patient,
+    plan and mapping read into the same group, so they need not even be parsed again."""
+    digest = hashlib.blake2b(digest_size=20, person=b"rg-answer")
+    for part in scope:
+        digest.update(part.encode())
+        digest.update(_SEP)
+    digest.update(b"\x1e")
+    digest.update(raw)
+    return digest.digest()
+
+
+def fingerprint(
+    scope: Iterable[str], resources: Iterable[Mapping[str, Any]], extra: Iterable[Mapping[str, Any] | None] = ()
+) -> bytes | None:
+    """A digest of the versions in an answer: `scope` (server, patient, plan, mapping), then per resource its type,
+    id, versionId and lastUpdated, in order; `extra` are more resources (the patient's read; None for "not read").
+    None when a resource has no id or no version: then sameness cannot be told."""
+    digest = hashlib.blake2b(digest_size=20)
+    for part in scope:
+        digest.update(part.encode())
+        digest.update(_SEP)
+    digest.update(b"\x1e")
+    for resource in (*resources, *extra):
+        if resource is None:
+            digest.update(b"-" + _SEP)
+            continue
+        meta = resource.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        rid = resource.get("id")
+        if not isinstance(rid, str) or not rid or not isinstance(version, str | int) or version == "":
+            return None
+        updated = meta.get("lastUpdated", "") if isinstance(meta, dict) else ""
+        digest.update(f"{resource.get('resourceType')}/{rid}/{version}/{updated}".encode())
+        digest.update(_SEP)
+    return digest.digest()
+
+
+@dataclass
+class _Entry(Generic[T]):
+    value: T
+    size: int
+    stamp: float
+    aliases: tuple[bytes, ...] = ()
+
+
+class ReadCache(Generic[T]):
+    """A bounded, thread-safe map from an answer's fingerprint to what was read from it (see the module)."""
+
+    def __init__(
+        self,
+        max_resources: int = DEFAULT_MAX_RESOURCES,
+        ttl: float = DEFAULT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_resources < 0 or ttl < 0:
+            raise ValueError("max_resources and ttl must not be negative")
+        self.max_resources = max_resources
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[bytes, _Entry[T]] = OrderedDict()
+        self._aliases: dict[bytes, bytes] = {}  # another key of an entry (the digest of the answer's bytes)
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_resources > 0 and self.ttl > 0
+
+    @property
+    def size(self) -> int:
+        """Resources held over all entries."""
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes) -> T | None:
+        """What was read from an answer with this fingerprint; a hit counts as the EHR sending it again now."""
+        now = self._clock()
+        with self._lock:
+            key = self._aliases.get(key, key)
+            entry = self._entries.get(key)
+            if entry is None or now - entry.stamp > self.ttl:
+                if entry is not None:
+                    self._drop(key)
+                self.misses += 1
+                return None
+            entry.stamp = now
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry.value
+
+    def put(self, key: bytes, value: T, size: int, aliases: tuple[bytes, ...] = ()) -> None:
+        """Keep `value` (read from `size` resources), found by `key` and by each of `aliases`; oldest uses are
+        evicted to stay within `max_resources`."""
+        if not self.enabled or size > self.max_resources:
+            return
+        now = self._clock()
+        with self._lock:
+            for old in (key, *aliases):
+                old = self._aliases.get(old, old)
+                if old in self._entries:
+                    self._drop(old)
+            self._entries[key] = _Entry(value, size, now, tuple(a for a in aliases if a != key))
+            self._size += size
+            for alias in aliases:
+                if alias != key:
+                    self._aliases[alias] = key
+            while self._entries and (self._size > self.max_resources):
+                self._drop(next(iter(self._entries)))
+            # Entries past their time go too (they would only be refused on a get).
+            while self._entries:
+                first_key, first = next(iter(self._entries.items()))
+                if now - first.stamp <= self.ttl:
+                    break
+                self._drop(first_key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._aliases.clear()
+            self._size = 0
+
+    def _drop(self, key: bytes) -> None:
+        entry = self._entries.pop(key)
+        self._size -= entry.size
+        for alias in entry.aliases:
+            self._aliases.pop(alias, None)

@@ -1,0 +1,291 @@
+"""The read cache: an answer with the same resource versions as one read before is not read into the domain again.
+
+The EHR is still asked on every load (the cache never answers instead of it); what is kept is bounded in size and
+time, keyed by server, patient, plan and mapping, and never changed by the pages that show it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from plugin.config import config_from_mapping
+from plugin.sync import repository
+from plugin.sync.client import FhirClient
+from plugin.sync.errors import CompartmentViolation, JsonDict
+from plugin.sync.outbox import SqliteOutbox
+from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, ReadCache, fingerprint
+from plugin.sync.repository import GroupRepository, LoadedGroup
+from smart_launch import ConfigurationError
+from tests.support.ui import launched
+from tests.unit.fhir_mappings.factory import PATIENT, full_group
+from tests.unit.language.crawl import crawl
+from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, searchset, served
+
+SCOPE = ("https://ehr.test/fhir", "Patient/p1", "", "nl-core", "asked=True")
+
+
+def resource(rid: str, version: str = "1", updated: str = "2026-11-01T10:00:00Z") -> JsonDict:
+    return {"resourceType": "Goal", "id": rid, "meta": {"versionId": version, "lastUpdated": updated}}
+
+
+# ---------------------------------------------------------------------- the key
+
+
+def test_the_key_is_the_versions_in_order_with_the_scope() -> None:
+    answer = [resource("a"), resource("b")]
+    key = fingerprint(SCOPE, answer, [None])
+    assert key is not None and key == fingerprint(SCOPE, copy.deepcopy(answer), [None])
+    others = [
+        fingerprint(SCOPE, [resource("a", version="2"), resource("b")], [None]),
+        fingerprint(SCOPE, [resource("a", updated="2026-11-02T10:00:00Z"), resource("b")], [None]),
+        fingerprint(SCOPE, [resource("b"), resource("a")], [None]),
+        fingerprint(SCOPE, [resource("a")], [None]),
+        fingerprint((*SCOPE[:1], "Patient/p2", *SCOPE[2:]), answer, [None]),
+        fingerprint((*SCOPE[:3], "kt2", SCOPE[4]), answer, [None]),
+        fingerprint(SCOPE, answer, [{"resourceType": "Patient", "id": "p1", "meta": {"versionId": "1"}}]),
+    ]
+    assert None not in others and len({key, *others}) == len(others) + 1
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"resourceType": "Goal", "id": "a"},
+        {"resourceType": "Goal", "id": "a", "meta": {"lastUpdated": "2026-11-01T10:00:00Z"}},
+        {"resourceType": "Goal", "id": "a", "meta": {"versionId": ""}},
+        {"resourceType": "Goal", "meta": {"versionId": "1"}},
+        {"resourceType": "Goal", "id": "a", "meta": "1"},
+    ],
+)
+def test_an_answer_with_a_resource_without_id_or_version_has_no_key(broken: JsonDict) -> None:
+    assert fingerprint(SCOPE, [resource("b"), broken], [None]) is None
+
+
+# ---------------------------------------------------------------------- the cache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_entry_lives_ttl_seconds_after_the_ehr_last_sent_it() -> None:
+    clock = Clock()
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=clock)
+    cache.put(b"k", "group", 10)
+    clock.now += 50
+    assert cache.get(b"k") == "group"  # sent again: its time starts again
+    clock.now += 50
+    assert cache.get(b"k") == "group"
+    clock.now += 61
+    assert cache.get(b"k") is None and len(cache) == 0 and cache.size == 0
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_the_bound_evicts_the_least_recently_used_and_refuses_what_is_too_big() -> None:
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
+    cache.put(b"a", "A", 40)
+    cache.put(b"b", "B", 40)
+    assert cache.get(b"a") == "A"  # a is used after b
+    cache.put(b"c", "C", 40)  # 120 > 100: b goes
+    assert cache.get(b"b") is None and cache.get(b"a") == "A" and cache.get(b"c") == "C" and cache.size == 80
+    cache.put(b"huge", "H", 101)
+    assert cache.get(b"huge") is None and cache.size == 80
+    cache.put(b"a", "A2", 10)  # the same key again replaces it
+    assert cache.get(b"a") == "A2" and cache.size == 50
+
+
+def test_expired_entries_are_dropped_when_another_is_kept() -> None:
+    clock = Clock()
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=clock)
+    cache.put(b"old", "O", 10)
+    clock.now += 61
+    cache.put(b"new", "N", 10)
+    assert len(cache) == 1 and cache.size == 10
+
+
+def test_an_alias_finds_its_entry_and_goes_with_it() -> None:
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
+    cache.put(b"versions", "G", 60, aliases=(b"bytes-1",))
+    cache.put(b"versions", "G", 60, aliases=(b"bytes-1", b"bytes-2"))
+    assert cache.get(b"bytes-1") == cache.get(b"bytes-2") == cache.get(b"versions") == "G" and cache.size == 60
+    cache.put(b"other", "O", 60)  # 120 > 100: the group goes, with both of its other keys
+    assert cache.get(b"bytes-1") is None and cache.get(b"bytes-2") is None and cache._aliases == {}
+
+
+def test_zero_turns_it_off_and_negative_is_refused() -> None:
+    off: ReadCache[str] = ReadCache(max_resources=0)
+    off.put(b"k", "v", 1)
+    assert not off.enabled and off.get(b"k") is None
+    with pytest.raises(ValueError):
+        ReadCache(max_resources=-1)
+
+
+# ---------------------------------------------------------------------- the repository
+
+
+def cached_repo(tmp_path: Path, cache: ReadCache[LoadedGroup] | None = None) -> GroupRepository:
+    repo = make_repo(tmp_path)
+    repo.read_cache = cache if cache is not None else ReadCache()
+    return repo
+
+
+@responses.activate
+def test_the_same_versions_are_not_read_again_but_the_ehr_is_still_asked(tmp_path: Path) -> None:
+    group = full_group()
+    responses.get(f"{BASE}/CarePlan", json=searchset(served(group)))
+    repo = cached_repo(tmp_path)
+    first = repo.load()
+    second = repo.load()
+    assert len(responses.calls) == 2  # one request per load, as without the cache
+    assert second.group is first.group and second.group == group
+    assert second.round_trips == 1 and second.resources is first.resources
+    assert repo.read_cache is not None and repo.read_cache.hits == 1
+
+
+@responses.activate
+def test_a_new_version_is_read_again(tmp_path: Path) -> None:
+    resources = served(full_group())
+    responses.get(f"{BASE}/CarePlan", json=searchset(resources))
+    repo = cached_repo(tmp_path)
+    first = repo.load()
+    changed = copy.deepcopy(resources)
+    goal = next(r for r in changed if r["resourceType"] == "Goal")
+    goal["description"] = {"text": "Weer fietsen naar het werk"}
+    goal["meta"]["versionId"] = "2"
+    responses.replace(responses.GET, f"{BASE}/CarePlan", json=searchset(changed))
+    second = repo.load()
+    assert second.group is not first.group and first.group is not None and second.group is not None
+    assert "Weer fietsen naar het werk" in [g.text for g in second.group.goals]
+    assert "Weer fietsen naar het werk" not in [g.text for g in first.group.goals]
+
+
+@responses.activate
+def test_an_answer_without_versions_is_never_kept(tmp_path: Path) -> None:
+    resources = served(full_group())
+    for r in resources:
+        r["meta"].pop("versionId")
+    responses.get(f"{BASE}/CarePlan", json=searchset(resources))
+    repo = cached_repo(tmp_path)
+    assert repo.load().group is not repo.load().group
+    assert repo.read_cache is not None and len(repo.read_cache) == 0
+
+
+@responses.activate
+def test_another_patients_load_never_gets_a_kept_read(tmp_path: Path) -> None:
+    responses.get(f"{BASE}/CarePlan", json=searchset(served(full_group())))
+    cache: ReadCache[LoadedGroup] = ReadCache()
+    cached_repo(tmp_path, cache).load()
+    other = GroupRepository(
+        client=FhirClient(BASE),
+        patient_id="someone-else",
+        user="Practitioner/x",
+        outbox=SqliteOutbox(tmp_path / "other.sqlite"),
+        capabilities=make_repo(tmp_path).capabilities,
+        read_cache=cache,
+    )
+    with pytest.raises(CompartmentViolation):  # the same versions, another patient: checked, and refused
+        other.load()
+
+
+# ---------------------------------------------------------------------- the app
+
+
+def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
+    """Every page the regieondersteuner reaches is rendered from the kept read; afterwards it equals a fresh read
+    of the same answer (the pages share it between requests and threads: none may change it)."""
+    with launched(tmp_path) as env:
+        cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
+        pages = list(crawl(env, ("/", "/leden/nomineren", "/doelen/nieuw", "/bijeenkomsten/nieuw")))
+        assert len(pages) >= 10 and all(p.status == 200 for p in pages), [(p.path, p.status) for p in pages]
+        assert cache.hits >= 0.8 * len(pages) and cache.misses <= 3 and len(cache) >= 1, (cache.hits, cache.misses)
+        for kept in list(cache._entries.values()):
+            loaded: LoadedGroup = kept.value
+            assert loaded.group is not None
+            fresh = GroupRepository(
+                client=FhirClient(env.fhir_base),
+                patient_id=loaded.patient.split("/", 1)[1],
+                user="Practitioner/anna-de-vries",
+                outbox=SqliteOutbox(tmp_path / "fresh.sqlite"),
+                capabilities=env.app.extensions["resourcegroep"]["capabilities"],
+            ).load(loaded.group.plan_uid)
+            assert fresh.group == loaded.group
+            assert fresh.resources == loaded.resources
+
+
+def test_configuration() -> None:
+    base = {"app": {"public_base_url": "https://app.test", "secret_key": "s" * 32}}
+    assert config_from_mapping(base, env={}).read_cache_resources == DEFAULT_MAX_RESOURCES
+    config = config_from_mapping({"app": {**base["app"], "read_cache_resources": 0, "read_cache_ttl": 30}}, env={})
+    assert (config.read_cache_resources, config.read_cache_ttl) == (0, 30.0)
+    from_env = config_from_mapping(base, env={"RESOURCEGROEP_READ_CACHE_RESOURCES": "500"})
+    assert from_env.read_cache_resources == 500
+    with pytest.raises(ConfigurationError, match="read_cache_resources must be a number"):
+        config_from_mapping(base, env={"RESOURCEGROEP_READ_CACHE_RESOURCES": "veel"})
+    with pytest.raises(ConfigurationError, match="must not be negative"):
+        dataclasses.replace(config, read_cache_ttl=-1)
+
+
+# ---------------------------------------------------------------------- the very same bytes: not even parsed
+
+
+def batch_server(resources: list[JsonDict], patient: JsonDict) -> tuple[list[str], Callable[[Any], Any]]:
+    """A batch endpoint whose answer's bytes change only when `stamp[0]` (a Bundle id, as some servers send)
+    or the resources change."""
+    stamp = ["1"]
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        entries = [
+            {"resource": searchset(resources), "response": {"status": "200 OK"}},
+            {"resource": patient, "response": {"status": "200 OK"}},
+        ]
+        return (
+            200,
+            {},
+            json.dumps({"resourceType": "Bundle", "id": stamp[0], "type": "batch-response", "entry": entries}),
+        )
+
+    return stamp, answer
+
+
+@responses.activate
+def test_the_same_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
+    stamp, answer = batch_server(served(full_group()), patient)
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    parsed: list[bytes] = []
+    real_parse = repository.parse_json
+    monkeypatch.setattr(repository, "parse_json", lambda raw: parsed.append(raw) or real_parse(raw))
+    repo = make_repo(tmp_path, batch=True)
+    repo.read_cache = ReadCache()
+    first = repo.load()
+    assert len(parsed) == 1 and first.group is not None and first.patient_resource == patient
+    assert repo.load().group is first.group and len(parsed) == 1  # the same bytes: not parsed
+    stamp[0] = "2"  # other bytes, the same versions: parsed, but not read into the domain again
+    assert repo.load().group is first.group and len(parsed) == 2
+    assert repo.load().group is first.group and len(parsed) == 2  # and these bytes are known now too
+    assert len(responses.calls) == 4  # the EHR was asked every time
+
+
+@responses.activate
+def test_the_same_bytes_are_kept_even_without_versions(tmp_path: Path) -> None:
+    resources = served(full_group())
+    for r in resources:
+        r["meta"].pop("versionId")
+    _, answer = batch_server(resources, {"resourceType": "Patient", "id": PATIENT.split("/")[1]})
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    repo = make_repo(tmp_path, batch=True)
+    repo.read_cache = ReadCache()
+    first = repo.load()
+    assert first.group is not None and repo.load().group is first.group
