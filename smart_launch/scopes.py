@@ -7,6 +7,7 @@ SMART v2 scopes look like `patient/Goal.crus` (optionally with `?query`); v1 sco
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ class AppPermissions:
     missing_read: tuple[str, ...]  # resource types without read+search
 
 
+@functools.lru_cache(maxsize=256)  # pure, and asked on every request of a launch: the same grant, the same answer
 def app_permissions(grant: ScopeGrant, *, context: str = "patient") -> AppPermissions:
     """Compute what the app can do for a patient (or user) context from the granted scopes."""
     missing_read = tuple(
