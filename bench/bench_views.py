@@ -1,12 +1,30 @@
 """Requests per page view, the app's own time (view and save), the naive loader and memory, per group size.
 
     .venv/bin/python bench/bench_views.py [--sizes typical,large,huge] [--latency 0,20] [--repeat 11]
-                                          [--read-timeout 300] [--no-worker]
+                                          [--read-timeout 300] [--no-worker] [--server sandbox|medplum]
+                                          [--naive-count 100]
 
 The real app (Flask test client, a launch planted in its session store, as tests/support/ui.py does) in front
-of the sandbox FHIR store served over HTTP on a loopback port, reached through a counting proxy that adds a
-fixed latency to every request (0 and 20 ms by default). Groups are written by the app's own mapping (one start
-transaction). Per size and latency it prints:
+of a FHIR server over HTTP on a loopback port, reached through a counting proxy that adds a fixed latency to
+every request (0 and 20 ms by default). The server is the sandbox FHIR store inside this process (the default),
+or with `--server medplum` the shared Medplum engine (../shared/tools/fhir-test-server), started on a free
+loopback port as the tests start it (tests/support/servers.medplum_server) and stopped at the end: it runs in its
+own process, so its work does not compete with the app for the GIL, and its searches cost what a real engine's do.
+
+    .venv/bin/python bench/bench_views.py --server medplum --sizes typical,large --no-worker   # ~30 s, quiet
+    .venv/bin/python bench/bench_views.py --server medplum --sizes huge --repeat 3 --read-timeout 600 --no-worker
+
+(huge: ~35 s to write, ~10 min in all: the naive loader takes ~100 s per load, Medplum scans every resource per
+search page.)
+
+Groups are written by the app's own mapping: on the sandbox by the repository's start (one transaction). On
+Medplum the same start Bundle is sent with its creates unconditional (no `ifNoneExist`), in one transaction:
+every create of the app is conditional, Medplum allows at most 8 entries in a transaction with a conditional
+entry ("requires strict isolation"), so the app splits a larger one in dependency order, and a whole group's
+start cannot be split: the plan lists the agreements (CarePlan.activity -> Task) and each agreement points
+back to the plan (Task.basedOn -> CarePlan), all new placeholders of the one Bundle ("creates reference each
+other in a cycle"). The app itself never starts a group with agreements: a new group is a plan and a team.
+Per size and latency it prints:
 
 - requests per view, counted at the proxy: the first view after a start with an empty capability store, the
   first view after a restart with a warm store (another instance learned the server before), a later view;
@@ -14,14 +32,16 @@ transaction). Per size and latency it prints:
   HTTP round trips (waiting on the proxy and the server), and the app's CPU time p50 (this thread's CPU:
   steadier than wall time on a busy machine);
 - the load against the naive loader, interleaved (one of ours, one naive, repeated): wall time p50 of the
-  repository's load and of a loader the way SMART apps usually read (a search per type with `_count=100`,
-  pages followed, then a read of the patient, every team member and every place, sequentially), the naive
-  loader's requests at the proxy, and the ratio naive / ours;
+  repository's load and of a loader the way SMART apps usually read (a search per type with `_count=100` or
+  `--naive-count`, pages followed, then a read of the patient, every team member and every place,
+  sequentially), the naive loader's requests at the proxy, and the ratio naive / ours; of our load also its
+  requests at the proxy, the time the proxy waited on the server for them (the server's own time, without the
+  added latency), and the app's own time (wall minus the time inside HTTP round trips), p50;
 - a typical save (one goal note, by the repository on a fresh load): own time p50 and p90, CPU p50;
 - the caseload of the bench practitioner (every group of the run): requests and own time p50;
-- peak RSS of this process (it also builds the groups and serves the store: an upper bound);
+- peak RSS of this process (it also builds the groups and, with the sandbox, serves the store: an upper bound);
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
-  app: views, then saves, against this process's store through the proxy).
+  app: views, then saves, against the server through this process's proxy).
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -33,6 +53,8 @@ goal per meeting): typical 8/6/10/8, large 40/30/60/40, huge 150/100/200/200 (sl
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import dataclasses
 import http.client
 import json
@@ -59,13 +81,14 @@ import requests.adapters
 from fhir_mappings.codes import GoalTerm, InterviewVisibility, Section
 from fhir_mappings.model import ProgressScore, ResourceGroup, Supporter, new_uid
 from fhir_mappings.query import group_searches_by_patient
-from plugin.sync.capabilities import CapabilityCache, SqliteCapabilityStore
+from fhir_mappings.refs import RefIndex
+from plugin.sync.capabilities import CapabilityCache, LoadStrategy, SqliteCapabilityStore
 from plugin.sync.caseload import load_caseload
 from plugin.sync.client import FhirClient
 from plugin.sync.outbox import SqliteOutbox
-from plugin.sync.repository import Activity, GroupRepository
+from plugin.sync.repository import Activity, GroupRepository, LoadedGroup
 from smart_launch import SessionStore
-from tests.support.servers import free_port
+from tests.support.servers import free_port, medplum_server
 from tests.support.ui import launched
 
 SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -112,7 +135,10 @@ class Wire:
 
 
 class LatencyProxy:
-    """A reverse proxy on a loopback port that counts requests and holds each one `latency` seconds."""
+    """A reverse proxy on a loopback port that counts requests and holds each one `latency` seconds.
+
+    `upstream_seconds` adds up the time it waited on the server (sending, the server's work, reading the answer).
+    """
 
     def __init__(self, upstream_base: str) -> None:
         parts = urlsplit(upstream_base)
@@ -120,6 +146,7 @@ class LatencyProxy:
         self.upstream_base = upstream_base.rstrip("/")
         self.latency = 0.0
         self.count = 0
+        self.upstream_seconds = 0.0
         self._lock = threading.Lock()
         self.port = free_port()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
@@ -155,9 +182,12 @@ class LatencyProxy:
                 upstream = http.client.HTTPConnection(proxy.host, proxy.port_up, timeout=900)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    t0 = time.perf_counter()
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = upstream.getresponse()
                     data = answer.read()
+                    with proxy._lock:
+                        proxy.upstream_seconds += time.perf_counter() - t0
                     self.send_response(answer.status)
                     for key, value in answer.getheaders():
                         if key.lower() not in _HOP:
@@ -230,8 +260,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def new_patient(base: str, size: str) -> tuple[str, int]:
-    """A new patient with a group of `size` (written straight to the server, not through the proxy)."""
+def new_patient(base: str, size: str, server: str = "sandbox") -> tuple[str, int]:
+    """A new patient with a group of `size` (written straight to the server, not through the proxy): by the
+    repository's start on the sandbox, as one unconditional start Bundle on Medplum (`unconditional_start`)."""
     client = FhirClient(base)
     pid = client.create({"resourceType": "Patient", "name": [{"given": ["Bench"], "family": size}]}).json()["id"]
     repo = GroupRepository(
@@ -241,8 +272,30 @@ def new_patient(base: str, size: str) -> tuple[str, int]:
         outbox=SqliteOutbox(Path(tempfile.mkdtemp()) / "o.sqlite"),
         capabilities=CapabilityCache(),
     )
-    repo.start(build_group(f"Patient/{pid}", *SIZES[size]), Activity("Resourcegroep gestart", "CREATE"))
+    group = build_group(f"Patient/{pid}", *SIZES[size])
+    activity = Activity("Resourcegroep gestart", "CREATE")
+    if server == "medplum":
+        answer = client.transaction(unconditional_start(repo, group, activity), idempotent=False)
+        if answer.status != 200:
+            raise RuntimeError(f"the start transaction answered {answer.status}")
+    else:
+        repo.start(group, activity)
     return pid, len(repo.load().resources)
+
+
+def unconditional_start(repo: GroupRepository, group: ResourceGroup, activity: Activity) -> dict[str, Any]:
+    """The Bundle `repo.start(group, activity)` sends, with every `ifNoneExist` dropped.
+
+    Medplum refuses a transaction of more than 8 entries that has a conditional entry, and the app's split of
+    the start of a whole group fails on the plan <-> agreement cycle (see the module's docstring); without the
+    conditions Medplum takes the group in one transaction and rewrites the placeholders itself.
+    """
+    empty = LoadedGroup(repo.patient, None, RefIndex(), {}, [], LoadStrategy.INCLUDE, 0)
+    changeset = repo._diff(group, empty)
+    bundle = copy.deepcopy(repo._bundle(changeset, activity))
+    for entry in bundle.get("entry") or []:
+        entry.get("request", {}).pop("ifNoneExist", None)
+    return bundle
 
 
 def point_launch(env: Any, *, iss: str, patient: str | None) -> None:
@@ -277,11 +330,11 @@ def counted(proxy: LatencyProxy, fn: Callable[[], Any]) -> int:
     return proxy.count - before
 
 
-def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str) -> int:
-    """Read a group the way SMART apps usually do: a search per type (pages of 100 followed), then a read of the
-    patient, of every team member and of every place, one after the other. Answers the number of resources."""
+def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str, count: int = 100) -> int:
+    """Read a group the way SMART apps usually do: a search per type (pages of `count` followed), then a read of
+    the patient, of every team member and of every place, one after the other. Answers the number of resources."""
     found: dict[str, dict[str, Any]] = {}
-    for rtype, params in group_searches_by_patient(patient_id, 100):
+    for rtype, params in group_searches_by_patient(patient_id, count):
         page: dict[str, Any] | None = session.get(f"{proxy.base}/{rtype}", params=params, headers=FHIR_JSON).json()
         while page is not None:
             for entry in page.get("entry") or []:
@@ -307,7 +360,7 @@ def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str) 
 
 
 def run_size(
-    env: Any, wire: Wire, proxy: LatencyProxy, size: str, pid: str, latency: float, repeat: int
+    env: Any, wire: Wire, proxy: LatencyProxy, size: str, pid: str, latency: float, repeat: int, naive_count: int = 100
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     proxy.latency = latency
@@ -340,18 +393,24 @@ def run_size(
         capabilities=settings["capabilities"],
     )
     naive = requests.Session()
-    ours_ms, naive_ms = [], []
-    naive_requests = 0
+    ours_ms, ours_own, ours_server, naive_ms = [], [], [], []
+    ours_requests = naive_requests = 0
     for _ in range(max(3, repeat // 2)):  # interleaved: one of ours, one naive
-        t0 = time.perf_counter()
-        repo.load()
-        ours_ms.append((time.perf_counter() - t0) * 1000)
+        before, waited = proxy.count, proxy.upstream_seconds
+        _, own, wall = measure(wire, repo.load)
+        ours_ms.append(wall)
+        ours_own.append(own)
+        ours_server.append((proxy.upstream_seconds - waited) * 1000)
+        ours_requests = proxy.count - before
         before = proxy.count
         t0 = time.perf_counter()
-        naive_load(proxy, naive, pid)
+        naive_load(proxy, naive, pid, naive_count)
         naive_ms.append((time.perf_counter() - t0) * 1000)
         naive_requests = proxy.count - before
     out["load wall p50 ms, ours"] = statistics.median(ours_ms)
+    out["requests, our load"] = ours_requests
+    out["load server p50 ms, ours (at the proxy)"] = statistics.median(ours_server)
+    out["load own p50 ms, ours"] = statistics.median(ours_own)
     out["load wall p50 ms, naive"] = statistics.median(naive_ms)
     out["requests, naive load"] = naive_requests
     out["naive / ours (load wall)"] = statistics.median(naive_ms) / statistics.median(ours_ms)
@@ -475,6 +534,18 @@ def main() -> int:
     parser.add_argument("--sizes", default="typical,large")
     parser.add_argument("--latency", default="0,20", help="milliseconds the proxy adds per request, comma separated")
     parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument(
+        "--naive-count",
+        type=int,
+        default=100,
+        help="the naive loader's page size (_count; default 100): its number of requests, hence the ratio, follows it",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("sandbox", "medplum"),
+        default="sandbox",
+        help="the FHIR server: the sandbox store in this process, or the Medplum engine started for the run",
+    )
     parser.add_argument("--no-worker", action="store_true", help="skip the worker-like child process (its RSS)")
     parser.add_argument("--worker", nargs=2, metavar=("BASE", "PATIENT"), help=argparse.SUPPRESS)
     parser.add_argument(
@@ -498,17 +569,22 @@ def main() -> int:
     sizes = [s for s in args.sizes.split(",") if s]
     latencies = [float(x) for x in args.latency.split(",") if x]
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, launched(Path(tmp), seed=False, patient="none") as env:
-        base = env.fhir_base
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        env = stack.enter_context(launched(tmp, seed=False, patient="none"))  # with medplum its store stays idle
+        base = stack.enter_context(medplum_server()) if args.server == "medplum" else env.fhir_base
         proxy = LatencyProxy(base)
         try:
             for size in sizes:
                 t0 = time.perf_counter()
-                pid, resources = new_patient(base, size)
+                pid, resources = new_patient(base, size, args.server)
+                print(f"# {size}: {resources} resources written in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
                 for latency in latencies:
                     column = f"{size} {latency:g}ms"
                     results[column] = {"resources": resources}
-                    results[column].update(run_size(env, wire, proxy, size, pid, latency / 1000, args.repeat))
+                    results[column].update(
+                        run_size(env, wire, proxy, size, pid, latency / 1000, args.repeat, args.naive_count)
+                    )
                 if not args.no_worker:
                     results[f"{size} {latencies[0]:g}ms"].update(worker_rss(proxy, pid, args.read_timeout))
                 print(f"# {size}: measured in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
