@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_views.py [--sizes typical,large,huge] [--latency 0,20] [--repeat 11]
                                           [--read-timeout 300] [--no-worker] [--server sandbox|medplum]
-                                          [--naive-count 100]
+                                          [--naive-count 0]
 
 The real app (Flask test client, a launch planted in its session store, as tests/support/ui.py does) in front
 of a FHIR server over HTTP on a loopback port, reached through a counting proxy that adds a fixed latency to
@@ -32,9 +32,10 @@ Per size and latency it prints:
   HTTP round trips (waiting on the proxy and the server), and the app's CPU time p50 (this thread's CPU:
   steadier than wall time on a busy machine);
 - the load against the naive loader, interleaved (one of ours, one naive, repeated): wall time p50 of the
-  repository's load and of a loader the way SMART apps usually read (a search per type with `_count=100` or
-  `--naive-count`, pages followed, then a read of the patient, every team member and every place,
-  sequentially), the naive loader's requests at the proxy, and the ratio naive / ours; of our load also its
+  repository's load and of a loader the way SMART apps usually read (a search per type without `_count`, so in
+  the server's own page size, as an app that asks for none gets, or with `--naive-count N`; pages followed; then
+  a read of the patient, every team member and every place, sequentially), the naive loader's requests at the
+  proxy, and the ratio naive / ours; of our load also its
   requests at the proxy, the time the proxy waited on the server for them (the server's own time, without the
   added latency), and the app's own time (wall minus the time inside HTTP round trips), p50;
 - a typical save (one goal note, by the repository on a fresh load): own time p50 and p90, CPU p50;
@@ -330,11 +331,14 @@ def counted(proxy: LatencyProxy, fn: Callable[[], Any]) -> int:
     return proxy.count - before
 
 
-def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str, count: int = 100) -> int:
-    """Read a group the way SMART apps usually do: a search per type (pages of `count` followed), then a read of
-    the patient, of every team member and of every place, one after the other. Answers the number of resources."""
+def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str, count: int = 0) -> int:
+    """Read a group the way SMART apps usually do: a search per type (pages of `count` followed; 0: no `_count`,
+    the server's own page size), then a read of the patient, of every team member and of every place, one after
+    the other. Answers the number of resources."""
     found: dict[str, dict[str, Any]] = {}
-    for rtype, params in group_searches_by_patient(patient_id, count):
+    for rtype, params in group_searches_by_patient(patient_id, count or 1):
+        if not count:
+            params = [(k, v) for k, v in params if k != "_count"]
         page: dict[str, Any] | None = session.get(f"{proxy.base}/{rtype}", params=params, headers=FHIR_JSON).json()
         while page is not None:
             for entry in page.get("entry") or []:
@@ -360,7 +364,7 @@ def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str, 
 
 
 def run_size(
-    env: Any, wire: Wire, proxy: LatencyProxy, size: str, pid: str, latency: float, repeat: int, naive_count: int = 100
+    env: Any, wire: Wire, proxy: LatencyProxy, size: str, pid: str, latency: float, repeat: int, naive_count: int = 0
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     proxy.latency = latency
@@ -537,8 +541,9 @@ def main() -> int:
     parser.add_argument(
         "--naive-count",
         type=int,
-        default=100,
-        help="the naive loader's page size (_count; default 100): its number of requests, hence the ratio, follows it",
+        default=0,
+        help="the naive loader's page size (_count; default 0: none sent, the server's own page size, as an app that"
+        " asks for no page size gets): its number of requests, hence the ratio, follows it",
     )
     parser.add_argument(
         "--server",
