@@ -30,7 +30,9 @@ Per size and latency it prints:
   first view after a restart with a warm store (another instance learned the server before), a later view;
 - the app's own time of a context view (GET of the overview), p50 and p90: wall time minus the time inside
   HTTP round trips (waiting on the proxy and the server), and the app's CPU time p50 (this thread's CPU:
-  steadier than wall time on a busy machine);
+  steadier than wall time on a busy machine); the views repeat on an unchanged group, so they find their read
+  in the read cache (plugin/sync/readcache.py): "changed group" is the same view with that cache emptied before
+  each (the first view after a save, or after another system changed the group);
 - the load against the naive loader, interleaved (one of ours, one naive, repeated): wall time p50 of the
   repository's load and of a loader the way SMART apps usually read (a search per type without `_count`, so in
   the server's own page size, as an app that asks for none gets, or with `--naive-count N`; pages followed; then
@@ -388,6 +390,13 @@ def run_size(
     out["view overhead p90 ms"] = pct(views, 90)
     out["view app CPU p50 ms"] = statistics.median(m[0] for m in measured)
     out["view wall p50 ms"] = statistics.median(m[2] for m in measured)
+    # The same view when the group changed since the view before (the read cache has not seen these versions).
+    cold = []
+    for _ in range(repeat):
+        settings["read_cache"].clear()
+        cold.append(measure(wire, view))
+    out["view app CPU p50 ms, changed group"] = statistics.median(m[0] for m in cold)
+    out["view overhead p50 ms, changed group"] = statistics.median(m[1] for m in cold)
 
     repo = GroupRepository(
         client=FhirClient(proxy.base),
