@@ -173,15 +173,22 @@ def create_app(config: AppConfig | None = None) -> Flask:
     _register_error_handlers(app)
     _register_security_headers(app, config)
 
+    # Per endpoint, whether its rules take a context id: asked of the URL map once per endpoint, not on every
+    # url_for (a page builds a few dozen links). Rules are all added before the first request.
+    expects_context: dict[str, bool] = {}
+
     @app.url_defaults
     def fill_context_id(endpoint: str, values: dict[str, Any]) -> None:
         # Inside a launch, url_for() fills in the current context id so links stay in the same tab's launch.
+        if "context_id" in values:
+            return
         launch = g.get("launch")
-        if (
-            launch is not None
-            and "context_id" not in values
-            and app.url_map.is_endpoint_expecting(endpoint, "context_id")
-        ):
+        if launch is None:
+            return
+        expects = expects_context.get(endpoint)
+        if expects is None:
+            expects = expects_context[endpoint] = app.url_map.is_endpoint_expecting(endpoint, "context_id")
+        if expects:
             values["context_id"] = launch.context_id
 
     return app

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request, session
-from flask_babel import Babel, get_locale
+from babel.support import NullTranslations
+from flask import Flask, g, request, session
+from flask_babel import Babel, get_locale, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 DEFAULT_LOCALE = "nl"
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
@@ -23,6 +29,82 @@ def select_locale() -> str:
         return asked
     stored = session.get(_SESSION_KEY)
     return stored if stored in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+def request_translations() -> NullTranslations:
+    """Flask-Babel's translations for this request, looked up once per request and locale.
+
+    `flask_babel.gettext` finds the domain, the locale and the catalog anew on every call (a few context lookups
+    and a locale-to-string conversion each time); a page translates a few hundred texts. The catalog is kept on
+    Flask-Babel's own per-request namespace beside the locale it belongs to, so `force_locale` and
+    `flask_babel.refresh` (which replace or drop that locale) are followed.
+    """
+    try:
+        ctx = g.get("_flask_babel")
+    except RuntimeError:  # outside an app context: Flask-Babel answers with untranslated texts
+        return get_translations()
+    if ctx is not None:
+        known = ctx.__dict__
+        cached = known.get("rg_translations")
+        if cached is not None and cached[0] is known.get("babel_locale") is not None:
+            return cached[1]  # type: ignore[no-any-return]
+    translations = get_translations()
+    ctx = g.get("_flask_babel")
+    if isinstance(ctx, SimpleNamespace):
+        ctx.rg_translations = (getattr(ctx, "babel_locale", None), translations)
+    return translations
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """`flask_babel.gettext`, with the request's catalog looked up once (`request_translations`)."""
+    text = request_translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """`flask_babel.ngettext`, with the request's catalog looked up once (`request_translations`)."""
+    variables.setdefault("num", num)
+    return request_translations().ungettext(singular, plural, num) % variables
+
+
+# Per catalog, the finished markup of a template text without variables (at most this many texts per catalog).
+_MARKUP_MEMO_SIZE = 4096
+
+
+def _plain_markup(translations: NullTranslations, string: str) -> Markup:
+    """`Markup(translated) % {}` of a text without variables, made once per catalog (kept on the catalog object,
+    which Flask-Babel keeps per locale for the app's lifetime)."""
+    memo: dict[str, Markup] | None = getattr(translations, "rg_markup", None)
+    if memo is None:
+        memo = {}
+        translations.rg_markup = memo  # type: ignore[attr-defined]
+    found = memo.get(string)
+    if found is None:
+        found = Markup(translations.ugettext(string)) % {}  # noqa: S704 - the catalog's text, as Jinja's does
+        if len(memo) < _MARKUP_MEMO_SIZE:
+            memo[string] = found
+    return found
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+    # What Jinja's i18n extension does with Flask-Babel's callables (newstyle: escaped, always formatted), without
+    # the extra `Context.call` and the per-call catalog lookup.
+    translations = request_translations()
+    if context.eval_ctx.autoescape:
+        if not variables:
+            return _plain_markup(translations, string)
+        return Markup(translations.ugettext(string)) % variables  # noqa: S704 - as Jinja's i18n extension marks it
+    return translations.ugettext(string) % variables
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    text = request_translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - the catalog's text, as Jinja's i18n extension marks it
+    return text % variables
 
 
 def current_language() -> str:
@@ -43,6 +125,8 @@ def init_i18n(app: Flask) -> Babel:
     # Times are shown as the clock in the clinic shows them (Babel reads this when it is set up).
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
     babel = Babel(app, locale_selector=select_locale)
+    # `_`, `gettext` and `ngettext` in templates: the same texts, the request's catalog looked up once.
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
 
     @app.context_processor
     def language_context() -> dict[str, object]:

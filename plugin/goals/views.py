@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_date, gettext, ngettext
+from flask_babel import format_date
 from markupsafe import Markup
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
@@ -17,7 +17,7 @@ from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import GroupPage, current_service, group_page, now, today
-from plugin.i18n import current_language
+from plugin.i18n import current_language, gettext, ngettext
 from plugin.launch.context import launch_required
 from plugin.services import goals as services
 from plugin.web.actions import Problem, can_change, run_service
@@ -236,9 +236,13 @@ def _render_goal(
     failed: str = "",
     status: int = 200,
 ) -> Any:
-    """The goal page; the form that was sent keeps what the user typed, the others start fresh."""
+    """The goal page; the form that was sent keeps what the user typed, the others start fresh. A form the page
+    does not offer this user is not made (the template shows each only when it is offered or was sent)."""
     group: ResourceGroup = page.group  # type: ignore[assignment]
-    if edit_form is None:
+    can_edit = _can(page, Action.EDIT_GOAL)
+    can_note = _can(page, Action.ADD_GOAL_NOTE)
+    can_score = _can(page, Action.SCORE_PROGRESS)
+    if edit_form is None and can_edit:
         edit_form = EditGoalForm(
             formdata=None,
             data={
@@ -252,9 +256,9 @@ def _render_goal(
         )
         edit_form.fill_choices(parent_choices(group, exclude=goal.uid))
         edit_form.fill_status(goal.lifecycle)
-    if note_form is None:
+    if note_form is None and can_note:
         note_form = NoteForm(formdata=None)
-    if score_form is None:
+    if score_form is None and can_score:
         score_form = ScoreForm(formdata=None)
         score_form.fill_choices(meeting_choices(group))
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
@@ -275,9 +279,9 @@ def _render_goal(
         score_form=score_form,
         problem=problem,
         failed=failed,
-        can_edit=_can(page, Action.EDIT_GOAL),
-        can_note=_can(page, Action.ADD_GOAL_NOTE),
-        can_score=_can(page, Action.SCORE_PROGRESS),
+        can_edit=can_edit,
+        can_note=can_note,
+        can_score=can_score,
         heading=shorten(goal.text, 120),
     ), status
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext
 
 from fhir_mappings.audit import VIEW_CASELOAD
 from fhir_mappings.codes import MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import Goal, ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
 from plugin.audit.web import current_trail, request_audit
 from plugin.goals.views import sparkline_for
@@ -47,6 +48,7 @@ from plugin.group.overview import (
     waiting_for_patient,
 )
 from plugin.group.service import GroupPage, caseload_client, current_service, group_page, now, today
+from plugin.i18n import gettext
 from plugin.launch.context import launch_required
 from plugin.meetings.forms import OwnResponseForm
 from plugin.services import goals as goal_services
@@ -125,6 +127,28 @@ def _plan_arg() -> str | None:
     return plan_id
 
 
+@dataclass(frozen=True)
+class GoalTree:
+    """The overview's goal list: long-term goals with their steps under them, then short-term goals of their own."""
+
+    long_goals: list[Goal]
+    steps: dict[str, list[Goal]]  # a goal's uid: the goals whose parent it is, in the group's order
+    loose: list[Goal]
+
+
+def goal_tree(goals: Sequence[Goal]) -> GoalTree:
+    """The goals as the overview lists them, each sorted out once (not a scan of every goal per long-term goal)."""
+    steps: dict[str, list[Goal]] = {}
+    for goal in goals:
+        if goal.parent_uid:
+            steps.setdefault(goal.parent_uid, []).append(goal)
+    return GoalTree(
+        long_goals=[goal for goal in goals if goal.term.value == "lang"],
+        steps=steps,
+        loose=[goal for goal in goals if goal.term.value == "kort" and not goal.parent_uid],
+    )
+
+
 @bp.get("/c/<context_id>/")
 @launch_required
 def overview(context_id: str) -> Any:
@@ -150,6 +174,9 @@ def overview(context_id: str) -> Any:
         "group/overview.html",
         glance=glance(group, moment, agreements),
         sparklines={goal.uid: sparkline_for(goal, scores[goal.uid]) for goal in group.goals},
+        goal_tree=goal_tree(group.goals),
+        current_members=[m for m in group.members if m.active and m.is_member],
+        nominees=[m for m in group.members if m.active and not m.is_member],
         last_scores={uid: found[-1] for uid, found in scores.items() if found},
         patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
         patient_name=first_name(name_of(group, group.patient)),

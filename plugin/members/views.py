@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import gettext
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.rights import Action, Role, may_see_interview
 from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
+from plugin.i18n import gettext
 from plugin.launch.context import launch_required
 from plugin.members import people
 from plugin.members.forms import (

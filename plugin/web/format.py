@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
+from babel import Locale
+from babel.dates import format_date as babel_format_date
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_time, get_locale
 
 from plugin.web.forms import AMSTERDAM
 from plugin.web.person_word import init_person_word
@@ -17,7 +20,14 @@ def long_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(AMSTERDAM).date()
-    return str(format_date(value, "long"))
+    return _long_date(value, get_locale())
+
+
+@lru_cache(maxsize=4096)
+def _long_date(day: date, locale: Locale | None) -> str:
+    """Babel's long date of `day` in `locale`: what `flask_babel.format_date(day, "long")` gives (the app sets no
+    date formats of its own), made once per day and language (a page shows the same dates many times)."""
+    return str(babel_format_date(day, "long", locale=locale))
 
 
 def date_time(value: datetime | None) -> str:

@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-
 from fhir_mappings.codes import (
     AgendaStatus,
     AgreementStatus,
@@ -29,9 +26,16 @@ from fhir_mappings.codes import (
     WishKind,
     WishStatus,
 )
+from plugin.i18n import gettext
+
+
+def _l(msgid: str) -> str:
+    """Marks a label's msgid for extraction (`-k _l`); `label` translates it for the request."""
+    return msgid
+
 
 # Keyed by (enum type, value): the codes are StrEnums, and e.g. GroupStatus.ACTIVE == GoalLifecycle.ACTIVE.
-_PAIRS: list[tuple[Enum, object]] = [
+_PAIRS: list[tuple[Enum, str]] = [
     (GroupStatus.FORMING, _l("being formed")),
     (GroupStatus.ACTIVE, _l("active")),
     (GroupStatus.ON_HOLD, _l("paused")),
@@ -100,15 +104,16 @@ _PAIRS: list[tuple[Enum, object]] = [
     (WishStatus.TAKEN_UP, _l("taken up")),
     (WishStatus.SET_ASIDE, _l("read, not taken up")),
 ]
-LABELS: dict[tuple[type, str], object] = {(type(k), str(k.value)): v for k, v in _PAIRS}
+LABELS: dict[tuple[type, str], str] = {(type(k), str(k.value)): v for k, v in _PAIRS}
 
 
 def label(value: Enum | None) -> str:
     """The user's word for a code (the code itself when no label exists)."""
     if value is None:
         return ""
-    text = LABELS.get((type(value), str(getattr(value, "value", value))))
-    return str(text) if text is not None else str(getattr(value, "value", value))
+    code = str(getattr(value, "value", value))
+    msgid = LABELS.get((type(value), code))
+    return gettext(msgid) if msgid is not None else code
 
 
 def choices(values: Sequence[Enum]) -> list[tuple[str, str]]:

@@ -1,0 +1,111 @@
+"""Translating once per request (issue 16): the template's `_`/`gettext`/`ngettext`, the Python `gettext`/`ngettext`
+of `plugin.i18n`, `label` and `long_date` give exactly what Flask-Babel gives, in either language, and follow a
+locale that changes within the request (`force_locale`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import flask_babel
+import pytest
+from flask import Flask, render_template_string
+from flask_babel import force_locale
+
+import plugin.i18n
+from fhir_mappings.codes import GoalLifecycle, GroupStatus
+from plugin.app import create_app
+from plugin.config import AppConfig
+from plugin.i18n import gettext, ngettext
+from plugin.web.format import long_date
+from plugin.web.labels import label
+
+# Texts of the catalogs: with a variable, a plural, and a text without variables.
+TEXTS = ("Overview", "Members", "Take over the group", "No goals yet.")
+TEMPLATE = (
+    '{{ _("Overview") }}|{{ gettext("Members") }}|{{ _("%(score)d out of 10", score=7) }}'
+    '|{{ _("From %(name)s", name="<b>Ann</b>") }}'
+    '|{{ ngettext("%(num)d past its date", "%(num)d past their date", 1) }}'
+    '|{{ ngettext("%(num)d past its date", "%(num)d past their date", 3) }}'
+    '|{{ _("not a msgid of the catalog, 100%% sure") }}'
+)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    yield create_app(AppConfig(public_base_url="http://app.test", secret_key="k" * 40, outbox_db=str(tmp_path / "o")))
+
+
+def flask_babel_rendering(app: Flask, source: str) -> str:
+    """`source` rendered with Flask-Babel's own template callables (as the app had them before)."""
+    saved = {k: app.jinja_env.globals[k] for k in ("_", "gettext", "ngettext")}
+    try:
+        app.jinja_env.install_gettext_callables(
+            gettext=lambda s: flask_babel.get_translations().ugettext(s),
+            ngettext=lambda s, p, n: flask_babel.get_translations().ungettext(s, p, n),
+            newstyle=True,
+        )
+        app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]
+        return render_template_string(source)
+    finally:
+        app.jinja_env.globals.update(saved)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_templates_translate_as_flask_babel_does(app: Flask, lang: str) -> None:
+    with app.test_request_context(f"/?lang={lang}"):
+        ours = render_template_string(TEMPLATE)
+        again = render_template_string(TEMPLATE)  # the second time from the kept markup
+        theirs = flask_babel_rendering(app, TEMPLATE)
+    assert ours == theirs == again
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in ours and "100% sure" in ours
+    if lang == "nl":
+        assert ours.startswith("Overzicht|")
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_python_texts_labels_and_dates_are_flask_babels(app: Flask, lang: str) -> None:
+    with app.test_request_context(f"/?lang={lang}"):
+        for text in TEXTS:
+            assert gettext(text) == flask_babel.gettext(text)
+        assert gettext("%(score)d out of 10", score=4) == flask_babel.gettext("%(score)d out of 10", score=4)
+        for n in (1, 2):
+            plural = ("%(num)d past its date", "%(num)d past their date", n)
+            assert ngettext(*plural) == flask_babel.ngettext(*plural)
+        assert label(GroupStatus.ACTIVE) == flask_babel.gettext("active")
+        assert label(GoalLifecycle.ACTIVE) == flask_babel.gettext("working on it")
+        for day in (date(2026, 11, 22), date(2027, 3, 1), date(2026, 11, 22)):
+            assert long_date(day) == flask_babel.format_date(day, "long")
+    assert label(GroupStatus.ON_HOLD) == "paused"  # outside a request: the msgid
+
+
+def test_the_catalog_is_looked_up_once_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups: list[object] = []
+    real = plugin.i18n.get_translations
+
+    def counted() -> object:
+        lookups.append(None)
+        return real()
+
+    monkeypatch.setattr(plugin.i18n, "get_translations", counted)
+    with app.test_request_context("/?lang=nl"):
+        render_template_string(TEMPLATE + TEMPLATE)
+        assert [gettext(t) for t in TEXTS] and label(GroupStatus.ACTIVE) == "actief"
+    assert len(lookups) == 1
+    with app.test_request_context("/?lang=en"):  # a new request looks it up again
+        assert gettext("Overview") == "Overview"
+    assert len(lookups) == 2
+
+
+def test_a_locale_forced_within_the_request_is_followed(app: Flask) -> None:
+    with app.test_request_context("/?lang=nl"):
+        dutch = gettext("Overview")
+        assert dutch == "Overzicht"
+        with force_locale("en"):
+            assert gettext("Overview") == "Overview"
+            assert render_template_string('{{ _("Overview") }}') == "Overview"
+            assert long_date(date(2026, 11, 22)) == "November 22, 2026"
+        assert gettext("Overview") == dutch
+        assert render_template_string('{{ _("Overview") }}') == dutch
+        assert long_date(date(2026, 11, 22)) == "22 november 2026"
