@@ -19,7 +19,8 @@ read, never the new answer's resources. Entries are shared by the threads of a p
 a save changes a copy (`repository._copy_group`), and `tests/unit/plugin/sync/test_read_cache.py` renders every
 page on a cached group and checks it is unchanged afterwards.
 
-The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a read larger than
+A newer read of the same server, patient, plan and mapping replaces the older one (the EHR has moved on from
+its versions). The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a read larger than
 the bound is not kept. `max_resources = 0` turns the cache off (configuration `[app] read_cache_resources`).
 """
 
@@ -51,6 +52,11 @@ def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
     digest.update(b"\x1e")
     digest.update(raw)
     return digest.digest()
+
+
+def scope_digest(scope: Iterable[str]) -> bytes:
+    """A short key of a scope (server, patient, plan, mapping)."""
+    return answer_digest(scope, b"")
 
 
 def fingerprint(
@@ -85,6 +91,7 @@ class _Entry(Generic[T]):
     size: int
     stamp: float
     aliases: tuple[bytes, ...] = ()
+    scope: bytes | None = None
 
 
 class ReadCache(Generic[T]):
@@ -103,6 +110,7 @@ class ReadCache(Generic[T]):
         self._clock = clock
         self._entries: OrderedDict[bytes, _Entry[T]] = OrderedDict()
         self._aliases: dict[bytes, bytes] = {}  # another key of an entry (the digest of the answer's bytes)
+        self._scopes: dict[bytes, bytes] = {}  # scope -> the key of its newest entry
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -136,22 +144,26 @@ class ReadCache(Generic[T]):
             self.hits += 1
             return entry.value
 
-    def put(self, key: bytes, value: T, size: int, aliases: tuple[bytes, ...] = ()) -> None:
-        """Keep `value` (read from `size` resources), found by `key` and by each of `aliases`; oldest uses are
-        evicted to stay within `max_resources`."""
+    def put(self, key: bytes, value: T, size: int, aliases: tuple[bytes, ...] = (), scope: bytes | None = None) -> None:
+        """Keep `value` (read from `size` resources), found by `key` and by each of `aliases` (added to those it
+        had). `scope` (server, patient, plan): a newer read of the same scope replaces the older one, whose
+        versions the EHR has moved on from. Oldest uses are evicted to stay within `max_resources`."""
         if not self.enabled or size > self.max_resources:
             return
         now = self._clock()
         with self._lock:
-            for old in (key, *aliases):
+            known = self._entries.get(key)
+            aliases = tuple(dict.fromkeys(a for a in (*(known.aliases if known else ()), *aliases) if a != key))
+            for old in (key, *aliases, *([self._scopes[scope]] if scope in self._scopes else [])):
                 old = self._aliases.get(old, old)
                 if old in self._entries:
                     self._drop(old)
-            self._entries[key] = _Entry(value, size, now, tuple(a for a in aliases if a != key))
+            self._entries[key] = _Entry(value, size, now, aliases, scope)
             self._size += size
             for alias in aliases:
-                if alias != key:
-                    self._aliases[alias] = key
+                self._aliases[alias] = key
+            if scope is not None:
+                self._scopes[scope] = key
             while self._entries and (self._size > self.max_resources):
                 self._drop(next(iter(self._entries)))
             # Entries past their time go too (they would only be refused on a get).
@@ -165,6 +177,7 @@ class ReadCache(Generic[T]):
         with self._lock:
             self._entries.clear()
             self._aliases.clear()
+            self._scopes.clear()
             self._size = 0
 
     def _drop(self, key: bytes) -> None:
@@ -172,3 +185,5 @@ class ReadCache(Generic[T]):
         self._size -= entry.size
         for alias in entry.aliases:
             self._aliases.pop(alias, None)
+        if entry.scope is not None and self._scopes.get(entry.scope) == key:
+            del self._scopes[entry.scope]

@@ -53,7 +53,7 @@ from plugin.sync.errors import (
     SyncError,
 )
 from plugin.sync.outbox import Outbox, OutboxEntry, SaveOutcome, replay, save_or_enqueue
-from plugin.sync.readcache import ReadCache, answer_digest, fingerprint
+from plugin.sync.readcache import ReadCache, answer_digest, fingerprint, scope_digest
 from plugin.sync.transaction import ChangeSet, TransactionResult, data_meta, submit
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ class GroupRepository:
             if cached is not None:
                 # The same versions as a read before: that read (checked, made into the domain) is this one's.
                 if aliases:
-                    self.read_cache.put(key, cached, len(cached.resources), aliases)
+                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope_digest(self._scope(plan_id)))
                 return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
@@ -366,7 +366,7 @@ class GroupRepository:
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
-            self.read_cache.put(main, loaded, len(checked), aliases)
+            self.read_cache.put(main, loaded, len(checked), aliases, scope_digest(self._scope(plan_id)))
         return loaded
 
     def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:

@@ -118,10 +118,21 @@ def test_expired_entries_are_dropped_when_another_is_kept() -> None:
 def test_an_alias_finds_its_entry_and_goes_with_it() -> None:
     cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
     cache.put(b"versions", "G", 60, aliases=(b"bytes-1",))
-    cache.put(b"versions", "G", 60, aliases=(b"bytes-1", b"bytes-2"))
+    cache.put(b"versions", "G", 60, aliases=(b"bytes-2",))  # the same versions in other bytes: both known
     assert cache.get(b"bytes-1") == cache.get(b"bytes-2") == cache.get(b"versions") == "G" and cache.size == 60
     cache.put(b"other", "O", 60)  # 120 > 100: the group goes, with both of its other keys
     assert cache.get(b"bytes-1") is None and cache.get(b"bytes-2") is None and cache._aliases == {}
+
+
+def test_a_newer_read_of_the_same_scope_replaces_the_older() -> None:
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
+    cache.put(b"v1", "G1", 10, aliases=(b"bytes-1",), scope=b"sanne")
+    cache.put(b"other", "O", 10, scope=b"eva")
+    cache.put(b"v2", "G2", 10, scope=b"sanne")
+    assert cache.get(b"v1") is None and cache.get(b"bytes-1") is None
+    assert cache.get(b"v2") == "G2" and cache.get(b"other") == "O" and cache.size == 20
+    cache.put(b"big", "B", 91)  # evicts both: their scopes are forgotten with them
+    assert cache._scopes == {} and len(cache) == 1
 
 
 def test_zero_turns_it_off_and_negative_is_refused() -> None:
@@ -169,6 +180,7 @@ def test_a_new_version_is_read_again(tmp_path: Path) -> None:
     assert second.group is not first.group and first.group is not None and second.group is not None
     assert "Weer fietsen naar het werk" in [g.text for g in second.group.goals]
     assert "Weer fietsen naar het werk" not in [g.text for g in first.group.goals]
+    assert repo.read_cache is not None and len(repo.read_cache) == 1  # the older versions are not kept
 
 
 @responses.activate
