@@ -137,8 +137,10 @@ def rewire_group(group: Any, mapping: dict[str, str]) -> Any:
             return type(value)(**{f.name: fix(getattr(value, f.name)) for f in dataclasses.fields(value)})
         if isinstance(value, list):
             return [fix(v) for v in value]
-        if isinstance(value, set):
-            return {fix(v) for v in value}
+        if isinstance(value, tuple):
+            return tuple(fix(v) for v in value)
+        if isinstance(value, set | frozenset):
+            return type(value)(fix(v) for v in value)
         if isinstance(value, dict):
             return {fix(k): fix(v) for k, v in value.items()}
         return value
