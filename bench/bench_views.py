@@ -510,6 +510,7 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         user=USER,
         outbox=SqliteOutbox(tmp / "o.sqlite"),
         capabilities=app.extensions["resourcegroep"]["capabilities"],
+        read_cache=app.extensions["resourcegroep"].get("read_cache"),  # as the app's own saves load (None: older tree)
     )
     for _ in range(saves):
         loaded = repo.load()
