@@ -20,8 +20,9 @@ a save changes a copy (`repository._copy_group`), and `tests/unit/plugin/sync/te
 page on a cached group and checks it is unchanged afterwards.
 
 A newer read of the same server, patient, plan and mapping replaces the older one (the EHR has moved on from
-its versions). The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a read larger than
-the bound is not kept. `max_resources = 0` turns the cache off (configuration `[app] read_cache_resources`).
+its versions). The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a
+read larger than the bound is not kept. `max_resources = 0` turns the cache off (configuration `[app]
+read_cache_resources`).
 """
 
 from __future__ import annotations
