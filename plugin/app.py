@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from flask import Flask, g, render_template
+from flask.globals import _cv_request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -191,7 +192,58 @@ def create_app(config: AppConfig | None = None) -> Flask:
         if expects:
             values["context_id"] = launch.context_id
 
+    _cache_built_urls(app)
     return app
+
+
+# At most this many built addresses are kept per app (a launch's pages link a few hundred); then it starts over.
+_BUILT_URLS_SIZE = 8192
+
+
+def _cache_built_urls(app: Flask) -> None:
+    """Make `url_for` (Python's and the templates') remember the addresses it built, across requests.
+
+    Within a request, an internal address (no `_external`, `_scheme`, `_method`, `_anchor`, an endpoint not relative
+    to the blueprint) is what the URL map builds from the endpoint and the values after the URL defaults (the launch's
+    context id), given the request's script root, host, subdomain and scheme: the key holds all of these, each value
+    with its type (`1` and `True` write differently). Rules are all added before the first request. Anything else,
+    an unhashable value, or a build that fails goes to Flask's own `url_for`, unchanged.
+    """
+    built: dict[tuple[Any, ...], str] = {}
+    flask_url_for = app.url_for
+
+    def url_for(endpoint: str, /, **values: Any) -> str:
+        context = _cv_request.get(None)  # what Flask's own url_for asks
+        # flask.url_for passes _anchor, _method, _scheme and _external on, None when not given.
+        if context is None or endpoint[:1] == "." or any(v is not None for n, v in values.items() if n[:1] == "_"):
+            return flask_url_for(endpoint, **values)
+        adapter = context.url_adapter
+        if adapter is None:
+            return flask_url_for(endpoint, **values)
+        filled = {name: value for name, value in values.items() if name[:1] != "_"}
+        app.inject_url_defaults(endpoint, filled)
+        try:
+            key = (
+                endpoint,
+                adapter.script_name,
+                adapter.server_name,
+                adapter.subdomain,
+                adapter.url_scheme,
+                adapter.websocket,
+                *sorted((name, type(value), value) for name, value in filled.items()),
+            )
+            found = built.get(key)
+        except TypeError:  # an unhashable value (a list of query values) or values that cannot be sorted
+            return flask_url_for(endpoint, **values)
+        if found is None:
+            found = flask_url_for(endpoint, **values)
+            if len(built) >= _BUILT_URLS_SIZE:
+                built.clear()
+            built[key] = found
+        return found
+
+    app.url_for = url_for  # type: ignore[method-assign,assignment]  # flask.url_for calls current_app.url_for
+    app.jinja_env.globals["url_for"] = url_for
 
 
 def _register_error_handlers(app: Flask) -> None:

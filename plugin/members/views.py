@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -384,39 +385,56 @@ def nominate_professional(context_id: str) -> Any:
 # ---------------------------------------------------------------------- one person
 
 
-@dataclass
 class MemberForms:
-    """The forms of the member page (the one that failed keeps what was typed)."""
+    """The forms of the member page, each made when the page first shows it (a page shows two or three of the
+    seven; making a form costs more than showing it). The one that failed is set in and keeps what was typed."""
 
-    plan: PlanInterviewForm
-    record: RecordInterviewForm
-    decision: DecisionForm
-    withdraw: WithdrawForm
-    core: CoreForm
-    leave: LeaveForm
-    again: NominateAgainForm
+    def __init__(self, found: Person) -> None:
+        self._found = found
+
+    @cached_property
+    def plan(self) -> PlanInterviewForm:
+        interview = self._found.interview
+        return PlanInterviewForm(formdata=None, planned_start=interview.planned_start if interview else None)
+
+    @cached_property
+    def record(self) -> RecordInterviewForm:
+        interview = self._found.interview
+        planned = interview.planned_start if interview is not None else None
+        # The planned time is a good guess for when it was held, once that time has come.
+        held_at = planned if planned is not None and planned <= now() else None
+        record = RecordInterviewForm(formdata=None, held_at=held_at)
+        if interview is not None and interview.held_at is None and interview.sections:
+            for section, text in interview.sections.items():
+                if section.value in record:
+                    record[section.value].data = text
+        if interview is not None and interview.visibility is not None:
+            record.visibility.data = interview.visibility.value  # the choice made before stays chosen
+        return record
+
+    @cached_property
+    def decision(self) -> DecisionForm:
+        return DecisionForm(formdata=None)
+
+    @cached_property
+    def withdraw(self) -> WithdrawForm:
+        return WithdrawForm(formdata=None)
+
+    @cached_property
+    def core(self) -> CoreForm:
+        return CoreForm(formdata=None, core="off" if self._found.member.core else "on")
+
+    @cached_property
+    def leave(self) -> LeaveForm:
+        return LeaveForm(formdata=None)
+
+    @cached_property
+    def again(self) -> NominateAgainForm:
+        return NominateAgainForm(formdata=None)
 
 
 def _fresh_forms(found: Person) -> MemberForms:
-    interview = found.interview
-    planned = interview.planned_start if interview is not None else None
-    # The planned time is a good guess for when it was held, once that time has come.
-    record = RecordInterviewForm(formdata=None, held_at=planned if planned is not None and planned <= now() else None)
-    if interview is not None and interview.held_at is None and interview.sections:
-        for section, text in interview.sections.items():
-            if section.value in record:
-                record[section.value].data = text
-    if interview is not None and interview.visibility is not None:
-        record.visibility.data = interview.visibility.value  # the choice made before stays chosen
-    return MemberForms(
-        plan=PlanInterviewForm(formdata=None, planned_start=planned),
-        record=record,
-        decision=DecisionForm(formdata=None),
-        withdraw=WithdrawForm(formdata=None),
-        core=CoreForm(formdata=None, core="off" if found.member.core else "on"),
-        leave=LeaveForm(formdata=None),
-        again=NominateAgainForm(formdata=None),
-    )
+    return MemberForms(found)
 
 
 def _record_visibility(interview: NominationInterview | None, to_patient: bool = False) -> str:

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from plugin.group.service import current_service
 from plugin.services.submissions import SUBMISSION_KEY
-from plugin.web import widgets
+from plugin.web import fields, widgets
 from plugin.web.forms import example_date
 from plugin.web.labels import choices, group_status_label, label, yes_no
 
@@ -118,6 +118,7 @@ def init_page_context(app: Flask) -> None:
     widgets.install()
     app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
     app.jinja_env.globals["icon_src"] = icon_src
+    app.jinja_env.globals.update(form_field=fields.field, form_radios=fields.radios)  # _forms.html: field, radios
     app.jinja_env.globals.update(  # _icons.html hands these out under the same names
         icon_tag=icon,
         area_icon_tag=area_icon,

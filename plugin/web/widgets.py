@@ -46,9 +46,27 @@ def fast_html_params(**kwargs: Any) -> Markup:
     return Markup(" ".join(params))  # noqa: S704 - every name and value is escaped above
 
 
+# What `Select._dispatch_render_option` answered per select class and its `render_option` (WTForms works it out
+# from the method's signature on every select it renders; a class's method does not change).
+_DISPATCH: dict[tuple[type, Any], Any] = {}
+_ORIGINAL_DISPATCH: Any = vars(wtforms.widgets.core.Select).get("_dispatch_render_option")  # a classmethod
+
+
+def _remembered_dispatch(cls: type) -> Any:
+    """`Select._dispatch_render_option`, asked once per class and `render_option` (an old-style override is then
+    warned about once, not on every render)."""
+    key = (cls, cls.render_option)  # type: ignore[attr-defined]
+    found = _DISPATCH.get(key)
+    if found is None:
+        found = _DISPATCH[key] = _ORIGINAL_DISPATCH.__func__(cls)
+    return found
+
+
 def install() -> None:
     """Make WTForms' widgets and labels use `fast_html_params` (module functions and the `Input`/`Button`
-    static methods that copied the original)."""
+    static methods that copied the original), and selects ask once how to call their `render_option`."""
+    if isinstance(_ORIGINAL_DISPATCH, classmethod) and _ORIGINAL_DISPATCH.__func__ is not _remembered_dispatch:
+        wtforms.widgets.core.Select._dispatch_render_option = classmethod(_remembered_dispatch)  # type: ignore[attr-defined]
     wtforms.widgets.core.html_params = fast_html_params
     wtforms.widgets.html_params = fast_html_params
     for widget in vars(wtforms.widgets.core).values():
