@@ -190,12 +190,13 @@ class CachingFhir:
         asked = json.loads(body or b"{}")
         notes: dict[str, int] = defaultdict(int)
         keys: dict[str, int] = defaultdict(int)
-        for goal in self.store.search("Goal", [("_count", "100000")]).matches:
+        # Every current resource, not a search: a search answers at most the store's MAX_COUNT (1,000) matches.
+        for goal in self.store.all_of_type("Goal"):
             for text in _texts(goal):  # Goal.note, or an Annotation in an extension where a profile allows one note
                 if text.startswith(NOTE_PREFIX):
                     notes[text] += 1
         wanted = set(asked.get("keys") or [])
-        for prov in self.store.search("Provenance", [("_count", "100000")]).matches:
+        for prov in self.store.all_of_type("Provenance"):
             for tag in (prov.get("meta") or {}).get("tag") or []:
                 if tag.get("system") == SAVE_KEY_SYSTEM and tag.get("code") in wanted:
                     keys[tag["code"]] += 1
@@ -542,6 +543,8 @@ class Result:
     saves_acknowledged: int
     saves_once: int
     keys_once: int
+    keys_missing: int
+    keys_repeated: int
     saves_lost: int
     saves_duplicated: int
     unacknowledged_notes: int
@@ -602,6 +605,8 @@ def run_once(
     lost = sum(1 for n in acknowledged if not notes.get(n))
     duplicated = sum(1 for n in acknowledged if notes.get(n, 0) > 1)
     keys_once = sum(1 for _, k in pairs if keys.get(k) == 1)
+    keys_missing = sum(1 for _, k in pairs if not keys.get(k))
+    keys_repeated = sum(1 for _, k in pairs if keys.get(k, 0) > 1)
     previous = set(args.previous_notes)
     unacknowledged = sum(1 for n in notes if n not in set(acknowledged) and n not in previous)
     args.previous_notes.extend(acknowledged)
@@ -618,6 +623,8 @@ def run_once(
         saves_acknowledged=len(acknowledged),
         saves_once=once,
         keys_once=keys_once,
+        keys_missing=keys_missing,
+        keys_repeated=keys_repeated,
         saves_lost=lost,
         saves_duplicated=duplicated,
         unacknowledged_notes=unacknowledged,
@@ -663,7 +670,8 @@ def report(result: Result, args: argparse.Namespace) -> None:
     )
     print(
         f"save keys             {result.keys_once} of {result.saves_acknowledged} Provenances with the save's key "
-        "exactly once (a note that is lost while its key landed: the save overwrote an earlier note)"
+        f"exactly once ({result.keys_missing} without one, {result.keys_repeated} with more than one; a note that is "
+        "lost while its key landed: the save overwrote an earlier note)"
     )
 
 
