@@ -512,9 +512,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         capabilities=app.extensions["resourcegroep"]["capabilities"],
         read_cache=app.extensions["resourcegroep"].get("read_cache"),  # as the app's own saves load (None: older tree)
     )
-    for _ in range(saves):
-        loaded = repo.load()
-        repo.save(loaded, _note_on_first_goal, "notitie")
+    for _ in range(saves):  # no load held over to the next one (as the app's requests hold none)
+        repo.save(repo.load(), _note_on_first_goal, "notitie")
     result["saves"] = peak_rss_mb()
     print(json.dumps(result))
     return 0

@@ -41,6 +41,7 @@ DEFAULT_MAX_RESOURCES = 25_000
 DEFAULT_TTL = 300.0
 
 _SEP = b"\x1f"
+_MAX_STABLE = 100_000  # scopes remembered as answering byte-identically (a set of digests; then it starts over)
 
 
 def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
@@ -112,6 +113,7 @@ class ReadCache(Generic[T]):
         self._entries: OrderedDict[bytes, _Entry[T]] = OrderedDict()
         self._aliases: dict[bytes, bytes] = {}  # another key of an entry (the digest of the answer's bytes)
         self._scopes: dict[bytes, bytes] = {}  # scope -> the key of its newest entry
+        self._stable: set[bytes] = set()  # scopes whose EHR sent the very same bytes again for the same versions
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -174,11 +176,28 @@ class ReadCache(Generic[T]):
                     break
                 self._drop(first_key)
 
+    def same_bytes_again(self, scope: bytes) -> None:
+        """The EHR of `scope` sent an answer byte for byte again (a hit by the answer's digest)."""
+        with self._lock:
+            if len(self._stable) >= _MAX_STABLE:
+                self._stable.clear()
+            self._stable.add(scope)
+
+    def other_bytes(self, scope: bytes) -> None:
+        """An answer of `scope` came in bytes not seen before. Where this EHR is known to send the same bytes for
+        the same versions, that means new versions: the kept read of the scope goes now, before the new answer is
+        parsed and read (so a worker does not hold both). Elsewhere it stays: its versions may still match."""
+        with self._lock:
+            key = self._scopes.get(scope)
+            if key is not None and scope in self._stable and key in self._entries:
+                self._drop(key)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._aliases.clear()
             self._scopes.clear()
+            self._stable.clear()
             self._size = 0
 
     def _drop(self, key: bytes) -> None:

@@ -207,9 +207,13 @@ class GroupRepository:
             searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
             answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
             answer_key = self._answer_key(answered.raw, plan_id)
-            same = self.read_cache.get(answer_key) if answer_key is not None and self.read_cache else None
-            if same is not None:  # the very bytes of an answer read before: not even parsed again
-                return self._read_before(same, strategy, self.client.request_count - before)
+            if answer_key is not None and self.read_cache is not None:
+                scope = scope_digest(self._scope(plan_id))
+                same = self.read_cache.get(answer_key)
+                if same is not None:  # the very bytes of an answer read before: not even parsed again
+                    self.read_cache.same_bytes_again(scope)
+                    return self._read_before(same, strategy, self.client.request_count - before)
+                self.read_cache.other_bytes(scope)
             (resources,), patient, raw = self._batch_searches(searches, answered)
         elif strategy is LoadStrategy.INCLUDE:
             first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))

@@ -283,11 +283,45 @@ def test_the_same_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest
     repo.read_cache = ReadCache()
     first = repo.load()
     assert len(parsed) == 1 and first.group is not None and first.patient_resource == patient
-    assert repo.load().group is first.group and len(parsed) == 1  # the same bytes: not parsed
-    stamp[0] = "2"  # other bytes, the same versions: parsed, but not read into the domain again
+    stamp[0] = "2"  # other bytes (a server that stamps its answers), the same versions: parsed, not read again
     assert repo.load().group is first.group and len(parsed) == 2
-    assert repo.load().group is first.group and len(parsed) == 2  # and these bytes are known now too
-    assert len(responses.calls) == 4  # the EHR was asked every time
+    assert repo.load().group is first.group and len(parsed) == 2  # these bytes are known now too: not parsed
+    assert len(responses.calls) == 3  # the EHR was asked every time
+
+
+@responses.activate
+def test_where_the_ehr_sends_the_same_bytes_new_bytes_let_the_kept_read_go_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resources = served(full_group())
+    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
+    _, answer = batch_server(resources, patient)
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    repo = make_repo(tmp_path, batch=True)
+    cache: ReadCache[LoadedGroup] = ReadCache()
+    repo.read_cache = cache
+    first = repo.load()
+    assert repo.load().group is first.group  # the very same bytes: this EHR repeats itself
+    kept_while_parsing: list[int] = []
+    real_parse = repository.parse_json
+    monkeypatch.setattr(repository, "parse_json", lambda raw: kept_while_parsing.append(len(cache)) or real_parse(raw))
+    goal = next(r for r in resources if r["resourceType"] == "Goal")
+    goal["meta"]["versionId"] = "2"  # another system wrote: new bytes
+    second = repo.load()
+    assert kept_while_parsing == [0]  # the old read was let go before the new answer was parsed
+    assert second.group is not first.group and len(cache) == 1
+
+
+def test_new_bytes_drop_a_kept_read_only_where_the_ehr_repeats_itself() -> None:
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
+    cache.put(b"v1", "G1", 10, aliases=(b"bytes-1",), scope=b"sanne")
+    cache.other_bytes(b"sanne")  # not known to repeat itself: the versions may still match
+    assert cache.get(b"v1") == "G1"
+    cache.same_bytes_again(b"sanne")
+    cache.other_bytes(b"eva")  # another scope: untouched
+    assert cache.get(b"v1") == "G1"
+    cache.other_bytes(b"sanne")
+    assert cache.get(b"v1") is None and cache.get(b"bytes-1") is None and cache.size == 0
 
 
 @responses.activate
