@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 import requests.adapters
+import requests.utils
 
 from plugin.sync.errors import (
     BadRequest,
@@ -558,36 +559,29 @@ def _single_interaction(scope: str) -> str | None:
     return _LETTER_INTERACTION.get(scope.rsplit(".", 1)[1])
 
 
-def parse_json(raw: bytes) -> JsonDict | None:
-    """A JSON object from bytes as received (orjson; the standard parser for what orjson refuses); None when the
-    bytes hold no JSON object."""
+def parse_json(raw: bytes, headers: Mapping[str, str] | None = None) -> JsonDict | None:
+    """A JSON object from bytes as received, parsed once (orjson: faster, and its keys are shared); what orjson
+    refuses and the standard parser takes (NaN, a body in another charset, declared in the `headers`' Content-Type
+    as `requests` reads it) is parsed by the latter. Unlike the standard parser, orjson reads an integer beyond 64
+    bits as a float (FHIR's integers are 32-bit; decimals were floats before too). None when the bytes hold no JSON
+    object."""
     if not raw:
         return None
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), None)
+        charset = requests.utils.get_encoding_from_headers({"content-type": content_type}) if content_type else None
         try:
-            parsed = json.loads(raw)
-        except ValueError:
+            parsed = json.loads(raw.decode(charset) if charset else raw)
+        except (ValueError, LookupError):
             return None
     return parsed if isinstance(parsed, dict) else None
 
 
 def _parse_body(resp: requests.Response) -> JsonDict | None:
-    """The JSON body, parsed once from the bytes (orjson: faster, and its keys are shared); what orjson refuses and
-    the standard parser takes (NaN, a body in another declared charset) is parsed by the latter. Unlike the standard
-    parser, orjson reads an integer beyond 64 bits as a float (FHIR's integers are 32-bit; decimals were floats
-    before too)."""
-    if not resp.content:
-        return None
-    try:
-        parsed = orjson.loads(resp.content)
-    except orjson.JSONDecodeError:
-        try:
-            parsed = resp.json()
-        except ValueError:
-            return None
-    return parsed if isinstance(parsed, dict) else None
+    """The response's JSON body (`parse_json`)."""
+    return parse_json(resp.content, resp.headers)
 
 
 def _dump_body(body: JsonDict) -> bytes:

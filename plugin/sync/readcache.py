@@ -44,14 +44,20 @@ _SEP = b"\x1f"
 _MAX_STABLE = 100_000  # scopes remembered as answering byte-identically (a set of digests; then it starts over)
 
 
-def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
-    """A digest of an answer's bytes within `scope`: the same bytes from the same server for the same patient,
-    plan and mapping read into the same group, so they need not even be parsed again."""
-    digest = hashlib.blake2b(digest_size=20, person=b"rg-answer")
+def _scoped(scope: Iterable[str], person: bytes) -> hashlib.blake2b:
+    """A digest begun with `scope` (server, patient, plan, mapping); `person` keeps the kinds of keys apart."""
+    digest = hashlib.blake2b(digest_size=20, person=person)
     for part in scope:
         digest.update(part.encode())
         digest.update(_SEP)
     digest.update(b"\x1e")
+    return digest
+
+
+def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
+    """A digest of an answer's bytes within `scope`: the same bytes from the same server for the same patient,
+    plan and mapping read into the same group, so they need not even be parsed again."""
+    digest = _scoped(scope, b"rg-answer")
     digest.update(raw)
     return digest.digest()
 
@@ -67,11 +73,7 @@ def fingerprint(
     """A digest of the versions in an answer: `scope` (server, patient, plan, mapping), then per resource its type,
     id, versionId and lastUpdated, in order; `extra` are more resources (the patient's read; None for "not read").
     None when a resource has no id or no version: then sameness cannot be told."""
-    digest = hashlib.blake2b(digest_size=20)
-    for part in scope:
-        digest.update(part.encode())
-        digest.update(_SEP)
-    digest.update(b"\x1e")
+    digest = _scoped(scope, b"")
     for resource in (*resources, *extra):
         if resource is None:
             digest.update(b"-" + _SEP)

@@ -241,7 +241,7 @@ class GroupRepository:
         urls = _urls(searches)
         if answered is None:
             answered = self.client.batch(self._batch_of(searches))
-        answer = answered.body if answered.body is not None else parse_json(answered.raw)
+        answer = answered.body if answered.body is not None else parse_json(answered.raw, answered.headers)
         if answer is None:
             raise SyncError(f"the batch answer of {self.client.base_url} holds no JSON")
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]

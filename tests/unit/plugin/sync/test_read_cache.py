@@ -278,7 +278,7 @@ def test_the_same_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest
     responses.add_callback(responses.POST, BASE, callback=answer)
     parsed: list[bytes] = []
     real_parse = repository.parse_json
-    monkeypatch.setattr(repository, "parse_json", lambda raw: parsed.append(raw) or real_parse(raw))
+    monkeypatch.setattr(repository, "parse_json", lambda raw, headers: parsed.append(raw) or real_parse(raw, headers))
     repo = make_repo(tmp_path, batch=True)
     repo.read_cache = ReadCache()
     first = repo.load()
@@ -304,7 +304,9 @@ def test_where_the_ehr_sends_the_same_bytes_new_bytes_let_the_kept_read_go_befor
     assert repo.load().group is first.group  # the very same bytes: this EHR repeats itself
     kept_while_parsing: list[int] = []
     real_parse = repository.parse_json
-    monkeypatch.setattr(repository, "parse_json", lambda raw: kept_while_parsing.append(len(cache)) or real_parse(raw))
+    monkeypatch.setattr(
+        repository, "parse_json", lambda raw, headers: kept_while_parsing.append(len(cache)) or real_parse(raw, headers)
+    )
     goal = next(r for r in resources if r["resourceType"] == "Goal")
     goal["meta"]["versionId"] = "2"  # another system wrote: new bytes
     second = repo.load()

@@ -19,6 +19,7 @@ from plugin.sync.client import (
     StaticTokenProvider,
     bundle_permissions,
     parse_etag,
+    parse_json,
     parse_retry_after,
 )
 from plugin.sync.errors import (
@@ -448,6 +449,16 @@ def test_what_the_fast_parser_refuses_is_read_by_the_standard_one(rsps: response
     rsps.get(f"{BASE}/Observation/o1", body=b'{"resourceType":"Observation","id":"o1","valueQuantity":{"value":NaN}}')
     resp = make(sleeps).read("Observation", "o1")
     assert resp.body is not None and resp.body["id"] == "o1"
+
+
+def test_a_body_in_another_declared_charset_is_read_parsed_now_or_later(
+    rsps: responses.RequestsMock, sleeps: Sleeps
+) -> None:
+    text = '{"resourceType":"Goal","id":"g1","note":[{"text":"Daniëlle"}]}'.encode("iso-8859-1")
+    rsps.get(f"{BASE}/Goal/g1", body=text, content_type="application/fhir+json; charset=iso-8859-1")
+    resp = make(sleeps).read("Goal", "g1")
+    assert resp.body is not None and resp.body["note"] == [{"text": "Daniëlle"}]
+    assert parse_json(resp.raw, resp.headers) == resp.body  # an answer left unparsed is read the same way
 
 
 def test_a_body_orjson_cannot_write_is_written_by_the_standard_encoder(
