@@ -86,6 +86,11 @@ def _plain_markup(translations: NullTranslations, string: str) -> Markup:
     return found
 
 
+def template_text(string: str) -> Markup:
+    """`_(string)` of a text without variables, as a template writes it (the request's catalog)."""
+    return _plain_markup(request_translations(), string)
+
+
 @pass_context
 def _template_gettext(context: Context, string: str, **variables: Any) -> str:
     # What Jinja's i18n extension does with Flask-Babel's callables (newstyle: escaped, always formatted), without

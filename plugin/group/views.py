@@ -18,7 +18,7 @@ import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from fhir_mappings.audit import VIEW_CASELOAD
-from fhir_mappings.codes import MeetingTheme, MemberRole, WishKind
+from fhir_mappings.codes import GoalTerm, MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
 from fhir_mappings.model import Goal, ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
@@ -143,9 +143,9 @@ def goal_tree(goals: Sequence[Goal]) -> GoalTree:
         if goal.parent_uid:
             steps.setdefault(goal.parent_uid, []).append(goal)
     return GoalTree(
-        long_goals=[goal for goal in goals if goal.term.value == "lang"],
+        long_goals=[goal for goal in goals if goal.term is GoalTerm.LANG],
         steps=steps,
-        loose=[goal for goal in goals if goal.term.value == "kort" and not goal.parent_uid],
+        loose=[goal for goal in goals if goal.term is GoalTerm.KORT and not goal.parent_uid],
     )
 
 

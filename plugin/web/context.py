@@ -13,6 +13,7 @@ from flask import Flask, g, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+from fhir_mappings.codes import MemberRole
 from plugin.group.service import current_service
 from plugin.services.submissions import SUBMISSION_KEY
 from plugin.web import fields, widgets
@@ -91,12 +92,12 @@ def area_icon(area: Enum | None) -> Markup:
 
 def role_icon(roles: Iterable[Enum]) -> Markup:
     """The icon of a member's most important role."""
-    values = [role.value for role in roles]
+    held = set(roles)
     return icon(
         "role-regisseur"
-        if "regisseur" in values
+        if MemberRole.REGISSEUR in held
         else "role-regieondersteuner"
-        if "regieondersteuner" in values
+        if MemberRole.REGIEONDERSTEUNER in held
         else "role-lid"
     )
 
@@ -118,7 +119,9 @@ def init_page_context(app: Flask) -> None:
     widgets.install()
     app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
     app.jinja_env.globals["icon_src"] = icon_src
-    app.jinja_env.globals.update(form_field=fields.field, form_radios=fields.radios)  # _forms.html: field, radios
+    app.jinja_env.globals.update(  # _forms.html hands these out as field, radios and describedby
+        form_field=fields.field, form_radios=fields.radios, form_describedby=fields.describedby
+    )
     app.jinja_env.globals.update(  # _icons.html hands these out under the same names
         icon_tag=icon,
         area_icon_tag=area_icon,

@@ -16,16 +16,11 @@ from wtforms.fields.core import Flags
 from wtforms.meta import DefaultMeta
 from wtforms.widgets.core import RadioInput
 
-from plugin.i18n import request_translations
+from plugin.i18n import template_text
 from plugin.web.widgets import fast_html_params
 
 
-def _required_text() -> Markup:
-    """`_("required")` as a template writes it (the catalog's text as markup, formatted without variables)."""
-    return Markup(request_translations().ugettext("required")) % {}  # noqa: S704 - the catalog's text, as Jinja's
-
-
-def _describedby(f: Any, hint: Any) -> str:
+def describedby(f: Any, hint: Any) -> str:
     """The ids the field's `aria-describedby` names: its hint, its error message (either may be absent)."""
     if hint or f.description:
         return f"{f.id}-hint {f.id}-error" if f.errors else f"{f.id}-hint"
@@ -73,11 +68,11 @@ def field(f: Any, hint: Any = None, class_: Any = "") -> Markup:
     """A field with its label, "(required)", hint and errors; the input names them (`aria-describedby`) and says
     it is invalid when it has errors."""
     errors = f.errors
-    required = f' <span class="required">({_required_text()})</span>' if f.flags.required else ""
+    required = f' <span class="required">({template_text("required")})</span>' if f.flags.required else ""
     extra: dict[str, Any] = {}
     if errors:
         extra["aria-invalid"] = "true"
-    described = _describedby(f, hint)
+    described = describedby(f, hint)
     if described:
         extra["aria-describedby"] = described
     return Markup(  # noqa: S704 - every value is escaped above or is WTForms' own markup
@@ -92,7 +87,7 @@ def radios(f: Any, hint: Any = None) -> Markup:
     """A radio group: a fieldset with the label as its legend, hint and errors, one radio with its label per
     choice."""
     errors = f.errors
-    described = _describedby(f, hint)
+    described = describedby(f, hint)
     named = f' aria-describedby="{escape(described)}"' if described else ""
     options = "".join(f'<div class="radio">{_radio_input(option)} {option.label()}</div>' for option in f)
     return Markup(  # noqa: S704 - every value is escaped above or is WTForms' own markup

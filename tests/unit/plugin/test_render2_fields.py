@@ -1,6 +1,6 @@
-"""The `field` and `radios` of `_forms.html` are written in Python (`plugin.web.fields`, issue 16): the same markup
-as the macros they replace wrote, for every state of a field (hint, description, errors, required, a class, text
-that needs escaping), but for the blank space between elements."""
+"""The `field`, `radios` and `describedby` of `_forms.html` are written in Python (`plugin.web.fields`, issue 16):
+the same markup as the macros they replace wrote, for every state of a field (hint, description, errors, required,
+a class, text that needs escaping), but for the blank space between elements."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ CALLS = """
 {{ field(form.note, hint=_("required")) }}{{ field(form.plain) }}{{ field(form.plain, None, "c") }}
 {{ field(form.odd_id) }}{{ field(form.area) }}{{ field(form.area, "") }}
 {{ radios(form.score) }}{{ radios(form.score, "Pick <one>") }}{{ radios(form.term) }}{{ radios(form.term, hint=None) }}
+[{{ describedby(form.text, None) }}][{{ describedby(form.text, "h") }}][{{ describedby(form.odd_id, None) }}]
 """
 
 
@@ -82,7 +83,8 @@ def _blank_space_folded(html: str) -> str:
 
 def _both(app: Flask, form: Sample) -> tuple[str, str]:
     old = app.jinja_env.from_string(OLD_MACROS + CALLS).render(form=form)
-    new = app.jinja_env.from_string('{% from "_forms.html" import field, radios %}' + CALLS).render(form=form)
+    imported = '{% from "_forms.html" import field, radios, describedby %}'
+    new = app.jinja_env.from_string(imported + CALLS).render(form=form)
     return _blank_space_folded(old), _blank_space_folded(new)
 
 
