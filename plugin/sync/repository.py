@@ -690,9 +690,11 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
             out = memo[id(value)] = value.copy()  # no hashing again (an enum hashes in Python)
         else:
             out = memo[id(value)] = {_copy_value(item, memo) for item in value}
-    elif kind in _DATACLASS_KINDS or (is_dataclass(value) and not isinstance(value, type) and _plain_dataclass(kind)):
-        if kind in _FROZEN_KINDS and _frozen_immutable(value):
-            return value  # (a frozen entity met for the first time)
+    elif (known := kind in _DATACLASS_KINDS) or (
+        is_dataclass(value) and not isinstance(value, type) and _plain_dataclass(kind)
+    ):
+        if not known and kind in _FROZEN_KINDS and _frozen_immutable(value):
+            return value  # a frozen entity of a kind met for the first time (from now on the check above sees it)
         out = memo[id(value)] = object.__new__(kind)
         out.__dict__.update(
             {
