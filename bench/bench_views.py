@@ -338,8 +338,8 @@ def naive_load(proxy: LatencyProxy, session: requests.Session, patient_id: str, 
     the server's own page size), then a read of the patient, of every team member and of every place, one after
     the other. Answers the number of resources."""
     found: dict[str, dict[str, Any]] = {}
-    for rtype, params in group_searches_by_patient(patient_id, count or 1):
-        if not count:
+    for rtype, params in group_searches_by_patient(patient_id, count):
+        if not count:  # no page size asked
             params = [(k, v) for k, v in params if k != "_count"]
         page: dict[str, Any] | None = session.get(f"{proxy.base}/{rtype}", params=params, headers=FHIR_JSON).json()
         while page is not None:
