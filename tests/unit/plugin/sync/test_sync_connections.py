@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from plugin.sync.client import FhirClient, SharedSessions, StaticTokenProvider
+from plugin.sync.client import FhirClient, SharedSessions, StaticTokenProvider, environment_settings
 from tests.support.servers import free_port
 
 
@@ -19,6 +19,8 @@ class CountingServer:
     def __init__(self) -> None:
         self.connections = 0
         self.cookies: list[str | None] = []
+        self.paths: list[str] = []  # the request target as sent: an absolute URL when the server is a proxy
+        self.authorizations: list[str | None] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -33,6 +35,8 @@ class CountingServer:
             def do_GET(self) -> None:
                 with outer.lock:
                     outer.cookies.append(self.headers.get("Cookie"))
+                    outer.paths.append(self.path)
+                    outer.authorizations.append(self.headers.get("Authorization"))
                 body = json.dumps({"resourceType": "Patient", "id": "p1"}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/fhir+json")
@@ -100,3 +104,73 @@ def test_threads_keep_their_own_connections(server: CountingServer) -> None:
     for t in threads:
         t.join()
     assert server.connections == 3  # one per thread, however many requests
+
+
+# ---------------------------------------------------------------- the environment, read once per server
+
+_PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[pytest.MonkeyPatch]:
+    """No proxy or CA variables, a HOME without .netrc, and the per-server memo empty before and after."""
+    for name in (*_PROXY_VARIABLES, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    environment_settings.cache_clear()
+    yield monkeypatch
+    environment_settings.cache_clear()
+
+
+def test_a_proxy_from_the_environment_is_used(server: CountingServer, clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    FhirClient("http://fhir.example.test/fhir", StaticTokenProvider("t")).read("Patient", "p1")
+    assert server.paths == ["http://fhir.example.test/fhir/Patient/p1"]  # sent to the proxy, absolute
+
+
+def test_no_proxy_names_a_server_that_is_reached_directly(
+    server: CountingServer, clean_environment: pytest.MonkeyPatch
+) -> None:
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    clean_environment.setenv("NO_PROXY", "127.0.0.1")
+    FhirClient(server.base, StaticTokenProvider("t")).read("Patient", "p1")
+    assert server.paths == ["/fhir/Patient/p1"]
+
+
+def test_the_environment_is_read_once_per_server(server: CountingServer, clean_environment: pytest.MonkeyPatch) -> None:
+    FhirClient(server.base).read("Patient", "p1")
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a later change: seen after a restart only
+    FhirClient(server.base).read("Patient", "p1")
+    assert server.paths == ["/fhir/Patient/p1", "/fhir/Patient/p1"]
+    environment_settings.cache_clear()
+    assert environment_settings("http", f"127.0.0.1:{server.port}").proxies.get("http") == "http://127.0.0.1:9"
+
+
+def test_the_ca_bundle_comes_from_the_environment(clean_environment: pytest.MonkeyPatch) -> None:
+    assert environment_settings("https", "ehr.example.test").verify is True
+    environment_settings.cache_clear()
+    clean_environment.setenv("CURL_CA_BUNDLE", "/etc/ssl/clinic-curl.pem")
+    assert environment_settings("https", "ehr.example.test").verify == "/etc/ssl/clinic-curl.pem"
+    environment_settings.cache_clear()
+    clean_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/clinic.pem")
+    assert environment_settings("https", "ehr.example.test").verify == "/etc/ssl/clinic.pem"
+
+
+def test_a_netrc_entry_never_replaces_the_bearer_token(
+    server: CountingServer, clean_environment: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    netrc = f"{tmp_path}/.netrc"
+    with open(netrc, "w") as fh:
+        fh.write("machine 127.0.0.1 login clinic password secret\n")
+    clean_environment.setenv("NETRC", netrc)
+    FhirClient(server.base, StaticTokenProvider("launch-token")).read("Patient", "p1")
+    assert server.authorizations == ["Bearer launch-token"]
