@@ -24,6 +24,7 @@ import copy
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import os
@@ -793,10 +794,12 @@ def _resources(pages: Iterable[JsonDict]) -> list[JsonDict]:
 
 
 def _urls(searches: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
-    return [_search_url(t, p) for t, p in searches]
+    return [_search_url(t, tuple(p)) for t, p in searches]
 
 
-def _search_url(rtype: str, params: list[tuple[str, str]]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _search_url(rtype: str, params: tuple[tuple[str, str], ...]) -> str:
+    """The search's relative URL (the same few searches per patient on every page view: encoded once)."""
     return f"{rtype}?{urlencode(params)}"
 
 
