@@ -114,11 +114,13 @@ class GroupService:
         not write sends nothing."""
         if self._page is not None and plan_id == self._plan_id:
             return self._page
-        if self.launch.can_write:
+        waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
+        if self.launch.can_write and any(e.user == self.repository.user for e in waiting):
             try:
-                self.repository.replay_waiting()
+                self.repository.replay_waiting(waiting)
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
+            waiting, failed = self.repository.open_saves()
         loaded = self.repository.load(plan_id)
         audit = request_audit()
         self._uow = FhirUnitOfWork(
@@ -134,7 +136,7 @@ class GroupService:
         audit.reading(self.repository.patient, _group_references(loaded), role=actor.role.value)
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
-        self._page = GroupPage(loaded, self.repository.waiting(), self.repository.failed(), actor, visible)
+        self._page = GroupPage(loaded, waiting, failed, actor, visible)
         self._plan_id = plan_id
         return self._page
 

@@ -422,6 +422,26 @@ class RedisOutbox(OutboxTransitions):
             rows = cast(list[dict[str, str]], pipe.execute())
         return [self._entry(row) for row in rows if row]
 
+    def open_for(self, patient: str) -> tuple[list[OutboxEntry], list[OutboxEntry]]:
+        """Pending and failed entries of ``patient``, each oldest first: both queues in one round trip, then
+        the entries in one more (none when both are empty)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrange(self._queue(patient, OutboxState.PENDING), 0, -1)
+            pipe.zrange(self._queue(patient, OutboxState.FAILED), 0, -1)
+            pending_ids, failed_ids = cast(list[list[str]], pipe.execute())
+        if not pending_ids and not failed_ids:
+            return [], []
+        with self._r.pipeline(transaction=False) as pipe:
+            for entry_id in [*pending_ids, *failed_ids]:
+                pipe.hgetall(self._entry_key(entry_id))
+            rows = cast(list[dict[str, str]], pipe.execute())
+        # An entry that moved between the two reads is shown once, in the state its hash holds now.
+        entries = {entry.id: entry for entry in (self._entry(row) for row in rows if row)}
+        return (
+            [e for e in entries.values() if e.state is OutboxState.PENDING],
+            [e for e in entries.values() if e.state is OutboxState.FAILED],
+        )
+
     def pending_for(self, patient: str) -> list[OutboxEntry]:
         """Entries of ``patient`` still waiting, oldest first."""
         return self._by_state(patient, OutboxState.PENDING)

@@ -137,6 +137,10 @@ class Outbox(Protocol):
         """Entries of ``patient`` a care professional let lapse, oldest first (kept, never sent)."""
         ...
 
+    def open_for(self, patient: str) -> tuple[list[OutboxEntry], list[OutboxEntry]]:
+        """``pending_for`` and ``failed_for`` of ``patient`` in one read (what every page view shows)."""
+        ...
+
     def patients_pending(self) -> list[str]:
         """Patients with pending entries, by their oldest entry."""
         ...
@@ -271,10 +275,10 @@ class SqliteOutbox(OutboxTransitions):
         raise sqlite3.OperationalError("outbox stayed locked while switching to WAL")
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection to the file, opened on first use and kept (a page asks the outbox up to
-        three times: opening the file each time cost more than the queries). A forked process opens its own, and
-        so does a thread whose file was removed or replaced meanwhile (a stat per use: the file itself is checked,
-        as a fresh open would)."""
+        """This thread's connection to the file, opened on first use and kept (a page view asks the outbox once,
+        a save and a replay more often: opening the file each time cost more than the queries). A forked process
+        opens its own, and so does a thread whose file was removed or replaced meanwhile (a stat per use: the file
+        itself is checked, as a fresh open would)."""
         local = self.__dict__.get("_local")
         if local is None:
             local = self.__dict__.setdefault("_local", threading.local())
@@ -389,6 +393,19 @@ class SqliteOutbox(OutboxTransitions):
     def discarded_for(self, patient: str) -> list[OutboxEntry]:
         """Entries of ``patient`` let lapse, oldest first."""
         return self._by_state(patient, OutboxState.DISCARDED)
+
+    def open_for(self, patient: str) -> tuple[list[OutboxEntry], list[OutboxEntry]]:
+        """Pending and failed entries of ``patient``, each oldest first, in one query."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE patient = ? AND state IN (?, ?) ORDER BY id",
+                (patient, OutboxState.PENDING.value, OutboxState.FAILED.value),
+            ).fetchall()
+        entries = [self._entry(r) for r in rows]
+        return (
+            [e for e in entries if e.state is OutboxState.PENDING],
+            [e for e in entries if e.state is OutboxState.FAILED],
+        )
 
     def patients_pending(self) -> list[str]:
         """Patients with pending entries, by their oldest entry."""

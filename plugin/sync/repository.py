@@ -181,11 +181,18 @@ class GroupRepository:
         """Saves of this patient the EHR refused for good when they were replayed."""
         return self.outbox.failed_for(self.patient)
 
-    def replay_waiting(self) -> bool:
+    def open_saves(self) -> tuple[list[OutboxEntry], list[OutboxEntry]]:
+        """``waiting()`` and ``failed()`` in one read of the outbox (a page view shows both)."""
+        return self.outbox.open_for(self.patient)
+
+    def replay_waiting(self, pending: list[OutboxEntry] | None = None) -> bool:
         """Send this user's own waiting saves of this patient, in order, with this user's token; True when
         none of theirs is left waiting. Another author's save is never sent with this token: it waits for
-        its author or for the worker (and a later save of this user waits behind it, to keep the order)."""
-        if not any(e.user == self.user for e in self.outbox.pending_for(self.patient)):
+        its author or for the worker (and a later save of this user waits behind it, to keep the order).
+        ``pending``: the patient's waiting saves as just read (else they are read here)."""
+        if pending is None:
+            pending = self.outbox.pending_for(self.patient)
+        if not any(e.user == self.user for e in pending):
             return True
         replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps(), user=self.user)
         return not any(e.user == self.user for e in self.outbox.pending_for(self.patient))

@@ -1,6 +1,6 @@
-"""The SQLite outbox keeps one connection per thread: a page asks it up to three times (own waiting saves to
-replay, waiting, failed) without opening the file each time; another thread has its own connection and sees
-what this one committed at once."""
+"""The SQLite outbox keeps one connection per thread: a page view asks it once (waiting and refused saves in
+one query) without opening the file; another thread has its own connection and sees what this one committed at
+once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from plugin.sync.outbox import SqliteOutbox
+from tests.support.ui import launched
 
 PATIENT = "Patient/p1"
 
@@ -65,3 +66,19 @@ def test_a_failed_write_leaves_the_kept_connection_usable(tmp_path: Path) -> Non
     assert not outbox._connection().in_transaction
     outbox.enqueue(user="u", patient=PATIENT, idempotency_key="k2", bundle={"resourceType": "Bundle"})
     assert [e.idempotency_key for e in outbox.pending_for(PATIENT)] == ["k2"]
+
+
+@pytest.mark.parametrize("path", ["/", "/doelen", "/leden"])
+def test_a_page_view_reads_the_outbox_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        assert env.get(path).status_code == 200
+        queries: list[str] = []
+        real = SqliteOutbox._connect
+
+        def connect(self: SqliteOutbox, **kwargs: Any) -> Any:
+            queries.append("outbox")
+            return real(self, **kwargs)
+
+        monkeypatch.setattr(SqliteOutbox, "_connect", connect)
+        assert env.get(path).status_code == 200
+        assert queries == ["outbox"]

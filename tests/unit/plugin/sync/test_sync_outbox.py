@@ -286,3 +286,20 @@ def test_worker_loads_a_token_provider_factory(rsps: responses.RequestsMock, tmp
     spec = f"{__name__}:make_provider"
     assert main(["--outbox", str(path), "--fhir-base", BASE, "--token-provider", spec, "--patient", "Patient/p1"]) == 0
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer factory-token"
+
+
+def test_open_for_reads_the_waiting_and_the_refused_saves_of_one_patient_at_once(
+    rsps: responses.RequestsMock, outbox: SqliteOutbox
+) -> None:
+    rsps.post(BASE, status=422, json={"resourceType": "OperationOutcome", "issue": [{"code": "business-rule"}]})
+    refused = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r1", bundle=bundle("r1"))
+    lapsed = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r2", bundle=bundle("r2"))
+    replay(outbox, client())  # both refused
+    outbox.discard(lapsed.id, by=USER)
+    first = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="w1", bundle=bundle("w1"))
+    second = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="w2", bundle=bundle("w2"))
+    outbox.enqueue(user=USER, patient="Patient/p2", idempotency_key="o1", bundle=bundle("o1", "Patient/p2"))
+    waiting, failed = outbox.open_for("Patient/p1")
+    assert [e.id for e in waiting] == [first.id, second.id] == [e.id for e in outbox.pending_for("Patient/p1")]
+    assert [e.id for e in failed] == [refused.id] == [e.id for e in outbox.failed_for("Patient/p1")]
+    assert outbox.open_for("Patient/p3") == ([], [])
