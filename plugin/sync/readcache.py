@@ -56,8 +56,15 @@ def _scoped(scope: Iterable[str], person: bytes) -> hashlib.blake2b:
 
 def answer_digest(scope: Iterable[str], raw: bytes) -> bytes:
     """A digest of an answer's bytes within `scope`: the same bytes from the same server for the same patient,
-    plan and mapping read into the same group, so they need not even be parsed again."""
-    digest = _scoped(scope, b"rg-answer")
+    plan and mapping read into the same group, so they need not even be parsed again.
+
+    SHA-256 (32 bytes, apart from the 20-byte version keys): every view hashes its whole answer, and OpenSSL's
+    SHA-256 is about twice as fast as blake2b here (the huge group's 25 MB answer: ~18 ms against ~32 ms)."""
+    digest = hashlib.sha256(b"rg-answer" + _SEP)
+    for part in scope:
+        digest.update(part.encode())
+        digest.update(_SEP)
+    digest.update(b"\x1e")
     digest.update(raw)
     return digest.digest()
 

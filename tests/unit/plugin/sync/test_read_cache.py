@@ -21,7 +21,7 @@ from plugin.sync import repository
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import CompartmentViolation, JsonDict
 from plugin.sync.outbox import SqliteOutbox
-from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, ReadCache, fingerprint
+from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, ReadCache, answer_digest, fingerprint, scope_digest
 from plugin.sync.repository import GroupRepository, LoadedGroup
 from smart_launch import ConfigurationError
 from tests.support.ui import launched
@@ -53,6 +53,20 @@ def test_the_key_is_the_versions_in_order_with_the_scope() -> None:
         fingerprint(SCOPE, answer, [{"resourceType": "Patient", "id": "p1", "meta": {"versionId": "1"}}]),
     ]
     assert None not in others and len({key, *others}) == len(others) + 1
+
+
+def test_an_answer_key_is_its_bytes_in_its_scope_and_never_a_versions_key() -> None:
+    raw = b'{"resourceType":"Bundle","type":"batch-response"}'
+    key = answer_digest(SCOPE, raw)
+    others = [
+        answer_digest(SCOPE, raw + b" "),
+        answer_digest((*SCOPE[:1], "Patient/p2", *SCOPE[2:]), raw),
+        answer_digest((SCOPE[0] + SCOPE[1], "", *SCOPE[2:]), raw),  # the parts stay apart
+        scope_digest(SCOPE),
+    ]
+    assert key == answer_digest(list(SCOPE), bytes(raw)) and len({key, *others}) == len(others) + 1
+    versions = fingerprint(SCOPE, [resource("a")], [None])
+    assert versions is not None and len(versions) != len(key)  # one cache holds both kinds of key
 
 
 @pytest.mark.parametrize(
