@@ -26,6 +26,7 @@ import orjson
 import requests
 import requests.adapters
 import requests.utils
+import urllib3.exceptions
 
 from plugin.sync.errors import (
     BadRequest,
@@ -224,6 +225,34 @@ def environment_settings(scheme: str, netloc: str) -> EnvironmentSettings:
     proxies = requests.utils.get_environ_proxies(url)
     verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return EnvironmentSettings(dict(proxies), verify)
+
+
+def read_body(resp: requests.Response) -> bytes:
+    """The whole body of a response sent with ``stream=True``, read at once and kept as its ``content``.
+
+    ``requests`` reads a body in 10 KB pieces and joins them: a loop per piece (~0.25 ms of CPU for a typical
+    group's 130 KB answer) and, at the join, twice the memory of a large answer (the huge group's 25 MB). One read
+    of the whole body fails as ``requests`` would (the same exceptions), and it gives the connection back to the
+    pool as ``requests`` does (urllib3 releases it once the body is read to its end)."""
+    raw = resp.raw
+    if raw is None:
+        data = b""
+    else:
+        try:
+            data = raw.read(decode_content=True)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+    body = bytes(data or b"")
+    # What `Response.content` would have set: later readers (`.content`, `.json()`, `.text`) see the same body.
+    resp._content = body
+    resp._content_consumed = True  # type: ignore[attr-defined]  # requests sets it in `content`; untyped
+    return body
 
 
 class SharedSessions:
@@ -464,6 +493,7 @@ class FhirClient:
                         headers=send_headers,
                         timeout=self.timeout,
                         allow_redirects=False,
+                        stream=True,
                     )
                 else:
                     parts = urlsplit(url)
@@ -476,9 +506,11 @@ class FhirClient:
                         headers=send_headers,
                         timeout=self.timeout,
                         allow_redirects=False,
+                        stream=True,
                         proxies=dict(env.proxies),
                         verify=env.verify,
                     )
+                read_body(resp)
             except requests.Timeout as exc:
                 connect = isinstance(exc, requests.ConnectTimeout)
                 log.warning("fhir %s attempt %d: %s timeout", target, attempt, "connect" if connect else "read")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
-from plugin.sync.client import FhirClient, SharedSessions, StaticTokenProvider, environment_settings
+from plugin.sync.client import FhirClient, RetryPolicy, SharedSessions, StaticTokenProvider, environment_settings
+from plugin.sync.errors import ServerUnavailable
 from tests.support.servers import free_port
 
 
@@ -174,3 +179,93 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
     clean_environment.setenv("NETRC", netrc)
     FhirClient(server.base, StaticTokenProvider("launch-token")).read("Patient", "p1")
     assert server.authorizations == ["Bearer launch-token"]
+
+
+# ---------------------------------------------------------------- the body, read at once
+
+
+class OddServer:
+    """A keep-alive server whose answers go wrong in the ways a body can: gzip, cut short, stalled halfway."""
+
+    BODY = json.dumps({"resourceType": "Patient", "id": "p1", "name": [{"text": "x" * 50_000}]}).encode()
+
+    def __init__(self) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                outer.connections += 1
+
+            def do_GET(self) -> None:
+                body = outer.BODY
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                if self.path.endswith("/gzip"):
+                    body = gzip.compress(body)
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.path.endswith("/short"):  # half the body, then the connection ends
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if self.path.endswith("/stall"):  # half the body, then nothing for longer than the read timeout
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    time.sleep(1.5)
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/fhir"
+
+
+@pytest.fixture
+def odd() -> Iterator[OddServer]:
+    s = OddServer()
+    s.thread.start()
+    try:
+        yield s
+    finally:
+        s.server.shutdown()
+        s.server.server_close()
+        s.thread.join(timeout=10)
+
+
+def test_a_body_is_read_whole_and_kept_as_the_answer(odd: OddServer) -> None:
+    for _ in range(3):
+        answer = FhirClient(odd.base).read("Patient", "p1")
+        assert answer.raw == OddServer.BODY and answer.body == json.loads(OddServer.BODY)
+    assert odd.connections == 1  # each body read to its end gave the connection back to the pool
+
+
+def test_a_gzipped_body_is_unpacked(odd: OddServer) -> None:
+    answer = FhirClient(odd.base).read("Patient", "gzip")
+    assert answer.raw == OddServer.BODY and answer.body is not None and answer.body["id"] == "p1"
+
+
+def test_a_body_cut_short_fails_as_requests_would(odd: OddServer) -> None:
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        FhirClient(odd.base, retry=RetryPolicy(max_attempts=1)).read("Patient", "short")
+
+
+def test_a_body_that_stalls_is_a_connection_failure_that_is_retried(odd: OddServer) -> None:
+    client = FhirClient(odd.base, read_timeout=0.3, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
+    with pytest.raises(ServerUnavailable, match="connection failed after 2 attempt"):
+        client.read("Patient", "stall")
