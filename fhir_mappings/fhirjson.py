@@ -97,7 +97,11 @@ def code_in(concept: Json | None, system: str) -> str | None:
 
 def extension(resource: Json, url: str) -> Json | None:
     """The first extension with this url."""
-    return next((e for e in resource.get("extension") or [] if e.get("url") == url), None)
+    for e in resource.get("extension") or []:  # a loop, not next() over a generator: read per resource
+        if e.get("url") == url:
+            found: Json = e
+            return found
+    return None
 
 
 def enum_value(enum: type[E], value: Any, what: str) -> E:

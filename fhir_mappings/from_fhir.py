@@ -13,8 +13,10 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import is_
 from typing import Any
 
 from fhir_mappings.codes import (
@@ -124,9 +126,30 @@ Tolerate = Callable[[str, Exception], None]
 
 def is_artifact(resource: Json, artifact: Artifact, key: str = "category") -> bool:
     """Whether a resource carries the product code for `artifact` in `key`."""
-    value = resource.get(key)
-    concepts = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-    return artifact.value in codes_in(concepts, CS_ARTIFACT)
+    return _has_artifact(resource.get(key), artifact)  # a StrEnum member equals its code
+
+
+def _has_artifact(value: object, code: str) -> bool:
+    """Whether a CodeableConcept (or a list of them) holds the product's artifact `code`: `is_artifact` with the
+    code given as text. Every coding is looked at, as `codes_in` does (JSON of the wrong shape fails alike)."""
+    if isinstance(value, dict):
+        concepts: list[Any] = [value]
+    elif isinstance(value, list):
+        concepts = value
+    else:
+        return False
+    found = False
+    for concept in concepts:
+        for coding in concept.get("coding") or []:
+            if coding.get("system") == CS_ARTIFACT and "code" in coding and str(coding["code"]) == code:
+                found = True
+    return found
+
+
+# The artifact codes the readers look for per resource, as plain text.
+_PROGRESS = Artifact.PROGRESS.value
+_MEETING = Artifact.MEETING.value
+_INTERVIEW = Artifact.INTERVIEW.value
 
 
 def is_group_team(team: Json) -> bool:
@@ -183,8 +206,10 @@ class CompartmentChecked(list[Json]):
 
     def narrowed(self, resources: Iterable[Json]) -> CompartmentChecked:
         """A part of these resources (the same objects, e.g. one per `Type/id`), still checked."""
-        mine = {id(r) for r in self}
         kept = list(resources)
+        if len(kept) == len(self) and all(map(is_, kept, self)):  # all of them, in order (the common case)
+            return CompartmentChecked(kept, self.patient, _token=_CHECKED)
+        mine = {id(r) for r in self}
         if any(id(r) not in mine for r in kept):
             raise ValueError("narrowed() takes only resources that were checked")
         return CompartmentChecked(kept, self.patient, _token=_CHECKED)
@@ -219,7 +244,6 @@ def foreign_patient_ref(resource: Json, patient: str) -> str | None:
 
 # In raw JSON: an escape that can spell an ASCII character of a reference ("\/", "\u0050" for "P", ...).
 _ASCII_ESCAPE = re.compile(rb"\\(?:/|u00[2-7][0-9a-fA-F])")
-_PATIENT_IN_TEXT = re.compile(rb"Patient/")
 
 
 def only_patient_in_text(raw: bytes, patient: str) -> bool:
@@ -236,12 +260,9 @@ def only_patient_in_text(raw: bytes, patient: str) -> bool:
     rid = literal(patient).partition("/")[2].encode()
     if not rid or b'"' in rid or b"\\" in rid:
         return False
-    end = len(rid)
-    for found in _PATIENT_IN_TEXT.finditer(raw):
-        at = found.end()
-        if raw[at : at + end] != rid or raw[at + end : at + end + 1] not in (b'"', b"/"):
-            return False
-    return True
+    # A `Patient/` not followed by the id and then `"` or `/` (one search in C, not a loop over every match).
+    other = re.compile(rb"Patient/(?!" + re.escape(rid) + rb'["/])')
+    return other.search(raw) is None
 
 
 def check_read_compartment(resources: Iterable[Json], patient: str, *, raw: bytes | None = None) -> CompartmentChecked:
@@ -265,6 +286,10 @@ def check_read_compartment(resources: Iterable[Json], patient: str, *, raw: byte
 
 
 class _Reader:
+    """The resources of one read, indexed once: by uid (`RefIndex`) and by type. It remembers what it worked out
+    for a reference (its uid, the resource it names) and for a time text, for the rest of the read: a large group
+    names the same few references (the plan, the goals, the members, the meetings) thousands of times."""
+
     def __init__(self, resources: Iterable[Json], patient: str) -> None:
         self.patient = literal(patient)
         checked = isinstance(resources, CompartmentChecked) and resources.patient == self.patient
@@ -274,38 +299,94 @@ class _Reader:
         self.index = RefIndex()
         self.by_uid: dict[str, Json] = {}
         self._uid_of: dict[int, str] = {}  # id(resource) -> its uid, as registered here
+        self._by_type: dict[str, list[Json]] = {}
+        # Memos of this read, valid while the index does not change (`register` forgets them when it does).
+        self._uids: dict[str, str] = {}  # reference -> index.uid(reference)
+        self._actors: dict[str, tuple[str, bool]] = {}  # a participant's reference -> (its uid, is a Location)
+        self._instants: dict[str, datetime] = {}  # dateTime text -> parse_datetime of it (only readable ones)
+        index_register, by_uid, uid_of, by_type = self.index.register, self.by_uid, self._uid_of, self._by_type
         for r in self.resources:
+            rtype = r["resourceType"]
+            if isinstance(rtype, str):
+                same = by_type.get(rtype)
+                if same is None:
+                    by_type[rtype] = [r]
+                else:
+                    same.append(r)
             if r.get("id") or (r.get("identifier")):
                 try:
-                    self.by_uid[self.register(r)] = r
+                    uid = uid_of[id(r)] = index_register(r)
                 except ValueError:
                     continue
+                by_uid[uid] = r
 
     def register(self, resource: Json) -> str:
         """`RefIndex.register` once per resource of this read (the readers ask again for the uid)."""
         uid = self._uid_of.get(id(resource))
         if uid is None:
             uid = self._uid_of[id(resource)] = self.index.register(resource)
+            self._uids.clear()  # the index changed: what a reference meant may have changed too
+            self._actors.clear()
         return uid
 
     def get(self, reference: str | None, resource_type: str | None = None) -> Json | None:
         if not reference:
             return None
-        found = self.by_uid.get(self.index.uid(reference))
+        found = self.by_uid.get(self.ref_uid(reference))
         if found is not None and resource_type and found.get("resourceType") != resource_type:
             return None
         return found
 
     def uid(self, reference: str | None) -> str | None:
-        return self.index.uid(reference) if reference else None
+        return self.ref_uid(reference) if reference else None
+
+    def ref_uid(self, reference: str) -> str:
+        """`RefIndex.uid` of a reference, worked out once per read."""
+        found = self._uids.get(reference)
+        if found is None:
+            found = self._uids[reference] = self.index.uid(reference)
+        return found
+
+    def actor(self, reference: str) -> tuple[str, bool]:
+        """A participant's uid (the reference itself when it has none) and whether it is a Location."""
+        found = self._actors.get(reference)
+        if found is None:
+            actor_uid = self.uid(reference) or reference
+            is_place = (
+                ref_type(reference) == "Location" or (self.get(reference) or {}).get("resourceType") == "Location"
+            )
+            found = self._actors[reference] = (actor_uid, is_place)
+        return found
+
+    def instant_text(self, value: object, what: str) -> datetime | None:
+        """`parse_datetime(value, what)`, the same text parsed once per read (a datetime is immutable)."""
+        if type(value) is not str:
+            return parse_datetime(value, what)
+        found = self._instants.get(value)
+        if found is None:
+            parsed = parse_datetime(value, what)
+            if parsed is not None:
+                self._instants[value] = parsed
+            return parsed
+        return found
 
     def of_type(self, resource_type: str) -> list[Json]:
-        return [r for r in self.resources if r.get("resourceType") == resource_type]
+        """The resources of one type, in the order of the read (the read's own list: not to be changed)."""
+        return self._by_type.get(resource_type, [])
 
     def based_on(self, resource_type: str, plan_uid: str, key: str) -> list[Json]:
-        return [
-            r for r in self.of_type(resource_type) if any(self.uid(ref_of(b)) == plan_uid for b in _as_list(r.get(key)))
-        ]
+        """The resources of a type whose `key` (a list of References) names the plan."""
+        found = []
+        uid = self.ref_uid
+        for r in self.of_type(resource_type):
+            value = r.get(key)
+            if not isinstance(value, list):
+                continue
+            for b in value:
+                if isinstance(b, dict) and (ref := b.get("reference")) and uid(str(ref)) == plan_uid:
+                    found.append(r)
+                    break
+        return found
 
 
 def _as_list(value: object) -> list[Json]:
@@ -501,8 +582,12 @@ def _element(tolerate: Tolerate | None, what: str) -> Iterator[None]:
         yield
     except CompartmentError:
         raise
-    except (MappingError, AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+    except _UNREADABLE as exc:
         tolerate(what, exc)
+
+
+# What makes an element unreadable (a CompartmentError, a MappingError too, never is).
+_UNREADABLE = (MappingError, AttributeError, TypeError, ValueError, KeyError, IndexError)
 
 
 def _read_members(reader: _Reader, team: Json, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
@@ -755,14 +840,17 @@ def _agreement(reader: _Reader, res: Json, uid: str) -> Agreement:
 
 def _read_meetings(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     interviews_by_member: dict[str, NominationInterview] = {}
+    member_uids = {m.who for m in group.members}
     for res in reader.based_on("Appointment", group.plan_uid, "supportingInformation"):
         if res.get("status") == RETIRED:
             continue
         uid = reader.register(res)
         with _element(tolerate, f"Appointment/{res.get('id')}"):
-            if is_artifact(res, Artifact.INTERVIEW, "serviceType"):
+            if _has_artifact(res.get("serviceType"), _INTERVIEW):
                 _read_interview_appointment(reader, res, uid, group, interviews_by_member)
-            elif is_artifact(res, Artifact.MEETING, "serviceType") and (meeting := _meeting(reader, res, uid, group)):
+            elif _has_artifact(res.get("serviceType"), _MEETING) and (
+                meeting := _meeting(reader, res, uid, group, member_uids)
+            ):
                 group.meetings.append(meeting)
     group.interviews.extend(interviews_by_member.values())
 
@@ -782,10 +870,10 @@ def _read_interview_appointment(
     interviews_by_member[member_uid] = iv
 
 
-def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meeting | None:
-    member_uids = {m.who for m in group.members}
-    start = _instant(required(res, "start"), "Appointment.start")
-    end = _instant(required(res, "end"), "Appointment.end")
+def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup, member_uids: set[str]) -> Meeting | None:
+    """One meeting. `member_uids`: the `who` of every member of the group (worked out once per read)."""
+    start = _instant(required(res, "start"), "Appointment.start", reader)
+    end = _instant(required(res, "end"), "Appointment.end", reader)
     if start is None or end is None:  # required() already refused empties
         return None
     theme_concept = next(
@@ -802,12 +890,18 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meet
         created=_planned_at(res.get("created")),
         source=res,
     )
+    participants = meeting.participants
     for part in res.get("participant") or []:
-        ref = ref_of(part.get("actor"))
+        actor = part.get("actor")
+        if type(actor) is dict:  # ref_of(actor), without a call per participant
+            named = actor.get("reference")
+            ref = str(named) if named else None
+        else:
+            ref = ref_of(actor)
         if ref is None:
             continue
-        actor_uid = reader.uid(ref) or ref
-        if ref_type(ref) == "Location" or (reader.get(ref) or {}).get("resourceType") == "Location":
+        actor_uid, is_place = reader.actor(ref)
+        if is_place:
             loc = reader.get(ref, "Location")
             if loc is not None and all(p.uid != actor_uid for p in group.places):
                 group.places.append(
@@ -825,15 +919,30 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup) -> Meet
             continue
         if actor_uid not in member_uids:
             continue  # someone the product does not track: kept as-is on write
-        meeting.participants.append(
+        types = part.get("type")
+        if types:
+            roles: AbstractSet[MeetingRole] = {
+                enum_value(MeetingRole, c, "meeting role") for c in codes_in(types, CS_MEETING_ROLE)
+            }
+        else:  # no type: no role and not attended (the common case)
+            roles = _NO_ROLES
+        status = part.get("status")
+        response = _PARTICIPATION.get(status) if type(status) is str else None
+        if response is None:  # not a known code: refused as `enum_value` refuses it
+            response = enum_value(ParticipationStatus, required(part, "status"), "Appointment.participant.status")
+        participants.append(
             MeetingParticipant(
                 who=actor_uid,
-                roles={enum_value(MeetingRole, c, "meeting role") for c in codes_in(part.get("type"), CS_MEETING_ROLE)},
-                response=enum_value(ParticipationStatus, required(part, "status"), "Appointment.participant.status"),
-                attended=ATTENDED in codes_in(part.get("type"), CS_V3_PARTICIPATION_TYPE),
+                roles=roles,
+                response=response,
+                attended=ATTENDED in codes_in(types, CS_V3_PARTICIPATION_TYPE) if types else False,
             )
         )
     return meeting
+
+
+_NO_ROLES: frozenset[MeetingRole] = frozenset()
+_PARTICIPATION = {m.value: m for m in ParticipationStatus}  # a participant's known status by one lookup
 
 
 def _meeting_minutes(stated: object, start: datetime, end: datetime) -> int:
@@ -845,9 +954,10 @@ def _meeting_minutes(stated: object, start: datetime, end: datetime) -> int:
     return between if 0 < between <= MAX_MEETING_MINUTES else MEETING_MINUTES
 
 
-def _instant(value: object, what: str) -> datetime | None:
-    """A moment that is compared with now: a dateTime with a time must carry its zone (FHIR requires one)."""
-    moment = parse_datetime(value, what)
+def _instant(value: object, what: str, reader: _Reader | None = None) -> datetime | None:
+    """A moment that is compared with now: a dateTime with a time must carry its zone (FHIR requires one).
+    With `reader`, a text that read's readers parsed before is not parsed again."""
+    moment = reader.instant_text(value, what) if reader is not None else parse_datetime(value, what)
     if moment is not None and moment.tzinfo is None:
         raise MappingError("Een tijdstip in het EPD mist de tijdzone.", f"dateTime {value!r} without a zone in {what}")
     return moment
@@ -1019,32 +1129,63 @@ def _wish(reader: _Reader, res: Json, uid: str, status: str, meeting: Meeting | 
 def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     goal_uids = {g.uid for g in group.goals}
     for res in reader.of_type("Observation"):
-        if not is_artifact(res, Artifact.PROGRESS, "code"):
+        if not _has_artifact(res.get("code"), _PROGRESS):
             continue
-        with _element(tolerate, f"Observation/{res.get('id')}"):
+        if tolerate is None:
             _read_score(reader, res, group, goal_uids)
+            continue
+        # What `_element` does, without a context manager per score (a large group has thousands).
+        try:
+            _read_score(reader, res, group, goal_uids)
+        except CompartmentError:
+            raise
+        except _UNREADABLE as exc:
+            tolerate(f"Observation/{res.get('id')}", exc)
 
 
 def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set[str]) -> None:
-    focus = [reader.uid(ref_of(f)) for f in res.get("focus") or []]
-    goal_uid = next((f for f in focus if f in goal_uids), None)
+    goal_uid = None
+    for f in res.get("focus") or []:  # the first focus that is a goal of the group
+        if type(f) is dict:
+            ref = f.get("reference")
+            if ref and (named := reader.ref_uid(ref if type(ref) is str else str(ref))) in goal_uids:
+                goal_uid = named
+                break
+        elif (other := reader.uid(ref_of(f))) in goal_uids:
+            goal_uid = other
+            break
     if goal_uid is None:
         return
-    if not isinstance(res.get("valueInteger"), int):
+    value = res.get("valueInteger")
+    if not isinstance(value, int):
         raise MappingError("Een voortgangscijfer mist zijn waarde.", f"Observation/{res.get('id')} has no valueInteger")
     meeting_ext = extension(res, EXT_MEETING)
-    when = parse_datetime(required(res, "effectiveDateTime"), "Observation.effectiveDateTime")
+    effective = res.get("effectiveDateTime")
+    if type(effective) is not str or not effective:
+        effective = required(res, "effectiveDateTime")
+    when = reader.instant_text(effective, "Observation.effectiveDateTime")
     if when is None:
         return
+    uid = reader.register(res)
+    meeting_ref = ref_of(meeting_ext.get("valueReference")) if meeting_ext is not None else None
+    notes = res.get("note")
+    note = str(notes[0].get("text", "")) if notes else ""
+    performers = res.get("performer")
+    by = None
+    if isinstance(performers, list):
+        for p in performers:
+            if isinstance(p, dict) and (r := ref_of(p)):
+                by = reader.ref_uid(r) or r
+                break
     group.progress.append(
         ProgressScore(
-            uid=reader.register(res),
+            uid=uid,
             goal_uid=goal_uid,
             when=when,
-            score=int(res["valueInteger"]),
-            meeting_uid=reader.uid(ref_of((meeting_ext or {}).get("valueReference"))),
-            note=str(((res.get("note") or [{}])[0]).get("text", "")),
-            by=next((reader.uid(r) or r for p in _as_list(res.get("performer")) if (r := ref_of(p))), None),
+            score=int(value),
+            meeting_uid=reader.uid(meeting_ref),
+            note=note,
+            by=by,
             source=res,
         )
     )

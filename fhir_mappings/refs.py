@@ -83,9 +83,10 @@ class RefIndex:
         return URN_UUID + uid
 
     def uid(self, reference: str) -> str:
-        """The entity uid behind a reference (the literal reference itself when unknown)."""
-        known = self._uid_by_ref.get(reference)
-        if known is not None and literal(reference) == reference:
-            return known
-        lit = literal(reference)
-        return self._uid_by_ref.get(lit, self._uid_by_ref.get(reference, lit))
+        """The entity uid behind a reference (the literal reference itself when unknown): what its literal form
+        names, else what the reference as written names (an urn:uuid placeholder), else the literal form."""
+        lit = literal(reference)  # once: a reference is parsed at most one time per question
+        found = self._uid_by_ref.get(lit)
+        if found is not None:
+            return found
+        return self._uid_by_ref.get(reference, lit)
