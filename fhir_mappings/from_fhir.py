@@ -1163,7 +1163,8 @@ def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set
     effective = res.get("effectiveDateTime")
     if type(effective) is not str or not effective:
         effective = required(res, "effectiveDateTime")
-    when = reader.instant_text(effective, "Observation.effectiveDateTime")
+    # With its zone, as FHIR requires of a time: scores are ordered among each other and compared with meetings.
+    when = _instant(effective, "Observation.effectiveDateTime", reader)
     if when is None:
         return
     uid = reader.register(res)

@@ -355,6 +355,20 @@ def test_a_goal_listed_under_two_long_term_goals_is_left_out_not_the_group() -> 
     assert len(group.goals) == len(REFERENCE.goals) - 1
 
 
+def test_a_score_at_a_time_without_a_zone_is_left_out_not_the_group() -> None:
+    """FHIR requires a zone on a dateTime with a time; a score without one cannot be ordered among the others."""
+    resources = copy.deepcopy(SERVED)
+    scores = [r for r in resources if r["resourceType"] == "Observation" and is_artifact(r, Artifact.PROGRESS, "code")]
+    assert len(scores) >= 2
+    scores[0]["effectiveDateTime"] = "2026-03-02T10:00:00"
+    with pytest.raises(MappingError):
+        group_from_fhir(copy.deepcopy(resources), PATIENT)
+    group, _, _ = read(resources)
+    assert [u.key for u in group.unreadable] == [f"Observation/{scores[0]['id']}"]
+    assert len(group.progress) == len(REFERENCE.progress) - 1
+    assert all(p.when.tzinfo is not None for p in group.progress)
+
+
 def test_the_reason_is_short_dutch_and_names_the_part() -> None:
     resources = copy.deepcopy(SERVED)
     team = next(r for r in resources if r["resourceType"] == "CareTeam")
