@@ -20,16 +20,19 @@ This is the glue between the pure mapping (`fhir_mappings`) and the generic sync
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as dt
 import enum
 import functools
+import gc
 import json
 import logging
 import os
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
@@ -211,26 +214,28 @@ class GroupRepository:
         patient: _PatientRead = _PatientRead()
         raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
         answer_key: bytes | None = None
-        if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
-            searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
-            answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
-            answer_key = self._answer_key(answered.raw, plan_id)
-            if answer_key is not None and self.read_cache is not None:
-                scope = scope_digest(self._scope(plan_id))
-                same = self.read_cache.get(answer_key)
-                if same is not None:  # the very bytes of an answer read before: not even parsed again
-                    self.read_cache.same_bytes_again(scope)
-                    return self._read_before(same, strategy, self.client.request_count - before)
-                self.read_cache.other_bytes(scope)
-            (resources,), patient, raw = self._batch_searches(searches, answered)
-        elif strategy is LoadStrategy.INCLUDE:
-            first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
-            resources = _resources(self.client.pages(first))
-        else:
-            resources, patient = self._load_by_patient(strategy, caps)
-        round_trips = self.client.request_count - before
-        aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
-        return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases)
+        with contextlib.ExitStack() as reading:
+            if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
+                searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
+                answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
+                answer_key = self._answer_key(answered.raw, plan_id)
+                if answer_key is not None and self.read_cache is not None:
+                    scope = scope_digest(self._scope(plan_id))
+                    same = self.read_cache.get(answer_key)
+                    if same is not None:  # the very bytes of an answer read before: not even parsed again
+                        self.read_cache.same_bytes_again(scope)
+                        return self._read_before(same, strategy, self.client.request_count - before)
+                    self.read_cache.other_bytes(scope)
+                reading.enter_context(collector_paused())  # from here: parsed and read into the domain
+                (resources,), patient, raw = self._batch_searches(searches, answered)
+            elif strategy is LoadStrategy.INCLUDE:
+                first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
+                resources = _resources(self.client.pages(first))
+            else:
+                resources, patient = self._load_by_patient(strategy, caps)
+            round_trips = self.client.request_count - before
+            aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
+            return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases)
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
         """The batch of the searches and the patient's read."""
@@ -646,6 +651,35 @@ class _PatientRead:
 
     resource: JsonDict | None = None
     asked: bool = False
+
+
+_collector_lock = threading.Lock()
+_collector_pauses = 0  # loads of this process being parsed and read right now
+_collector_resume = False  # whether the collector was on when the first of them began
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an answer is parsed and read into the domain.
+
+    A large answer makes tens of thousands of new dicts and lists at once; each few hundred of them start a
+    collection, and the older generations' collections walk every object the process holds again (with the
+    huge group's answer the parse took about twice as long). Reference counting frees everything as usual
+    meanwhile. The collector is process-wide, so the pauses of all threads are counted: it runs again (when it
+    was on) once the last load that paused it is done."""
+    global _collector_pauses, _collector_resume
+    with _collector_lock:
+        if _collector_pauses == 0:
+            _collector_resume = gc.isenabled()
+            gc.disable()
+        _collector_pauses += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_pauses -= 1
+            if _collector_pauses == 0 and _collector_resume:
+                gc.enable()
 
 
 def _response_of(entry: JsonDict) -> JsonDict:
