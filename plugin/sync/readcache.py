@@ -81,9 +81,10 @@ def fingerprint(
     id, versionId and lastUpdated, in order; `extra` are more resources (the patient's read; None for "not read").
     None when a resource has no id or no version: then sameness cannot be told."""
     digest = _scoped(scope, b"")
+    parts: list[str] = []  # hashed at once: one update per resource cost more than the hashing itself
     for resource in (*resources, *extra):
         if resource is None:
-            digest.update(b"-" + _SEP)
+            parts.append("-")
             continue
         meta = resource.get("meta")
         version = meta.get("versionId") if isinstance(meta, dict) else None
@@ -91,8 +92,9 @@ def fingerprint(
         if not isinstance(rid, str) or not rid or not isinstance(version, str | int) or version == "":
             return None
         updated = meta.get("lastUpdated", "") if isinstance(meta, dict) else ""
-        digest.update(f"{resource.get('resourceType')}/{rid}/{version}/{updated}".encode())
-        digest.update(_SEP)
+        parts.append(f"{resource.get('resourceType')}/{rid}/{version}/{updated}")
+    if parts:
+        digest.update("\x1f".join(parts).encode() + _SEP)  # each part ends with the separator
     return digest.digest()
 
 
