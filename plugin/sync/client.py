@@ -234,6 +234,10 @@ def read_body(resp: requests.Response) -> bytes:
     group's 130 KB answer) and, at the join, twice the memory of a large answer (the huge group's 25 MB). One read
     of the whole body fails as ``requests`` would (the same exceptions), and it gives the connection back to the
     pool as ``requests`` does (urllib3 releases it once the body is read to its end)."""
+    if (
+        resp.__dict__.get("_content", False) is not False
+    ):  # already read (by a transport adapter or hook that looked at it): kept
+        return resp.content
     raw = resp.raw
     if raw is None:
         data = b""

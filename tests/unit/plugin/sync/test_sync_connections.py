@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import requests.adapters
 
 from plugin.sync.client import FhirClient, RetryPolicy, SharedSessions, StaticTokenProvider, environment_settings
 from plugin.sync.errors import ServerUnavailable
@@ -269,3 +270,19 @@ def test_a_body_that_stalls_is_a_connection_failure_that_is_retried(odd: OddServ
     client = FhirClient(odd.base, read_timeout=0.3, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
     with pytest.raises(ServerUnavailable, match="connection failed after 2 attempt"):
         client.read("Patient", "stall")
+
+
+def test_a_body_an_adapter_read_already_is_kept(odd: OddServer) -> None:
+    """A transport adapter (a proxy's, a logger's, the benchmark's wire timer) may read the body before the
+    client does: the client keeps what it read instead of reading an empty rest."""
+
+    class ReadingAdapter(requests.adapters.HTTPAdapter):
+        def send(self, *args: object, **kwargs: object) -> requests.Response:
+            response = super().send(*args, **kwargs)  # type: ignore[arg-type]
+            _ = response.content
+            return response
+
+    session = requests.Session()
+    session.mount("http://", ReadingAdapter())
+    answer = FhirClient(odd.base, session=session).read("Patient", "p1")
+    assert answer.raw == OddServer.BODY and answer.body is not None and answer.body["id"] == "p1"
