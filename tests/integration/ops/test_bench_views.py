@@ -1,0 +1,40 @@
+"""`bench/bench_views.py` keeps working: one small run (the typical group, no added latency, one repeat) prints its
+table and exits 0, with one request per later view (no timing is judged here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def row(out: str, name: str) -> list[float]:
+    found = re.search(rf"^{re.escape(name)}\s+([\d.\s]+)$", out, re.MULTILINE)
+    assert found is not None, f"no row {name!r}:\n{out}"
+    return [float(v) for v in found[1].split()]
+
+
+def test_the_view_benchmark_runs_and_prints_its_table() -> None:
+    run = subprocess.run(
+        [sys.executable, "bench/bench_views.py", "--sizes", "typical", "--latency", "0", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    out = run.stdout
+    assert run.returncode == 0, out + run.stderr[-3000:]
+    assert row(out, "requests, later view") == [1.0]
+    assert row(out, "requests, our load") == [1.0]
+    assert row(out, "requests, naive load")[0] > 1
+    assert row(out, "resources")[0] >= 100
+    for name in ("view app CPU p50 ms, changed group", "save app CPU p50 ms", "worker peak RSS MB, after 2 saves"):
+        assert row(out, name)[0] > 0
+    assert row(out, "caseload requests")[0] >= 1
