@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from flask import Flask, g, render_template
-from flask.globals import _cv_request
+from flask import Flask, render_template
+from flask.globals import _cv_app, _cv_request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -183,7 +183,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         # Inside a launch, url_for() fills in the current context id so links stay in the same tab's launch.
         if "context_id" in values:
             return
-        launch = g.get("launch")
+        context = _cv_app.get(None)  # not through the `g` proxy: every url_for of a page asks
+        launch = None if context is None else vars(context.g).get("launch")
         if launch is None:
             return
         expects = expects_context.get(endpoint)
