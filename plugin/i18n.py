@@ -7,9 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
 from babel.support import NullTranslations
-from flask import Flask, g, request, session
+from flask import Flask, request, session
+from flask.globals import _cv_app
 from flask_babel import Babel, get_locale, get_translations
+from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -31,6 +34,17 @@ def select_locale() -> str:
     return stored if stored in SUPPORTED_LOCALES else DEFAULT_LOCALE
 
 
+def _babel_namespace() -> SimpleNamespace | None:
+    """Flask-Babel's per-request namespace (`g._flask_babel`: the locale it chose, ...), None before Flask-Babel
+    made one or outside an app context. Read from the app context itself: a page asks for it a few hundred times,
+    and each access through the `g` proxy costs several lookups."""
+    context = _cv_app.get(None)
+    if context is None:
+        return None
+    found = vars(context.g).get("_flask_babel")
+    return found if isinstance(found, SimpleNamespace) else None
+
+
 def request_translations() -> NullTranslations:
     """Flask-Babel's translations for this request, looked up once per request and locale.
 
@@ -39,20 +53,28 @@ def request_translations() -> NullTranslations:
     Flask-Babel's own per-request namespace beside the locale it belongs to, so `force_locale` and
     `flask_babel.refresh` (which replace or drop that locale) are followed.
     """
-    try:
-        ctx = g.get("_flask_babel")
-    except RuntimeError:  # outside an app context: Flask-Babel answers with untranslated texts
-        return get_translations()
+    ctx = _babel_namespace()
     if ctx is not None:
         known = ctx.__dict__
         cached = known.get("rg_translations")
         if cached is not None and cached[0] is known.get("babel_locale") is not None:
             return cached[1]  # type: ignore[no-any-return]
     translations = get_translations()
-    ctx = g.get("_flask_babel")
-    if isinstance(ctx, SimpleNamespace):
+    ctx = _babel_namespace()
+    if ctx is not None:
         ctx.rg_translations = (getattr(ctx, "babel_locale", None), translations)
     return translations
+
+
+def request_locale() -> Locale | None:
+    """`flask_babel.get_locale()`: the locale Flask-Babel chose for this request (None outside one), read from its
+    namespace when it has chosen one already."""
+    ctx = _babel_namespace()
+    if ctx is not None:
+        locale = ctx.__dict__.get("babel_locale")
+        if locale is not None:
+            return locale  # type: ignore[no-any-return]
+    return get_locale()
 
 
 def gettext(string: str, **variables: Any) -> str:
@@ -65,6 +87,12 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     """`flask_babel.ngettext`, with the request's catalog looked up once (`request_translations`)."""
     variables.setdefault("num", num)
     return request_translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """`flask_babel.lazy_gettext`: a text translated each time it is used (form labels, messages made at import),
+    by this module's `gettext` (the request's catalog looked up once) instead of Flask-Babel's."""
+    return LazyString(gettext, string, **variables)
 
 
 # Per catalog, the finished markup of a template text without variables (at most this many texts per catalog).
@@ -114,7 +142,7 @@ def _template_ngettext(context: Context, singular: str, plural: str, num: int, *
 
 def current_language() -> str:
     """The two-letter language of the current request (for `<html lang>`)."""
-    return str(get_locale() or DEFAULT_LOCALE)
+    return str(request_locale() or DEFAULT_LOCALE)
 
 
 def language_url(lang: str) -> str:

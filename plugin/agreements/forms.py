@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import InputRequired, Optional
 
 from fhir_mappings.codes import AgreementStatus
 from fhir_mappings.model import MAX_NOTE, MAX_TEXT
+from plugin.i18n import lazy_gettext as _l
 from plugin.web import labels
 from plugin.web.forms import BaseForm, DutchDateField, area_field
 

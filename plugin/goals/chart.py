@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from html import escape
 
 WIDTH = 640
@@ -163,8 +164,19 @@ def sparkline(scores: Sequence[int], *, chart_id: str, title: str, max_score: in
 
     It is an image with an accessible name (`title`, which should say the last score in words); the page shows
     the last score as text next to it, so nothing depends on the picture. Raises ValueError for a score outside
-    0..max_score or for no scores at all.
+    0..max_score or for no scores at all. The same arguments give the same markup, made once (`_sparkline`).
     """
+    return _sparkline(tuple(scores), chart_id, title, max_score)
+
+
+# An overview shows a line per goal on every view, mostly unchanged since the view before; a line is ~1 KB.
+_SPARKLINES_KEPT = 2048
+
+
+@lru_cache(maxsize=_SPARKLINES_KEPT, typed=True)  # typed: a Markup title escapes differently from a str one
+def _sparkline(scores: tuple[int, ...], chart_id: str, title: str, max_score: int) -> str:
+    """`sparkline`'s markup (the scores as a tuple: a key). Only the scores' values count (a score is placed by
+    arithmetic, never printed), so equal scores of another numeric type give the same line."""
     if not scores:
         raise ValueError("a sparkline needs at least one score")
     for score in scores:

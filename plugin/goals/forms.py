@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from wtforms import Field, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea
 from fhir_mappings.model import MAX_SCORE, MAX_TEXT
+from plugin.i18n import gettext
+from plugin.i18n import lazy_gettext as _l
 from plugin.web import labels
 from plugin.web.forms import BaseForm, DutchDateField, area_field
 

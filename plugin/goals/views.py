@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache, partial
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date as babel_format_date
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_date
 from markupsafe import Markup
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
@@ -17,12 +19,12 @@ from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import GroupPage, current_service, group_page, now, today
-from plugin.i18n import current_language, gettext, ngettext
+from plugin.i18n import DEFAULT_LOCALE, gettext, ngettext, request_locale
 from plugin.launch.context import launch_required
 from plugin.services import goals as services
 from plugin.web.actions import Problem, can_change, run_service
 from plugin.web.format import long_date
-from plugin.web.forms import AMSTERDAM
+from plugin.web.forms import AMSTERDAM, SHOWN_ONLY
 
 bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
@@ -107,7 +109,7 @@ def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
     if not scores:
         return None
     days = [score.when.astimezone(AMSTERDAM).date() for score in scores]
-    points = [ChartPoint(day, score.score) for day, score in zip(days, scores, strict=True)]
+    points = tuple(ChartPoint(day, score.score) for day, score in zip(days, scores, strict=True))
     description = ngettext(
         "%(num)d score, on %(first)s. The score was %(last_score)d out of 10.",
         "%(num)d scores, from %(first)s to %(last)s. The latest score is %(last_score)d out of 10, "
@@ -118,17 +120,31 @@ def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
         first_score=points[0].score,
         last_score=points[-1].score,
     )
+    title = gettext("Progress on the goal: %(goal)s", goal=shorten(goal.text))
+    if all(type(point.score) is int for point in points):  # the key then says exactly what is printed
+        return _chart(points, goal.uid, title, description, request_locale())
+    return _make_chart(points, goal.uid, title, description, request_locale())
+
+
+def _english_day(day: date, locale: Locale | None) -> str:
+    """A chart's date outside Dutch: what `flask_babel.format_date(day, "d MMM y")` gives in `locale`."""
+    return str(babel_format_date(day, "d MMM y", locale=locale))
+
+
+def _make_chart(
+    points: tuple[ChartPoint, ...], chart_id: str, title: str, description: str, locale: Locale | None
+) -> Markup:
+    """The chart of `chart_for`, its dates written as the language writes them (Dutch: 07-04-2026)."""
     label: Callable[[date], str] = dutch_date
-    if current_language() != "nl":
-        label = lambda day: str(format_date(day, "d MMM y"))  # noqa: E731 - a one-line formatter
-    svg = progress_chart(
-        points,
-        chart_id=goal.uid,
-        title=gettext("Progress on the goal: %(goal)s", goal=shorten(goal.text)),
-        description=description,
-        date_label=label,
-    )
+    if str(locale or DEFAULT_LOCALE) != "nl":
+        label = partial(_english_day, locale=locale)
+    svg = progress_chart(points, chart_id=chart_id, title=title, description=description, date_label=label)
     return Markup(svg)  # noqa: S704 - progress_chart escapes every text it writes (tested)
+
+
+# A goal page shows its chart on every view, unchanged until a score is added; a chart is a few KB.
+_CHARTS_KEPT = 256
+_chart = lru_cache(maxsize=_CHARTS_KEPT, typed=True)(_make_chart)  # typed: a Markup text escapes differently
 
 
 def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
@@ -242,9 +258,12 @@ def _render_goal(
     can_edit = _can(page, Action.EDIT_GOAL)
     can_note = _can(page, Action.ADD_GOAL_NOTE)
     can_score = _can(page, Action.SCORE_PROGRESS)
+    # Forms made only to be shown carry no CSRF field of their own: the page writes the token into every form
+    # (`form_keys`), and a POST is checked by the app's CSRFProtect and by the form the POST view makes.
     if edit_form is None and can_edit:
         edit_form = EditGoalForm(
             formdata=None,
+            meta=SHOWN_ONLY,
             data={
                 "text": goal.text,
                 "term": goal.term.value,
@@ -257,9 +276,9 @@ def _render_goal(
         edit_form.fill_choices(parent_choices(group, exclude=goal.uid))
         edit_form.fill_status(goal.lifecycle)
     if note_form is None and can_note:
-        note_form = NoteForm(formdata=None)
+        note_form = NoteForm(formdata=None, meta=SHOWN_ONLY)
     if score_form is None and can_score:
-        score_form = ScoreForm(formdata=None)
+        score_form = ScoreForm(formdata=None, meta=SHOWN_ONLY)
         score_form.fill_choices(meeting_choices(group))
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
     return render_template(

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from flask import g
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 
 from fhir_mappings.audit import ROLE_UNKNOWN, AccessRecord, AuditOutcome, from_audit_event
 from fhir_mappings.model import ResourceGroup
@@ -22,6 +21,7 @@ from fhir_mappings.rights import Role
 from plugin.audit.trail import AuditTrail
 from plugin.group.overview import name_of
 from plugin.group.service import GroupPage, GroupService
+from plugin.i18n import lazy_gettext as _l
 from plugin.sync.errors import SyncError
 from smart_launch.scopes import ScopeGrant
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the stubs
 from wtforms.validators import AnyOf, DataRequired, Optional, ValidationError
 
 from fhir_mappings.codes import MeetingTheme, WishKind
 from fhir_mappings.model import MAX_NAME
+from plugin.i18n import lazy_gettext as _l
 from plugin.services.group import MAX_REASON, Lifecycle
 from plugin.web.forms import BaseForm, area_field, text_field
 from plugin.web.labels import choices

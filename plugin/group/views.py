@@ -9,18 +9,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import requests
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from fhir_mappings.audit import VIEW_CASELOAD
 from fhir_mappings.codes import GoalTerm, MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
-from fhir_mappings.model import Goal, ResourceGroup
+from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
 from plugin.audit.web import current_trail, request_audit
 from plugin.goals.views import sparkline_for
@@ -61,7 +62,9 @@ from plugin.sync.caseload import load_caseload, patient_page_url
 from plugin.sync.errors import SyncError
 from plugin.sync.outbox import Outbox
 from plugin.web.actions import Problem, can_change, run_service, user_message
-from plugin.web.forms import BaseForm
+from plugin.web.context import area_icon, status_badge
+from plugin.web.forms import SHOWN_ONLY, BaseForm
+from plugin.web.labels import label
 from smart_launch.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -81,18 +84,20 @@ AREAS: tuple[tuple[str, str, Action], ...] = (
 
 @bp.app_context_processor
 def group_navigation() -> dict[str, Any]:
+    view_functions = current_app.view_functions  # the app's own dict: asked by every link of a page
+
     def nav_items(page: GroupPage | None = None) -> list[tuple[str, str, bool]]:
         """(url, label, current) for each area page that exists in this app and that the page's actor may see."""
         items = []
         current = request.endpoint or ""
         if current.startswith("notes."):  # agenda and report belong to a meeting
             current = "meetings." + current.split(".", 1)[1]
-        for endpoint, label, see in AREAS:
-            if endpoint not in current_app.view_functions or (page is not None and not page.may(see)):
+        for endpoint, msgid, see in AREAS:
+            if endpoint not in view_functions or (page is not None and not page.may(see)):
                 continue
             area = endpoint.split(".")[0]
             is_current = current == endpoint or (area != "group" and current.startswith(area + "."))
-            items.append((url_for(endpoint), gettext(label), is_current))
+            items.append((url_for(endpoint), gettext(msgid), is_current))
         return items
 
     def to_patient(page: GroupPage | None = None) -> bool:
@@ -101,7 +106,7 @@ def group_navigation() -> dict[str, Any]:
 
     return {
         "nav_items": nav_items,
-        "has_endpoint": lambda e: e in current_app.view_functions,
+        "has_endpoint": view_functions.__contains__,
         "to_patient": to_patient,
     }
 
@@ -149,6 +154,40 @@ def goal_tree(goals: Sequence[Goal]) -> GoalTree:
     )
 
 
+def overview_goal_line(
+    goal: Goal,
+    *,
+    sparklines: Mapping[str, Markup | None],
+    last_scores: Mapping[str, ProgressScore],
+    links: bool,
+) -> Markup:
+    """A goal's line in the overview's goal list (template: `goal_line(goal)`): its life area, its text (a link to
+    its page when the app has goal pages: `links`), "(short term)" for a short-term goal of its own, its sparkline
+    with the latest score, its status. Written in Python: the markup the template's macro wrote (a macro call per
+    goal cost several times more), blank space included."""
+    text = escape(goal.text)
+    if links:
+        text = Markup(f'<a href="{escape(url_for("goals.goal", goal_uid=goal.uid))}">{text}</a>')  # noqa: S704
+    term = ""
+    if goal.term is GoalTerm.KORT and not goal.parent_uid:
+        term = f' <span class="muted">({escape(label(goal.term))})</span>'
+    spark = sparklines.get(goal.uid)
+    shown = ""
+    if spark:
+        score = Markup(gettext("%(score)d out of 10")) % {"score": last_scores[goal.uid].score}  # noqa: S704
+        shown = f'<span class="spark">{escape(spark)}<span class="spark-score">{score}</span></span>'
+    return Markup(  # noqa: S704 - every value is escaped above or is markup made here
+        '<div class="goal-row">\n'
+        f'  <span class="goal-text">{area_icon(goal.life_area)}<span>{text}{term}</span></span>\n'
+        '  <span class="goal-meta">\n'
+        "    \n"
+        f"    {shown}\n"
+        f"    {status_badge(goal.lifecycle.value, label(goal.lifecycle))}\n"
+        "  </span>\n"
+        "</div>"
+    )
+
+
 @bp.get("/c/<context_id>/")
 @launch_required
 def overview(context_id: str) -> Any:
@@ -170,14 +209,22 @@ def overview(context_id: str) -> Any:
     changeable = can_change(group)
     agreements = listed_agreements(group, actor)
     scores = scores_by_goal(group)
+    sparklines = {goal.uid: sparkline_for(goal, scores[goal.uid]) for goal in group.goals}
+    last_scores = {uid: found[-1] for uid, found in scores.items() if found}
     return render_template(
         "group/overview.html",
         glance=glance(group, moment, agreements),
-        sparklines={goal.uid: sparkline_for(goal, scores[goal.uid]) for goal in group.goals},
+        sparklines=sparklines,
         goal_tree=goal_tree(group.goals),
+        goal_line=partial(
+            overview_goal_line,
+            sparklines=sparklines,
+            last_scores=last_scores,
+            links="goals.goal" in current_app.view_functions,
+        ),
         current_members=[m for m in group.members if m.active and m.is_member],
         nominees=[m for m in group.members if m.active and not m.is_member],
-        last_scores={uid: found[-1] for uid, found in scores.items() if found},
+        last_scores=last_scores,
         patient_input=patient_input(group, moment) if actor.may(Action.VIEW_WISHES) else None,
         patient_name=first_name(name_of(group, group.patient)),
         may_take_up=page.may(Action.TAKE_UP_INPUT) and changeable,
@@ -192,7 +239,9 @@ def overview(context_id: str) -> Any:
         name_of=partial(name_of, group),
         take_over=page.loaded.group is not None and may_take_over(page.loaded.group, actor),
         may_lifecycle=page.may(Action.CHANGE_STATUS) and bool(g.launch.can_write),
-        rename_form=RenameForm(name=group.name) if changeable and page.may(Action.RENAME_GROUP) else None,
+        rename_form=(
+            RenameForm(name=group.name, meta=SHOWN_ONLY) if changeable and page.may(Action.RENAME_GROUP) else None
+        ),
     )
 
 

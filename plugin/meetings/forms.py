@@ -9,12 +9,12 @@ import hashlib
 from typing import Any
 
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus
 from fhir_mappings.model import MARKED_BY_HAND, MAX_NAME, MAX_TEXT, MEETING_MINUTES, Place
+from plugin.i18n import lazy_gettext as _l
 from plugin.web.forms import BaseForm, LocalDateTimeField, RequiredIf, area_field, bounded, text_field
 from plugin.web.labels import choices
 

@@ -10,7 +10,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
@@ -19,6 +18,7 @@ from wtforms.validators import AnyOf, DataRequired, Optional, Regexp, Validation
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, NominationState, Section
 from fhir_mappings.model import MAX_NAME, MAX_TEXT
 from plugin.group.service import now
+from plugin.i18n import lazy_gettext as _l
 from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
 from plugin.web.forms import (
     BaseForm,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the WTForms stubs
 
 from fhir_mappings.codes import CS_V3_ROLE_CODE
 from fhir_mappings.model import Supporter
+from plugin.i18n import lazy_gettext as _l
 
 CS_V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 SNOMED = "http://snomed.info/sct"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     FieldList,
@@ -28,6 +27,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from fhir_mappings.codes import AgreementStatus, Section
 from fhir_mappings.model import MAX_SCORE, MAX_TEXT
+from plugin.i18n import lazy_gettext as _l
 from plugin.web.forms import BaseForm, DutchDateField, area_field, text_field
 from plugin.web.labels import label
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, g, request, url_for
+from flask.globals import _cv_app
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -45,13 +46,23 @@ def form_keys() -> Markup:
     )
 
 
-def icon_src(name: str) -> str:
-    """The address of the icon `static/icons/<name>.svg`: `url_for` once per request (a long page shows a few
-    hundred icons, and every `url_for` runs the app's URL defaults), the icon's name appended."""
-    base = g.get("icon_base")
+def _icon_base() -> str:
+    """The address of `static/icons/`, made by `url_for` once per request (a long page shows a few hundred icons,
+    and every `url_for` runs the app's URL defaults). Kept on `g`, read from the app context itself (not through
+    the `g` proxy: it is asked once per icon)."""
+    context = _cv_app.get(None)
+    if context is None:
+        return url_for("static", filename="icons/")
+    known = vars(context.g)
+    base: str | None = known.get("icon_base")
     if base is None:
-        base = g.icon_base = url_for("static", filename="icons/")
-    return f"{base}{_quoted_name(name)}.svg"
+        base = known["icon_base"] = url_for("static", filename="icons/")
+    return base
+
+
+def icon_src(name: str) -> str:
+    """The address of the icon `static/icons/<name>.svg`."""
+    return f"{_icon_base()}{_quoted_name(name)}.svg"
 
 
 @lru_cache(maxsize=512)
@@ -79,10 +90,25 @@ STATUS_ICONS: dict[str, str] = {
 def icon(name: str, size: object = 20) -> Markup:
     """A decorative icon from static/icons/, next to a word that says the same (alt="", aria-hidden). Python, not
     a macro: a page shows dozens, and a macro call costs several times more."""
+    base = _icon_base()
+    try:
+        return _icon_tag(base, name, size)
+    except TypeError:  # a size that cannot be a key (any object prints): made each time
+        return _icon_markup(base, name, size)
+
+
+def _icon_markup(base: str, name: str, size: object) -> Markup:
     return Markup(  # noqa: S704 - both values are escaped
-        f'<img class="icon" src="{escape(icon_src(name))}" alt="" aria-hidden="true"'
+        f'<img class="icon" src="{escape(f"{base}{_quoted_name(name)}.svg")}" alt="" aria-hidden="true"'
         f' width="{escape(size)}" height="{escape(size)}">'
     )
+
+
+@lru_cache(maxsize=1024, typed=True)  # typed: a size of 1 and of True write differently
+def _icon_tag(base: str, name: str, size: object) -> Markup:
+    """`_icon_markup`, made once per address, icon and size (the app has a few dozen icons in two or three sizes;
+    the markup is immutable)."""
+    return _icon_markup(base, name, size)
 
 
 def area_icon(area: Enum | None) -> Markup:
@@ -119,16 +145,25 @@ def init_page_context(app: Flask) -> None:
     widgets.install()
     app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
     app.jinja_env.globals["icon_src"] = icon_src
-    app.jinja_env.globals.update(  # _forms.html hands these out as field, radios and describedby
-        form_field=fields.field, form_radios=fields.radios, form_describedby=fields.describedby
+    app.jinja_env.globals.update(  # _forms.html hands these out as field, radios, describedby, checkbox and submit
+        form_field=fields.field,
+        form_radios=fields.radios,
+        form_describedby=fields.describedby,
+        form_checkbox=fields.checkbox,
+        form_submit=fields.submit,
     )
-    app.jinja_env.globals.update(  # _icons.html hands these out under the same names
-        icon_tag=icon,
-        area_icon_tag=area_icon,
-        role_icon_tag=role_icon,
-        status_icon_tag=status_icon,
-        status_badge_tag=status_badge,
-    )
+    icons = {
+        "icon": icon,
+        "area_icon": area_icon,
+        "role_icon": role_icon,
+        "status_icon": status_icon,
+        "status_badge": status_badge,
+    }
+    # _icons.html hands these out under the same names; they are globals under those names too, so the pages the
+    # app shows most use them without `{% from "_icons.html" import ... %}` (an import costs a lookup of every
+    # global on each render).
+    app.jinja_env.globals.update({f"{name}_tag": made for name, made in icons.items()})
+    app.jinja_env.globals.update(icons)
 
     @app.context_processor
     def page_helpers() -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""The `field` and `radios` macros of `_forms.html`, written in Python: the same markup, a few times cheaper.
+"""The `field`, `radios`, `checkbox` and `submit` macros of `_forms.html`, written in Python: the same markup,
+a few times cheaper.
 
 A form page shows a dozen fields and a scale of eleven score radios; as Jinja macros each field cost a macro call,
 a nested `describedby` macro call and a few dozen attribute lookups and escapes (on the goal page the form macros
 were about a third of the rendering). These functions write the same elements, attributes and texts (escaped as
-Jinja's autoescape escapes them: `markupsafe.escape`); only the blank space between elements differs.
+Jinja's autoescape escapes them: `markupsafe.escape`); only the blank space between elements differs (`checkbox` and
+`submit` write that too as their macros did).
 `_forms.html` hands them out under the macros' names, so templates import them as before.
 """
 
@@ -81,6 +83,32 @@ def field(f: Any, hint: Any = None, class_: Any = "") -> Markup:
         f"  {_hint_and_errors(f, hint, errors)}{f(**extra)}\n"
         "</div>"
     )
+
+
+def checkbox(f: Any, hint: Any = None) -> Markup:
+    """A checkbox before its label, then the hint and the errors (the box names them: `aria-describedby`)."""
+    errors = f.errors
+    described = describedby(f, hint)
+    box = f(**{"aria-describedby": described}) if described else f()
+    shown = hint or f.description
+    hint_part = f'<p class="hint" id="{escape(f.id)}-hint">{escape(shown)}</p>' if shown else ""
+    error_part = ""
+    if errors:
+        said = "".join(f"{escape(e)} " for e in errors)
+        error_part = f'<p class="error-message" id="{escape(f.id)}-error">{said}</p>'
+    return Markup(  # noqa: S704 - every value is escaped above or is WTForms' own markup
+        f'<div class="field field-check{" field-error" if errors else ""}">\n'
+        "  \n"
+        f"  {box} {f.label()}\n"
+        f"  {hint_part}\n"
+        f"  {error_part}\n"
+        "</div>"
+    )
+
+
+def submit(label: Any, class_: Any = "button") -> Markup:
+    """A form's submit button with `label` (`class_`: its classes)."""
+    return Markup(f'<button type="submit" class="{escape(class_)}">{escape(label)}</button>')  # noqa: S704 - escaped
 
 
 def radios(f: Any, hint: Any = None) -> Markup:

@@ -8,8 +8,9 @@ from functools import lru_cache
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_time
 
+from plugin.i18n import request_locale
 from plugin.web.forms import AMSTERDAM
 from plugin.web.person_word import init_person_word
 
@@ -20,7 +21,7 @@ def long_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(AMSTERDAM).date()
-    return _long_date(value, get_locale())
+    return _long_date(value, request_locale())
 
 
 @lru_cache(maxsize=4096)

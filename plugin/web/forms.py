@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 from flask_babel import format_date
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import (
@@ -31,6 +30,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from wtforms.widgets import DateInput, DateTimeLocalInput
 
 from fhir_mappings.model import MAX_NAME, MAX_TEXT
+from plugin.i18n import lazy_gettext as _l
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
@@ -77,6 +77,12 @@ class BaseForm(FlaskForm):
             elif field.name in request.form:
                 return True
         return not expected
+
+
+# `meta=` of a form made only to be shown (never validated): without a CSRF field of its own. Pages write the
+# token into every form themselves (`form_keys`), CSRFProtect checks every POST, and a POST view validates a form
+# it makes from the request. Making a form's CSRF field costs as much as a few fields.
+SHOWN_ONLY: dict[str, Any] = {"csrf": False}
 
 
 def example_date() -> str:

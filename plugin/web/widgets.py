@@ -52,13 +52,37 @@ _DISPATCH: dict[tuple[type, Any], Any] = {}
 _ORIGINAL_DISPATCH: Any = vars(wtforms.widgets.core.Select).get("_dispatch_render_option")  # a classmethod
 
 
+# WTForms' own `Select.render_option` (the function under the classmethod), and what writes the same options faster.
+_WTFORMS_RENDER_OPTION: Any = getattr(vars(wtforms.widgets.core.Select).get("render_option"), "__func__", None)
+
+
+def plain_option(choice: Any) -> Markup:
+    """What WTForms' `Select.render_option(choice)` writes, a few times cheaper: `<option value="...">label</option>`
+    (`selected` before `value`, as `html_params` sorts them), the label the value when it has none. An option
+    with attributes of its own (`render_kw`) is written by WTForms."""
+    if choice.render_kw:
+        return _WTFORMS_RENDER_OPTION(wtforms.widgets.core.Select, choice)  # type: ignore[no-any-return]
+    value = choice.value
+    if isinstance(value, bool):
+        value = str(value)
+    written = str(escape(value)).replace(chr(34), "&quot;")
+    label = escape(choice.label or choice.value)
+    if choice.selected:
+        return Markup(f'<option selected value="{written}">{label}</option>')  # noqa: S704 - escaped above
+    return Markup(f'<option value="{written}">{label}</option>')  # noqa: S704 - escaped above
+
+
 def _remembered_dispatch(cls: type) -> Any:
     """`Select._dispatch_render_option`, asked once per class and `render_option` (an old-style override is then
-    warned about once, not on every render)."""
+    warned about once, not on every render); a select that writes its options with WTForms' own `render_option`
+    gets `plain_option`, which writes the same."""
     key = (cls, cls.render_option)  # type: ignore[attr-defined]
     found = _DISPATCH.get(key)
     if found is None:
-        found = _DISPATCH[key] = _ORIGINAL_DISPATCH.__func__(cls)
+        found = _ORIGINAL_DISPATCH.__func__(cls)
+        if _WTFORMS_RENDER_OPTION is not None and getattr(found, "__func__", None) is _WTFORMS_RENDER_OPTION:
+            found = plain_option
+        _DISPATCH[key] = found
     return found
 
 
