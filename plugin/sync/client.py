@@ -488,32 +488,22 @@ class FhirClient:
             t0 = time.perf_counter()
             session = self.session
             try:
-                if session.trust_env:  # a session of the caller's: requests reads the environment itself
-                    resp = session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=data,
-                        headers=send_headers,
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                        stream=True,
-                    )
-                else:
+                settings: dict[str, Any] = {}
+                if not session.trust_env:  # a shared session: the environment as read once for this server
                     parts = urlsplit(url)
                     env = environment_settings(parts.scheme, parts.netloc)
-                    resp = session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=data,
-                        headers=send_headers,
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                        stream=True,
-                        proxies=dict(env.proxies),
-                        verify=env.verify,
-                    )
+                    settings = {"proxies": dict(env.proxies), "verify": env.verify}
+                resp = session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=send_headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    **settings,
+                )
                 read_body(resp)
             except requests.Timeout as exc:
                 connect = isinstance(exc, requests.ConnectTimeout)
