@@ -194,14 +194,17 @@ class ReadCache(Generic[T]):
                 self._stable.clear()
             self._stable.add(scope)
 
-    def other_bytes(self, scope: bytes) -> None:
+    def other_bytes(self, scope: bytes) -> bool:
         """An answer of `scope` came in bytes not seen before. Where this EHR is known to send the same bytes for
         the same versions, that means new versions: the kept read of the scope goes now, before the new answer is
-        parsed and read (so a worker does not hold both). Elsewhere it stays: its versions may still match."""
+        parsed and read (so a worker does not hold both), and True says so (the versions of the new answer need
+        not be looked up either). Elsewhere it stays: its versions may still match (False)."""
         with self._lock:
+            stable = scope in self._stable
             key = self._scopes.get(scope)
-            if key is not None and scope in self._stable and key in self._entries:
+            if key is not None and stable and key in self._entries:
                 self._drop(key)
+            return stable
 
     def clear(self) -> None:
         with self._lock:

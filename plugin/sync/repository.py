@@ -214,6 +214,7 @@ class GroupRepository:
         patient: _PatientRead = _PatientRead()
         raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
         answer_key: bytes | None = None
+        new_versions = False  # known from the bytes alone (an EHR that repeats its bytes for the same versions)
         with contextlib.ExitStack() as reading:
             if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
                 searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
@@ -225,7 +226,7 @@ class GroupRepository:
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
                         self.read_cache.same_bytes_again(scope)
                         return self._read_before(same, strategy, self.client.request_count - before)
-                    self.read_cache.other_bytes(scope)
+                    new_versions = self.read_cache.other_bytes(scope)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 (resources,), patient, raw = self._batch_searches(searches, answered)
             elif strategy is LoadStrategy.INCLUDE:
@@ -235,7 +236,7 @@ class GroupRepository:
                 resources, patient = self._load_by_patient(strategy, caps)
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
-            return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases)
+            return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions)
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
         """The batch of the searches and the patient's read."""
@@ -345,9 +346,13 @@ class GroupRepository:
         patient: _PatientRead | None = None,
         raw: bytes | None = None,
         aliases: tuple[bytes, ...] = (),
+        new_versions: bool = False,
     ) -> LoadedGroup:
+        """The load of `resources`: a read kept with the same versions, or checked and read into the domain.
+        `new_versions`: the answer's bytes already said its versions are new (no read can have them: the answer
+        is then kept by its bytes alone)."""
         patient = patient or _PatientRead()
-        key = self._cache_key(resources, plan_id, patient)
+        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient)
         if key is not None and self.read_cache is not None:
             cached = self.read_cache.get(key)
             if cached is not None:

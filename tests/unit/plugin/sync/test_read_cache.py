@@ -323,9 +323,14 @@ def test_where_the_ehr_sends_the_same_bytes_new_bytes_let_the_kept_read_go_befor
     )
     goal = next(r for r in resources if r["resourceType"] == "Goal")
     goal["meta"]["versionId"] = "2"  # another system wrote: new bytes
+    keyed: list[int] = []
+    real_fingerprint = repository.fingerprint
+    monkeypatch.setattr(repository, "fingerprint", lambda *a: keyed.append(1) or real_fingerprint(*a))
     second = repo.load()
     assert kept_while_parsing == [0]  # the old read was let go before the new answer was parsed
     assert second.group is not first.group and len(cache) == 1
+    assert keyed == []  # new bytes from this EHR are new versions: no versions key is worked out for them
+    assert repo.load().group is second.group  # kept by its bytes
 
 
 def test_new_bytes_drop_a_kept_read_only_where_the_ehr_repeats_itself() -> None:
@@ -336,8 +341,9 @@ def test_new_bytes_drop_a_kept_read_only_where_the_ehr_repeats_itself() -> None:
     cache.same_bytes_again(b"sanne")
     cache.other_bytes(b"eva")  # another scope: untouched
     assert cache.get(b"v1") == "G1"
-    cache.other_bytes(b"sanne")
+    assert cache.other_bytes(b"sanne") is True
     assert cache.get(b"v1") is None and cache.get(b"bytes-1") is None and cache.size == 0
+    assert cache.other_bytes(b"eva") is False
 
 
 @responses.activate
