@@ -892,12 +892,7 @@ def _meeting(reader: _Reader, res: Json, uid: str, group: ResourceGroup, member_
     )
     participants = meeting.participants
     for part in res.get("participant") or []:
-        actor = part.get("actor")
-        if type(actor) is dict:  # ref_of(actor), without a call per participant
-            named = actor.get("reference")
-            ref = str(named) if named else None
-        else:
-            ref = ref_of(actor)
+        ref = ref_of(part.get("actor"))
         if ref is None:
             continue
         actor_uid, is_place = reader.actor(ref)
@@ -1146,13 +1141,8 @@ def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | N
 def _read_score(reader: _Reader, res: Json, group: ResourceGroup, goal_uids: set[str]) -> None:
     goal_uid = None
     for f in res.get("focus") or []:  # the first focus that is a goal of the group
-        if type(f) is dict:
-            ref = f.get("reference")
-            if ref and (named := reader.ref_uid(ref if type(ref) is str else str(ref))) in goal_uids:
-                goal_uid = named
-                break
-        elif (other := reader.uid(ref_of(f))) in goal_uids:
-            goal_uid = other
+        if (named := reader.uid(ref_of(f))) in goal_uids:
+            goal_uid = named
             break
     if goal_uid is None:
         return
