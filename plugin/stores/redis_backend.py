@@ -413,7 +413,11 @@ class RedisOutbox(OutboxTransitions):
         return self._entry(row) if row else None
 
     def _by_state(self, patient: str, state: OutboxState) -> list[OutboxEntry]:
-        ids = cast(list[str], self._r.zrange(self._queue(patient, state), 0, -1))
+        return self._entries(cast(list[str], self._r.zrange(self._queue(patient, state), 0, -1)))
+
+    def _entries(self, ids: list[str]) -> list[OutboxEntry]:
+        """The entries with these ids, in this order, in one round trip (none for no ids; a removed one is left
+        out)."""
         if not ids:
             return []
         with self._r.pipeline(transaction=False) as pipe:
@@ -429,14 +433,8 @@ class RedisOutbox(OutboxTransitions):
             pipe.zrange(self._queue(patient, OutboxState.PENDING), 0, -1)
             pipe.zrange(self._queue(patient, OutboxState.FAILED), 0, -1)
             pending_ids, failed_ids = cast(list[list[str]], pipe.execute())
-        if not pending_ids and not failed_ids:
-            return [], []
-        with self._r.pipeline(transaction=False) as pipe:
-            for entry_id in [*pending_ids, *failed_ids]:
-                pipe.hgetall(self._entry_key(entry_id))
-            rows = cast(list[dict[str, str]], pipe.execute())
         # An entry that moved between the two reads is shown once, in the state its hash holds now.
-        entries = {entry.id: entry for entry in (self._entry(row) for row in rows if row)}
+        entries = {entry.id: entry for entry in self._entries([*pending_ids, *failed_ids])}
         return (
             [e for e in entries.values() if e.state is OutboxState.PENDING],
             [e for e in entries.values() if e.state is OutboxState.FAILED],
