@@ -12,13 +12,14 @@ from typing import Any
 
 import requests
 from flask import Flask, render_template
-from flask.globals import _cv_app, _cv_request
+from flask.globals import _cv_request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from fhir_mappings.rights import NotAllowed
+from plugin.appglobals import app_globals
 from plugin.audit.web import init_audit
 from plugin.config import AppConfig, load_config
 from plugin.group.views import bp as group_bp
@@ -183,8 +184,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         # Inside a launch, url_for() fills in the current context id so links stay in the same tab's launch.
         if "context_id" in values:
             return
-        context = _cv_app.get(None)  # not through the `g` proxy: every url_for of a page asks
-        launch = None if context is None else vars(context.g).get("launch")
+        known = app_globals()  # every url_for of a page asks
+        launch = None if known is None else known.get("launch")
         if launch is None:
             return
         expects = expects_context.get(endpoint)

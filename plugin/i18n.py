@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from babel import Locale
 from babel.support import NullTranslations
 from flask import Flask, request, session
-from flask.globals import _cv_app
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+
+from plugin.appglobals import app_globals
 
 DEFAULT_LOCALE = "nl"
 SUPPORTED_LOCALES: tuple[str, ...] = ("nl", "en")
@@ -38,10 +39,8 @@ def _babel_namespace() -> SimpleNamespace | None:
     """Flask-Babel's per-request namespace (`g._flask_babel`: the locale it chose, ...), None before Flask-Babel
     made one or outside an app context. Read from the app context itself: a page asks for it a few hundred times,
     and each access through the `g` proxy costs several lookups."""
-    context = _cv_app.get(None)
-    if context is None:
-        return None
-    found = vars(context.g).get("_flask_babel")
+    known = app_globals()
+    found = known.get("_flask_babel") if known is not None else None
     return found if isinstance(found, SimpleNamespace) else None
 
 

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, g, request, url_for
-from flask.globals import _cv_app
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from fhir_mappings.codes import MemberRole
+from plugin.appglobals import app_globals
 from plugin.group.service import current_service
 from plugin.services.submissions import SUBMISSION_KEY
 from plugin.web import fields, widgets
@@ -50,10 +50,9 @@ def _icon_base() -> str:
     """The address of `static/icons/`, made by `url_for` once per request (a long page shows a few hundred icons,
     and every `url_for` runs the app's URL defaults). Kept on `g`, read from the app context itself (not through
     the `g` proxy: it is asked once per icon)."""
-    context = _cv_app.get(None)
-    if context is None:
+    known = app_globals()
+    if known is None:
         return url_for("static", filename="icons/")
-    known = vars(context.g)
     base: str | None = known.get("icon_base")
     if base is None:
         base = known["icon_base"] = url_for("static", filename="icons/")
