@@ -115,7 +115,7 @@ class GroupService:
         if self._page is not None and plan_id == self._plan_id:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
-        if self.launch.can_write and any(e.user == self.repository.user for e in waiting):
+        if self.launch.can_write and self.repository.own_among(waiting):
             try:
                 self.repository.replay_waiting(waiting)
             except SyncError as exc:  # an outage here is no reason not to show the group

@@ -193,12 +193,14 @@ class GroupRepository:
         none of theirs is left waiting. Another author's save is never sent with this token: it waits for
         its author or for the worker (and a later save of this user waits behind it, to keep the order).
         ``pending``: the patient's waiting saves as just read (else they are read here)."""
-        if pending is None:
-            pending = self.outbox.pending_for(self.patient)
-        if not any(e.user == self.user for e in pending):
+        if not self.own_among(self.outbox.pending_for(self.patient) if pending is None else pending):
             return True
         replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps(), user=self.user)
-        return not any(e.user == self.user for e in self.outbox.pending_for(self.patient))
+        return not self.own_among(self.outbox.pending_for(self.patient))
+
+    def own_among(self, entries: Iterable[OutboxEntry]) -> bool:
+        """Whether any of these outbox entries is this user's."""
+        return any(e.user == self.user for e in entries)
 
     # ------------------------------------------------------------------ load
 
