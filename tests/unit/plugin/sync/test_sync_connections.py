@@ -20,7 +20,11 @@ from tests.support.servers import free_port
 
 
 class CountingServer:
-    """A keep-alive HTTP/1.1 server on loopback that counts TCP connections and remembers Cookie headers."""
+    """A keep-alive HTTP/1.1 server on loopback that counts TCP connections and remembers Cookie headers. Its
+    answers can go wrong in the ways a body can: a path ending in `/gzip` is answered packed, `/short` with half
+    the body and then the connection ends, `/stall` with half the body and then nothing for 1.5 s."""
+
+    BODY = json.dumps({"resourceType": "Patient", "id": "p1", "name": [{"text": "x" * 50_000}]}).encode()
 
     def __init__(self) -> None:
         self.connections = 0
@@ -43,12 +47,24 @@ class CountingServer:
                     outer.cookies.append(self.headers.get("Cookie"))
                     outer.paths.append(self.path)
                     outer.authorizations.append(self.headers.get("Authorization"))
-                body = json.dumps({"resourceType": "Patient", "id": "p1"}).encode()
+                body = outer.BODY
                 self.send_response(200)
                 self.send_header("Content-Type", "application/fhir+json")
+                if self.path.endswith("/gzip"):
+                    body = gzip.compress(body)
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Set-Cookie", "lb=node-7; Path=/")
                 self.end_headers()
+                if self.path.endswith(("/short", "/stall")):
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    if self.path.endswith("/short"):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    else:  # longer than the read timeout of the test that asks for it
+                        time.sleep(1.5)
+                    self.close_connection = True
+                    return
                 self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
@@ -185,94 +201,30 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
 # ---------------------------------------------------------------- the body, read at once
 
 
-class OddServer:
-    """A keep-alive server whose answers go wrong in the ways a body can: gzip, cut short, stalled halfway."""
-
-    BODY = json.dumps({"resourceType": "Patient", "id": "p1", "name": [{"text": "x" * 50_000}]}).encode()
-
-    def __init__(self) -> None:
-        self.connections = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                outer.connections += 1
-
-            def do_GET(self) -> None:
-                body = outer.BODY
-                self.send_response(200)
-                self.send_header("Content-Type", "application/fhir+json")
-                if self.path.endswith("/gzip"):
-                    body = gzip.compress(body)
-                    self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.path.endswith("/short"):  # half the body, then the connection ends
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                if self.path.endswith("/stall"):  # half the body, then nothing for longer than the read timeout
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    time.sleep(1.5)
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/fhir"
-
-
-@pytest.fixture
-def odd() -> Iterator[OddServer]:
-    s = OddServer()
-    s.thread.start()
-    try:
-        yield s
-    finally:
-        s.server.shutdown()
-        s.server.server_close()
-        s.thread.join(timeout=10)
-
-
-def test_a_body_is_read_whole_and_kept_as_the_answer(odd: OddServer) -> None:
+def test_a_body_is_read_whole_and_kept_as_the_answer(server: CountingServer) -> None:
     for _ in range(3):
-        answer = FhirClient(odd.base).read("Patient", "p1")
-        assert answer.raw == OddServer.BODY and answer.body == json.loads(OddServer.BODY)
-    assert odd.connections == 1  # each body read to its end gave the connection back to the pool
+        answer = FhirClient(server.base).read("Patient", "p1")
+        assert answer.raw == CountingServer.BODY and answer.body == json.loads(CountingServer.BODY)
+    assert server.connections == 1  # each body read to its end gave the connection back to the pool
 
 
-def test_a_gzipped_body_is_unpacked(odd: OddServer) -> None:
-    answer = FhirClient(odd.base).read("Patient", "gzip")
-    assert answer.raw == OddServer.BODY and answer.body is not None and answer.body["id"] == "p1"
+def test_a_gzipped_body_is_unpacked(server: CountingServer) -> None:
+    answer = FhirClient(server.base).read("Patient", "gzip")
+    assert answer.raw == CountingServer.BODY and answer.body is not None and answer.body["id"] == "p1"
 
 
-def test_a_body_cut_short_fails_as_requests_would(odd: OddServer) -> None:
+def test_a_body_cut_short_fails_as_requests_would(server: CountingServer) -> None:
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        FhirClient(odd.base, retry=RetryPolicy(max_attempts=1)).read("Patient", "short")
+        FhirClient(server.base, retry=RetryPolicy(max_attempts=1)).read("Patient", "short")
 
 
-def test_a_body_that_stalls_is_a_connection_failure_that_is_retried(odd: OddServer) -> None:
-    client = FhirClient(odd.base, read_timeout=0.3, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
+def test_a_body_that_stalls_is_a_connection_failure_that_is_retried(server: CountingServer) -> None:
+    client = FhirClient(server.base, read_timeout=0.3, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
     with pytest.raises(ServerUnavailable, match="connection failed after 2 attempt"):
         client.read("Patient", "stall")
 
 
-def test_a_body_an_adapter_read_already_is_kept(odd: OddServer) -> None:
+def test_a_body_an_adapter_read_already_is_kept(server: CountingServer) -> None:
     """A transport adapter (a proxy's, a logger's, the benchmark's wire timer) may read the body before the
     client does: the client keeps what it read instead of reading an empty rest."""
 
@@ -284,5 +236,5 @@ def test_a_body_an_adapter_read_already_is_kept(odd: OddServer) -> None:
 
     session = requests.Session()
     session.mount("http://", ReadingAdapter())
-    answer = FhirClient(odd.base, session=session).read("Patient", "p1")
-    assert answer.raw == OddServer.BODY and answer.body is not None and answer.body["id"] == "p1"
+    answer = FhirClient(server.base, session=session).read("Patient", "p1")
+    assert answer.raw == CountingServer.BODY and answer.body is not None and answer.body["id"] == "p1"
