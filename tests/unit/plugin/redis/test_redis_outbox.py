@@ -16,6 +16,7 @@ from plugin.stores.redis_backend import RedisOutbox, connect
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.outbox import OutboxState, replay, save_or_enqueue
 from plugin.sync.transaction import ChangeSet
+from tests.unit.plugin.sync.test_sync_outbox import check_open_for
 
 BASE = "https://ehr.test/fhir/R4"
 IDS = "https://resourcegroep.test/id"
@@ -208,15 +209,4 @@ def test_save_or_enqueue_parks_on_outage_for_the_other_instance_to_send(
 def test_open_for_reads_the_waiting_and_the_refused_saves_of_one_patient_at_once(
     rsps: responses.RequestsMock, outbox: RedisOutbox
 ) -> None:
-    rsps.post(BASE, status=422, json={"resourceType": "OperationOutcome", "issue": [{"diagnostics": "no"}]})
-    refused = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r1", bundle=bundle("r1"))
-    lapsed = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r2", bundle=bundle("r2"))
-    replay(outbox, client())  # both refused
-    outbox.discard(lapsed.id, by=USER)
-    first = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="w1", bundle=bundle("w1"))
-    second = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="w2", bundle=bundle("w2"))
-    outbox.enqueue(user=USER, patient="Patient/p2", idempotency_key="o1", bundle=bundle("o1", "Patient/p2"))
-    waiting, failed = outbox.open_for("Patient/p1")
-    assert [e.id for e in waiting] == [first.id, second.id] == [e.id for e in outbox.pending_for("Patient/p1")]
-    assert [e.id for e in failed] == [refused.id] == [e.id for e in outbox.failed_for("Patient/p1")]
-    assert outbox.open_for("Patient/p3") == ([], [])
+    check_open_for(rsps, outbox)  # the SQLite outbox's test, on this one

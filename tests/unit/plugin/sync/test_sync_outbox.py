@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from plugin.sync.client import FhirClient, RetryPolicy
-from plugin.sync.outbox import OutboxState, SqliteOutbox, replay, save_or_enqueue
+from plugin.sync.outbox import Outbox, OutboxState, SqliteOutbox, replay, save_or_enqueue
 from plugin.sync.transaction import ChangeSet
 from plugin.sync.worker import EX_FAILED, EX_OK, EX_TEMPFAIL, EX_USAGE, main
 
@@ -291,6 +291,12 @@ def test_worker_loads_a_token_provider_factory(rsps: responses.RequestsMock, tmp
 def test_open_for_reads_the_waiting_and_the_refused_saves_of_one_patient_at_once(
     rsps: responses.RequestsMock, outbox: SqliteOutbox
 ) -> None:
+    check_open_for(rsps, outbox)
+
+
+def check_open_for(rsps: responses.RequestsMock, outbox: Outbox) -> None:
+    """`open_for` of any outbox: the patient's pending and failed entries, oldest first, as `pending_for` and
+    `failed_for` give them; a let-lapse entry and another patient's are not among them."""
     rsps.post(BASE, status=422, json={"resourceType": "OperationOutcome", "issue": [{"code": "business-rule"}]})
     refused = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r1", bundle=bundle("r1"))
     lapsed = outbox.enqueue(user=USER, patient="Patient/p1", idempotency_key="r2", bundle=bundle("r2"))
