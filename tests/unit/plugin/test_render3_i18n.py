@@ -12,12 +12,12 @@ import pytest
 from flask import Flask, render_template_string
 from flask_babel import force_locale
 
-import plugin.i18n
 from plugin.app import create_app
 from plugin.config import AppConfig
 from plugin.goals.forms import EditGoalForm, ScoreForm
 from plugin.i18n import lazy_gettext, request_locale
 from plugin.web.forms import SHOWN_ONLY
+from tests.unit.plugin.test_render_i18n import count_catalog_lookups
 
 TEXTS = ("Overview", "Members", "Term", "not a msgid of the catalog")
 
@@ -56,14 +56,7 @@ def test_the_request_locale_is_flask_babels(app: Flask, lang: str) -> None:
 
 
 def test_form_labels_look_the_catalog_up_once_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    lookups: list[object] = []
-    real = plugin.i18n.get_translations
-
-    def counted() -> object:
-        lookups.append(None)
-        return real()
-
-    monkeypatch.setattr(plugin.i18n, "get_translations", counted)
+    lookups = count_catalog_lookups(monkeypatch)
     with app.test_request_context("/?lang=nl"):
         form = EditGoalForm(formdata=None, meta=SHOWN_ONLY)
         labels = [str(form.text.label.text), str(form.term.label.text), str(form.status.label.text)]

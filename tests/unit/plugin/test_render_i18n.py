@@ -80,7 +80,8 @@ def test_python_texts_labels_and_dates_are_flask_babels(app: Flask, lang: str) -
     assert label(GroupStatus.ON_HOLD) == "paused"  # outside a request: the msgid
 
 
-def test_the_catalog_is_looked_up_once_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+def count_catalog_lookups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A list that gets an item on every lookup of Flask-Babel's catalog by `plugin.i18n`."""
     lookups: list[object] = []
     real = plugin.i18n.get_translations
 
@@ -89,6 +90,11 @@ def test_the_catalog_is_looked_up_once_per_request(app: Flask, monkeypatch: pyte
         return real()
 
     monkeypatch.setattr(plugin.i18n, "get_translations", counted)
+    return lookups
+
+
+def test_the_catalog_is_looked_up_once_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups = count_catalog_lookups(monkeypatch)
     with app.test_request_context("/?lang=nl"):
         render_template_string(TEMPLATE + TEMPLATE)
         assert [gettext(t) for t in TEXTS] and label(GroupStatus.ACTIVE) == "actief"
