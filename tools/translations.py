@@ -49,7 +49,7 @@ def update(name: str, folder: Path, mapping: tuple[str, ...]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
         cfg.write("\n".join(mapping) + "\n")
     pot = folder / "messages.pot"
-    keywords = ["-k", "_l", "-k", "lazy_gettext"]
+    keywords = ["-k", "_l", "-k", "lazy_gettext", "-k", "template_text"]
     flags = ["--no-location", "--sort-output", "--omit-header", *keywords]
     pybabel("extract", "-F", cfg.name, *flags, "-o", str(pot), ".")
     po = folder / "nl" / "LC_MESSAGES" / "messages.po"
