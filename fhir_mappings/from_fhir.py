@@ -1121,6 +1121,27 @@ def _wish(reader: _Reader, res: Json, uid: str, status: str, meeting: Meeting | 
     )
 
 
+def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
+    """The time of the oldest score on a page of scores that should come newest first (`_sort=-date`); None when
+    they do not (a server that ignores the sort: the page then says nothing about which scores are missing) or
+    when no score on it has a readable time. A score whose time cannot be read does not count (the reader lists
+    it as unreadable)."""
+    oldest: datetime | None = None
+    for res in scores:
+        if res.get("resourceType") != "Observation":
+            continue
+        try:
+            moment = _instant(res.get("effectiveDateTime"), "Observation.effectiveDateTime")
+        except MappingError:
+            continue
+        if moment is None:
+            continue
+        if oldest is not None and moment > oldest:
+            return None
+        oldest = moment
+    return oldest
+
+
 def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
     goal_uids = {g.uid for g in group.goals}
     for res in reader.of_type("Observation"):

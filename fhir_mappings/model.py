@@ -11,16 +11,18 @@ what the product does not own. It takes no part in equality.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fhir_mappings.codes import (
     AgendaStatus,
@@ -57,6 +59,10 @@ MAX_NOTE = 500  # a short note (e.g. when marking an agreement done)
 # submission applied twice (a retry, a re-apply after a conflict) makes the same uids, so the server's
 # conditional creates find the first one instead of making a second.
 _UID_NAMESPACE = uuid.UUID("5d0c8a4e-3f0b-4f57-9a35-2f7f8f3c1b6e")
+
+# The clinic's own zone: where a "day" of scores starts and ends (the Dutch GGZ).
+CLINIC_ZONE = ZoneInfo("Europe/Amsterdam")
+
 _UID_SEED: ContextVar[tuple[str, list[int]] | None] = ContextVar("resourcegroep_uid_seed", default=None)
 
 
@@ -282,6 +288,68 @@ class ProgressScore:
     note: str = ""
     by: str | None = None  # who gave the score (Observation.performer), e.g. the patient before a meeting
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+class ScoresNotLoaded(RuntimeError):
+    """Code read every score of a group that was loaded with its newest scores only (a programming error: that
+    page must load every score, or read `ResourceGroup.held_scores` and say from which day the scores are)."""
+
+
+class NewestScores(list[ProgressScore]):
+    """The scores of a group loaded with its newest scores only: every score given on or after `since` (a day in
+    the clinic's zone, `CLINIC_ZONE`) is here; older ones are in the record and were not read.
+
+    Reading it as all of the group's scores (iterating, `len`, indexing, `in`) raises `ScoresNotLoaded`, so a page
+    that needs every score fails its tests instead of quietly showing too few. Code that knows about the window
+    reads `ResourceGroup.held_scores()` and `ResourceGroup.scores_since`. Copies keep the window."""
+
+    since: date
+
+    def __init__(self, scores: Iterable[ProgressScore], since: date) -> None:
+        super().__init__(scores)
+        self.since = since
+
+    def _refuse(self) -> ScoresNotLoaded:
+        return ScoresNotLoaded(
+            f"this group holds the scores since {self.since.isoformat()} only; read held_scores() or load them all"
+        )
+
+    def __iter__(self) -> Iterator[ProgressScore]:
+        raise self._refuse()
+
+    def __reversed__(self) -> Iterator[ProgressScore]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __contains__(self, value: object) -> bool:
+        raise self._refuse()
+
+    def __getitem__(self, index: Any) -> Any:
+        raise self._refuse()
+
+    def held(self) -> list[ProgressScore]:
+        """The scores held, as a plain list (a copy)."""
+        return list.copy(self)
+
+    def __copy__(self) -> NewestScores:
+        return NewestScores(self.held(), self.since)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> NewestScores:
+        return NewestScores(copy.deepcopy(self.held(), memo), self.since)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NewestScores, (self.held(), self.since))
+
+    def __repr__(self) -> str:
+        return f"NewestScores(since={self.since.isoformat()}, {list.__repr__(self)})"
+
+
+def first_day_after(moment: datetime) -> date:
+    """The first whole day after `moment` in the clinic's zone (where a window of newest scores can start: every
+    score of that day and later is known to be held)."""
+    return moment.astimezone(CLINIC_ZONE).date() + timedelta(days=1)
 
 
 @dataclass
@@ -1145,8 +1213,32 @@ class ResourceGroup:
         return entry
 
     def progress_for(self, goal_uid: str) -> list[ProgressScore]:
-        """The scores for one goal, oldest first (the data for the chart)."""
+        """All scores for one goal, oldest first (the data for the chart). Raises `ScoresNotLoaded` on a group that
+        holds its newest scores only."""
         return sorted((p for p in self.progress if p.goal_uid == goal_uid), key=lambda p: p.when)
+
+    # ------------------------------------------------------------ a load of the newest scores only
+
+    @property
+    def scores_since(self) -> date | None:
+        """None when the group holds every score; else the first day (clinic's zone) of the scores it holds:
+        every score from that day on is held, older ones were not read (`NewestScores`)."""
+        return self.progress.since if isinstance(self.progress, NewestScores) else None
+
+    def held_scores(self) -> list[ProgressScore]:
+        """The scores this group holds, oldest first: all of them, or those since `scores_since`."""
+        return list.copy(self.progress)
+
+    def hold_scores_since(self, since: date) -> None:
+        """Keep only the scores given on or after `since` (clinic's zone): the group then says it holds no more."""
+        kept = [p for p in self.held_scores() if p.when.astimezone(CLINIC_ZONE).date() >= since]
+        self.progress = NewestScores(kept, since)
+
+    def keep_scores(self, keep: Callable[[ProgressScore], bool]) -> None:
+        """Keep only the held scores `keep` says yes to (a redacted copy for a role); the window stays."""
+        kept = [p for p in self.held_scores() if keep(p)]
+        since = self.scores_since
+        self.progress = kept if since is None else NewestScores(kept, since)
 
     # ------------------------------------------------------------ agreements
 

@@ -52,13 +52,16 @@ _BY_PATIENT: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("RelatedPerson", "patient", ()),
 )
 
+# The progress scores (Observations based on the plan): the bulk of a long-running group.
+SCORES_INCLUDE = ("_revinclude", "Observation:based-on")
+
 GROUP_INCLUDES: tuple[tuple[str, str], ...] = (
     ("_include", "CarePlan:care-team"),
     ("_include", "CarePlan:goal"),
     ("_include", "CarePlan:activity-reference"),
     ("_revinclude", "Appointment:supporting-info"),
     ("_revinclude", "Communication:based-on"),
-    ("_revinclude", "Observation:based-on"),
+    SCORES_INCLUDE,
     ("_include:iterate", "CareTeam:participant"),
     ("_include:iterate", "Appointment:actor"),
 )
@@ -72,9 +75,26 @@ def plan_search(patient_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def group_load_params(patient_id: str, count: int = 1000) -> list[tuple[str, str]]:
-    """The one search (on CarePlan) that loads every resource of the patient's group(s)."""
-    return [*plan_search(patient_id), *GROUP_INCLUDES, ("_count", str(count))]
+def group_load_params(patient_id: str, count: int = 1000, *, scores: bool = True) -> list[tuple[str, str]]:
+    """The one search (on CarePlan) that loads every resource of the patient's group(s); without `scores` it leaves
+    out the progress scores (a load of the newest scores only asks for those with `newest_scores_params`)."""
+    includes = GROUP_INCLUDES if scores else tuple(i for i in GROUP_INCLUDES if i != SCORES_INCLUDE)
+    return [*plan_search(patient_id), *includes, ("_count", str(count))]
+
+
+def newest_scores_params(patient_id: str, count: int) -> list[tuple[str, str]]:
+    """The patient's `count` newest progress scores (Observation), newest first: one page, whatever the group's age.
+
+    FHIR has no search for "the newest N per goal" (`$lastn` groups by code, and every score has the same code), so
+    this is the newest N of the patient; the reader keeps those of the group's goals. Where the page has a next link
+    the load knows there are older ones, and from which day it holds them all.
+    """
+    return [
+        ("subject", f"Patient/{patient_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("_sort", "-date"),
+        ("_count", str(count)),
+    ]
 
 
 def group_searches_by_patient(patient_id: str, count: int = 1000) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -315,7 +315,7 @@ def visible_to(group: ResourceGroup, actor: Actor) -> ResourceGroup:
             goal.notes = []
             if goal.parent_uid not in named_goals:
                 goal.parent_uid = None
-        out.progress = [p for p in out.progress if p.goal_uid in named_goals and p.meeting_uid is not None]
+        out.keep_scores(lambda p: p.goal_uid in named_goals and p.meeting_uid is not None)
     if not actor.may(Action.VIEW_ALL_AGREEMENTS):
         out.agreements = [a for a in out.agreements if a.owner == actor.who or a.uid in named_agreements]
     kept_goals = {g.uid for g in out.goals}

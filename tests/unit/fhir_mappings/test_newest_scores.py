@@ -1,0 +1,168 @@
+"""A group that holds its newest scores only (issue 16, bounded work): the domain's side.
+
+Such a group must never pass for one with every score: reading its scores as all of them raises, code that
+knows about the window reads `held_scores()` and `scores_since`, and copies (the redacted copy for a member, a
+pickle) keep the window.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from datetime import UTC, date, datetime
+
+import pytest
+
+from fhir_mappings.codes import GoalTerm
+from fhir_mappings.from_fhir import oldest_of_newest_first
+from fhir_mappings.model import (
+    CLINIC_ZONE,
+    NewestScores,
+    ProgressScore,
+    ResourceGroup,
+    ScoresNotLoaded,
+    first_day_after,
+)
+from fhir_mappings.query import GROUP_INCLUDES, SCORES_INCLUDE, group_load_params, newest_scores_params
+from fhir_mappings.rights import Actor, Role, visible_to
+
+TODAY = date(2026, 11, 2)
+
+
+def group_with_scores() -> ResourceGroup:
+    group = ResourceGroup.start_new(
+        patient="Patient/p1",
+        patient_display="Sanne",
+        regieondersteuner="Practitioner/rgo",
+        regieondersteuner_display="Anna",
+        name="Team",
+        today=TODAY,
+    )
+    goal = group.add_goal("Weer werken", GoalTerm.LANG, TODAY).uid
+    meeting = group.plan_meeting(datetime(2026, 10, 1, 14, 0, tzinfo=UTC)).uid
+    # 23:30 UTC on 14 October is 01:30 on 15 October in Amsterdam: the clinic's day counts.
+    for when in (datetime(2026, 9, 1, 10, tzinfo=UTC), datetime(2026, 10, 14, 23, 30, tzinfo=UTC)):
+        group.score_progress(goal, 5, when)
+    group.score_progress(goal, 7, datetime(2026, 10, 1, 14, 30, tzinfo=UTC), meeting)
+    return group
+
+
+def test_a_window_keeps_the_scores_of_the_clinics_days_from_since_on() -> None:
+    group = group_with_scores()
+    every = group.held_scores()
+    assert group.scores_since is None and group.held_scores() == list(group.progress)
+    group.hold_scores_since(date(2026, 10, 15))
+    assert group.scores_since == date(2026, 10, 15)
+    assert group.held_scores() == [every[2]]  # the 23:30 UTC score is on the 15th in Amsterdam
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 1))
+    assert [p.score for p in group.held_scores()] == [7, 5]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda s: list(s),
+        lambda s: len(s),
+        lambda s: s[0],
+        lambda s: s[-1:],
+        lambda s: object() in s,
+        lambda s: list(reversed(s)),
+        lambda s: bool(s),
+        lambda s: sorted(s, key=lambda p: p.when),
+        lambda s: max(s, key=lambda p: p.when),
+    ],
+    ids=["list", "len", "index", "slice", "in", "reversed", "bool", "sorted", "max"],
+)
+def test_reading_the_window_as_every_score_raises(read: object) -> None:
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 1))
+    with pytest.raises(ScoresNotLoaded, match="since 2026-10-01"):
+        read(group.progress)  # type: ignore[operator]
+
+
+def test_a_goals_whole_history_cannot_be_asked_of_a_window() -> None:
+    group = group_with_scores()
+    goal = group.goals[0].uid
+    assert len(group.progress_for(goal)) == 3
+    group.hold_scores_since(date(2026, 10, 1))
+    with pytest.raises(ScoresNotLoaded):
+        group.progress_for(goal)
+    with pytest.raises(ScoresNotLoaded):
+        group.entity_uids()  # a save's check that a submission is in already needs every score
+
+
+def test_copies_keep_the_window_and_the_scores() -> None:
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 1))
+    pickled = pickle.loads(pickle.dumps(group))  # noqa: S301 - our own bytes
+    for copied in (copy.deepcopy(group), copy.copy(group), pickled):
+        assert isinstance(copied.progress, NewestScores)
+        assert copied.scores_since == date(2026, 10, 1)
+        assert copied.held_scores() == group.held_scores()
+        assert copied == group
+    assert "since=2026-10-01" in repr(group.progress)
+    whole = group_with_scores()
+    assert whole != group  # the same group holding every score is not equal to its window
+
+
+def test_a_members_redacted_copy_keeps_the_window() -> None:
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 1))
+    member = Actor("RelatedPerson/x", Role.MEMBER)
+    seen = visible_to(group, member)
+    assert seen.scores_since == date(2026, 10, 1)
+    assert seen.held_scores() == []  # a member sees meeting scores of goals a report names: none here
+    group.keep_scores(lambda p: p.meeting_uid is not None)
+    assert group.scores_since == date(2026, 10, 1) and [p.score for p in group.held_scores()] == [7]
+    whole = group_with_scores()
+    whole.keep_scores(lambda p: p.score == 5)
+    assert whole.scores_since is None and type(whole.progress) is list and len(whole.progress) == 2
+
+
+def test_the_first_whole_day_after_a_moment_is_the_clinics() -> None:
+    assert first_day_after(datetime(2026, 10, 14, 21, 59, tzinfo=UTC)) == date(2026, 10, 15)  # 23:59 Amsterdam
+    assert first_day_after(datetime(2026, 10, 14, 22, 0, tzinfo=UTC)) == date(2026, 10, 16)  # 00:00 on the 15th
+    assert first_day_after(datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) == date(2026, 3, 30)  # the spring change
+    assert first_day_after(datetime(2026, 1, 5, 12, tzinfo=CLINIC_ZONE)) == date(2026, 1, 6)
+
+
+def score(when: str | None, rtype: str = "Observation") -> dict[str, object]:
+    return {"resourceType": rtype, "effectiveDateTime": when} if when is not None else {"resourceType": rtype}
+
+
+def test_the_oldest_of_a_newest_first_page() -> None:
+    page = [score("2026-10-14T10:00:00Z"), score("2026-10-14T10:00:00Z"), score("2026-10-01T12:00:00+02:00")]
+    assert oldest_of_newest_first(page) == datetime(2026, 10, 1, 10, tzinfo=UTC)
+    # Unreadable times and other resources do not count; the order is checked among the readable ones.
+    mixed = [score("2026-10-14T10:00:00Z"), score("morgen"), score("2026-10-13T10:00:00"), score(None)]
+    assert oldest_of_newest_first([*mixed, score("2026-01-01", "Patient")]) == datetime(2026, 10, 14, 10, tzinfo=UTC)
+    assert oldest_of_newest_first([]) is None
+    assert oldest_of_newest_first([score("morgen")]) is None
+
+
+def test_a_page_out_of_order_says_nothing() -> None:
+    page = [score("2026-10-01T10:00:00Z"), score("2026-10-14T10:00:00Z")]
+    assert oldest_of_newest_first(page) is None
+
+
+def test_the_searches_of_a_load_of_the_newest_scores() -> None:
+    whole = group_load_params("p1", 1000)
+    lean = group_load_params("p1", 1000, scores=False)
+    assert SCORES_INCLUDE in whole and SCORES_INCLUDE in GROUP_INCLUDES
+    assert [p for p in whole if p != SCORES_INCLUDE] == lean
+    assert newest_scores_params("p1", 250) == [
+        ("subject", "Patient/p1"),
+        ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang"),
+        ("_sort", "-date"),
+        ("_count", "250"),
+    ]
+
+
+def test_a_window_of_no_scores_is_still_a_window() -> None:
+    scores = NewestScores([], date(2026, 1, 1))
+    with pytest.raises(ScoresNotLoaded):
+        bool(scores)
+    assert scores.held() == [] and scores.since == date(2026, 1, 1)
+    one = ProgressScore("u", "g", datetime(2026, 1, 2, tzinfo=UTC), 4)
+    assert NewestScores([one], date(2026, 1, 1)).held() == [one]
