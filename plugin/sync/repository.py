@@ -39,10 +39,10 @@ from urllib.parse import urlencode
 
 from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KEY_SYSTEM
 from fhir_mappings.errors import CompartmentError
-from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, plans_in
-from fhir_mappings.model import ResourceGroup, Unreadable, seeded_uid, uids_from
+from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, oldest_of_newest_first, plans_in
+from fhir_mappings.model import ResourceGroup, Unreadable, first_day_after, seeded_uid, uids_from
 from fhir_mappings.profiles import MappingMode
-from fhir_mappings.query import group_load_params, group_searches_by_patient
+from fhir_mappings.query import group_load_params, group_searches_by_patient, newest_scores_params
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
@@ -90,6 +90,9 @@ class LoadedGroup:
     # The launch patient, read in the same round trip as the group (None: not read, or the server refused it).
     patient_resource: JsonDict | None = None
     patient_asked: bool = False  # the load asked for the patient (so a refusal need not be asked again)
+    # The load asked for this many of the newest scores instead of all (a page that shows the newest only): the
+    # group says from which day it holds them (`ResourceGroup.scores_since`), and no save starts from this load.
+    newest_scores: int | None = None
 
     def person(self, reference: str) -> JsonDict | None:
         """A person this load brought (the launch patient, the team's practitioners and related persons).
@@ -207,38 +210,67 @@ class GroupRepository:
     def _caps(self) -> ServerCapabilities:
         return self.capabilities.get(self.client)
 
-    def load(self, plan_id: str | None = None) -> LoadedGroup:
+    def load(self, plan_id: str | None = None, *, newest_scores: int | None = None) -> LoadedGroup:
         """Read the patient's group (the newest open one, or `plan_id`) and the patient: one round trip where the
-        server allows (the include search and the patient's read in one batch), even when there is no group yet."""
+        server allows (the include search and the patient's read in one batch), even when there is no group yet.
+
+        `newest_scores` (a page that shows only the newest scores, e.g. the overview): the batch asks for that many of
+        the patient's newest scores instead of every score, still in one round trip. When there are older ones the
+        group holds the scores from the first whole day the answer covers (`ResourceGroup.scores_since`); reading it
+        as all scores raises `ScoresNotLoaded`. Such a load is no base for a save (`save` refuses it). Only where the
+        load is one batch with includes; otherwise, or when the server does not sort the scores, every score is read.
+        """
         caps = self._caps()  # once per load: the cache may live outside this process
         strategy = choose_load_strategy(caps)
+        window = newest_scores if strategy is LoadStrategy.INCLUDE and caps.supports_batch else None
+        if window is not None and window < 1:
+            raise ValueError(f"newest_scores must be at least 1, not {window}")
         before = self.client.request_count
         patient: _PatientRead = _PatientRead()
         raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
         answer_key: bytes | None = None
         new_versions = False  # known from the bytes alone (an EHR that repeats its bytes for the same versions)
+        since: dt.date | None = None  # the first day of the scores held, when older ones were not read
+        unordered = False  # the newest scores came in no known order: read every score instead
         with contextlib.ExitStack() as reading:
             if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
-                searches = [("CarePlan", group_load_params(self.patient_id, self.page_size))]
+                searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=window is None))]
+                if window is not None:
+                    searches.append(("Observation", newest_scores_params(self.patient_id, window)))
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
-                answer_key = self._answer_key(answered.raw, plan_id)
+                answer_key = self._answer_key(answered.raw, plan_id, window)
                 if answer_key is not None and self.read_cache is not None:
-                    scope = scope_digest(self._scope(plan_id))
+                    scope = scope_digest(self._scope(plan_id, window))
                     same = self.read_cache.get(answer_key)
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
                         self.read_cache.same_bytes_again(scope)
                         return self._read_before(same, strategy, self.client.request_count - before)
                     new_versions = self.read_cache.other_bytes(scope)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
-                (resources,), patient, raw = self._batch_searches(searches, answered)
+                found, patient, raw, more = self._batch_searches(searches, answered, first_page_of=window)
+                resources = [r for page in found for r in page] if window is not None else found[0]
+                if more:
+                    cut = oldest_of_newest_first(found[-1])
+                    if cut is None:  # not newest first (the server ignores _sort): which scores are missing is unknown
+                        log.warning(
+                            "fhir group load for %s: the scores did not come newest first; reading every score",
+                            self.patient,
+                        )
+                        unordered = True
+                    else:
+                        since = first_day_after(cut)
             elif strategy is LoadStrategy.INCLUDE:
                 first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
                 resources = _resources(self.client.pages(first))
             else:
                 resources, patient = self._load_by_patient(strategy, caps)
+            if unordered:
+                return self.load(plan_id)  # (logged above)
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
-            return self._loaded(resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions)
+            return self._loaded(
+                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since
+            )
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
         """The batch of the searches and the patient's read."""
@@ -249,11 +281,17 @@ class GroupRepository:
         }
 
     def _batch_searches(
-        self, searches: list[tuple[str, list[tuple[str, str]]]], answered: FhirResponse | None = None
-    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None]:
+        self,
+        searches: list[tuple[str, list[tuple[str, str]]]],
+        answered: FhirResponse | None = None,
+        *,
+        first_page_of: int | None = None,
+    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool]:
         """The searches and the patient's read as one batch (or its `answered`, parsed or not): the resources per
-        search (pages followed), the patient, and the batch's answer as received when no search had a further page
-        (else None)."""
+        search (pages followed), the patient, the batch's answer as received when every resource came in it (else
+        None), and whether the last search found more than its first page. `first_page_of`: the last search asked
+        for that many and its further pages are not read (the newest scores: the first page is what was asked for).
+        """
         urls = _urls(searches)
         if answered is None:
             answered = self.client.batch(self._batch_of(searches))
@@ -263,6 +301,7 @@ class GroupRepository:
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]
         found: list[list[JsonDict]] = []
         one_page = True
+        more = False
         for index, ((rtype, _), url) in enumerate(zip(searches, urls, strict=True)):
             entry = entries[index] if index < len(entries) else {}
             page = entry.get("resource")
@@ -272,12 +311,15 @@ class GroupRepository:
                 raise self.client.entry_error("GET", url, response, f"batch search for {rtype} failed")
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
-            one_page = one_page and not any(
-                isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or []
-            )
+            further = any(isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or [])
+            if first_page_of is not None and index == len(searches) - 1:
+                more = further or _more_than_page(page, first_page_of)
+                found.append(_resources([page]))
+                continue
+            one_page = one_page and not further
             found.append(_resources(self.client.pages(page)))
         last = entries[len(searches)] if len(entries) > len(searches) else {}
-        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None
+        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None, more
 
     def _patient_from(self, entry: JsonDict) -> _PatientRead:
         """The launch patient from a batch entry; a refusal (no right to read it, gone) only costs the name."""
@@ -298,7 +340,7 @@ class GroupRepository:
         found: list[JsonDict] = []
         patient = _PatientRead()
         if strategy is LoadStrategy.BATCH:
-            pages, patient, _ = self._batch_searches(searches)
+            pages, patient, _, _ = self._batch_searches(searches)
             found = [r for page in pages for r in page]
         else:
             log.warning("fhir group load for %s runs searches one by one (degraded)", self.patient)
@@ -349,18 +391,22 @@ class GroupRepository:
         raw: bytes | None = None,
         aliases: tuple[bytes, ...] = (),
         new_versions: bool = False,
+        window: int | None = None,
+        since: dt.date | None = None,
     ) -> LoadedGroup:
         """The load of `resources`: a read kept with the same versions, or checked and read into the domain.
         `new_versions`: the answer's bytes already said its versions are new (no read can have them: the answer
-        is then kept by its bytes alone)."""
+        is then kept by its bytes alone). `window`: the load asked for that many newest scores; `since`: the
+        first day of the scores it holds all of (None: it holds every score)."""
         patient = patient or _PatientRead()
-        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient)
+        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window)
         if key is not None and self.read_cache is not None:
             cached = self.read_cache.get(key)
             if cached is not None:
                 # The same versions as a read before: that read (checked, made into the domain) is this one's.
                 if aliases:
-                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope_digest(self._scope(plan_id)))
+                    scope = scope_digest(self._scope(plan_id, window))
+                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope)
                 return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
@@ -378,6 +424,8 @@ class GroupRepository:
             group, index = group_from_fhir(
                 checked.narrowed(by_key.values()), self.patient, plan_id, tolerate=self._unreadable
             )
+            if since is not None:
+                group.hold_scores_since(since)
         log.info(
             "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
             self.patient,
@@ -386,11 +434,11 @@ class GroupRepository:
             strategy.value,
         )
         loaded = LoadedGroup(
-            self.patient, group, index, by_key, plans, strategy, round_trips, patient.resource, patient.asked
+            self.patient, group, index, by_key, plans, strategy, round_trips, patient.resource, patient.asked, window
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
-            self.read_cache.put(main, loaded, len(checked), aliases, scope_digest(self._scope(plan_id)))
+            self.read_cache.put(main, loaded, len(checked), aliases, scope_digest(self._scope(plan_id, window)))
         return loaded
 
     def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:
@@ -403,20 +451,25 @@ class GroupRepository:
         )
         return dataclasses.replace(cached, strategy=strategy, round_trips=round_trips)
 
-    def _scope(self, plan_id: str | None) -> tuple[str, ...]:
-        return (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
+    def _scope(self, plan_id: str | None, window: int | None = None) -> tuple[str, ...]:
+        """What a read depends on besides the answer (a load of the newest scores is another read than a whole one)."""
+        whole = (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
+        return whole if window is None else (*whole, f"newest={window}")
 
-    def _answer_key(self, raw: bytes, plan_id: str | None) -> bytes | None:
+    def _answer_key(self, raw: bytes, plan_id: str | None, window: int | None = None) -> bytes | None:
         """The read cache's key of an answer's bytes (None: no cache)."""
         if self.read_cache is None or not self.read_cache.enabled or not raw:
             return None
-        return answer_digest(self._scope(plan_id), raw)
+        return answer_digest(self._scope(plan_id, window), raw)
 
-    def _cache_key(self, resources: list[JsonDict], plan_id: str | None, patient: _PatientRead) -> bytes | None:
+    def _cache_key(
+        self, resources: list[JsonDict], plan_id: str | None, patient: _PatientRead, window: int | None = None
+    ) -> bytes | None:
         """The read cache's key of this answer (None: no cache, or a resource without a version)."""
         if self.read_cache is None or not self.read_cache.enabled:
             return None
-        return fingerprint((*self._scope(plan_id), f"asked={patient.asked}"), resources, [patient.resource])
+        scope = (*self._scope(plan_id, window), f"asked={patient.asked}")
+        return fingerprint(scope, resources, [patient.resource])
 
     def _unreadable(self, what: str, exc: Exception) -> None:
         log.warning("fhir group load for %s: %s cannot be read and is left out: %s", self.patient, what, exc)
@@ -446,6 +499,8 @@ class GroupRepository:
         key = key or str(uuid.uuid4())
         if loaded.group is None:
             raise ValueError("there is no group to change; start one first")
+        if loaded.newest_scores is not None:
+            raise ValueError("a load of the newest scores only is no base for a save: load the whole group")
         what = Activity(activity) if isinstance(activity, str) else activity
         current, base = loaded, loaded.group
         for attempt in range(1, self.max_rounds + 1):
@@ -687,6 +742,20 @@ def collector_paused() -> Iterator[None]:
             _collector_pauses -= 1
             if _collector_pauses == 0 and _collector_resume:
                 gc.enable()
+
+
+def _more_than_page(page: JsonDict, asked: int) -> bool:
+    """Whether a search found more than this page without a next link says so (a batch's searchset may have none:
+    Medplum's) by its total, or, without a total, by a page as full as asked (then older ones may exist)."""
+    matches = sum(
+        1
+        for e in page.get("entry") or []
+        if isinstance(e, dict) and ((e.get("search") or {}).get("mode") or "match") == "match"
+    )
+    total = page.get("total")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total > matches
+    return matches >= asked
 
 
 def _response_of(entry: JsonDict) -> JsonDict:

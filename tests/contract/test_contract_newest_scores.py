@@ -1,0 +1,140 @@
+"""A load of the newest scores only (issue 16, bounded work), on both servers through the counting proxy.
+
+The overview asks, in its one batch, for the patient's newest N progress scores (`_sort=-date`) instead of
+every score. What it then holds must be exactly the whole load's scores from the first whole day the page covers,
+the rest of the group must be the same, and it must stay one request. A server that does not sort is noticed
+and the whole group is read instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from fhir_mappings.codes import GoalTerm
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
+from fhir_mappings.query import newest_scores_params
+from plugin.sync.capabilities import CapabilityCache
+from plugin.sync.readcache import ReadCache
+from plugin.sync.repository import GroupRepository, LoadedGroup, _more_than_page
+from tests.contract.conftest import Fhir
+from tests.contract.test_contract_repository import new_patient, repo_for, started
+from tests.support.proxy import FaultProxy
+
+FIRST = datetime(2026, 3, 2, 22, 30, tzinfo=CLINIC_ZONE)  # late evening: the UTC date is another day
+
+
+@pytest.fixture
+def counted(fhir: Fhir, tmp_path: Path) -> Iterator[tuple[GroupRepository, FaultProxy]]:
+    """A repository for a new patient, through a proxy that counts the requests."""
+    parts = urlsplit(fhir.base)
+    with FaultProxy(f"{parts.scheme}://{parts.netloc}") as proxy:
+        yield repo_for(fhir, proxy, CapabilityCache(), new_patient(fhir), tmp_path), proxy
+
+
+def scored(repo: GroupRepository) -> LoadedGroup:
+    """A group with two goals, each scored on 6 days (12 scores; two at the same moment on each day)."""
+    loaded = started(repo)
+
+    def story(group: ResourceGroup) -> None:
+        goals = [group.add_goal(f"Doel {i}", GoalTerm.LANG, FIRST.date()).uid for i in range(2)]
+        for day in range(6):
+            for goal_uid in goals:
+                group.score_progress(goal_uid, day + 2, FIRST + timedelta(days=7 * day))
+
+    saved = repo.save(loaded, story, "Cijfers")
+    assert saved.saved
+    return repo.load()
+
+
+def without_scores(group: ResourceGroup) -> ResourceGroup:
+    out = copy.deepcopy(group)
+    out.progress = []
+    return out
+
+
+def test_the_newest_scores_are_one_request_and_exactly_the_whole_loads_scores_from_a_day_on(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None and len(whole.group.progress) == 12
+
+    proxy.reset()
+    newest = repo.load(newest_scores=5)
+    assert proxy.count == 1 and newest.round_trips == 1
+    assert newest.group is not None and newest.newest_scores == 5
+    # The 5 newest: both of the last two days and one of the third-last; that day is not held whole, so the
+    # window starts the day after it.
+    third_last = FIRST + timedelta(days=7 * 3)
+    since = first_day_after(third_last)
+    assert newest.group.scores_since == since == (third_last + timedelta(days=1)).date()
+    expected = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() >= since]
+    assert newest.group.held_scores() == expected and len(expected) == 4
+    assert without_scores(newest.group) == without_scores(whole.group)
+    with pytest.raises(ScoresNotLoaded):
+        newest.group.progress_for(whole.group.goals[0].uid)
+    with pytest.raises(ValueError, match="no base for a save"):
+        repo.save(newest, lambda g: None, "niets")
+
+    # Enough for every score: the group holds them all and says so.
+    complete = repo.load(newest_scores=50)
+    assert complete.group is not None and complete.group.scores_since is None
+    assert complete.group == whole.group
+
+
+def test_a_server_that_does_not_sort_the_scores_gets_the_whole_group_read(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, proxy = counted
+    whole = scored(repo)
+
+    def oldest_first(patient_id: str, count: int) -> list[tuple[str, str]]:
+        return [(k, "date" if k == "_sort" else v) for k, v in newest_scores_params(patient_id, count)]
+
+    monkeypatch.setattr("plugin.sync.repository.newest_scores_params", oldest_first)
+    proxy.reset()
+    loaded = repo.load(newest_scores=5)
+    assert proxy.count == 2  # the page told nothing about which scores were left out: everything, once more
+    assert loaded.newest_scores is None and loaded.group is not None
+    assert loaded.group.scores_since is None and loaded.group == whole.group
+    assert dataclasses.replace(loaded, round_trips=whole.round_trips).resources == whole.resources
+
+
+def test_the_read_cache_keeps_a_load_of_the_newest_scores_apart_from_the_whole_one(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    repo, proxy = counted
+    scored(repo)
+    repo.read_cache = ReadCache()
+    newest = repo.load(newest_scores=5)
+    whole = repo.load()
+    assert newest.group is not None and whole.group is not None
+    assert newest.group.scores_since is not None and whole.group.scores_since is None
+    assert len(whole.group.progress) == 12 and repo.read_cache.hits == 0  # two reads, neither the other's
+    proxy.reset()
+    again = repo.load(newest_scores=5)
+    assert proxy.count == 1 and repo.read_cache.hits >= 1
+    assert again.group is newest.group and again.newest_scores == 5
+
+
+@pytest.mark.parametrize(
+    ("page", "more"),
+    [
+        ({"link": [{"relation": "next", "url": "x"}], "entry": [{}] * 5}, True),  # only a next link is checked there
+        ({"total": 12, "entry": [{"search": {"mode": "match"}}] * 5}, True),
+        ({"total": 5, "entry": [{"search": {"mode": "match"}}] * 5}, False),
+        ({"total": 5, "entry": [{"search": {"mode": "match"}}] * 5 + [{"search": {"mode": "include"}}]}, False),
+        ({"entry": [{}] * 4}, False),  # neither link nor total: a page short of what was asked holds them all
+        ({"entry": [{}] * 5}, True),  # ... a full page may not
+        ({"total": True, "entry": [{}] * 5}, True),  # not a number: as if there were none
+    ],
+)
+def test_whether_a_first_page_of_5_scores_left_older_ones_out(page: dict[str, object], more: bool) -> None:
+    assert (bool(page.get("link")) or _more_than_page(page, 5)) is more
