@@ -153,6 +153,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         "client_options": {},
         # Per process, in memory only: groups already read into the domain (plugin/sync/readcache.py).
         "read_cache": ReadCache(config.read_cache_resources, config.read_cache_ttl),
+        # How many of the newest scores the overview and the goal list read (None: every score).
+        "overview_scores": config.overview_scores or None,
     }
 
     try:

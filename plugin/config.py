@@ -7,6 +7,7 @@ Environment overrides (for containers):
   RESOURCEGROEP_REDIS_URL, RESOURCEGROEP_REDIS_KEY_PREFIX (the [redis] table: state shared by several instances),
   RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
   RESOURCEGROEP_READ_CACHE_RESOURCES, RESOURCEGROEP_READ_CACHE_TTL (the read cache; 0 resources turns it off),
+  RESOURCEGROEP_OVERVIEW_SCORES (how many of the newest scores the overview and the goal list read; 0: all),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
   RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE;
@@ -27,6 +28,9 @@ from typing import Any, Literal, TypeGuard, TypeVar, get_args
 from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, DEFAULT_TTL
 from smart_launch import BackendRegistration, ConfigurationError, EhrRegistration, KoppeltaalDomain, normalize_iss
 from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
+
+# The newest scores a page that shows only those reads (a common EHR page size: one request).
+DEFAULT_OVERVIEW_SCORES = 1000
 
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
@@ -129,6 +133,10 @@ class AppConfig:
     # process keeps, and for how long after the EHR last sent them. 0 turns it off.
     read_cache_resources: int = DEFAULT_MAX_RESOURCES
     read_cache_ttl: float = DEFAULT_TTL
+    # How many of the patient's newest progress scores the overview, the homes and the goal list read (one page of
+    # the EHR's search, so at most its page size, often 1,000); older ones are on each goal's own page. 0: every
+    # score (a long-running group with weekly scores then reads tens of MB per view).
+    overview_scores: int = DEFAULT_OVERVIEW_SCORES
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,6 +158,8 @@ class AppConfig:
             raise ConfigurationError(f"person_word must be one of {', '.join(PERSON_WORDS)}, not {self.person_word!r}")
         if self.read_cache_resources < 0 or self.read_cache_ttl < 0:
             raise ConfigurationError("read_cache_resources and read_cache_ttl must not be negative")
+        if self.overview_scores < 0:
+            raise ConfigurationError("overview_scores must not be negative (0 reads every score)")
         if self.ehr_patient_url is not None and (
             "{patient_id}" not in self.ehr_patient_url or not self.ehr_patient_url.startswith(("https://", "http://"))
         ):
@@ -353,6 +363,7 @@ def config_from_mapping(
         ehr_patient_url=str(pick("ehr_patient_url")) if pick("ehr_patient_url") else None,
         read_cache_resources=_number(pick("read_cache_resources", DEFAULT_MAX_RESOURCES), "read_cache_resources", int),
         read_cache_ttl=_number(pick("read_cache_ttl", DEFAULT_TTL), "read_cache_ttl", float),
+        overview_scores=_number(pick("overview_scores", DEFAULT_OVERVIEW_SCORES), "overview_scores", int),
     )
 
 

@@ -18,7 +18,7 @@ from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
-from plugin.group.service import GroupPage, current_service, group_page, now, today
+from plugin.group.service import GroupPage, current_service, group_page, now, overview_scores, today
 from plugin.i18n import DEFAULT_LOCALE, gettext, ngettext, request_locale
 from plugin.launch.context import launch_required
 from plugin.services import goals as services
@@ -55,9 +55,10 @@ def goal_tree(group: ResourceGroup) -> GoalTree:
 
 
 def latest_scores(group: ResourceGroup) -> dict[str, ProgressScore]:
-    """The newest progress score per goal uid."""
+    """The newest progress score per goal uid (of the scores the group holds: on a load of the newest scores, a
+    goal without one since `ResourceGroup.scores_since` has none here)."""
     latest: dict[str, ProgressScore] = {}
-    for score in sorted(group.progress, key=lambda p: p.when):
+    for score in sorted(group.held_scores(), key=lambda p: p.when):
         latest[score.goal_uid] = score
     return latest
 
@@ -165,8 +166,9 @@ def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
 
 @bp.app_template_global("goal_sparkline")
 def goal_sparkline(group: ResourceGroup, goal: Goal) -> Markup | None:
-    """`sparkline_for` the goal from the group's scores, for any template (goal list, overview, report, print)."""
-    return sparkline_for(goal, group.progress_for(goal.uid))
+    """`sparkline_for` the goal from the scores the group holds, oldest first, for any template (goal list, report,
+    print; on a load of the newest scores, those since `ResourceGroup.scores_since`: the page says so)."""
+    return sparkline_for(goal, [p for p in group.held_scores() if p.goal_uid == goal.uid])
 
 
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:
@@ -200,7 +202,7 @@ def _can(page: GroupPage, action: Action) -> bool:
 @launch_required
 def index(context_id: str) -> Any:
     """All goals: long-term ones with their steps, loose short-term ones; status, notes and latest score."""
-    page = group_page(Action.VIEW_GOALS)
+    page = group_page(Action.VIEW_GOALS, newest_scores=overview_scores())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page never returns without one
     return render_template(
         "goals/index.html",

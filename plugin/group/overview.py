@@ -119,22 +119,22 @@ WORKING_GOALS = frozenset({GoalLifecycle.PROPOSED, GoalLifecycle.ACCEPTED, GoalL
 
 
 def scores_by_goal(group: ResourceGroup) -> dict[str, list[ProgressScore]]:
-    """Every goal's scores, oldest first, in one pass over the scores (`ResourceGroup.progress_for` of each goal
-    walks all scores of the group once per goal)."""
+    """Every goal's scores the group holds, oldest first, in one pass over the scores (`ResourceGroup.progress_for`
+    of each goal walks all scores of the group once per goal). On a load of the newest scores only: those since
+    `ResourceGroup.scores_since` (a page using this says so)."""
     found: dict[str, list[ProgressScore]] = {goal.uid: [] for goal in group.goals}
-    for score in group.progress:
+    for score in group.held_scores():
         found.setdefault(score.goal_uid, []).append(score)
     for scores in found.values():
         scores.sort(key=lambda p: p.when)
     return found
 
 
-def scored_since(group: ResourceGroup, goal: Goal, last: Meeting | None) -> bool:
-    """Whether the goal has a score given after the last meeting began, other than at that meeting (any score
-    at all when no meeting was held yet)."""
-    return any(
-        last is None or (p.when > last.start and p.meeting_uid != last.uid) for p in group.progress_for(goal.uid)
-    )
+def scored_since(scores: list[ProgressScore], last: Meeting | None) -> bool:
+    """Whether a goal's `scores` (`scores_by_goal`) hold one given after the last meeting began, other than at that
+    meeting (any score at all when no meeting was held yet). On a load of the newest scores only, a score older than
+    the scores held does not count: the patient is asked for a new one (the group has not met since)."""
+    return any(last is None or (p.when > last.start and p.meeting_uid != last.uid) for p in scores)
 
 
 def waiting_for_patient(group: ResourceGroup, now: datetime) -> list[Attention]:
@@ -173,8 +173,9 @@ def waiting_for_patient(group: ResourceGroup, now: datetime) -> list[Attention]:
             text = gettext("Look at the agenda for %(date)s and add what you want to talk about.", date=when)
         items.append(Attention("agenda", text, "notes.agenda", at))
         last = group.last_held_meeting()
+        scores = scores_by_goal(group)
         for goal in group.goals:
-            if goal.lifecycle in WORKING_GOALS and not scored_since(group, goal, last):
+            if goal.lifecycle in WORKING_GOALS and not scored_since(scores[goal.uid], last):
                 items.append(
                     Attention(
                         "score",
@@ -228,7 +229,7 @@ def patient_input(group: ResourceGroup, now: datetime) -> PatientInput:
         agenda_items=[i for i in agenda.items if i.proposed_by == group.patient] if agenda is not None else [],
         scores=[
             p
-            for p in group.progress
+            for p in group.held_scores()  # on a load of the newest scores: those since the scores held
             if p.by == group.patient and (last is None or (p.when > last.start and p.meeting_uid != last.uid))
         ],
         meeting_uid=upcoming.uid if upcoming is not None else None,
@@ -267,11 +268,12 @@ def glance(group: ResourceGroup, now: datetime, agreements: list[Agreement]) -> 
     days = None
     if upcoming is not None:
         days = max(0, (upcoming.start.astimezone(AMSTERDAM).date() - now.astimezone(AMSTERDAM).date()).days)
-    latest = max(group.progress, key=lambda p: p.when, default=None)
+    held = group.held_scores()  # on a load of the newest scores: no trend when the score before was not read
+    latest = max(held, key=lambda p: p.when, default=None)
     trend = goal_text = None
     if latest is not None:
         goal_text = next((g.text for g in group.goals if g.uid == latest.goal_uid), None)
-        earlier = [p for p in group.progress_for(latest.goal_uid) if p.when < latest.when]
+        earlier = [p for p in held if p.goal_uid == latest.goal_uid and p.when < latest.when]
         if earlier:
             before = earlier[-1].score
             trend = "up" if latest.score > before else "down" if latest.score < before else "flat"

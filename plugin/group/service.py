@@ -101,18 +101,19 @@ class GroupService:
         self.submissions = submissions
         self._names: dict[str, str] = {}
         self._page: GroupPage | None = None
-        self._plan_id: str | None = None
+        self._page_key: tuple[str | None, int | None] = (None, None)  # the page's plan and newest scores
         self._uow: FhirUnitOfWork | None = None
 
     @property
     def client(self) -> FhirClient:
         return self.repository.client
 
-    def page(self, plan_id: str | None = None) -> GroupPage:
+    def page(self, plan_id: str | None = None, *, newest_scores: int | None = None) -> GroupPage:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
-        not write sends nothing."""
-        if self._page is not None and plan_id == self._plan_id:
+        not write sends nothing. `newest_scores`: a page that shows only the newest scores reads only that many
+        (`GroupRepository.load`); a save in the same request reads the whole group first."""
+        if self._page is not None and (plan_id, newest_scores) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
         if self.launch.can_write and self.repository.own_among(waiting):
@@ -121,7 +122,7 @@ class GroupService:
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
             waiting, failed = self.repository.open_saves()
-        loaded = self.repository.load(plan_id)
+        loaded = self.repository.load(plan_id, newest_scores=newest_scores)
         audit = request_audit()
         self._uow = FhirUnitOfWork(
             self.repository,
@@ -137,7 +138,7 @@ class GroupService:
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, waiting, failed, actor, visible)
-        self._plan_id = plan_id
+        self._page_key = (plan_id, newest_scores)
         return self._page
 
     def uow(self) -> FhirUnitOfWork:
@@ -237,11 +238,18 @@ def _takes_audit_events(repository: GroupRepository) -> bool:
         return False
 
 
-def group_page(see: Action, plan_id: str | None = None) -> GroupPage:
+def overview_scores() -> int | None:
+    """How many of the newest scores a page that shows only those reads (`AppConfig.overview_scores`; None: all)."""
+    settings: dict[str, Any] = current_app.extensions["resourcegroep"]
+    return settings.get("overview_scores") or None
+
+
+def group_page(see: Action, plan_id: str | None = None, *, newest_scores: int | None = None) -> GroupPage:
     """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
-    says who may); without a group yet, the way to the start page (the overview)."""
+    says who may); without a group yet, the way to the start page (the overview). `newest_scores`: the page shows
+    only the newest scores (`GroupService.page`)."""
     request_audit().acting(see.value)
-    page = current_service().page(plan_id)
+    page = current_service().page(plan_id, newest_scores=newest_scores)
     if page.group is None:
         abort(redirect(url_for("group.overview")))
     require_overview(page.actor)  # a nominee or an outsider hears why in their own terms

@@ -48,7 +48,15 @@ from plugin.group.overview import (
     timeline,
     waiting_for_patient,
 )
-from plugin.group.service import GroupPage, caseload_client, current_service, group_page, now, today
+from plugin.group.service import (
+    GroupPage,
+    caseload_client,
+    current_service,
+    group_page,
+    now,
+    overview_scores,
+    today,
+)
 from plugin.i18n import gettext
 from plugin.launch.context import launch_required
 from plugin.meetings.forms import OwnResponseForm
@@ -117,13 +125,14 @@ def _start_page(page: GroupPage, form: StartGroupForm, problem: Problem | None =
     return render_template("group/start.html", page=page, form=form, offer=offer.value, problem=problem), status
 
 
-def _plan_arg() -> str | None:
-    """`?plan=` when it names a plan of this patient that can be read (else the 404 page: never a 500)."""
+def _plan_arg(newest_scores: int | None = None) -> str | None:
+    """`?plan=` when it names a plan of this patient that can be read (else the 404 page: never a 500); read as the
+    page will read it (`newest_scores`), so the check costs no load of its own."""
     plan_id = request.args.get("plan")
     if plan_id is None:
         return None
     try:
-        current_service().page(plan_id)
+        current_service().page(plan_id, newest_scores=newest_scores)
     except MappingError:
         plans = current_service().page().loaded.plans
         if plan_id in {f"CarePlan/{p.get('id')}" for p in plans} | {str(p.get("id")) for p in plans}:
@@ -194,7 +203,8 @@ def overview(context_id: str) -> Any:
     """The context view: the group at a glance and, for care professionals, what needs attention."""
     if g.launch.patient_id is None:
         return redirect(url_for("group.caseload"), code=303)
-    page = current_service().page(_plan_arg())
+    newest = overview_scores()
+    page = current_service().page(_plan_arg(newest), newest_scores=newest)
     if page.group is None:
         return _start_page(page, StartGroupForm())
     group_services.require_overview(page.actor)
@@ -250,7 +260,7 @@ def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
     moment = now()
     last = group.last_held_meeting()
     goals = [goal for goal in group.goals if goal.lifecycle in WORKING_GOALS]
-    progress = {goal.uid: group.progress_for(goal.uid) for goal in goals}
+    progress = scores_by_goal(group)
     return render_template(
         "group/home.html",
         page=page,

@@ -126,7 +126,7 @@ def test_an_ehr_outage_on_a_page_is_a_dutch_503_not_a_crash_and_is_recorded_as_f
 ) -> None:
     with launched(tmp_path) as env:
 
-        def down(self: object, plan_id: str | None = None) -> None:
+        def down(self: object, plan_id: str | None = None, **options: object) -> None:
             raise ServerUnavailable("connection refused", status=503)
 
         monkeypatch.setattr(GroupRepository, "load", down)

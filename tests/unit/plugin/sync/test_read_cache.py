@@ -235,7 +235,8 @@ def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
         cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
         pages = list(crawl(env, ("/", "/leden/nomineren", "/doelen/nieuw", "/bijeenkomsten/nieuw")))
         assert len(pages) >= 10 and all(p.status == 200 for p in pages), [(p.path, p.status) for p in pages]
-        assert cache.hits >= 0.8 * len(pages) and cache.misses <= 3 and len(cache) >= 1, (cache.hits, cache.misses)
+        # Up to two reads of the group are kept: the whole group, and its newest scores (overview, goal list).
+        assert cache.hits >= 0.8 * len(pages) and cache.misses <= 4 and len(cache) >= 1, (cache.hits, cache.misses)
         for kept in list(cache._entries.values()):
             loaded: LoadedGroup = kept.value
             assert loaded.group is not None
@@ -245,7 +246,7 @@ def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
                 user="Practitioner/anna-de-vries",
                 outbox=SqliteOutbox(tmp_path / "fresh.sqlite"),
                 capabilities=env.app.extensions["resourcegroep"]["capabilities"],
-            ).load(loaded.group.plan_uid)
+            ).load(loaded.group.plan_uid, newest_scores=loaded.newest_scores)
             assert fresh.group == loaded.group
             assert fresh.resources == loaded.resources
 

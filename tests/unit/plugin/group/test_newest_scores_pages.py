@@ -1,0 +1,155 @@
+"""The pages that read only the newest scores (issue 16, bounded work): the overview (the care professional's,
+the patient's and a member's home) and the goal list. They say from which day they show the scores; a goal's own
+page, the report and every save still read every score.
+
+Sanne's demo group has 6 scores: two at the first meeting (70 days ago) and four at the second (14 days ago).
+With `overview_scores = 5` the newest five reach back into the first meeting's day, which is then not held whole:
+the pages hold the four scores of the second meeting and say "from <the day after the first meeting>".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel import Locale
+
+from fhir_mappings.fhirjson import parse_datetime
+from fhir_mappings.model import first_day_after
+from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
+from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.web.format import _long_date
+from smart_launch import ConfigurationError
+from tests.support.ui import LaunchedApp, launched
+
+SANNE = "Patient/sanne-bakker"
+ANNA = "Practitioner/anna-de-vries"
+LOTTE = "Practitioner/lotte-smit"
+
+
+def main_text(response: Any) -> str:
+    html = str(response.get_data(as_text=True))
+    main = html[html.index("<main") : html.index("</main>")]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+
+
+@pytest.fixture
+def spied(monkeypatch: pytest.MonkeyPatch) -> list[LoadedGroup]:
+    seen: list[LoadedGroup] = []
+    load = GroupRepository.load
+
+    def spy(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+        loaded = load(self, plan_id, **options)
+        seen.append(loaded)
+        return loaded
+
+    monkeypatch.setattr(GroupRepository, "load", spy)
+    return seen
+
+
+def expected_since(env: LaunchedApp, count: int) -> date:
+    """The first whole day (Amsterdam) after the oldest of the store's `count` newest scores."""
+    times = sorted((parse_datetime(o["effectiveDateTime"], "test") for o in env.resources("Observation")), reverse=True)
+    oldest = times[count - 1]
+    assert oldest is not None
+    return first_day_after(oldest)
+
+
+def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_and_say_so(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with launched(tmp_path, user=ANNA) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+        overview = env.get("/")
+        assert overview.status_code == 200
+        [loaded] = spied
+        assert loaded.newest_scores == 5 and loaded.group is not None
+        since = expected_since(env, 5)
+        assert loaded.group.scores_since == since
+        assert len(loaded.group.held_scores()) == 4
+        body = main_text(overview)
+        assert (
+            f"Cijfers vanaf {_long_date(since, Locale('nl'))}." in body
+            and "Oudere cijfers staan op de pagina van elk doel." in body
+        )
+        assert "out of 10" not in body and "9 van de 10" in body  # the allowance's newest score, in Dutch
+
+        spied.clear()
+        goals = env.get("/doelen")
+        assert goals.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        body = main_text(goals)
+        assert "Cijfers vanaf" in body and "9 van de 10" in body and "nog geen cijfer" not in body
+
+        # A goal's own page reads every score: the house goal's 3 from the first meeting is there.
+        spied.clear()
+        house = next(g for g in loaded.group.goals if g.text == "Zelfstandig wonen")
+        page = env.get(f"/doelen/{house.uid}")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [None]
+        assert "Eerste stap gezet" in main_text(page)
+
+
+def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with launched(tmp_path, user=SANNE) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+        home = env.get("/")
+        assert home.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        body = main_text(home)
+        assert "Je ziet hier je cijfers vanaf" in body and "Al je cijfers staan op de pagina van elk doel." in body
+        goals = main_text(env.get("/doelen"))
+        assert "Je ziet hier je cijfers vanaf" in goals
+    spied.clear()
+    with launched(tmp_path / "lotte", user=LOTTE) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+        home = env.get("/")
+        assert home.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        assert "Welkom, Lotte" in main_text(home)
+
+
+def test_when_the_newest_scores_are_every_score_the_pages_say_nothing_of_it(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with launched(tmp_path, user=ANNA) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = 6
+        body = main_text(env.get("/"))
+        [loaded] = spied
+        assert loaded.group is not None and loaded.group.scores_since is None
+        assert "Cijfers vanaf" not in body and "9 van de 10" in body
+
+
+def test_without_a_window_the_pages_read_every_score(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with launched(tmp_path, user=ANNA) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = None
+        assert env.get("/").status_code == 200 and env.get("/doelen").status_code == 200
+        assert [s.newest_scores for s in spied] == [None, None]
+
+
+def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every_score_kept(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with launched(tmp_path, user=ANNA) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+        before = len(env.resources("Observation"))
+        assert env.get("/").status_code == 200
+        loaded = spied[0]
+        assert loaded.group is not None
+        goal = loaded.group.goals[0]
+        page = env.get(f"/doelen/{goal.uid}")
+        assert page.status_code == 200
+        saved = env.post(f"/doelen/{goal.uid}/voortgang", {"score": "8", "score_note": "Goed bezig"})
+        assert saved.status_code in (200, 302, 303), saved.get_data(as_text=True)[:500]
+        assert len(env.resources("Observation")) == before + 1
+        assert all(s.newest_scores is None for s in spied[1:])  # the goal page and the save read every score
+
+
+def test_the_setting() -> None:
+    base = {"app": {"public_base_url": "https://app.test", "secret_key": "s" * 32}}
+    assert config_from_mapping(base, env={}).overview_scores == DEFAULT_OVERVIEW_SCORES == 1000
+    assert config_from_mapping({"app": {**base["app"], "overview_scores": 0}}, env={}).overview_scores == 0
+    assert config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "250"}).overview_scores == 250
+    with pytest.raises(ConfigurationError, match="overview_scores must be a number"):
+        config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "veel"})
+    with pytest.raises(ConfigurationError, match="overview_scores must not be negative"):
+        config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "-1"})
