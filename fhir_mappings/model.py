@@ -11,7 +11,6 @@ what the product does not own. It takes no part in equality.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import unicodedata
 import uuid
@@ -337,7 +336,9 @@ class NewestScores(list[ProgressScore]):
         return NewestScores(self.held(), self.since)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> NewestScores:
-        return NewestScores(copy.deepcopy(self.held(), memo), self.since)
+        # The scores themselves are frozen and never changed in place (see ProgressScore): shared, as a copy of the
+        # group for an action shares them.
+        return NewestScores(self.held(), self.since)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (NewestScores, (self.held(), self.since))

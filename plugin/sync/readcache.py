@@ -125,6 +125,8 @@ class ReadCache(Generic[T]):
         self._aliases: dict[bytes, bytes] = {}  # another key of an entry (the digest of the answer's bytes)
         self._scopes: dict[bytes, bytes] = {}  # scope -> the key of its newest entry
         self._stable: set[bytes] = set()  # scopes whose EHR sent the very same bytes again for the same versions
+        # A group's scope -> the scopes of its reads (the whole group, its newest scores): one EHR, one record.
+        self._kin: dict[bytes, set[bytes]] = {}
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -158,14 +160,27 @@ class ReadCache(Generic[T]):
             self.hits += 1
             return entry.value
 
-    def put(self, key: bytes, value: T, size: int, aliases: tuple[bytes, ...] = (), scope: bytes | None = None) -> None:
+    def put(
+        self,
+        key: bytes,
+        value: T,
+        size: int,
+        aliases: tuple[bytes, ...] = (),
+        scope: bytes | None = None,
+        kin: bytes | None = None,
+    ) -> None:
         """Keep `value` (read from `size` resources), found by `key` and by each of `aliases` (added to those it
         had). `scope` (server, patient, plan): a newer read of the same scope replaces the older one, whose
-        versions the EHR has moved on from. Oldest uses are evicted to stay within `max_resources`."""
+        versions the EHR has moved on from. `kin`: the group's scope that `scope` is one extent of (see
+        `other_bytes`). Oldest uses are evicted to stay within `max_resources`."""
         if not self.enabled or size > self.max_resources:
             return
         now = self._clock()
         with self._lock:
+            if kin is not None and scope is not None:
+                if len(self._kin) >= _MAX_STABLE:
+                    self._kin.clear()
+                self._kin.setdefault(kin, set()).add(scope)
             known = self._entries.get(key)
             aliases = tuple(dict.fromkeys(a for a in (*(known.aliases if known else ()), *aliases) if a != key))
             for old in (key, *aliases, *([self._scopes[scope]] if scope in self._scopes else [])):
@@ -187,23 +202,29 @@ class ReadCache(Generic[T]):
                     break
                 self._drop(first_key)
 
-    def same_bytes_again(self, scope: bytes) -> None:
-        """The EHR of `scope` sent an answer byte for byte again (a hit by the answer's digest)."""
+    def same_bytes_again(self, scope: bytes, kin: bytes | None = None) -> None:
+        """The EHR of `scope` sent an answer byte for byte again (a hit by the answer's digest). `kin`: the group's
+        scope, shared by its reads of another extent (the whole group, its newest scores): what is learned of the
+        EHR holds for them all."""
         with self._lock:
             if len(self._stable) >= _MAX_STABLE:
                 self._stable.clear()
-            self._stable.add(scope)
+            self._stable.add(kin if kin is not None else scope)
 
-    def other_bytes(self, scope: bytes) -> bool:
+    def other_bytes(self, scope: bytes, kin: bytes | None = None) -> bool:
         """An answer of `scope` came in bytes not seen before. Where this EHR is known to send the same bytes for
         the same versions, that means new versions: the kept read of the scope goes now, before the new answer is
         parsed and read (so a worker does not hold both), and True says so (the versions of the new answer need
-        not be looked up either). Elsewhere it stays: its versions may still match (False)."""
+        not be looked up either). Elsewhere it stays: its versions may still match (False). With `kin` (the
+        group's scope), the group's kept reads of another extent go too: a new version of the group is, almost
+        always, in each of them."""
         with self._lock:
-            stable = scope in self._stable
-            key = self._scopes.get(scope)
-            if key is not None and stable and key in self._entries:
-                self._drop(key)
+            stable = (kin if kin is not None else scope) in self._stable
+            if stable:
+                for each in {scope, *self._kin.get(kin, ())} if kin is not None else {scope}:
+                    key = self._scopes.get(each)
+                    if key is not None and key in self._entries:
+                        self._drop(key)
             return stable
 
     def clear(self) -> None:
@@ -212,6 +233,7 @@ class ReadCache(Generic[T]):
             self._aliases.clear()
             self._scopes.clear()
             self._stable.clear()
+            self._kin.clear()
             self._size = 0
 
     def _drop(self, key: bytes) -> None:

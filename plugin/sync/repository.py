@@ -240,12 +240,12 @@ class GroupRepository:
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
                 answer_key = self._answer_key(answered.raw, plan_id, window)
                 if answer_key is not None and self.read_cache is not None:
-                    scope = scope_digest(self._scope(plan_id, window))
+                    scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
                     same = self.read_cache.get(answer_key)
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
-                        self.read_cache.same_bytes_again(scope)
+                        self.read_cache.same_bytes_again(scope, kin)
                         return self._read_before(same, strategy, self.client.request_count - before)
-                    new_versions = self.read_cache.other_bytes(scope)
+                    new_versions = self.read_cache.other_bytes(scope, kin)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more = self._batch_searches(searches, answered, first_page_of=window)
                 resources = [r for page in found for r in page] if window is not None else found[0]
@@ -405,8 +405,8 @@ class GroupRepository:
             if cached is not None:
                 # The same versions as a read before: that read (checked, made into the domain) is this one's.
                 if aliases:
-                    scope = scope_digest(self._scope(plan_id, window))
-                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope)
+                    scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
+                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope, kin)
                 return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
@@ -438,7 +438,8 @@ class GroupRepository:
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
-            self.read_cache.put(main, loaded, len(checked), aliases, scope_digest(self._scope(plan_id, window)))
+            scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
+            self.read_cache.put(main, loaded, len(checked), aliases, scope, kin)
         return loaded
 
     def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:

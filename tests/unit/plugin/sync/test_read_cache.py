@@ -347,6 +347,22 @@ def test_new_bytes_drop_a_kept_read_only_where_the_ehr_repeats_itself() -> None:
     assert cache.other_bytes(b"eva") is False
 
 
+def test_new_bytes_of_one_extent_of_a_group_drop_its_other_kept_reads_too() -> None:
+    """The whole group and its newest scores are two reads of one record: where the EHR repeats itself, new bytes of
+    either mean a new version, so neither kept read is held while the new answer is parsed (a huge group's worker
+    would otherwise hold a kept read of the overview while it parses the whole group for a save)."""
+    cache: ReadCache[str] = ReadCache(max_resources=100, ttl=60, clock=Clock())
+    cache.put(b"whole", "W", 10, scope=b"sanne", kin=b"sanne")
+    cache.put(b"newest", "N", 5, scope=b"sanne+newest", kin=b"sanne")
+    cache.put(b"eva", "E", 5, scope=b"eva", kin=b"eva")
+    assert cache.other_bytes(b"sanne", b"sanne") is False  # not known to repeat itself: both stay
+    assert cache.get(b"whole") == "W" and cache.get(b"newest") == "N"
+    cache.same_bytes_again(b"sanne+newest", b"sanne")  # learned on one extent, known for the group
+    assert cache.other_bytes(b"sanne", b"sanne") is True
+    assert cache.get(b"whole") is None and cache.get(b"newest") is None and cache.get(b"eva") == "E"
+    assert cache.size == 5
+
+
 @responses.activate
 def test_the_same_bytes_are_kept_even_without_versions(tmp_path: Path) -> None:
     resources = served(full_group())
