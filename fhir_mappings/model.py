@@ -19,7 +19,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -1232,7 +1232,8 @@ class ResourceGroup:
 
     def hold_scores_since(self, since: date) -> None:
         """Keep only the scores given on or after `since` (clinic's zone): the group then says it holds no more."""
-        kept = [p for p in self.held_scores() if p.when.astimezone(CLINIC_ZONE).date() >= since]
+        start = datetime.combine(since, time(0), tzinfo=CLINIC_ZONE)  # one comparison per score
+        kept = [p for p in self.held_scores() if p.when >= start]
         self.progress = NewestScores(kept, since)
 
     def keep_scores(self, keep: Callable[[ProgressScore], bool]) -> None:

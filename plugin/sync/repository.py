@@ -251,9 +251,9 @@ class GroupRepository:
                 resources = [r for page in found for r in page] if window is not None else found[0]
                 if more:
                     cut = oldest_of_newest_first(found[-1])
-                    if cut is None:  # not newest first (the server ignores _sort): which scores are missing is unknown
+                    if cut is None:  # not newest first (or refused): which scores are missing is unknown
                         log.warning(
-                            "fhir group load for %s: the scores did not come newest first; reading every score",
+                            "fhir group load for %s: the newest scores did not come newest first; reading every score",
                             self.patient,
                         )
                         unordered = True
@@ -307,12 +307,19 @@ class GroupRepository:
             page = entry.get("resource")
             response = _response_of(entry)
             status = str(response.get("status", ""))
+            newest = first_page_of is not None and index == len(searches) - 1
+            if newest and (not status.startswith("2") or not isinstance(page, dict)):
+                # Refused (a server that cannot sort them, a scope without the scores): nothing is known of them.
+                log.info("fhir group load for %s: the newest scores were not read (%s)", self.patient, status)
+                found.append([])
+                more = True
+                continue
             if not status.startswith("2"):
                 raise self.client.entry_error("GET", url, response, f"batch search for {rtype} failed")
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
             further = any(isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or [])
-            if first_page_of is not None and index == len(searches) - 1:
+            if newest and first_page_of is not None:
                 more = further or _more_than_page(page, first_page_of)
                 found.append(_resources([page]))
                 continue

@@ -89,16 +89,17 @@ def test_the_newest_scores_are_one_request_and_exactly_the_whole_loads_scores_fr
     assert complete.group == whole.group
 
 
+@pytest.mark.parametrize("order", ["date", "-no-such-parameter"], ids=["oldest first", "refused"])
 def test_a_server_that_does_not_sort_the_scores_gets_the_whole_group_read(
-    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, order: str
 ) -> None:
     repo, proxy = counted
     whole = scored(repo)
 
-    def oldest_first(patient_id: str, count: int) -> list[tuple[str, str]]:
-        return [(k, "date" if k == "_sort" else v) for k, v in newest_scores_params(patient_id, count)]
+    def other_order(patient_id: str, count: int) -> list[tuple[str, str]]:
+        return [(k, order if k == "_sort" else v) for k, v in newest_scores_params(patient_id, count)]
 
-    monkeypatch.setattr("plugin.sync.repository.newest_scores_params", oldest_first)
+    monkeypatch.setattr("plugin.sync.repository.newest_scores_params", other_order)
     proxy.reset()
     loaded = repo.load(newest_scores=5)
     assert proxy.count == 2  # the page told nothing about which scores were left out: everything, once more
