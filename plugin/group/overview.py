@@ -483,6 +483,29 @@ def _group_events(group: ResourceGroup) -> list[Event]:
     return events
 
 
+# Events per page of the timeline: a group of years with weekly scores has tens of thousands.
+TIMELINE_PAGE = 100
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """One page of the timeline, newest first: its events, its number (1 = the newest) of `pages`, and `total`."""
+
+    events: list[Event]
+    number: int
+    pages: int
+    total: int
+
+
+def timeline_page(events: list[Event], asked: str | None, size: int = TIMELINE_PAGE) -> TimelinePage:
+    """Page `asked` (the text of `?pagina=`) of `events`: the first page for no number or one that is not a whole
+    number, the last one for a number past the end."""
+    pages = max(1, -(-len(events) // size))
+    number = int(asked) if asked is not None and asked.isdigit() else 1
+    number = min(max(number, 1), pages)
+    return TimelinePage(events[(number - 1) * size : number * size], number, pages, len(events))
+
+
 def timeline(group: ResourceGroup, kind: str | None = None) -> list[Event]:
     """What happened when, newest first (events of one moment keep their order); only the events of `kind`
     (a value of `TIMELINE_KINDS`) when given. Nothing is ever deleted, so nothing disappears from here.

@@ -46,6 +46,7 @@ from plugin.group.overview import (
     patient_input,
     scores_by_goal,
     timeline,
+    timeline_page,
     waiting_for_patient,
 )
 from plugin.group.service import (
@@ -446,11 +447,13 @@ def history(context_id: str) -> Any:
     page = group_page(Action.VIEW_TIMELINE, _plan_arg())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
     soort = request.args.get("soort", "")
+    shown = timeline_page(timeline(group, TIMELINE_KINDS.get(soort)), request.args.get("pagina"))
     return render_template(
         "group/timeline.html",
         page=page,
         group=group,
-        events=timeline(group, TIMELINE_KINDS.get(soort)),
+        events=shown.events,
+        shown=shown,
         soort=soort if soort in TIMELINE_KINDS else "",
         earlier=page.loaded.plans[1:],
     )

@@ -10,6 +10,8 @@ the pages hold the four scores of the second meeting and say "from <the day afte
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,14 @@ def main_text(response: Any) -> str:
     html = str(response.get_data(as_text=True))
     main = html[html.index("<main") : html.index("</main>")]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+
+
+@contextmanager
+def reading_newest(tmp_path: Path, count: int | None, user: str = ANNA) -> Iterator[LaunchedApp]:
+    """The demo app launched for `user`, its overview and goal list reading the `count` newest scores."""
+    with launched(tmp_path, user=user) as env:
+        env.app.extensions["resourcegroep"]["overview_scores"] = count
+        yield env
 
 
 @pytest.fixture
@@ -61,8 +71,7 @@ def expected_since(env: LaunchedApp, count: int) -> date:
 def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_and_say_so(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
-    with launched(tmp_path, user=ANNA) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+    with reading_newest(tmp_path, 5) as env:
         overview = env.get("/")
         assert overview.status_code == 200
         [loaded] = spied
@@ -92,8 +101,7 @@ def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_an
 
 
 def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
-    with launched(tmp_path, user=SANNE) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+    with reading_newest(tmp_path, 5, SANNE) as env:
         home = env.get("/")
         assert home.status_code == 200 and [s.newest_scores for s in spied] == [5]
         body = main_text(home)
@@ -101,8 +109,7 @@ def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, 
         goals = main_text(env.get("/doelen"))
         assert "Je ziet hier je cijfers vanaf" in goals
     spied.clear()
-    with launched(tmp_path / "lotte", user=LOTTE) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+    with reading_newest(tmp_path / "lotte", 5, LOTTE) as env:
         home = env.get("/")
         assert home.status_code == 200 and [s.newest_scores for s in spied] == [5]
         assert "Welkom, Lotte" in main_text(home)
@@ -111,8 +118,7 @@ def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, 
 def test_when_the_newest_scores_are_every_score_the_pages_say_nothing_of_it(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
-    with launched(tmp_path, user=ANNA) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = 6
+    with reading_newest(tmp_path, 6) as env:
         body = main_text(env.get("/"))
         [loaded] = spied
         assert loaded.group is not None and loaded.group.scores_since is None
@@ -120,8 +126,7 @@ def test_when_the_newest_scores_are_every_score_the_pages_say_nothing_of_it(
 
 
 def test_without_a_window_the_pages_read_every_score(tmp_path: Path, spied: list[LoadedGroup]) -> None:
-    with launched(tmp_path, user=ANNA) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = None
+    with reading_newest(tmp_path, None) as env:
         assert env.get("/").status_code == 200 and env.get("/doelen").status_code == 200
         assert [s.newest_scores for s in spied] == [None, None]
 
@@ -129,8 +134,7 @@ def test_without_a_window_the_pages_read_every_score(tmp_path: Path, spied: list
 def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every_score_kept(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
-    with launched(tmp_path, user=ANNA) as env:
-        env.app.extensions["resourcegroep"]["overview_scores"] = 5
+    with reading_newest(tmp_path, 5) as env:
         before = len(env.resources("Observation"))
         assert env.get("/").status_code == 200
         loaded = spied[0]

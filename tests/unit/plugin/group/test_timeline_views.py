@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from plugin.group import overview
 from tests.support.ui import launched
 
 
@@ -51,3 +55,48 @@ def test_pausing_and_resuming_show_in_the_timeline_with_who_did_it(tmp_path: Pat
             "on-hold",
             "active",
         ]
+
+
+def lines(html: str) -> list[str]:
+    return re.findall(r'<li class="event-\w+"><time datetime="([^"]+)"[^>]*>[^<]*</time> <span>([^<]*)</span>', html)
+
+
+def test_a_long_timeline_comes_in_pages_newest_first_with_plain_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overview, "TIMELINE_PAGE", 5)
+    monkeypatch.setattr(overview.timeline_page, "__defaults__", (5,))
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        first = text(env.get("/tijdlijn"))
+        shown = lines(first)
+        assert len(shown) == 5
+        total = int(re.search(r"Pagina 1 van (\d+) \((\d+) gebeurtenissen\)", first).group(2))  # type: ignore[union-attr]
+        pages = -(-total // 5)
+        assert total > 10 and f"Pagina 1 van {pages} ({total} gebeurtenissen)" in first
+        assert re.search(r'<nav class="pager" aria-label="Pagina(&#39;|\')s van de tijdlijn">', first)
+        assert "Nieuwere gebeurtenissen" not in first
+        older = re.search(r'<a href="([^"]+)" rel="next">Oudere gebeurtenissen</a>', first)
+        assert older is not None and "pagina=2" in older.group(1)
+        every: list[tuple[str, str]] = []
+        for number in range(1, pages + 1):
+            every += lines(text(env.get(f"/tijdlijn?pagina={number}")))
+        assert len(every) == total and every[:5] == shown  # every event once, in order
+        moments = [datetime.fromisoformat(when) for when, _ in every]
+        assert moments == sorted(moments, reverse=True)
+        last = text(env.get(f"/tijdlijn?pagina={pages}"))
+        assert 'rel="prev">Nieuwere gebeurtenissen</a>' in last and "Oudere gebeurtenissen" not in last
+        # Past the end: the last page; not a number: the first. Never an error.
+        assert lines(text(env.get("/tijdlijn?pagina=9999"))) == lines(last)
+        for bad in ("abc", "-1", "0", "1.5", ""):
+            response = env.get(f"/tijdlijn?pagina={bad}")
+            assert response.status_code == 200 and lines(text(response)) == shown, bad
+        # The filter stays in the page links.
+        goals = text(env.get("/tijdlijn?soort=doelen"))
+        link = re.search(r'<a href="([^"]+)" rel="next">', goals)
+        assert link is not None and "soort=doelen" in link.group(1) and "pagina=2" in link.group(1)
+
+
+def test_a_short_timeline_has_no_page_links(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        html = text(env.get("/tijdlijn"))
+        assert lines(html) and "Oudere gebeurtenissen" not in html and "Pagina 1 van" not in html
