@@ -20,9 +20,11 @@ import pytest
 from fhir_mappings.codes import GoalTerm
 from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
 from fhir_mappings.query import newest_scores_params
+from plugin.services.fhir_uow import FhirUnitOfWork
+from plugin.services.submissions import MemorySubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.readcache import ReadCache
-from plugin.sync.repository import GroupRepository, LoadedGroup, _more_than_page
+from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, _more_than_page
 from tests.contract.conftest import Fhir
 from tests.contract.test_contract_repository import new_patient, repo_for, started
 from tests.support.proxy import FaultProxy
@@ -139,3 +141,32 @@ def test_the_read_cache_keeps_a_load_of_the_newest_scores_apart_from_the_whole_o
 )
 def test_whether_a_first_page_of_5_scores_left_older_ones_out(page: dict[str, object], more: bool) -> None:
     assert (bool(page.get("link")) or _more_than_page(page, 5)) is more
+
+
+def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_whole_group_first(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    goal = whole.group.goals[0].uid
+
+    def old_meeting_score(group: ResourceGroup) -> None:  # a meeting on the first day, scored then: the oldest score
+        meeting = group.plan_meeting(FIRST - timedelta(hours=1))
+        group.score_progress(goal, 3, FIRST, meeting.uid)
+
+    assert repo.save(whole, old_meeting_score, "Bijeenkomst").saved
+    newest = repo.load(newest_scores=5)
+    assert newest.group is not None and newest.group.scores_since is not None
+    meeting_uid = newest.group.meetings[0].uid
+    uow = FhirUnitOfWork(repo, MemorySubmissionLog(), loaded=newest)
+    proxy.reset()
+    # Correcting the score given at that meeting: the action looks for it among every score of the group.
+    done = uow.commit(
+        lambda g: g.score_progress(goal, 9, FIRST, meeting_uid, "verbeterd"), Activity("Cijfer verbeterd"), "uow-1"
+    )
+    assert done.saved and proxy.count == 2  # the whole group read, then the transaction
+    after = repo.load()
+    assert after.group is not None and len(after.group.progress) == 13  # replaced in place: nothing lost or doubled
+    at_meeting = [p for p in after.group.progress if p.meeting_uid == meeting_uid]
+    assert [(p.score, p.note) for p in at_meeting] == [(9, "verbeterd")]
