@@ -777,14 +777,18 @@ class ResourceGroup:
         return next((i for i in self.interviews if i.member_uid == member_uid), None)
 
     def entity_uids(self) -> set[str]:
-        """The uid of every entity in the group (to see whether something an action makes is there already)."""
+        """The uid of every entity in the group (to see whether something an action makes is there already); of the
+        scores, those it holds."""
         uids = {self.uid, self.plan_uid}
         uids.update(m.uid for m in self.members)
         uids.update(s.uid for s in self.supporters)
         uids.update(i.uid for i in self.interviews)
         uids.update(i.appointment_uid for i in self.interviews if i.appointment_uid)
         uids.update(g.uid for g in self.goals)
-        uids.update(p.uid for p in self.progress)
+        # Of a group of newest scores, the scores it holds. A repeated submission whose first entity is an older score
+        # is not seen here: correcting a score reads every score (so the save reads the whole group, where it is
+        # found), and a new score's create is conditional on its identifier (the record never gets it twice).
+        uids.update(p.uid for p in self.held_scores())
         uids.update(a.uid for a in self.agreements)
         uids.update(p.uid for p in self.places)
         uids.update(w.uid for w in self.wishes)

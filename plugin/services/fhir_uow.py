@@ -86,10 +86,8 @@ class FhirUnitOfWork:
 
     def commit(self, action: Callable[[ResourceGroup], T], activity: Activity, key: str) -> Done[T]:
         self._require_write()
-        loaded = self.loaded()
-        if loaded.newest_scores is not None:  # a page's load of the newest scores only: a save starts from them all
-            loaded = self._loaded = self.repository.load(self.plan_id)
-        saved = self.repository.save(loaded, action, activity, key)
+        # From a page's load of the newest scores too: the repository reads the whole group if the action needs it.
+        saved = self.repository.save(self.loaded(), action, activity, key)
         self._audit_saved(saved)
         self._loaded = None  # the next read sees the save
         return _done(saved)

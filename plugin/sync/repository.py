@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KEY_SYSTEM
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, oldest_of_newest_first, plans_in
-from fhir_mappings.model import ResourceGroup, Unreadable, first_day_after, seeded_uid, uids_from
+from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, Unreadable, first_day_after, seeded_uid, uids_from
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.query import group_load_params, group_searches_by_patient, newest_scores_params
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
@@ -91,7 +91,8 @@ class LoadedGroup:
     patient_resource: JsonDict | None = None
     patient_asked: bool = False  # the load asked for the patient (so a refusal need not be asked again)
     # The load asked for this many of the newest scores instead of all (a page that shows the newest only): the
-    # group says from which day it holds them (`ResourceGroup.scores_since`), and no save starts from this load.
+    # group says from which day it holds them (`ResourceGroup.scores_since`; a save reads the whole group when the
+    # action needs every score).
     newest_scores: int | None = None
 
     def person(self, reference: str) -> JsonDict | None:
@@ -217,8 +218,8 @@ class GroupRepository:
         `newest_scores` (a page that shows only the newest scores, e.g. the overview): the batch asks for that many of
         the patient's newest scores instead of every score, still in one round trip. When there are older ones the
         group holds the scores from the first whole day the answer covers (`ResourceGroup.scores_since`); reading it
-        as all scores raises `ScoresNotLoaded`. Such a load is no base for a save (`save` refuses it). Only where the
-        load is one batch with includes; otherwise, or when the server does not sort the scores, every score is read.
+        as all scores raises `ScoresNotLoaded` (`save` then reads the whole group). Only where the load is one batch
+        with includes; otherwise, or when the server does not sort the scores, every score is read.
         """
         caps = self._caps()  # once per load: the cache may live outside this process
         strategy = choose_load_strategy(caps)
@@ -503,14 +504,39 @@ class GroupRepository:
         Raises the action's `DomainError` (nothing is sent), `Conflict` for a real conflict, and the sync
         errors of a refusal. An outage is no error: the result is `waiting`. `key` (the form's submission
         key) is the save's idempotency key and seeds the uids the action makes; without it a fresh one.
+
+        From a load of the newest scores (`load(newest_scores=N)`) the action runs on the scores held; when it needs
+        every score (it reads them all, which raises `ScoresNotLoaded` before anything is sent) the whole group is
+        read and the action runs on that.
         """
         key = key or str(uuid.uuid4())
-        if loaded.group is None:
+        read = loaded.group
+        if read is None:
             raise ValueError("there is no group to change; start one first")
-        if loaded.newest_scores is not None:
-            raise ValueError("a load of the newest scores only is no base for a save: load the whole group")
         what = Activity(activity) if isinstance(activity, str) else activity
-        current, base = loaded, loaded.group
+        if read.scores_since is not None:
+            # A load of the newest scores (a page that shows only those): most actions never look at a score. One
+            # that does reads the window as every score, which raises before anything is sent: then the whole group.
+            try:
+                return self._save(loaded, read, action, what, key)
+            except ScoresNotLoaded:
+                log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
+            loaded = self.load(plan_id=read.plan_uid)
+            if loaded.group is None:
+                raise ValueError("there is no group to change; start one first")
+            read = loaded.group
+        return self._save(loaded, read, action, what, key)
+
+    def _save(
+        self,
+        loaded: LoadedGroup,
+        group_read: ResourceGroup,
+        action: Callable[[ResourceGroup], T],
+        what: Activity,
+        key: str,
+    ) -> Saved[T]:
+        """`save`'s rounds: apply, diff, send; on a version conflict read again and apply again."""
+        current, base = loaded, group_read
         for attempt in range(1, self.max_rounds + 1):
             if seeded_uid(key) in base.entity_uids():
                 # This submission's first entity is in the group already: the same submission was saved before

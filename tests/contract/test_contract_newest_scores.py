@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -82,8 +82,9 @@ def test_the_newest_scores_are_one_request_and_exactly_the_whole_loads_scores_fr
     assert without_scores(newest.group) == without_scores(whole.group)
     with pytest.raises(ScoresNotLoaded):
         newest.group.progress_for(whole.group.goals[0].uid)
-    with pytest.raises(ValueError, match="no base for a save"):
-        repo.save(newest, lambda g: None, "niets")
+    proxy.reset()
+    nothing = repo.save(newest, lambda g: None, "niets")
+    assert not nothing.changed and proxy.count == 0
 
     # Enough for every score: the group holds them all and says so.
     complete = repo.load(newest_scores=50)
@@ -170,3 +171,30 @@ def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_whole_group_fir
     assert after.group is not None and len(after.group.progress) == 13  # replaced in place: nothing lost or doubled
     at_meeting = [p for p in after.group.progress if p.meeting_uid == meeting_uid]
     assert [(p.score, p.note) for p in at_meeting] == [(9, "verbeterd")]
+
+
+def test_saves_that_do_not_need_every_score_start_from_the_newest_and_write_no_other_score(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    goal = whole.group.goals[0].uid
+    actions: list[tuple[str, Callable[[ResourceGroup], object]]] = [
+        ("Notitie", lambda g: g.add_goal_note(goal, "Gaat goed", FIRST + timedelta(days=60))),
+        ("Nieuw cijfer", lambda g: g.score_progress(goal, 8, FIRST + timedelta(days=61))),
+        ("Naam", lambda g: g.rename("Team Zon")),  # a change that maps the whole group
+    ]
+    for activity, action in actions:
+        newest = repo.load(newest_scores=5)
+        assert newest.group is not None and newest.group.scores_since is not None
+        proxy.reset()
+        saved = repo.save(newest, action, activity)
+        assert saved.saved and proxy.count == 1, activity  # the transaction only: no whole read
+        assert not [w for w in saved.written if w.startswith("Observation/")], activity  # no score rewritten
+    after = repo.load()
+    assert after.group is not None and after.group.name == "Team Zon"
+    assert len(after.group.progress) == 13 and [n.text for n in after.group.goals[0].notes] == ["Gaat goed"]
+    assert [(p.uid, p.score) for p in after.group.progress if p.when < FIRST + timedelta(days=60)] == [
+        (p.uid, p.score) for p in whole.group.progress
+    ]
