@@ -1124,18 +1124,17 @@ def _wish(reader: _Reader, res: Json, uid: str, status: str, meeting: Meeting | 
 def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
     """The time of the oldest score on a page of scores that should come newest first (`_sort=-date`); None when
     they do not (a server that ignores the sort: the page then says nothing about which scores are missing) or
-    when no score on it has a readable time. A score whose time cannot be read does not count (the reader lists
-    it as unreadable)."""
+    when no score on it has a readable time. Times are read as the reader reads them (`_instant`); a score whose
+    time cannot be read does not count (the reader lists it as unreadable)."""
     oldest: datetime | None = None
     for res in scores:
-        text = res.get("effectiveDateTime")
-        if res.get("resourceType") != "Observation" or type(text) is not str or len(text) <= 10:
-            continue  # no time, or a date only (which the reader refuses without a zone too)
-        try:
-            moment = datetime.fromisoformat(text)  # what parse_datetime does, without its wrapping (1,000 per view)
-        except ValueError:
+        if res.get("resourceType") != "Observation":
             continue
-        if moment.tzinfo is None:
+        try:
+            moment = _instant(res.get("effectiveDateTime"), "Observation.effectiveDateTime")
+        except MappingError:
+            continue
+        if moment is None:
             continue
         if oldest is not None and moment > oldest:
             return None

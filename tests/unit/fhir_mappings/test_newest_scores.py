@@ -138,6 +138,10 @@ def test_the_oldest_of_a_newest_first_page() -> None:
     # Unreadable times and other resources do not count; the order is checked among the readable ones.
     mixed = [score("2026-10-14T10:00:00Z"), score("morgen"), score("2026-10-13T10:00:00"), score(None)]
     assert oldest_of_newest_first([*mixed, score("2026-01-01", "Patient")]) == datetime(2026, 10, 14, 10, tzinfo=UTC)
+    # A date without a time counts as the reader reads it: midnight UTC.
+    assert oldest_of_newest_first([score("2026-10-14T10:00:00Z"), score("2026-10-01")]) == datetime(
+        2026, 10, 1, tzinfo=UTC
+    )
     assert oldest_of_newest_first([]) is None
     assert oldest_of_newest_first([score("morgen")]) is None
 
