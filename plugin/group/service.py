@@ -112,7 +112,7 @@ class GroupService:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
         not write sends nothing. `newest_scores`: a page that shows only the newest scores reads only that many
-        (`GroupRepository.load`); a save in the same request reads the whole group first."""
+        (`GroupRepository.load`); a save from that load reads the whole group when its action needs every score."""
         if self._page is not None and (plan_id, newest_scores) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view

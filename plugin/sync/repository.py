@@ -241,7 +241,7 @@ class GroupRepository:
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
                 answer_key = self._answer_key(answered.raw, plan_id, window)
                 if answer_key is not None and self.read_cache is not None:
-                    scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
+                    scope, kin = self._scope_keys(plan_id, window)
                     same = self.read_cache.get(answer_key)
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
                         self.read_cache.same_bytes_again(scope, kin)
@@ -413,8 +413,7 @@ class GroupRepository:
             if cached is not None:
                 # The same versions as a read before: that read (checked, made into the domain) is this one's.
                 if aliases:
-                    scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
-                    self.read_cache.put(key, cached, len(cached.resources), aliases, scope, kin)
+                    self.read_cache.put(key, cached, len(cached.resources), aliases, *self._scope_keys(plan_id, window))
                 return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
@@ -446,8 +445,7 @@ class GroupRepository:
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
-            scope, kin = scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
-            self.read_cache.put(main, loaded, len(checked), aliases, scope, kin)
+            self.read_cache.put(main, loaded, len(checked), aliases, *self._scope_keys(plan_id, window))
         return loaded
 
     def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:
@@ -464,6 +462,11 @@ class GroupRepository:
         """What a read depends on besides the answer (a load of the newest scores is another read than a whole one)."""
         whole = (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
         return whole if window is None else (*whole, f"newest={window}")
+
+    def _scope_keys(self, plan_id: str | None, window: int | None) -> tuple[bytes, bytes]:
+        """The read cache's scope of this read, and its kin: the scope of the group's whole read (the same for a
+        whole read)."""
+        return scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
 
     def _answer_key(self, raw: bytes, plan_id: str | None, window: int | None = None) -> bytes | None:
         """The read cache's key of an answer's bytes (None: no cache)."""
