@@ -22,6 +22,7 @@ from fhir_mappings.rights import NotAllowed
 from plugin.appglobals import app_globals
 from plugin.audit.web import init_audit
 from plugin.config import AppConfig, load_config
+from plugin.group.service import again_with_every_score
 from plugin.group.views import bp as group_bp
 from plugin.health import bp as health_bp
 from plugin.i18n import TRANSLATIONS_DIR, init_i18n
@@ -174,6 +175,9 @@ def create_app(config: AppConfig | None = None) -> Flask:
     app.register_blueprint(group_bp)
     for name in area_packages():
         app.register_blueprint(importlib.import_module(f"{name}.views").bp)
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":  # a POST reads only the newest scores; a page that needs them all runs again
+            app.view_functions[endpoint] = again_with_every_score(view)
     _register_error_handlers(app)
     _register_security_headers(app, config)
 

@@ -7,15 +7,17 @@ No clinical data is kept here: every request reads the clinic's record again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.fhirjson import ref_of
-from fhir_mappings.model import ResourceGroup, Unreadable
+from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, Unreadable
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
@@ -111,9 +113,14 @@ class GroupService:
     def page(self, plan_id: str | None = None, *, newest_scores: int | None = None) -> GroupPage:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
-        not write sends nothing. `newest_scores`: a page that shows only the newest scores reads only that many
-        (`GroupRepository.load`); a save from that load reads the whole group when its action needs every score."""
-        if self._page is not None and (plan_id, newest_scores) == self._page_key:
+        not write sends nothing.
+
+        `newest_scores`: a page that shows only the newest scores reads only that many (`GroupRepository.load`);
+        `EVERY_SCORE` reads them all. Without it a GET reads every score and a POST the newest
+        `overview_scores()`: a save from that load reads the whole group when its action needs every score, and
+        a form page that needs them is run again on the whole group (`again_with_every_score`)."""
+        window = _window(newest_scores)
+        if self._page is not None and (plan_id, window) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
         if self.launch.can_write and self.repository.own_among(waiting):
@@ -122,7 +129,7 @@ class GroupService:
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
             waiting, failed = self.repository.open_saves()
-        loaded = self.repository.load(plan_id, newest_scores=newest_scores)
+        loaded = self.repository.load(plan_id, newest_scores=window)
         audit = request_audit()
         self._uow = FhirUnitOfWork(
             self.repository,
@@ -138,8 +145,21 @@ class GroupService:
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, waiting, failed, actor, visible)
-        self._page_key = (plan_id, newest_scores)
+        self._page_key = (plan_id, window)
         return self._page
+
+    def read_again_whole(self) -> bool:
+        """Forget this request's load of the newest scores, so that the view can run again on the whole group
+        (`again_with_every_score`); False when that would not help (the load was whole already) or is not safe
+        (a save of this request went through: running its view again would answer it as a repeat)."""
+        group = self._page.loaded.group if self._page is not None else None
+        if g.get("every_score") or group is None or group.scores_since is None:
+            return False
+        if self._uow is not None and self._uow.saved:
+            return False
+        g.every_score = True
+        self._page, self._page_key, self._uow = None, (None, None), None
+        return True
 
     def uow(self) -> FhirUnitOfWork:
         """The unit of work of this request (sharing the page's load: a save costs no second read)."""
@@ -236,6 +256,42 @@ def _takes_audit_events(repository: GroupRepository) -> bool:
         return takes_audit_events(repository.capabilities.get(repository.client))
     except SyncError:
         return False
+
+
+EVERY_SCORE = 0  # `GroupService.page(newest_scores=EVERY_SCORE)`: this page needs every score, also on a POST
+
+
+def _window(newest_scores: int | None) -> int | None:
+    """How many of the newest scores a page reads (None: every score); see `GroupService.page`."""
+    if newest_scores == EVERY_SCORE or g.get("every_score"):
+        return None
+    if newest_scores is not None:
+        return newest_scores
+    return overview_scores() if request.method == "POST" else None
+
+
+def again_with_every_score(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run `view` once more on the whole group when it read a load of the newest scores as every score.
+
+    A POST reads only the newest scores (`GroupService.page`). Its save reads the whole group itself when the
+    action needs it, but the page around it may need every score too: a goal page with its chart, shown again
+    after a form error. Reading a window as every score raises `ScoresNotLoaded` before anything is shown or sent
+    (a submission's claim is released on any error), so running the view again on the whole group is safe. Not
+    after a save of this request went through: that raises on, as a defect to mend.
+    """
+
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ScoresNotLoaded:
+            service: GroupService | None = g.get("group_service")
+            if service is None or not service.read_again_whole():
+                raise
+            log.info("%s needs every score: running it again on the whole group", request.endpoint)
+            return view(*args, **kwargs)
+
+    return run
 
 
 def overview_scores() -> int | None:

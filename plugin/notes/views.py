@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 
 from fhir_mappings.model import AgendaItem
 from fhir_mappings.rights import Action
-from plugin.group.service import GroupPage, group_page, now, today
+from plugin.group.service import EVERY_SCORE, GroupPage, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.notes.forms import (
     KIND_AGREEMENT,
@@ -220,7 +220,8 @@ def agenda_print(context_id: str, meeting_uid: str) -> Any:
 @launch_required
 def report(context_id: str, meeting_uid: str) -> Any:
     """The report of a meeting: who came, scores per goal, what was discussed and decided, new agreements."""
-    page = group_page(Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT)
+    # Every score, also on a POST: the report shows the meeting's scores and its save looks for them.
+    page = group_page(Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT, newest_scores=EVERY_SCORE)
     notes = _notes(page, meeting_uid)
     problem: Problem | None = None
     status = 200

@@ -37,6 +37,7 @@ class FhirUnitOfWork:
         self.submissions = submissions
         self.plan_id = plan_id
         self._loaded = loaded
+        self.saved = False  # a save of this unit of work went through (or waits): the request must not run again
 
     @property
     def user(self) -> str:
@@ -88,6 +89,7 @@ class FhirUnitOfWork:
         self._require_write()
         # From a page's load of the newest scores too: the repository reads the whole group if the action needs it.
         saved = self.repository.save(self.loaded(), action, activity, key)
+        self.saved = True
         self._audit_saved(saved)
         self._loaded = None  # the next read sees the save
         return _done(saved)
@@ -95,6 +97,7 @@ class FhirUnitOfWork:
     def start(self, group: ResourceGroup, activity: Activity, key: str) -> Done[ResourceGroup]:
         self._require_write()
         saved = self.repository.start(group, activity, key)
+        self.saved = True
         self._audit_saved(saved)
         self._loaded = None
         return _done(saved)

@@ -9,6 +9,7 @@ the pages hold the four scores of the second meeting and say "from <the day afte
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import pytest
 from babel import Locale
 
 from fhir_mappings.fhirjson import parse_datetime
-from fhir_mappings.model import first_day_after
+from fhir_mappings.model import ScoresNotLoaded, first_day_after
 from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
 from plugin.sync.repository import GroupRepository, LoadedGroup
 from plugin.web.format import _long_date
@@ -145,7 +146,8 @@ def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every
         saved = env.post(f"/doelen/{goal.uid}/voortgang", {"score": "8", "score_note": "Goed bezig"})
         assert saved.status_code in (200, 302, 303), saved.get_data(as_text=True)[:500]
         assert len(env.resources("Observation")) == before + 1
-        assert all(s.newest_scores is None for s in spied[1:])  # the goal page and the save read every score
+        # The goal page reads every score; the POST only the newest (a score without a meeting needs no other).
+        assert [s.newest_scores for s in spied[1:]] == [None, 5]
 
 
 def test_the_setting() -> None:
@@ -157,3 +159,126 @@ def test_the_setting() -> None:
         config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "veel"})
     with pytest.raises(ConfigurationError, match="overview_scores must not be negative"):
         config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "-1"})
+
+
+# ------------------------------------------------------------------------------------------------ the POST pages
+# A POST reads only the newest scores too: most saves never look at a score. A save whose action needs every score
+# reads the whole group itself (`GroupRepository.save`); a form page that needs them runs again on the whole group.
+
+
+def versions(env: LaunchedApp) -> dict[str, str]:
+    return {o["id"]: o["meta"]["versionId"] for o in env.resources("Observation")}
+
+
+def whole_group(env: LaunchedApp, spied: list[LoadedGroup]) -> Any:
+    """Sanne's whole group, as a goal page reads it (the spy's record of it is cleared)."""
+    assert env.get("/").status_code == 200
+    overview = spied[0].group
+    assert overview is not None
+    assert env.get(f"/doelen/{overview.goals[0].uid}").status_code == 200
+    whole = spied[-1].group
+    assert whole is not None and whole.scores_since is None
+    spied.clear()
+    return whole
+
+
+def test_a_goal_note_is_saved_from_the_newest_scores_with_one_load(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        before = versions(env)
+        goal = group.goals[0]
+        saved = env.post(f"/doelen/{goal.uid}/notitie", {"note": "Gebeld met de woningcorporatie"})
+        assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
+        assert [s.newest_scores for s in spied] == [5]  # the POST's one load: no whole read
+        assert versions(env) == before  # no score rewritten
+        assert "Gebeld met de woningcorporatie" in main_text(env.get(f"/doelen/{goal.uid}"))
+
+
+def test_a_score_without_a_meeting_is_saved_from_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        before = versions(env)
+        saved = env.post(f"/doelen/{group.goals[0].uid}/voortgang", {"score": "8", "score_note": ""})
+        assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
+        assert [s.newest_scores for s in spied] == [5]
+        after = versions(env)
+        assert len(after) == len(before) + 1 and {k: after[k] for k in before} == before
+
+
+def test_a_score_for_the_first_meeting_reads_every_score_and_corrects_the_old_one_in_place(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        first = min(group.progress, key=lambda p: p.when)  # given at the first meeting: outside the newest five
+        assert first.meeting_uid is not None
+        before = versions(env)
+        saved = env.post(
+            f"/doelen/{first.goal_uid}/voortgang",
+            {"score": "7", "score_note": "", "meeting_uid": first.meeting_uid},
+        )
+        assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
+        # The page's load of the newest five, then the save's own whole read: the action looks for the earlier score.
+        assert [s.newest_scores for s in spied] == [5, None]
+        after = versions(env)
+        assert after.keys() == before.keys()  # corrected in place, nothing added
+        assert [k for k in before if after[k] != before[k]] != []
+        assert sum(after[k] != before[k] for k in before) == 1
+
+
+def test_a_form_error_on_the_goal_page_is_shown_again_with_every_score(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        house = next(g for g in group.goals if g.text == "Zelfstandig wonen")
+        before = versions(env)
+        shown = env.post(f"/doelen/{house.uid}/voortgang", {"score": "11", "score_note": "Bewaar mij"})
+        assert shown.status_code == 422
+        # The newest five first; the goal page's chart reads every score, so the view ran again on the whole group.
+        assert [s.newest_scores for s in spied] == [5, None]
+        body = main_text(shown)
+        assert "Eerste stap gezet" in body  # the first meeting's score, outside the newest five
+        assert "Bewaar mij" in shown.get_data(as_text=True)  # nothing typed is lost
+        assert versions(env) == before
+
+
+def test_the_report_reads_every_score_at_once_also_to_save(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        scored = {p.meeting_uid for p in group.progress}
+        meeting = next(m for m in group.meetings if m.uid in scored and m.report is not None)
+        url = f"/bijeenkomsten/{meeting.uid}/verslag"
+        assert env.get(url).status_code == 200 and [s.newest_scores for s in spied] == [None]
+        spied.clear()
+        data = {"samenvatting": "Het ging over wonen.", "besluiten": "", "overig": ""}
+        saved = env.post(url, data)
+        assert saved.status_code == 303, main_text(saved)[:1000]
+        assert [s.newest_scores for s in spied] == [None]  # one whole load: the save needs the meeting's scores
+
+
+def test_a_page_that_reads_every_score_after_its_save_is_not_run_again(
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Running a view again after its save went through would answer the submission as a repeat: it raises."""
+    from plugin.group.service import current_service
+    from plugin.web import actions
+
+    announce = actions.announce
+
+    def and_read_every_score(*args: Any, **kwargs: Any) -> None:
+        announce(*args, **kwargs)
+        page = current_service().page()
+        assert page.group is not None
+        len(page.group.progress)  # a window read as every score: raises
+
+    monkeypatch.setattr(actions, "announce", and_read_every_score)
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        before = len(env.resources("Observation"))
+        with caplog.at_level(logging.ERROR):
+            failed = env.post(f"/doelen/{group.goals[0].uid}/voortgang", {"score": "8", "score_note": ""})
+        assert failed.status_code == 500
+        assert any(isinstance(r.exc_info[1], ScoresNotLoaded) for r in caplog.records if r.exc_info)
+        assert len(env.resources("Observation")) == before + 1  # saved once
+        assert [s.newest_scores for s in spied] == [5]  # and not read again
