@@ -1206,16 +1206,30 @@ class ResourceGroup:
         clean_note = check_text(note, "de toelichting", "note", required=False)
         if meeting_uid is not None:
             # One score per goal per meeting: scoring again at the same meeting corrects the earlier score.
-            earlier = next((p for p in self.progress if p.goal_uid == goal_uid and p.meeting_uid == meeting_uid), None)
+            earlier = next((p for p in self.scores_at(meeting_uid) if p.goal_uid == goal_uid), None)
             if earlier is not None:
                 corrected = dataclasses.replace(earlier, score=score, note=clean_note, by=by or earlier.by)
-                at = next(i for i, p in enumerate(self.progress) if p is earlier)
-                self.progress[at] = corrected
+                at = next(i for i, p in enumerate(self.held_scores()) if p is earlier)
+                self.progress[at] = corrected  # (a window refuses reading by index, not this)
                 return corrected
         entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note, by)
         self.progress.append(entry)
         self.normalise_order()
         return entry
+
+    def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
+        """Every score given at a meeting. A group that holds its newest scores only knows them all when the
+        meeting is held and started on or after `scores_since`: a score at a meeting counts at the meeting's start,
+        and a held meeting no longer moves. Else (an older meeting, or a planned one that may have moved since a
+        score was given) it raises `ScoresNotLoaded`."""
+        since = self.scores_since
+        if since is not None:
+            meeting = self.meeting(meeting_uid)
+            if meeting.is_planned or meeting.start.astimezone(CLINIC_ZONE).date() < since:
+                raise ScoresNotLoaded(
+                    f"the scores of meeting {meeting_uid} may be older than {since.isoformat()}; load them all"
+                )
+        return [p for p in self.held_scores() if p.meeting_uid == meeting_uid]
 
     def progress_for(self, goal_uid: str) -> list[ProgressScore]:
         """All scores for one goal, oldest first (the data for the chart). Raises `ScoresNotLoaded` on a group that

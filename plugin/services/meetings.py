@@ -282,7 +282,7 @@ def build_report(
     """The whole report as one change: new agreements, scores, then the report itself (which marks it held)."""
     # A refusal anywhere (by the domain, too) leaves the group as it was: the change is applied to a copy.
     meeting = group.meeting(meeting_uid)
-    scored = {p.goal_uid for p in group.progress if p.meeting_uid == meeting_uid}
+    scored = {p.goal_uid for p in group.scores_at(meeting_uid)}
     if any(line.score is None and line.goal_uid in scored for line in goals):
         raise DomainError(
             "Een opgeslagen cijfer kan niet weg. Geef een ander cijfer als het niet klopt.",

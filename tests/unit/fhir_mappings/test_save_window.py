@@ -14,6 +14,7 @@ import pytest
 
 from fhir_mappings.model import ResourceGroup, ScoresNotLoaded
 from fhir_mappings.refs import RefIndex
+from plugin.services import goals as goals_services
 from plugin.services.uow import MemoryUnitOfWork
 from tests.unit.fhir_mappings.factory import AMS, CLINICIAN, full_group
 from tests.unit.fhir_mappings.test_save_scope import GOAL_ACTIONS, MEETING_ACTIONS, as_read, changed
@@ -71,8 +72,9 @@ def check(call: Call, group: ResourceGroup, index: RefIndex, **kwargs: Any) -> s
     return "window"
 
 
-# The actions that read every score of the group: a report says which goals were scored at its meeting. (A score
-# given at a meeting too: it looks for an earlier one to correct, see below; the service test's score has none.)
+# The actions that read every score of the group: a report says which goals were scored at its meeting, and the
+# service test's report is of a meeting still planned (it may have moved since a score was given). A score given at
+# a meeting looks for an earlier one to correct: in the window when the meeting is held and in it (see below).
 NEEDS_EVERY_SCORE = {"meetings:write_report"}
 
 
@@ -102,10 +104,35 @@ def test_every_member_action_works_on_the_newest_scores(case: Any) -> None:
     assert check(call, group, index, user=members_tests.USERS[role], who_map=who_map) == "window"
 
 
-def test_a_score_at_a_meeting_asks_for_every_score_and_one_without_does_not() -> None:
-    group, _ = as_read(with_an_old_score(full_group()))
+def test_a_score_at_a_held_meeting_in_the_window_corrects_the_earlier_one_from_the_window() -> None:
+    group, index = as_read(with_an_old_score(full_group()))
+    held = next(m for m in group.meetings if not m.is_planned)  # 7 April, after the window's first day
+    earlier = next(p for p in group.held_scores() if p.meeting_uid == held.uid)
+
+    def again(uow: MemoryUnitOfWork, key: str) -> Any:
+        return goals_services.score_progress(
+            uow, key, uid=earlier.goal_uid, score=9, now=OLD, meeting_uid=held.uid, note="bijgesteld"
+        )
+
+    assert check(again, group, index) == "window"  # the same correction as on the whole group
     window = windowed(group)
-    goal, meeting = window.goals[0].uid, window.meetings[0].uid
-    with pytest.raises(ScoresNotLoaded):
-        window.score_progress(goal, 7, OLD, meeting)  # a correction of an earlier score at that meeting?
+    corrected = window.score_progress(earlier.goal_uid, 9, held.start, held.uid)
+    assert corrected.uid == earlier.uid and corrected.score == 9
+    assert len(window.held_scores()) == len(windowed(group).held_scores())  # in place, nothing added
+
+
+def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_without_does_not() -> None:
+    group, _ = as_read(with_an_old_score(full_group()))
+    held = next(m for m in group.meetings if not m.is_planned)
+    planned = next(m for m in group.meetings if m.is_planned)
+    goal = group.goals[0].uid
+    later = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert later is not None
+    later.hold_scores_since(date(2026, 4, 8))  # the held meeting's day is no longer in the window
+    for window, meeting in ((later, held), (windowed(group), planned)):
+        before = window.held_scores()
+        with pytest.raises(ScoresNotLoaded):
+            window.score_progress(goal, 7, meeting.start, meeting.uid)  # a correction of an earlier score there?
+        assert window.held_scores() == before
+    window = windowed(group)
     assert window.score_progress(goal, 7, OLD).score == 7  # a new score, whatever its day: added to those held

@@ -226,6 +226,24 @@ def test_a_score_for_the_first_meeting_reads_every_score_and_corrects_the_old_on
         assert sum(after[k] != before[k] for k in before) == 1
 
 
+def test_a_score_for_the_last_meeting_corrects_the_old_one_from_the_newest_scores(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        last = max(group.progress, key=lambda p: p.when)  # given at the second meeting: in the newest five
+        assert last.meeting_uid is not None
+        before = versions(env)
+        saved = env.post(
+            f"/doelen/{last.goal_uid}/voortgang",
+            {"score": "3", "score_note": "", "meeting_uid": last.meeting_uid},
+        )
+        assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
+        assert [s.newest_scores for s in spied] == [5]  # the meeting's scores are all in the window: one load
+        after = versions(env)
+        assert after.keys() == before.keys() and sum(after[k] != before[k] for k in before) == 1
+
+
 def test_a_form_error_on_the_goal_page_is_shown_again_with_every_score(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
