@@ -44,7 +44,8 @@ Per size and latency it prints:
 - the caseload of the bench practitioner (every group of the run): requests and own time p50;
 - peak RSS of this process (it also builds the groups and, with the sandbox, serves the store: an upper bound);
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
-  app: views, then saves, against the server through this process's proxy).
+  app: three overviews, then two goal notes posted through the app's own form, against the server through this
+  process's proxy).
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -62,6 +63,7 @@ import dataclasses
 import http.client
 import json
 import logging
+import re
 import resource
 import statistics
 import subprocess
@@ -69,6 +71,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -475,7 +478,11 @@ def peak_rss_mb() -> float:
 
 def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
-    notes; prints the peak RSS after each part as JSON."""
+    notes posted to the app as a browser posts the goal page's note form; prints the peak RSS after each part as
+    JSON."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
     from plugin.app import create_app
     from plugin.config import AppConfig
     from smart_launch import EhrRegistration
@@ -499,28 +506,28 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     )
     client.set_cookie("rg_session", sid, domain="localhost")
     result: dict[str, float] = {"start": peak_rss_mb()}
+    overview = ""
     for _ in range(views):
         r = client.get(f"/c/{context.context_id}/")
         if r.status_code != 200:
             raise RuntimeError(f"view answered {r.status_code}")
+        overview = r.get_data(as_text=True)
     result["views"] = peak_rss_mb()
-    repo = GroupRepository(
-        client=FhirClient(base),
-        patient_id=patient_id,
-        user=USER,
-        outbox=SqliteOutbox(tmp / "o.sqlite"),
-        capabilities=app.extensions["resourcegroep"]["capabilities"],
-        read_cache=app.extensions["resourcegroep"].get("read_cache"),  # as the app's own saves load (None: older tree)
-    )
-    for _ in range(saves):  # no load held over to the next one (as the app's requests hold none)
-        repo.save(repo.load(), _note_on_first_goal, "notitie")
+    # The first goal the overview links to (a goal page's GET is not part of this: it reads every score).
+    found = re.search(rf'href="/c/{re.escape(context.context_id)}/doelen/([^"#?/]+)"', overview)
+    if found is None:
+        raise RuntimeError("the overview links to no goal")
+    with app.test_request_context(headers={"Cookie": f"rg_session={sid}"}):  # the form's CSRF token
+        token = str(generate_csrf())
+        app.session_interface.save_session(app, session, app.response_class())  # type: ignore[arg-type]
+    for n in range(saves):
+        form = {"csrf_token": token, "submission_key": str(uuid.uuid4()), "note": f"bench {n}"}
+        r = client.post(f"/c/{context.context_id}/doelen/{found.group(1)}/notitie", data=form)
+        if r.status_code != 303:
+            raise RuntimeError(f"the note's POST answered {r.status_code}")
     result["saves"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
-
-
-def _note_on_first_goal(group: ResourceGroup) -> None:
-    group.add_goal_note(group.goals[0].uid, "bench", datetime.now(UTC))
 
 
 def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
