@@ -40,7 +40,9 @@ Per size and latency it prints:
   proxy, and the ratio naive / ours; of our load also its
   requests at the proxy, the time the proxy waited on the server for them (the server's own time, without the
   added latency), and the app's own time (wall minus the time inside HTTP round trips), p50;
-- a typical save (one goal note, by the repository on a fresh load): own time p50 and p90, CPU p50;
+- a typical save (one goal note, by the repository on a fresh load of the whole group): own time p50 and p90, CPU
+  p50; and the same note posted to the app's form ("app save (POST)": the page's load of the newest scores, the
+  save, the redirect), own time and CPU p50;
 - the caseload of the bench practitioner (every group of the run): requests and own time p50;
 - peak RSS of this process (it also builds the groups and, with the sandbox, serves the store: an upper bound);
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
@@ -447,6 +449,15 @@ def run_size(
     out["save overhead p50 ms"] = statistics.median(saves)
     out["save overhead p90 ms"] = pct(saves, 90)
     out["save app CPU p50 ms"] = statistics.median(save_cpu)
+
+    def posted() -> None:  # the same note through the app's form: its POST loads the newest scores only
+        r = env.post(f"/doelen/{goal_uid}/notitie", {"note": "bench"})
+        if r.status_code != 303:
+            raise RuntimeError(f"the note's POST answered {r.status_code}")
+
+    posts = [measure(wire, posted) for _ in range(max(3, repeat // 2))]
+    out["app save (POST) overhead p50 ms"] = statistics.median(m[1] for m in posts)
+    out["app save (POST) app CPU p50 ms"] = statistics.median(m[0] for m in posts)
     out["peak RSS MB, bench process"] = peak_rss_mb()
     return out
 
