@@ -47,7 +47,8 @@ Per size and latency it prints:
 - peak RSS of this process (it also builds the groups and, with the sandbox, serves the store: an upper bound);
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
   app: three overviews, then two goal notes posted through the app's own form, against the server through this
-  process's proxy).
+  process's proxy), and the app CPU of the slower of its two POSTs (a small process: no collector pass over the
+  bench's own heap, and the server's work is in the bench's process).
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -531,12 +532,16 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     with app.test_request_context(headers={"Cookie": f"rg_session={sid}"}):  # the form's CSRF token
         token = str(generate_csrf())
         app.session_interface.save_session(app, session, app.response_class())  # type: ignore[arg-type]
+    posts: list[float] = []
     for n in range(saves):
         form = {"csrf_token": token, "submission_key": str(uuid.uuid4()), "note": f"bench {n}"}
+        started = time.thread_time()
         r = client.post(f"/c/{context.context_id}/doelen/{found.group(1)}/notitie", data=form)
+        posts.append((time.thread_time() - started) * 1000)
         if r.status_code != 303:
             raise RuntimeError(f"the note's POST answered {r.status_code}")
     result["saves"] = peak_rss_mb()
+    result["post_cpu"] = max(posts)  # the app's own CPU (the server is another process): the slower of the saves
     print(json.dumps(result))
     return 0
 
@@ -555,6 +560,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, started": found["start"],
         "worker peak RSS MB, after 3 views": found["views"],
         "worker peak RSS MB, after 2 saves": found["saves"],
+        "worker app save (POST) CPU ms, slower of 2": found["post_cpu"],
     }
 
 
