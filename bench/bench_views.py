@@ -48,7 +48,7 @@ Per size and latency it prints:
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
   app: three overviews, then two goal notes posted through the app's own form, against the server through this
   process's proxy), and the app CPU of the slower of its two POSTs (a small process: no collector pass over the
-  bench's own heap, and the server's work is in the bench's process).
+  bench's own heap, and the server's work is in the bench's process); last a goal page (it reads every score).
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -490,8 +490,8 @@ def peak_rss_mb() -> float:
 
 def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
-    notes posted to the app as a browser posts the goal page's note form; prints the peak RSS after each part as
-    JSON."""
+    notes posted to the app as a browser posts the goal page's note form, then the goal's page; prints the peak
+    RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -542,6 +542,10 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
             raise RuntimeError(f"the note's POST answered {r.status_code}")
     result["saves"] = peak_rss_mb()
     result["post_cpu"] = max(posts)  # the app's own CPU (the server is another process): the slower of the saves
+    r = client.get(f"/c/{context.context_id}/doelen/{found.group(1)}")  # last: a goal page reads every score
+    if r.status_code != 200:
+        raise RuntimeError(f"the goal page answered {r.status_code}")
+    result["goal_page"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -561,6 +565,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after 3 views": found["views"],
         "worker peak RSS MB, after 2 saves": found["saves"],
         "worker app save (POST) CPU ms, slower of 2": found["post_cpu"],
+        "worker peak RSS MB, after a goal page": found["goal_page"],
     }
 
 
