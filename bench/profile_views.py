@@ -1,4 +1,5 @@
-"""A pyinstrument profile of the context view and of a save (one goal note), for one group size.
+"""A pyinstrument profile of the context view, of a save (one goal note) and of that note posted to the app's
+form, for one group size.
 
     .venv/bin/pip install -e ".[test]"   # pyinstrument is in the test extras, not a dependency of the app
     .venv/bin/python bench/profile_views.py [--size large] [--views 5] [--saves 3] [--out bench/profiles/x.txt]
@@ -71,9 +72,18 @@ def main() -> int:
             repo.save(loaded, _note_on_first_goal, "notitie")
             profiler.stop()
         save = profiler.output_text(unicode=False, color=False)
+        goal = repo.load().group.goals[0].uid  # type: ignore[union-attr]  # the bench's group has goals
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for n in range(args.saves):  # the same note through the app's form: the POST's load of the newest scores too
+            if env.post(f"/doelen/{goal}/notitie", {"note": f"profile {n}"}).status_code != 303:
+                raise RuntimeError("the note's POST was not saved")
+        profiler.stop()
+        posted = profiler.output_text(unicode=False, color=False)
     text = (
         f"# context view, {args.size} group, {args.views} views\n{view}\n"
-        f"# save of one goal note, {args.size} group, {args.saves} saves\n{save}"
+        f"# save of one goal note, {args.size} group, {args.saves} saves\n{save}\n"
+        f"# the same note posted to the app's form, {args.size} group, {args.saves} POSTs\n{posted}"
     )
     if args.out is not None:
         args.out.write_text(text)
