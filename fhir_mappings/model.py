@@ -1248,6 +1248,11 @@ class ResourceGroup:
         """The scores this group holds, oldest first: all of them, or those since `scores_since`."""
         return list.copy(self.progress)
 
+    def held_scores_for(self, goal_uid: str) -> list[ProgressScore]:
+        """The scores this group holds for one goal, oldest first: `progress_for` on a whole load, the goal's scores
+        since `scores_since` on a load of the newest scores (a page that says from which day they are)."""
+        return sorted((p for p in self.held_scores() if p.goal_uid == goal_uid), key=lambda p: p.when)
+
     def hold_scores_since(self, since: date) -> None:
         """Keep only the scores given on or after `since` (clinic's zone): the group then says it holds no more."""
         start = datetime.combine(since, time(0), tzinfo=CLINIC_ZONE)  # one comparison per score

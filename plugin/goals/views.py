@@ -18,7 +18,7 @@ from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
-from plugin.group.service import GroupPage, current_service, group_page, now, overview_scores, today
+from plugin.group.service import EVERY_SCORE, GroupPage, current_service, group_page, now, overview_scores, today
 from plugin.i18n import DEFAULT_LOCALE, gettext, ngettext, request_locale
 from plugin.launch.context import launch_required
 from plugin.services import goals as services
@@ -29,6 +29,7 @@ from plugin.web.forms import AMSTERDAM, SHOWN_ONLY
 bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
 OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
+ALL_SCORES = "alle"  # `?alle=1` on a goal page: every score of the goal, not only those of the newest scores
 
 
 # ---------------------------------------------------------------------- what the pages show
@@ -104,9 +105,8 @@ def names_of(group: ResourceGroup) -> Callable[[str | None], str]:
     return name
 
 
-def chart_for(group: ResourceGroup, goal: Goal) -> Markup | None:
-    """The goal's progress chart (inline SVG), or None without scores."""
-    scores = group.progress_for(goal.uid)
+def chart_for(goal: Goal, scores: list[ProgressScore]) -> Markup | None:
+    """The goal's progress chart (inline SVG) of its `scores` (oldest first), or None without scores."""
     if not scores:
         return None
     days = [score.when.astimezone(AMSTERDAM).date() for score in scores]
@@ -283,6 +283,7 @@ def _render_goal(
         score_form = ScoreForm(formdata=None, meta=SHOWN_ONLY)
         score_form.fill_choices(meeting_choices(group))
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
+    scores = group.held_scores_for(goal.uid)  # on a load of the newest scores: those, and the page says so
     return render_template(
         "goals/goal.html",
         page=page,
@@ -290,9 +291,9 @@ def _render_goal(
         goal=goal,
         parent=parent,
         steps=[other for other in group.goals if other.parent_uid == goal.uid],
-        scores=group.progress_for(goal.uid),
+        scores=scores,
         meetings={m.uid: m for m in group.meetings},
-        chart=chart_for(group, goal),
+        chart=chart_for(goal, scores),
         agreements=[a for a in group.agreements if a.goal_uid == goal.uid],
         name_of=names_of(group),
         edit_form=edit_form,
@@ -310,8 +311,12 @@ def _render_goal(
 @bp.route("/c/<context_id>/doelen/<path:goal_uid>", methods=["GET", "POST"])
 @launch_required
 def goal(context_id: str, goal_uid: str) -> Any:
-    """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status)."""
-    page = group_page(Action.VIEW_GOALS)
+    """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status).
+
+    The chart shows the scores of the newest `overview_scores` of the patient (all of them for most groups), and
+    says from which day; `?alle=1` shows every score of the goal (a whole load)."""
+    every = request.method == "GET" and request.args.get(ALL_SCORES) == "1"
+    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if every else overview_scores())
     group: ResourceGroup = page.group  # type: ignore[assignment]
     current = _goal_or_404(group, goal_uid)
     if request.method == "GET":

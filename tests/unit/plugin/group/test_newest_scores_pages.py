@@ -1,6 +1,7 @@
 """The pages that read only the newest scores (issue 16, bounded work): the overview (the care professional's,
-the patient's and a member's home) and the goal list. They say from which day they show the scores; a goal's own
-page, the report and every save still read every score.
+the patient's and a member's home), the goal list, a goal's page (with a link to all of the goal's scores) and
+every form's POST. The pages say from which day they show the scores; the report reads every score, and so does a
+save whose action needs them all.
 
 Sanne's demo group has 6 scores: two at the first meeting (70 days ago) and four at the second (14 days ago).
 With `overview_scores = 5` the newest five reach back into the first meeting's day, which is then not held whole:
@@ -21,7 +22,7 @@ import pytest
 from babel import Locale
 
 from fhir_mappings.fhirjson import parse_datetime
-from fhir_mappings.model import ScoresNotLoaded, first_day_after
+from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, first_day_after
 from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
 from plugin.sync.repository import GroupRepository, LoadedGroup
 from plugin.web.format import _long_date
@@ -93,12 +94,20 @@ def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_an
         body = main_text(goals)
         assert "Cijfers vanaf" in body and "9 van de 10" in body and "nog geen cijfer" not in body
 
-        # A goal's own page reads every score: the house goal's 3 from the first meeting is there.
+        # A goal's own page shows the newest scores too, says from which day, and links to all of the goal's scores.
         spied.clear()
         house = next(g for g in loaded.group.goals if g.text == "Zelfstandig wonen")
         page = env.get(f"/doelen/{house.uid}")
-        assert page.status_code == 200 and [s.newest_scores for s in spied] == [None]
-        assert "Eerste stap gezet" in main_text(page)
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        body = main_text(page)
+        assert f"Cijfers vanaf {_long_date(since, Locale('nl'))}. Toon alle cijfers van dit doel" in body
+        assert "Eerste stap gezet" not in body  # the house goal's 3, from the first meeting: before that day
+        assert f'href="/c/{env.context_id}/doelen/{house.uid}?alle=1#progress-h"' in page.get_data(as_text=True)
+        spied.clear()
+        every = env.get(f"/doelen/{house.uid}?alle=1")
+        assert every.status_code == 200 and [s.newest_scores for s in spied] == [None]
+        body = main_text(every)
+        assert "Eerste stap gezet" in body and "Cijfers vanaf" not in body and "Toon alle cijfers" not in body
 
 
 def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
@@ -146,8 +155,8 @@ def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every
         saved = env.post(f"/doelen/{goal.uid}/voortgang", {"score": "8", "score_note": "Goed bezig"})
         assert saved.status_code in (200, 302, 303), saved.get_data(as_text=True)[:500]
         assert len(env.resources("Observation")) == before + 1
-        # The goal page reads every score; the POST only the newest (a score without a meeting needs no other).
-        assert [s.newest_scores for s in spied[1:]] == [None, 5]
+        # The goal page and the POST read only the newest (a score without a meeting needs no other).
+        assert [s.newest_scores for s in spied[1:]] == [5, 5]
 
 
 def test_the_setting() -> None:
@@ -171,11 +180,11 @@ def versions(env: LaunchedApp) -> dict[str, str]:
 
 
 def whole_group(env: LaunchedApp, spied: list[LoadedGroup]) -> Any:
-    """Sanne's whole group, as a goal page reads it (the spy's record of it is cleared)."""
+    """Sanne's whole group, as a goal page with every score reads it (the spy's record of it is cleared)."""
     assert env.get("/").status_code == 200
     overview = spied[0].group
     assert overview is not None
-    assert env.get(f"/doelen/{overview.goals[0].uid}").status_code == 200
+    assert env.get(f"/doelen/{overview.goals[0].uid}?alle=1").status_code == 200
     whole = spied[-1].group
     assert whole is not None and whole.scores_since is None
     spied.clear()
@@ -244,7 +253,7 @@ def test_a_score_for_the_last_meeting_corrects_the_old_one_from_the_newest_score
         assert after.keys() == before.keys() and sum(after[k] != before[k] for k in before) == 1
 
 
-def test_a_form_error_on_the_goal_page_is_shown_again_with_every_score(
+def test_a_form_error_on_the_goal_page_is_shown_again_from_the_newest_scores(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
     with reading_newest(tmp_path, 5) as env:
@@ -252,12 +261,31 @@ def test_a_form_error_on_the_goal_page_is_shown_again_with_every_score(
         house = next(g for g in group.goals if g.text == "Zelfstandig wonen")
         before = versions(env)
         shown = env.post(f"/doelen/{house.uid}/voortgang", {"score": "11", "score_note": "Bewaar mij"})
-        assert shown.status_code == 422
-        # The newest five first; the goal page's chart reads every score, so the view ran again on the whole group.
-        assert [s.newest_scores for s in spied] == [5, None]
+        assert shown.status_code == 422 and [s.newest_scores for s in spied] == [5]
         body = main_text(shown)
-        assert "Eerste stap gezet" in body  # the first meeting's score, outside the newest five
+        assert "Cijfers vanaf" in body and "Eerste stap gezet" not in body  # as the goal page's GET shows it
         assert "Bewaar mij" in shown.get_data(as_text=True)  # nothing typed is lost
+        assert versions(env) == before
+
+
+def test_a_page_that_reads_the_newest_scores_as_every_score_runs_again_on_the_whole_group(
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net under every view: a page that reads a load of the newest scores as all of them raises before
+    anything is shown or sent, and is made again from the whole group (here: a goal page made to need every score,
+    on its GET and after a form error of its POST)."""
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        house = next(g for g in group.goals if g.text == "Zelfstandig wonen")
+        monkeypatch.setattr(ResourceGroup, "held_scores_for", ResourceGroup.progress_for)
+        page = env.get(f"/doelen/{house.uid}")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5, None]
+        assert "Eerste stap gezet" in main_text(page)
+        spied.clear()
+        before = versions(env)
+        shown = env.post(f"/doelen/{house.uid}/voortgang", {"score": "11", "score_note": "Bewaar mij"})
+        assert shown.status_code == 422 and [s.newest_scores for s in spied] == [5, None]
+        assert "Eerste stap gezet" in main_text(shown) and "Bewaar mij" in shown.get_data(as_text=True)
         assert versions(env) == before
 
 
