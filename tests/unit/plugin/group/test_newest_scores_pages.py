@@ -125,6 +125,19 @@ def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, 
         assert "Welkom, Lotte" in main_text(home)
 
 
+def test_the_patients_goal_page_says_so_to_her_in_dutch_and_in_english(
+    tmp_path: Path, spied: list[LoadedGroup]
+) -> None:
+    with reading_newest(tmp_path, 5, SANNE) as env:
+        assert env.get("/").status_code == 200
+        goal = spied[0].group.goals[0]  # type: ignore[union-attr]
+        dutch = main_text(env.get(f"/doelen/{goal.uid}"))
+        assert "Je ziet hier je cijfers vanaf" in dutch and "Toon al je cijfers voor dit doel" in dutch
+        english = main_text(env.get(f"/doelen/{goal.uid}?lang=en"))
+        assert "Here you see your scores from" in english and "Show all your scores for this goal" in english
+        assert "Cijfers" not in english
+
+
 def test_when_the_newest_scores_are_every_score_the_pages_say_nothing_of_it(
     tmp_path: Path, spied: list[LoadedGroup]
 ) -> None:
