@@ -284,6 +284,7 @@ def _render_goal(
         score_form.fill_choices(meeting_choices(group))
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
     scores = group.held_scores_for(goal.uid)  # on a load of the newest scores: those, and the page says so
+    every_score: dict[str, Any] = {ALL_SCORES: "1"}  # the link to all of them
     return render_template(
         "goals/goal.html",
         page=page,
@@ -294,6 +295,7 @@ def _render_goal(
         scores=scores,
         meetings={m.uid: m for m in group.meetings},
         chart=chart_for(goal, scores),
+        all_scores_url=url_for("goals.goal", goal_uid=goal.uid, _anchor="progress-h", **every_score),
         agreements=[a for a in group.agreements if a.goal_uid == goal.uid],
         name_of=names_of(group),
         edit_form=edit_form,
