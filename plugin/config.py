@@ -133,9 +133,10 @@ class AppConfig:
     # process keeps, and for how long after the EHR last sent them. 0 turns it off.
     read_cache_resources: int = DEFAULT_MAX_RESOURCES
     read_cache_ttl: float = DEFAULT_TTL
-    # How many of the patient's newest progress scores the overview, the homes and the goal list read (one page of
-    # the EHR's search, so at most its page size, often 1,000); older ones are on each goal's own page. 0: every
-    # score (a long-running group with weekly scores then reads tens of MB per view).
+    # How many of the patient's newest progress scores the overview, the homes, the goal list, a goal's page and
+    # every form's POST read (one page of the EHR's search, so at most its page size, often 1,000); a goal's page
+    # links to all of its scores. 0: every score (a long-running group with weekly scores then reads tens of MB per
+    # view).
     overview_scores: int = DEFAULT_OVERVIEW_SCORES
     extra: dict[str, Any] = field(default_factory=dict)
 
