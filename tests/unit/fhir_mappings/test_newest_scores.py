@@ -93,6 +93,16 @@ def test_a_goals_whole_history_cannot_be_asked_of_a_window() -> None:
     assert group.progress.held()[0].uid in group.entity_uids()
 
 
+def test_a_goals_held_scores_are_its_whole_history_or_those_since_the_windows_first_day() -> None:
+    group = group_with_scores()
+    goal = group.goals[0].uid
+    assert group.held_scores_for(goal) == group.progress_for(goal)  # a whole load: the same, oldest first
+    group.hold_scores_since(date(2026, 10, 1))
+    held = group.held_scores_for(goal)
+    assert held and all(p.goal_uid == goal and p.when.date() >= date(2026, 10, 1) for p in held)
+    assert held == sorted(held, key=lambda p: p.when) and len(held) < 3
+
+
 def test_copies_keep_the_window_and_the_scores() -> None:
     group = group_with_scores()
     group.hold_scores_since(date(2026, 10, 1))

@@ -167,13 +167,13 @@ def test_a_goal_chart_is_made_in_the_request_language(app: Flask) -> None:
     seen = {}
     for lang in ("nl", "en", "nl", "en"):
         with app.test_request_context(f"/?lang={lang}"):
-            made = chart_for(group, goal)
+            made = chart_for(goal, group.held_scores_for(goal.uid))
             assert made is not None and isinstance(made, Markup)
             seen.setdefault(lang, made)
             assert made == seen[lang]
     assert "07-04-2026" in seen["nl"] and "7 Apr 2026" in seen["en"]
     with app.test_request_context("/?lang=en"):
-        assert chart_for(group, Goal(uid="none", text="t", term=GoalTerm.LANG)) is None
+        assert chart_for(Goal(uid="none", text="t", term=GoalTerm.LANG), group.held_scores_for("none")) is None
         expected = progress_chart(
             points,
             chart_id="goal-1",
