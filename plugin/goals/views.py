@@ -168,7 +168,7 @@ def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
 def goal_sparkline(group: ResourceGroup, goal: Goal) -> Markup | None:
     """`sparkline_for` the goal from the scores the group holds, oldest first, for any template (goal list, report,
     print; on a load of the newest scores, those since `ResourceGroup.scores_since`: the page says so)."""
-    return sparkline_for(goal, [p for p in group.held_scores() if p.goal_uid == goal.uid])
+    return sparkline_for(goal, group.held_scores_for(goal.uid))
 
 
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:

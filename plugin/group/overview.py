@@ -268,12 +268,12 @@ def glance(group: ResourceGroup, now: datetime, agreements: list[Agreement]) -> 
     days = None
     if upcoming is not None:
         days = max(0, (upcoming.start.astimezone(AMSTERDAM).date() - now.astimezone(AMSTERDAM).date()).days)
-    held = group.held_scores()  # on a load of the newest scores: no trend when the score before was not read
-    latest = max(held, key=lambda p: p.when, default=None)
+    # On a load of the newest scores: no trend when the score before was not read.
+    latest = max(group.held_scores(), key=lambda p: p.when, default=None)
     trend = goal_text = None
     if latest is not None:
         goal_text = next((g.text for g in group.goals if g.uid == latest.goal_uid), None)
-        earlier = [p for p in held if p.goal_uid == latest.goal_uid and p.when < latest.when]
+        earlier = [p for p in group.held_scores_for(latest.goal_uid) if p.when < latest.when]
         if earlier:
             before = earlier[-1].score
             trend = "up" if latest.score > before else "down" if latest.score < before else "flat"
