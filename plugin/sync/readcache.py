@@ -41,6 +41,9 @@ DEFAULT_MAX_RESOURCES = 25_000
 DEFAULT_TTL = 300.0
 
 _SEP = b"\x1f"
+# A kept read of this many resources or more goes before another extent of its group is parsed (see `other_bytes`):
+# a huge group's every score (~21,000 resources, ~190 MB read) is not held while its newest scores are parsed.
+KIN_KEPT_BELOW = 5_000
 _MAX_STABLE = 100_000  # scopes remembered as answering byte-identically (a set of digests; then it starts over)
 
 
@@ -213,19 +216,30 @@ class ReadCache(Generic[T]):
 
     def other_bytes(self, scope: bytes, kin: bytes | None = None) -> bool:
         """An answer of `scope` came in bytes not seen before. Where this EHR is known to send the same bytes for
-        the same versions, that means new versions: the kept read of the scope goes now, before the new answer is
-        parsed and read (so a worker does not hold both), and True says so (the versions of the new answer need
-        not be looked up either). Elsewhere it stays: its versions may still match (False). With `kin` (the
-        group's scope), the group's kept reads of another extent go too: a new version of the group is, almost
-        always, in each of them."""
+        the same versions, True says so: the versions of the new answer need not be looked up (no kept read of the
+        scope has them). Elsewhere (False) the kept reads stay: their versions may still match.
+
+        Where it is known, what goes before the new answer is parsed and read (so a worker does not hold both):
+        - the scope had a kept read: its bytes changed, so the group has a new version. That read goes, and with
+          `kin` (the group's scope) the group's kept reads of another extent (the whole group, its newest scores)
+          go too: a new version of the group is, almost always, in each of them;
+        - the scope had none (its first read, or one let go): the bytes say nothing of the group's versions. The
+          group's other kept reads stay, so pages that read different extents of an unchanged group (the overview
+          its newest scores, the report every score) are each read once. Only a big one (`KIN_KEPT_BELOW`
+          resources or more: a huge group's every score) goes, to bound the worker's peak while it parses."""
         with self._lock:
             stable = (kin if kin is not None else scope) in self._stable
-            if stable:
-                for each in {scope, *self._kin.get(kin, ())} if kin is not None else {scope}:
-                    key = self._scopes.get(each)
-                    if key is not None and key in self._entries:
-                        self._drop(key)
-            return stable
+            if not stable:
+                return False
+            own = self._scopes.get(scope)
+            changed = own is not None and own in self._entries
+            for each in {scope, *self._kin.get(kin, ())} if kin is not None else {scope}:
+                key = self._scopes.get(each)
+                if key is None or key not in self._entries:
+                    continue
+                if changed or self._entries[key].size >= KIN_KEPT_BELOW:
+                    self._drop(key)
+            return True
 
     def clear(self) -> None:
         with self._lock:

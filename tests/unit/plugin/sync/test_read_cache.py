@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ from plugin.sync import repository
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import CompartmentViolation, JsonDict
 from plugin.sync.outbox import SqliteOutbox
-from plugin.sync.readcache import DEFAULT_MAX_RESOURCES, ReadCache, answer_digest, fingerprint, scope_digest
+from plugin.sync.readcache import (
+    DEFAULT_MAX_RESOURCES,
+    KIN_KEPT_BELOW,
+    ReadCache,
+    answer_digest,
+    fingerprint,
+    scope_digest,
+)
 from plugin.sync.repository import GroupRepository, LoadedGroup
 from smart_launch import ConfigurationError
 from tests.support.ui import launched
@@ -249,6 +257,45 @@ def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
             ).load(loaded.group.plan_uid, newest_scores=loaded.newest_scores)
             assert fresh.group == loaded.group
             assert fresh.resources == loaded.resources
+
+
+def test_pages_of_two_extents_of_an_unchanged_group_each_read_it_once(tmp_path: Path) -> None:
+    """The overview and a goal's page read the newest scores, a meeting's report every score: going back and forth
+    between them reads each extent into the domain once. A read of one extent lets the other's kept read go only
+    when the group changed (or when it is big: see the unit test below)."""
+    with launched(tmp_path) as env:
+        cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
+        paths = [p.path for p in crawl(env, ("/", "/bijeenkomsten"))]
+        goal = next(p for p in paths if re.fullmatch(r"/doelen/[0-9a-f-]{36}", p))
+        report = next(p for p in paths if re.fullmatch(r"/bijeenkomsten/[0-9a-f-]{36}/verslag", p))
+        cache.clear()
+        env.get("/")
+        env.get("/")  # the sandbox sends the same bytes again: known to repeat itself, the newest scores kept
+        for round_, pages in enumerate([("/", goal, report)] * 3):
+            hits, misses = cache.hits, cache.misses
+            for path in pages:
+                assert env.get(path).status_code == 200, path
+            if round_:  # the first round reads every score (nothing of that extent kept yet)
+                assert (cache.hits - hits, cache.misses - misses) == (3, 0), round_
+        assert len(cache) == 2
+
+
+def test_new_bytes_of_a_scope_with_nothing_kept_leave_the_groups_other_reads_unless_big() -> None:
+    """A scope's first bytes (or its first since its read was let go) say nothing of the group's versions: its kin
+    reads stay, but a big one goes before the new answer is parsed (a huge group's every score is not held while
+    its newest scores are read). True: no versions key of the scope can match, there is no kept read of it."""
+    cache: ReadCache[str] = ReadCache(max_resources=3 * KIN_KEPT_BELOW, ttl=60, clock=Clock())
+    cache.same_bytes_again(b"sanne", b"sanne")
+    cache.put(b"newest", "N", 5, scope=b"sanne+newest", kin=b"sanne")
+    assert cache.other_bytes(b"sanne", b"sanne") is True  # the whole group's first read
+    assert cache.get(b"newest") == "N"
+    cache.put(b"whole", "W", KIN_KEPT_BELOW, scope=b"sanne", kin=b"sanne")
+    cache._drop(b"newest")  # let go (say, by the bound)
+    assert cache.other_bytes(b"sanne+newest", b"sanne") is True
+    assert cache.get(b"whole") is None and cache.size == 0
+    cache.put(b"whole", "W", KIN_KEPT_BELOW - 1, scope=b"sanne", kin=b"sanne")
+    assert cache.other_bytes(b"sanne+newest", b"sanne") is True
+    assert cache.get(b"whole") == "W"
 
 
 def test_configuration() -> None:
