@@ -48,7 +48,9 @@ Per size and latency it prints:
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
   app: three overviews, then two goal notes posted through the app's own form, against the server through this
   process's proxy), and the app CPU of the slower of its two POSTs (a small process: no collector pass over the
-  bench's own heap, and the server's work is in the bench's process); last a goal page (it reads every score).
+  bench's own heap, and the server's work is in the bench's process); then a goal page, then the member list, a
+  member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
+  show every score); last the timeline (it reads every score).
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -490,8 +492,9 @@ def peak_rss_mb() -> float:
 
 def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
-    notes posted to the app as a browser posts the goal page's note form, then the goal's page; prints the peak
-    RSS after each part as JSON."""
+    notes posted to the app as a browser posts the goal page's note form, then the goal's page, then the other
+    pages' kinds (members, a member, agreements, meetings), last the timeline; prints the peak RSS after each part
+    as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -525,7 +528,7 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
             raise RuntimeError(f"view answered {r.status_code}")
         overview = r.get_data(as_text=True)
     result["views"] = peak_rss_mb()
-    # The first goal the overview links to (a goal page's GET is not part of this: it reads every score).
+    # The first goal the overview links to.
     found = re.search(rf'href="/c/{re.escape(context.context_id)}/doelen/([^"#?/]+)"', overview)
     if found is None:
         raise RuntimeError("the overview links to no goal")
@@ -542,10 +545,24 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
             raise RuntimeError(f"the note's POST answered {r.status_code}")
     result["saves"] = peak_rss_mb()
     result["post_cpu"] = max(posts)  # the app's own CPU (the server is another process): the slower of the saves
-    r = client.get(f"/c/{context.context_id}/doelen/{found.group(1)}")  # last: a goal page reads every score
-    if r.status_code != 200:
-        raise RuntimeError(f"the goal page answered {r.status_code}")
+
+    def page(path: str) -> str:
+        r = client.get(f"/c/{context.context_id}{path}")
+        if r.status_code != 200:
+            raise RuntimeError(f"{path} answered {r.status_code}")
+        return str(r.get_data(as_text=True))
+
+    page(f"/doelen/{found.group(1)}")
     result["goal_page"] = peak_rss_mb()
+    members = page("/leden")
+    member = re.search(rf'href="/c/{re.escape(context.context_id)}/leden/([0-9a-f-]{{36}})"', members)
+    if member is None:
+        raise RuntimeError("the member list links to no member")
+    for path in (f"/leden/{member.group(1)}", "/afspraken", "/bijeenkomsten"):
+        page(path)
+    result["other_pages"] = peak_rss_mb()
+    page("/tijdlijn")  # every score is an event: it reads them all
+    result["timeline"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -566,6 +583,8 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after 2 saves": found["saves"],
         "worker app save (POST) CPU ms, slower of 2": found["post_cpu"],
         "worker peak RSS MB, after a goal page": found["goal_page"],
+        "worker peak RSS MB, after members, a member, agreements, meetings": found["other_pages"],
+        "worker peak RSS MB, after the timeline (every score)": found["timeline"],
     }
 
 

@@ -7,7 +7,7 @@ Environment overrides (for containers):
   RESOURCEGROEP_REDIS_URL, RESOURCEGROEP_REDIS_KEY_PREFIX (the [redis] table: state shared by several instances),
   RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
   RESOURCEGROEP_READ_CACHE_RESOURCES, RESOURCEGROEP_READ_CACHE_TTL (the read cache; 0 resources turns it off),
-  RESOURCEGROEP_OVERVIEW_SCORES (how many of the newest scores the overview and the goal list read; 0: all),
+  RESOURCEGROEP_OVERVIEW_SCORES (how many of the newest scores a page reads; 0: all),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
   RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE;
@@ -133,10 +133,10 @@ class AppConfig:
     # process keeps, and for how long after the EHR last sent them. 0 turns it off.
     read_cache_resources: int = DEFAULT_MAX_RESOURCES
     read_cache_ttl: float = DEFAULT_TTL
-    # How many of the patient's newest progress scores the overview, the homes, the goal list, a goal's page and
-    # every form's POST read (one page of the EHR's search, so at most its page size, often 1,000); a goal's page
-    # links to all of its scores. 0: every score (a long-running group with weekly scores then reads tens of MB per
-    # view).
+    # How many of the patient's newest progress scores a page reads (one page of the EHR's search, so at most its
+    # page size, often 1,000): every page and form but those that show every score (a goal's "all scores", the
+    # timeline, a report, the printed agenda). 0: every score (a long-running group with weekly scores then reads
+    # tens of MB per view).
     overview_scores: int = DEFAULT_OVERVIEW_SCORES
     extra: dict[str, Any] = field(default_factory=dict)
 

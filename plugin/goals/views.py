@@ -18,7 +18,7 @@ from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
-from plugin.group.service import EVERY_SCORE, GroupPage, current_service, group_page, now, overview_scores, today
+from plugin.group.service import EVERY_SCORE, GroupPage, current_service, group_page, now, today
 from plugin.i18n import DEFAULT_LOCALE, gettext, ngettext, request_locale
 from plugin.launch.context import launch_required
 from plugin.services import goals as services
@@ -202,7 +202,7 @@ def _can(page: GroupPage, action: Action) -> bool:
 @launch_required
 def index(context_id: str) -> Any:
     """All goals: long-term ones with their steps, loose short-term ones; status, notes and latest score."""
-    page = group_page(Action.VIEW_GOALS, newest_scores=overview_scores())
+    page = group_page(Action.VIEW_GOALS)  # the newest scores (the default): the list says from which day
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page never returns without one
     return render_template(
         "goals/index.html",
@@ -318,7 +318,7 @@ def goal(context_id: str, goal_uid: str) -> Any:
     The chart shows the scores of the newest `overview_scores` of the patient (all of them for most groups), and
     says from which day; `?alle=1` shows every score of the goal (a whole load)."""
     every = request.method == "GET" and request.args.get(ALL_SCORES) == "1"
-    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if every else overview_scores())
+    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if every else None)
     group: ResourceGroup = page.group  # type: ignore[assignment]
     current = _goal_or_404(group, goal_uid)
     if request.method == "GET":

@@ -115,10 +115,11 @@ class GroupService:
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
         not write sends nothing.
 
-        `newest_scores`: a page that shows only the newest scores reads only that many (`GroupRepository.load`);
-        `EVERY_SCORE` reads them all. Without it a GET reads every score and a POST the newest
-        `overview_scores()`: a save from that load reads the whole group when its action needs every score, and
-        a form page that needs them is run again on the whole group (`again_with_every_score`)."""
+        `newest_scores`: how many of the newest scores to read (`GroupRepository.load`), by default
+        `overview_scores()`; `EVERY_SCORE` reads them all (a page that shows them all: a meeting's report, the
+        timeline). A save from a load of the newest scores reads the whole group when its action needs every
+        score, and a page that reads them all without asking is run again on the whole group
+        (`again_with_every_score`)."""
         window = _window(newest_scores)
         if self._page is not None and (plan_id, window) == self._page_key:
             return self._page
@@ -258,7 +259,7 @@ def _takes_audit_events(repository: GroupRepository) -> bool:
         return False
 
 
-EVERY_SCORE = 0  # `GroupService.page(newest_scores=EVERY_SCORE)`: this page needs every score, also on a POST
+EVERY_SCORE = 0  # `GroupService.page(newest_scores=EVERY_SCORE)`: this page needs every score
 
 
 def _window(newest_scores: int | None) -> int | None:
@@ -267,17 +268,17 @@ def _window(newest_scores: int | None) -> int | None:
         return None
     if newest_scores is not None:
         return newest_scores
-    return overview_scores() if request.method == "POST" else None
+    return overview_scores()
 
 
 def again_with_every_score(view: Callable[..., Any]) -> Callable[..., Any]:
     """Run `view` once more on the whole group when it read a load of the newest scores as every score.
 
-    A POST reads only the newest scores (`GroupService.page`). Its save reads the whole group itself when the
-    action needs it, but the page around it may need every score too: a goal page with its chart, shown again
-    after a form error. Reading a window as every score raises `ScoresNotLoaded` before anything is shown or sent
-    (a submission's claim is released on any error), so running the view again on the whole group is safe. Not
-    after a save of this request went through: that raises on, as a defect to mend.
+    A page reads only the newest scores unless it asks for every score (`GroupService.page`); a save from that
+    load reads the whole group itself when its action needs it. A page that reads every score without asking (a
+    defect to mend: it costs a second load) raises `ScoresNotLoaded` before anything is shown or sent (a
+    submission's claim is released on any error), so running the view again on the whole group is safe. Not after
+    a save of this request went through: that raises on, as a defect to mend.
     """
 
     @wraps(view)

@@ -50,12 +50,12 @@ from plugin.group.overview import (
     waiting_for_patient,
 )
 from plugin.group.service import (
+    EVERY_SCORE,
     GroupPage,
     caseload_client,
     current_service,
     group_page,
     now,
-    overview_scores,
     today,
 )
 from plugin.i18n import gettext
@@ -204,8 +204,7 @@ def overview(context_id: str) -> Any:
     """The context view: the group at a glance and, for care professionals, what needs attention."""
     if g.launch.patient_id is None:
         return redirect(url_for("group.caseload"), code=303)
-    newest = overview_scores()
-    page = current_service().page(_plan_arg(newest), newest_scores=newest)
+    page = current_service().page(_plan_arg())  # the newest scores (the default)
     if page.group is None:
         return _start_page(page, StartGroupForm())
     group_services.require_overview(page.actor)
@@ -443,8 +442,8 @@ def take_over(context_id: str) -> Any:
 @bp.get("/c/<context_id>/tijdlijn")
 @launch_required
 def history(context_id: str) -> Any:
-    """The timeline: what happened when (nothing is ever deleted)."""
-    page = group_page(Action.VIEW_TIMELINE, _plan_arg())
+    """The timeline: what happened when (nothing is ever deleted; every score is an event)."""
+    page = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
     soort = request.args.get("soort", "")
     shown = timeline_page(timeline(group, TIMELINE_KINDS.get(soort)), request.args.get("pagina"))

@@ -207,8 +207,8 @@ def propose(context_id: str, meeting_uid: str) -> Any:
 @bp.get(f"{MEETING}/agenda/afdrukken")
 @launch_required
 def agenda_print(context_id: str, meeting_uid: str) -> Any:
-    """The agenda on one clean page, for the patient to take home."""
-    page = group_page(Action.VIEW_AGENDA)
+    """The agenda on one clean page, for the patient to take home (with each goal's scores: every score)."""
+    page = group_page(Action.VIEW_AGENDA, newest_scores=EVERY_SCORE)
     notes = _notes(page, meeting_uid)
     return render_template("notes/agenda_print.html", page=page, group=notes.group, notes=notes)
 
@@ -313,8 +313,8 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
 @bp.get(f"{MEETING}/verslag/afdrukken")
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
-    """The report on clean pages, for the patient to take home."""
-    page = group_page(Action.VIEW_REPORT)
+    """The report on clean pages, for the patient to take home (with each goal's scores: every score)."""
+    page = group_page(Action.VIEW_REPORT, newest_scores=EVERY_SCORE)
     notes = _notes(page, meeting_uid)
     return render_template(
         "notes/report_print.html",

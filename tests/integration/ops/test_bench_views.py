@@ -42,6 +42,8 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after 2 saves",
         "worker app save (POST) CPU ms, slower of 2",
         "worker peak RSS MB, after a goal page",
+        "worker peak RSS MB, after members, a member, agreements, meetings",
+        "worker peak RSS MB, after the timeline (every score)",
     ):
         assert row(out, name)[0] > 0
     assert row(out, "caseload requests")[0] >= 1

@@ -1,7 +1,7 @@
-"""The pages that read only the newest scores (issue 16, bounded work): the overview (the care professional's,
-the patient's and a member's home), the goal list, a goal's page (with a link to all of the goal's scores) and
-every form's POST. The pages say from which day they show the scores; the report reads every score, and so does a
-save whose action needs them all.
+"""Every page reads only the newest scores (issue 16, bounded work) but those that show every score: a goal's "all
+scores", the timeline, a meeting's report and the printed agenda and report. The pages that show scores (the
+overview: the care professional's, the patient's and a member's home; the goal list; a goal's page, with a link to
+all of the goal's scores) say from which day they show them. A save whose action needs every score reads them all.
 
 Sanne's demo group has 6 scores: two at the first meeting (70 days ago) and four at the second (14 days ago).
 With `overview_scores = 5` the newest five reach back into the first meeting's day, which is then not held whole:
@@ -28,6 +28,7 @@ from plugin.sync.repository import GroupRepository, LoadedGroup
 from plugin.web.format import _long_date
 from smart_launch import ConfigurationError
 from tests.support.ui import LaunchedApp, launched
+from tests.unit.language.crawl import crawl
 
 SANNE = "Patient/sanne-bakker"
 ANNA = "Practitioner/anna-de-vries"
@@ -170,6 +171,31 @@ def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every
         assert len(env.resources("Observation")) == before + 1
         # The goal page and the POST read only the newest (a score without a meeting needs no other).
         assert [s.newest_scores for s in spied[1:]] == [5, 5]
+
+
+# The pages that show every score of a group, and so read them all at once: a goal's "all scores", the timeline (every
+# score is an event), a meeting's report and the printed agenda and report (each goal's scores).
+EVERY_SCORE_PAGE = re.compile(r"\?(.*&)?alle=1|/tijdlijn|/verslag(/afdrukken)?$|/agenda/afdrukken$")
+NO_GROUP_PAGE = {"/caseload", "/verbinding"}  # the care professional's caseload, the connection's state
+
+
+@pytest.mark.parametrize("user", [ANNA, SANNE], ids=["care professional", "patient"])
+def test_every_page_reads_the_group_once_and_only_the_newest_scores_unless_it_shows_them_all(
+    tmp_path: Path, spied: list[LoadedGroup], user: str
+) -> None:
+    """One load per page view (issue 16): the newest scores for every page that shows a part of them or none, so a
+    huge group's worker stays small on those pages; every score, at once, for the pages that show them all. A page
+    that read the newest scores as every score would run again on the whole group: two loads."""
+    with reading_newest(tmp_path, 5, user) as env:
+        paths = [p.path for p in crawl(env, ("/", "/bijeenkomsten", "/tijdlijn"), per_shape=2) if p.status == 200]
+        every = [p for p in paths if EVERY_SCORE_PAGE.search(p)]
+        assert len(paths) >= 15 and {"/tijdlijn", "/doelen"} <= set(paths), paths
+        assert any(p.endswith("/verslag") for p in every) and any("alle=1" in p for p in every), every
+        for path in paths:
+            spied.clear()
+            assert env.get(path).status_code == 200, path
+            expected = [] if path.split("?")[0] in NO_GROUP_PAGE else [None] if path in every else [5]
+            assert [s.newest_scores for s in spied] == expected, path
 
 
 def test_the_setting() -> None:
