@@ -48,7 +48,8 @@ Per size and latency it prints:
 - unless `--no-worker`: the peak RSS of a worker-like process per size (a child process that runs only the
   app: three overviews, then two goal notes posted through the app's own form, against the server through this
   process's proxy), and the app CPU of the slower of its two POSTs (a small process: no collector pass over the
-  bench's own heap, and the server's work is in the bench's process); then a goal page, then the member list, a
+  bench's own heap, and the server's work is in the bench's process); then a goal page and its link to all of the
+  goal's scores (the newest and the goal's every score), then the member list, a
   member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
   show every score); last the timeline (it reads every score).
 
@@ -492,7 +493,8 @@ def peak_rss_mb() -> float:
 
 def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
-    notes posted to the app as a browser posts the goal page's note form, then the goal's page, then the other
+    notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
+    scores, then the other
     pages' kinds (members, a member, agreements, meetings), last the timeline; prints the peak RSS after each part
     as JSON."""
     from flask import session
@@ -552,8 +554,11 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
             raise RuntimeError(f"{path} answered {r.status_code}")
         return str(r.get_data(as_text=True))
 
-    page(f"/doelen/{found.group(1)}")
+    goal_page = page(f"/doelen/{found.group(1)}")
     result["goal_page"] = peak_rss_mb()
+    every = re.search(r'\?alle=([^"#&]+)', goal_page)  # the link to all of the goal's scores (when it has older ones)
+    page(f"/doelen/{found.group(1)}?alle={every.group(1) if every else '1'}")
+    result["goal_all"] = peak_rss_mb()
     members = page("/leden")
     member = re.search(rf'href="/c/{re.escape(context.context_id)}/leden/([0-9a-f-]{{36}})"', members)
     if member is None:
@@ -583,6 +588,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after 2 saves": found["saves"],
         "worker app save (POST) CPU ms, slower of 2": found["post_cpu"],
         "worker peak RSS MB, after a goal page": found["goal_page"],
+        "worker peak RSS MB, after the goal's all scores": found["goal_all"],
         "worker peak RSS MB, after members, a member, agreements, meetings": found["other_pages"],
         "worker peak RSS MB, after the timeline (every score)": found["timeline"],
     }

@@ -300,13 +300,18 @@ class NewestScores(list[ProgressScore]):
 
     Reading it as all of the group's scores (iterating, `len`, indexing, `in`) raises `ScoresNotLoaded`, so a page
     that needs every score fails its tests instead of quietly showing too few. Code that knows about the window
-    reads `ResourceGroup.held_scores()` and `ResourceGroup.scores_since`. Copies keep the window."""
+    reads `ResourceGroup.held_scores()` and `ResourceGroup.scores_since`. Copies keep the window.
+
+    `complete`: goals whose every score is here too, older ones included (a goal's page asked for all of them:
+    `ResourceGroup.holds_every_score_of`)."""
 
     since: date
+    complete: frozenset[str]
 
-    def __init__(self, scores: Iterable[ProgressScore], since: date) -> None:
+    def __init__(self, scores: Iterable[ProgressScore], since: date, complete: Iterable[str] = ()) -> None:
         super().__init__(scores)
         self.since = since
+        self.complete = frozenset(complete)
 
     def _refuse(self) -> ScoresNotLoaded:
         return ScoresNotLoaded(
@@ -333,18 +338,19 @@ class NewestScores(list[ProgressScore]):
         return list.copy(self)
 
     def __copy__(self) -> NewestScores:
-        return NewestScores(self.held(), self.since)
+        return NewestScores(self.held(), self.since, self.complete)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> NewestScores:
         # The scores themselves are frozen and never changed in place (see ProgressScore): shared, as a copy of the
         # group for an action shares them.
-        return NewestScores(self.held(), self.since)
+        return NewestScores(self.held(), self.since, self.complete)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (NewestScores, (self.held(), self.since))
+        return (NewestScores, (self.held(), self.since, self.complete))
 
     def __repr__(self) -> str:
-        return f"NewestScores(since={self.since.isoformat()}, {list.__repr__(self)})"
+        complete = f", complete={sorted(self.complete)}" if self.complete else ""
+        return f"NewestScores(since={self.since.isoformat()}{complete}, {list.__repr__(self)})"
 
 
 def first_day_after(moment: datetime) -> date:
@@ -1250,20 +1256,28 @@ class ResourceGroup:
 
     def held_scores_for(self, goal_uid: str) -> list[ProgressScore]:
         """The scores this group holds for one goal, oldest first: `progress_for` on a whole load, the goal's scores
-        since `scores_since` on a load of the newest scores (a page that says from which day they are)."""
+        since `scores_since` on a load of the newest scores (a page that says from which day they are), all of them
+        where the load read the goal's in full (`holds_every_score_of`)."""
         return sorted((p for p in self.held_scores() if p.goal_uid == goal_uid), key=lambda p: p.when)
 
-    def hold_scores_since(self, since: date) -> None:
-        """Keep only the scores given on or after `since` (clinic's zone): the group then says it holds no more."""
+    def holds_every_score_of(self, goal_uid: str) -> bool:
+        """Whether this group holds every score of the goal: on a whole load, and for a goal whose scores a load of
+        the newest scores read in full (`hold_scores_since(..., every_score_of=...)`)."""
+        return not isinstance(self.progress, NewestScores) or goal_uid in self.progress.complete
+
+    def hold_scores_since(self, since: date, every_score_of: Iterable[str] = ()) -> None:
+        """Keep only the scores given on or after `since` (clinic's zone), and every score of the goals
+        `every_score_of` (the load read all of theirs): the group then says it holds no more."""
         start = datetime.combine(since, time(0), tzinfo=CLINIC_ZONE)  # one comparison per score
-        kept = [p for p in self.held_scores() if p.when >= start]
-        self.progress = NewestScores(kept, since)
+        complete = frozenset(every_score_of)
+        kept = [p for p in self.held_scores() if p.when >= start or p.goal_uid in complete]
+        self.progress = NewestScores(kept, since, complete)
 
     def keep_scores(self, keep: Callable[[ProgressScore], bool]) -> None:
         """Keep only the held scores `keep` says yes to (a redacted copy for a role); the window stays."""
         kept = [p for p in self.held_scores() if keep(p)]
-        since = self.scores_since
-        self.progress = kept if since is None else NewestScores(kept, since)
+        held = self.progress
+        self.progress = NewestScores(kept, held.since, held.complete) if isinstance(held, NewestScores) else kept
 
     # ------------------------------------------------------------ agreements
 

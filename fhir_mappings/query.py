@@ -97,6 +97,18 @@ def newest_scores_params(patient_id: str, count: int) -> list[tuple[str, str]]:
     ]
 
 
+def goal_scores_params(patient_id: str, goal_id: str, count: int) -> list[tuple[str, str]]:
+    """Every progress score (Observation) of one goal (`goal_id`: the Goal's server id), in pages of `count`: a
+    goal's page that shows all of its scores reads these beside the patient's newest scores, not the whole group.
+    Within the patient's compartment (`subject`), whatever the id."""
+    return [
+        ("subject", f"Patient/{patient_id}"),
+        ("focus", f"Goal/{goal_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("_count", str(count)),
+    ]
+
+
 def group_searches_by_patient(patient_id: str, count: int = 1000) -> list[tuple[str, list[tuple[str, str]]]]:
     """The searches (type, parameters) that together find a group without `_include` (batch or sequential).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -29,7 +30,11 @@ from plugin.web.forms import AMSTERDAM, SHOWN_ONLY
 bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
 OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many characters
-ALL_SCORES = "alle"  # `?alle=1` on a goal page: every score of the goal, not only those of the newest scores
+# `?alle=<the Goal's server id>` on a goal page: every score of the goal, not only those of the newest scores, read
+# beside them (the id says which Goal to search; the page checks it is this goal's). `?alle=1` (and an id that is
+# not this goal's): the whole group.
+ALL_SCORES = "alle"
+_SERVER_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # a FHIR resource id
 
 
 # ---------------------------------------------------------------------- what the pages show
@@ -284,7 +289,9 @@ def _render_goal(
         score_form.fill_choices(meeting_choices(group))
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
     scores = group.held_scores_for(goal.uid)  # on a load of the newest scores: those, and the page says so
-    every_score: dict[str, Any] = {ALL_SCORES: "1"}  # the link to all of them
+    # The link to all of them names the Goal's server id, so that page reads only this goal's older scores.
+    ref = page.loaded.index.ref(goal.uid)
+    every_score: dict[str, Any] = {ALL_SCORES: ref.split("/", 1)[1] if ref.startswith("Goal/") else "1"}
     return render_template(
         "goals/goal.html",
         page=page,
@@ -295,6 +302,7 @@ def _render_goal(
         scores=scores,
         meetings={m.uid: m for m in group.meetings},
         chart=chart_for(goal, scores),
+        scores_from=None if group.holds_every_score_of(goal.uid) else group.scores_since,
         all_scores_url=url_for("goals.goal", goal_uid=goal.uid, _anchor="progress-h", **every_score),
         agreements=[a for a in group.agreements if a.goal_uid == goal.uid],
         name_of=names_of(group),
@@ -316,11 +324,19 @@ def goal(context_id: str, goal_uid: str) -> Any:
     """One goal: its progress chart, notes and steps; POST changes the goal (text, term, area, date, status).
 
     The chart shows the scores of the newest `overview_scores` of the patient (all of them for most groups), and
-    says from which day; `?alle=1` shows every score of the goal (a whole load)."""
-    every = request.method == "GET" and request.args.get(ALL_SCORES) == "1"
-    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if every else None)
+    says from which day; `?alle=<Goal id>` shows every score of the goal (read beside the newest scores, in the
+    same request), `?alle=1` too (a whole load)."""
+    asked = request.args.get(ALL_SCORES) if request.method == "GET" else None
+    goal_id = asked if asked and asked != "1" and _SERVER_ID.fullmatch(asked) else None
+    whole = bool(asked) and goal_id is None
+    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if whole else None, every_score_of=goal_id)
     group: ResourceGroup = page.group  # type: ignore[assignment]
     current = _goal_or_404(group, goal_uid)
+    if goal_id is not None and not group.holds_every_score_of(current.uid):
+        # The id is another goal's (an old link) or the EHR refused the search: the whole group, as asked.
+        page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE)
+        group = page.group  # type: ignore[assignment]
+        current = _goal_or_404(group, goal_uid)
     if request.method == "GET":
         return _render_goal(page, current)
     form = EditGoalForm()

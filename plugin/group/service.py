@@ -103,14 +103,17 @@ class GroupService:
         self.submissions = submissions
         self._names: dict[str, str] = {}
         self._page: GroupPage | None = None
-        self._page_key: tuple[str | None, int | None] = (None, None)  # the page's plan and newest scores
+        # The page's plan, newest scores and goal with every score.
+        self._page_key: tuple[str | None, int | None, str | None] = (None, None, None)
         self._uow: FhirUnitOfWork | None = None
 
     @property
     def client(self) -> FhirClient:
         return self.repository.client
 
-    def page(self, plan_id: str | None = None, *, newest_scores: int | None = None) -> GroupPage:
+    def page(
+        self, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+    ) -> GroupPage:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
         not write sends nothing.
@@ -119,9 +122,11 @@ class GroupService:
         `overview_scores()`; `EVERY_SCORE` reads them all (a page that shows them all: a meeting's report, the
         timeline). A save from a load of the newest scores reads the whole group when its action needs every
         score, and a page that reads them all without asking is run again on the whole group
-        (`again_with_every_score`)."""
+        (`again_with_every_score`). `every_score_of` (a Goal's server id): every score of that goal too, with
+        the newest (a goal's page with all of its scores)."""
         window = _window(newest_scores)
-        if self._page is not None and (plan_id, window) == self._page_key:
+        goal = every_score_of if window is not None else None
+        if self._page is not None and (plan_id, window, goal) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
         if self.launch.can_write and self.repository.own_among(waiting):
@@ -130,7 +135,7 @@ class GroupService:
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
             waiting, failed = self.repository.open_saves()
-        loaded = self.repository.load(plan_id, newest_scores=window)
+        loaded = self.repository.load(plan_id, newest_scores=window, every_score_of=goal)
         audit = request_audit()
         self._uow = FhirUnitOfWork(
             self.repository,
@@ -146,7 +151,7 @@ class GroupService:
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, waiting, failed, actor, visible)
-        self._page_key = (plan_id, window)
+        self._page_key = (plan_id, window, goal)
         return self._page
 
     def read_again_whole(self) -> bool:
@@ -159,7 +164,7 @@ class GroupService:
         if self._uow is not None and self._uow.saved:
             return False
         g.every_score = True
-        self._page, self._page_key, self._uow = None, (None, None), None
+        self._page, self._page_key, self._uow = None, (None, None, None), None
         return True
 
     def uow(self) -> FhirUnitOfWork:
@@ -301,12 +306,14 @@ def overview_scores() -> int | None:
     return settings.get("overview_scores") or None
 
 
-def group_page(see: Action, plan_id: str | None = None, *, newest_scores: int | None = None) -> GroupPage:
+def group_page(
+    see: Action, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+) -> GroupPage:
     """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
-    says who may); without a group yet, the way to the start page (the overview). `newest_scores`: the page shows
-    only the newest scores (`GroupService.page`)."""
+    says who may); without a group yet, the way to the start page (the overview). `newest_scores`,
+    `every_score_of`: which scores the page reads (`GroupService.page`)."""
     request_audit().acting(see.value)
-    page = current_service().page(plan_id, newest_scores=newest_scores)
+    page = current_service().page(plan_id, newest_scores=newest_scores, every_score_of=every_score_of)
     if page.group is None:
         abort(redirect(url_for("group.overview")))
     require_overview(page.actor)  # a nominee or an outsider hears why in their own terms

@@ -42,7 +42,7 @@ from fhir_mappings.errors import CompartmentError
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, oldest_of_newest_first, plans_in
 from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, Unreadable, first_day_after, seeded_uid, uids_from
 from fhir_mappings.profiles import MappingMode
-from fhir_mappings.query import group_load_params, group_searches_by_patient, newest_scores_params
+from fhir_mappings.query import goal_scores_params, group_load_params, group_searches_by_patient, newest_scores_params
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
@@ -94,6 +94,8 @@ class LoadedGroup:
     # group says from which day it holds them (`ResourceGroup.scores_since`; a save reads the whole group when the
     # action needs every score).
     newest_scores: int | None = None
+    # The Goal (server id) whose every score the load read beside the newest scores (a goal's page with all of them).
+    every_score_of: str | None = None
 
     def person(self, reference: str) -> JsonDict | None:
         """A person this load brought (the launch patient, the team's practitioners and related persons).
@@ -211,7 +213,9 @@ class GroupRepository:
     def _caps(self) -> ServerCapabilities:
         return self.capabilities.get(self.client)
 
-    def load(self, plan_id: str | None = None, *, newest_scores: int | None = None) -> LoadedGroup:
+    def load(
+        self, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+    ) -> LoadedGroup:
         """Read the patient's group (the newest open one, or `plan_id`) and the patient: one round trip where the
         server allows (the include search and the patient's read in one batch), even when there is no group yet.
 
@@ -220,6 +224,11 @@ class GroupRepository:
         group holds the scores from the first whole day the answer covers (`ResourceGroup.scores_since`); reading it
         as all scores raises `ScoresNotLoaded` (`save` then reads the whole group). Only where the load is one batch
         with includes; otherwise, or when the server does not sort the scores, every score is read.
+
+        `every_score_of` (a Goal's server id, with `newest_scores`: a goal's page that shows all of its scores): the
+        same batch reads every score of that goal too, so the group holds them all as well
+        (`ResourceGroup.holds_every_score_of`), not every score of the group. A server that refuses that search
+        leaves the goal with the newest scores only.
         """
         caps = self._caps()  # once per load: the cache may live outside this process
         strategy = choose_load_strategy(caps)
@@ -233,22 +242,30 @@ class GroupRepository:
         new_versions = False  # known from the bytes alone (an EHR that repeats its bytes for the same versions)
         since: dt.date | None = None  # the first day of the scores held, when older ones were not read
         unordered = False  # the newest scores came in no known order: read every score instead
+        goal: str | None = None  # the Goal whose every score the batch read too
         with contextlib.ExitStack() as reading:
             if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
                 searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=window is None))]
+                goal = every_score_of if window is not None else None
+                if goal is not None:  # before the newest scores: those stay the batch's last search
+                    searches.append(("Observation", goal_scores_params(self.patient_id, goal, self.page_size)))
                 if window is not None:
                     searches.append(("Observation", newest_scores_params(self.patient_id, window)))
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
-                answer_key = self._answer_key(answered.raw, plan_id, window)
+                answer_key = self._answer_key(answered.raw, plan_id, window, goal)
                 if answer_key is not None and self.read_cache is not None:
-                    scope, kin = self._scope_keys(plan_id, window)
+                    scope, kin = self._scope_keys(plan_id, window, goal)
                     same = self.read_cache.get(answer_key)
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
                         self.read_cache.same_bytes_again(scope, kin)
                         return self._read_before(same, strategy, self.client.request_count - before)
                     new_versions = self.read_cache.other_bytes(scope, kin)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
-                found, patient, raw, more = self._batch_searches(searches, answered, first_page_of=window)
+                found, patient, raw, more, refused = self._batch_searches(
+                    searches, answered, first_page_of=window, optional=1 if goal is not None else None
+                )
+                if refused:
+                    goal = None  # (logged) the goal's scores are those of the newest, as on its page without asking
                 resources = [r for page in found for r in page] if window is not None else found[0]
                 if more:
                     cut = oldest_of_newest_first(found[-1])
@@ -270,7 +287,7 @@ class GroupRepository:
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
             return self._loaded(
-                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since
+                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since, goal
             )
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
@@ -287,11 +304,13 @@ class GroupRepository:
         answered: FhirResponse | None = None,
         *,
         first_page_of: int | None = None,
-    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool]:
+        optional: int | None = None,
+    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool, bool]:
         """The searches and the patient's read as one batch (or its `answered`, parsed or not): the resources per
         search (pages followed), the patient, the batch's answer as received when every resource came in it (else
-        None), and whether the last search found more than its first page. `first_page_of`: the last search asked
-        for that many and its further pages are not read (the newest scores: the first page is what was asked for).
+        None), whether the last search found more than its first page, and whether the `optional` search (an
+        index) was refused. `first_page_of`: the last search asked for that many and its further pages are not read
+        (the newest scores: the first page is what was asked for). A refused `optional` search finds nothing.
         """
         urls = _urls(searches)
         if answered is None:
@@ -302,7 +321,7 @@ class GroupRepository:
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]
         found: list[list[JsonDict]] = []
         one_page = True
-        more = False
+        more = refused = False
         for index, ((rtype, _), url) in enumerate(zip(searches, urls, strict=True)):
             entry = entries[index] if index < len(entries) else {}
             page = entry.get("resource")
@@ -314,6 +333,11 @@ class GroupRepository:
                 log.info("fhir group load for %s: the newest scores were not read (%s)", self.patient, status)
                 found.append([])
                 more = True
+                continue
+            if index == optional and (not status.startswith("2") or not isinstance(page, dict)):
+                log.info("fhir group load for %s: the search %s was refused (%s)", self.patient, url, status)
+                found.append([])
+                refused = True
                 continue
             if not status.startswith("2"):
                 raise self.client.entry_error("GET", url, response, f"batch search for {rtype} failed")
@@ -327,7 +351,7 @@ class GroupRepository:
             one_page = one_page and not further
             found.append(_resources(self.client.pages(page)))
         last = entries[len(searches)] if len(entries) > len(searches) else {}
-        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None, more
+        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None, more, refused
 
     def _patient_from(self, entry: JsonDict) -> _PatientRead:
         """The launch patient from a batch entry; a refusal (no right to read it, gone) only costs the name."""
@@ -348,7 +372,7 @@ class GroupRepository:
         found: list[JsonDict] = []
         patient = _PatientRead()
         if strategy is LoadStrategy.BATCH:
-            pages, patient, _, _ = self._batch_searches(searches)
+            pages, patient, _, _, _ = self._batch_searches(searches)
             found = [r for page in pages for r in page]
         else:
             log.warning("fhir group load for %s runs searches one by one (degraded)", self.patient)
@@ -401,19 +425,22 @@ class GroupRepository:
         new_versions: bool = False,
         window: int | None = None,
         since: dt.date | None = None,
+        goal: str | None = None,
     ) -> LoadedGroup:
         """The load of `resources`: a read kept with the same versions, or checked and read into the domain.
         `new_versions`: the answer's bytes already said its versions are new (no read can have them: the answer
         is then kept by its bytes alone). `window`: the load asked for that many newest scores; `since`: the
-        first day of the scores it holds all of (None: it holds every score)."""
+        first day of the scores it holds all of (None: it holds every score); `goal`: the Goal (server id) whose
+        every score it read too."""
         patient = patient or _PatientRead()
-        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window)
+        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window, goal)
+        scope_keys = self._scope_keys(plan_id, window, goal)
         if key is not None and self.read_cache is not None:
             cached = self.read_cache.get(key)
             if cached is not None:
                 # The same versions as a read before: that read (checked, made into the domain) is this one's.
                 if aliases:
-                    self.read_cache.put(key, cached, len(cached.resources), aliases, *self._scope_keys(plan_id, window))
+                    self.read_cache.put(key, cached, len(cached.resources), aliases, *scope_keys)
                 return self._read_before(cached, strategy, round_trips)
         try:
             # The one compartment pass of this load (a scan of the answer's text when it was one answer).
@@ -432,7 +459,7 @@ class GroupRepository:
                 checked.narrowed(by_key.values()), self.patient, plan_id, tolerate=self._unreadable
             )
             if since is not None:
-                group.hold_scores_since(since)
+                group.hold_scores_since(since, [index.uid(f"Goal/{goal}")] if goal is not None else ())
         log.info(
             "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
             self.patient,
@@ -441,11 +468,21 @@ class GroupRepository:
             strategy.value,
         )
         loaded = LoadedGroup(
-            self.patient, group, index, by_key, plans, strategy, round_trips, patient.resource, patient.asked, window
+            self.patient,
+            group,
+            index,
+            by_key,
+            plans,
+            strategy,
+            round_trips,
+            patient.resource,
+            patient.asked,
+            window,
+            goal,
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
-            self.read_cache.put(main, loaded, len(checked), aliases, *self._scope_keys(plan_id, window))
+            self.read_cache.put(main, loaded, len(checked), aliases, *scope_keys)
         return loaded
 
     def _read_before(self, cached: LoadedGroup, strategy: LoadStrategy, round_trips: int) -> LoadedGroup:
@@ -458,29 +495,39 @@ class GroupRepository:
         )
         return dataclasses.replace(cached, strategy=strategy, round_trips=round_trips)
 
-    def _scope(self, plan_id: str | None, window: int | None = None) -> tuple[str, ...]:
-        """What a read depends on besides the answer (a load of the newest scores is another read than a whole one)."""
+    def _scope(self, plan_id: str | None, window: int | None = None, goal: str | None = None) -> tuple[str, ...]:
+        """What a read depends on besides the answer (a load of the newest scores is another read than a whole one,
+        and one with a goal's every score another again)."""
         whole = (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
-        return whole if window is None else (*whole, f"newest={window}")
+        if window is None:
+            return whole
+        return (*whole, f"newest={window}") if goal is None else (*whole, f"newest={window}", f"goal={goal}")
 
-    def _scope_keys(self, plan_id: str | None, window: int | None) -> tuple[bytes, bytes]:
+    def _scope_keys(self, plan_id: str | None, window: int | None, goal: str | None = None) -> tuple[bytes, bytes]:
         """The read cache's scope of this read, and its kin: the scope of the group's whole read (the same for a
         whole read)."""
-        return scope_digest(self._scope(plan_id, window)), scope_digest(self._scope(plan_id))
+        return scope_digest(self._scope(plan_id, window, goal)), scope_digest(self._scope(plan_id))
 
-    def _answer_key(self, raw: bytes, plan_id: str | None, window: int | None = None) -> bytes | None:
+    def _answer_key(
+        self, raw: bytes, plan_id: str | None, window: int | None = None, goal: str | None = None
+    ) -> bytes | None:
         """The read cache's key of an answer's bytes (None: no cache)."""
         if self.read_cache is None or not self.read_cache.enabled or not raw:
             return None
-        return answer_digest(self._scope(plan_id, window), raw)
+        return answer_digest(self._scope(plan_id, window, goal), raw)
 
     def _cache_key(
-        self, resources: list[JsonDict], plan_id: str | None, patient: _PatientRead, window: int | None = None
+        self,
+        resources: list[JsonDict],
+        plan_id: str | None,
+        patient: _PatientRead,
+        window: int | None = None,
+        goal: str | None = None,
     ) -> bytes | None:
         """The read cache's key of this answer (None: no cache, or a resource without a version)."""
         if self.read_cache is None or not self.read_cache.enabled:
             return None
-        scope = (*self._scope(plan_id, window), f"asked={patient.asked}")
+        scope = (*self._scope(plan_id, window, goal), f"asked={patient.asked}")
         return fingerprint(scope, resources, [patient.resource])
 
     def _unreadable(self, what: str, exc: Exception) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from fhir_mappings.codes import GoalTerm
 from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
-from fhir_mappings.query import newest_scores_params
+from fhir_mappings.query import goal_scores_params, newest_scores_params
 from plugin.services.fhir_uow import FhirUnitOfWork
 from plugin.services.submissions import MemorySubmissionLog
 from plugin.sync.capabilities import CapabilityCache
@@ -90,6 +90,54 @@ def test_the_newest_scores_are_one_request_and_exactly_the_whole_loads_scores_fr
     complete = repo.load(newest_scores=50)
     assert complete.group is not None and complete.group.scores_since is None
     assert complete.group == whole.group
+
+
+def test_one_goals_every_score_comes_in_the_same_request_beside_the_newest(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """A goal's page with all of its scores: the batch also searches that goal's scores (`focus`), so the group
+    holds the newest scores and every score of that one goal, not every score of the group."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    first, second = whole.group.goals
+    goal_id = whole.index.ref(first.uid).split("/", 1)[1]
+    proxy.reset()
+    loaded = repo.load(newest_scores=5, every_score_of=goal_id)
+    assert proxy.count == 1 and loaded.every_score_of == goal_id and loaded.group is not None
+    group = loaded.group
+    since = group.scores_since
+    assert since is not None and group.holds_every_score_of(first.uid) and not group.holds_every_score_of(second.uid)
+    assert group.held_scores_for(first.uid) == whole.group.progress_for(first.uid)  # all 6, oldest first
+    expected = [p for p in whole.group.progress_for(second.uid) if p.when.astimezone(CLINIC_ZONE).date() >= since]
+    assert group.held_scores_for(second.uid) == expected and len(expected) == 2
+    assert without_scores(group) == without_scores(whole.group)
+    with pytest.raises(ScoresNotLoaded):
+        len(group.progress)
+    # An id that is no goal of the patient finds nothing more: the newest scores alone.
+    other = repo.load(newest_scores=5, every_score_of="no-such-goal")
+    assert other.group is not None and other.group.held_scores() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
+    assert not any(other.group.holds_every_score_of(g.uid) for g in other.group.goals)
+
+
+def test_a_refused_search_for_a_goals_every_score_leaves_the_newest_scores(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    first = whole.group.goals[0]
+    goal_id = whole.index.ref(first.uid).split("/", 1)[1]
+
+    def refused(patient_id: str, goal: str, count: int) -> list[tuple[str, str]]:
+        return [*goal_scores_params(patient_id, goal, count), ("no-such-parameter", "x")]
+
+    monkeypatch.setattr("plugin.sync.repository.goal_scores_params", refused)
+    proxy.reset()
+    loaded = repo.load(newest_scores=5, every_score_of=goal_id)
+    assert proxy.count == 1 and loaded.every_score_of is None and loaded.group is not None
+    assert not loaded.group.holds_every_score_of(first.uid)
+    assert loaded.group.held_scores() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("order", ["date", "-no-such-parameter"], ids=["oldest first", "refused"])

@@ -42,6 +42,7 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after 2 saves",
         "worker app save (POST) CPU ms, slower of 2",
         "worker peak RSS MB, after a goal page",
+        "worker peak RSS MB, after the goal's all scores",
         "worker peak RSS MB, after members, a member, agreements, meetings",
         "worker peak RSS MB, after the timeline (every score)",
     ):

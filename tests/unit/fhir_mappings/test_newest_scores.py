@@ -23,7 +23,13 @@ from fhir_mappings.model import (
     ScoresNotLoaded,
     first_day_after,
 )
-from fhir_mappings.query import GROUP_INCLUDES, SCORES_INCLUDE, group_load_params, newest_scores_params
+from fhir_mappings.query import (
+    GROUP_INCLUDES,
+    SCORES_INCLUDE,
+    goal_scores_params,
+    group_load_params,
+    newest_scores_params,
+)
 from fhir_mappings.rights import Actor, Role, visible_to
 
 TODAY = date(2026, 11, 2)
@@ -103,6 +109,31 @@ def test_a_goals_held_scores_are_its_whole_history_or_those_since_the_windows_fi
     assert held == sorted(held, key=lambda p: p.when) and len(held) < 3
 
 
+def test_a_window_can_hold_one_goals_every_score_too() -> None:
+    """A goal's page with all of its scores: the window, plus every score of that goal (older ones too)."""
+    group = group_with_scores()
+    other = group.add_goal("Vrienden zien", GoalTerm.KORT, TODAY).uid
+    group.score_progress(other, 4, datetime(2026, 9, 2, 10, tzinfo=UTC))
+    goal = group.goals[0].uid
+    whole = group.progress_for(goal)
+    assert group.holds_every_score_of(goal) and group.holds_every_score_of(other)  # a whole load
+    group.hold_scores_since(date(2026, 10, 1), every_score_of=[goal])
+    assert group.holds_every_score_of(goal) and not group.holds_every_score_of(other)
+    assert group.held_scores_for(goal) == whole and len(whole) == 3  # the September score too
+    assert group.held_scores_for(other) == []  # its only score is older than the window
+    assert group.scores_since == date(2026, 10, 1)
+    with pytest.raises(ScoresNotLoaded):
+        group.progress_for(goal)  # still a window: the group's every score is not held
+    pickled = pickle.loads(pickle.dumps(group))  # noqa: S301 - our own bytes
+    for copied in (copy.deepcopy(group), copy.copy(group), pickled):
+        assert copied.holds_every_score_of(goal) and not copied.holds_every_score_of(other)
+    assert "complete=" in repr(group.progress)
+    seen = visible_to(group, Actor("Patient/p1", Role.REGISSEUR))
+    assert seen.holds_every_score_of(goal) and seen.held_scores_for(goal) == whole
+    group.keep_scores(lambda p: p.meeting_uid is not None)  # a redacted copy (a member's) keeps what it holds
+    assert group.holds_every_score_of(goal) and [p.score for p in group.held_scores()] == [7]
+
+
 def test_copies_keep_the_window_and_the_scores() -> None:
     group = group_with_scores()
     group.hold_scores_since(date(2026, 10, 1))
@@ -171,6 +202,12 @@ def test_the_searches_of_a_load_of_the_newest_scores() -> None:
         ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang"),
         ("_sort", "-date"),
         ("_count", "250"),
+    ]
+    assert goal_scores_params("p1", "g7", 1000) == [
+        ("subject", "Patient/p1"),
+        ("focus", "Goal/g7"),
+        ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang"),
+        ("_count", "1000"),
     ]
 
 

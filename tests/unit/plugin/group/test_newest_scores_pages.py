@@ -63,6 +63,12 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> list[LoadedGroup]:
     return seen
 
 
+def server_id(env: LaunchedApp, rtype: str, uid: str) -> str:
+    """The server id of the store's resource with the product uid `uid`."""
+    [found] = [r["id"] for r in env.resources(rtype) if any(i.get("value") == uid for i in r.get("identifier", []))]
+    return str(found)
+
+
 def expected_since(env: LaunchedApp, count: int) -> date:
     """The first whole day (Amsterdam) after the oldest of the store's `count` newest scores."""
     times = sorted((parse_datetime(o["effectiveDateTime"], "test") for o in env.resources("Observation")), reverse=True)
@@ -103,12 +109,25 @@ def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_an
         body = main_text(page)
         assert f"Cijfers vanaf {_long_date(since, Locale('nl'))}. Toon alle cijfers van dit doel" in body
         assert "Eerste stap gezet" not in body  # the house goal's 3, from the first meeting: before that day
-        assert f'href="/c/{env.context_id}/doelen/{house.uid}?alle=1#progress-h"' in page.get_data(as_text=True)
+        # The link names the Goal's server id: that page reads the goal's every score beside the newest, in one load.
+        goal_id = server_id(env, "Goal", house.uid)
+        link = f'href="/c/{env.context_id}/doelen/{house.uid}?alle={goal_id}#progress-h"'
+        assert link in page.get_data(as_text=True)
         spied.clear()
-        every = env.get(f"/doelen/{house.uid}?alle=1")
-        assert every.status_code == 200 and [s.newest_scores for s in spied] == [None]
+        every = env.get(f"/doelen/{house.uid}?alle={goal_id}")
+        assert every.status_code == 200
+        assert [(s.newest_scores, s.every_score_of) for s in spied] == [(5, goal_id)]
         body = main_text(every)
         assert "Eerste stap gezet" in body and "Cijfers vanaf" not in body and "Toon alle cijfers" not in body
+        assert body.count("Eerste stap gezet") == 1  # the older score once (it is not among the newest)
+        held = spied[0].group
+        assert held is not None and held.holds_every_score_of(house.uid)
+        assert not any(held.holds_every_score_of(g.uid) for g in held.goals if g.uid != house.uid)
+        # An older link (`?alle=1`) reads the whole group, and shows the same.
+        spied.clear()
+        whole = env.get(f"/doelen/{house.uid}?alle=1")
+        assert whole.status_code == 200 and [s.newest_scores for s in spied] == [None]
+        assert main_text(whole) == body
 
 
 def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
@@ -173,9 +192,10 @@ def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every
         assert [s.newest_scores for s in spied[1:]] == [5, 5]
 
 
-# The pages that show every score of a group, and so read them all at once: a goal's "all scores", the timeline (every
-# score is an event), a meeting's report and the printed agenda and report (each goal's scores).
-EVERY_SCORE_PAGE = re.compile(r"\?(.*&)?alle=1|/tijdlijn|/verslag(/afdrukken)?$|/agenda/afdrukken$")
+# The pages that show every score of a group, and so read them all at once: the timeline (every score is an event), a
+# meeting's report and the printed agenda and report (each goal's scores). A goal's "all scores" reads the newest and
+# every score of that goal.
+EVERY_SCORE_PAGE = re.compile(r"/tijdlijn|/verslag(/afdrukken)?$|/agenda/afdrukken$")
 NO_GROUP_PAGE = {"/caseload", "/verbinding"}  # the care professional's caseload, the connection's state
 
 
@@ -190,12 +210,35 @@ def test_every_page_reads_the_group_once_and_only_the_newest_scores_unless_it_sh
         paths = [p.path for p in crawl(env, ("/", "/bijeenkomsten", "/tijdlijn"), per_shape=2) if p.status == 200]
         every = [p for p in paths if EVERY_SCORE_PAGE.search(p)]
         assert len(paths) >= 15 and {"/tijdlijn", "/doelen"} <= set(paths), paths
-        assert any(p.endswith("/verslag") for p in every) and any("alle=1" in p for p in every), every
+        assert any(p.endswith("/verslag") for p in every) and any("?alle=" in p for p in paths), paths
         for path in paths:
             spied.clear()
             assert env.get(path).status_code == 200, path
             expected = [] if path.split("?")[0] in NO_GROUP_PAGE else [None] if path in every else [5]
             assert [s.newest_scores for s in spied] == expected, path
+            assert all(s.every_score_of is None for s in spied) or "?alle=" in path, path
+
+
+@pytest.mark.parametrize(
+    ("asked", "loads"),
+    [
+        ("another goal's", [5, None]),  # read beside the newest, found not this goal's: then the whole group
+        ("Goal/../..", [None]),  # not an id: the whole group
+        ("", [5]),  # nothing asked: the newest scores, and the link
+    ],
+)
+def test_a_link_to_all_scores_naming_another_goal_or_no_id_shows_every_score_all_the_same(
+    tmp_path: Path, spied: list[LoadedGroup], asked: str, loads: list[int | None]
+) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        house = next(g for g in group.goals if g.text == "Zelfstandig wonen")
+        other = next(g for g in group.goals if g.uid != house.uid)
+        value = server_id(env, "Goal", other.uid) if asked == "another goal's" else asked
+        page = env.get(f"/doelen/{house.uid}?alle={value}")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == loads
+        body = main_text(page)
+        assert ("Eerste stap gezet" in body) is (loads != [5]) and ("Toon alle cijfers" in body) is (loads == [5])
 
 
 def test_the_setting() -> None:
