@@ -42,8 +42,11 @@ DEFAULT_TTL = 300.0
 
 _SEP = b"\x1f"
 # A kept read of this many resources or more goes before another extent of its group is parsed (see `other_bytes`):
-# a huge group's every score (~21,000 resources, ~190 MB read) is not held while its newest scores are parsed.
-KIN_KEPT_BELOW = 5_000
+# such a read is ~35 MB or more in a worker (~23 KB per resource read, parse included), so a worker holds one of a
+# group at a time. A huge group's newest scores (~2,000 resources) are not held while its every score (~21,000,
+# ~190 MB) or one goal's every score beside the newest is parsed; a large group's two extents (~1,250 and ~1,450)
+# and a typical group's (~100) are both kept.
+KIN_KEPT_BELOW = 1_500
 _MAX_STABLE = 100_000  # scopes remembered as answering byte-identically (a set of digests; then it starts over)
 
 
@@ -226,7 +229,7 @@ class ReadCache(Generic[T]):
         - the scope had none (its first read, or one let go): the bytes say nothing of the group's versions. The
           group's other kept reads stay, so pages that read different extents of an unchanged group (the overview
           its newest scores, the report every score) are each read once. Only a big one (`KIN_KEPT_BELOW`
-          resources or more: a huge group's every score) goes, to bound the worker's peak while it parses."""
+          resources or more: a huge group's reads) goes, to bound the worker's peak while it parses."""
         with self._lock:
             stable = (kin if kin is not None else scope) in self._stable
             if not stable:

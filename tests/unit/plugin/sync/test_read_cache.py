@@ -282,8 +282,8 @@ def test_pages_of_two_extents_of_an_unchanged_group_each_read_it_once(tmp_path: 
 
 def test_new_bytes_of_a_scope_with_nothing_kept_leave_the_groups_other_reads_unless_big() -> None:
     """A scope's first bytes (or its first since its read was let go) say nothing of the group's versions: its kin
-    reads stay, but a big one goes before the new answer is parsed (a huge group's every score is not held while
-    its newest scores are read). True: no versions key of the scope can match, there is no kept read of it."""
+    reads stay, but a big one goes before the new answer is parsed (a huge group's newest scores are not held while
+    its every score is read, nor the reverse). True: no versions key of the scope can match, there is none kept."""
     cache: ReadCache[str] = ReadCache(max_resources=3 * KIN_KEPT_BELOW, ttl=60, clock=Clock())
     cache.same_bytes_again(b"sanne", b"sanne")
     cache.put(b"newest", "N", 5, scope=b"sanne+newest", kin=b"sanne")
