@@ -134,9 +134,9 @@ class AppConfig:
     read_cache_resources: int = DEFAULT_MAX_RESOURCES
     read_cache_ttl: float = DEFAULT_TTL
     # How many of the patient's newest progress scores a page reads (one page of the EHR's search, so at most its
-    # page size, often 1,000): every page and form but those that show every score (the timeline, a report, the
-    # printed agenda and report); a goal's "all scores" reads them and that goal's every score. 0: every score (a
-    # long-running group with weekly scores then reads tens of MB per view).
+    # page size, often 1,000): every page and form but those that show every score (a report, the printed agenda
+    # and report, a timeline page older than the newest scores); a goal's "all scores" reads them and that goal's
+    # every score. 0: every score (a long-running group with weekly scores then reads tens of MB per view).
     overview_scores: int = DEFAULT_OVERVIEW_SCORES
     extra: dict[str, Any] = field(default_factory=dict)
 

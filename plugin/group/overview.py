@@ -397,7 +397,7 @@ def _goal_and_agreement_events(group: ResourceGroup) -> list[Event]:
             text = gettext("Goal stopped: %(text)s", text=_clip(goal.text))
             events.append(Event(_at(goal.status_date), text, "goals"))
     texts = {g.uid: g.text for g in group.goals}
-    for p in group.progress:
+    for p in group.held_scores():  # on a load of the newest scores: those (see `timeline_window_page`)
         text = gettext(
             "Score %(score)s given for the goal: %(goal)s", score=p.score, goal=_clip(texts.get(p.goal_uid, ""))
         )
@@ -489,21 +489,41 @@ TIMELINE_PAGE = 100
 
 @dataclass(frozen=True)
 class TimelinePage:
-    """One page of the timeline, newest first: its events, its number (1 = the newest) of `pages`, and `total`."""
+    """One page of the timeline, newest first: its events, its number (1 = the newest) of `pages`, and `total`
+    (None: unknown, the page came from the newest scores; then `pages` is one more than `number`)."""
 
     events: list[Event]
     number: int
     pages: int
-    total: int
+    total: int | None
+
+
+def _page_number(asked: str | None) -> int:
+    """The page `?pagina=` asks for: 1 for none or one that is not a whole number."""
+    return max(int(asked), 1) if asked is not None and asked.isdigit() else 1
 
 
 def timeline_page(events: list[Event], asked: str | None, size: int = TIMELINE_PAGE) -> TimelinePage:
     """Page `asked` (the text of `?pagina=`) of `events`: the first page for no number or one that is not a whole
     number, the last one for a number past the end."""
     pages = max(1, -(-len(events) // size))
-    number = int(asked) if asked is not None and asked.isdigit() else 1
-    number = min(max(number, 1), pages)
+    number = min(_page_number(asked), pages)
     return TimelinePage(events[(number - 1) * size : number * size], number, pages, len(events))
+
+
+def timeline_window_page(
+    events: list[Event], asked: str | None, since: date, size: int = TIMELINE_PAGE
+) -> TimelinePage | None:
+    """Page `asked` of a timeline built from a load of the newest scores (`ResourceGroup.scores_since` = `since`):
+    every event from that day on is there, older scores are not. The page when it lies wholly within those days
+    (the total is then unknown, and older events follow); None when it reaches back before them (the page needs
+    every score). `events`: newest first, as `timeline` gives them."""
+    start = datetime.combine(since, time(0), tzinfo=AMSTERDAM)
+    number = _page_number(asked)
+    upto = events[: number * size]
+    if len(upto) < number * size or upto[-1].when < start:
+        return None
+    return TimelinePage(upto[(number - 1) * size :], number, number + 1, None)
 
 
 def timeline(group: ResourceGroup, kind: str | None = None) -> list[Event]:

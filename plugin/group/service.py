@@ -119,8 +119,8 @@ class GroupService:
         not write sends nothing.
 
         `newest_scores`: how many of the newest scores to read (`GroupRepository.load`), by default
-        `overview_scores()`; `EVERY_SCORE` reads them all (a page that shows them all: a meeting's report, the
-        timeline). A save from a load of the newest scores reads the whole group when its action needs every
+        `overview_scores()`; `EVERY_SCORE` reads them all (a page that shows them all: a meeting's report, an older
+        page of the timeline). A save from a load of the newest scores reads the whole group when its action needs every
         score, and a page that reads them all without asking is run again on the whole group
         (`again_with_every_score`). `every_score_of` (a Goal's server id): every score of that goal too, with
         the newest (a goal's page with all of its scores)."""

@@ -47,6 +47,7 @@ from plugin.group.overview import (
     scores_by_goal,
     timeline,
     timeline_page,
+    timeline_window_page,
     waiting_for_patient,
 )
 from plugin.group.service import (
@@ -442,11 +443,21 @@ def take_over(context_id: str) -> Any:
 @bp.get("/c/<context_id>/tijdlijn")
 @launch_required
 def history(context_id: str) -> Any:
-    """The timeline: what happened when (nothing is ever deleted; every score is an event)."""
-    page = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
+    """The timeline: what happened when (nothing is ever deleted; every score is an event).
+
+    Its newest pages come from the newest scores, as every page's load (the total is then not known); a page that
+    reaches back before them reads every score."""
+    kind, asked = TIMELINE_KINDS.get(request.args.get("soort", "")), request.args.get("pagina")
+    page = group_page(Action.VIEW_TIMELINE, _plan_arg())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    since = group.scores_since if kind in (None, "goals") else None  # the other kinds have no scores
+    shown = timeline_window_page(timeline(group, kind), asked, since) if since is not None else None
+    if shown is None:
+        if since is not None:
+            page = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
+            group = page.group  # type: ignore[assignment]
+        shown = timeline_page(timeline(group, kind), asked)
     soort = request.args.get("soort", "")
-    shown = timeline_page(timeline(group, TIMELINE_KINDS.get(soort)), request.args.get("pagina"))
     return render_template(
         "group/timeline.html",
         page=page,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from plugin.group import overview
+from plugin.sync.repository import GroupRepository, LoadedGroup
 from tests.support.ui import launched
 
 
@@ -100,3 +102,45 @@ def test_a_short_timeline_has_no_page_links(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         html = text(env.get("/tijdlijn"))
         assert lines(html) and "Oudere gebeurtenissen" not in html and "Pagina 1 van" not in html
+
+
+def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-running group (older scores than the newest `overview_scores`): the timeline's newest pages come from
+    the page's one load of the newest scores, the same events a whole read shows, the page saying only its number
+    (the total is not known); a page that reaches back before those scores reads every score."""
+    monkeypatch.setattr(overview, "TIMELINE_PAGE", 3)
+    monkeypatch.setattr(overview.timeline_page, "__defaults__", (3,))
+    monkeypatch.setattr(overview.timeline_window_page, "__defaults__", (3,))
+    loads: list[int | None] = []
+    load = GroupRepository.load
+
+    def spy(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+        loaded = load(self, plan_id, **options)
+        loads.append(loaded.newest_scores)
+        return loaded
+
+    monkeypatch.setattr(GroupRepository, "load", spy)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None  # every score: the reference
+        whole = text(env.get("/tijdlijn"))
+        pages = int(re.search(r"Pagina 1 van (\d+)", whole).group(1))  # type: ignore[union-attr]
+        reference = [lines(text(env.get(f"/tijdlijn?pagina={n}"))) for n in range(1, pages + 1)]
+        members = text(env.get("/tijdlijn?soort=leden"))
+        assert set(loads) == {None}
+
+        settings["overview_scores"] = 5  # Sanne's 6 scores: the first meeting's day is not held whole
+        loads.clear()
+        first = text(env.get("/tijdlijn"))
+        assert loads == [5] and lines(first) == reference[0]
+        assert "Pagina 1</p>" in first and "Pagina 1 van" not in first
+        assert re.search(r'<a href="[^"]*pagina=2[^"]*" rel="next">Oudere gebeurtenissen</a>', first)
+        loads.clear()
+        last = text(env.get(f"/tijdlijn?pagina={pages}"))  # reaches back before the newest scores
+        assert loads == [5, None] and lines(last) == reference[-1] and f"Pagina {pages} van {pages}" in last
+        loads.clear()
+        members_now = text(env.get("/tijdlijn?soort=leden"))
+        assert lines(members_now) == lines(members) and loads == [5]  # no scores among the members' events
+        assert re.search(r"Pagina 1 van \d+ \(\d+ gebeurtenissen\)", members_now)  # its total is known
