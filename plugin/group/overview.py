@@ -498,9 +498,15 @@ class TimelinePage:
     total: int | None
 
 
+_PAGE_DIGITS = 9  # a longer page number is past the end of any timeline
+
+
 def _page_number(asked: str | None) -> int:
-    """The page `?pagina=` asks for: 1 for none or one that is not a whole number."""
-    return max(int(asked), 1) if asked is not None and asked.isdigit() else 1
+    """The page `?pagina=` asks for: 1 for none or one that is not a whole number in ASCII digits ("²" is a digit
+    to `str.isdigit` and no number to `int`); one past the end of any timeline for a very long one."""
+    if asked is None or not (asked.isascii() and asked.isdigit()):
+        return 1
+    return 10**_PAGE_DIGITS if len(asked) > _PAGE_DIGITS else max(int(asked), 1)
 
 
 def timeline_page(events: list[Event], asked: str | None, size: int = TIMELINE_PAGE) -> TimelinePage:

@@ -89,7 +89,8 @@ def test_a_long_timeline_comes_in_pages_newest_first_with_plain_links(
         assert 'rel="prev">Nieuwere gebeurtenissen</a>' in last and "Oudere gebeurtenissen" not in last
         # Past the end: the last page; not a number: the first. Never an error.
         assert lines(text(env.get("/tijdlijn?pagina=9999"))) == lines(last)
-        for bad in ("abc", "-1", "0", "1.5", ""):
+        assert lines(text(env.get(f"/tijdlijn?pagina={'9' * 5000}"))) == lines(last)  # past int()'s digit limit
+        for bad in ("abc", "-1", "0", "1.5", "", "²", "١"):
             response = env.get(f"/tijdlijn?pagina={bad}")
             assert response.status_code == 200 and lines(text(response)) == shown, bad
         # The filter stays in the page links.
