@@ -579,7 +579,7 @@ def _outbox_action(see: Action, call: Any, saved_message: str) -> Any:
 
 def _entry_id() -> int:
     raw = request.form.get("entry", "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²" is a digit to isdigit, no number to int
         abort(404)
     return int(raw)
 

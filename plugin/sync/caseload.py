@@ -340,7 +340,7 @@ def _load_plans_by_batch(client: FhirClient, plan_ids: list[str], page_size: int
 
 def _status_code(value: object) -> int:
     text = str(value or "").strip().split(" ", 1)[0]
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else 0
 
 
 def _entry_error(client: FhirClient, status: int, outcome: object, index: int) -> SyncError:

@@ -555,7 +555,7 @@ class FhirClient:
         """
         status_text = str(response.get("status", "")).strip()
         code = status_text.split(" ", 1)[0]
-        status = int(code) if code.isdigit() else 500
+        status = int(code) if code.isascii() and code.isdigit() and len(code) <= 3 else 500
         outcome = response.get("outcome") if isinstance(response.get("outcome"), dict) else None
         target = what or self._log_target(method, self.url_for(url), None)
         return self._error(method, self.url_for(url), target, status, outcome, None)
@@ -668,7 +668,7 @@ def parse_retry_after(value: str | None, clock: Callable[[], float] = time.time)
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to isdigit, no number to float
         return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)

@@ -318,7 +318,7 @@ class TransactionResult:
 def _status_code(value: object) -> int:
     text = str(value or "").strip()
     head = text.split(" ", 1)[0]
-    return int(head) if head.isdigit() else 0
+    return int(head) if head.isascii() and head.isdigit() and len(head) <= 3 else 0
 
 
 def _split_location(location: str) -> tuple[str, str | None]:

@@ -208,6 +208,8 @@ def test_the_author_retries_her_own_refused_save_and_it_is_sent_now(
     env: LaunchedApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry_id = make_failed(env, monkeypatch, "Meteen opnieuw")
+    for odd in ("²", "1" * 19, "-1", ""):  # not an entry number: 404, never a 500
+        assert env.post("/wachtrij/opnieuw", {"entry": odd}).status_code == 404, odd
     answer = env.post("/wachtrij/opnieuw", {"entry": str(entry_id)}, follow_redirects=True)
     assert answer.status_code == 200
     entry = outbox_of(env.app).get(entry_id)

@@ -231,6 +231,7 @@ def test_retry_after_longer_than_the_budget_gives_up_at_once(rsps: responses.Req
 def test_parse_retry_after_edge_cases() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("²") is None  # a digit to str.isdigit, no number to float
     assert parse_retry_after(email.utils.formatdate(NOW - 50, usegmt=True), lambda: NOW) == 0.0
 
 
