@@ -55,7 +55,7 @@ from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.rights import Action, actor_in, visible_to
 from plugin.sync.capabilities import ServerCapabilities
-from plugin.sync.client import FhirClient, entries_of
+from plugin.sync.client import FhirClient, entries_of, entry_status
 from plugin.sync.errors import (
     BadRequest,
     Forbidden,
@@ -328,7 +328,7 @@ def _load_plans_by_batch(client: FhirClient, plan_ids: list[str], page_size: int
     resources: list[JsonDict] = []
     for index, entry in enumerate(entries):
         response = entry.get("response") or {}
-        status = _status_code(response.get("status"))
+        status = entry_status(response.get("status"), 0)
         if not 200 <= status < 300:
             raise _entry_error(client, status, response.get("outcome") or entry.get("resource"), index)
         page = entry.get("resource")
@@ -336,11 +336,6 @@ def _load_plans_by_batch(client: FhirClient, plan_ids: list[str], page_size: int
             raise SyncError(f"batch entry {index} answered {status} without a searchset Bundle")
         resources.extend(entries_of(list(client.pages(page))))
     return resources
-
-
-def _status_code(value: object) -> int:
-    text = str(value or "").strip().split(" ", 1)[0]
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else 0
 
 
 def _entry_error(client: FhirClient, status: int, outcome: object, index: int) -> SyncError:

@@ -553,9 +553,7 @@ class FhirClient:
 
         ``url`` is the entry's request URL (relative to the base); ``what`` names the entry in the message.
         """
-        status_text = str(response.get("status", "")).strip()
-        code = status_text.split(" ", 1)[0]
-        status = int(code) if code.isascii() and code.isdigit() and len(code) <= 3 else 500
+        status = entry_status(response.get("status"), 500)
         outcome = response.get("outcome") if isinstance(response.get("outcome"), dict) else None
         target = what or self._log_target(method, self.url_for(url), None)
         return self._error(method, self.url_for(url), target, status, outcome, None)
@@ -677,6 +675,13 @@ def parse_retry_after(value: str | None, clock: Callable[[], float] = time.time)
     if when is None:
         return None
     return max(0.0, when.timestamp() - clock())
+
+
+def entry_status(value: object, default: int) -> int:
+    """The HTTP status code of a batch or transaction entry's ``response.status`` ("201 Created"); `default` when
+    it has none. ASCII digits only ("²" is a digit to ``str.isdigit`` and no number to ``int``), at most three."""
+    head = ("" if value is None else str(value)).strip().split(" ", 1)[0]
+    return int(head) if head.isascii() and head.isdigit() and len(head) <= 3 else default
 
 
 def entries_of(bundles: Sequence[JsonDict]) -> list[JsonDict]:

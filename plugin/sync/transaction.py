@@ -33,7 +33,7 @@ from typing import Any
 from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import provenance
 from plugin.sync.capabilities import ServerCapabilities, TransactionLimits
-from plugin.sync.client import FhirClient, FhirResponse, parse_etag, weak_etag
+from plugin.sync.client import FhirClient, FhirResponse, entry_status, parse_etag, weak_etag
 from plugin.sync.errors import Forbidden, JsonDict, OutageError, PreconditionFailed, SyncError
 
 log = logging.getLogger(__name__)
@@ -315,12 +315,6 @@ class TransactionResult:
         return next((w for w in self.written if w.reference.startswith("Provenance/")), None)
 
 
-def _status_code(value: object) -> int:
-    text = str(value or "").strip()
-    head = text.split(" ", 1)[0]
-    return int(head) if head.isascii() and head.isdigit() and len(head) <= 3 else 0
-
-
 def _split_location(location: str) -> tuple[str, str | None]:
     """``[base/]Type/id[/_history/vid]`` -> (``Type/id``, vid)."""
     parts = [p for p in location.split("?")[0].split("/") if p]
@@ -359,7 +353,7 @@ def parse_transaction_response(request: JsonDict, response: JsonDict) -> Transac
                 request_ref=request_ref or str((req.get("request") or {}).get("url")),
                 reference=ref,
                 version_id=vid,
-                status=_status_code(answer.get("status")),
+                status=entry_status(answer.get("status"), 0),
                 resource=res,
             )
         )

@@ -18,6 +18,7 @@ from plugin.sync.client import (
     RetryPolicy,
     StaticTokenProvider,
     bundle_permissions,
+    entry_status,
     parse_etag,
     parse_json,
     parse_retry_after,
@@ -232,6 +233,12 @@ def test_parse_retry_after_edge_cases() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("²") is None  # a digit to str.isdigit, no number to float
+
+
+def test_an_entrys_status_code_is_its_leading_ascii_number() -> None:
+    assert entry_status("201 Created", 0) == 201 and entry_status(" 412 ", 500) == 412
+    for odd in (None, "", "Created", "²01 Created", "2010 Created"):
+        assert entry_status(odd, 500) == 500, odd
     assert parse_retry_after(email.utils.formatdate(NOW - 50, usegmt=True), lambda: NOW) == 0.0
 
 
