@@ -31,13 +31,14 @@ from fhir_mappings.codes import (
     CS_V3_ACT_REASON,
     coding,
 )
+from fhir_mappings.refs import FHIR_ID
 
 JsonDict = dict[str, Any]
 
-_REFERENCE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+_REFERENCE = re.compile(rf"[A-Z][A-Za-z]+/{FHIR_ID}")
 _CODE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _ADDRESS = re.compile(r"[0-9A-Fa-f:.]{1,45}")
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_ID = re.compile(FHIR_ID)
 
 
 # App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary.

@@ -8,6 +8,7 @@ from fhir_mappings.codes import IDENTIFIER_SYSTEM
 from fhir_mappings.fhirjson import references
 
 URN_UUID = "urn:uuid:"
+FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"  # a resource's id (R4 `id`), as a regular expression's text
 
 
 def product_uid(resource: dict[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
+from fhir_mappings.refs import FHIR_ID
 from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
@@ -34,7 +35,7 @@ OPTION_LENGTH = 80  # a goal's text in a select option is cut to this many chara
 # beside them (the id says which Goal to search; the page checks it is this goal's). `?alle=1` (and an id that is
 # not this goal's): the whole group.
 ALL_SCORES = "alle"
-_SERVER_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # a FHIR resource id
+_SERVER_ID = re.compile(FHIR_ID)
 
 
 # ---------------------------------------------------------------------- what the pages show

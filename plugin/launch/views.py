@@ -10,6 +10,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from fhir_mappings.audit import VIEW_LAUNCH
+from fhir_mappings.refs import FHIR_ID
 from plugin.audit.web import request_audit
 from plugin.launch.context import (
     browser_session_id,
@@ -32,7 +33,7 @@ from smart_launch import (
     public_jwks,
 )
 
-TASK_REFERENCE = re.compile(r"Task/[A-Za-z0-9\-.]{1,64}")
+TASK_REFERENCE = re.compile(rf"Task/{FHIR_ID}")
 
 bp = Blueprint("launch", __name__)
 

@@ -17,6 +17,7 @@ from wtforms.validators import AnyOf, DataRequired, Optional, Regexp, Validation
 
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, NominationState, Section
 from fhir_mappings.model import MAX_NAME, MAX_TEXT
+from fhir_mappings.refs import FHIR_ID
 from plugin.group.service import now
 from plugin.i18n import lazy_gettext as _l
 from plugin.members.people import PERSONAL, PROFESSIONS, relationship_choices
@@ -35,10 +36,10 @@ from plugin.web.labels import label
 MAX_PHONE = 30
 MAX_EMAIL = 254
 MAX_SEARCH = 100
-# A FHIR id (R4: [A-Za-z0-9\-\.]{1,64}); anything else is not a practitioner the search could have offered.
-PRACTITIONER_REF = re.compile(r"Practitioner/[A-Za-z0-9\-.]{1,64}")
+# A FHIR id; anything else is not a practitioner the search could have offered.
+PRACTITIONER_REF = re.compile(rf"Practitioner/{FHIR_ID}")
 # Nominating: the practitioner, or the PractitionerRole the search offered for them.
-NOMINEE_REF = re.compile(r"Practitioner(Role)?/[A-Za-z0-9\-.]{1,64}")
+NOMINEE_REF = re.compile(rf"Practitioner(Role)?/{FHIR_ID}")
 # A held interview written down a little ahead of the clock on the wall is fine; one next week is a typo.
 CLOCK_SLACK = timedelta(minutes=15)
 
