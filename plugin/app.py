@@ -176,7 +176,7 @@ def create_app(config: AppConfig | None = None) -> Flask:
     for name in area_packages():
         app.register_blueprint(importlib.import_module(f"{name}.views").bp)
     for endpoint, view in list(app.view_functions.items()):
-        if endpoint != "static":  # a POST reads only the newest scores; a page that needs them all runs again
+        if endpoint != "static":  # a page reads the newest scores; one that reads them as all of them runs again
             app.view_functions[endpoint] = again_with_every_score(view)
     _register_error_handlers(app)
     _register_security_headers(app, config)

@@ -447,7 +447,8 @@ def history(context_id: str) -> Any:
 
     Its newest pages come from the newest scores, as every page's load (the total is then not known); a page that
     reaches back before them reads every score."""
-    kind, asked = TIMELINE_KINDS.get(request.args.get("soort", "")), request.args.get("pagina")
+    soort, asked = request.args.get("soort", ""), request.args.get("pagina")
+    kind = TIMELINE_KINDS.get(soort)
     page = group_page(Action.VIEW_TIMELINE, _plan_arg())
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
     since = group.scores_since if kind in (None, "goals") else None  # the other kinds have no scores
@@ -457,7 +458,6 @@ def history(context_id: str) -> Any:
             page = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
             group = page.group  # type: ignore[assignment]
         shown = timeline_page(timeline(group, kind), asked)
-    soort = request.args.get("soort", "")
     return render_template(
         "group/timeline.html",
         page=page,
