@@ -524,10 +524,9 @@ def timeline_window_page(
     every event from that day on is there, older scores are not. The page when it lies wholly within those days
     (the total is then unknown, and older events follow); None when it reaches back before them (the page needs
     every score). `events`: newest first, as `timeline` gives them."""
-    start = datetime.combine(since, time(0), tzinfo=AMSTERDAM)
     number = _page_number(asked)
     upto = events[: number * size]
-    if len(upto) < number * size or upto[-1].when < start:
+    if len(upto) < number * size or upto[-1].when < _at(since):
         return None
     return TimelinePage(upto[(number - 1) * size :], number, number + 1, None)
 
