@@ -523,12 +523,16 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     )
     client.set_cookie("rg_session", sid, domain="localhost")
     result: dict[str, float] = {"start": peak_rss_mb()}
+
+    def page(path: str) -> str:
+        r = client.get(f"/c/{context.context_id}{path}")
+        if r.status_code != 200:
+            raise RuntimeError(f"{path} answered {r.status_code}")
+        return str(r.get_data(as_text=True))
+
     overview = ""
     for _ in range(views):
-        r = client.get(f"/c/{context.context_id}/")
-        if r.status_code != 200:
-            raise RuntimeError(f"view answered {r.status_code}")
-        overview = r.get_data(as_text=True)
+        overview = page("/")
     result["views"] = peak_rss_mb()
     # The first goal the overview links to.
     found = re.search(rf'href="/c/{re.escape(context.context_id)}/doelen/([^"#?/]+)"', overview)
@@ -547,12 +551,6 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
             raise RuntimeError(f"the note's POST answered {r.status_code}")
     result["saves"] = peak_rss_mb()
     result["post_cpu"] = max(posts)  # the app's own CPU (the server is another process): the slower of the saves
-
-    def page(path: str) -> str:
-        r = client.get(f"/c/{context.context_id}{path}")
-        if r.status_code != 200:
-            raise RuntimeError(f"{path} answered {r.status_code}")
-        return str(r.get_data(as_text=True))
 
     goal_page = page(f"/doelen/{found.group(1)}")
     result["goal_page"] = peak_rss_mb()
