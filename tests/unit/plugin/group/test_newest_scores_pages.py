@@ -24,7 +24,7 @@ from babel import Locale
 from fhir_mappings.fhirjson import parse_datetime
 from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, first_day_after
 from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
-from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.sync.repository import LoadedGroup
 from plugin.web.format import _long_date
 from smart_launch import ConfigurationError
 from tests.support.ui import LaunchedApp, launched
@@ -47,20 +47,6 @@ def reading_newest(tmp_path: Path, count: int | None, user: str = ANNA) -> Itera
     with launched(tmp_path, user=user) as env:
         env.app.extensions["resourcegroep"]["overview_scores"] = count
         yield env
-
-
-@pytest.fixture
-def spied(monkeypatch: pytest.MonkeyPatch) -> list[LoadedGroup]:
-    seen: list[LoadedGroup] = []
-    load = GroupRepository.load
-
-    def spy(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
-        loaded = load(self, plan_id, **options)
-        seen.append(loaded)
-        return loaded
-
-    monkeypatch.setattr(GroupRepository, "load", spy)
-    return seen
 
 
 def server_id(env: LaunchedApp, rtype: str, uid: str) -> str:

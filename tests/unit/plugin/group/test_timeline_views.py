@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from plugin.group import overview
-from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.sync.repository import LoadedGroup
 from tests.support.ui import launched
 
 
@@ -106,7 +105,7 @@ def test_a_short_timeline_has_no_page_links(tmp_path: Path) -> None:
 
 
 def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup]
 ) -> None:
     """A long-running group (older scores than the newest `overview_scores`): the timeline's newest pages come from
     the page's one load of the newest scores, the same events a whole read shows, the page saying only its number
@@ -114,15 +113,10 @@ def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
     monkeypatch.setattr(overview, "TIMELINE_PAGE", 3)
     monkeypatch.setattr(overview.timeline_page, "__defaults__", (3,))
     monkeypatch.setattr(overview.timeline_window_page, "__defaults__", (3,))
-    loads: list[int | None] = []
-    load = GroupRepository.load
 
-    def spy(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
-        loaded = load(self, plan_id, **options)
-        loads.append(loaded.newest_scores)
-        return loaded
+    def loads() -> list[int | None]:
+        return [s.newest_scores for s in spied]
 
-    monkeypatch.setattr(GroupRepository, "load", spy)
     with launched(tmp_path, patient="sanne-bakker") as env:
         settings = env.app.extensions["resourcegroep"]
         settings["overview_scores"] = None  # every score: the reference
@@ -130,18 +124,18 @@ def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
         pages = int(re.search(r"Pagina 1 van (\d+)", whole).group(1))  # type: ignore[union-attr]
         reference = [lines(text(env.get(f"/tijdlijn?pagina={n}"))) for n in range(1, pages + 1)]
         members = text(env.get("/tijdlijn?soort=leden"))
-        assert set(loads) == {None}
+        assert set(loads()) == {None}
 
         settings["overview_scores"] = 5  # Sanne's 6 scores: the first meeting's day is not held whole
-        loads.clear()
+        spied.clear()
         first = text(env.get("/tijdlijn"))
-        assert loads == [5] and lines(first) == reference[0]
+        assert loads() == [5] and lines(first) == reference[0]
         assert "Pagina 1</p>" in first and "Pagina 1 van" not in first
         assert re.search(r'<a href="[^"]*pagina=2[^"]*" rel="next">Oudere gebeurtenissen</a>', first)
-        loads.clear()
+        spied.clear()
         last = text(env.get(f"/tijdlijn?pagina={pages}"))  # reaches back before the newest scores
-        assert loads == [5, None] and lines(last) == reference[-1] and f"Pagina {pages} van {pages}" in last
-        loads.clear()
+        assert loads() == [5, None] and lines(last) == reference[-1] and f"Pagina {pages} van {pages}" in last
+        spied.clear()
         members_now = text(env.get("/tijdlijn?soort=leden"))
-        assert lines(members_now) == lines(members) and loads == [5]  # no scores among the members' events
+        assert lines(members_now) == lines(members) and loads() == [5]  # no scores among the members' events
         assert re.search(r"Pagina 1 van \d+ \(\d+ gebeurtenissen\)", members_now)  # its total is known
