@@ -277,6 +277,36 @@ def test_timeouts_are_configurable_and_sent(sleeps: Sleeps) -> None:
     assert FhirClient(BASE).timeout == (3.0, 15.0)
 
 
+def test_the_shared_session_sends_what_requests_own_preparing_would(rsps: responses.RequestsMock) -> None:
+    """A client on the shared session prepares its request itself (no `Session.request`): the same method,
+    address, query, body and headers (the session's `User-Agent` and `Accept-Encoding` under the FHIR ones) as
+    a plain session's `request` sends, with the client's timeout and no redirects followed."""
+    rsps.post(BASE, json={"resourceType": "Bundle", "type": "batch-response", "entry": []})
+    rsps.get(f"{BASE}/Goal", json={"resourceType": "Bundle", "type": "searchset"})
+    plain = requests.Session()
+    plain.trust_env = False
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Goal/1"}}]}
+    sent = []
+    for client in (
+        FhirClient(BASE, StaticTokenProvider("t"), read_timeout=9),
+        FhirClient(BASE, StaticTokenProvider("t"), read_timeout=9, session=plain),
+    ):
+        client.batch(bundle)
+        client.search("Goal", [("patient", "Patient/p 1"), ("_count", "5")], headers={"Prefer": "handling=strict"})
+    for call in rsps.calls:
+        request = call.request
+        sent.append((request.method, request.url, request.body, dict(request.headers)))
+        assert request.req_kwargs["timeout"] == (3.0, 9)  # type: ignore[union-attr]
+        assert request.req_kwargs["stream"] is True  # type: ignore[union-attr]
+    assert sent[:2] == sent[2:]
+    method, url, body, headers = sent[0]
+    assert (method, url, json.loads(body or b"")) == ("POST", BASE, bundle)
+    assert headers["Accept"] == "application/fhir+json" and headers["Authorization"] == "Bearer t"
+    assert headers["Accept-Encoding"] == requests.utils.default_headers()["Accept-Encoding"]
+    assert headers["User-Agent"].startswith("python-requests/")
+    assert sent[1][1] == f"{BASE}/Goal?patient=Patient%2Fp+1&_count=5" and sent[1][3]["Prefer"] == "handling=strict"
+
+
 # ---------------------------------------------------------------- token refresh
 
 
