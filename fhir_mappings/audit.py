@@ -41,9 +41,11 @@ _ADDRESS = re.compile(r"[0-9A-Fa-f:.]{1,45}")
 _ID = re.compile(FHIR_ID)
 
 
-# App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary.
+# App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary and
+# the Koppeltaal launch's Task.
 VIEW_CASELOAD = "view_caseload"
 VIEW_LAUNCH = "view_launch"
+VIEW_LAUNCH_TASK = "view_launch_task"  # a Koppeltaal launch's Task, read before the launch opens
 # The role of a record made by a page that did not load the group (the role in it was not looked up).
 ROLE_UNKNOWN = "unknown"
 

@@ -312,6 +312,10 @@ class RequestAudit:
     written: list[str] = field(default_factory=list)  # resources a save wrote
     # A caseload: every other patient shown, with the user's role in that patient's group and what was read.
     listed: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Who acts, and through which EHR, when the request has no launch of its own yet (a launch's callback reads
+    # the Koppeltaal Task before the launch is opened); otherwise the request's launch says.
+    user: str | None = None
+    ehr_name: str | None = None
 
     def about(self, patient: str) -> None:
         """The request is about this patient's data (also when reading it then fails: an attempt counts)."""
@@ -327,6 +331,11 @@ class RequestAudit:
         self.app_action = app_action
         if role is not None:
             self.role = role
+
+    def on_behalf_of(self, user: str | None, ehr_name: str) -> None:
+        """The request acts for this user through this EHR before a launch is opened (see `user`)."""
+        self.user = user
+        self.ehr_name = ehr_name
 
     def wrote(self, entities: Sequence[str]) -> None:
         self.written.extend(e for e in entities if e not in self.written)

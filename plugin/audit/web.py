@@ -101,9 +101,9 @@ def _address() -> str | None:
     return address if address and len(address) <= 45 else None
 
 
-def _user() -> str:
+def _user(audit: RequestAudit) -> str:
     launch = g.get("launch")
-    reference = launch.fhir_user_reference if launch is not None else None
+    reference = launch.fhir_user_reference if launch is not None else audit.user
     return reference or "Practitioner/unknown"
 
 
@@ -114,13 +114,14 @@ def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int
     action = action_for(app_action)  # a page is a read, a save its write (also when it was refused)
     entities = audit.written if writing else audit.read
     now = datetime.now(UTC)
-    client_id = _client_id(config)
+    client_id = _client_id(config, audit)
+    user = _user(audit)
     records = []
     if audit.patient is not None:
-        records.append(_record(audit.role, app_action, action, outcome, audit.patient, entities, now, client_id))
+        records.append(_record(audit.role, app_action, action, outcome, audit.patient, entities, now, client_id, user))
     for patient, (role, listed) in audit.listed.items():
         if patient != audit.patient:
-            records.append(_record(role, app_action, AuditAction.READ, outcome, patient, listed, now, client_id))
+            records.append(_record(role, app_action, AuditAction.READ, outcome, patient, listed, now, client_id, user))
     target = _fhir_target(config, audit) if config.audit.sink != "file" else None
     trail.record(records, fhir_base=target.base_url if target else None, token=target.token if target else None)
 
@@ -134,6 +135,7 @@ def _record(
     entities: Sequence[str],
     now: datetime,
     client_id: str,
+    user: str,
 ) -> AccessRecord:
     return AccessRecord(
         id=str(uuid.uuid4()),
@@ -141,7 +143,7 @@ def _record(
         action=action,
         app_action=app_action,
         outcome=outcome,
-        user=_user(),
+        user=user,
         role=role,
         patient=patient,
         entities=tuple(entities),
@@ -150,11 +152,12 @@ def _record(
     )
 
 
-def _client_id(config: AppConfig) -> str:
+def _client_id(config: AppConfig, audit: RequestAudit) -> str:
     launch = g.get("launch")
-    if launch is not None:
+    ehr_name = launch.ehr_name if launch is not None else audit.ehr_name
+    if ehr_name is not None:
         for ehr in config.ehrs:
-            if ehr.name == launch.ehr_name and ehr.client_id:
+            if ehr.name == ehr_name and ehr.client_id:
                 return ehr.client_id
     return "resourcegroep"
 

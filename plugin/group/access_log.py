@@ -45,6 +45,7 @@ _AREAS: dict[str, object] = {
     "access": _l("who looked at the group"),
     "caseload": _l("the caseload"),
     "session": _l("the session summary (patient, user, permissions)"),
+    "launch_task": _l("the task the app was opened with (Koppeltaal)"),
 }
 _AREA_OF: dict[str, str] = {
     "view_overview": "overview",
@@ -52,6 +53,7 @@ _AREA_OF: dict[str, str] = {
     "view_access_log": "access",
     "view_caseload": "caseload",
     "view_launch": "session",
+    "view_launch_task": "launch_task",
     "view_agenda": "agenda",
     "set_agenda": "agenda",
     "propose_agenda_item": "agenda",

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
-from fhir_mappings.audit import VIEW_LAUNCH
+from fhir_mappings.audit import VIEW_LAUNCH, VIEW_LAUNCH_TASK
 from fhir_mappings.refs import FHIR_ID
 from plugin.audit.web import request_audit
 from plugin.launch.context import (
@@ -109,8 +109,14 @@ def callback() -> Response:
 
 def _check_launch_task(context: LaunchContext) -> None:
     """A Koppeltaal launch is about a Task (the HTI `resource`): read it with the domain's Backend Services token
-    and keep to its patient. A missing Task, or one for another patient, ends the launch before it is used."""
+    and keep to its patient. A missing Task, or one for another patient, ends the launch before it is used.
+
+    The read leaves an access record, for the launching user, like every other: of the Task's patient (another
+    patient's Task included: the read happened), else of the launch's patient (a missing Task: the attempt)."""
     backend = koppeltaal_backend(context.ehr_name)
+    audit = request_audit()
+    audit.on_behalf_of(context.fhir_user_reference, context.ehr_name)
+    audit.acting(VIEW_LAUNCH_TASK)
 
     def token(renew: bool) -> str:
         if renew:
@@ -121,12 +127,17 @@ def _check_launch_task(context: LaunchContext) -> None:
         reference = context.resource
         if reference is None or not TASK_REFERENCE.fullmatch(reference):
             raise HtiTokenError("task_mismatch", "the launch names no Task")
+        if context.patient is not None:
+            audit.about(f"Patient/{context.patient}")
         try:
             task = read_launch_task(context.fhir_base_url, reference, token)
         except requests.RequestException as exc:
             raise HtiTokenError("task_unavailable", f"the Task could not be read: {type(exc).__name__}") from exc
         if task is None:
             raise HtiTokenError("task_mismatch", f"{reference} does not exist")
+        owner = task_patient(task) or context.patient
+        if owner is not None:
+            audit.reading(f"Patient/{owner}", [reference])
         if context.patient is not None and task_patient(task) != context.patient:
             raise HtiTokenError("task_mismatch", f"{reference} is not for the launch's patient")
     except Exception:

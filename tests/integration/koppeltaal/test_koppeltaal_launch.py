@@ -23,6 +23,7 @@ import pytest
 import requests
 from flask import Flask
 
+from fhir_mappings.audit import VIEW_LAUNCH_TASK, AuditOutcome
 from plugin.app import create_app
 from plugin.config import config_from_mapping
 from plugin.launch.context import ActiveLaunch, smart_client
@@ -158,11 +159,14 @@ def test_practitioner_launch_reaches_the_group_with_backend_services_only(stack:
     assert action == f"{stack.app_url}/launch"
     assert fields["iss"] == f"{stack.sandbox_url}/fhir"
     before = stack.fhir.count()
+    task_reads = _task_reads(stack)
 
     first_view = browser.post(action, data=fields, timeout=30)
 
     assert first_view.status_code == 200, first_view.text[:500]
     assert re.fullmatch(rf"{re.escape(stack.app_url)}/c/[A-Za-z0-9_-]+/", first_view.url)
+    user, task = f"Practitioner/{PRACTITIONER}", f"Task/resourcegroep-{PATIENT}"
+    assert _task_reads(stack)[len(task_reads) :] == [(f"Patient/{PATIENT}", user, AuditOutcome.SUCCESS, (task,))]
     assert [urlsplit(r.url).path for r in first_view.history] == ["/launch", "/auth/authorize", "/callback"]
     assert "Ans Bakker" in first_view.text  # a member of Sanne's group, seen by her regieondersteuner
     summary = browser.get(first_view.url + "verbinding", timeout=10)
@@ -225,6 +229,18 @@ def _refused(stack: KtStack, token: str) -> requests.Response:
     assert not response.history  # no redirect to the authorization server
     assert stack.fhir.count() == before  # refused before any FHIR access
     return response
+
+
+def _task_reads(stack: KtStack) -> list[tuple[str, str, AuditOutcome, tuple[str, ...]]]:
+    """The access records of Koppeltaal Task reads in the local log, oldest first: (patient, user, outcome,
+    entities). The launch's callback writes them before a launch exists, so they never go to a FHIR server."""
+    trail = stack.app.extensions["audit"]
+    trail.flush()
+    return [
+        (r.patient, r.user, r.outcome, r.entities)
+        for r in reversed(trail.log.records())
+        if r.app_action == VIEW_LAUNCH_TASK
+    ]
 
 
 def _sign(stack: KtStack, **overrides: Any) -> str:
@@ -305,6 +321,7 @@ def test_a_task_of_another_patient_is_refused(stack: KtStack) -> None:
     browser = _practitioner_browser(stack)
     other_task = f"Task/{task_id('mohammed-el-amrani')}"
     before = stack.fhir.count()
+    task_reads = _task_reads(stack)
 
     page = _launch(stack, browser, _sign(stack, task=other_task))
 
@@ -315,12 +332,19 @@ def test_a_task_of_another_patient_is_refused(stack: KtStack) -> None:
         paths = [path for path, _ in stack.fhir.requests[before:]]
     assert paths == [f"/fhir/{other_task}"]  # the Task was read (Backend Services) and nothing else
     assert_only_backend_tokens(stack, before)
+    # The read is on record, as the other patient's (whose Task it is), refused.
+    read = ("Patient/mohammed-el-amrani", f"Practitioner/{PRACTITIONER}", AuditOutcome.REFUSED, (other_task,))
+    assert _task_reads(stack)[len(task_reads) :] == [read]
 
 
 def test_a_task_that_does_not_exist_is_refused(stack: KtStack) -> None:
     browser = _practitioner_browser(stack)
+    task_reads = _task_reads(stack)
     page = _launch(stack, browser, _sign(stack, task="Task/does-not-exist"))
     assert page.status_code == 403 and "/c/" not in page.url
+    # The attempt is on record as the launch patient's, with nothing read.
+    attempt = (f"Patient/{PATIENT}", f"Practitioner/{PRACTITIONER}", AuditOutcome.REFUSED, ())
+    assert _task_reads(stack)[len(task_reads) :] == [attempt]
 
 
 @pytest.fixture(scope="module")
