@@ -41,11 +41,12 @@ _ADDRESS = re.compile(r"[0-9A-Fa-f:.]{1,45}")
 _ID = re.compile(FHIR_ID)
 
 
-# App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary and
-# the Koppeltaal launch's Task.
+# App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary, the
+# Koppeltaal launch's Task and the worker's replay of a waiting save.
 VIEW_CASELOAD = "view_caseload"
 VIEW_LAUNCH = "view_launch"
 VIEW_LAUNCH_TASK = "view_launch_task"  # a Koppeltaal launch's Task, read before the launch opens
+REPLAY_SAVE = "replay_save"  # the outbox worker sent a waiting save for its author
 # The role of a record made by a page that did not load the group (the role in it was not looked up).
 ROLE_UNKNOWN = "unknown"
 

@@ -65,6 +65,7 @@ _AREA_OF: dict[str, str] = {
     "cancel_unreadable": "group",
     "retry_waiting": "saves",
     "retry_failed": "saves",
+    "replay_save": "saves",
     "discard_failed": "saves",
     "give_meeting_wish": "wishes",
     "ask_pause_or_end": "wishes",

@@ -24,6 +24,10 @@ Services client (its client id, key and scopes; the domain's Device in the Prove
 the ``--fhir-base`` client (``[backend]``). A save of a server the worker has no client for waits (it is
 counted as held, not as an attempt) until a worker configured for that server replays it.
 
+Every save the worker sends, or the EHR refuses for good, leaves an access record (app action
+``replay_save``: the save's author through the worker's client id, the patient, what was written) in the
+local audit log the app writes too; a worker that cannot write that log does not start.
+
 The worker replays every author's waiting saves with the Backend Services token. Each save's Provenance
 keeps its author as the first agent and names the app as a second agent of type ``assembler``: the
 ``--device`` reference (``Device/<id>``) when given, else a logical reference by the client id
@@ -41,6 +45,8 @@ Options (each also from the environment):
                                                          default: [backend] client_id, else "resourcegroep")
   --device REF             RESOURCEGROEP_WORKER_DEVICE    a Device reference for the app (Provenance agent)
   --patient ID             only this patient's entries
+  --audit-log PATH         RESOURCEGROEP_AUDIT_LOG     the local audit log (default: [audit] log_file, else
+                                                       audit/audit.jsonl beside the outbox, as the app's)
   --no-token               no Authorization header (local test servers only)
   --every SECONDS          replay every SECONDS until stopped (SIGTERM/SIGINT: graceful)
   --rounds N               with --every: stop after N rounds
@@ -64,13 +70,18 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
+from fhir_mappings.audit import REPLAY_SAVE, ROLE_UNKNOWN, AccessRecord, AuditAction, AuditOutcome, AuditValueError
+from plugin.audit.trail import AccessLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
 from plugin.sync.errors import Unauthorized
-from plugin.sync.outbox import Outbox, OutboxEntry, ReplayAgent, SqliteOutbox, replay
+from plugin.sync.outbox import Outbox, OutboxEntry, ReplayAgent, ReplayReport, SqliteOutbox, replay
 from smart_launch import BackendServicesClient, ConfigurationError, KoppeltaalDomain
 from smart_launch.errors import SmartLaunchError
 
@@ -185,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-token", action="store_true", help="send no Authorization header (test servers)")
     parser.add_argument("--patient", help="replay only this patient's entries")
     parser.add_argument(
+        "--audit-log",
+        default=os.environ.get("RESOURCEGROEP_AUDIT_LOG"),
+        help="the local audit log (default: [audit] log_file, else audit/audit.jsonl beside the outbox)",
+    )
+    parser.add_argument(
         "--client-id",
         default=os.environ.get("RESOURCEGROEP_WORKER_CLIENT_ID"),
         help="the app's client id, named in the Provenance as the one that replayed the save",
@@ -253,6 +269,8 @@ def _from_config(args: argparse.Namespace) -> str | None:
         return str(exc)
     outbox_given = bool(args.outbox)
     args.outbox = args.outbox or config.outbox_db
+    args.audit_log = args.audit_log or config.audit.log_file
+    args.audit_rotation = {"max_bytes": config.audit.max_bytes, "backups": config.audit.backups}
     if config.redis_url and not outbox_given:
         # Several instances share Redis: the worker replays the same outbox the app parks saves in.
         from plugin.stores import stores_from_config
@@ -286,6 +304,53 @@ def reminder_round(client: FhirClient, outbox: Outbox, client_id: str, capabilit
     return EX_FAILED if report.failed else EX_OK
 
 
+def audit_log_for(outbox: str, log_file: str | None = None, **rotation: int) -> AccessLog:
+    """The local audit log the worker writes to: ``log_file`` (``[audit] log_file``, ``--audit-log``), else
+    ``audit/audit.jsonl`` beside the outbox file, the app's own default, so app and worker keep one log."""
+    path = Path(log_file) if log_file else Path(outbox).parent / "audit" / "audit.jsonl"
+    return AccessLog(path, **rotation)
+
+
+def record_replays(
+    access_log: AccessLog, outbox: Outbox, report: ReplayReport, client_id_for: Callable[[OutboxEntry], str]
+) -> int:
+    """One access record per save the round sent (success, with what it wrote) or that the EHR refused for good
+    (refused, nothing written): the save's author, acting through the worker's client, on the save's patient.
+    A save left waiting (an outage, a refused token) has no record yet: it gets one when it is sent. Returns how
+    many records were written; a record that cannot be made or written is logged as an error."""
+    now = datetime.now(UTC)
+    records: list[AccessRecord] = []
+    for entry_id in [*report.sent, *report.failed]:
+        entry = outbox.get(entry_id)
+        if entry is None:
+            continue
+        result = report.results.get(entry_id)
+        try:
+            records.append(
+                AccessRecord(
+                    id=str(uuid.uuid4()),
+                    recorded=now,
+                    action=AuditAction.UPDATE,
+                    app_action=REPLAY_SAVE,
+                    outcome=AuditOutcome.SUCCESS if result is not None else AuditOutcome.REFUSED,
+                    user=entry.user,
+                    role=ROLE_UNKNOWN,
+                    patient=entry.patient,
+                    entities=tuple(w.reference for w in result.written) if result is not None else (),
+                    client_id=client_id_for(entry),
+                )
+            )
+        except AuditValueError:
+            log.exception("outbox entry %d: no access record could be made for its replay", entry_id)
+    if records:
+        try:
+            access_log.append(records)
+        except OSError:
+            log.exception("the access records of %d replayed save(s) could not be written", len(records))
+            return 0
+    return len(records)
+
+
 def _worst(first: int, second: int) -> int:
     """The exit code that tells most: an outage (retry later) over a permanent failure over success."""
     order = (EX_OK, EX_FAILED, EX_TEMPFAIL)
@@ -307,6 +372,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     args = parser.parse_args(argv)
     args.backend_provider = None
     args.has_backend = False
+    args.audit_rotation = {}
     args.domains = ()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -373,6 +439,12 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     outbox: Outbox = stores.outbox if stores is not None else SqliteOutbox(args.outbox)
     capabilities = stores.capabilities if stores is not None else CapabilityCache()
     reminders_due_at = [0.0]  # monotonic time of the next reminder round
+    try:  # as the app: no saves sent without their access records
+        access_log = audit_log_for(args.outbox, args.audit_log, **args.audit_rotation)
+        access_log.check_writable()
+    except OSError as exc:
+        print(f"error: the audit log cannot be written ({exc.strerror or exc})", file=sys.stderr)
+        return EX_USAGE
 
     def one_round() -> int:
         before = servers.request_count()
@@ -383,6 +455,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
             replayed_by=servers.agent_for,
             client_for=servers.client_for,
         )
+        record_replays(access_log, outbox, report, lambda entry: servers.agent_for(entry).client_id)
         print(
             f"outbox replay: {len(report.sent)} sent, {len(report.failed)} failed permanently"
             + (f", {len(report.held)} waiting for another server" if report.held else "")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import responses
 
+from plugin.audit.trail import AccessLog
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.outbox import Outbox, OutboxState, SqliteOutbox, replay, save_or_enqueue
 from plugin.sync.transaction import ChangeSet
@@ -264,6 +265,55 @@ def test_worker_exit_codes_for_outage_and_failure(rsps: responses.RequestsMock, 
     rsps.replace("POST", BASE, status=400, json={"resourceType": "OperationOutcome", "issue": []})
     assert main(["--outbox", str(path), "--fhir-base", BASE, "--no-token"]) == EX_FAILED
     assert len(box.failed_for("Patient/p1")) == 1
+
+
+def replay_records(tmp_path: Path) -> list[tuple[str, str, str, str, tuple[str, ...], str]]:
+    """The worker's access records in the default audit log beside the outbox, oldest first."""
+    log = AccessLog(tmp_path / "audit" / "audit.jsonl")
+    return [(r.app_action, r.outcome.name, r.user, r.patient, r.entities, r.client_id) for r in reversed(log.records())]
+
+
+def test_worker_records_every_save_it_sends_or_that_is_refused_and_none_that_waits(
+    rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.sqlite"
+    box = SqliteOutbox(path)
+    box.enqueue(user=USER, patient="Patient/p1", idempotency_key="k1", bundle=bundle("k1"))
+    args = ["--outbox", str(path), "--fhir-base", BASE, "--no-token", "--client-id", "rg-backend"]
+    rsps.post(BASE, status=503)
+    assert main([*args, "--read-timeout", "1"]) == EX_TEMPFAIL
+    assert replay_records(tmp_path) == []  # still waiting: nothing reached the EHR yet
+
+    rsps.remove("POST", BASE)
+    rsps.add_callback("POST", BASE, callback=ok_answer)
+    assert main(args) == EX_OK
+    sent = ("replay_save", "SUCCESS", USER, "Patient/p1", ("Goal/1", "Provenance/1"), "rg-backend")
+    assert replay_records(tmp_path) == [sent]
+
+    box.enqueue(user="Practitioner/u2", patient="Patient/p2", idempotency_key="k2", bundle=bundle("k2", "Patient/p2"))
+    rsps.remove("POST", BASE)
+    rsps.post(BASE, status=400, json={"resourceType": "OperationOutcome", "issue": []})
+    assert main(args) == EX_FAILED
+    refused = ("replay_save", "REFUSED", "Practitioner/u2", "Patient/p2", (), "rg-backend")
+    assert replay_records(tmp_path) == [sent, refused]
+
+
+def test_worker_writes_to_the_configured_audit_log_and_does_not_start_without_one(
+    rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    rsps.add_callback("POST", BASE, callback=ok_answer)
+    path = tmp_path / "o.sqlite"
+    SqliteOutbox(path).enqueue(user=USER, patient="Patient/p1", idempotency_key="k1", bundle=bundle("k1"))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be")
+    args = ["--outbox", str(path), "--fhir-base", BASE, "--no-token"]
+    assert main([*args, "--audit-log", str(blocked / "audit.jsonl")]) == EX_USAGE
+    assert len(rsps.calls) == 0 and len(SqliteOutbox(path).pending_for("Patient/p1")) == 1
+
+    own = tmp_path / "elsewhere" / "trail.jsonl"
+    assert main([*args, "--audit-log", str(own)]) == EX_OK
+    assert [r.app_action for r in AccessLog(own).records()] == ["replay_save"]
+    assert not (tmp_path / "audit" / "audit.jsonl").exists()
 
 
 def make_provider() -> object:
