@@ -45,8 +45,8 @@ Options (each also from the environment):
                                                          default: [backend] client_id, else "resourcegroep")
   --device REF             RESOURCEGROEP_WORKER_DEVICE    a Device reference for the app (Provenance agent)
   --patient ID             only this patient's entries
-  --audit-log PATH         RESOURCEGROEP_AUDIT_LOG     the local audit log (default: [audit] log_file, else
-                                                       audit/audit.jsonl beside the outbox, as the app's)
+  --audit-log PATH         RESOURCEGROEP_AUDIT_LOG_FILE   the local audit log (default: [audit] log_file, else
+                                                         audit/audit.jsonl beside the outbox, as the app's)
   --no-token               no Authorization header (local test servers only)
   --every SECONDS          replay every SECONDS until stopped (SIGTERM/SIGINT: graceful)
   --rounds N               with --every: stop after N rounds
@@ -197,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--patient", help="replay only this patient's entries")
     parser.add_argument(
         "--audit-log",
-        default=os.environ.get("RESOURCEGROEP_AUDIT_LOG"),
+        default=os.environ.get("RESOURCEGROEP_AUDIT_LOG_FILE"),
         help="the local audit log (default: [audit] log_file, else audit/audit.jsonl beside the outbox)",
     )
     parser.add_argument(
