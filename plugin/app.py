@@ -32,6 +32,7 @@ from plugin.logs import init_request_logging
 from plugin.session_store import ServerSideSessionInterface
 from plugin.stores import open_sqlite_outbox as open_outbox  # noqa: F401  (kept importable from here)
 from plugin.stores import stores_from_config
+from plugin.sync.caseload import PractitionerRoles
 from plugin.sync.errors import OutageError, SyncError, Unauthorized
 from plugin.sync.readcache import ReadCache
 from plugin.web.actions import user_message
@@ -156,6 +157,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         "read_cache": ReadCache(config.read_cache_resources, config.read_cache_ttl),
         # How many of the newest scores the overview and the goal list read (None: every score).
         "overview_scores": config.overview_scores or None,
+        # Per process: each practitioner's PractitionerRoles, for the caseload (plugin/sync/caseload.py).
+        "practitioner_roles": PractitionerRoles(),
     }
 
     try:

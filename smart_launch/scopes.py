@@ -32,8 +32,16 @@ PROVENANCE_SCOPE_V2 = "patient/Provenance.c"
 # professionals and the patient who looked at the group (search). Without it the trail stays in the local log.
 AUDIT_SCOPE_V2 = "patient/AuditEvent.cs"
 CASELOAD_AUDIT_SCOPE_V2 = "user/AuditEvent.c"
-# The clinician's caseload: groups across patients the user may see.
-CASELOAD_RESOURCE_TYPES: tuple[str, ...] = ("CareTeam", "CarePlan", "Patient", "Appointment", "Task")
+# The clinician's caseload: groups across patients the user may see, and the user's own PractitionerRoles (a team
+# may list them by one).
+CASELOAD_RESOURCE_TYPES: tuple[str, ...] = (
+    "CareTeam",
+    "CarePlan",
+    "Patient",
+    "Appointment",
+    "Task",
+    "PractitionerRole",
+)
 
 EHR_LAUNCH_SCOPES: tuple[str, ...] = ("launch", "openid", "fhirUser", "online_access")
 STANDALONE_LAUNCH_SCOPES: tuple[str, ...] = ("launch/patient", "openid", "fhirUser", "online_access")

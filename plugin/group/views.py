@@ -481,7 +481,8 @@ def access_log(context_id: str) -> Any:
 @bp.get("/c/<context_id>/caseload")
 @launch_required
 def caseload(context_id: str) -> Any:
-    """The clinician's caseload: every group they take part in, and what needs attention (2 round trips)."""
+    """The clinician's caseload: every group they take part in, by any of their PractitionerRoles too, and what
+    needs attention (2 round trips; 3 when the user's roles are not known to this process yet)."""
     user = g.launch.fhir_user_reference
     if user is None or not user.startswith(("Practitioner/", "PractitionerRole/")):
         return render_template(
@@ -501,6 +502,8 @@ def caseload(context_id: str) -> Any:
         found = load_caseload(
             client,
             user,
+            person=g.launch.user_practitioner,
+            roles=settings["practitioner_roles"],
             include_ended=request.args.get("ended") == "1",
             now=now(),
             capabilities=settings["capabilities"].get(client),

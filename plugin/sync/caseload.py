@@ -16,6 +16,10 @@ at most two HTTP round trips while the practitioner's teams (those left included
    for no more plans than ``_count``, and both the sandbox and Medplum page matches, not includes,
    so each answers in one page.
 
+With :class:`PractitionerRoles` (the app's caseload page), the practitioner's active PractitionerRoles are
+searched first (``PractitionerRole?practitioner=``; kept per process for 5 minutes) and added to the
+participants of round 1: a team may list the person by a role.
+
 A ``next`` link is followed only when the server sends one (a full page) and only when it stays on
 the server (:meth:`FhirClient.check_next_link`). A server without ``batch`` gets the plan searches
 as plain GETs in small chunks (more round trips; logged as degraded).
@@ -39,7 +43,9 @@ active members whose nomination is genomineerd or gesprek-gepland).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -232,10 +238,67 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 # --------------------------------------------------------------------------- loading
 
 
+class PractitionerRoles:
+    """A practitioner's PractitionerRoles per FHIR server, looked up at most once per ``ttl`` seconds per process.
+
+    A team may list a professional by one of their PractitionerRoles (the app's own member picker offers them,
+    and EHRs on nl-core often do) while the launch names the Practitioner, or the other way round; the group
+    pages count every role of the person as them (`fhir_mappings.rights.member_ref`), so the caseload searches
+    for them all. Roles change rarely and are no patient data: the answer is kept (by server and
+    practitioner) so a caseload costs its two round trips again after its first view. A server that refuses
+    the search (no right to read PractitionerRole, no such search) gives no roles, for the same time."""
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 2048, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+
+    def of(self, client: FhirClient, practitioner: str) -> tuple[str, ...]:
+        """``PractitionerRole/<id>`` of every active role of ``practitioner`` (``Practitioner/<id>``) on the
+        client's server. An outage or a refused token is raised, as the caseload's own searches would."""
+        key = (client.base_url, practitioner)
+        now = self._clock()
+        with self._lock:
+            found = self._known.get(key)
+        if found is not None and now - found[0] < self.ttl:
+            return found[1]
+        params = [("practitioner", practitioner), ("_count", str(PAGE_OF_ROLES))]
+        try:
+            bundle = client.search("PractitionerRole", params).json()
+        except (BadRequest, Forbidden, NotFound) as exc:
+            log.info(
+                "caseload on %s: no PractitionerRole search (%s); the practitioner's own references only",
+                client.base_url,
+                type(exc).__name__,
+            )
+            roles: tuple[str, ...] = ()
+        else:
+            roles = tuple(
+                f"PractitionerRole/{res['id']}"
+                for res in entries_of([bundle])
+                if res.get("resourceType") == "PractitionerRole"
+                and res.get("id")
+                and res.get("active", True) is not False
+                and literal(ref_of(res.get("practitioner")) or "") == practitioner
+            )
+        with self._lock:
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[key] = (now, roles)
+        return roles
+
+
+PAGE_OF_ROLES = 100  # a practitioner's roles asked for at once (more are not followed)
+
+
 def load_caseload(
     client: FhirClient,
     practitioner: str | Mapping[str, Any],
     *,
+    person: str | None = None,
+    roles: PractitionerRoles | None = None,
     include_ended: bool = False,
     now: datetime | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
@@ -244,6 +307,9 @@ def load_caseload(
 ) -> Caseload:
     """The practitioner's caseload, read from the server in (at most) two round trips.
 
+    ``person``: the Practitioner behind a PractitionerRole user (the launch's fhirContext names them), who
+    stands for the user too. ``roles``: look up the person's PractitionerRoles (:class:`PractitionerRoles`; one
+    more round trip when it does not know them yet), so teams that list the user by any of their roles count.
     ``now`` (time-zone aware; default: the current time) decides what is past and due; "today"
     is its date in ``clinic_tz``. ``capabilities``, when known, tells whether the server takes a
     ``batch``; without it a batch is tried and plain GETs are used only if the server refuses it.
@@ -255,6 +321,13 @@ def load_caseload(
         raise ValueError("now must carry a time zone")
     refs = practitioner_references(practitioner)
     started = client.request_count
+    if person is not None:
+        refs = (*refs, *practitioner_references(person))
+    if roles is not None:
+        behind = next((r for r in refs if ref_type(r) == "Practitioner"), None)
+        if behind is not None:
+            refs = (*refs, *roles.of(client, behind))
+    refs = tuple(dict.fromkeys(refs))
     reader = _Reader(refs, moment, clinic_tz)
 
     first = client.search("CareTeam", caseload_team_params(refs, include_ended=include_ended, page_size=page_size))

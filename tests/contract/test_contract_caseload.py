@@ -39,7 +39,7 @@ from fhir_mappings.model import ResourceGroup
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import group_to_fhir
-from plugin.sync.caseload import CLINIC_TZ, Caseload, CaseloadRow, load_caseload
+from plugin.sync.caseload import CLINIC_TZ, Caseload, CaseloadRow, PractitionerRoles, load_caseload
 from plugin.sync.client import FhirClient, RetryPolicy
 from tests.contract.conftest import Fhir
 from tests.support.proxy import FaultProxy
@@ -432,6 +432,43 @@ def test_a_practitioner_role_finds_its_practitioners_groups_and_today_decides_wh
 def test_an_unknown_practitioner_has_an_empty_caseload_in_one_round_trip(fhir: Fhir, seeded: Seeded) -> None:
     caseload = load_caseload(caseload_client(fhir.base), f"Practitioner/cl-{seeded.run}-nobody", now=NOW)
     assert caseload.rows == () and caseload.round_trips == 1
+
+
+def test_a_team_that_lists_one_of_the_practitioners_roles_is_in_their_caseload(fhir: Fhir) -> None:
+    """The team lists the regieondersteuner by a PractitionerRole, the launch names the Practitioner: with the
+    roles looked up (the caseload page does) the group is in the caseload, in one more round trip the first
+    time; without, it is not."""
+    run = uuid.uuid4().hex[:8]
+    practitioner = fhir.create({"resourceType": "Practitioner", "name": [{"family": f"Rol {run}"}]})
+    lead = f"Practitioner/{practitioner['id']}"
+    role = fhir.create({"resourceType": "PractitionerRole", "active": True, "practitioner": {"reference": lead}})
+    patient = fhir.create({"resourceType": "Patient", "name": [{"family": f"Rol {run}"}]})
+    group = ResourceGroup.start_new(
+        patient=f"Patient/{patient['id']}",
+        patient_display=f"Rol {run}",
+        regieondersteuner=f"PractitionerRole/{role['id']}",
+        regieondersteuner_display="Dr. Rol",
+        name=f"Groep rol {run}",
+        today=START,
+    )
+    entries = [
+        {
+            "fullUrl": URN_UUID + w.uid,
+            "resource": w.resource,
+            "request": {"method": "POST", "url": w.resource["resourceType"]},
+        }
+        for w in group_to_fhir(group)
+    ]
+    _post(fhir, "transaction", entries)
+
+    assert load_caseload(caseload_client(fhir.base), lead, now=NOW).rows == ()
+    roles = PractitionerRoles()
+    found = load_caseload(caseload_client(fhir.base), lead, roles=roles, now=NOW)
+    assert [(r.group_name, r.roles) for r in found.rows] == [
+        (f"Groep rol {run}", frozenset({MemberRole.REGIEONDERSTEUNER}))
+    ]
+    assert found.practitioner == (lead, f"PractitionerRole/{role['id']}") and found.round_trips == 3
+    assert load_caseload(caseload_client(fhir.base), lead, roles=roles, now=NOW).round_trips == 2
 
 
 def test_a_kt2_mode_group_is_in_the_caseload_too(fhir: Fhir) -> None:

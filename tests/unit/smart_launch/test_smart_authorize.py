@@ -81,7 +81,7 @@ def test_caseload_user_scopes_when_configured(rsps: responses.RequestsMock, ehr:
     reg = EhrRegistration(name="epd", iss=ISS, client_id=CLIENT_ID, caseload_user_scopes=True)
     client = SmartClient(EhrRegistry([reg]), MemorySessionStore(), redirect_uri=REDIRECT)
     scopes = query(client.begin_ehr_launch(ISS, "l", SESSION).url)["scope"].split()
-    assert "user/CareTeam.rs" in scopes and "user/Patient.rs" in scopes
+    assert "user/CareTeam.rs" in scopes and "user/Patient.rs" in scopes and "user/PractitionerRole.rs" in scopes
 
 
 def test_scopes_override_replaces_resource_scopes(rsps: responses.RequestsMock, ehr: FakeEhr) -> None:

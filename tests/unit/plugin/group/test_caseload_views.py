@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import requests
 
+from fhir_mappings.codes import IDENTIFIER_SYSTEM
 from plugin.config import config_from_mapping
 from plugin.sync.caseload import patient_page_url
 from smart_launch import ConfigurationError
@@ -71,3 +74,21 @@ def test_patient_page_url_and_its_configuration(tmp_path: Path) -> None:
             config_from_mapping({"app": {**base, **wrong}}, env={}, base_dir=tmp_path)
     with pytest.raises(ConfigurationError):
         config_from_mapping({"app": {**base, "clinic_name": " "}}, env={}, base_dir=tmp_path)
+
+
+def test_a_group_that_lists_the_user_by_one_of_their_roles_is_in_their_caseload(tmp_path: Path) -> None:
+    """Bram opens the app as Practitioner; a team lists him by his FACT PractitionerRole only (as the member
+    picker lets a regieondersteuner choose). The caseload finds that group too."""
+    scopes = (*USER_SCOPES, "user/PractitionerRole.rs")
+    with launched(tmp_path, patient=None, user="Practitioner/bram-jansen", scopes=scopes) as env:
+        teams = requests.get(f"{env.fhir_base}/CareTeam", params={"identifier": f"{IDENTIFIER_SYSTEM}|"}, timeout=10)
+        listing = [e["resource"] for e in teams.json()["entry"] if e["resource"]["resourceType"] == "CareTeam"]
+        without = [t for t in listing if "bram-jansen" not in json.dumps(t["participant"])]
+        assert without, "a demo group without Bram"
+        chosen = without[0]
+        name = chosen["name"]
+        assert name not in text(env.get("/caseload"))
+        chosen["participant"].append({"member": {"reference": "PractitionerRole/bram-jansen-fact"}})
+        put = requests.put(f"{env.fhir_base}/CareTeam/{chosen['id']}", json=chosen, timeout=10)
+        assert put.status_code == 200, put.text
+        assert name in text(env.get("/caseload"))

@@ -31,6 +31,7 @@ from plugin.sync.caseload import (
     GET_CHUNK,
     Caseload,
     CaseloadRow,
+    PractitionerRoles,
     caseload_plan_batch,
     caseload_plan_params,
     caseload_team_params,
@@ -581,6 +582,73 @@ def test_a_practitioner_role_searches_for_itself_and_its_practitioner(rsps: resp
     caseload = load_caseload(make_client(), role, now=NOW)
     assert query_of(rsps.calls[0].request.url)["participant"] == f"PractitionerRole/r1,{DR}"
     assert [r.team for r in caseload.rows] == ["CareTeam/t1", "CareTeam/t2"]
+
+
+def role_of(rid: str, practitioner: str = DR, *, active: bool = True) -> Json:
+    return {
+        "resourceType": "PractitionerRole",
+        "id": rid,
+        "practitioner": {"reference": practitioner},
+        "active": active,
+    }
+
+
+def test_a_practitioner_is_found_where_a_team_lists_one_of_their_roles(rsps: responses.RequestsMock) -> None:
+    """The launch names the Practitioner, the team one of their PractitionerRoles (the member picker offers them):
+    the caseload asks for the roles once, then searches for the person and every active role."""
+    rsps.get(f"{BASE}/PractitionerRole", json=searchset([role_of("r1"), role_of("r2", active=False)]))
+    via_role = team("t1", "Patient/p1", me=participant("PractitionerRole/r1", "regieondersteuner"))
+    serve(rsps, [via_role, team("t2", "Patient/p2")])
+    roles = PractitionerRoles()
+    client = make_client()
+    caseload = load_caseload(client, DR, roles=roles, now=NOW)
+    assert query_of(rsps.calls[0].request.url) == {"practitioner": DR, "_count": "100"}
+    assert query_of(rsps.calls[1].request.url)["participant"] == f"{DR},PractitionerRole/r1"
+    assert [r.team for r in caseload.rows] == ["CareTeam/t1", "CareTeam/t2"]
+    assert row_of(caseload, "CareTeam/t1").roles == frozenset({MemberRole.REGIEONDERSTEUNER})
+    assert caseload.round_trips == 2 == client.request_count  # the roles, the teams (no plans in round one)
+
+    again = load_caseload(client, DR, roles=roles, now=NOW)  # the roles are known now: the teams only
+    assert again.rows == caseload.rows and again.round_trips == 1
+
+
+def test_a_role_user_counts_as_the_practitioner_the_launch_names_with_all_their_roles(
+    rsps: responses.RequestsMock,
+) -> None:
+    rsps.get(
+        f"{BASE}/PractitionerRole", json=searchset([role_of("r1"), role_of("r2"), role_of("x", "Practitioner/other")])
+    )
+    serve(rsps, [])
+    load_caseload(make_client(), "PractitionerRole/r1", person=DR, roles=PractitionerRoles(), now=NOW)
+    assert query_of(rsps.calls[1].request.url)["participant"] == f"PractitionerRole/r1,{DR},PractitionerRole/r2"
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_a_refused_role_search_leaves_the_practitioners_own_reference(
+    rsps: responses.RequestsMock, status: int
+) -> None:
+    rsps.get(f"{BASE}/PractitionerRole", status=status, json={"resourceType": "OperationOutcome", "issue": []})
+    serve(rsps, [team("t2", "Patient/p2")])
+    roles = PractitionerRoles()
+    caseload = load_caseload(make_client(), DR, roles=roles, now=NOW)
+    assert query_of(rsps.calls[1].request.url)["participant"] == DR
+    assert [r.team for r in caseload.rows] == ["CareTeam/t2"]
+    assert load_caseload(make_client(), DR, roles=roles, now=NOW).round_trips == 1  # the refusal is kept too
+
+
+def test_the_roles_are_asked_again_after_their_time_and_an_outage_is_not_kept(rsps: responses.RequestsMock) -> None:
+    clock = [0.0]
+    roles = PractitionerRoles(ttl=300, clock=lambda: clock[0])
+    rsps.get(f"{BASE}/PractitionerRole", status=503)
+    with pytest.raises(ServerUnavailable):
+        roles.of(make_client(), DR)
+    rsps.replace(responses.GET, f"{BASE}/PractitionerRole", json=searchset([role_of("r1")]))
+    assert roles.of(make_client(), DR) == ("PractitionerRole/r1",)
+    rsps.replace(responses.GET, f"{BASE}/PractitionerRole", json=searchset([role_of("r1"), role_of("r3")]))
+    clock[0] = 299.0
+    assert roles.of(make_client(), DR) == ("PractitionerRole/r1",)
+    clock[0] = 300.0
+    assert roles.of(make_client(), DR) == ("PractitionerRole/r1", "PractitionerRole/r3")
 
 
 # ---------------------------------------------------------------- paging
