@@ -316,6 +316,10 @@ class RequestAudit:
     # the Koppeltaal Task before the launch is opened); otherwise the request's launch says.
     user: str | None = None
     ehr_name: str | None = None
+    # The user's own waiting saves this request sent on their way (a page, a save, "try again"): what they wrote,
+    # and how many the EHR refused for good. Recorded as writes of their own (`replay_save`), whatever the page did.
+    replayed: list[str] = field(default_factory=list)
+    replays_refused: int = 0
 
     def about(self, patient: str) -> None:
         """The request is about this patient's data (also when reading it then fails: an attempt counts)."""
@@ -336,6 +340,13 @@ class RequestAudit:
         """The request acts for this user through this EHR before a launch is opened (see `user`)."""
         self.user = user
         self.ehr_name = ehr_name
+
+    def replayed_save(self, entities: Sequence[str] | None) -> None:
+        """One of the user's waiting saves went to the EHR (what it wrote), or was refused for good (None)."""
+        if entities is None:
+            self.replays_refused += 1
+        else:
+            self.replayed.extend(e for e in entities if e not in self.replayed)
 
     def wrote(self, entities: Sequence[str]) -> None:
         self.written.extend(e for e in entities if e not in self.written)

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
-from fhir_mappings.audit import AccessRecord, AuditAction, AuditOutcome, AuditValueError
+from fhir_mappings.audit import REPLAY_SAVE, AccessRecord, AuditAction, AuditOutcome, AuditValueError
 from plugin.audit.trail import AccessLog, AuditTrail, RequestAudit, action_for, ship_to_fhir
 from plugin.config import AppConfig
 from plugin.sync.capabilities import ServerCapabilities
@@ -122,6 +122,13 @@ def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int
     for patient, (role, listed) in audit.listed.items():
         if patient != audit.patient:
             records.append(_record(role, app_action, AuditAction.READ, outcome, patient, listed, now, client_id, user))
+    if audit.patient is not None:  # the user's own waiting saves sent on their way: writes, whatever the page did
+        replays = [(AuditOutcome.SUCCESS, audit.replayed)] if audit.replayed else []
+        replays += [(AuditOutcome.REFUSED, [])] * audit.replays_refused
+        for done, written in replays:
+            records.append(
+                _record(audit.role, REPLAY_SAVE, AuditAction.UPDATE, done, audit.patient, written, now, client_id, user)
+            )
     target = _fhir_target(config, audit) if config.audit.sink != "file" else None
     trail.record(records, fhir_base=target.base_url if target else None, token=target.token if target else None)
 

@@ -32,6 +32,7 @@ from plugin.sync.client import FhirClient
 from plugin.sync.errors import JsonDict, SyncError
 from plugin.sync.outbox import Outbox, OutboxEntry
 from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.sync.transaction import TransactionResult
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,14 @@ def mapping_mode(launch: ActiveLaunch) -> MappingMode:
     return MappingMode(registrations[0].mapping) if registrations else MappingMode.NL_CORE
 
 
+def _audit_replay(entry: OutboxEntry, result: TransactionResult | None) -> None:
+    """A waiting save of the user's went to the EHR on its way (or was refused for good): on the request's record."""
+    written = (
+        None if result is None else [w.reference for w in result.written if not w.reference.startswith("Provenance/")]
+    )
+    request_audit().replayed_save(written)
+
+
 def current_service() -> GroupService:
     """The service for this request's launch (inside `@launch_required` views)."""
     service: GroupService | None = g.get("group_service")
@@ -383,6 +392,7 @@ def current_service() -> GroupService:
         capabilities=caps,
         mapping=mapping_mode(launch),
         read_cache=settings.get("read_cache"),
+        on_replayed=_audit_replay,
     )
     service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service

@@ -530,6 +530,10 @@ def with_replay_agent(bundle: JsonDict, agent: ReplayAgent) -> JsonDict:
     return out
 
 
+# Told of each replayed entry: what the save wrote, or None when the EHR refused it for good.
+ReplayObserver = Callable[[OutboxEntry, TransactionResult | None], None]
+
+
 def replay(
     outbox: Outbox,
     client: FhirClient,
@@ -540,6 +544,7 @@ def replay(
     user: str | None = None,
     replayed_by: ReplayAgent | Callable[[OutboxEntry], ReplayAgent] | None = None,
     client_for: Callable[[OutboxEntry], FhirClient | None] | None = None,
+    on_done: ReplayObserver | None = None,
 ) -> ReplayReport:
     """Send pending entries in order (FIFO per patient); stop at the first outage.
 
@@ -550,7 +555,8 @@ def replay(
     worker: that server's Backend Services client; None when it has none; ``replayed_by`` may then also be
     chosen per entry, the app as that server knows it); without it ``client`` is used for
     entries of its own base (or of no recorded server). An entry no client fits stays pending, uncounted, and
-    holds its patient's later entries back (``report.held``).
+    holds its patient's later entries back (``report.held``). ``on_done`` hears of every entry sent (with what
+    it wrote) or refused for good (None), as it happens (the app's audit trail: a replay is a write).
 
     4xx refusals (other than 401/403/409/412/429) mark the entry failed-permanent; a 409/412 that is not our
     own earlier commit is a conflict nobody is present to resolve, so it is failed-permanent too, with the
@@ -588,15 +594,21 @@ def replay(
                 outbox.mark_failed(entry.id, f"conflict: {exc.diagnostics}")
                 report.failed.append(entry.id)
                 log.error("outbox entry %d failed permanently (version conflict): %s", entry.id, exc.diagnostics)
+                if on_done is not None:
+                    on_done(entry, None)
             except SyncError as exc:
                 outbox.mark_failed(entry.id, exc.diagnostics)
                 report.failed.append(entry.id)
                 log.error("outbox entry %d failed permanently: %s", entry.id, exc.diagnostics)
+                if on_done is not None:
+                    on_done(entry, None)
             else:
                 outbox.mark_sent(entry.id)
                 report.sent.append(entry.id)
                 report.results[entry.id] = result
                 log.info("outbox entry %d saved%s", entry.id, " (already applied)" if result.already_applied else "")
+                if on_done is not None:
+                    on_done(entry, result)
         if user is not None:
             report.held.extend(e.id for e in outbox.pending_for(pid) if e.user != user)
     return report
@@ -632,17 +644,19 @@ def save_or_enqueue(
     send: Callable[[], TransactionResult] | None = None,
     capabilities: ServerCapabilities | None = None,
     bases: JsonDict | None = None,
+    on_replayed: ReplayObserver | None = None,
 ) -> SaveOutcome:
     """Replay this patient's earlier pending saves first (order matters), then save ``bundle``.
 
     ``send`` overrides how it is sent (the repository sends through ``transaction.submit``);
     default ``transaction.submit``. When the server cannot be reached, the Bundle of the failing attempt
     (``OutageError.bundle``, else ``bundle``) is parked in the outbox, with ``bases`` (the resources as read
-    before the change, by ``Type/id``) so a replay can merge. Conflicts and refusals propagate.
+    before the change, by ``Type/id``) so a replay can merge. Conflicts and refusals propagate. ``on_replayed``:
+    see ``replay``'s ``on_done``.
     """
     if outbox.pending_for(patient):
         # Only this user's own earlier saves go with this user's token; another author's stay waiting.
-        replay(outbox, client, patient=patient, capabilities=capabilities, user=user)
+        replay(outbox, client, patient=patient, capabilities=capabilities, user=user, on_done=on_replayed)
         if outbox.pending_for(patient):
             # Still waiting (outage, or another process is replaying them): queue behind them, unsent.
             return SaveOutcome(

@@ -56,7 +56,7 @@ from plugin.sync.errors import (
     PreconditionFailed,
     SyncError,
 )
-from plugin.sync.outbox import Outbox, OutboxEntry, SaveOutcome, replay, save_or_enqueue
+from plugin.sync.outbox import Outbox, OutboxEntry, ReplayObserver, SaveOutcome, replay, save_or_enqueue
 from plugin.sync.readcache import ReadCache, answer_digest, fingerprint, scope_digest
 from plugin.sync.transaction import ChangeSet, TransactionResult, data_meta, submit
 
@@ -175,6 +175,9 @@ class GroupRepository:
     # Reads already made into the domain (plugin/sync/readcache.py): an answer with the same resource versions as
     # one read before is not read into the domain again. None: every load reads its answer (the default).
     read_cache: ReadCache[LoadedGroup] | None = None
+    # Told of each of this user's waiting saves sent (with what it wrote) or refused for good (None) on their way
+    # (before a page, before a save, on "try again"): the app's audit trail records them as writes.
+    on_replayed: ReplayObserver | None = None
 
     @property
     def patient(self) -> str:
@@ -201,7 +204,14 @@ class GroupRepository:
         ``pending``: the patient's waiting saves as just read (else they are read here)."""
         if not self.own_among(self.outbox.pending_for(self.patient) if pending is None else pending):
             return True
-        replay(self.outbox, self.client, patient=self.patient, capabilities=self._caps(), user=self.user)
+        replay(
+            self.outbox,
+            self.client,
+            patient=self.patient,
+            capabilities=self._caps(),
+            user=self.user,
+            on_done=self.on_replayed,
+        )
         return not self.own_among(self.outbox.pending_for(self.patient))
 
     def own_among(self, entries: Iterable[OutboxEntry]) -> bool:
@@ -651,6 +661,7 @@ class GroupRepository:
             capabilities=caps,
             send=lambda: submit(self.client, bundle, capabilities=caps, bases=_bases(changeset)),
             bases=_bases(changeset),
+            on_replayed=self.on_replayed,
         )
 
     def _park(self, changeset: ChangeSet, bundle: JsonDict, cause: OutageError) -> SaveOutcome:

@@ -81,7 +81,8 @@ from plugin.audit.trail import AccessLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
 from plugin.sync.errors import Unauthorized
-from plugin.sync.outbox import Outbox, OutboxEntry, ReplayAgent, ReplayReport, SqliteOutbox, replay
+from plugin.sync.outbox import Outbox, OutboxEntry, ReplayAgent, SqliteOutbox, replay
+from plugin.sync.transaction import TransactionResult
 from smart_launch import BackendServicesClient, ConfigurationError, KoppeltaalDomain
 from smart_launch.errors import SmartLaunchError
 
@@ -311,44 +312,33 @@ def audit_log_for(outbox: str, log_file: str | None = None, **rotation: int) -> 
     return AccessLog(path, **rotation)
 
 
-def record_replays(
-    access_log: AccessLog, outbox: Outbox, report: ReplayReport, client_id_for: Callable[[OutboxEntry], str]
-) -> int:
-    """One access record per save the round sent (success, with what it wrote) or that the EHR refused for good
-    (refused, nothing written): the save's author, acting through the worker's client, on the save's patient.
-    A save left waiting (an outage, a refused token) has no record yet: it gets one when it is sent. Returns how
-    many records were written; a record that cannot be made or written is logged as an error."""
-    now = datetime.now(UTC)
-    records: list[AccessRecord] = []
-    for entry_id in [*report.sent, *report.failed]:
-        entry = outbox.get(entry_id)
-        if entry is None:
-            continue
-        result = report.results.get(entry_id)
+class ReplayRecorder:
+    """Writes the access record of each save the worker sent (success, with what it wrote) or the EHR refused for
+    good (refused, nothing written) as it happens: the save's author, acting through the worker's client id, on
+    the save's patient. A save left waiting (an outage, a refused token) has none yet: it gets one when it is
+    sent. A record that cannot be made or written is logged as an error (the save itself is in the EHR)."""
+
+    def __init__(self, access_log: AccessLog, client_id_for: Callable[[OutboxEntry], str]) -> None:
+        self.access_log = access_log
+        self.client_id_for = client_id_for
+
+    def __call__(self, entry: OutboxEntry, result: TransactionResult | None) -> None:
         try:
-            records.append(
-                AccessRecord(
-                    id=str(uuid.uuid4()),
-                    recorded=now,
-                    action=AuditAction.UPDATE,
-                    app_action=REPLAY_SAVE,
-                    outcome=AuditOutcome.SUCCESS if result is not None else AuditOutcome.REFUSED,
-                    user=entry.user,
-                    role=ROLE_UNKNOWN,
-                    patient=entry.patient,
-                    entities=tuple(w.reference for w in result.written) if result is not None else (),
-                    client_id=client_id_for(entry),
-                )
+            record = AccessRecord(
+                id=str(uuid.uuid4()),
+                recorded=datetime.now(UTC),
+                action=AuditAction.UPDATE,
+                app_action=REPLAY_SAVE,
+                outcome=AuditOutcome.SUCCESS if result is not None else AuditOutcome.REFUSED,
+                user=entry.user,
+                role=ROLE_UNKNOWN,
+                patient=entry.patient,
+                entities=tuple(w.reference for w in result.written) if result is not None else (),
+                client_id=self.client_id_for(entry),
             )
-        except AuditValueError:
-            log.exception("outbox entry %d: no access record could be made for its replay", entry_id)
-    if records:
-        try:
-            access_log.append(records)
-        except OSError:
-            log.exception("the access records of %d replayed save(s) could not be written", len(records))
-            return 0
-    return len(records)
+            self.access_log.append([record])
+        except (AuditValueError, OSError):
+            log.exception("outbox entry %d: the access record of its replay could not be written", entry.id)
 
 
 def _worst(first: int, second: int) -> int:
@@ -445,6 +435,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     except OSError as exc:
         print(f"error: the audit log cannot be written ({exc.strerror or exc})", file=sys.stderr)
         return EX_USAGE
+    recorder = ReplayRecorder(access_log, lambda entry: servers.agent_for(entry).client_id)
 
     def one_round() -> int:
         before = servers.request_count()
@@ -454,8 +445,8 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
             patient=args.patient,
             replayed_by=servers.agent_for,
             client_for=servers.client_for,
+            on_done=recorder,
         )
-        record_replays(access_log, outbox, report, lambda entry: servers.agent_for(entry).client_id)
         print(
             f"outbox replay: {len(report.sent)} sent, {len(report.failed)} failed permanently"
             + (f", {len(report.held)} waiting for another server" if report.held else "")

@@ -7,18 +7,21 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
+import plugin.sync.outbox as outbox_module
 import plugin.sync.repository as repository_module
+from fhir_mappings.audit import AccessRecord, AuditAction, AuditOutcome
 from plugin.app import create_app
+from plugin.audit.trail import AuditTrail
 from plugin.config import AppConfig
 from plugin.session_store import CREATED
-from plugin.sync.errors import ServerUnavailable
+from plugin.sync.errors import BadRequest, ServerUnavailable
 from plugin.sync.outbox import OutboxState, SqliteOutbox
 from plugin.sync.worker import EX_OK
 from plugin.sync.worker import main as worker_main
@@ -239,3 +242,48 @@ def test_letting_a_refused_save_lapse_keeps_it_and_never_sends_it(
     again = env.post("/wachtrij/opnieuw", {"entry": str(entry_id)}, follow_redirects=True)
     assert again.status_code == 200
     assert box.get(entry_id).state is OutboxState.DISCARDED  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- a replay is a write on record
+
+
+def test_a_waiting_save_sent_before_a_page_is_on_record_as_a_write(
+    env: LaunchedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page view that sends the author's waiting save records the view (a read) and, apart, the save it sent
+    (`replay_save`, what it wrote); a save refused for good on its way is on record as refused."""
+    trail: AuditTrail = env.app.extensions["audit"]
+
+    def new_records(view: Callable[[], None]) -> dict[str, AccessRecord]:
+        trail.flush()
+        before = len(trail.log.records())
+        view()
+        trail.flush()
+        added = trail.log.records()[: len(trail.log.records()) - before]
+        assert len(added) == 2
+        return {r.app_action: r for r in added}
+
+    rename_while_the_ehr_is_down(env, monkeypatch, "Sannes team, later verstuurd")
+    found = new_records(lambda: None if env.get("/").status_code == 200 else pytest.fail("no page"))
+    view, replay = found["view_overview"], found["replay_save"]
+    assert (view.action, view.outcome) == (AuditAction.READ, AuditOutcome.SUCCESS)
+    assert (replay.action, replay.outcome, replay.user, replay.patient) == (
+        AuditAction.UPDATE,
+        AuditOutcome.SUCCESS,
+        ANNA,
+        SANNE,
+    )
+    plan = next(p for p in env.resources("CarePlan") if p.get("title") == "Sannes team, later verstuurd")
+    assert f"CarePlan/{plan['id']}" in replay.entities
+    assert not any(e.startswith("Provenance/") for e in replay.entities)
+
+    rename_while_the_ehr_is_down(env, monkeypatch, "Wordt geweigerd")
+
+    def refused(*_a: Any, **_k: Any) -> Any:
+        raise BadRequest("HTTP 400 (test)", status=400)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox_module, "submit_rebasing", refused)
+        found = new_records(lambda: None if env.get("/").status_code == 200 else pytest.fail("no page"))
+    assert (found["replay_save"].outcome, found["replay_save"].entities) == (AuditOutcome.REFUSED, ())
+    assert found["view_overview"].outcome is AuditOutcome.SUCCESS
