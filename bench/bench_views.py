@@ -491,12 +491,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+OLDER_TIMELINE_PAGE = 12  # a page of the timeline past the newest 1,000 scores (100 events a page)
+
+
 def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
-    pages' kinds (members, a member, agreements, meetings), last the timeline; prints the peak RSS after each part
-    as JSON."""
+    pages' kinds (members, a member, agreements, meetings), last the timeline's first page and an older one;
+    prints the peak RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -566,6 +569,9 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     result["other_pages"] = peak_rss_mb()
     page("/tijdlijn")  # its first page: from the newest scores when it lies within them (a huge group's does)
     result["timeline"] = peak_rss_mb()
+    # An older page, past the newest 1,000 scores: it reads the newest 1,300 (the batch, then one stretch).
+    page(f"/tijdlijn?pagina={OLDER_TIMELINE_PAGE}")
+    result["timeline_older"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -589,6 +595,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the goal's all scores": found["goal_all"],
         "worker peak RSS MB, after members, a member, agreements, meetings": found["other_pages"],
         "worker peak RSS MB, after the timeline's first page": found["timeline"],
+        f"worker peak RSS MB, after the timeline's page {OLDER_TIMELINE_PAGE}": found["timeline_older"],
     }
 
 

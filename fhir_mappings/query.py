@@ -7,6 +7,8 @@ places, agendas, reports, invitations, interviews and progress scores.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, Artifact
 
 
@@ -92,6 +94,21 @@ def newest_scores_params(patient_id: str, count: int) -> list[tuple[str, str]]:
     return [
         ("subject", f"Patient/{patient_id}"),
         ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("_sort", "-date"),
+        ("_count", str(count)),
+    ]
+
+
+def older_scores_params(patient_id: str, before: datetime, count: int) -> list[tuple[str, str]]:
+    """The patient's `count` newest progress scores from before `before` (an aware moment: the start of the first
+    day a window holds whole), newest first: the next stretch of a deeper window of newest scores than one page
+    holds. Scores of the day before `before` may come again; the reader keeps each once."""
+    if before.tzinfo is None:
+        raise ValueError("before must carry a time zone")
+    return [
+        ("subject", f"Patient/{patient_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("date", f"lt{before.isoformat()}"),
         ("_sort", "-date"),
         ("_count", str(count)),
     ]

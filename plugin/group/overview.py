@@ -517,6 +517,26 @@ def timeline_page(events: list[Event], asked: str | None, size: int = TIMELINE_P
     return TimelinePage(events[(number - 1) * size : number * size], number, pages, len(events))
 
 
+# The deepest window of newest scores an older page of the timeline reads (in stretches of a page of scores each,
+# `GroupRepository.load`); a page further back reads every score, and so does the last page.
+TIMELINE_DEEPEST = 10_000
+
+
+def timeline_scores_needed(asked: str | None, size: int | None = None) -> int | None:
+    """How many of the newest scores page `asked` of the timeline needs (pages of `size`, else `TIMELINE_PAGE`):
+    every score event on pages 1 to N is among the newest N pages' worth, and one page more covers the day a window
+    holds only in part. None: more than `TIMELINE_DEEPEST` (read every score)."""
+    number = _page_number(asked)
+    need = (number + 1) * (TIMELINE_PAGE if size is None else size)
+    return need if need <= TIMELINE_DEEPEST else None
+
+
+def timeline_page_within(asked: str | None, window: int, size: int | None = None) -> bool:
+    """Whether page `asked` may lie within a window of `window` newest scores (it has no more events than that up
+    to its end): then the page's own load is tried first."""
+    return _page_number(asked) * (TIMELINE_PAGE if size is None else size) <= window
+
+
 def timeline_window_page(
     events: list[Event], asked: str | None, since: date, size: int = TIMELINE_PAGE
 ) -> TimelinePage | None:

@@ -47,6 +47,8 @@ from plugin.group.overview import (
     scores_by_goal,
     timeline,
     timeline_page,
+    timeline_page_within,
+    timeline_scores_needed,
     timeline_window_page,
     waiting_for_patient,
 )
@@ -57,6 +59,7 @@ from plugin.group.service import (
     current_service,
     group_page,
     now,
+    overview_scores,
     today,
 )
 from plugin.i18n import gettext
@@ -445,19 +448,29 @@ def take_over(context_id: str) -> Any:
 def history(context_id: str) -> Any:
     """The timeline: what happened when (nothing is ever deleted; every score is an event).
 
-    Its newest pages come from the newest scores, as every page's load (the total is then not known); a page that
-    reaches back before them reads every score."""
+    Its pages come from the newest scores (the total is then not known): the newest ones from every page's load,
+    an older one from as many of the newest scores as it needs (`timeline_scores_needed`); a page that still
+    reaches back before them, or one very far back, reads every score."""
     soort, asked = request.args.get("soort", ""), request.args.get("pagina")
     kind = TIMELINE_KINDS.get(soort)
-    page = group_page(Action.VIEW_TIMELINE, _plan_arg())
-    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
-    since = group.scores_since if kind in (None, "goals") else None  # the other kinds have no scores
-    shown = timeline_window_page(timeline(group, kind), asked, since) if since is not None else None
-    if shown is None:
-        if since is not None:
-            page = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
-            group = page.group  # type: ignore[assignment]
-        shown = timeline_page(timeline(group, kind), asked)
+    scored = kind in (None, "goals")  # the other kinds have no scores
+    window = overview_scores() if scored else None
+    # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
+    tries: list[int | None] = [None]
+    if window is not None:
+        need = timeline_scores_needed(asked)
+        tries = [] if need is None or not timeline_page_within(asked, window) else [None]
+        tries += [need] if need is not None and need > window else []
+        tries.append(EVERY_SCORE)
+    for newest in tries:
+        page = group_page(Action.VIEW_TIMELINE, _plan_arg(newest), newest_scores=newest)
+        group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+        events = timeline(group, kind)
+        since = group.scores_since if scored else None
+        shown = timeline_window_page(events, asked, since) if since is not None else timeline_page(events, asked)
+        if shown is not None:
+            break
+    assert shown is not None  # noqa: S101 - every score (the last try) always gives the page
     return render_template(
         "group/timeline.html",
         page=page,

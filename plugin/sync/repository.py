@@ -40,9 +40,23 @@ from urllib.parse import urlencode
 from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KEY_SYSTEM
 from fhir_mappings.errors import CompartmentError
 from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, oldest_of_newest_first, plans_in
-from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, Unreadable, first_day_after, seeded_uid, uids_from
+from fhir_mappings.model import (
+    CLINIC_ZONE,
+    ResourceGroup,
+    ScoresNotLoaded,
+    Unreadable,
+    first_day_after,
+    seeded_uid,
+    uids_from,
+)
 from fhir_mappings.profiles import MappingMode
-from fhir_mappings.query import goal_scores_params, group_load_params, group_searches_by_patient, newest_scores_params
+from fhir_mappings.query import (
+    goal_scores_params,
+    group_load_params,
+    group_searches_by_patient,
+    newest_scores_params,
+    older_scores_params,
+)
 from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
@@ -233,7 +247,9 @@ class GroupRepository:
         the patient's newest scores instead of every score, still in one round trip. When there are older ones the
         group holds the scores from the first whole day the answer covers (`ResourceGroup.scores_since`); reading it
         as all scores raises `ScoresNotLoaded` (`save` then reads the whole group). Only where the load is one batch
-        with includes; otherwise, or when the server does not sort the scores, every score is read.
+        with includes; otherwise, or when the server does not sort the scores, every score is read. A window larger
+        than a page (`page_size`; an older page of the timeline asks for one) is read as the batch's first page and
+        then stretch by stretch of older scores (`older_scores_params`, one request each), until it holds that many.
 
         `every_score_of` (a Goal's server id, with `newest_scores`: a goal's page that shows all of its scores): the
         same batch reads every score of that goal too, so the group holds them all as well
@@ -259,10 +275,14 @@ class GroupRepository:
                 goal = every_score_of if window is not None else None
                 if goal is not None:  # before the newest scores: those stay the batch's last search
                     searches.append(("Observation", goal_scores_params(self.patient_id, goal, self.page_size)))
-                if window is not None:
-                    searches.append(("Observation", newest_scores_params(self.patient_id, window)))
+                # A deeper window than one page: the batch reads the first page, further stretches follow it.
+                first: int | None = min(window, self.page_size) if window is not None else None
+                if first is not None:
+                    searches.append(("Observation", newest_scores_params(self.patient_id, first)))
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
-                answer_key = self._answer_key(answered.raw, plan_id, window, goal)
+                # The bytes of a deeper window's batch are not its whole answer: the cache knows it by its versions.
+                deep = window is not None and first is not None and window > first
+                answer_key = None if deep else self._answer_key(answered.raw, plan_id, window, goal)
                 if answer_key is not None and self.read_cache is not None:
                     scope, kin = self._scope_keys(plan_id, window, goal)
                     same = self.read_cache.get(answer_key)
@@ -272,7 +292,7 @@ class GroupRepository:
                     new_versions = self.read_cache.other_bytes(scope, kin)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
-                    searches, answered, first_page_of=window, optional=1 if goal is not None else None
+                    searches, answered, first_page_of=first, optional=1 if goal is not None else None
                 )
                 if refused:
                     goal = None  # (logged) the goal's scores are those of the newest, as on its page without asking
@@ -287,9 +307,14 @@ class GroupRepository:
                         unordered = True
                     else:
                         since = first_day_after(cut)
+                        if deep and window is not None:
+                            older, since, unordered = self._older_scores(found[-1], since, window)
+                            if older:
+                                resources += older
+                                raw = None  # more than the batch's answer: the compartment pass reads them all
             elif strategy is LoadStrategy.INCLUDE:
-                first = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
-                resources = _resources(self.client.pages(first))
+                answer = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
+                resources = _resources(self.client.pages(answer))
             else:
                 resources, patient = self._load_by_patient(strategy, caps)
             if unordered:
@@ -299,6 +324,38 @@ class GroupRepository:
             return self._loaded(
                 resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since, goal
             )
+
+    def _older_scores(
+        self, page: list[JsonDict], since: dt.date, window: int
+    ) -> tuple[list[JsonDict], dt.date | None, bool]:
+        """Deepen a window of newest scores whose first page (`page`, newest first) holds every score from `since`
+        on, to `window` scores: stretch by stretch of older ones (`older_scores_params`, a page each, the day
+        before `since` again, each score kept once). Returns the scores added, the first day now held whole
+        (None: every score is held), and whether a stretch came unsorted (then every score is to be read)."""
+        held = {str(r.get("id")) for r in page if r.get("resourceType") == "Observation"}
+        added: list[JsonDict] = []
+        while len(held) < window:
+            start = dt.datetime.combine(since, dt.time(), tzinfo=CLINIC_ZONE)
+            params = older_scores_params(self.patient_id, start, self.page_size)
+            stretch = self.client.search("Observation", params).json()
+            scores = [r for r in _resources([stretch]) if r.get("resourceType") == "Observation"]
+            fresh = [r for r in scores if str(r.get("id")) not in held]
+            further = _more_than_page(stretch, self.page_size) or any(
+                isinstance(link, dict) and link.get("relation") == "next" for link in stretch.get("link") or []
+            )
+            if not further:
+                return added + fresh, None, False  # the oldest score is among them: every score is held
+            cut = oldest_of_newest_first(scores)
+            if cut is None:
+                log.warning("fhir group load for %s: older scores did not come newest first", self.patient)
+                return [], since, True
+            if not fresh:  # a whole page of one day's scores, all held: no deeper from here
+                log.info("fhir group load for %s: the window of scores stops at %s", self.patient, since)
+                break
+            held.update(str(r.get("id")) for r in fresh)
+            added += fresh
+            since = first_day_after(cut)
+        return added, since, False
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:
         """The batch of the searches and the patient's read."""

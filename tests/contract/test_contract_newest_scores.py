@@ -92,6 +92,36 @@ def test_the_newest_scores_are_one_request_and_exactly_the_whole_loads_scores_fr
     assert complete.group == whole.group
 
 
+def test_a_window_deeper_than_a_page_reads_older_stretches_and_holds_whole_days(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """Pages of 3 scores (the repository's page size; 1,000 in the app) and a window of 7: the batch reads the
+    newest 3, then stretches of scores from before the first day held whole (that day again, each score kept
+    once) until 7 are held: exactly the whole load's scores from a day on. A window past the oldest score holds
+    every score, read stretch by stretch."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    deep = dataclasses.replace(repo, page_size=3)
+
+    proxy.reset()
+    seven = deep.load(newest_scores=7)
+    assert seven.group is not None and seven.newest_scores == 7
+    # Newest 3: the last day's two and one of the day before. Stretch 1 (before that day): its two again and
+    # one more day's first; stretch 2 (before that one): its two and one of the day before: 8 held, 7 whole-day.
+    assert proxy.count == 3 and seven.round_trips == 3
+    since = seven.group.scores_since
+    assert since == first_day_after(FIRST + timedelta(days=7 * 2))
+    expected = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() >= since]
+    assert seven.group.held_scores() == expected and len(expected) == 6
+    assert without_scores(seven.group) == without_scores(whole.group)
+
+    proxy.reset()
+    every = deep.load(newest_scores=100)
+    assert every.group is not None and every.group.scores_since is None and every.group == whole.group
+    assert proxy.count == 1 + 5  # the batch, then five stretches, each one day further back (the last one short)
+
+
 def test_one_goals_every_score_comes_in_the_same_request_beside_the_newest(
     counted: tuple[GroupRepository, FaultProxy],
 ) -> None:

@@ -45,6 +45,7 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after the goal's all scores",
         "worker peak RSS MB, after members, a member, agreements, meetings",
         "worker peak RSS MB, after the timeline's first page",
+        "worker peak RSS MB, after the timeline's page 12",
     ):
         assert row(out, name)[0] > 0
     assert row(out, "caseload requests")[0] >= 1

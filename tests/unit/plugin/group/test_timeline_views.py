@@ -109,7 +109,8 @@ def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
 ) -> None:
     """A long-running group (older scores than the newest `overview_scores`): the timeline's newest pages come from
     the page's one load of the newest scores, the same events a whole read shows, the page saying only its number
-    (the total is not known); a page that reaches back before those scores reads every score."""
+    (the total is not known); a page that reaches back before those scores reads as many newest scores as it
+    needs at once."""
     monkeypatch.setattr(overview, "TIMELINE_PAGE", 3)
     monkeypatch.setattr(overview.timeline_page, "__defaults__", (3,))
     monkeypatch.setattr(overview.timeline_window_page, "__defaults__", (3,))
@@ -134,8 +135,33 @@ def test_the_newest_pages_of_the_timeline_come_from_the_newest_scores(
         assert re.search(r'<a href="[^"]*pagina=2[^"]*" rel="next">Oudere gebeurtenissen</a>', first)
         spied.clear()
         last = text(env.get(f"/tijdlijn?pagina={pages}"))  # reaches back before the newest scores
-        assert loads() == [5, None] and lines(last) == reference[-1] and f"Pagina {pages} van {pages}" in last
+        # It reads the newest (pages + 1) * 3 scores at once: Sanne's 6, every one, so the total is known.
+        assert loads() == [(pages + 1) * 3] and lines(last) == reference[-1] and f"Pagina {pages} van {pages}" in last
         spied.clear()
         members_now = text(env.get("/tijdlijn?soort=leden"))
         assert lines(members_now) == lines(members) and loads() == [5]  # no scores among the members' events
         assert re.search(r"Pagina 1 van \d+ \(\d+ gebeurtenissen\)", members_now)  # its total is known
+
+
+def test_an_older_page_reads_as_many_newest_scores_as_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup]
+) -> None:
+    """Pages of 4 events (more than Sanne's scores on any one day) and a window of 2 of her 6 scores: every page
+    shows what a whole read shows, and a page past the window reads the newest (N + 1) * 4 scores at once, not
+    every score apart."""
+    monkeypatch.setattr(overview, "TIMELINE_PAGE", 4)
+    monkeypatch.setattr(overview.timeline_page, "__defaults__", (4,))
+    monkeypatch.setattr(overview.timeline_window_page, "__defaults__", (4,))
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None
+        whole = text(env.get("/tijdlijn"))
+        pages = int(re.search(r"Pagina 1 van (\d+)", whole).group(1))  # type: ignore[union-attr]
+        reference = [lines(text(env.get(f"/tijdlijn?pagina={n}"))) for n in range(1, pages + 1)]
+
+        settings["overview_scores"] = 2
+        for number in range(1, pages + 1):
+            spied.clear()
+            html = text(env.get(f"/tijdlijn?pagina={number}"))
+            assert lines(html) == reference[number - 1], number
+            assert [s.newest_scores for s in spied] == [(number + 1) * 4], number
