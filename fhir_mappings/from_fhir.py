@@ -86,6 +86,7 @@ from fhir_mappings.fhirjson import (
     required,
 )
 from fhir_mappings.model import (
+    CLINIC_ZONE,
     MAX_MEETING_MINUTES,
     MEETING_MINUTES,
     Agenda,
@@ -1140,6 +1141,23 @@ def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
             return None
         oldest = moment
     return oldest
+
+
+def scores_on_the_day_of(scores: Iterable[Json], moment: datetime) -> int:
+    """How many of `scores` (Observations) fall on the clinic day of `moment` (times read as the reader reads them;
+    a score whose time cannot be read does not count)."""
+    day = moment.astimezone(CLINIC_ZONE).date()
+    found = 0
+    for res in scores:
+        if res.get("resourceType") != "Observation":
+            continue
+        try:
+            when = _instant(res.get("effectiveDateTime"), "Observation.effectiveDateTime")
+        except MappingError:
+            continue
+        if when is not None and when.astimezone(CLINIC_ZONE).date() == day:
+            found += 1
+    return found
 
 
 def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:

@@ -39,7 +39,13 @@ from urllib.parse import urlencode
 
 from fhir_mappings.codes import CS_V3_DATA_OPERATION, IDENTIFIER_SYSTEM, SAVE_KEY_SYSTEM
 from fhir_mappings.errors import CompartmentError
-from fhir_mappings.from_fhir import check_read_compartment, group_from_fhir, oldest_of_newest_first, plans_in
+from fhir_mappings.from_fhir import (
+    check_read_compartment,
+    group_from_fhir,
+    oldest_of_newest_first,
+    plans_in,
+    scores_on_the_day_of,
+)
 from fhir_mappings.model import (
     CLINIC_ZONE,
     ResourceGroup,
@@ -308,7 +314,7 @@ class GroupRepository:
                     else:
                         since = first_day_after(cut)
                         if deep and window is not None:
-                            older, since, unordered = self._older_scores(found[-1], since, window)
+                            older, since, unordered = self._older_scores(found[-1], cut, window)
                             if older:
                                 resources += older
                                 raw = None  # more than the batch's answer: the compartment pass reads them all
@@ -326,35 +332,39 @@ class GroupRepository:
             )
 
     def _older_scores(
-        self, page: list[JsonDict], since: dt.date, window: int
+        self, page: list[JsonDict], cut: dt.datetime, window: int
     ) -> tuple[list[JsonDict], dt.date | None, bool]:
-        """Deepen a window of newest scores whose first page (`page`, newest first) holds every score from `since`
-        on, to `window` scores: stretch by stretch of older ones (`older_scores_params`, a page each, the day
-        before `since` again, each score kept once). Returns the scores added, the first day now held whole
-        (None: every score is held), and whether a stretch came unsorted (then every score is to be read)."""
+        """Deepen a window of newest scores whose first page (`page`, newest first, its oldest score at `cut`) holds
+        every score from the day after `cut` on, to `window` scores: stretch by stretch of older ones
+        (`older_scores_params`, one request each). A stretch starts at `cut`'s day again (its scores held so far
+        come again and are kept once) and asks for no more than the window still lacks. Returns the scores added,
+        the first day now held whole (None: every score is held), and whether a stretch came unsorted (then every
+        score is to be read)."""
         held = {str(r.get("id")) for r in page if r.get("resourceType") == "Observation"}
         added: list[JsonDict] = []
+        since = first_day_after(cut)
+        again = scores_on_the_day_of(page, cut)  # held scores of `cut`'s day: the next stretch brings them again
         while len(held) < window:
             start = dt.datetime.combine(since, dt.time(), tzinfo=CLINIC_ZONE)
-            params = older_scores_params(self.patient_id, start, self.page_size)
-            stretch = self.client.search("Observation", params).json()
+            count = min(self.page_size, window - len(held) + again)
+            stretch = self.client.search("Observation", older_scores_params(self.patient_id, start, count)).json()
             scores = [r for r in _resources([stretch]) if r.get("resourceType") == "Observation"]
             fresh = [r for r in scores if str(r.get("id")) not in held]
-            further = _more_than_page(stretch, self.page_size) or any(
+            further = _more_than_page(stretch, count) or any(
                 isinstance(link, dict) and link.get("relation") == "next" for link in stretch.get("link") or []
             )
             if not further:
                 return added + fresh, None, False  # the oldest score is among them: every score is held
-            cut = oldest_of_newest_first(scores)
-            if cut is None:
+            oldest = oldest_of_newest_first(scores)
+            if oldest is None:
                 log.warning("fhir group load for %s: older scores did not come newest first", self.patient)
                 return [], since, True
-            if not fresh:  # a whole page of one day's scores, all held: no deeper from here
+            if not fresh:  # a whole stretch of one day's scores, all held: no deeper from here
                 log.info("fhir group load for %s: the window of scores stops at %s", self.patient, since)
                 break
             held.update(str(r.get("id")) for r in fresh)
             added += fresh
-            since = first_day_after(cut)
+            since, again = first_day_after(oldest), scores_on_the_day_of(scores, oldest)
         return added, since, False
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:

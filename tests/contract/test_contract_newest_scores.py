@@ -121,6 +121,30 @@ def test_a_window_deeper_than_a_page_reads_older_stretches_and_holds_whole_days(
     assert every.group is not None and every.group.scores_since is None and every.group == whole.group
     assert proxy.count == 1 + 5  # the batch, then five stretches, each one day further back (the last one short)
 
+    # A stretch asks only for what the window lacks, plus the held scores of the day it starts again at.
+    asked: list[str] = []
+    search = repo.client.search
+
+    def counting(rtype: str, params: list[tuple[str, str]], **kw: object) -> object:
+        asked.extend(v for k, v in params if k == "_count")
+        return search(rtype, params, **kw)  # type: ignore[arg-type]
+
+    deeper = dataclasses.replace(repo, page_size=4)
+    object.__setattr__(deeper.client, "search", counting)
+    try:
+        seven = deeper.load(newest_scores=7)
+    finally:
+        del deeper.client.search
+    # Newest 4: the last two days. Then 7 - 4 + 2 (the older of them again) = 5, at most 4: two more days' (6
+    # held); then 7 - 6 + 2 = 3: the older of those again and one of the day before (7 held). Whole from the day
+    # after that one.
+    assert asked == ["4", "3"] and seven.group is not None
+    since = first_day_after(FIRST + timedelta(days=7 * 2))
+    assert seven.group.scores_since == since
+    assert seven.group.held_scores() == [
+        p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() >= since
+    ]
+
 
 def test_one_goals_every_score_comes_in_the_same_request_beside_the_newest(
     counted: tuple[GroupRepository, FaultProxy],

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from fhir_mappings.codes import GoalTerm
-from fhir_mappings.from_fhir import oldest_of_newest_first
+from fhir_mappings.from_fhir import oldest_of_newest_first, scores_on_the_day_of
 from fhir_mappings.model import (
     CLINIC_ZONE,
     NewestScores,
@@ -185,6 +185,21 @@ def test_the_oldest_of_a_newest_first_page() -> None:
     )
     assert oldest_of_newest_first([]) is None
     assert oldest_of_newest_first([score("morgen")]) is None
+
+
+def test_the_scores_on_the_clinic_day_of_a_moment() -> None:
+    late = datetime(2026, 10, 13, 22, 30, tzinfo=UTC)  # 00:30 on 14 October in Amsterdam
+    page = [
+        score("2026-10-14T10:00:00Z"),
+        score("2026-10-13T22:45:00Z"),  # the 14th in the clinic
+        score("2026-10-13T21:00:00Z"),  # still the 13th there
+        score("morgen"),
+        score(None),
+        score("2026-10-14T09:00:00Z", "Patient"),
+    ]
+    assert scores_on_the_day_of(page, late) == 2
+    assert scores_on_the_day_of(page, datetime(2026, 10, 13, 12, tzinfo=UTC)) == 1
+    assert scores_on_the_day_of([], late) == 0
 
 
 def test_a_page_out_of_order_says_nothing() -> None:
