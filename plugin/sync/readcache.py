@@ -244,6 +244,16 @@ class ReadCache(Generic[T]):
                     self._drop(key)
             return True
 
+    def big_kin_go(self, scope: bytes, kin: bytes) -> None:
+        """A read of `scope` (one extent of the group `kin`) is about to be parsed whose bytes say nothing of the
+        versions (a deeper window of scores, read in stretches): the group's kept reads of `KIN_KEPT_BELOW`
+        resources or more go first, as `other_bytes` lets them go, so a worker does not hold both."""
+        with self._lock:
+            for each in {scope, *self._kin.get(kin, ())}:
+                key = self._scopes.get(each)
+                if key is not None and key in self._entries and self._entries[key].size >= KIN_KEPT_BELOW:
+                    self._drop(key)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -289,6 +289,8 @@ class GroupRepository:
                 # The bytes of a deeper window's batch are not its whole answer: the cache knows it by its versions.
                 deep = window is not None and first is not None and window > first
                 answer_key = None if deep else self._answer_key(answered.raw, plan_id, window, goal)
+                if deep and self.read_cache is not None:
+                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal))
                 if answer_key is not None and self.read_cache is not None:
                     scope, kin = self._scope_keys(plan_id, window, goal)
                     same = self.read_cache.get(answer_key)

@@ -298,6 +298,17 @@ def test_new_bytes_of_a_scope_with_nothing_kept_leave_the_groups_other_reads_unl
     assert cache.get(b"whole") == "W"
 
 
+def test_a_deeper_window_lets_the_groups_big_reads_go_before_it_is_parsed() -> None:
+    """A deeper window (an older timeline page, read in stretches) has no bytes to go by: whether or not the EHR
+    repeats itself, the group's big kept reads go before it is parsed, small ones stay, another group's stay."""
+    cache: ReadCache[str] = ReadCache(max_resources=4 * KIN_KEPT_BELOW, ttl=60, clock=Clock())
+    cache.put(b"newest", "N", KIN_KEPT_BELOW, scope=b"sanne+newest", kin=b"sanne")
+    cache.put(b"goal", "G", 10, scope=b"sanne+goal", kin=b"sanne")
+    cache.put(b"other", "O", KIN_KEPT_BELOW, scope=b"bram+newest", kin=b"bram")
+    cache.big_kin_go(b"sanne+deeper", b"sanne")
+    assert (cache.get(b"newest"), cache.get(b"goal"), cache.get(b"other")) == (None, "G", "O")
+
+
 def test_configuration() -> None:
     base = {"app": {"public_base_url": "https://app.test", "secret_key": "s" * 32}}
     assert config_from_mapping(base, env={}).read_cache_resources == DEFAULT_MAX_RESOURCES
