@@ -38,6 +38,7 @@ from plugin.sync.readcache import ReadCache
 from plugin.web.actions import user_message
 from plugin.web.context import init_page_context
 from plugin.web.format import init_format
+from plugin.web.templating import init_templating
 from smart_launch import (
     BackendServicesClient,
     ConfigurationError,
@@ -168,6 +169,7 @@ def create_app(config: AppConfig | None = None) -> Flask:
             f"the audit log cannot be written: {exc}. Set [audit] log_file (or RESOURCEGROEP_AUDIT_LOG_FILE) "
             "to a writable file."
         ) from exc
+    init_templating(app)  # before any template is loaded
     init_request_logging(app)
     csrf.init_app(app)
     init_i18n(app)
