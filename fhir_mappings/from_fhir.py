@@ -1122,12 +1122,9 @@ def _wish(reader: _Reader, res: Json, uid: str, status: str, meeting: Meeting | 
     )
 
 
-def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
-    """The time of the oldest score on a page of scores that should come newest first (`_sort=-date`); None when
-    they do not (a server that ignores the sort: the page then says nothing about which scores are missing) or
-    when no score on it has a readable time. Times are read as the reader reads them (`_instant`); a score whose
-    time cannot be read does not count (the reader lists it as unreadable)."""
-    oldest: datetime | None = None
+def _score_times(scores: Iterable[Json]) -> Iterator[datetime]:
+    """The times of the Observations among `scores`, in order, read as the reader reads them (`_instant`); a score
+    whose time cannot be read is left out (the reader lists it as unreadable)."""
     for res in scores:
         if res.get("resourceType") != "Observation":
             continue
@@ -1135,8 +1132,17 @@ def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
             moment = _instant(res.get("effectiveDateTime"), "Observation.effectiveDateTime")
         except MappingError:
             continue
-        if moment is None:
-            continue
+        if moment is not None:
+            yield moment
+
+
+def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
+    """The time of the oldest score on a page of scores that should come newest first (`_sort=-date`); None when
+    they do not (a server that ignores the sort: the page then says nothing about which scores are missing) or
+    when no score on it has a readable time. Times are read as the reader reads them (`_instant`); a score whose
+    time cannot be read does not count (the reader lists it as unreadable)."""
+    oldest: datetime | None = None
+    for moment in _score_times(scores):
         if oldest is not None and moment > oldest:
             return None
         oldest = moment
@@ -1147,17 +1153,7 @@ def scores_on_the_day_of(scores: Iterable[Json], moment: datetime) -> int:
     """How many of `scores` (Observations) fall on the clinic day of `moment` (times read as the reader reads them;
     a score whose time cannot be read does not count)."""
     day = moment.astimezone(CLINIC_ZONE).date()
-    found = 0
-    for res in scores:
-        if res.get("resourceType") != "Observation":
-            continue
-        try:
-            when = _instant(res.get("effectiveDateTime"), "Observation.effectiveDateTime")
-        except MappingError:
-            continue
-        if when is not None and when.astimezone(CLINIC_ZONE).date() == day:
-            found += 1
-    return found
+    return sum(1 for when in _score_times(scores) if when.astimezone(CLINIC_ZONE).date() == day)
 
 
 def _read_progress(reader: _Reader, group: ResourceGroup, tolerate: Tolerate | None = None) -> None:
