@@ -352,9 +352,7 @@ class GroupRepository:
             stretch = self.client.search("Observation", older_scores_params(self.patient_id, start, count)).json()
             scores = [r for r in _resources([stretch]) if r.get("resourceType") == "Observation"]
             fresh = [r for r in scores if str(r.get("id")) not in held]
-            further = _more_than_page(stretch, count) or any(
-                isinstance(link, dict) and link.get("relation") == "next" for link in stretch.get("link") or []
-            )
+            further = _has_next(stretch) or _more_than_page(stretch, count)
             if not further:
                 return added + fresh, None, False  # the oldest score is among them: every score is held
             oldest = oldest_of_newest_first(scores)
@@ -422,7 +420,7 @@ class GroupRepository:
                 raise self.client.entry_error("GET", url, response, f"batch search for {rtype} failed")
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
-            further = any(isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or [])
+            further = _has_next(page)
             if newest and first_page_of is not None:
                 more = further or _more_than_page(page, first_page_of)
                 found.append(_resources([page]))
@@ -906,6 +904,11 @@ def collector_paused() -> Iterator[None]:
             _collector_pauses -= 1
             if _collector_pauses == 0 and _collector_resume:
                 gc.enable()
+
+
+def _has_next(page: JsonDict) -> bool:
+    """Whether a searchset page links to a next one."""
+    return any(isinstance(link, dict) and link.get("relation") == "next" for link in page.get("link") or [])
 
 
 def _more_than_page(page: JsonDict, asked: int) -> bool:
