@@ -244,12 +244,14 @@ class ReadCache(Generic[T]):
                     self._drop(key)
             return True
 
-    def big_kin_go(self, scope: bytes, kin: bytes) -> None:
+    def big_kin_go(self, scope: bytes, kin: bytes, *, others_only: bool = False) -> None:
         """A read of `scope` (one extent of the group `kin`) is about to be parsed whose bytes say nothing of the
         versions (a deeper window of scores, read in stretches): the group's kept reads of `KIN_KEPT_BELOW`
-        resources or more go first, as `other_bytes` lets them go, so a worker does not hold both."""
+        resources or more go first, as `other_bytes` lets them go, so a worker does not hold both.
+        `others_only`: only those of another extent go (a read whose own kept read may still have its versions:
+        a huge group's overview after its report)."""
         with self._lock:
-            for each in {scope, *self._kin.get(kin, ())}:
+            for each in {scope, *self._kin.get(kin, ())} - ({scope} if others_only else set()):
                 key = self._scopes.get(each)
                 if key is not None and key in self._entries and self._entries[key].size >= KIN_KEPT_BELOW:
                     self._drop(key)

@@ -67,6 +67,7 @@ from fhir_mappings.refs import URN_UUID, RefIndex, literal, ref_type
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, ServerCapabilities, choose_load_strategy
 from plugin.sync.client import FhirClient, FhirResponse, parse_json, resource_key
+from plugin.sync.compact import SharedParts
 from plugin.sync.conflict import three_way_merge
 from plugin.sync.errors import (
     CompartmentViolation,
@@ -87,6 +88,8 @@ T = TypeVar("T")
 # Elements the server owns: a difference there is no change of ours.
 _SERVER_OWNED = ("meta", "text")
 _PERSON_TYPES = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"})
+# A load of every score reads them as a window of "all the newest": the batch's page, then stretch by stretch.
+_EVERY_SCORE_PAGED = 2**62
 
 
 class NoVersion(SyncError):
@@ -244,7 +247,12 @@ class GroupRepository:
         return self.capabilities.get(self.client)
 
     def load(
-        self, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+        self,
+        plan_id: str | None = None,
+        *,
+        newest_scores: int | None = None,
+        every_score_of: str | None = None,
+        at_once: bool = False,
     ) -> LoadedGroup:
         """Read the patient's group (the newest open one, or `plan_id`) and the patient: one round trip where the
         server allows (the include search and the patient's read in one batch), even when there is no group yet.
@@ -261,12 +269,21 @@ class GroupRepository:
         same batch reads every score of that goal too, so the group holds them all as well
         (`ResourceGroup.holds_every_score_of`), not every score of the group. A server that refuses that search
         leaves the goal with the newest scores only.
+
+        Every score (no `newest_scores`) is read the same way, page by page: the batch brings the newest page of
+        scores and further stretches the older ones, so a huge group's scores are never one answer parsed at once
+        (the peak memory of a page that shows them all). A group with no more scores than a page takes the one
+        round trip. `at_once`: read every score in the include search itself instead (what the load falls back to
+        when the scores do not come newest first, or a day has more scores than a page).
         """
         caps = self._caps()  # once per load: the cache may live outside this process
         strategy = choose_load_strategy(caps)
-        window = newest_scores if strategy is LoadStrategy.INCLUDE and caps.supports_batch else None
+        batched = strategy is LoadStrategy.INCLUDE and caps.supports_batch
+        window = newest_scores if batched else None
         if window is not None and window < 1:
             raise ValueError(f"newest_scores must be at least 1, not {window}")
+        paged = batched and window is None and not at_once  # every score, page by page
+        wanted = _EVERY_SCORE_PAGED if paged else window  # how many of the newest scores to read
         before = self.client.request_count
         patient: _PatientRead = _PatientRead()
         raw: bytes | None = None  # the one answer every resource was parsed from, when it is one
@@ -275,21 +292,23 @@ class GroupRepository:
         since: dt.date | None = None  # the first day of the scores held, when older ones were not read
         unordered = False  # the newest scores came in no known order: read every score instead
         goal: str | None = None  # the Goal whose every score the batch read too
+        shared = SharedParts()  # the scores' repeated parts, as one object each
         with contextlib.ExitStack() as reading:
-            if strategy is LoadStrategy.INCLUDE and caps.supports_batch:
-                searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=window is None))]
+            if batched:
+                searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=wanted is None))]
                 goal = every_score_of if window is not None else None
                 if goal is not None:  # before the newest scores: those stay the batch's last search
                     searches.append(("Observation", goal_scores_params(self.patient_id, goal, self.page_size)))
                 # A deeper window than one page: the batch reads the first page, further stretches follow it.
-                first: int | None = min(window, self.page_size) if window is not None else None
+                first: int | None = min(wanted, self.page_size) if wanted is not None else None
                 if first is not None:
                     searches.append(("Observation", newest_scores_params(self.patient_id, first)))
                 answered = self.client.batch(self._batch_of(searches), parse=self.read_cache is None)
                 # The bytes of a deeper window's batch are not its whole answer: the cache knows it by its versions.
-                deep = window is not None and first is not None and window > first
-                answer_key = None if deep else self._answer_key(answered.raw, plan_id, window, goal)
-                if deep and self.read_cache is not None:
+                # (Every score's batch is, when it holds them all: only such an answer is ever kept by its bytes.)
+                deep = wanted is not None and first is not None and wanted > first
+                answer_key = None if deep and not paged else self._answer_key(answered.raw, plan_id, window, goal)
+                if deep and self.read_cache is not None:  # (a huge group's kept reads go before it is parsed)
                     self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal))
                 if answer_key is not None and self.read_cache is not None:
                     scope, kin = self._scope_keys(plan_id, window, goal)
@@ -298,13 +317,17 @@ class GroupRepository:
                         self.read_cache.same_bytes_again(scope, kin)
                         return self._read_before(same, strategy, self.client.request_count - before)
                     new_versions = self.read_cache.other_bytes(scope, kin)
+                    if not deep:  # a huge group's kept read of another extent (every score) goes before this one
+                        self.read_cache.big_kin_go(scope, kin, others_only=True)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
                     searches, answered, first_page_of=first, optional=1 if goal is not None else None
                 )
                 if refused:
                     goal = None  # (logged) the goal's scores are those of the newest, as on its page without asking
-                resources = [r for page in found for r in page] if window is not None else found[0]
+                resources = [r for page in found for r in page] if wanted is not None else found[0]
+                if deep:  # (a deeper read holds many scores: their parts are shared; a page's few are not worth it)
+                    shared.share(resources)
                 if more:
                     cut = oldest_of_newest_first(found[-1])
                     if cut is None:  # not newest first (or refused): which scores are missing is unknown
@@ -315,18 +338,26 @@ class GroupRepository:
                         unordered = True
                     else:
                         since = first_day_after(cut)
-                        if deep and window is not None:
-                            older, since, unordered = self._older_scores(found[-1], cut, window)
+                        if deep and wanted is not None:
+                            older, since, unordered = self._older_scores(found[-1], cut, wanted, shared)
                             if older:
                                 resources += older
                                 raw = None  # more than the batch's answer: the compartment pass reads them all
+                            if paged and since is not None and not unordered:
+                                # A day with more scores than a page: the stretches cannot pass it.
+                                log.warning(
+                                    "fhir group load for %s: a day has more scores than a page; reading every score "
+                                    "at once",
+                                    self.patient,
+                                )
+                                return self.load(plan_id, at_once=True)
             elif strategy is LoadStrategy.INCLUDE:
                 answer = self.client.search("CarePlan", group_load_params(self.patient_id, self.page_size))
                 resources = _resources(self.client.pages(answer))
             else:
                 resources, patient = self._load_by_patient(strategy, caps)
             if unordered:
-                return self.load(plan_id)  # (logged above)
+                return self.load(plan_id, at_once=True)  # (logged above)
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
             return self._loaded(
@@ -334,14 +365,15 @@ class GroupRepository:
             )
 
     def _older_scores(
-        self, page: list[JsonDict], cut: dt.datetime, window: int
+        self, page: list[JsonDict], cut: dt.datetime, window: int, shared: SharedParts
     ) -> tuple[list[JsonDict], dt.date | None, bool]:
         """Deepen a window of newest scores whose first page (`page`, newest first, its oldest score at `cut`) holds
         every score from the day after `cut` on, to `window` scores: stretch by stretch of older ones
         (`older_scores_params`, one request each). A stretch starts at `cut`'s day again (its scores held so far
         come again and are kept once) and asks for no more than the window still lacks. Returns the scores added,
         the first day now held whole (None: every score is held), and whether a stretch came unsorted (then every
-        score is to be read)."""
+        score is to be read). Each stretch's scores hold their repeated parts as one object (`shared`) before the
+        next is read."""
         held = {str(r.get("id")) for r in page if r.get("resourceType") == "Observation"}
         added: list[JsonDict] = []
         since = first_day_after(cut)
@@ -352,6 +384,7 @@ class GroupRepository:
             stretch = self.client.search("Observation", older_scores_params(self.patient_id, start, count)).json()
             scores = [r for r in _resources([stretch]) if r.get("resourceType") == "Observation"]
             fresh = [r for r in scores if str(r.get("id")) not in held]
+            shared.share(fresh)
             further = _has_next(stretch) or _more_than_page(stretch, count)
             if not further:
                 return added + fresh, None, False  # the oldest score is among them: every score is held
@@ -365,6 +398,7 @@ class GroupRepository:
             held.update(str(r.get("id")) for r in fresh)
             added += fresh
             since, again = first_day_after(oldest), scores_on_the_day_of(scores, oldest)
+            del stretch, scores  # (the rest of this answer goes before the next one is read)
         return added, since, False
 
     def _batch_of(self, searches: list[tuple[str, list[tuple[str, str]]]]) -> JsonDict:

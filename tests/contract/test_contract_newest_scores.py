@@ -146,6 +146,55 @@ def test_a_window_deeper_than_a_page_reads_older_stretches_and_holds_whole_days(
     ]
 
 
+def test_every_score_is_read_page_by_page_and_equals_the_read_at_once(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """A load of every score reads them as the newest page in the batch, then stretch by stretch of older ones, so
+    no answer holds more than a page of them (a huge group's peak memory): the same group as the include search
+    with every score at once. A group with no more scores than a page takes the batch alone."""
+    repo, proxy = counted
+    scored(repo)
+    proxy.reset()
+    at_once = repo.load(at_once=True)
+    assert proxy.count == 1 and at_once.group is not None and len(at_once.group.progress) == 12
+
+    proxy.reset()
+    small = repo.load()  # 12 scores, pages of 1,000: the batch holds them all
+    assert proxy.count == 1 and small.round_trips == 1
+    assert small.newest_scores is None and small.group == at_once.group
+    assert small.group is not None and small.group.scores_since is None
+
+    deep = dataclasses.replace(repo, page_size=3)
+    proxy.reset()
+    paged = deep.load()
+    # The batch's newest 3, then stretches of at most 3, each from the first day held whole (that day again).
+    assert proxy.count == 1 + 5 and paged.round_trips == 1 + 5
+    assert paged.newest_scores is None and paged.group is not None and paged.group.scores_since is None
+    assert paged.group == at_once.group
+    assert set(paged.resources) == set(at_once.resources)
+    # Equal parts of the scores are one object: the code of every score, the goal of each goal's scores.
+    scores = [r for r in paged.resources.values() if r["resourceType"] == "Observation"]
+    assert len({id(r["code"]) for r in scores}) == 1
+    assert len({id(r["focus"]) for r in scores}) == 2 and len({id(r["meta"]) for r in scores}) == 12
+
+
+def test_every_score_is_read_at_once_where_one_day_has_more_than_a_page(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """Two scores at the same moment on each day and pages of 1: the stretches cannot get past a day, so the load
+    reads every score in the include search instead (logged), and still holds every score."""
+    repo, proxy = counted
+    scored(repo)
+    at_once = repo.load(at_once=True)
+    one = dataclasses.replace(repo, page_size=1)
+    proxy.reset()
+    loaded = one.load()
+    assert loaded.group is not None and loaded.group.scores_since is None and loaded.group == at_once.group
+    # The batch, one or two stretches (the day's other score first, if the server breaks the tie that way; then
+    # one it holds already: no further), then every score at once.
+    assert proxy.count in (1 + 1 + 1, 1 + 2 + 1)
+
+
 def test_one_goals_every_score_comes_in_the_same_request_beside_the_newest(
     counted: tuple[GroupRepository, FaultProxy],
 ) -> None:
@@ -211,6 +260,10 @@ def test_a_server_that_does_not_sort_the_scores_gets_the_whole_group_read(
     assert loaded.newest_scores is None and loaded.group is not None
     assert loaded.group.scores_since is None and loaded.group == whole.group
     assert dataclasses.replace(loaded, round_trips=whole.round_trips).resources == whole.resources
+    # A load of every score, page by page, from such a server: its first page (of 5) says nothing either.
+    proxy.reset()
+    paged = dataclasses.replace(repo, page_size=5).load()
+    assert proxy.count == 2 and paged.group == whole.group and paged.resources == whole.resources
 
 
 def test_the_read_cache_keeps_a_load_of_the_newest_scores_apart_from_the_whole_one(

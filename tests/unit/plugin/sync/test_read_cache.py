@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import responses
 
 from plugin.config import config_from_mapping
-from plugin.sync import repository
+from plugin.sync import readcache, repository
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import CompartmentViolation, JsonDict
 from plugin.sync.outbox import SqliteOutbox
@@ -35,7 +36,7 @@ from smart_launch import ConfigurationError
 from tests.support.ui import launched
 from tests.unit.fhir_mappings.factory import PATIENT, full_group
 from tests.unit.language.crawl import crawl
-from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, searchset, served
+from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, search_entry, searchset, served
 
 SCOPE = ("https://ehr.test/fhir", "Patient/p1", "", "nl-core", "asked=True")
 
@@ -309,6 +310,45 @@ def test_a_deeper_window_lets_the_groups_big_reads_go_before_it_is_parsed() -> N
     assert (cache.get(b"newest"), cache.get(b"goal"), cache.get(b"other")) == (None, "G", "O")
 
 
+def test_a_read_of_one_extent_lets_the_groups_big_reads_of_other_extents_go_and_keeps_its_own() -> None:
+    """A huge group's overview after its report: the kept read of every score goes before the overview's answer is
+    parsed (a worker would hold both), the overview's own kept read stays (its versions may still match)."""
+    cache: ReadCache[str] = ReadCache(max_resources=10 * KIN_KEPT_BELOW, ttl=60, clock=Clock())
+    cache.put(b"whole", "W", KIN_KEPT_BELOW, scope=b"sanne", kin=b"sanne")
+    cache.put(b"newest", "N", KIN_KEPT_BELOW, scope=b"sanne+newest", kin=b"sanne")
+    cache.put(b"goal", "G", 10, scope=b"sanne+goal", kin=b"sanne")
+    cache.big_kin_go(b"sanne+newest", b"sanne", others_only=True)
+    assert (cache.get(b"whole"), cache.get(b"newest"), cache.get(b"goal")) == (None, "N", "G")
+    cache.big_kin_go(b"sanne+newest", b"sanne")
+    assert cache.get(b"newest") is None
+
+
+@responses.activate
+def test_a_huge_groups_kept_read_of_every_score_goes_before_its_overview_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resources = served(full_group())
+    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
+    _, answer = batch_server(resources, patient)
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    repo = make_repo(tmp_path, batch=True)
+    cache: ReadCache[LoadedGroup] = ReadCache()
+    repo.read_cache = cache
+    monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10)  # this small group counts as a huge one
+    repo.load()  # every score: kept
+    assert len(cache) == 1
+    kept_while_parsing: list[int] = []
+    real_parse = repository.parse_json
+    monkeypatch.setattr(
+        repository, "parse_json", lambda raw, headers: kept_while_parsing.append(len(cache)) or real_parse(raw, headers)
+    )
+    newest = repo.load(newest_scores=2)
+    assert kept_while_parsing == [0] and newest.newest_scores == 2 and len(cache) == 1
+    monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10**6)  # a group of the usual size: both stay
+    repo.load()
+    assert len(cache) == 2
+
+
 def test_configuration() -> None:
     base = {"app": {"public_base_url": "https://app.test", "secret_key": "s" * 32}}
     assert config_from_mapping(base, env={}).read_cache_resources == DEFAULT_MAX_RESOURCES
@@ -331,10 +371,9 @@ def batch_server(resources: list[JsonDict], patient: JsonDict) -> tuple[list[str
     stamp = ["1"]
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        entries = [
-            {"resource": searchset(resources), "response": {"status": "200 OK"}},
-            {"resource": patient, "response": {"status": "200 OK"}},
-        ]
+        asked = [unquote(e["request"]["url"]) for e in json.loads(request.body)["entry"]]
+        entries = [search_entry(url, resources) for url in asked[:-1]]
+        entries.append({"resource": patient, "response": {"status": "200 OK"}})
         return (
             200,
             {},

@@ -25,7 +25,7 @@ from smart_launch import SessionStore
 from tests.support.proxy import FaultProxy, Seen
 from tests.support.ui import LaunchedApp, launched
 from tests.unit.fhir_mappings.factory import PATIENT, full_group
-from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, searchset, served
+from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, search_entry, served
 
 PATIENT_ID = PATIENT.split("/")[1]
 PATIENT_RESOURCE: JsonDict = {
@@ -118,9 +118,9 @@ def batch_answer(
         sent.append(bundle)
         entries = []
         for e in bundle["entry"]:
-            url = e["request"]["url"]
-            if url.startswith("CarePlan?"):
-                entries.append({"resource": searchset(resources), "response": {"status": "200 OK"}})
+            url = unquote(e["request"]["url"])
+            if url.startswith(("CarePlan?", "Observation?")):
+                entries.append(search_entry(url, resources))
             elif patient is not None:
                 entries.append({"resource": patient, "response": {"status": patient_status}})
             else:
@@ -139,7 +139,10 @@ def test_the_include_load_and_the_patient_go_as_one_batch(rsps: responses.Reques
     assert len(rsps.calls) == 1 and loaded.round_trips == 1 and loaded.strategy is LoadStrategy.INCLUDE
     urls = [unquote(e["request"]["url"]) for e in sent[0]["entry"]]
     assert urls[0].startswith(f"CarePlan?subject={PATIENT}&") and "_revinclude=Appointment:supporting-info" in urls[0]
-    assert urls[1:] == [PATIENT] and all(e["request"]["method"] == "GET" for e in sent[0]["entry"])
+    # Every score comes page by page, newest first: here the one page of a small group's.
+    assert "Observation:based-on" not in urls[0] and urls[1].startswith(f"Observation?subject={PATIENT}&")
+    assert "_sort=-date" in urls[1] and "_count=1000" in urls[1]
+    assert urls[2:] == [PATIENT] and all(e["request"]["method"] == "GET" for e in sent[0]["entry"])
     assert loaded.group == group
     assert loaded.person(PATIENT) == PATIENT_RESOURCE
 

@@ -64,6 +64,17 @@ def searchset(resources: list[JsonDict], next_url: str | None = None) -> JsonDic
     return bundle
 
 
+def search_entry(url: str, resources: list[JsonDict]) -> JsonDict:
+    """A batch's answer to one of a load's searches over `resources`: the include search (without the scores when
+    it asks for none: every score is then read newest first in a search of their own), or the scores' search."""
+    scores = [r for r in resources if r.get("resourceType") == "Observation"]
+    if url.startswith("Observation?"):
+        newest = sorted(scores, key=lambda r: str(r.get("effectiveDateTime")), reverse=True)
+        return {"resource": searchset(newest), "response": {"status": "200 OK"}}
+    asked = resources if "_revinclude=Observation:based-on" in url else [r for r in resources if r not in scores]
+    return {"resource": searchset(asked), "response": {"status": "200 OK"}}
+
+
 def make_repo(
     tmp_path: Path, *, includes: bool | None = True, batch: bool = False, attempts: int = 1
 ) -> GroupRepository:
