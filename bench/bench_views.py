@@ -51,7 +51,8 @@ Per size and latency it prints:
   bench's own heap, and the server's work is in the bench's process); then a goal page and its link to all of the
   goal's scores (the newest and the goal's every score), then the member list, a
   member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
-  show every score); last the timeline's first page (from the newest scores where it lies within them).
+  show every score); then the timeline's first page (from the newest scores where it lies within them) and its
+  page 12; last a meeting's report and its print (every score, read page by page) and the overview once more.
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -498,8 +499,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
-    pages' kinds (members, a member, agreements, meetings), last the timeline's first page and an older one;
-    prints the peak RSS after each part as JSON."""
+    pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, last a
+    meeting's report, its print and the overview again; prints the peak RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -564,14 +565,25 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     member = re.search(rf'href="/c/{re.escape(context.context_id)}/leden/([0-9a-f-]{{36}})"', members)
     if member is None:
         raise RuntimeError("the member list links to no member")
-    for path in (f"/leden/{member.group(1)}", "/afspraken", "/bijeenkomsten"):
+    for path in (f"/leden/{member.group(1)}", "/afspraken"):
         page(path)
+    meetings = page("/bijeenkomsten")
+    meeting = re.search(rf'href="/c/{re.escape(context.context_id)}/bijeenkomsten/([0-9a-f-]{{36}})"', meetings)
+    if meeting is None:
+        raise RuntimeError("the meetings page links to no meeting")
     result["other_pages"] = peak_rss_mb()
     page("/tijdlijn")  # its first page: from the newest scores when it lies within them (a huge group's does)
     result["timeline"] = peak_rss_mb()
     # An older page, past the newest 1,000 scores: it reads the newest 1,300 (the batch, then one stretch).
     page(f"/tijdlijn?pagina={OLDER_TIMELINE_PAGE}")
     result["timeline_older"] = peak_rss_mb()
+    # Pages that show every score: a meeting's report and its print (every score, read page by page), then the
+    # overview again (the kept read of every score goes before it is parsed).
+    page(f"/bijeenkomsten/{meeting.group(1)}/verslag")
+    page(f"/bijeenkomsten/{meeting.group(1)}/verslag/afdrukken")
+    result["report"] = peak_rss_mb()
+    page("/")
+    result["after_report"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -596,6 +608,8 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after members, a member, agreements, meetings": found["other_pages"],
         "worker peak RSS MB, after the timeline's first page": found["timeline"],
         f"worker peak RSS MB, after the timeline's page {OLDER_TIMELINE_PAGE}": found["timeline_older"],
+        "worker peak RSS MB, after a meeting's report and its print (every score)": found["report"],
+        "worker peak RSS MB, after the overview once more": found["after_report"],
     }
 
 

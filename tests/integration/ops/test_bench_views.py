@@ -46,6 +46,8 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after members, a member, agreements, meetings",
         "worker peak RSS MB, after the timeline's first page",
         "worker peak RSS MB, after the timeline's page 12",
+        "worker peak RSS MB, after a meeting's report and its print (every score)",
+        "worker peak RSS MB, after the overview once more",
     ):
         assert row(out, name)[0] > 0
     assert row(out, "caseload requests")[0] >= 1
