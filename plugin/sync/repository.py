@@ -308,8 +308,6 @@ class GroupRepository:
                 # (Every score's batch is, when it holds them all: only such an answer is ever kept by its bytes.)
                 deep = wanted is not None and first is not None and wanted > first
                 answer_key = None if deep and not paged else self._answer_key(answered.raw, plan_id, window, goal)
-                if deep and self.read_cache is not None:  # (a huge group's kept reads go before it is parsed)
-                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal))
                 if answer_key is not None and self.read_cache is not None:
                     scope, kin = self._scope_keys(plan_id, window, goal)
                     same = self.read_cache.get(answer_key)
@@ -319,6 +317,8 @@ class GroupRepository:
                     new_versions = self.read_cache.other_bytes(scope, kin)
                     if not deep:  # a huge group's kept read of another extent (every score) goes before this one
                         self.read_cache.big_kin_go(scope, kin, others_only=True)
+                if deep and self.read_cache is not None:  # (a huge group's kept reads go before it is parsed)
+                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal))
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
                     searches, answered, first_page_of=first, optional=1 if goal is not None else None

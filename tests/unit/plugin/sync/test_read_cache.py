@@ -349,6 +349,24 @@ def test_a_huge_groups_kept_read_of_every_score_goes_before_its_overview_is_pars
     assert len(cache) == 2
 
 
+@responses.activate
+def test_a_big_groups_read_of_every_score_in_one_answer_is_still_known_by_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many resources, no more scores than a page: every score's batch holds them all, so its bytes say it all and
+    the next same bytes are not parsed again (its kept read does not go first, as a stretched read's would)."""
+    _, answer = batch_server(served(full_group()), {"resourceType": "Patient", "id": PATIENT.split("/")[1]})
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    repo = make_repo(tmp_path, batch=True)
+    repo.read_cache = ReadCache()
+    monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10)  # this group counts as a huge one
+    parsed: list[bytes] = []
+    real_parse = repository.parse_json
+    monkeypatch.setattr(repository, "parse_json", lambda raw, headers: parsed.append(raw) or real_parse(raw, headers))
+    first = repo.load()
+    assert repo.load().group is first.group and len(parsed) == 1
+
+
 def test_configuration() -> None:
     base = {"app": {"public_base_url": "https://app.test", "secret_key": "s" * 32}}
     assert config_from_mapping(base, env={}).read_cache_resources == DEFAULT_MAX_RESOURCES
