@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_views.py [--sizes typical,large,huge] [--latency 0,20] [--repeat 11]
                                           [--read-timeout 300] [--no-worker] [--server sandbox|medplum]
-                                          [--naive-count 0]
+                                          [--naive-count 0] [--every-score-in-pages]
 
 The real app (Flask test client, a launch planted in its session store, as tests/support/ui.py does) in front
 of a FHIR server over HTTP on a loopback port, reached through a counting proxy that adds a fixed latency to
@@ -382,6 +382,7 @@ def run_size(
     proxy.latency = latency
     point_launch(env, iss=proxy.base, patient=pid)
     settings = env.app.extensions["resourcegroep"]
+    settings["every_score_in_pages"] = IN_PAGES
     store = SqliteCapabilityStore(Path(tempfile.mkdtemp()) / "capabilities.sqlite3")
 
     def view() -> None:
@@ -415,6 +416,7 @@ def run_size(
         user=USER,
         outbox=SqliteOutbox(Path(tempfile.mkdtemp()) / "o.sqlite"),
         capabilities=settings["capabilities"],
+        every_score_in_pages=IN_PAGES,
     )
     naive = requests.Session()
     ours_ms, ours_own, ours_server, naive_ms = [], [], [], []
@@ -492,6 +494,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+IN_PAGES = False  # `--every-score-in-pages`: the app's setting and our load's
 OLDER_TIMELINE_PAGE = 12  # a page of the timeline past the newest 1,000 scores (100 events a page)
 
 
@@ -518,6 +521,7 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         session_cookie_secure=False,
         session_cookie_samesite="Lax",
         outbox_db=str(tmp / "outbox.sqlite3"),
+        every_score_in_pages=IN_PAGES,
     )
     app = create_app(config)
     app.config["TESTING"] = True
@@ -591,6 +595,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
 def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
     proxy.latency = 0.0
     command = [sys.executable, __file__, "--worker", proxy.base, pid]
+    if IN_PAGES:
+        command.append("--every-score-in-pages")
     if read_timeout is not None:
         command += ["--read-timeout", str(read_timeout)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
@@ -635,6 +641,11 @@ def main() -> int:
         help="the FHIR server: the sandbox store in this process, or the Medplum engine started for the run",
     )
     parser.add_argument("--no-worker", action="store_true", help="skip the worker-like child process (its RSS)")
+    parser.add_argument(
+        "--every-score-in-pages",
+        action="store_true",
+        help="the app and our load read every score page by page (AppConfig.every_score_in_pages)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("BASE", "PATIENT"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--read-timeout",
@@ -648,6 +659,8 @@ def main() -> int:
         defaults = dict(FhirClient.__init__.__kwdefaults__ or {})
         defaults["read_timeout"] = args.read_timeout
         FhirClient.__init__.__kwdefaults__ = defaults  # every client made from here on, the app's too
+    global IN_PAGES  # one setting for the whole run, the worker's too
+    IN_PAGES = args.every_score_in_pages
     if args.worker:
         return worker_main(args.worker[0], args.worker[1], views=3, saves=2)
     logging.basicConfig(level=logging.ERROR)

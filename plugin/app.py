@@ -158,6 +158,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
         "read_cache": ReadCache(config.read_cache_resources, config.read_cache_ttl),
         # How many of the newest scores the overview and the goal list read (None: every score).
         "overview_scores": config.overview_scores or None,
+        # Pages that show every score read them page by page (bounded memory, a request per 1,000 scores).
+        "every_score_in_pages": config.every_score_in_pages,
         # Per process: each practitioner's PractitionerRoles, for the caseload (plugin/sync/caseload.py).
         "practitioner_roles": PractitionerRoles(),
     }

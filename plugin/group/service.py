@@ -393,6 +393,7 @@ def current_service() -> GroupService:
         mapping=mapping_mode(launch),
         read_cache=settings.get("read_cache"),
         on_replayed=_audit_replay,
+        every_score_in_pages=bool(settings.get("every_score_in_pages")),
     )
     service = GroupService(launch, repository, settings["submissions"])
     g.group_service = service

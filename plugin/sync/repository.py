@@ -201,6 +201,8 @@ class GroupRepository:
     # Told of each of this user's waiting saves sent (with what it wrote) or refused for good (None) on their way
     # (before a page, before a save, on "try again"): the app's audit trail records them as writes.
     on_replayed: ReplayObserver | None = None
+    # Read every score page by page (`load`; `AppConfig.every_score_in_pages`): bounded memory, a request per page.
+    every_score_in_pages: bool = False
 
     @property
     def patient(self) -> str:
@@ -270,11 +272,12 @@ class GroupRepository:
         (`ResourceGroup.holds_every_score_of`), not every score of the group. A server that refuses that search
         leaves the goal with the newest scores only.
 
-        Every score (no `newest_scores`) is read the same way, page by page: the batch brings the newest page of
-        scores and further stretches the older ones, so a huge group's scores are never one answer parsed at once
-        (the peak memory of a page that shows them all). A group with no more scores than a page takes the one
-        round trip. `at_once`: read every score in the include search itself instead (what the load falls back to
-        when the scores do not come newest first, or a day has more scores than a page).
+        With `every_score_in_pages`, every score (no `newest_scores`) is read the same way, page by page: the batch
+        brings the newest page of scores and further stretches the older ones, so a huge group's scores are never
+        one answer parsed at once (the peak memory of a page that shows them all), at the cost of a request per
+        page. A group with no more scores than a page takes the one round trip. Else, or with `at_once`, every
+        score comes in the include search itself (what the paged read falls back to when the scores do not come
+        newest first, or a day has more scores than a page).
         """
         caps = self._caps()  # once per load: the cache may live outside this process
         strategy = choose_load_strategy(caps)
@@ -282,7 +285,7 @@ class GroupRepository:
         window = newest_scores if batched else None
         if window is not None and window < 1:
             raise ValueError(f"newest_scores must be at least 1, not {window}")
-        paged = batched and window is None and not at_once  # every score, page by page
+        paged = batched and window is None and self.every_score_in_pages and not at_once  # every score, in pages
         wanted = _EVERY_SCORE_PAGED if paged else window  # how many of the newest scores to read
         before = self.client.request_count
         patient: _PatientRead = _PatientRead()
@@ -326,7 +329,7 @@ class GroupRepository:
                 if refused:
                     goal = None  # (logged) the goal's scores are those of the newest, as on its page without asking
                 resources = [r for page in found for r in page] if wanted is not None else found[0]
-                if deep:  # (a deeper read holds many scores: their parts are shared; a page's few are not worth it)
+                if deep or wanted is None:  # every score, or many: their parts are shared (a page's few are not)
                     shared.share(resources)
                 if more:
                     cut = oldest_of_newest_first(found[-1])

@@ -149,11 +149,13 @@ def test_a_window_deeper_than_a_page_reads_older_stretches_and_holds_whole_days(
 def test_every_score_is_read_page_by_page_and_equals_the_read_at_once(
     counted: tuple[GroupRepository, FaultProxy],
 ) -> None:
-    """A load of every score reads them as the newest page in the batch, then stretch by stretch of older ones, so
-    no answer holds more than a page of them (a huge group's peak memory): the same group as the include search
-    with every score at once. A group with no more scores than a page takes the batch alone."""
-    repo, proxy = counted
-    scored(repo)
+    """Configured to (`every_score_in_pages`), a load of every score reads them as the newest page in the batch,
+    then stretch by stretch of older ones, so no answer holds more than a page of them (a huge group's peak memory):
+    the same group as the include search with every score at once (the default). A group with no more scores than a
+    page takes the batch alone."""
+    plain, proxy = counted
+    scored(plain)
+    repo = dataclasses.replace(plain, every_score_in_pages=True)
     proxy.reset()
     at_once = repo.load(at_once=True)
     assert proxy.count == 1 and at_once.group is not None and len(at_once.group.progress) == 12
@@ -183,8 +185,9 @@ def test_every_score_is_read_at_once_where_one_day_has_more_than_a_page(
 ) -> None:
     """Two scores at the same moment on each day and pages of 1: the stretches cannot get past a day, so the load
     reads every score in the include search instead (logged), and still holds every score."""
-    repo, proxy = counted
-    scored(repo)
+    plain, proxy = counted
+    scored(plain)
+    repo = dataclasses.replace(plain, every_score_in_pages=True)
     at_once = repo.load(at_once=True)
     one = dataclasses.replace(repo, page_size=1)
     proxy.reset()
@@ -262,7 +265,7 @@ def test_a_server_that_does_not_sort_the_scores_gets_the_whole_group_read(
     assert dataclasses.replace(loaded, round_trips=whole.round_trips).resources == whole.resources
     # A load of every score, page by page, from such a server: its first page (of 5) says nothing either.
     proxy.reset()
-    paged = dataclasses.replace(repo, page_size=5).load()
+    paged = dataclasses.replace(repo, page_size=5, every_score_in_pages=True).load()
     assert proxy.count == 2 and paged.group == whole.group and paged.resources == whole.resources
 
 

@@ -24,7 +24,7 @@ from babel import Locale
 from fhir_mappings.fhirjson import parse_datetime
 from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, first_day_after
 from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
-from plugin.sync.repository import LoadedGroup
+from plugin.sync.repository import GroupRepository, LoadedGroup
 from plugin.web.format import _long_date
 from smart_launch import ConfigurationError
 from tests.support.ui import LaunchedApp, launched
@@ -252,6 +252,38 @@ def test_the_setting() -> None:
         config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "veel"})
     with pytest.raises(ConfigurationError, match="overview_scores must not be negative"):
         config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "-1"})
+    assert config_from_mapping(base, env={}).every_score_in_pages is False
+    assert config_from_mapping({"app": {**base["app"], "every_score_in_pages": True}}, env={}).every_score_in_pages
+    assert config_from_mapping(base, env={"RESOURCEGROEP_EVERY_SCORE_IN_PAGES": "yes"}).every_score_in_pages
+    assert not config_from_mapping(base, env={"RESOURCEGROEP_EVERY_SCORE_IN_PAGES": "0"}).every_score_in_pages
+    with pytest.raises(ConfigurationError, match="EVERY_SCORE_IN_PAGES must be true or false"):
+        config_from_mapping(base, env={"RESOURCEGROEP_EVERY_SCORE_IN_PAGES": "soms"})
+
+
+def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_same(
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        scored = {p.meeting_uid for p in group.progress}
+        meeting = next(m for m in group.meetings if m.uid in scored and m.report is not None)
+        pages = [f"/bijeenkomsten/{meeting.uid}/verslag/afdrukken", f"/bijeenkomsten/{meeting.uid}/agenda/afdrukken"]
+        at_once = [main_text(env.get(url)) for url in pages]
+        assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1), (None, 1)]
+        spied.clear()
+        env.app.extensions["resourcegroep"]["every_score_in_pages"] = True
+        load = GroupRepository.load
+
+        def in_small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+            assert not options.get("at_once")  # (no day of the demo's has more scores than a page of 5)
+            self.page_size = 5  # the demo's scores in several pages
+            return load(self, plan_id, **options)
+
+        monkeypatch.setattr(GroupRepository, "load", in_small_pages)
+        in_pages = [main_text(env.get(url)) for url in pages]
+        assert in_pages == at_once
+        assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(None, True), (None, True)]
+        assert spied[0].group == group
 
 
 # ------------------------------------------------------------------------------------------------ the POST pages

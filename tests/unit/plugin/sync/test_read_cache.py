@@ -357,7 +357,7 @@ def test_a_big_groups_read_of_every_score_in_one_answer_is_still_known_by_its_by
     the next same bytes are not parsed again (its kept read does not go first, as a stretched read's would)."""
     _, answer = batch_server(served(full_group()), {"resourceType": "Patient", "id": PATIENT.split("/")[1]})
     responses.add_callback(responses.POST, BASE, callback=answer)
-    repo = make_repo(tmp_path, batch=True)
+    repo = dataclasses.replace(make_repo(tmp_path, batch=True), every_score_in_pages=True)
     repo.read_cache = ReadCache()
     monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10)  # this group counts as a huge one
     parsed: list[bytes] = []

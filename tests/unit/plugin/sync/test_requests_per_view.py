@@ -139,12 +139,26 @@ def test_the_include_load_and_the_patient_go_as_one_batch(rsps: responses.Reques
     assert len(rsps.calls) == 1 and loaded.round_trips == 1 and loaded.strategy is LoadStrategy.INCLUDE
     urls = [unquote(e["request"]["url"]) for e in sent[0]["entry"]]
     assert urls[0].startswith(f"CarePlan?subject={PATIENT}&") and "_revinclude=Appointment:supporting-info" in urls[0]
-    # Every score comes page by page, newest first: here the one page of a small group's.
-    assert "Observation:based-on" not in urls[0] and urls[1].startswith(f"Observation?subject={PATIENT}&")
-    assert "_sort=-date" in urls[1] and "_count=1000" in urls[1]
-    assert urls[2:] == [PATIENT] and all(e["request"]["method"] == "GET" for e in sent[0]["entry"])
+    assert "_revinclude=Observation:based-on" in urls[0]  # every score, in the include search
+    assert urls[1:] == [PATIENT] and all(e["request"]["method"] == "GET" for e in sent[0]["entry"])
     assert loaded.group == group
     assert loaded.person(PATIENT) == PATIENT_RESOURCE
+
+
+def test_every_score_in_pages_asks_for_the_newest_page_in_the_same_batch(
+    rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    group = full_group()
+    sent, answer = batch_answer(served(group), PATIENT_RESOURCE)
+    rsps.add_callback(responses.POST, BASE, callback=answer)
+    repo = dataclasses.replace(make_repo(tmp_path, batch=True), every_score_in_pages=True)
+    loaded = repo.load()
+    assert len(rsps.calls) == 1 and loaded.round_trips == 1 and loaded.newest_scores is None
+    urls = [unquote(e["request"]["url"]) for e in sent[0]["entry"]]
+    # Every score comes page by page, newest first: here the one page of a small group's.
+    assert "Observation:based-on" not in urls[0] and urls[1].startswith(f"Observation?subject={PATIENT}&")
+    assert "_sort=-date" in urls[1] and "_count=1000" in urls[1] and urls[2:] == [PATIENT]
+    assert loaded.group == group and loaded.group is not None and loaded.group.scores_since is None
 
 
 def test_the_patient_comes_even_without_a_group(rsps: responses.RequestsMock, tmp_path: Path) -> None:
