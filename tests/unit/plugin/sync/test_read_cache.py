@@ -327,21 +327,11 @@ def test_a_read_of_one_extent_lets_the_groups_big_reads_of_other_extents_go_and_
 def test_a_huge_groups_kept_read_of_every_score_goes_before_its_overview_is_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    resources = served(full_group())
-    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
-    _, answer = batch_server(resources, patient)
-    responses.add_callback(responses.POST, BASE, callback=answer)
-    repo = make_repo(tmp_path, batch=True)
-    cache: ReadCache[LoadedGroup] = ReadCache()
-    repo.read_cache = cache
+    repo, cache, _ = served_and_cached(tmp_path)
     monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10)  # this small group counts as a huge one
     repo.load()  # every score: kept
     assert len(cache) == 1
-    kept_while_parsing: list[int] = []
-    real_parse = repository.parse_json
-    monkeypatch.setattr(
-        repository, "parse_json", lambda raw, headers: kept_while_parsing.append(len(cache)) or real_parse(raw, headers)
-    )
+    kept_while_parsing = kept_at_each_parse(monkeypatch, cache)
     newest = repo.load(newest_scores=2)
     assert kept_while_parsing == [0] and newest.newest_scores == 2 and len(cache) == 1
     monkeypatch.setattr(readcache, "KIN_KEPT_BELOW", 10**6)  # a group of the usual size: both stay
@@ -401,6 +391,31 @@ def batch_server(resources: list[JsonDict], patient: JsonDict) -> tuple[list[str
     return stamp, answer
 
 
+def served_and_cached(tmp_path: Path) -> tuple[GroupRepository, ReadCache[LoadedGroup], list[JsonDict]]:
+    """A repository with a read cache, in front of a batch endpoint that serves a full group (its resources)."""
+    resources = served(full_group())
+    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
+    _, answer = batch_server(resources, patient)
+    responses.add_callback(responses.POST, BASE, callback=answer)
+    repo = make_repo(tmp_path, batch=True)
+    cache: ReadCache[LoadedGroup] = ReadCache()
+    repo.read_cache = cache
+    return repo, cache, resources
+
+
+def kept_at_each_parse(monkeypatch: pytest.MonkeyPatch, cache: ReadCache[LoadedGroup]) -> list[int]:
+    """How many reads the cache keeps at each parse of an answer from now on."""
+    kept: list[int] = []
+    real_parse = repository.parse_json
+
+    def parse(raw: bytes, headers: Any) -> Any:
+        kept.append(len(cache))
+        return real_parse(raw, headers)
+
+    monkeypatch.setattr(repository, "parse_json", parse)
+    return kept
+
+
 @responses.activate
 def test_the_same_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
@@ -423,20 +438,10 @@ def test_the_same_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest
 def test_where_the_ehr_sends_the_same_bytes_new_bytes_let_the_kept_read_go_before_parsing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    resources = served(full_group())
-    patient = {"resourceType": "Patient", "id": PATIENT.split("/")[1], "meta": {"versionId": "3"}}
-    _, answer = batch_server(resources, patient)
-    responses.add_callback(responses.POST, BASE, callback=answer)
-    repo = make_repo(tmp_path, batch=True)
-    cache: ReadCache[LoadedGroup] = ReadCache()
-    repo.read_cache = cache
+    repo, cache, resources = served_and_cached(tmp_path)
     first = repo.load()
     assert repo.load().group is first.group  # the very same bytes: this EHR repeats itself
-    kept_while_parsing: list[int] = []
-    real_parse = repository.parse_json
-    monkeypatch.setattr(
-        repository, "parse_json", lambda raw, headers: kept_while_parsing.append(len(cache)) or real_parse(raw, headers)
-    )
+    kept_while_parsing = kept_at_each_parse(monkeypatch, cache)
     goal = next(r for r in resources if r["resourceType"] == "Goal")
     goal["meta"]["versionId"] = "2"  # another system wrote: new bytes
     keyed: list[int] = []
