@@ -318,10 +318,10 @@ class GroupRepository:
                         self.read_cache.same_bytes_again(scope, kin)
                         return self._read_before(same, strategy, self.client.request_count - before)
                     new_versions = self.read_cache.other_bytes(scope, kin)
-                    if not deep:  # a huge group's kept read of another extent (every score) goes before this one
-                        self.read_cache.big_kin_go(scope, kin, others_only=True)
-                if deep and self.read_cache is not None:  # (a huge group's kept reads go before it is parsed)
-                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal))
+                if self.read_cache is not None and (deep or answer_key is not None):
+                    # Before it is parsed, a huge group's kept reads go: of another extent (the overview after the
+                    # report), and for a deeper read, whose bytes say nothing of its versions, its own too.
+                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal), others_only=not deep)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
                     searches, answered, first_page_of=first, optional=1 if goal is not None else None
