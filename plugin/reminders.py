@@ -6,7 +6,8 @@ One round (:func:`send_reminders`):
    caseload's team search, without the practitioner: a ``system/`` token sees every patient), pages followed;
 2. load each patient's group into the domain the one way the app reads groups
    (:class:`plugin.sync.repository.GroupRepository` ``.load()``: ``fhir_mappings.from_fhir``, the same load
-   strategy and compartment guard as a launch);
+   strategy and compartment guard as a launch), with its newest progress score only (``SCORES_READ``: no
+   reminder is about a score);
 3. ask :func:`fhir_mappings.reminders.due_reminders` what is due, and write each reminder as a Communication
    with a conditional create (``If-None-Exist: identifier=<product id system>|<deterministic id>``): the record
    is the only store, so two workers or a restart never write a reminder twice.
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 
 REMINDER_GROUP_STATES = (GroupStatus.FORMING, GroupStatus.ACTIVE)
 PAGE_SIZE = 1000
+# Reminders are about meetings, interviews and agreements, never about progress scores: a round reads a group with
+# the fewest scores a load can ask for (its newest one), not every score ever given (a huge group's ~20,000: a
+# 25 MB answer and ~270 MB of worker memory, per group, per round). A server without batch sends every score.
+SCORES_READ = 1
 
 
 @dataclass
@@ -89,7 +94,7 @@ def _due_for_patient(
     clinic_tz: tzinfo,
 ) -> list[Reminder]:
     repository = GroupRepository(client, patient.split("/", 1)[1], user=agent, outbox=outbox, capabilities=capabilities)
-    loaded = repository.load()
+    loaded = repository.load(newest_scores=SCORES_READ)
     if loaded.group is None:
         return []
     return due_reminders(loaded.group, loaded.index.ref, now, clinic_tz)

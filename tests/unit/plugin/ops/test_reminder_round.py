@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import responses
 
-from fhir_mappings.codes import IDENTIFIER_SYSTEM, GroupStatus, MeetingStatus, ReminderReason
+from fhir_mappings.codes import IDENTIFIER_SYSTEM, GoalTerm, GroupStatus, MeetingStatus, ReminderReason
 from fhir_mappings.model import Meeting, ResourceGroup, new_uid
-from fhir_mappings.query import GROUP_INCLUDES
+from fhir_mappings.query import GROUP_INCLUDES, SCORES_INCLUDE
 from fhir_mappings.to_fhir import group_to_fhir
-from plugin.reminders import open_group_params, send_reminders
+from plugin.reminders import SCORES_READ, open_group_params, send_reminders
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.outbox import SqliteOutbox
 from plugin.sync.worker import EX_OK, EX_TEMPFAIL, BackendTokenProvider, main
@@ -130,6 +130,42 @@ class FakeEhr:
         return 201, {"Location": f"{BASE}/Communication/{body['id']}/_history/1"}, json.dumps(body)
 
 
+class BatchEhr(FakeEhr):
+    """A FakeEhr that also takes a batch of GETs, as the app reads a group where the server can (the include search,
+    the newest scores, the patient); it keeps the URLs of each batch."""
+
+    def __init__(self, rsps: responses.RequestsMock, groups: list[ResourceGroup]) -> None:
+        super().__init__(rsps, groups)
+        statement = json.loads(json.dumps(STATEMENT))
+        statement["rest"][0]["interaction"] = [{"code": "batch"}, {"code": "transaction"}]
+        rsps.replace("GET", f"{BASE}/metadata", json=statement)
+        rsps.add_callback("POST", re.compile(re.escape(BASE) + "/?$"), callback=self.batch)
+        self.batches: list[list[str]] = []
+
+    def batch(self, request: Any) -> tuple[int, dict[str, str], str]:
+        urls = [e["request"]["url"] for e in json.loads(request.body)["entry"]]
+        self.batches.append(urls)
+        answer = {"resourceType": "Bundle", "type": "batch-response", "entry": [self.entry(u) for u in urls]}
+        return 200, {}, json.dumps(answer)
+
+    def entry(self, url: str) -> JsonDict:
+        path, _, query = url.partition("?")
+        params = parse_qs(query)
+        if path.startswith("Patient/"):
+            return {"resource": {"resourceType": "Patient", "id": path.split("/", 1)[1]}, "response": {"status": "200"}}
+        held = self.by_patient.get(params["subject"][0], [])
+        scores = sorted(
+            (r for r in held if r["resourceType"] == "Observation"), key=lambda r: r["effectiveDateTime"], reverse=True
+        )
+        if path == "Observation":  # the newest scores
+            found, total = scores[: int(params["_count"][0])], len(scores)
+        else:
+            asked = SCORES_INCLUDE[1] in params.get(SCORES_INCLUDE[0], [])
+            found = [r for r in held if asked or r["resourceType"] != "Observation"]
+            total = len(found)
+        return {"resource": {**searchset(found), "total": total}, "response": {"status": "200 OK"}}
+
+
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
@@ -159,6 +195,23 @@ def test_each_reminder_is_written_once_however_often_the_round_runs(
     # The open groups are searched across patients by the product's identifier system and open states.
     assert ehr.team_queries[0]["status"] == ["proposed,active"]
     assert dict(open_group_params())["identifier"] == f"{IDENTIFIER_SYSTEM}|"
+
+
+def test_a_round_reads_a_group_without_its_scores_where_the_server_takes_a_batch(
+    rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    group = sanne_group()
+    goal = group.add_goal("Weer aan het werk", GoalTerm.LANG, date(2026, 1, 5))
+    for day, score in ((6, 4), (13, 5), (20, 6)):
+        group.score_progress(goal.uid, score, datetime(2026, 1, day, 15, tzinfo=AMS))
+    ehr = BatchEhr(rsps, [group])
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", now=NOW)
+    assert (report.groups, len(report.written), report.failed) == (1, 3, [])  # as when every score is read
+    (urls,) = ehr.batches  # one request for the group
+    plan, scores, patient = urls
+    assert plan.startswith("CarePlan?") and SCORES_INCLUDE[1] not in parse_qs(urlsplit(plan).query)["_revinclude"]
+    assert scores.startswith("Observation?") and parse_qs(urlsplit(scores).query)["_count"] == [str(SCORES_READ)]
+    assert patient == "Patient/sanne"
 
 
 def test_a_group_with_nothing_due_gets_nothing(rsps: responses.RequestsMock, tmp_path: Path) -> None:
