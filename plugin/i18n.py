@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
-from babel.support import NullTranslations
+from babel.support import NullTranslations, Translations
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from wtforms.i18n import messages_path
 
 from plugin.appglobals import app_globals
 
@@ -74,6 +75,23 @@ def request_locale() -> Locale | None:
         if locale is not None:
             return locale  # type: ignore[no-any-return]
     return get_locale()
+
+
+# WTForms' own messages ("Not a valid choice.") per locale, each read from disk once per process.
+_WTFORMS_CATALOGS: dict[str, NullTranslations] = {}
+
+
+def wtforms_translations() -> NullTranslations:
+    """WTForms' catalog of its own messages in the request's language (Dutch outside a request).
+
+    What Flask-WTF gives a form, but kept: Flask-WTF reads the catalog from disk again (a file, its parse, its
+    plural rule compiled) for every request whose form asks for a message, as a goal page's does when it renders.
+    """
+    locale = str(request_locale() or DEFAULT_LOCALE)
+    found = _WTFORMS_CATALOGS.get(locale)
+    if found is None:  # (two threads may both read it the first time: the same catalog, one kept)
+        found = _WTFORMS_CATALOGS.setdefault(locale, Translations.load(messages_path(), [locale], domain="wtforms"))
+    return found
 
 
 def gettext(string: str, **variables: Any) -> str:

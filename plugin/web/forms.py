@@ -31,6 +31,7 @@ from wtforms.widgets import DateInput, DateTimeLocalInput
 
 from fhir_mappings.model import MAX_NAME, MAX_TEXT
 from plugin.i18n import lazy_gettext as _l
+from plugin.i18n import wtforms_translations
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
@@ -50,6 +51,10 @@ class BaseForm(FlaskForm):
 
     class Meta:
         locales = ("nl_NL", "nl")
+
+        def get_translations(self, form: Any) -> Any:
+            """WTForms' messages in the request's language, as Flask-WTF's, read once per process."""
+            return wtforms_translations()
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)

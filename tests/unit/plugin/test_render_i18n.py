@@ -12,6 +12,9 @@ import flask_babel
 import pytest
 from flask import Flask, render_template_string
 from flask_babel import force_locale
+from flask_wtf.i18n import translations as flask_wtf_translations
+from werkzeug.datastructures import MultiDict
+from wtforms import IntegerField
 
 import plugin.i18n
 from fhir_mappings.codes import GoalLifecycle, GroupStatus
@@ -19,6 +22,7 @@ from plugin.app import create_app
 from plugin.config import AppConfig
 from plugin.i18n import gettext, ngettext
 from plugin.web.format import long_date
+from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
 # Texts of the catalogs: with a variable, a plural, and a text without variables.
@@ -115,3 +119,31 @@ def test_a_locale_forced_within_the_request_is_followed(app: Flask) -> None:
         assert gettext("Overview") == dutch
         assert render_template_string('{{ _("Overview") }}') == dutch
         assert long_date(date(2026, 11, 22)) == "22 november 2026"
+
+
+class NumberForm(BaseForm):
+    number = IntegerField()
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_forms_get_flask_wtfs_messages_read_once_per_process(
+    app: Flask, lang: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin.i18n, "_WTFORMS_CATALOGS", {})
+    real = plugin.i18n.Translations
+    reads: list[object] = []
+
+    class Counted:
+        @staticmethod
+        def load(*args: object, **kwargs: object) -> object:
+            reads.append(None)
+            return real.load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plugin.i18n, "Translations", Counted)
+    for _ in range(3):  # a request each
+        with app.test_request_context(f"/?lang={lang}", method="POST"):
+            form = NumberForm(formdata=MultiDict({"number": "zes"}), meta={"csrf": False})
+            assert not form.validate()
+            assert form.number.errors == [flask_wtf_translations.gettext("Not a valid integer value.")]
+    assert form.number.errors == (["Ongeldig getal."] if lang == "nl" else ["Not a valid integer value."])
+    assert len(reads) == 1
