@@ -52,7 +52,9 @@ Per size and latency it prints:
   goal's scores (the newest and the goal's every score), then the member list, a
   member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
   show every score); then the timeline's first page (from the newest scores where it lies within them) and its
-  page 12; last a meeting's report and its print (every score, read page by page) and the overview once more.
+  page 12; last a meeting's report and its print (every score, read page by page) and the overview once more;
+  and, in a process of its own as the `resourcegroep worker` is, the reminder round's read of the group
+  (`plugin.reminders.due_for_patient`: what is due, nothing written): its requests, CPU and peak RSS.
 
 Before/after a change: run it in a copy of the tree without the change (`git archive HEAD | tar -x -C DIR`,
 copy this file in, run it there with this venv) and here, one after the other.
@@ -592,6 +594,46 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     return 0
 
 
+def reminders_main(base: str, patient_id: str) -> int:
+    """Only the reminder round's read of one group, on `base` (the parent's store through its proxy), in a process
+    of its own as the worker is: what is due (nothing is written), twice (the second as a later group of a round is
+    read: the capability statement known); prints the second read's requests and CPU, and the peak RSS, as JSON."""
+    from plugin.reminders import due_for_patient
+
+    logging.disable(logging.WARNING)
+    client = FhirClient(base, None, scope_context="system")
+    outbox = SqliteOutbox(Path(tempfile.mkdtemp()) / "outbox.sqlite3")
+    capabilities = CapabilityCache()  # one per round: the first group's read asks for /metadata, the others do not
+
+    def read() -> int:
+        return len(due_for_patient(client, f"Patient/{patient_id}", outbox, capabilities, "Device/bench", now, UTC))
+
+    now = datetime.now(UTC)
+    read()  # as the round's first group: the capability statement, the imports
+    before, started = client.request_count, time.process_time()
+    due = read()
+    cpu = (time.process_time() - started) * 1000
+    print(json.dumps({"requests": client.request_count - before, "cpu": cpu, "peak": peak_rss_mb(), "due": due}))
+    return 0
+
+
+def reminder_read(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
+    proxy.latency = 0.0
+    command = [sys.executable, __file__, "--reminders", proxy.base, pid]
+    if read_timeout is not None:
+        command += ["--read-timeout", str(read_timeout)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
+    if done.returncode != 0:
+        print(f"# reminder read failed: {done.stderr[-2000:]}", file=sys.stderr)
+        return {}
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "reminder round's read of the group: requests": found["requests"],
+        "reminder round's read of the group: CPU ms": found["cpu"],
+        "reminder round's read of the group: peak RSS MB": found["peak"],
+    }
+
+
 def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
     proxy.latency = 0.0
     command = [sys.executable, __file__, "--worker", proxy.base, pid]
@@ -647,6 +689,7 @@ def main() -> int:
         help="the app and our load read every score page by page (AppConfig.every_score_in_pages)",
     )
     parser.add_argument("--worker", nargs=2, metavar=("BASE", "PATIENT"), help=argparse.SUPPRESS)
+    parser.add_argument("--reminders", nargs=2, metavar=("BASE", "PATIENT"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--read-timeout",
         type=float,
@@ -663,6 +706,8 @@ def main() -> int:
     IN_PAGES = args.every_score_in_pages
     if args.worker:
         return worker_main(args.worker[0], args.worker[1], views=3, saves=2)
+    if args.reminders:
+        return reminders_main(args.reminders[0], args.reminders[1])
     logging.basicConfig(level=logging.ERROR)
     logging.disable(logging.WARNING)
     wire = Wire()
@@ -688,6 +733,7 @@ def main() -> int:
                     )
                 if not args.no_worker:
                     results[f"{size} {latencies[0]:g}ms"].update(worker_rss(proxy, pid, args.read_timeout))
+                    results[f"{size} {latencies[0]:g}ms"].update(reminder_read(proxy, pid, args.read_timeout))
                 print(f"# {size}: measured in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             for latency in latencies:
                 results[f"caseload {latency:g}ms"] = run_caseload(wire, proxy, latency / 1000, args.repeat)

@@ -84,7 +84,7 @@ def open_group_patients(client: FhirClient, page_size: int = PAGE_SIZE) -> list[
     return list(patients)
 
 
-def _due_for_patient(
+def due_for_patient(
     client: FhirClient,
     patient: str,
     outbox: Outbox,
@@ -93,6 +93,8 @@ def _due_for_patient(
     now: datetime,
     clinic_tz: tzinfo,
 ) -> list[Reminder]:
+    """The reminders due for the group of `patient` (``Patient/<id>``), read as a round reads it (one request
+    where the EHR takes a batch, with its newest score only); none when the patient has no group."""
     repository = GroupRepository(client, patient.split("/", 1)[1], user=agent, outbox=outbox, capabilities=capabilities)
     loaded = repository.load(newest_scores=SCORES_READ)
     if loaded.group is None:
@@ -132,7 +134,7 @@ def send_reminders(
         return report
     for patient in patients:
         try:
-            reminders = _due_for_patient(client, patient, outbox, caps, agent, moment, clinic_tz)
+            reminders = due_for_patient(client, patient, outbox, caps, agent, moment, clinic_tz)
             report.groups += 1
             for reminder in reminders:
                 ref, created = write_reminder(client, reminder, sent=moment, client_id=client_id)

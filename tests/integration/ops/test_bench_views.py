@@ -48,6 +48,9 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after the timeline's page 12",
         "worker peak RSS MB, after a meeting's report and its print (every score)",
         "worker peak RSS MB, after the overview once more",
+        "reminder round's read of the group: CPU ms",
+        "reminder round's read of the group: peak RSS MB",
     ):
         assert row(out, name)[0] > 0
+    assert row(out, "reminder round's read of the group: requests") == [1.0]
     assert row(out, "caseload requests")[0] >= 1
