@@ -76,22 +76,32 @@ def _names(group: ResourceGroup) -> dict[str, str]:
 
 # ---------------------------------------------------------------------- the list
 
+# Earlier meetings the list shows at first, the latest first: five years of a meeting every three months. A group
+# that has met more often gets a link to all of them (`?alle=1`), so a long-running group's page stays short.
+EARLIER_SHOWN = 20
+ALL_EARLIER = "alle"
+
 
 @bp.get("/c/<context_id>/bijeenkomsten")
 @launch_required
 def index(context_id: str) -> Any:
-    """Planned meetings (the next one first) and the meetings that were held, cancelled or did not happen."""
+    """Planned meetings (the next one first) and the meetings that were held, cancelled or did not happen (the
+    latest `EARLIER_SHOWN`, or with `?alle=1` all of them)."""
     page = group_page(Action.VIEW_MEETINGS)
     group = _group(page)
     moment = now()
     planned = sorted((m for m in group.meetings if m.is_planned), key=lambda m: (m.end < moment, m.start))
     past = sorted((m for m in group.meetings if not m.is_planned), key=lambda m: m.start, reverse=True)
+    every = request.args.get(ALL_EARLIER) == "1"
+    all_earlier: dict[str, Any] = {ALL_EARLIER: "1"}
     return render_template(
         "meetings/index.html",
         page=page,
         group=group,
         planned=planned,
-        past=past,
+        past=past if every else past[:EARLIER_SHOWN],
+        past_count=len(past),
+        all_earlier_url=url_for("meetings.index", **all_earlier),
         moment=moment,
         places={p.uid: p for p in group.places},
         names=_names(group),

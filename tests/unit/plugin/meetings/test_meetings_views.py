@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, cs_url
 from fhir_mappings.model import MAX_NAME, MAX_TEXT, add_months
+from plugin.meetings import views as meeting_views
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -83,6 +85,33 @@ def role_holders(appointment: dict[str, Any]) -> dict[str, str]:
         for c in t.get("coding", [])
         if c.get("system") == cs_url("meeting-role")
     }
+
+
+def test_a_long_list_of_earlier_meetings_shows_the_latest_with_a_link_to_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def earlier(html: str) -> list[str]:
+        section = html.split('id="past-h"', 1)[1].split("</section>", 1)[0]
+        return re.findall(r'href="/c/[^/]+/bijeenkomsten/([0-9a-f-]{36})"', section)
+
+    monkeypatch.setattr(meeting_views, "EARLIER_SHOWN", 1)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        html = text(env.get("/bijeenkomsten"))
+        link = re.search(
+            r'<a href="(/c/[^"]+/bijeenkomsten\?alle=1)#past-h">Alle (\d+) eerdere bijeenkomsten tonen</a>', html
+        )
+        assert link is not None, html
+        every = text(env.get("/bijeenkomsten" + link.group(1).split("/bijeenkomsten", 1)[1]))
+        shown, listed = earlier(html), earlier(every)
+        count = int(link.group(2))
+        assert len(listed) == count >= 2 and shown == listed[:1]  # the latest first, then all of them
+        assert f"De laatste 1 van {count}." in html and "eerdere bijeenkomsten tonen" not in every
+        starts = {uid_of(a): a["start"] for a in sanne_meetings(env)}
+        assert [starts[u] for u in listed] == sorted((starts[u] for u in listed), reverse=True)
+        assert f"Show all {count} earlier meetings" in text(env.get("/bijeenkomsten?lang=en"))
+        monkeypatch.setattr(meeting_views, "EARLIER_SHOWN", count)  # no more than shown: no link
+        html = text(env.get("/bijeenkomsten"))
+        assert earlier(html) == listed and "eerdere bijeenkomsten tonen" not in html
 
 
 def test_pages_render_in_dutch_and_english_and_propose_three_months_on(tmp_path: Path) -> None:
