@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -36,18 +36,32 @@ class AgreementLists:
     overdue: set[str]
 
 
+# Done and cancelled agreements the list shows at first, the latest first; more get a link to all (`?alle=1`), so
+# a long-running group's page stays short. Open ones are always all shown: they are what the group works on.
+ENDED_SHOWN = 20
+ALL_ENDED = "alle"
+
+
 def _sort_key(agreement: Agreement) -> tuple[bool, date, str]:
     # By date, soonest first; agreements without a date after those with one.
     return (agreement.due is None, agreement.due or date.max, agreement.description.casefold())
 
 
+def _latest_first(agreement: Agreement) -> tuple[bool, timedelta]:
+    # By date (else the day it was made), the latest first; agreements with neither last.
+    when = agreement.due or agreement.created
+    return (when is None, date.max - (when or date.max))  # (date.max - a date: later dates sort first)
+
+
 def agreement_lists(agreements: list[Agreement], on: date) -> AgreementLists:
-    """Open (soonest first), done and cancelled agreements, and which open ones are overdue on `on`."""
+    """Open (soonest first), done and cancelled agreements (the latest first), and which open ones are overdue on
+    `on`."""
     ordered = sorted(agreements, key=_sort_key)
+    ended = sorted(ordered, key=_latest_first)  # (stable: equal dates keep the order above)
     return AgreementLists(
         open=[a for a in ordered if a.is_open],
-        done=[a for a in ordered if a.status is AgreementStatus.COMPLETED],
-        cancelled=[a for a in ordered if a.status is AgreementStatus.CANCELLED],
+        done=[a for a in ended if a.status is AgreementStatus.COMPLETED],
+        cancelled=[a for a in ended if a.status is AgreementStatus.CANCELLED],
         overdue={a.uid for a in ordered if a.is_overdue(on)},
     )
 
@@ -115,11 +129,15 @@ def _values(form: AgreementForm) -> dict[str, Any]:
 
 def _render_index(page: GroupPage, problem: Problem | None = None, status: int = 200) -> Any:
     group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page never returns without one
+    lists = agreement_lists(listed(page), today())
+    every: dict[str, Any] = {ALL_ENDED: "1"}
     return render_template(
         "agreements/index.html",
         page=page,
         group=group,
-        lists=agreement_lists(listed(page), today()),
+        lists=lists,
+        shown=len(lists.done) + len(lists.cancelled) if request.args.get(ALL_ENDED) == "1" else ENDED_SHOWN,
+        all_ended_url=url_for("agreements.index", **every),
         goals={goal.uid: goal for goal in group.goals},
         display_of=display_of,
         all_agreements=page.may(Action.VIEW_ALL_AGREEMENTS),

@@ -6,7 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fhir_mappings.codes import CS_ARTIFACT
+from plugin.agreements import views as agreement_views
 from plugin.web.forms import example_date
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched, without_logout
 
@@ -43,6 +46,39 @@ def row_of(html: str, description_html: str) -> str:
     found = re.search(r"<tr[^>]*>(?:(?!</tr>).)*" + re.escape(description_html) + r".*?</tr>", html, re.S)
     assert found is not None, description_html[:40]
     return found.group(0)
+
+
+def when_of(task: dict[str, Any]) -> str:
+    """An agreement's date as the list orders ended ones: its due date, else the day it was made."""
+    return str(((task.get("restriction") or {}).get("period") or {}).get("end") or task.get("authoredOn") or "")
+
+
+def test_long_lists_of_ended_agreements_show_the_latest_with_a_link_to_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agreement_views, "ENDED_SHOWN", 1)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        for name in ("Cv bijwerken", "Sportschool uitzoeken"):  # two more done: three in all
+            task = task_named(env, name)
+            assert (
+                env.post(f"/afspraken/{uid_of(task)}", {"description": name, "status": "completed"}).status_code == 303
+            )
+        html = text(env.get("/afspraken"))
+        link = re.search(r'<a href="(/c/[^"]+/afspraken\?alle=1)#done-h">Alle 3 gedane afspraken tonen</a>', html)
+        assert link is not None, section(html, "done-h")
+        assert "De laatste 1 van 3." in section(html, "done-h")
+        every = text(env.get("/afspraken" + link.group(1).split("/afspraken", 1)[1]))
+        assert "gedane afspraken tonen" not in every
+        every_done, shown = section(every, "done-h"), section(html, "done-h")
+        done = [t for t in env.resources("Task") if f">{t['description']}<" in every_done]
+        assert len(done) == 3 and len({when_of(t) for t in done}) == 3
+        order = [t["description"] for t in sorted(done, key=when_of, reverse=True)]
+        positions = [every_done.find(f">{n}<") for n in order]
+        assert positions == sorted(positions)  # all of them, the latest first
+        assert [n for n in order if f">{n}<" in shown] == order[:1]  # at first the latest only
+        assert "Geen afspraken die niet doorgaan." in section(every, "cancelled-h")
+        monkeypatch.setattr(agreement_views, "ENDED_SHOWN", 3)
+        assert "gedane afspraken tonen" not in text(env.get("/afspraken"))
 
 
 def test_agreement_pages_render_grouped_with_overdue_marked(tmp_path: Path) -> None:
