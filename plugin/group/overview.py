@@ -304,6 +304,18 @@ def listed_agreements(group: ResourceGroup, actor: Actor) -> list[Agreement]:
     return [a for a in group.agreements if a.is_open and (everyone or a.owner == actor.who)]
 
 
+# Open agreements the care professional's overview names at most (the soonest date first; the agreements page has
+# them all): the overview stays a glance for a group with many open agreements.
+OVERVIEW_AGREEMENTS = 10
+
+
+def soonest_agreements(agreements: list[Agreement], most: int | None = None) -> list[Agreement]:
+    """The first `most` (default `OVERVIEW_AGREEMENTS`) of `agreements` by their date, the soonest (so those past
+    their date) first; those without a date last, in the group's order."""
+    limit = OVERVIEW_AGREEMENTS if most is None else most
+    return sorted(agreements, key=lambda a: (a.due is None, a.due or date.max))[:limit]
+
+
 def name_of(group: ResourceGroup, who: str | None) -> str:
     """How the group names a person (`who` as the group refers to them); empty when it does not know them."""
     if not who:

@@ -6,9 +6,12 @@ import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from fhir_mappings.codes import AgreementStatus, GoalTerm, MeetingStatus, MemberRole, NominationState
 from fhir_mappings.model import Agreement, Goal, Meeting, Member, ProgressScore, ResourceGroup
-from plugin.group.overview import glance
+from plugin.group import overview
+from plugin.group.overview import glance, soonest_agreements
 from plugin.web.forms import AMSTERDAM
 from tests.support.ui import launched
 
@@ -76,6 +79,33 @@ def test_open_and_overdue_agreements_of_the_listed_ones() -> None:
     ]
     seen = glance(group(agreements=listed), NOW, listed)
     assert (seen.open_agreements, seen.overdue_agreements) == (3, 1)
+
+
+def test_the_overview_names_the_agreements_with_the_soonest_date() -> None:
+    listed = [
+        Agreement(uid="1", description="no date"),
+        Agreement(uid="2", description="later", due=date(2027, 1, 5)),
+        Agreement(uid="3", description="late", due=date(2026, 11, 30)),
+        Agreement(uid="4", description="no date either"),
+        Agreement(uid="5", description="soon", due=date(2026, 12, 3)),
+    ]
+    assert [a.uid for a in soonest_agreements(listed, 3)] == ["3", "5", "2"]
+    assert [a.uid for a in soonest_agreements(listed, 10)] == ["3", "5", "2", "1", "4"]  # undated: as listed
+
+
+def test_a_long_list_of_open_agreements_on_the_overview_says_how_many_there_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overview, "OVERVIEW_AGREEMENTS", 1)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        part = _html(env.get("/")).split('id="agreements-h"', 1)[1].split("</section>", 1)[0]
+        every = _html(env.get("/afspraken")).split('id="open-h"', 1)[1].split("</section>", 1)[0]
+    named = re.findall(r"<li[^>]*>\s*(?:<a [^>]*>)?([^<]+)", part)
+    total = every.count("<tr") - 1  # the table's rows but its head
+    assert total >= 2 and len(named) == 1, (named, total)
+    assert "Sportschool uitzoeken" in named[0]  # past its date: the soonest
+    assert 'class="overdue"' in part and f"De 1 met de eerste datum, van {total} open afspraken." in part
+    assert "Alle afspraken" in part  # the way to all of them
 
 
 def scores(*pairs: tuple[str, int], start: datetime = NOW - timedelta(days=100)) -> list[ProgressScore]:
