@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
@@ -81,12 +81,18 @@ def request_locale() -> Locale | None:
 _WTFORMS_CATALOGS: dict[str, NullTranslations] = {}
 
 
+_UNTRANSLATED = NullTranslations()
+
+
 def wtforms_translations() -> NullTranslations:
-    """WTForms' catalog of its own messages in the request's language (Dutch outside a request).
+    """WTForms' catalog of its own messages in the request's language.
 
     What Flask-WTF gives a form, but kept: Flask-WTF reads the catalog from disk again (a file, its parse, its
     plural rule compiled) for every request whose form asks for a message, as a goal page's does when it renders.
+    As with Flask-WTF, outside a request or in an app without Flask-Babel the messages stay WTForms' own English.
     """
+    if not has_request_context() or "babel" not in current_app.extensions:
+        return _UNTRANSLATED
     locale = str(request_locale() or DEFAULT_LOCALE)
     found = _WTFORMS_CATALOGS.get(locale)
     if found is None:  # (two threads may both read it the first time: the same catalog, one kept)

@@ -147,3 +147,12 @@ def test_forms_get_flask_wtfs_messages_read_once_per_process(
             assert form.number.errors == [flask_wtf_translations.gettext("Not a valid integer value.")]
     assert form.number.errors == (["Ongeldig getal."] if lang == "nl" else ["Not a valid integer value."])
     assert len(reads) == 1
+
+
+def test_outside_a_request_or_without_flask_babel_forms_keep_wtforms_english(app: Flask) -> None:
+    message = "Not a valid integer value."
+    assert plugin.i18n.wtforms_translations().gettext(message) == message
+    with Flask(__name__).test_request_context("/"):  # an app without Flask-Babel, as Flask-WTF treats it
+        assert plugin.i18n.wtforms_translations().gettext(message) == message
+    with app.test_request_context("/?lang=nl"):
+        assert plugin.i18n.wtforms_translations().gettext(message) == "Ongeldig getal."
