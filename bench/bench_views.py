@@ -617,16 +617,25 @@ def reminders_main(base: str, patient_id: str) -> int:
     return 0
 
 
-def reminder_read(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
+def child(proxy: LatencyProxy, what: str, options: list[str], read_timeout: float | None) -> dict[str, float] | None:
+    """Run this script as a child process (`options`: its `--worker`/`--reminders` and theirs) against the proxy
+    without added latency; the JSON of its last line, None when it failed (said on stderr)."""
     proxy.latency = 0.0
-    command = [sys.executable, __file__, "--reminders", proxy.base, pid]
+    command = [sys.executable, __file__, *options]
     if read_timeout is not None:
         command += ["--read-timeout", str(read_timeout)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
     if done.returncode != 0:
-        print(f"# reminder read failed: {done.stderr[-2000:]}", file=sys.stderr)
+        print(f"# {what} failed: {done.stderr[-2000:]}", file=sys.stderr)
+        return None
+    found: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def reminder_read(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
+    found = child(proxy, "reminder read", ["--reminders", proxy.base, pid], read_timeout)
+    if found is None:
         return {}
-    found = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "reminder round's read of the group: requests": found["requests"],
         "reminder round's read of the group: CPU ms": found["cpu"],
@@ -635,17 +644,10 @@ def reminder_read(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> 
 
 
 def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dict[str, float]:
-    proxy.latency = 0.0
-    command = [sys.executable, __file__, "--worker", proxy.base, pid]
-    if IN_PAGES:
-        command.append("--every-score-in-pages")
-    if read_timeout is not None:
-        command += ["--read-timeout", str(read_timeout)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
-    if done.returncode != 0:
-        print(f"# worker failed: {done.stderr[-2000:]}", file=sys.stderr)
+    options = ["--worker", proxy.base, pid, *(["--every-score-in-pages"] if IN_PAGES else [])]
+    found = child(proxy, "worker", options, read_timeout)
+    if found is None:
         return {}
-    found = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "worker peak RSS MB, started": found["start"],
         "worker peak RSS MB, after 3 views": found["views"],
