@@ -77,10 +77,9 @@ def request_locale() -> Locale | None:
     return get_locale()
 
 
-# WTForms' own messages ("Not a valid choice.") per locale, each read from disk once per process.
+# WTForms' own messages ("Not a valid choice.") per locale, each read from disk once per process; untranslated
+# outside a request or an app with Flask-Babel.
 _WTFORMS_CATALOGS: dict[str, NullTranslations] = {}
-
-
 _UNTRANSLATED = NullTranslations()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -47,17 +47,17 @@ def _sort_key(agreement: Agreement) -> tuple[bool, date, str]:
     return (agreement.due is None, agreement.due or date.max, agreement.description.casefold())
 
 
-def _latest_first(agreement: Agreement) -> tuple[bool, timedelta]:
-    # By date (else the day it was made), the latest first; agreements with neither last.
+def _dated(agreement: Agreement) -> tuple[bool, date]:
+    # Its date, else the day it was made; those with neither before all others (sorted in reverse: last).
     when = agreement.due or agreement.created
-    return (when is None, date.max - (when or date.max))  # (date.max - a date: later dates sort first)
+    return (when is not None, when or date.min)
 
 
 def agreement_lists(agreements: list[Agreement], on: date) -> AgreementLists:
     """Open (soonest first), done and cancelled agreements (the latest first), and which open ones are overdue on
     `on`."""
     ordered = sorted(agreements, key=_sort_key)
-    ended = sorted(ordered, key=_latest_first)  # (stable: equal dates keep the order above)
+    ended = sorted(ordered, key=_dated, reverse=True)  # the latest first (stable: equal dates keep the order above)
     return AgreementLists(
         open=[a for a in ordered if a.is_open],
         done=[a for a in ended if a.status is AgreementStatus.COMPLETED],
@@ -136,7 +136,7 @@ def _render_index(page: GroupPage, problem: Problem | None = None, status: int =
         page=page,
         group=group,
         lists=lists,
-        shown=len(lists.done) + len(lists.cancelled) if request.args.get(ALL_ENDED) == "1" else ENDED_SHOWN,
+        shown=None if request.args.get(ALL_ENDED) == "1" else ENDED_SHOWN,  # (None: all of them)
         all_ended_url=url_for("agreements.index", **every),
         goals={goal.uid: goal for goal in group.goals},
         display_of=display_of,
