@@ -1223,18 +1223,24 @@ class ResourceGroup:
         self.normalise_order()
         return entry
 
-    def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
-        """Every score given at a meeting. A group that holds its newest scores only knows them all when the
-        meeting is held and started on or after `scores_since`: a score at a meeting counts at the meeting's start,
-        and a held meeting no longer moves. Else (an older meeting, or a planned one that may have moved since a
-        score was given) it raises `ScoresNotLoaded`."""
+    def holds_scores_at(self, meeting_uid: str) -> bool:
+        """Whether this group holds every score given at a meeting: on a whole load; on a load of the newest scores
+        when the meeting is held and started on or after `scores_since` (a score at a meeting counts at the
+        meeting's start, and a held meeting no longer moves). Not for an older meeting, nor for a planned one: it
+        may have moved since a score was given at it."""
         since = self.scores_since
-        if since is not None:
-            meeting = self.meeting(meeting_uid)
-            if meeting.is_planned or meeting.start.astimezone(CLINIC_ZONE).date() < since:
-                raise ScoresNotLoaded(
-                    f"the scores of meeting {meeting_uid} may be older than {since.isoformat()}; load them all"
-                )
+        if since is None:
+            return True
+        meeting = self.meeting(meeting_uid)
+        return not meeting.is_planned and meeting.start.astimezone(CLINIC_ZONE).date() >= since
+
+    def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
+        """Every score given at a meeting, oldest first; `ScoresNotLoaded` when this group may not hold them all
+        (`holds_scores_at`)."""
+        if not self.holds_scores_at(meeting_uid):
+            raise ScoresNotLoaded(
+                f"the scores of meeting {meeting_uid} may be older than {self.scores_since}; load them all"
+            )
         return [p for p in self.held_scores() if p.meeting_uid == meeting_uid]
 
     def progress_for(self, goal_uid: str) -> list[ProgressScore]:

@@ -153,11 +153,11 @@ class MeetingNotes:
     # ------------------------------------------------------------------ report
 
     def scores(self) -> list[ScoreLine]:
-        """The newest score per goal given at this meeting, in the order of the goals."""
+        """The newest score per goal given at this meeting, in the order of the goals (`ScoresNotLoaded` when the
+        group may not hold them all: `ResourceGroup.holds_scores_at`)."""
         latest: dict[str, ProgressScore] = {}
-        for p in self.group.progress:  # oldest first: a later score for the same goal wins
-            if p.meeting_uid == self.meeting.uid:
-                latest[p.goal_uid] = p
+        for p in self.group.scores_at(self.meeting.uid):  # oldest first: a later score for the same goal wins
+            latest[p.goal_uid] = p
         order = {g.uid: i for i, g in enumerate(self.group.goals)}
         return [
             ScoreLine(self.goal(uid), uid, p)

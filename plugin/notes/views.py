@@ -207,8 +207,9 @@ def propose(context_id: str, meeting_uid: str) -> Any:
 @bp.get(f"{MEETING}/agenda/afdrukken")
 @launch_required
 def agenda_print(context_id: str, meeting_uid: str) -> Any:
-    """The agenda on one clean page, for the patient to take home (with each goal's scores: every score)."""
-    page = group_page(Action.VIEW_AGENDA, newest_scores=EVERY_SCORE)
+    """The agenda on one clean page, for the patient to take home, with each goal's scores (the newest: the page says
+    from which day, as the overview does)."""
+    page = group_page(Action.VIEW_AGENDA)
     notes = _notes(page, meeting_uid)
     return render_template("notes/agenda_print.html", page=page, group=notes.group, notes=notes)
 
@@ -313,9 +314,14 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
 @bp.get(f"{MEETING}/verslag/afdrukken")
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
-    """The report on clean pages, for the patient to take home (with each goal's scores: every score)."""
-    page = group_page(Action.VIEW_REPORT, newest_scores=EVERY_SCORE)
+    """The report on clean pages, for the patient to take home, with each goal's scores (the newest: the page says
+    from which day, as the overview does). The scores given at the meeting are all in the report: for a meeting
+    whose scores the newest may not all hold (an older one), the group is read again with every score."""
+    page = group_page(Action.VIEW_REPORT)
     notes = _notes(page, meeting_uid)
+    if notes.meeting.report is not None and not notes.group.holds_scores_at(meeting_uid):
+        page = group_page(Action.VIEW_REPORT, newest_scores=EVERY_SCORE)
+        notes = _notes(page, meeting_uid)
     return render_template(
         "notes/report_print.html",
         page=page,

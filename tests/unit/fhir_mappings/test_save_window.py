@@ -129,7 +129,10 @@ def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_w
     later = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
     assert later is not None
     later.hold_scores_since(date(2026, 4, 8))  # the held meeting's day is no longer in the window
+    assert group.holds_scores_at(held.uid) and group.holds_scores_at(planned.uid)  # a whole load holds them all
+    assert windowed(group).holds_scores_at(held.uid)  # held on 7 April, within the window since 1 April
     for window, meeting in ((later, held), (windowed(group), planned)):
+        assert not window.holds_scores_at(meeting.uid)
         before = window.held_scores()
         with pytest.raises(ScoresNotLoaded):
             window.score_progress(goal, 7, meeting.start, meeting.uid)  # a correction of an earlier score there?

@@ -22,7 +22,7 @@ import pytest
 from babel import Locale
 
 from fhir_mappings.fhirjson import parse_datetime
-from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, first_day_after
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
 from plugin.config import DEFAULT_OVERVIEW_SCORES, config_from_mapping
 from plugin.sync.repository import GroupRepository, LoadedGroup
 from plugin.web.format import _long_date
@@ -178,12 +178,15 @@ def test_a_score_given_from_the_goal_page_after_the_overview_is_saved_with_every
         assert [s.newest_scores for s in spied[1:]] == [5, 5]
 
 
-# The pages that show every score of a group, and so read them all at once: a meeting's report and the printed
-# agenda and report (each goal's scores). A goal's "all scores" reads the newest and every score of that goal. The
+# The page that reads every score of a group at once: a meeting's report (its form corrects the scores given at the
+# meeting, and a planned meeting may have moved since one was given). The printed agenda and report show each goal's
+# newest scores, as the overview does; the printed report of a meeting older than those reads every score after
+# them (its own scores are in it). A goal's "all scores" reads the newest and every score of that goal. The
 # timeline's page N reads the page's own window of newest scores when N pages of events fit in it, else the newest
 # (N + 1) pages' worth at once (`timeline_scores_needed`): with a window of 5 every page does the latter, unless it
 # shows a kind of event without scores.
-EVERY_SCORE_PAGE = re.compile(r"/verslag(/afdrukken)?$|/agenda/afdrukken$")
+EVERY_SCORE_PAGE = re.compile(r"/verslag$")
+PRINTED_REPORT = re.compile(r"/bijeenkomsten/([^/?]+)/verslag/afdrukken$")
 TIMELINE_WITH_SCORES = re.compile(r"^/tijdlijn(?!.*soort=(leden|afspraken|bijeenkomsten|groep))")
 NO_GROUP_PAGE = {"/caseload", "/verbinding"}  # the care professional's caseload, the connection's state
 
@@ -205,20 +208,69 @@ def test_every_page_reads_the_group_once_and_only_the_newest_scores_unless_it_sh
         every = [p for p in paths if EVERY_SCORE_PAGE.search(p)]
         assert len(paths) >= 15 and {"/tijdlijn", "/doelen"} <= set(paths), paths
         assert any(p.endswith("/verslag") for p in every) and any("?alle=" in p for p in paths), paths
+        # The printed reports of meetings older than the newest scores' first day (the demo's first meeting).
+        since = expected_since(env, 5)
+        older = {
+            m.uid
+            for m in whole_group(env, spied).meetings
+            if m.report is not None and (m.is_planned or m.start.astimezone(CLINIC_ZONE).date() < since)
+        }
+        printed = {found.group(1) for found in map(PRINTED_REPORT.search, paths) if found}
+        assert older and printed - older, (older, printed)  # (an older one's print: the test below)
         for path in paths:
             spied.clear()
             assert env.get(path).status_code == 200, path
+            found = PRINTED_REPORT.search(path)
             expected = (
                 []
                 if path.split("?")[0] in NO_GROUP_PAGE
                 else [None]
                 if path in every
+                else [5, None]
+                if found and found.group(1) in older
                 else [(timeline_page_asked(path) + 1) * 100]
                 if TIMELINE_WITH_SCORES.search(path)
                 else [5]
             )
             assert [s.newest_scores for s in spied] == expected, path
             assert all(s.every_score_of is None for s in spied) or "?alle=" in path, path
+
+
+def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which_day(
+    tmp_path: Path, spied: list[LoadedGroup], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A print for the patient to take home shows each goal's newest scores, as the overview does, and says so; the
+    printed report of a meeting older than them reads every score, as its own scores are in it."""
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        since = _long_date(expected_since(env, 5), Locale("nl"))
+        first, second = sorted((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
+        # The newer meeting's printed report and agenda: the newest scores, in one load.
+        for url in (f"/bijeenkomsten/{second.uid}/verslag/afdrukken", f"/bijeenkomsten/{second.uid}/agenda/afdrukken"):
+            spied.clear()
+            page = env.get(url)
+            assert page.status_code == 200 and [s.newest_scores for s in spied] == [5], url
+            body = main_text(page)
+            assert f"Voortgang van de doelen Cijfers vanaf {since}." in body, body
+            assert "Cijfers, oudste eerst" in body and "Alle cijfers, oudste eerst" not in body
+            assert "Eerste stap gezet" not in body  # the house goal's score at the first meeting: before that day
+        # The older meeting's printed report: its scores (the house goal's 3, "Eerste stap gezet") and every score.
+        spied.clear()
+        with caplog.at_level(logging.INFO, logger="plugin.group.service"):
+            page = env.get(f"/bijeenkomsten/{first.uid}/verslag/afdrukken")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5, None]
+        assert "running it again" not in caplog.text  # asked for, not the safety net's second run
+        body = main_text(page)
+        assert "Eerste stap gezet" in body and "Alle cijfers, oudste eerst" in body and "Cijfers vanaf" not in body
+    # To the patient, in her own words.
+    spied.clear()
+    with reading_newest(tmp_path / "sanne", 5, SANNE) as env:
+        group = whole_group(env, spied)
+        second = max((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
+        body = main_text(env.get(f"/bijeenkomsten/{second.uid}/agenda/afdrukken"))
+        assert f"Je ziet hier je cijfers vanaf {since}." in body, body
+        english = main_text(env.get(f"/bijeenkomsten/{second.uid}/verslag/afdrukken?lang=en"))
+        assert "Here you see your scores from" in english and "Scores, oldest first" in english
 
 
 @pytest.mark.parametrize(
@@ -267,9 +319,9 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
         group = whole_group(env, spied)
         scored = {p.meeting_uid for p in group.progress}
         meeting = next(m for m in group.meetings if m.uid in scored and m.report is not None)
-        pages = [f"/bijeenkomsten/{meeting.uid}/verslag/afdrukken", f"/bijeenkomsten/{meeting.uid}/agenda/afdrukken"]
+        pages = [f"/bijeenkomsten/{meeting.uid}/verslag"]
         at_once = [main_text(env.get(url)) for url in pages]
-        assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1), (None, 1)]
+        assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1)]
         spied.clear()
         env.app.extensions["resourcegroep"]["every_score_in_pages"] = True
         load = GroupRepository.load
@@ -282,7 +334,7 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
         monkeypatch.setattr(GroupRepository, "load", in_small_pages)
         in_pages = [main_text(env.get(url)) for url in pages]
         assert in_pages == at_once
-        assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(None, True), (None, True)]
+        assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(None, True)]
         assert spied[0].group == group
 
 
