@@ -504,8 +504,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     """Only the app, on `base` (the parent's store through its proxy): `views` context views, then `saves` goal
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
-    pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, last a
-    meeting's report, its print and the overview again; prints the peak RSS after each part as JSON."""
+    pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, a meeting's
+    printed agenda and report, last its report and the overview again; prints the peak RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -583,10 +583,13 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     # An older page, past the newest 1,000 scores: it reads the newest 1,300 (the batch, then one stretch).
     page(f"/tijdlijn?pagina={OLDER_TIMELINE_PAGE}")
     result["timeline_older"] = peak_rss_mb()
-    # Pages that show every score: a meeting's report and its print (every score, read page by page), then the
-    # overview again (the kept read of every score goes before it is parsed).
-    page(f"/bijeenkomsten/{meeting.group(1)}/verslag")
+    # The meeting's printed agenda and report: each goal's newest scores.
+    page(f"/bijeenkomsten/{meeting.group(1)}/agenda/afdrukken")
     page(f"/bijeenkomsten/{meeting.group(1)}/verslag/afdrukken")
+    result["prints"] = peak_rss_mb()
+    # The page that shows every score: a meeting's report (with `every_score_in_pages`, read page by page), then
+    # the overview again (the kept read of every score goes before it is parsed).
+    page(f"/bijeenkomsten/{meeting.group(1)}/verslag")
     result["report"] = peak_rss_mb()
     page("/")
     result["after_report"] = peak_rss_mb()
@@ -658,7 +661,8 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after members, a member, agreements, meetings": found["other_pages"],
         "worker peak RSS MB, after the timeline's first page": found["timeline"],
         f"worker peak RSS MB, after the timeline's page {OLDER_TIMELINE_PAGE}": found["timeline_older"],
-        "worker peak RSS MB, after a meeting's report and its print (every score)": found["report"],
+        "worker peak RSS MB, after a meeting's printed agenda and report": found["prints"],
+        "worker peak RSS MB, after the meeting's report (every score)": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
     }
 
