@@ -69,6 +69,16 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
     return MeetingNotes(group, meeting)
 
 
+def _with_its_scores(see: Action, page: GroupPage, notes: MeetingNotes) -> tuple[GroupPage, MeetingNotes]:
+    """The page and meeting again from every score when the page's load of the newest scores may not hold every
+    score given at the meeting (`ResourceGroup.holds_scores_at`: an older meeting, or one still planned): a second
+    request, asked for, before anything is shown or saved. Else the same."""
+    if notes.group.holds_scores_at(notes.meeting.uid):
+        return page, notes
+    page = group_page(see, newest_scores=EVERY_SCORE)
+    return page, _notes(page, notes.meeting.uid)
+
+
 def _offers(page: GroupPage, action: Action) -> bool:
     """Whether the page offers the form for `action`: the actor may do it and the group can change now."""
     return page.group is not None and can_change(page.group) and page.may(action)
@@ -221,9 +231,11 @@ def agenda_print(context_id: str, meeting_uid: str) -> Any:
 @launch_required
 def report(context_id: str, meeting_uid: str) -> Any:
     """The report of a meeting: who came, scores per goal, what was discussed and decided, new agreements."""
-    # Every score, also on a POST: the report shows the meeting's scores and its save looks for them.
-    page = group_page(Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT, newest_scores=EVERY_SCORE)
-    notes = _notes(page, meeting_uid)
+    # The form shows the scores given at the meeting, and its save corrects them: the newest scores when they hold
+    # them all (a meeting held since their first day), else every score.
+    see = Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT
+    page = group_page(see)
+    page, notes = _with_its_scores(see, page, _notes(page, meeting_uid))
     problem: Problem | None = None
     status = 200
     notice = ""
@@ -315,13 +327,12 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
     """The report on clean pages, for the patient to take home, with each goal's scores (the newest: the page says
-    from which day, as the overview does). The scores given at the meeting are all in the report: for a meeting
-    whose scores the newest may not all hold (an older one), the group is read again with every score."""
+    from which day, as the overview does). The scores given at the meeting are all in the report
+    (`_with_its_scores`)."""
     page = group_page(Action.VIEW_REPORT)
     notes = _notes(page, meeting_uid)
-    if notes.meeting.report is not None and not notes.group.holds_scores_at(meeting_uid):
-        page = group_page(Action.VIEW_REPORT, newest_scores=EVERY_SCORE)
-        notes = _notes(page, meeting_uid)
+    if notes.meeting.report is not None:
+        page, notes = _with_its_scores(Action.VIEW_REPORT, page, notes)
     return render_template(
         "notes/report_print.html",
         page=page,
