@@ -69,14 +69,50 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
     return MeetingNotes(group, meeting)
 
 
-def _with_its_scores(see: Action, page: GroupPage, notes: MeetingNotes) -> tuple[GroupPage, MeetingNotes]:
-    """The page and meeting again from every score when the page's load of the newest scores may not hold every
-    score given at the meeting (`ResourceGroup.holds_scores_at`: an older meeting, or one still planned): a second
-    request, asked for, before anything is shown or saved. Else the same."""
-    if notes.group.holds_scores_at(notes.meeting.uid):
+class _OlderMeetings:
+    """Held meetings whose scores a load of the newest scores did not hold (held before its first day), per EHR and
+    meeting, in this process: their report pages read every score at once the next time (one request, and the read
+    cache keeps it for the next view), instead of the newest scores first (two requests; the newest scores' read and
+    every score's then take turns in the cache, each parsed again). A hint only: every score is always enough, and
+    a held meeting stays before the newest scores' first day as scores are added. Bounded: the oldest go first."""
+
+    LIMIT = 2000
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], None] = {}
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._known
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._known[key] = None
+        while len(self._known) > self.LIMIT:
+            try:
+                del self._known[next(iter(self._known))]
+            except (StopIteration, KeyError, RuntimeError):  # another thread took it first
+                break
+
+
+_older_meetings = _OlderMeetings()
+
+
+def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = False) -> tuple[GroupPage, MeetingNotes]:
+    """The page and meeting for a page that shows the scores given at the meeting (its report; `with_report_only`:
+    when it has one): from the newest scores when they hold every one of them (`ResourceGroup.holds_scores_at`);
+    else from every score, read again before anything is shown or saved (an older meeting, or one still planned: a
+    second request), or at once for a meeting known to be older (`_OlderMeetings`)."""
+    if (g.launch.iss, meeting_uid) in _older_meetings:
+        page = group_page(see, newest_scores=EVERY_SCORE)
+        return page, _notes(page, meeting_uid)
+    page = group_page(see)
+    notes = _notes(page, meeting_uid)
+    if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
         return page, notes
+    meeting = notes.meeting
+    if not meeting.is_planned:
+        _older_meetings.add((g.launch.iss, meeting.uid))
     page = group_page(see, newest_scores=EVERY_SCORE)
-    return page, _notes(page, notes.meeting.uid)
+    return page, _notes(page, meeting.uid)
 
 
 def _offers(page: GroupPage, action: Action) -> bool:
@@ -234,8 +270,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
     # The form shows the scores given at the meeting, and its save corrects them: the newest scores when they hold
     # them all (a meeting held since their first day), else every score.
     see = Action.VIEW_REPORT if request.method == "GET" else Action.WRITE_REPORT
-    page = group_page(see)
-    page, notes = _with_its_scores(see, page, _notes(page, meeting_uid))
+    page, notes = _meeting_page(see, meeting_uid)
     problem: Problem | None = None
     status = 200
     notice = ""
@@ -328,11 +363,8 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
 def report_print(context_id: str, meeting_uid: str) -> Any:
     """The report on clean pages, for the patient to take home, with each goal's scores (the newest: the page says
     from which day, as the overview does). The scores given at the meeting are all in the report
-    (`_with_its_scores`)."""
-    page = group_page(Action.VIEW_REPORT)
-    notes = _notes(page, meeting_uid)
-    if notes.meeting.report is not None:
-        page, notes = _with_its_scores(Action.VIEW_REPORT, page, notes)
+    (`_meeting_page`)."""
+    page, notes = _meeting_page(Action.VIEW_REPORT, meeting_uid, with_report_only=True)
     return render_template(
         "notes/report_print.html",
         page=page,

@@ -8,10 +8,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from markupsafe import escape
 
 from fhir_mappings.codes import CS_ARTIFACT, EXT_MEETING, EXT_SECTION, IDENTIFIER_SYSTEM
+from plugin.notes import views
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
 SANNE = "Patient/sanne-bakker"
@@ -622,3 +624,14 @@ def test_a_member_reads_the_agenda_and_the_report_without_forms(tmp_path: Path) 
         ):
             assert env.post(path, data).status_code == 403, path
         assert snapshot(env) == before
+
+
+def test_the_older_meetings_the_app_remembers_are_bounded_the_oldest_going_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(views._OlderMeetings, "LIMIT", 3)
+    older = views._OlderMeetings()
+    for n in range(5):
+        older.add(("https://ehr.test/fhir", f"m{n}"))
+    assert [("https://ehr.test/fhir", f"m{n}") in older for n in range(5)] == [False, False, True, True, True]
+    assert ("https://other.test/fhir", "m4") not in older  # per EHR
