@@ -136,6 +136,7 @@ class GroupService:
             except SyncError as exc:  # an outage here is no reason not to show the group
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
             waiting, failed = self.repository.open_saves()
+        self._page = self._uow = None  # another extent's load of this request is not held while this one is read
         loaded = self.repository.load(plan_id, newest_scores=window, every_score_of=goal)
         audit = request_audit()
         self._uow = FhirUnitOfWork(

@@ -38,6 +38,7 @@ from plugin.group.forms import (
 from plugin.group.overview import (
     TIMELINE_KINDS,
     WORKING_GOALS,
+    TimelinePage,
     attention_for,
     first_name,
     glance,
@@ -464,15 +465,7 @@ def history(context_id: str) -> Any:
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
-    for newest in tries:
-        page = group_page(Action.VIEW_TIMELINE, _plan_arg(newest), newest_scores=newest)
-        group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
-        events = timeline(group, kind)
-        since = group.scores_since if scored else None
-        shown = timeline_window_page(events, asked, since) if since is not None else timeline_page(events, asked)
-        if shown is not None:
-            break
-    assert shown is not None  # noqa: S101 - every score (the last try) always gives the page
+    page, group, shown = _timeline_try(tries, kind, asked, scored)
     return render_template(
         "group/timeline.html",
         page=page,
@@ -482,6 +475,22 @@ def history(context_id: str) -> Any:
         soort=soort if soort in TIMELINE_KINDS else "",
         earlier=page.loaded.plans[1:],
     )
+
+
+def _timeline_try(
+    tries: list[int | None], kind: str | None, asked: str | None, scored: bool
+) -> tuple[GroupPage, ResourceGroup, TimelinePage]:
+    """The first of the timeline's loads `tries` that gives page `asked` (see `history`)."""
+    for newest in tries:
+        page = group_page(Action.VIEW_TIMELINE, _plan_arg(newest), newest_scores=newest)
+        group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+        events = timeline(group, kind)
+        since = group.scores_since if scored else None
+        shown = timeline_window_page(events, asked, since) if since is not None else timeline_page(events, asked)
+        if shown is not None:
+            return page, group, shown
+        del page, group, events  # not held while the next try reads more scores
+    raise AssertionError("every score (the last try) always gives the page")
 
 
 @bp.get("/c/<context_id>/inzage")

@@ -108,11 +108,11 @@ def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = Fal
     notes = _notes(page, meeting_uid)
     if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
         return page, notes
-    meeting = notes.meeting
-    if not meeting.is_planned:
-        _older_meetings.add((g.launch.iss, meeting.uid))
+    if not notes.meeting.is_planned:
+        _older_meetings.add((g.launch.iss, meeting_uid))
+    del page, notes  # not held while every score is read
     page = group_page(see, newest_scores=EVERY_SCORE)
-    return page, _notes(page, meeting.uid)
+    return page, _notes(page, meeting_uid)
 
 
 def _offers(page: GroupPage, action: Action) -> bool:
