@@ -505,7 +505,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
     pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, a meeting's
-    printed agenda and report, last its report and the overview again; prints the peak RSS after each part as JSON."""
+    printed agenda and report, its report and the overview again, last the oldest meeting's report; prints the peak
+    RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -593,6 +594,13 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     result["report"] = peak_rss_mb()
     page("/")
     result["after_report"] = peak_rss_mb()
+    # The page that still reads every score at once: the report of the oldest meeting (held before the newest
+    # scores' first day in a huge group: the newest scores, then every score).
+    oldest = re.findall(r'/bijeenkomsten/([0-9a-f-]{36})"', page("/bijeenkomsten?alle=1"))  # the latest first
+    if not oldest:
+        raise RuntimeError("the meetings page links to no meeting")
+    page(f"/bijeenkomsten/{oldest[-1]}/verslag")
+    result["older_report"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -664,6 +672,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after a meeting's printed agenda and report": found["prints"],
         "worker peak RSS MB, after the meeting's report (every score)": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
+        "worker peak RSS MB, after the oldest meeting's report (every score)": found["older_report"],
     }
 
 
