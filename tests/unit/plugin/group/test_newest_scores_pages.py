@@ -247,7 +247,7 @@ def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which
             page = env.get(url)
             assert page.status_code == 200 and [s.newest_scores for s in spied] == [5], url
             body = main_text(page)
-            assert f"Voortgang van de doelen Cijfers vanaf {since}." in body, body
+            assert f"Cijfers per doel Cijfers vanaf {since}." in body, body
             assert "Cijfers, oudste eerst" in body and "Alle cijfers, oudste eerst" not in body
             assert "Eerste stap gezet" not in body  # the house goal's score at the first meeting: before that day
         # The older meeting's printed report: its scores (the house goal's 3, "Eerste stap gezet") and every score.
