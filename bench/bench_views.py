@@ -588,14 +588,15 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     page(f"/bijeenkomsten/{meeting.group(1)}/agenda/afdrukken")
     page(f"/bijeenkomsten/{meeting.group(1)}/verslag/afdrukken")
     result["prints"] = peak_rss_mb()
-    # The page that shows every score: a meeting's report (with `every_score_in_pages`, read page by page), then
-    # the overview again (the kept read of every score goes before it is parsed).
+    # The meeting's report (the newest scores: they hold every score given at a meeting held since their first
+    # day), then the overview again.
     page(f"/bijeenkomsten/{meeting.group(1)}/verslag")
     result["report"] = peak_rss_mb()
     page("/")
     result["after_report"] = peak_rss_mb()
-    # The page that still reads every score at once: the report of the oldest meeting (held before the newest
-    # scores' first day in a huge group: the newest scores, then every score).
+    # A page that still reads every score at once: the report of the oldest meeting (held before the newest
+    # scores' first day in a huge group: the newest scores, then every score; page by page with
+    # `every_score_in_pages`).
     oldest = re.findall(r'/bijeenkomsten/([0-9a-f-]{36})"', page("/bijeenkomsten?alle=1"))  # the latest first
     if not oldest:
         raise RuntimeError("the meetings page links to no meeting")
@@ -670,7 +671,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the timeline's first page": found["timeline"],
         f"worker peak RSS MB, after the timeline's page {OLDER_TIMELINE_PAGE}": found["timeline_older"],
         "worker peak RSS MB, after a meeting's printed agenda and report": found["prints"],
-        "worker peak RSS MB, after the meeting's report (every score)": found["report"],
+        "worker peak RSS MB, after the meeting's report": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
         "worker peak RSS MB, after the oldest meeting's report (every score)": found["older_report"],
     }
