@@ -101,16 +101,15 @@ def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = Fal
     when it has one): from the newest scores when they hold every one of them (`ResourceGroup.holds_scores_at`);
     else from every score, read again before anything is shown or saved (an older meeting, or one still planned: a
     second request), or at once for a meeting known to be older (`_OlderMeetings`)."""
-    if (g.launch.iss, meeting_uid) in _older_meetings:
-        page = group_page(see, newest_scores=EVERY_SCORE)
-        return page, _notes(page, meeting_uid)
-    page = group_page(see)
-    notes = _notes(page, meeting_uid)
-    if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
-        return page, notes
-    if not notes.meeting.is_planned:
-        _older_meetings.add((g.launch.iss, meeting_uid))
-    del page, notes  # not held while every score is read
+    known = (g.launch.iss, meeting_uid)
+    if known not in _older_meetings:
+        page = group_page(see)
+        notes = _notes(page, meeting_uid)
+        if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
+            return page, notes
+        if not notes.meeting.is_planned:
+            _older_meetings.add(known)
+        del page, notes  # not held while every score is read
     page = group_page(see, newest_scores=EVERY_SCORE)
     return page, _notes(page, meeting_uid)
 
