@@ -291,7 +291,13 @@ class ProgressScore:
 
 class ScoresNotLoaded(RuntimeError):
     """Code read every score of a group that was loaded with its newest scores only (a programming error: that
-    page must load every score, or read `ResourceGroup.held_scores` and say from which day the scores are)."""
+    page must load every score, or read `ResourceGroup.held_scores` and say from which day the scores are), or
+    the scores of a meeting the load did not hold. `day`: the one older day (clinic's zone) whose every score
+    would be enough (the scores of a held meeting: `ResourceGroup.scores_at`); None: every score is needed."""
+
+    def __init__(self, message: str, *, day: date | None = None) -> None:
+        super().__init__(message)
+        self.day = day
 
 
 class NewestScores(list[ProgressScore]):
@@ -303,15 +309,20 @@ class NewestScores(list[ProgressScore]):
     reads `ResourceGroup.held_scores()` and `ResourceGroup.scores_since`. Copies keep the window.
 
     `complete`: goals whose every score is here too, older ones included (a goal's page asked for all of them:
-    `ResourceGroup.holds_every_score_of`)."""
+    `ResourceGroup.holds_every_score_of`). `days`: older days (clinic's zone) whose every score is here too (an
+    older meeting's report asked for the scores of its day: `ResourceGroup.holds_scores_at`)."""
 
     since: date
     complete: frozenset[str]
+    days: frozenset[date]
 
-    def __init__(self, scores: Iterable[ProgressScore], since: date, complete: Iterable[str] = ()) -> None:
+    def __init__(
+        self, scores: Iterable[ProgressScore], since: date, complete: Iterable[str] = (), days: Iterable[date] = ()
+    ) -> None:
         super().__init__(scores)
         self.since = since
         self.complete = frozenset(complete)
+        self.days = frozenset(days)
 
     def _refuse(self) -> ScoresNotLoaded:
         return ScoresNotLoaded(
@@ -338,19 +349,25 @@ class NewestScores(list[ProgressScore]):
         return list.copy(self)
 
     def __copy__(self) -> NewestScores:
-        return NewestScores(self.held(), self.since, self.complete)
+        return NewestScores(self.held(), self.since, self.complete, self.days)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> NewestScores:
         # The scores themselves are frozen and never changed in place (see ProgressScore): shared, as a copy of the
         # group for an action shares them.
-        return NewestScores(self.held(), self.since, self.complete)
+        return NewestScores(self.held(), self.since, self.complete, self.days)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (NewestScores, (self.held(), self.since, self.complete))
+        return (NewestScores, (self.held(), self.since, self.complete, self.days))
 
     def __repr__(self) -> str:
         complete = f", complete={sorted(self.complete)}" if self.complete else ""
-        return f"NewestScores(since={self.since.isoformat()}{complete}, {list.__repr__(self)})"
+        days = f", days={[d.isoformat() for d in sorted(self.days)]}" if self.days else ""
+        return f"NewestScores(since={self.since.isoformat()}{complete}{days}, {list.__repr__(self)})"
+
+
+def _day_start(day: date) -> datetime:
+    """The first moment of a day in the clinic's zone."""
+    return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
 
 
 def first_day_after(moment: datetime) -> date:
@@ -794,7 +811,7 @@ class ResourceGroup:
         # Of a group of newest scores, the scores it holds. A repeated submission whose first entity is an older score
         # is not seen here: correcting a score reads every score (so the save reads the whole group, where it is
         # found), and a new score's create is conditional on its identifier (the record never gets it twice).
-        uids.update(p.uid for p in self.held_scores())
+        uids.update(p.uid for p in self.scores_read())
         uids.update(a.uid for a in self.agreements)
         uids.update(p.uid for p in self.places)
         uids.update(w.uid for w in self.wishes)
@@ -1215,7 +1232,7 @@ class ResourceGroup:
             earlier = next((p for p in self.scores_at(meeting_uid) if p.goal_uid == goal_uid), None)
             if earlier is not None:
                 corrected = dataclasses.replace(earlier, score=score, note=clean_note, by=by or earlier.by)
-                at = next(i for i, p in enumerate(self.held_scores()) if p is earlier)
+                at = next(i for i, p in enumerate(self.scores_read()) if p is earlier)
                 self.progress[at] = corrected  # (a window refuses reading by index, not this)
                 return corrected
         entry = ProgressScore(new_uid(), goal_uid, when, score, meeting_uid, clean_note, by)
@@ -1225,23 +1242,32 @@ class ResourceGroup:
 
     def holds_scores_at(self, meeting_uid: str) -> bool:
         """Whether this group holds every score given at a meeting: on a whole load; on a load of the newest scores
-        when the meeting is held and started on or after `scores_since` (a score at a meeting counts at the
-        meeting's start, and a held meeting no longer moves). Not for an older meeting, nor for a planned one: it
-        may have moved since a score was given at it."""
-        since = self.scores_since
-        if since is None:
+        when the meeting is held and started on or after `scores_since`, or on a day the load read whole
+        (`hold_scores_since(..., every_score_on=...)`): a score at a meeting counts at the meeting's start, and a
+        held meeting no longer moves. Not for an older meeting without its day, nor for a planned one: it may have
+        moved since a score was given at it."""
+        held = self.progress
+        if not isinstance(held, NewestScores):
             return True
         meeting = self.meeting(meeting_uid)
-        return not meeting.is_planned and meeting.start.astimezone(CLINIC_ZONE).date() >= since
+        day = meeting.start.astimezone(CLINIC_ZONE).date()
+        return not meeting.is_planned and (day >= held.since or day in held.days)
+
+    def scores_day(self, meeting_uid: str) -> date | None:
+        """The day (clinic's zone) whose every score a load of the newest scores also needs to hold every score given
+        at a held meeting (`holds_scores_at`); None for a planned meeting (any day: read every score)."""
+        meeting = self.meeting(meeting_uid)
+        return None if meeting.is_planned else meeting.start.astimezone(CLINIC_ZONE).date()
 
     def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
         """Every score given at a meeting, oldest first; `ScoresNotLoaded` when this group may not hold them all
-        (`holds_scores_at`)."""
+        (`holds_scores_at`), naming the day that would hold them (`ScoresNotLoaded.day`, `scores_day`)."""
         if not self.holds_scores_at(meeting_uid):
             raise ScoresNotLoaded(
-                f"the scores of meeting {meeting_uid} may be older than {self.scores_since}; load them all"
+                f"the scores of meeting {meeting_uid} may be older than {self.scores_since}; load them",
+                day=self.scores_day(meeting_uid),
             )
-        return [p for p in self.held_scores() if p.meeting_uid == meeting_uid]
+        return [p for p in self.scores_read() if p.meeting_uid == meeting_uid]
 
     def progress_for(self, goal_uid: str) -> list[ProgressScore]:
         """All scores for one goal, oldest first (the data for the chart). Raises `ScoresNotLoaded` on a group that
@@ -1257,7 +1283,19 @@ class ResourceGroup:
         return self.progress.since if isinstance(self.progress, NewestScores) else None
 
     def held_scores(self) -> list[ProgressScore]:
-        """The scores this group holds, oldest first: all of them, or those since `scores_since`."""
+        """The scores this group holds, oldest first: all of them, or those since `scores_since` (and every score of
+        the goals read in full: `holds_every_score_of`), what a page shows as the newest scores. Not the scores of
+        older days a load read for a meeting's (`scores_read`)."""
+        held = self.progress
+        if isinstance(held, NewestScores) and held.days:
+            start = _day_start(held.since)
+            return [p for p in held.held() if p.when >= start or p.goal_uid in held.complete]
+        return list.copy(held)
+
+    def scores_read(self) -> list[ProgressScore]:
+        """Every score this group holds, oldest first: `held_scores` and those of the older days a load read too
+        (`hold_scores_since(..., every_score_on=...)`: the scores of an older meeting). For a meeting's scores
+        (`scores_at`), a correction and a save, not to show as the newest scores."""
         return list.copy(self.progress)
 
     def held_scores_for(self, goal_uid: str) -> list[ProgressScore]:
@@ -1271,19 +1309,30 @@ class ResourceGroup:
         the newest scores read in full (`hold_scores_since(..., every_score_of=...)`)."""
         return not isinstance(self.progress, NewestScores) or goal_uid in self.progress.complete
 
-    def hold_scores_since(self, since: date, every_score_of: Iterable[str] = ()) -> None:
-        """Keep only the scores given on or after `since` (clinic's zone), and every score of the goals
-        `every_score_of` (the load read all of theirs): the group then says it holds no more."""
+    def hold_scores_since(
+        self, since: date, every_score_of: Iterable[str] = (), every_score_on: Iterable[date] = ()
+    ) -> None:
+        """Keep only the scores given on or after `since` (clinic's zone), every score of the goals `every_score_of`
+        and every score of the older days `every_score_on` (the load read all of theirs): the group then says it
+        holds no more."""
         start = datetime.combine(since, time(0), tzinfo=CLINIC_ZONE)  # one comparison per score
         complete = frozenset(every_score_of)
-        kept = [p for p in self.held_scores() if p.when >= start or p.goal_uid in complete]
-        self.progress = NewestScores(kept, since, complete)
+        days = frozenset(d for d in every_score_on if d < since)
+        spans = [(_day_start(d), _day_start(d + timedelta(days=1))) for d in days]
+        kept = [
+            p
+            for p in self.scores_read()
+            if p.when >= start or p.goal_uid in complete or any(a <= p.when < b for a, b in spans)
+        ]
+        self.progress = NewestScores(kept, since, complete, days)
 
     def keep_scores(self, keep: Callable[[ProgressScore], bool]) -> None:
         """Keep only the held scores `keep` says yes to (a redacted copy for a role); the window stays."""
-        kept = [p for p in self.held_scores() if keep(p)]
+        kept = [p for p in self.scores_read() if keep(p)]
         held = self.progress
-        self.progress = NewestScores(kept, held.since, held.complete) if isinstance(held, NewestScores) else kept
+        self.progress = (
+            NewestScores(kept, held.since, held.complete, held.days) if isinstance(held, NewestScores) else kept
+        )
 
     # ------------------------------------------------------------ agreements
 

@@ -7,9 +7,10 @@ places, agendas, reports, invitations, interviews and progress scores.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, Artifact
+from fhir_mappings.model import CLINIC_ZONE
 
 
 def group_team_params() -> list[tuple[str, str]]:
@@ -122,6 +123,21 @@ def goal_scores_params(patient_id: str, goal_id: str, count: int) -> list[tuple[
         ("subject", f"Patient/{patient_id}"),
         ("focus", f"Goal/{goal_id}"),
         ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("_count", str(count)),
+    ]
+
+
+def day_scores_params(patient_id: str, day: date, count: int) -> list[tuple[str, str]]:
+    """Every progress score (Observation) of the patient given on one day (`day`, in the clinic's zone), in pages of
+    `count`: an older meeting's report reads these beside the patient's newest scores (a score at a meeting counts
+    at the meeting's start), not every score of the group."""
+    start = datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=CLINIC_ZONE)
+    return [
+        ("subject", f"Patient/{patient_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("date", f"ge{start.isoformat()}"),
+        ("date", f"lt{end.isoformat()}"),
         ("_count", str(count)),
     ]
 

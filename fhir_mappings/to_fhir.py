@@ -882,9 +882,9 @@ def group_to_fhir(
             out.append(Written(iv.appointment_uid, appt))
         if wanted(iv.uid):
             out.append(Written(iv.uid, interview_record(group, iv, index)))
-    # The scores the group holds (a load of the newest scores holds those since a day: the others are not written,
-    # as no action can have changed a score it cannot see).
-    out += [Written(p.uid, observation(group, p, index)) for p in group.held_scores() if wanted(p.uid)]
+    # The scores the group holds (a load of the newest scores holds those since a day, and maybe an older day's: the
+    # others are not written, as no action can have changed a score it cannot see).
+    out += [Written(p.uid, observation(group, p, index)) for p in group.scores_read() if wanted(p.uid)]
     out += [Written(w.uid, wish(group, w, index)) for w in group.wishes if wanted(w.uid)]
     supporters = {s.uid for s in group.supporters}  # once per group, not per resource
     for w in out:
@@ -964,7 +964,7 @@ def save_scope(before: ResourceGroup, after: ResourceGroup) -> set[str] | None:
         (before.places, after.places),
         (before.goals, after.goals),
         (before.agreements, after.agreements),
-        (before.held_scores(), after.held_scores()),
+        (before.scores_read(), after.scores_read()),
         (before.meetings, after.meetings),
         (before.interviews, after.interviews),
         (before.wishes, after.wishes),

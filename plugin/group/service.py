@@ -104,8 +104,8 @@ class GroupService:
         self.submissions = submissions
         self._names: dict[str, str] = {}
         self._page: GroupPage | None = None
-        # The page's plan, newest scores and goal with every score.
-        self._page_key: tuple[str | None, int | None, str | None] = (None, None, None)
+        # The page's plan, newest scores, and goal or day with every score.
+        self._page_key: tuple[str | None, int | None, str | date | None] = (None, None, None)
         self._uow: FhirUnitOfWork | None = None
 
     @property
@@ -113,7 +113,12 @@ class GroupService:
         return self.repository.client
 
     def page(
-        self, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+        self,
+        plan_id: str | None = None,
+        *,
+        newest_scores: int | None = None,
+        every_score_of: str | None = None,
+        every_score_on: date | None = None,
     ) -> GroupPage:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
@@ -124,10 +129,13 @@ class GroupService:
         page of the timeline). A save from a load of the newest scores reads the whole group when its action needs every
         score, and a page that reads them all without asking is run again on the whole group
         (`again_with_every_score`). `every_score_of` (a Goal's server id): every score of that goal too, with
-        the newest (a goal's page with all of its scores)."""
+        the newest (a goal's page with all of its scores). `every_score_on` (a day, clinic's zone): every score of
+        that day too, with the newest (an older meeting's report); by default the day a view run again needs
+        (`again_with_every_score`)."""
         window = _window(newest_scores)
-        goal = every_score_of if window is not None else None
-        if self._page is not None and (plan_id, window, goal) == self._page_key:
+        day = every_score_on or g.get("every_score_on")
+        also: str | date | None = (every_score_of or day) if window is not None else None
+        if self._page is not None and (plan_id, window, also) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
         if self.launch.can_write and self.repository.own_among(waiting):
@@ -137,7 +145,12 @@ class GroupService:
                 log.warning("outbox replay before a page load failed: %s", exc.diagnostics)
             waiting, failed = self.repository.open_saves()
         self._page = self._uow = None  # another extent's load of this request is not held while this one is read
-        loaded = self.repository.load(plan_id, newest_scores=window, every_score_of=goal)
+        loaded = self.repository.load(
+            plan_id,
+            newest_scores=window,
+            every_score_of=also if isinstance(also, str) else None,
+            every_score_on=also if isinstance(also, date) else None,
+        )
         audit = request_audit()
         self._uow = FhirUnitOfWork(
             self.repository,
@@ -153,19 +166,23 @@ class GroupService:
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, waiting, failed, actor, visible)
-        self._page_key = (plan_id, window, goal)
+        self._page_key = (plan_id, window, also)
         return self._page
 
-    def read_again_whole(self) -> bool:
-        """Forget this request's load of the newest scores, so that the view can run again on the whole group
-        (`again_with_every_score`); False when that would not help (the load was whole already) or is not safe
-        (a save of this request went through: running its view again would answer it as a repeat)."""
+    def read_again(self, day: date | None = None) -> bool:
+        """Forget this request's load of the newest scores, so that the view can run again on the newest scores
+        and every score of `day` (the older day whose scores it needs: `ScoresNotLoaded.day`), or else on the
+        whole group (`again_with_every_score`); False when that would not help (the load was whole already) or is
+        not safe (a save of this request went through: running its view again would answer it as a repeat)."""
         group = self._page.loaded.group if self._page is not None else None
         if g.get("every_score") or group is None or group.scores_since is None:
             return False
         if self._uow is not None and self._uow.saved:
             return False
-        g.every_score = True
+        if day is not None and g.get("every_score_on") is None and self._page_key[2] is None:
+            g.every_score_on = day  # (a page with a goal's every score asks for every score instead)
+        else:
+            g.every_score = True
         self._page, self._page_key, self._uow = None, (None, None, None), None
         return True
 
@@ -290,14 +307,18 @@ def again_with_every_score(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except ScoresNotLoaded:
-            service: GroupService | None = g.get("group_service")
-            if service is None or not service.read_again_whole():
-                raise
-            log.info("%s needs every score: running it again on the whole group", request.endpoint)
-            return view(*args, **kwargs)
+        for _ in range(2):  # the newest scores with an older day's, then every score
+            try:
+                return view(*args, **kwargs)
+            except ScoresNotLoaded as exc:
+                service: GroupService | None = g.get("group_service")
+                if service is None or not service.read_again(exc.day):
+                    raise
+                if g.get("every_score"):
+                    log.info("%s needs every score: running it again on the whole group", request.endpoint)
+                else:
+                    log.info("%s needs the scores of %s: running it again with them", request.endpoint, exc.day)
+        return view(*args, **kwargs)
 
     return run
 
@@ -309,13 +330,20 @@ def overview_scores() -> int | None:
 
 
 def group_page(
-    see: Action, plan_id: str | None = None, *, newest_scores: int | None = None, every_score_of: str | None = None
+    see: Action,
+    plan_id: str | None = None,
+    *,
+    newest_scores: int | None = None,
+    every_score_of: str | None = None,
+    every_score_on: date | None = None,
 ) -> GroupPage:
     """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
     says who may); without a group yet, the way to the start page (the overview). `newest_scores`,
-    `every_score_of`: which scores the page reads (`GroupService.page`)."""
+    `every_score_of`, `every_score_on`: which scores the page reads (`GroupService.page`)."""
     request_audit().acting(see.value)
-    page = current_service().page(plan_id, newest_scores=newest_scores, every_score_of=every_score_of)
+    page = current_service().page(
+        plan_id, newest_scores=newest_scores, every_score_of=every_score_of, every_score_on=every_score_on
+    )
     if page.group is None:
         abort(redirect(url_for("group.overview")))
     require_overview(page.actor)  # a nominee or an outsider hears why in their own terms

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
@@ -71,21 +72,21 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
 
 class _OlderMeetings:
     """Held meetings whose scores a load of the newest scores did not hold (held before its first day), per EHR and
-    meeting, in this process: their report pages read every score at once the next time (one request, and the read
-    cache keeps it for the next view), instead of the newest scores first (two requests; the newest scores' read and
-    every score's then take turns in the cache, each parsed again). A hint only: every score is always enough, and
-    a held meeting stays before the newest scores' first day as scores are added. Bounded: the oldest go first."""
+    meeting, with the meeting's day, in this process: their report pages read the newest scores and every score of
+    that day at once the next time (one request, and the read cache keeps it for the next view), instead of the
+    newest scores first (two requests). A hint only: the page checks the load holds the meeting's scores, and a held
+    meeting does not move. Bounded: the oldest go first."""
 
     LIMIT = 2000
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], None] = {}
+        self._known: dict[tuple[str, str], date] = {}
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._known
+    def get(self, key: tuple[str, str]) -> date | None:
+        return self._known.get(key)
 
-    def add(self, key: tuple[str, str]) -> None:
-        self._known[key] = None
+    def add(self, key: tuple[str, str], day: date) -> None:
+        self._known[key] = day
         while len(self._known) > self.LIMIT:
             try:
                 del self._known[next(iter(self._known))]
@@ -99,17 +100,27 @@ _older_meetings = _OlderMeetings()
 def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = False) -> tuple[GroupPage, MeetingNotes]:
     """The page and meeting for a page that shows the scores given at the meeting (its report; `with_report_only`:
     when it has one): from the newest scores when they hold every one of them (`ResourceGroup.holds_scores_at`);
-    else from every score, read again before anything is shown or saved (an older meeting, or one still planned: a
-    second request), or at once for a meeting known to be older (`_OlderMeetings`)."""
+    for an older held meeting, from the newest scores and every score of its day, read before anything is shown or
+    saved (a second request), or at once for a meeting known to be older (`_OlderMeetings`); for a planned one
+    (it may have moved since a score was given at it), or when the server does not answer the day's search, from
+    every score."""
     known = (g.launch.iss, meeting_uid)
-    if known not in _older_meetings:
+    day = _older_meetings.get(known)
+    if day is None:
         page = group_page(see)
         notes = _notes(page, meeting_uid)
         if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
             return page, notes
-        if not notes.meeting.is_planned:
-            _older_meetings.add(known)
-        del page, notes  # not held while every score is read
+        day = notes.group.scores_day(meeting_uid)
+        if day is not None:
+            _older_meetings.add(known, day)
+        del page, notes  # not held while the next load is read
+    if day is not None:
+        page = group_page(see, every_score_on=day)
+        notes = _notes(page, meeting_uid)
+        if notes.group.holds_scores_at(meeting_uid):
+            return page, notes
+        del page, notes
     page = group_page(see, newest_scores=EVERY_SCORE)
     return page, _notes(page, meeting_uid)
 

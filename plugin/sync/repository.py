@@ -57,6 +57,7 @@ from fhir_mappings.model import (
 )
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.query import (
+    day_scores_params,
     goal_scores_params,
     group_load_params,
     group_searches_by_patient,
@@ -90,6 +91,8 @@ _SERVER_OWNED = ("meta", "text")
 _PERSON_TYPES = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"})
 # A load of every score reads them as a window of "all the newest": the batch's page, then stretch by stretch.
 _EVERY_SCORE_PAGED = 2**62
+# Besides the newest scores, a load reads every score of a Goal (its server id) or of a day (`load`), or neither.
+_Also = str | dt.date | None
 
 
 class NoVersion(SyncError):
@@ -119,6 +122,8 @@ class LoadedGroup:
     newest_scores: int | None = None
     # The Goal (server id) whose every score the load read beside the newest scores (a goal's page with all of them).
     every_score_of: str | None = None
+    # The older day whose every score the load read beside the newest scores (an older meeting's report).
+    every_score_on: dt.date | None = None
 
     def person(self, reference: str) -> JsonDict | None:
         """A person this load brought (the launch patient, the team's practitioners and related persons).
@@ -254,6 +259,7 @@ class GroupRepository:
         *,
         newest_scores: int | None = None,
         every_score_of: str | None = None,
+        every_score_on: dt.date | None = None,
         at_once: bool = False,
     ) -> LoadedGroup:
         """Read the patient's group (the newest open one, or `plan_id`) and the patient: one round trip where the
@@ -272,6 +278,11 @@ class GroupRepository:
         (`ResourceGroup.holds_every_score_of`), not every score of the group. A server that refuses that search
         leaves the goal with the newest scores only.
 
+        `every_score_on` (a day in the clinic's zone, with `newest_scores`, not with `every_score_of`: an older
+        meeting's report): the same batch reads every score given that day too (`day_scores_params`), so the group
+        holds the scores of a held meeting of that day (`ResourceGroup.holds_scores_at`). A server that refuses that
+        search leaves the day out.
+
         With `every_score_in_pages`, every score (no `newest_scores`) is read the same way, page by page: the batch
         brings the newest page of scores and further stretches the older ones, so a huge group's scores are never
         one answer parsed at once (the peak memory of a page that shows them all), at the cost of a request per
@@ -285,6 +296,8 @@ class GroupRepository:
         window = newest_scores if batched else None
         if window is not None and window < 1:
             raise ValueError(f"newest_scores must be at least 1, not {window}")
+        if every_score_of is not None and every_score_on is not None:
+            raise ValueError("read every score of a goal or of a day, not both")
         paged = batched and window is None and self.every_score_in_pages and not at_once  # every score, in pages
         wanted = _EVERY_SCORE_PAGED if paged else window  # how many of the newest scores to read
         before = self.client.request_count
@@ -294,14 +307,17 @@ class GroupRepository:
         new_versions = False  # known from the bytes alone (an EHR that repeats its bytes for the same versions)
         since: dt.date | None = None  # the first day of the scores held, when older ones were not read
         unordered = False  # the newest scores came in no known order: read every score instead
-        goal: str | None = None  # the Goal whose every score the batch read too
+        also: _Also = None  # the Goal (server id) or the day whose every score the batch read too
         shared = SharedParts()  # the scores' repeated parts, as one object each
         with contextlib.ExitStack() as reading:
             if batched:
                 searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=wanted is None))]
-                goal = every_score_of if window is not None else None
-                if goal is not None:  # before the newest scores: those stay the batch's last search
-                    searches.append(("Observation", goal_scores_params(self.patient_id, goal, self.page_size)))
+                also = (every_score_of or every_score_on) if window is not None else None
+                # Before the newest scores: those stay the batch's last search.
+                if isinstance(also, str):
+                    searches.append(("Observation", goal_scores_params(self.patient_id, also, self.page_size)))
+                elif also is not None:
+                    searches.append(("Observation", day_scores_params(self.patient_id, also, self.page_size)))
                 # A deeper window than one page: the batch reads the first page, further stretches follow it.
                 first: int | None = min(wanted, self.page_size) if wanted is not None else None
                 if first is not None:
@@ -310,9 +326,9 @@ class GroupRepository:
                 # The bytes of a deeper window's batch are not its whole answer: the cache knows it by its versions.
                 # (Every score's batch is, when it holds them all: only such an answer is ever kept by its bytes.)
                 deep = wanted is not None and first is not None and wanted > first
-                answer_key = None if deep and not paged else self._answer_key(answered.raw, plan_id, window, goal)
+                answer_key = None if deep and not paged else self._answer_key(answered.raw, plan_id, window, also)
                 if answer_key is not None and self.read_cache is not None:
-                    scope, kin = self._scope_keys(plan_id, window, goal)
+                    scope, kin = self._scope_keys(plan_id, window, also)
                     same = self.read_cache.get(answer_key)
                     if same is not None:  # the very bytes of an answer read before: not even parsed again
                         self.read_cache.same_bytes_again(scope, kin)
@@ -321,13 +337,13 @@ class GroupRepository:
                 if self.read_cache is not None and (deep or answer_key is not None):
                     # Before it is parsed, a huge group's kept reads go: of another extent (the overview after the
                     # report), and for a deeper read, whose bytes say nothing of its versions, its own too.
-                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, goal), others_only=not deep)
+                    self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, also), others_only=not deep)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
-                    searches, answered, first_page_of=first, optional=1 if goal is not None else None
+                    searches, answered, first_page_of=first, optional=1 if also is not None else None
                 )
                 if refused:
-                    goal = None  # (logged) the goal's scores are those of the newest, as on its page without asking
+                    also = None  # (logged) the goal's or day's scores are those of the newest, as without asking
                 resources = [r for page in found for r in page] if wanted is not None else found[0]
                 if deep or wanted is None:  # every score, or many: their parts are shared (a page's few are not)
                     shared.share(resources)
@@ -364,7 +380,7 @@ class GroupRepository:
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
             return self._loaded(
-                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since, goal
+                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since, also
             )
 
     def _older_scores(
@@ -539,16 +555,16 @@ class GroupRepository:
         new_versions: bool = False,
         window: int | None = None,
         since: dt.date | None = None,
-        goal: str | None = None,
+        also: _Also = None,
     ) -> LoadedGroup:
         """The load of `resources`: a read kept with the same versions, or checked and read into the domain.
         `new_versions`: the answer's bytes already said its versions are new (no read can have them: the answer
         is then kept by its bytes alone). `window`: the load asked for that many newest scores; `since`: the
-        first day of the scores it holds all of (None: it holds every score); `goal`: the Goal (server id) whose
-        every score it read too."""
+        first day of the scores it holds all of (None: it holds every score); `also`: the Goal (server id) or the
+        day whose every score it read too."""
         patient = patient or _PatientRead()
-        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window, goal)
-        scope_keys = self._scope_keys(plan_id, window, goal)
+        key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window, also)
+        scope_keys = self._scope_keys(plan_id, window, also)
         if key is not None and self.read_cache is not None:
             cached = self.read_cache.get(key)
             if cached is not None:
@@ -573,7 +589,11 @@ class GroupRepository:
                 checked.narrowed(by_key.values()), self.patient, plan_id, tolerate=self._unreadable
             )
             if since is not None:
-                group.hold_scores_since(since, [index.uid(f"Goal/{goal}")] if goal is not None else ())
+                group.hold_scores_since(
+                    since,
+                    [index.uid(f"Goal/{also}")] if isinstance(also, str) else (),
+                    [also] if isinstance(also, dt.date) else (),
+                )
         log.info(
             "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
             self.patient,
@@ -592,7 +612,8 @@ class GroupRepository:
             patient.resource,
             patient.asked,
             window,
-            goal,
+            also if isinstance(also, str) else None,
+            also if isinstance(also, dt.date) else None,
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
@@ -609,26 +630,28 @@ class GroupRepository:
         )
         return dataclasses.replace(cached, strategy=strategy, round_trips=round_trips)
 
-    def _scope(self, plan_id: str | None, window: int | None = None, goal: str | None = None) -> tuple[str, ...]:
+    def _scope(self, plan_id: str | None, window: int | None = None, also: _Also = None) -> tuple[str, ...]:
         """What a read depends on besides the answer (a load of the newest scores is another read than a whole one,
-        and one with a goal's every score another again)."""
+        and one with a goal's or a day's every score another again)."""
         whole = (self.client.base_url, self.patient, plan_id or "", self.mapping.value)
         if window is None:
             return whole
-        return (*whole, f"newest={window}") if goal is None else (*whole, f"newest={window}", f"goal={goal}")
+        if also is None:
+            return (*whole, f"newest={window}")
+        return (*whole, f"newest={window}", f"goal={also}" if isinstance(also, str) else f"day={also.isoformat()}")
 
-    def _scope_keys(self, plan_id: str | None, window: int | None, goal: str | None = None) -> tuple[bytes, bytes]:
+    def _scope_keys(self, plan_id: str | None, window: int | None, also: _Also = None) -> tuple[bytes, bytes]:
         """The read cache's scope of this read, and its kin: the scope of the group's whole read (the same for a
         whole read)."""
-        return scope_digest(self._scope(plan_id, window, goal)), scope_digest(self._scope(plan_id))
+        return scope_digest(self._scope(plan_id, window, also)), scope_digest(self._scope(plan_id))
 
     def _answer_key(
-        self, raw: bytes, plan_id: str | None, window: int | None = None, goal: str | None = None
+        self, raw: bytes, plan_id: str | None, window: int | None = None, also: _Also = None
     ) -> bytes | None:
         """The read cache's key of an answer's bytes (None: no cache)."""
         if self.read_cache is None or not self.read_cache.enabled or not raw:
             return None
-        return answer_digest(self._scope(plan_id, window, goal), raw)
+        return answer_digest(self._scope(plan_id, window, also), raw)
 
     def _cache_key(
         self,
@@ -636,12 +659,12 @@ class GroupRepository:
         plan_id: str | None,
         patient: _PatientRead,
         window: int | None = None,
-        goal: str | None = None,
+        also: _Also = None,
     ) -> bytes | None:
         """The read cache's key of this answer (None: no cache, or a resource without a version)."""
         if self.read_cache is None or not self.read_cache.enabled:
             return None
-        scope = (*self._scope(plan_id, window, goal), f"asked={patient.asked}")
+        scope = (*self._scope(plan_id, window, also), f"asked={patient.asked}")
         return fingerprint(scope, resources, [patient.resource])
 
     def _unreadable(self, what: str, exc: Exception) -> None:
@@ -670,8 +693,9 @@ class GroupRepository:
         key) is the save's idempotency key and seeds the uids the action makes; without it a fresh one.
 
         From a load of the newest scores (`load(newest_scores=N)`) the action runs on the scores held; when it needs
-        every score (it reads them all, which raises `ScoresNotLoaded` before anything is sent) the whole group is
-        read and the action runs on that.
+        more (it reads them all, which raises `ScoresNotLoaded` before anything is sent) the newest scores and every
+        score of the day it names are read (the scores of an older meeting: `ScoresNotLoaded.day`), or else the
+        whole group, and the action runs on that.
         """
         key = key or str(uuid.uuid4())
         read = loaded.group
@@ -683,13 +707,28 @@ class GroupRepository:
             # that does reads the window as every score, which raises before anything is sent: then the whole group.
             try:
                 return self._save(loaded, read, action, what, key)
-            except ScoresNotLoaded:
-                log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
+            except ScoresNotLoaded as exc:
+                day = exc.day if loaded.newest_scores is not None and loaded.every_score_on is None else None
+                if day is not None:
+                    log.info("fhir save for %s: the action needs the scores of %s; reading them", self.patient, day)
+                else:
+                    log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
+            if day is not None:
+                loaded = self.load(plan_id=read.plan_uid, newest_scores=loaded.newest_scores, every_score_on=day)
+                read = self._group_of(loaded)
+                try:
+                    return self._save(loaded, read, action, what, key)
+                except ScoresNotLoaded:  # (the server refused the day's search, or the action needs more)
+                    log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
             loaded = self.load(plan_id=read.plan_uid)
-            if loaded.group is None:
-                raise ValueError("there is no group to change; start one first")
-            read = loaded.group
+            read = self._group_of(loaded)
         return self._save(loaded, read, action, what, key)
+
+    @staticmethod
+    def _group_of(loaded: LoadedGroup) -> ResourceGroup:
+        if loaded.group is None:
+            raise ValueError("there is no group to change; start one first")
+        return loaded.group
 
     def _save(
         self,

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fhir_mappings.codes import GoalTerm
+from fhir_mappings.codes import GoalTerm, MeetingStatus
 from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
-from fhir_mappings.query import goal_scores_params, newest_scores_params
+from fhir_mappings.query import day_scores_params, goal_scores_params, newest_scores_params
 from plugin.services.fhir_uow import FhirUnitOfWork
 from plugin.services.submissions import MemorySubmissionLog
 from plugin.sync.capabilities import CapabilityCache
@@ -246,6 +246,72 @@ def test_a_refused_search_for_a_goals_every_score_leaves_the_newest_scores(
     assert loaded.group.held_scores() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
 
 
+def with_an_old_meeting(repo: GroupRepository, whole: LoadedGroup, *, held: bool = True) -> LoadedGroup:
+    """`whole` with a meeting an hour before the first day's scores, held then (or still booked), and a score given
+    at it (a score at a meeting counts at its start): the oldest score."""
+    assert whole.group is not None
+    goal = whole.group.goals[0].uid
+
+    def old_meeting_score(group: ResourceGroup) -> None:
+        meeting = group.plan_meeting(FIRST - timedelta(hours=1))
+        if held:
+            meeting.status = MeetingStatus.FULFILLED
+        group.score_progress(goal, 3, meeting.start, meeting.uid, "eerste keer")
+
+    assert repo.save(whole, old_meeting_score, "Bijeenkomst").saved
+    return repo.load()
+
+
+def test_an_older_days_every_score_comes_in_the_same_request_beside_the_newest(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """An older meeting's report: the batch also searches every score of the meeting's day (`date`, the clinic's
+    day), so the group holds the newest scores and the meeting's scores, not every score of the group; the page's
+    newest scores stay what they are without the day."""
+    repo, proxy = counted
+    whole = with_an_old_meeting(repo, scored(repo))
+    assert whole.group is not None
+    [meeting] = whole.group.meetings
+    day = meeting.start.astimezone(CLINIC_ZONE).date()
+    newest = repo.load(newest_scores=5)
+    assert newest.group is not None and not newest.group.holds_scores_at(meeting.uid)
+    proxy.reset()
+    loaded = repo.load(newest_scores=5, every_score_on=day)
+    assert proxy.count == 1 and loaded.every_score_on == day and loaded.group is not None
+    group = loaded.group
+    assert group.scores_since == newest.group.scores_since and group.holds_scores_at(meeting.uid)
+    assert group.scores_at(meeting.uid) == whole.group.scores_at(meeting.uid) and len(group.scores_at(meeting.uid)) == 1
+    assert group.held_scores() == newest.group.held_scores()  # what a page shows as the newest: the same
+    # Every score of that day (the meeting's and the first day's two, late that evening), and no other older one.
+    on_day = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() == day]
+    assert len(on_day) == 3
+    assert sorted(p.uid for p in group.scores_read()) == sorted(p.uid for p in on_day + newest.group.held_scores())
+    assert without_scores(group) == without_scores(whole.group)
+    # A day without scores finds nothing more.
+    empty = repo.load(newest_scores=5, every_score_on=day - timedelta(days=1))
+    assert empty.group is not None and empty.group.scores_read() == newest.group.held_scores()
+
+
+def test_a_refused_search_for_a_days_every_score_leaves_the_newest_scores(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, proxy = counted
+    whole = with_an_old_meeting(repo, scored(repo))
+    assert whole.group is not None
+    [meeting] = whole.group.meetings
+    day = meeting.start.astimezone(CLINIC_ZONE).date()
+
+    def refused(patient_id: str, on: object, count: int) -> list[tuple[str, str]]:
+        return [*day_scores_params(patient_id, day, count), ("no-such-parameter", "x")]
+
+    monkeypatch.setattr("plugin.sync.repository.day_scores_params", refused)
+    proxy.reset()
+    loaded = repo.load(newest_scores=5, every_score_on=day)
+    assert proxy.count == 1 and loaded.every_score_on is None and loaded.group is not None
+    assert not loaded.group.holds_scores_at(meeting.uid)
+    assert loaded.group.scores_read() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("order", ["date", "-no-such-parameter"], ids=["oldest first", "refused"])
 def test_a_server_that_does_not_sort_the_scores_gets_the_whole_group_read(
     counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, order: str
@@ -302,32 +368,44 @@ def test_whether_a_first_page_of_5_scores_left_older_ones_out(page: dict[str, ob
     assert (bool(page.get("link")) or _more_than_page(page, 5)) is more
 
 
-def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_whole_group_first(
-    counted: tuple[GroupRepository, FaultProxy],
+@pytest.mark.parametrize("held", [True, False], ids=["held meeting", "planned meeting"])
+def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_meetings_day_or_the_whole_group_first(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, held: bool
 ) -> None:
+    """Correcting the score given at an older meeting: the action looks for it among the scores of the meeting,
+    which the newest scores do not hold. For a held meeting the save reads the newest scores and every score of its
+    day (a score at a meeting counts at its start); for one still planned (it may have moved since), every score."""
     repo, proxy = counted
-    whole = scored(repo)
+    whole = with_an_old_meeting(repo, scored(repo), held=held)
     assert whole.group is not None
     goal = whole.group.goals[0].uid
-
-    def old_meeting_score(group: ResourceGroup) -> None:  # a meeting on the first day, scored then: the oldest score
-        meeting = group.plan_meeting(FIRST - timedelta(hours=1))
-        group.score_progress(goal, 3, FIRST, meeting.uid)
-
-    assert repo.save(whole, old_meeting_score, "Bijeenkomst").saved
+    [meeting] = whole.group.meetings
+    assert meeting.is_planned is not held
     newest = repo.load(newest_scores=5)
     assert newest.group is not None and newest.group.scores_since is not None
-    meeting_uid = newest.group.meetings[0].uid
     uow = FhirUnitOfWork(repo, MemorySubmissionLog(), loaded=newest)
+    loads: list[dict[str, object]] = []
+    load = repo.load
+
+    def spied(*args: object, **kwargs: object) -> LoadedGroup:
+        loads.append(kwargs)
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repo, "load", spied)
     proxy.reset()
-    # Correcting the score given at that meeting: the action looks for it among every score of the group.
     done = uow.commit(
-        lambda g: g.score_progress(goal, 9, FIRST, meeting_uid, "verbeterd"), Activity("Cijfer verbeterd"), "uow-1"
+        lambda g: g.score_progress(goal, 9, meeting.start, meeting.uid, "verbeterd"),
+        Activity("Cijfer verbeterd"),
+        "uow-1",
     )
-    assert done.saved and proxy.count == 2  # the whole group read, then the transaction
-    after = repo.load()
+    day = meeting.start.astimezone(CLINIC_ZONE).date()
+    assert done.saved and proxy.count == 2  # one read, then the transaction
+    assert [(k.get("newest_scores"), k.get("every_score_on")) for k in loads] == (
+        [(5, day)] if held else [(None, None)]
+    )
+    after = load()
     assert after.group is not None and len(after.group.progress) == 13  # replaced in place: nothing lost or doubled
-    at_meeting = [p for p in after.group.progress if p.meeting_uid == meeting_uid]
+    at_meeting = [p for p in after.group.progress if p.meeting_uid == meeting.uid]
     assert [(p.score, p.note) for p in at_meeting] == [(9, "verbeterd")]
 
 

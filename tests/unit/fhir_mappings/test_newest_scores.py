@@ -26,6 +26,7 @@ from fhir_mappings.model import (
 from fhir_mappings.query import (
     GROUP_INCLUDES,
     SCORES_INCLUDE,
+    day_scores_params,
     goal_scores_params,
     group_load_params,
     newest_scores_params,
@@ -222,6 +223,14 @@ def test_the_searches_of_a_load_of_the_newest_scores() -> None:
         ("subject", "Patient/p1"),
         ("focus", "Goal/g7"),
         ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang"),
+        ("_count", "1000"),
+    ]
+    # One clinic day, from its first moment to the next day's (the day the clocks go forward: 23 hours).
+    assert day_scores_params("p1", date(2026, 3, 29), 1000) == [
+        ("subject", "Patient/p1"),
+        ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang"),
+        ("date", "ge2026-03-29T00:00:00+01:00"),
+        ("date", "lt2026-03-30T00:00:00+02:00"),
         ("_count", "1000"),
     ]
 

@@ -5,6 +5,8 @@ whole group). Never a third way: an action that quietly saves too little or too 
 
 from __future__ import annotations
 
+import copy
+import pickle
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -139,3 +141,47 @@ def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_w
         assert window.held_scores() == before
     window = windowed(group)
     assert window.score_progress(goal, 7, OLD).score == 7  # a new score, whatever its day: added to those held
+
+
+def test_with_an_older_meetings_day_held_too_its_scores_are_held_and_corrected_in_place_but_not_shown() -> None:
+    """A load of the newest scores with every score of an older held meeting's day (`every_score_on`): the meeting's
+    scores are there to read and correct (`scores_at`, `scores_read`), not among the newest a page shows
+    (`held_scores`); a planned meeting still asks for every score, and the exception names the day to read."""
+    group, _ = as_read(with_an_old_score(full_group()))
+    held = next(m for m in group.meetings if not m.is_planned)
+    planned = next(m for m in group.meetings if m.is_planned)
+    day = held.start.astimezone(AMS).date()  # 7 April
+    earlier = next(p for p in group.held_scores() if p.meeting_uid == held.uid)
+    later = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert later is not None
+    later.hold_scores_since(date(2026, 4, 8))
+    with pytest.raises(ScoresNotLoaded) as refused:
+        later.scores_at(held.uid)
+    assert refused.value.day == day == later.scores_day(held.uid)
+    with pytest.raises(ScoresNotLoaded) as refused:
+        windowed(group).scores_at(planned.uid)
+    assert refused.value.day is None and group.scores_day(planned.uid) is None
+
+    with_day = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert with_day is not None
+    with_day.hold_scores_since(date(2026, 4, 8), every_score_on=[day, date(2026, 5, 1)])  # (a later day: no matter)
+    assert with_day.holds_scores_at(held.uid) and not with_day.holds_scores_at(planned.uid)
+    assert with_day.scores_at(held.uid) == group.scores_at(held.uid)
+    assert with_day.held_scores() == later.held_scores()  # the page's newest scores are the same
+    on_day = [p for p in group.scores_read() if p.when.astimezone(AMS).date() == day]
+    assert on_day and sorted(with_day.scores_read(), key=lambda p: p.uid) == sorted(
+        on_day + later.held_scores(), key=lambda p: p.uid
+    )
+    assert not any(p.when.date() == OLD.date() for p in with_day.scores_read())  # only that day of the older ones
+    # Copies keep the day (the unit of work's copy of the group for an action, the read cache's pickles).
+    for copied in (
+        copy.copy(with_day.progress),
+        copy.deepcopy(with_day.progress),
+        pickle.loads(pickle.dumps(with_day.progress)),  # noqa: S301 (our own bytes)
+    ):
+        assert copied.days == frozenset({day})  # type: ignore[attr-defined]
+    # A correction at the meeting: in place, among the scores read.
+    corrected = with_day.score_progress(earlier.goal_uid, 9, held.start, held.uid)
+    assert corrected.uid == earlier.uid and corrected.score == 9
+    assert len(with_day.scores_read()) == len(on_day) + len(later.held_scores())
+    assert corrected in with_day.scores_at(held.uid) and corrected not in with_day.held_scores()

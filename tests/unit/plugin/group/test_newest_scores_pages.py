@@ -211,24 +211,35 @@ def test_every_page_reads_the_group_once_and_only_the_newest_scores_unless_it_sh
         # print, when there is a report to print.
         since = expected_since(env, 5)
         whole = whole_group(env, spied)
-        not_held = {m.uid for m in whole.meetings if m.is_planned or m.start.astimezone(CLINIC_ZONE).date() < since}
+        planned = {m.uid for m in whole.meetings if m.is_planned}
+        older = {m.uid: day for m in whole.meetings if (day := m.start.astimezone(CLINIC_ZONE).date()) < since}
         reported = {m.uid for m in whole.meetings if m.report is not None}
+        paths += [f"/bijeenkomsten/{uid}/verslag{printed}" for uid in older for printed in ("", "/afdrukken")]
         reports = [(p, found.group(1), bool(found.group(2))) for p in paths if (found := REPORT_PAGE.search(p))]
-        twice = {p for p, uid, printed in reports if uid in not_held and (uid in reported or not printed)}
-        assert twice and len(twice) < len(reports), reports  # both kinds are crawled
+        # A planned meeting's report, and its print when there is a report to print: every score after the newest.
+        twice = {p for p, uid, printed in reports if uid in planned and (uid in reported or not printed)}
+        # An older held meeting's report and print: the newest scores and every score of its day, after the newest
+        # the first time, at once after that (the app remembers such a meeting).
+        on_day = {p: uid for p, uid, _ in reports if uid in older and uid not in planned}
+        assert twice and on_day and len(twice) + len(on_day) < len(reports), reports  # every kind is crawled
+        seen: set[str] = set()
         for path in paths:
             spied.clear()
             assert env.get(path).status_code == 200, path
             expected = (
                 []
                 if path.split("?")[0] in NO_GROUP_PAGE
-                else [5, None]
+                else [(5, None), (None, None)]
                 if path in twice
-                else [(timeline_page_asked(path) + 1) * 100]
+                else [(5, None), (5, older[on_day[path]])][on_day[path] in seen :]
+                if path in on_day
+                else [((timeline_page_asked(path) + 1) * 100, None)]
                 if TIMELINE_WITH_SCORES.search(path)
-                else [5]
+                else [(5, None)]
             )
-            assert [s.newest_scores for s in spied] == expected, path
+            if path in on_day:
+                seen.add(on_day[path])
+            assert [(s.newest_scores, s.every_score_on) for s in spied] == expected, path
             assert all(s.every_score_of is None for s in spied) or "?alle=" in path, path
 
 
@@ -236,7 +247,7 @@ def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which
     tmp_path: Path, spied: list[LoadedGroup], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A print for the patient to take home shows each goal's newest scores, as the overview does, and says so; the
-    printed report of a meeting older than them reads every score, as its own scores are in it."""
+    printed report of a meeting older than them reads every score of its day too, as its own scores are in it."""
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
         since = _long_date(expected_since(env, 5), Locale("nl"))
@@ -250,14 +261,19 @@ def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which
             assert f"Cijfers per doel Cijfers vanaf {since}." in body, body
             assert "Cijfers, oudste eerst" in body and "Alle cijfers, oudste eerst" not in body
             assert "Eerste stap gezet" not in body  # the house goal's score at the first meeting: before that day
-        # The older meeting's printed report: its scores (the house goal's 3, "Eerste stap gezet") and every score.
+        # The older meeting's printed report: its scores (the house goal's 3, "Eerste stap gezet"), read with the
+        # newest scores as every score of its day; each goal's scores are still the newest.
         spied.clear()
         with caplog.at_level(logging.INFO, logger="plugin.group.service"):
             page = env.get(f"/bijeenkomsten/{first.uid}/verslag/afdrukken")
-        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5, None]
+        day = first.start.astimezone(CLINIC_ZONE).date()
+        assert page.status_code == 200 and [(s.newest_scores, s.every_score_on) for s in spied] == [(5, None), (5, day)]
         assert "running it again" not in caplog.text  # asked for, not the safety net's second run
         body = main_text(page)
-        assert "Eerste stap gezet" in body and "Alle cijfers, oudste eerst" in body and "Cijfers vanaf" not in body
+        assert "Eerste stap gezet" in body, body
+        assert f"Cijfers per doel Cijfers vanaf {since}." in body and "Alle cijfers, oudste eerst" not in body
+        progress = body[body.index("Cijfers per doel") :]
+        assert "Eerste stap gezet" not in progress and "3 → " not in progress, progress  # the older day's: not here
     # To the patient, in her own words.
     spied.clear()
     with reading_newest(tmp_path / "sanne", 5, SANNE) as env:
@@ -313,11 +329,10 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
 ) -> None:
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
-        # The report of the older meeting: the newest scores, then every score.
-        meeting = min((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
-        pages = [f"/bijeenkomsten/{meeting.uid}/verslag"]
+        # A goal's page from an older link to all of its scores: every score.
+        pages = [f"/doelen/{group.goals[0].uid}?alle=1"]
         at_once = [main_text(env.get(url)) for url in pages]
-        assert [(s.newest_scores, s.round_trips) for s in spied] == [(5, 1), (None, 1)]
+        assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1)]
         spied.clear()
         env.app.extensions["resourcegroep"]["every_score_in_pages"] = True
         load = GroupRepository.load
@@ -330,7 +345,6 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
         monkeypatch.setattr(GroupRepository, "load", in_small_pages)
         in_pages = [main_text(env.get(url)) for url in pages]
         assert in_pages == at_once
-        # (Known to be older than the newest scores now: every score at once, in pages.)
         assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(None, True)]
         assert spied[0].group == group
 
@@ -379,31 +393,27 @@ def test_a_score_without_a_meeting_is_saved_from_the_newest_scores(tmp_path: Pat
         assert len(after) == len(before) + 1 and {k: after[k] for k in before} == before
 
 
-@pytest.mark.parametrize(
-    ("meeting", "loads"),
-    [
-        # The first meeting is outside the newest five: the page's load of them, then the save's own whole read (the
-        # action looks for the earlier score of that meeting).
-        ("first", [5, None]),
-        # The second meeting is in them: all of its scores are held, one load.
-        ("last", [5]),
-    ],
-)
+@pytest.mark.parametrize("meeting", ["first", "last"])
 def test_a_score_at_a_meeting_corrects_the_earlier_one_in_place(
-    tmp_path: Path, spied: list[LoadedGroup], meeting: str, loads: list[int | None]
+    tmp_path: Path, spied: list[LoadedGroup], meeting: str
 ) -> None:
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
         pick = min if meeting == "first" else max
         earlier = pick(group.progress, key=lambda p: p.when)
         assert earlier.meeting_uid is not None
+        day = earlier.when.astimezone(CLINIC_ZONE).date()
         before = versions(env)
         saved = env.post(
             f"/doelen/{earlier.goal_uid}/voortgang",
             {"score": "7" if earlier.score != 7 else "6", "score_note": "", "meeting_uid": earlier.meeting_uid},
         )
         assert saved.status_code == 303, saved.get_data(as_text=True)[:500]
-        assert [s.newest_scores for s in spied] == loads
+        # The first meeting is outside the newest five: the page's load of them, then the save's own read of them
+        # with every score of the meeting's day (the action looks for the earlier score of that meeting). The
+        # second meeting is in them: all of its scores are held, one load.
+        loads = [(5, None), (5, day)] if meeting == "first" else [(5, None)]
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == loads
         after = versions(env)
         assert after.keys() == before.keys()  # corrected in place, nothing added
         assert sum(after[k] != before[k] for k in before) == 1
@@ -471,32 +481,64 @@ def test_the_report_of_a_meeting_held_since_the_newest_scores_first_day_reads_an
 
 
 @pytest.mark.parametrize("which", ["older", "planned"])
-def test_the_report_of_an_older_or_a_planned_meeting_reads_every_score_also_to_save(
+def test_the_report_of_an_older_or_a_planned_meeting_reads_its_scores_also_to_save(
     tmp_path: Path, spied: list[LoadedGroup], caplog: pytest.LogCaptureFixture, which: str
 ) -> None:
-    """Its scores may be older than the newest scores' first day: the page asks for every score after those (a
-    second request), not the safety net. A held meeting stays older than the newest scores: the app remembers it,
-    and its next page reads every score at once (a planned one is read twice again: it may be held by then)."""
+    """Its scores may be older than the newest scores' first day: the page asks for more after those (a second
+    request), not the safety net. For a held meeting, the newest scores and every score of its day (a score at a
+    meeting counts at its start); it stays older than the newest scores: the app remembers it, and its next page
+    reads them at once. A planned one may have moved since a score was given at it: every score, read twice again
+    (it may be held by then)."""
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
         if which == "older":
             meeting = min((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
+            day = meeting.start.astimezone(CLINIC_ZONE).date()
+            first, then = [(5, None), (5, day)], [(5, day)]
         else:
             meeting = next(m for m in group.meetings if m.is_planned)
+            first = then = [(5, None), (None, None)]
         url = f"/bijeenkomsten/{meeting.uid}/verslag"
         with caplog.at_level(logging.INFO, logger="plugin.group.service"):
-            assert env.get(url).status_code == 200 and [s.newest_scores for s in spied] == [5, None]
+            page = env.get(url)
+            assert page.status_code == 200 and [(s.newest_scores, s.every_score_on) for s in spied] == first
+            if which == "older":  # the form holds the meeting's scores, the older one among them
+                assert "Eerste stap gezet" in page.get_data(as_text=True)
             spied.clear()
             data = {"samenvatting": "Het ging over wonen.", "besluiten": "", "overig": ""}
             saved = env.post(url, data)
         # (The demo's planned meeting is still to come: its report is refused, and shown again with what was typed.)
         assert saved.status_code == (303 if which == "older" else 422), main_text(saved)[:1000]
-        # The save from the whole group (no third read).
-        assert [s.newest_scores for s in spied] == ([None] if which == "older" else [5, None])
+        # The save from the page's load (no third read).
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == then
         assert "running it again" not in caplog.text
         spied.clear()
         assert env.get(url).status_code == 200
-        assert [s.newest_scores for s in spied] == ([None] if which == "older" else [5, None])
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == then
+
+
+def test_a_report_page_that_reads_an_older_meetings_scores_without_asking_runs_again_with_that_day(
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The safety net for a meeting's scores: a view that reads an older meeting's scores from a load of the newest
+    raises before anything is shown, naming the meeting's day, and runs again on the newest scores and that day's
+    (not on the whole group)."""
+    from plugin.notes import views as notes_views
+
+    def unasked(see: Any, meeting_uid: str, *, with_report_only: bool = False) -> Any:
+        page = notes_views.group_page(see)
+        return page, notes_views._notes(page, meeting_uid)
+
+    monkeypatch.setattr(notes_views, "_meeting_page", unasked)
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        meeting = min((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
+        day = meeting.start.astimezone(CLINIC_ZONE).date()
+        with caplog.at_level(logging.INFO, logger="plugin.group.service"):
+            page = env.get(f"/bijeenkomsten/{meeting.uid}/verslag")
+        assert page.status_code == 200 and "Eerste stap gezet" in page.get_data(as_text=True)
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == [(5, None), (5, day)]
+        assert f"needs the scores of {day}" in caplog.text
 
 
 def test_a_page_that_reads_every_score_after_its_save_is_not_run_again(

@@ -632,6 +632,12 @@ def test_the_older_meetings_the_app_remembers_are_bounded_the_oldest_going_first
     monkeypatch.setattr(views._OlderMeetings, "LIMIT", 3)
     older = views._OlderMeetings()
     for n in range(5):
-        older.add(("https://ehr.test/fhir", f"m{n}"))
-    assert [("https://ehr.test/fhir", f"m{n}") in older for n in range(5)] == [False, False, True, True, True]
-    assert ("https://other.test/fhir", "m4") not in older  # per EHR
+        older.add(("https://ehr.test/fhir", f"m{n}"), date(2026, 1, 1 + n))
+    assert [older.get(("https://ehr.test/fhir", f"m{n}")) for n in range(5)] == [
+        None,
+        None,
+        date(2026, 1, 3),
+        date(2026, 1, 4),
+        date(2026, 1, 5),
+    ]
+    assert older.get(("https://other.test/fhir", "m4")) is None  # per EHR

@@ -255,7 +255,12 @@ def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
                 user="Practitioner/anna-de-vries",
                 outbox=SqliteOutbox(tmp_path / "fresh.sqlite"),
                 capabilities=env.app.extensions["resourcegroep"]["capabilities"],
-            ).load(loaded.group.plan_uid, newest_scores=loaded.newest_scores, every_score_of=loaded.every_score_of)
+            ).load(
+                loaded.group.plan_uid,
+                newest_scores=loaded.newest_scores,
+                every_score_of=loaded.every_score_of,
+                every_score_on=loaded.every_score_on,
+            )
             assert fresh.group == loaded.group
             assert fresh.resources == loaded.resources
 
