@@ -52,7 +52,9 @@ Per size and latency it prints:
   goal's scores (the newest and the goal's every score), then the member list, a
   member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
   show every score); then the timeline's first page (from the newest scores where it lies within them) and its
-  page 12; last a meeting's report and its print (every score, read page by page) and the overview once more;
+  page 12; a meeting's printed agenda and report, its report and the overview once more; the oldest meeting's
+  report (the newest scores and every score of its day); last the timeline's last page (every score, at once, or
+  page by page with `--every-score-in-pages`);
   and, in a process of its own as the `resourcegroep worker` is, the reminder round's read of the group
   (`plugin.reminders.due_for_patient`: what is due, nothing written): its requests, CPU and peak RSS.
 
@@ -505,8 +507,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
     pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, a meeting's
-    printed agenda and report, its report and the overview again, last the oldest meeting's report; prints the peak
-    RSS after each part as JSON."""
+    printed agenda and report, its report and the overview again, the oldest meeting's report, last the timeline's
+    last page; prints the peak RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -594,14 +596,17 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     result["report"] = peak_rss_mb()
     page("/")
     result["after_report"] = peak_rss_mb()
-    # A page that still reads every score at once: the report of the oldest meeting (held before the newest
-    # scores' first day in a huge group: the newest scores, then every score; page by page with
-    # `every_score_in_pages`).
+    # The report of the oldest meeting (held before the newest scores' first day in a huge group: the newest
+    # scores, then those and every score of the meeting's day).
     oldest = re.findall(r'/bijeenkomsten/([0-9a-f-]{36})"', page("/bijeenkomsten?alle=1"))  # the latest first
     if not oldest:
         raise RuntimeError("the meetings page links to no meeting")
     page(f"/bijeenkomsten/{oldest[-1]}/verslag")
     result["older_report"] = peak_rss_mb()
+    # A page that still reads every score: the timeline's last page (at once; page by page with
+    # `every_score_in_pages`).
+    page("/tijdlijn?pagina=9999")
+    result["timeline_last"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -673,7 +678,8 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after a meeting's printed agenda and report": found["prints"],
         "worker peak RSS MB, after the meeting's report": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
-        "worker peak RSS MB, after the oldest meeting's report (every score)": found["older_report"],
+        "worker peak RSS MB, after the oldest meeting's report (its day's scores)": found["older_report"],
+        "worker peak RSS MB, after the timeline's last page (every score)": found["timeline_last"],
     }
 
 
