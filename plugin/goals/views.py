@@ -326,18 +326,10 @@ def goal(context_id: str, goal_uid: str) -> Any:
 
     The chart shows the scores of the newest `overview_scores` of the patient (all of them for most groups), and
     says from which day; `?alle=<Goal id>` shows every score of the goal (read beside the newest scores, in the
-    same request), `?alle=1` too (a whole load)."""
+    same request). Any other `?alle=` (an older link: `1`, another goal's id) reads the goal's server id from the
+    newest scores, then every score of the goal beside them: a second request (`_goal_with_every_score`)."""
     asked = request.args.get(ALL_SCORES) if request.method == "GET" else None
-    goal_id = asked if asked and asked != "1" and _SERVER_ID.fullmatch(asked) else None
-    whole = bool(asked) and goal_id is None
-    page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE if whole else None, every_score_of=goal_id)
-    group: ResourceGroup = page.group  # type: ignore[assignment]
-    current = _goal_or_404(group, goal_uid)
-    if goal_id is not None and not group.holds_every_score_of(current.uid):
-        # The id is another goal's (an old link) or the EHR refused the search: the whole group, as asked.
-        page = group_page(Action.VIEW_GOALS, newest_scores=EVERY_SCORE)
-        group = page.group  # type: ignore[assignment]
-        current = _goal_or_404(group, goal_uid)
+    page, group, current = _goal_page(goal_uid, asked)
     if request.method == "GET":
         return _render_goal(page, current)
     form = EditGoalForm()
@@ -355,6 +347,34 @@ def goal(context_id: str, goal_uid: str) -> Any:
     if outcome.done:
         return outcome.redirect(url_for("goals.goal", goal_uid=current.uid))
     return _render_goal(page, current, edit_form=form, problem=outcome.problem, failed="edit", status=outcome.status)
+
+
+def _goal_page(goal_uid: str, asked: str | None) -> tuple[GroupPage, ResourceGroup, Goal]:
+    """The page of a goal, its group and the goal: from the newest scores; with `asked` (`?alle=`), every score of
+    the goal too. By the Goal's id that `asked` names, read beside the newest scores; when that load does not hold
+    them (an older link: `1`, another goal's id; an EHR that refused the search), by the goal's own server id, read
+    from that first load (a second request); else the whole group."""
+    goal_id = asked if asked and asked != "1" and _SERVER_ID.fullmatch(asked) else None
+    page, group, current = _goal_load(goal_uid, every_score_of=goal_id)
+    if not asked or group.holds_every_score_of(current.uid):
+        return page, group, current
+    ref = page.loaded.index.ref(current.uid)
+    own = ref.split("/", 1)[1] if ref.startswith("Goal/") else None
+    del page, group, current  # not held while the next load is read
+    if own is not None and own != goal_id:
+        page, group, current = _goal_load(goal_uid, every_score_of=own)
+        if group.holds_every_score_of(current.uid):
+            return page, group, current
+        del page, group, current
+    return _goal_load(goal_uid, newest_scores=EVERY_SCORE)
+
+
+def _goal_load(
+    goal_uid: str, *, newest_scores: int | None = None, every_score_of: str | None = None
+) -> tuple[GroupPage, ResourceGroup, Goal]:
+    page = group_page(Action.VIEW_GOALS, newest_scores=newest_scores, every_score_of=every_score_of)
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    return page, group, _goal_or_404(group, goal_uid)
 
 
 @bp.post("/c/<context_id>/doelen/<path:goal_uid>/notitie")

@@ -109,11 +109,13 @@ def test_the_care_professionals_overview_and_goal_list_show_the_newest_scores_an
         held = spied[0].group
         assert held is not None and held.holds_every_score_of(house.uid)
         assert not any(held.holds_every_score_of(g.uid) for g in held.goals if g.uid != house.uid)
-        # An older link (`?alle=1`) reads the whole group, and shows the same.
+        # An older link (`?alle=1`) reads the goal's id from the newest scores, then its every score beside them;
+        # it shows the same.
         spied.clear()
-        whole = env.get(f"/doelen/{house.uid}?alle=1")
-        assert whole.status_code == 200 and [s.newest_scores for s in spied] == [None]
-        assert main_text(whole) == body
+        older = env.get(f"/doelen/{house.uid}?alle=1")
+        assert older.status_code == 200
+        assert [(s.newest_scores, s.every_score_of) for s in spied] == [(5, None), (5, goal_id)]
+        assert main_text(older) == body
 
 
 def test_the_patients_and_a_members_home_read_the_newest_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
@@ -285,26 +287,34 @@ def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which
         assert "Here you see your scores from" in english and "Scores, oldest first" in english
 
 
-@pytest.mark.parametrize(
-    ("asked", "loads"),
-    [
-        ("another goal's", [5, None]),  # read beside the newest, found not this goal's: then the whole group
-        ("Goal/../..", [None]),  # not an id: the whole group
-        ("", [5]),  # nothing asked: the newest scores, and the link
-    ],
-)
+@pytest.mark.parametrize("asked", ["another goal's", "Goal/../..", "", "refused"])
 def test_a_link_to_all_scores_naming_another_goal_or_no_id_shows_every_score_all_the_same(
-    tmp_path: Path, spied: list[LoadedGroup], asked: str, loads: list[int | None]
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch, asked: str
 ) -> None:
+    """Another goal's id: read beside the newest, found not this goal's; not an id: the newest alone. Then this
+    goal's own id, read from that load. An EHR that refuses the search by goal: the whole group. Nothing asked:
+    the newest scores, and the link."""
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
         house = next(g for g in group.goals if g.text == "Zelfstandig wonen")
         other = next(g for g in group.goals if g.uid != house.uid)
-        value = server_id(env, "Goal", other.uid) if asked == "another goal's" else asked
+        own = server_id(env, "Goal", house.uid)
+        value = {"another goal's": server_id(env, "Goal", other.uid), "refused": own}.get(asked, asked)
+        if asked == "refused":
+            monkeypatch.setattr(
+                "plugin.sync.repository.goal_scores_params",
+                lambda patient_id, goal, count: [("subject", f"Patient/{patient_id}"), ("no-such-parameter", "x")],
+            )
+        loads = {
+            "another goal's": [(5, value), (5, own)],
+            "Goal/../..": [(5, None), (5, own)],
+            "": [(5, None)],
+            "refused": [(5, None), (None, None)],  # (the refused search leaves the load without the goal's)
+        }[asked]
         page = env.get(f"/doelen/{house.uid}?alle={value}")
-        assert page.status_code == 200 and [s.newest_scores for s in spied] == loads
+        assert page.status_code == 200 and [(s.newest_scores, s.every_score_of) for s in spied] == loads
         body = main_text(page)
-        assert ("Eerste stap gezet" in body) is (loads != [5]) and ("Toon alle cijfers" in body) is (loads == [5])
+        assert ("Eerste stap gezet" in body) is bool(asked) and ("Toon alle cijfers" in body) is (not asked)
 
 
 def test_the_setting() -> None:
@@ -329,8 +339,8 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
 ) -> None:
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
-        # A goal's page from an older link to all of its scores: every score.
-        pages = [f"/doelen/{group.goals[0].uid}?alle=1"]
+        # The timeline far back: every score.
+        pages = [f"/tijdlijn?pagina={10**6}"]
         at_once = [main_text(env.get(url)) for url in pages]
         assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1)]
         spied.clear()
@@ -359,13 +369,11 @@ def versions(env: LaunchedApp) -> dict[str, str]:
 
 
 def whole_group(env: LaunchedApp, spied: list[LoadedGroup]) -> Any:
-    """Sanne's whole group, as a goal page with every score reads it (the spy's record of it is cleared)."""
-    assert env.get("/").status_code == 200
-    overview = spied[0].group
-    assert overview is not None
-    assert env.get(f"/doelen/{overview.goals[0].uid}?alle=1").status_code == 200
+    """Sanne's whole group, as a page that reads every score reads it (the timeline far back; the spy's record of
+    it is cleared)."""
+    assert env.get(f"/tijdlijn?pagina={10**6}").status_code == 200
     whole = spied[-1].group
-    assert whole is not None and whole.scores_since is None
+    assert whole is not None and whole.scores_since is None and spied[-1].newest_scores is None
     spied.clear()
     return whole
 

@@ -266,15 +266,15 @@ def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
 
 
 def test_pages_of_two_extents_of_an_unchanged_group_each_read_it_once(tmp_path: Path) -> None:
-    """The overview and a goal's page read the newest scores, a goal's page with `?alle=1` (an older link to all
-    of its scores) every score: going back and forth between them reads each extent into the domain once. A read
+    """The overview and a goal's page read the newest scores, a far page of the timeline (past the deepest window
+    of newest scores) every score: going back and forth between them reads each extent into the domain once. A read
     of one extent lets the other's kept read go only
     when the group changed (or when it is big: see the unit test below)."""
     with launched(tmp_path) as env:
         cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
         paths = [p.path for p in crawl(env, ("/", "/bijeenkomsten"))]
         goal = next(p for p in paths if re.fullmatch(r"/doelen/[0-9a-f-]{36}", p))
-        every = f"{goal}?alle=1"
+        every = "/tijdlijn?pagina=9999"
         cache.clear()
         env.get("/")
         env.get("/")  # the sandbox sends the same bytes again: known to repeat itself, the newest scores kept
