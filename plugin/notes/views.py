@@ -93,6 +93,9 @@ class _OlderMeetings:
             except (StopIteration, KeyError, RuntimeError):  # another thread took it first
                 break
 
+    def forget(self, key: tuple[str, str]) -> None:
+        self._known.pop(key, None)
+
 
 _older_meetings = _OlderMeetings()
 
@@ -112,15 +115,19 @@ def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = Fal
         if notes.group.holds_scores_at(meeting_uid) or (with_report_only and notes.meeting.report is None):
             return page, notes
         day = notes.group.scores_day(meeting_uid)
-        if day is not None:
-            _older_meetings.add(known, day)
         del page, notes  # not held while the next load is read
-    if day is not None:
+    tried: set[date] = set()
+    while day is not None and day not in tried:
+        tried.add(day)
+        _older_meetings.add(known, day)
         page = group_page(see, every_score_on=day)
         notes = _notes(page, meeting_uid)
         if notes.group.holds_scores_at(meeting_uid):
             return page, notes
+        day = notes.group.scores_day(meeting_uid)  # the same day: its search refused; another: the meeting moved
         del page, notes
+    if day is None:
+        _older_meetings.forget(known)  # (planned again, by another system)
     page = group_page(see, newest_scores=EVERY_SCORE)
     return page, _notes(page, meeting_uid)
 

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +574,32 @@ def test_a_page_that_reads_every_score_after_its_save_is_not_run_again(
         assert any(isinstance(r.exc_info[1], ScoresNotLoaded) for r in caplog.records if r.exc_info)
         assert len(env.resources("Observation")) == before + 1  # saved once
         assert [s.newest_scores for s in spied] == [5]  # and not read again
+
+
+def test_a_remembered_day_that_is_no_longer_the_meetings_is_read_anew_and_remembered(
+    tmp_path: Path, spied: list[LoadedGroup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's memory of an older meeting's day is a hint: when the meeting is not on that day (another system
+    moved it), the page reads the newest scores with the day the meeting is on now, and remembers that one."""
+    from plugin.notes import views as notes_views
+
+    older = notes_views._OlderMeetings()
+    monkeypatch.setattr(notes_views, "_older_meetings", older)
+    with reading_newest(tmp_path, 5) as env:
+        group = whole_group(env, spied)
+        meeting = min((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
+        day = meeting.start.astimezone(CLINIC_ZONE).date()
+        url = f"/bijeenkomsten/{meeting.uid}/verslag"
+        assert env.get(url).status_code == 200
+        [key] = older._known
+        assert older.get(key) == day
+        wrong = day - timedelta(days=3)
+        older.add(key, wrong)
+        spied.clear()
+        page = env.get(url)
+        assert page.status_code == 200 and "Eerste stap gezet" in page.get_data(as_text=True)
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == [(5, wrong), (5, day)]
+        assert older.get(key) == day
+        spied.clear()
+        assert env.get(url).status_code == 200
+        assert [(s.newest_scores, s.every_score_on) for s in spied] == [(5, day)]
