@@ -809,8 +809,9 @@ class ResourceGroup:
         uids.update(i.appointment_uid for i in self.interviews if i.appointment_uid)
         uids.update(g.uid for g in self.goals)
         # Of a group of newest scores, the scores it holds. A repeated submission whose first entity is an older score
-        # is not seen here: correcting a score reads every score (so the save reads the whole group, where it is
-        # found), and a new score's create is conditional on its identifier (the record never gets it twice).
+        # is not seen here: correcting a score reads the scores of its meeting (so the save reads that meeting's day
+        # or the whole group, where it is found), and a new score's create is conditional on its identifier (the
+        # record never gets it twice).
         uids.update(p.uid for p in self.scores_read())
         uids.update(a.uid for a in self.agreements)
         uids.update(p.uid for p in self.places)
@@ -1315,7 +1316,7 @@ class ResourceGroup:
         """Keep only the scores given on or after `since` (clinic's zone), every score of the goals `every_score_of`
         and every score of the older days `every_score_on` (the load read all of theirs): the group then says it
         holds no more."""
-        start = datetime.combine(since, time(0), tzinfo=CLINIC_ZONE)  # one comparison per score
+        start = _day_start(since)  # one comparison per score
         complete = frozenset(every_score_of)
         days = frozenset(d for d in every_score_on if d < since)
         spans = [(_day_start(d), _day_start(d + timedelta(days=1))) for d in days]

@@ -327,7 +327,7 @@ def goal(context_id: str, goal_uid: str) -> Any:
     The chart shows the scores of the newest `overview_scores` of the patient (all of them for most groups), and
     says from which day; `?alle=<Goal id>` shows every score of the goal (read beside the newest scores, in the
     same request). Any other `?alle=` (an older link: `1`, another goal's id) reads the goal's server id from the
-    newest scores, then every score of the goal beside them: a second request (`_goal_with_every_score`)."""
+    newest scores, then every score of the goal beside them: a second request (`_goal_page`)."""
     asked = request.args.get(ALL_SCORES) if request.method == "GET" else None
     page, group, current = _goal_page(goal_uid, asked)
     if request.method == "GET":
