@@ -268,6 +268,7 @@ def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
     last = group.last_held_meeting()
     goals = [goal for goal in group.goals if goal.lifecycle in WORKING_GOALS]
     progress = scores_by_goal(group)
+    agreements = listed_agreements(group, page.actor)
     return render_template(
         "group/home.html",
         page=page,
@@ -279,7 +280,8 @@ def _patient_home(page: GroupPage, group: ResourceGroup) -> Any:
         goals=goals,
         progress=progress,
         sparklines={goal.uid: sparkline_for(goal, progress[goal.uid]) for goal in goals},
-        agreements=listed_agreements(group, page.actor),
+        agreements=soonest_agreements(agreements),
+        agreements_count=len(agreements),
         overdue={a.uid for a in group.overdue_agreements(moment.date())},
         wishes=[w for w in group.wishes if w.is_open],
         name_of=partial(name_of, group),
@@ -294,6 +296,7 @@ def _member_home(page: GroupPage, group: ResourceGroup) -> Any:
     upcoming = group.next_meeting(moment)
     mine = next((p for p in upcoming.participants if p.who == me), None) if upcoming is not None else None
     last = group.last_held_meeting()
+    agreements = [a for a in group.agreements if a.is_open and a.owner == me]
     return render_template(
         "group/member_home.html",
         page=page,
@@ -305,7 +308,8 @@ def _member_home(page: GroupPage, group: ResourceGroup) -> Any:
         answer_form=OwnResponseForm(formdata=None),
         last_meeting=last,
         last_report=last.report if last is not None else None,
-        agreements=[a for a in group.agreements if a.is_open and a.owner == me],
+        agreements=soonest_agreements(agreements),
+        agreements_count=len(agreements),
         overdue={a.uid for a in group.overdue_agreements(moment.date())},
         name_of=partial(name_of, group),
         changeable=can_change(group) and bool(g.launch.can_write),

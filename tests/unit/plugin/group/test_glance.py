@@ -14,6 +14,7 @@ from plugin.group import overview
 from plugin.group.overview import glance, soonest_agreements
 from plugin.web.forms import AMSTERDAM
 from tests.support.ui import launched
+from tests.unit.language.crawl import as_portal_user
 
 NOW = datetime(2026, 12, 1, 23, 30, tzinfo=AMSTERDAM)  # late in the evening: the countdown counts calendar days
 
@@ -106,6 +107,43 @@ def test_a_long_list_of_open_agreements_on_the_overview_says_how_many_there_are(
     assert "Sportschool uitzoeken" in named[0]  # past its date: the soonest
     assert 'class="overdue"' in part and f"De 1 met de eerste datum, van {total} open afspraken." in part
     assert "Alle afspraken" in part  # the way to all of them
+
+
+@pytest.mark.parametrize("who", ["patient", "member"])
+def test_a_long_list_of_open_agreements_on_a_home_says_how_many_there_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """The patient's home lists the group's open agreements, a member's home their own: the soonest few, as the
+    care professional's overview does, and how many there are; the agreements page has them all."""
+    monkeypatch.setattr(overview, "OVERVIEW_AGREEMENTS", 1)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        if who == "patient":
+            as_portal_user(env, "Patient/sanne-bakker")
+            soonest, total = "Sportschool uitzoeken", 2  # past its date; among the group's open agreements
+        else:
+            # Lotte's own: the demo's "Cv bijwerken" (in two weeks) and one made now with a sooner date.
+            made = env.post("/afspraken/nieuw", {"description": "Vacatures bekijken", "owner": LOTTE, "due": SOON})
+            assert made.status_code == 303, made.get_data(as_text=True)[-800:]
+            as_portal_user(env, LOTTE)
+            soonest, total = "Vacatures bekijken", 2
+        part = _html(env.get("/")).split('id="agreements-h"', 1)[1].split("</section>", 1)[0]
+        every = _html(env.get("/afspraken")).split('id="open-h"', 1)[1].split("</section>", 1)[0]
+    named = re.findall(r"<li[^>]*>\s*(?:<a [^>]*>)?([^<]+)", part)
+    listed = every.count("<tr") - 1  # the agreements page: the table's rows but its head
+    assert len(named) == 1 and soonest in named[0], named
+    assert listed >= total and f"De 1 met de eerste datum, van {listed} open afspraken." in part, part
+    assert "afspraken</a>" in part  # the way to all of them
+    monkeypatch.setattr(overview, "OVERVIEW_AGREEMENTS", 10)
+    with launched(tmp_path / "all", patient="sanne-bakker") as env:
+        if who == "member":
+            env.post("/afspraken/nieuw", {"description": "Vacatures bekijken", "owner": LOTTE, "due": SOON})
+        as_portal_user(env, "Patient/sanne-bakker" if who == "patient" else LOTTE)
+        part = _html(env.get("/")).split('id="agreements-h"', 1)[1].split("</section>", 1)[0]
+    assert len(re.findall(r"<li[^>]*>", part)) == listed and "met de eerste datum" not in part
+
+
+LOTTE = "Practitioner/lotte-smit"
+SOON = (date.today() + timedelta(days=3)).strftime("%d-%m-%Y")
 
 
 def scores(*pairs: tuple[str, int], start: datetime = NOW - timedelta(days=100)) -> list[ProgressScore]:
