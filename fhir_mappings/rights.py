@@ -18,11 +18,11 @@ agreement done, answers *their own* invitation): `require` takes the owner for t
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from enum import StrEnum
 
 from fhir_mappings.codes import InterviewVisibility, MemberRole
+from fhir_mappings.copying import copy_group
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import NominationInterview, ResourceGroup
 
@@ -293,11 +293,12 @@ def visible_to(group: ResourceGroup, actor: Actor) -> ResourceGroup:
     records they may not read have no sections, and - for members - only current members without their
     contact details, no interviews, and of goals and agreements only their own and those that an agenda
     or a report of the group names. Pages render this copy, so a template cannot leak what the role may
-    not see; saves never start from it.
+    not see; saves never start from it. The copy (`copy_group`) shares with the group what cannot change in place
+    (the resources as read, the scores): nothing here changes those, it replaces what it redacts.
     """
     if actor.may(Action.VIEW_CONFIDENTIAL_INTERVIEW) and actor.may(Action.VIEW_ALL_AGREEMENTS):
         return group
-    out = copy.deepcopy(group)
+    out = copy_group(group)
     for interview in out.interviews:
         if not may_see_interview(actor, interview):
             interview.sections = {}

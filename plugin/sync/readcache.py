@@ -16,8 +16,8 @@ its answer decides), it holds nothing on disk, nothing outside this process, and
 seconds after the EHR last sent those versions. An answer with a resource without a version is never cached.
 What is kept was checked against the launch patient's compartment when it was read; a hit hands out that checked
 read, never the new answer's resources. Entries are shared by the threads of a process and must never be changed:
-a save changes a copy (`repository._copy_group`), and `tests/unit/plugin/sync/test_read_cache.py` renders every
-page on a cached group and checks it is unchanged afterwards.
+a save changes a copy (`fhir_mappings.copying.copy_group`), and `tests/unit/plugin/sync/test_read_cache.py` renders
+every page on a cached group and checks it is unchanged afterwards.
 
 A newer read of the same server, patient, plan and mapping replaces the older one (the EHR has moved on from
 its versions). The size is bounded by resources (`max_resources` over all entries, oldest use evicted first); a

@@ -1,6 +1,6 @@
 """A save maps only what the action can have changed (`save_scope`): for every service action that must give
 exactly what mapping the whole group gives, and the common small actions must really be scoped. The action
-changes the repository's copy of the group (`_copy_group`, which shares what cannot change in place), and the
+changes the repository's copy of the group (`copy_group`, which shares what cannot change in place), and the
 group it was copied from must be exactly as it was afterwards, sources and all."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 import pytest
 
 from fhir_mappings.codes import GoalTerm, WishKind
+from fhir_mappings.copying import copy_group as _copy_group
 from fhir_mappings.from_fhir import group_from_fhir
 from fhir_mappings.model import Note, ResourceGroup, uids_from
 from fhir_mappings.refs import RefIndex
 from fhir_mappings.to_fhir import group_to_fhir, save_scope
 from plugin.services import wishes
 from plugin.services.uow import Activity, Commit, Done, MemoryUnitOfWork, SaveState, uid_of
-from plugin.sync.repository import _copy_group
 from tests.unit.fhir_mappings.factory import AMS, CLINICIAN, PATIENT, TODAY, full_group
 from tests.unit.plugin.services import test_members_services as members_tests
 from tests.unit.plugin.services.test_agreements_services import ACTIONS as AGREEMENT_ACTIONS

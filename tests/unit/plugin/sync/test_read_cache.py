@@ -35,7 +35,8 @@ from plugin.sync.repository import GroupRepository, LoadedGroup
 from smart_launch import ConfigurationError
 from tests.support.ui import launched
 from tests.unit.fhir_mappings.factory import PATIENT, full_group
-from tests.unit.language.crawl import crawl
+from tests.unit.language.crawl import as_portal_user, crawl
+from tests.unit.language.test_register import related_person
 from tests.unit.plugin.sync.test_sync_repository import BASE, make_repo, search_entry, searchset, served
 
 SCOPE = ("https://ehr.test/fhir", "Patient/p1", "", "nl-core", "asked=True")
@@ -237,12 +238,20 @@ def test_another_patients_load_never_gets_a_kept_read(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- the app
 
 
-def test_no_page_changes_a_kept_group(tmp_path: Path) -> None:
-    """Every page the regieondersteuner reaches is rendered from the kept read; afterwards it equals a fresh read
-    of the same answer (the pages share it between requests and threads: none may change it)."""
+@pytest.mark.parametrize("who", ["regieondersteuner", "patient", "member"])
+def test_no_page_changes_a_kept_group(tmp_path: Path, who: str) -> None:
+    """Every page the regieondersteuner, the patient or a member reaches is rendered from the kept read (the
+    patient's and a member's from a copy without what their role may not see, which shares the read's resources and
+    scores: `rights.visible_to`); afterwards it equals a fresh read of the same answer (the pages share it between
+    requests and threads: none may change it)."""
     with launched(tmp_path) as env:
+        if who != "regieondersteuner":
+            as_portal_user(env, "Patient/sanne-bakker" if who == "patient" else related_person(env, "Ans Bakker"))
         cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
-        pages = list(crawl(env, ("/", "/leden/nomineren", "/doelen/nieuw", "/bijeenkomsten/nieuw")))
+        start = (
+            ("/", "/leden/nomineren", "/doelen/nieuw", "/bijeenkomsten/nieuw") if who == "regieondersteuner" else ("/",)
+        )
+        pages = list(crawl(env, start))
         assert len(pages) >= 10 and all(p.status == 200 for p in pages), [(p.path, p.status) for p in pages]
         # Up to two reads of the group are kept: the whole group, and its newest scores (overview, goal list).
         assert cache.hits >= 0.8 * len(pages) and cache.misses <= 4 and len(cache) >= 1, (cache.hits, cache.misses)

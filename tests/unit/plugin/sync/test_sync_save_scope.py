@@ -10,10 +10,11 @@ import pytest
 import responses
 
 from fhir_mappings.codes import GoalTerm, MeetingRole, MeetingStatus
+from fhir_mappings.copying import copy_group as _copy_group
 from fhir_mappings.model import ResourceGroup
 from plugin.sync import repository
 from plugin.sync.errors import CompartmentViolation
-from plugin.sync.repository import _copy_group, _references
+from plugin.sync.repository import _references
 from tests.unit.fhir_mappings.factory import TODAY, full_group
 from tests.unit.plugin.sync.test_sync_repository import (
     BASE,
