@@ -37,6 +37,7 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
     assert row(out, "resources")[0] >= 100
     for name in (
         "view app CPU p50 ms, changed group",
+        "patient's home app CPU p50 ms",
         "save app CPU p50 ms",
         "app save (POST) app CPU p50 ms",
         "worker peak RSS MB, after 2 saves",
