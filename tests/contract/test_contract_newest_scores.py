@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -226,26 +227,6 @@ def test_one_goals_every_score_comes_in_the_same_request_beside_the_newest(
     assert not any(other.group.holds_every_score_of(g.uid) for g in other.group.goals)
 
 
-def test_a_refused_search_for_a_goals_every_score_leaves_the_newest_scores(
-    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo, proxy = counted
-    whole = scored(repo)
-    assert whole.group is not None
-    first = whole.group.goals[0]
-    goal_id = whole.index.ref(first.uid).split("/", 1)[1]
-
-    def refused(patient_id: str, goal: str, count: int) -> list[tuple[str, str]]:
-        return [*goal_scores_params(patient_id, goal, count), ("no-such-parameter", "x")]
-
-    monkeypatch.setattr("plugin.sync.repository.goal_scores_params", refused)
-    proxy.reset()
-    loaded = repo.load(newest_scores=5, every_score_of=goal_id)
-    assert proxy.count == 1 and loaded.every_score_of is None and loaded.group is not None
-    assert not loaded.group.holds_every_score_of(first.uid)
-    assert loaded.group.held_scores() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
-
-
 def with_an_old_meeting(repo: GroupRepository, whole: LoadedGroup, *, held: bool = True) -> LoadedGroup:
     """`whole` with a meeting an hour before the first day's scores, held then (or still booked), and a score given
     at it (a score at a meeting counts at its start): the oldest score."""
@@ -292,23 +273,28 @@ def test_an_older_days_every_score_comes_in_the_same_request_beside_the_newest(
     assert empty.group is not None and empty.group.scores_read() == newest.group.held_scores()
 
 
-def test_a_refused_search_for_a_days_every_score_leaves_the_newest_scores(
-    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("which", ["goal", "day"])
+def test_a_refused_search_for_a_goals_or_a_days_every_score_leaves_the_newest_scores(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
     repo, proxy = counted
     whole = with_an_old_meeting(repo, scored(repo))
     assert whole.group is not None
+    first = whole.group.goals[0]
     [meeting] = whole.group.meetings
+    goal_id = whole.index.ref(first.uid).split("/", 1)[1]
     day = meeting.start.astimezone(CLINIC_ZONE).date()
+    params = {"goal": goal_scores_params, "day": day_scores_params}[which]
 
-    def refused(patient_id: str, on: object, count: int) -> list[tuple[str, str]]:
-        return [*day_scores_params(patient_id, day, count), ("no-such-parameter", "x")]
+    def refused(patient_id: str, what: Any, count: int) -> list[tuple[str, str]]:
+        return [*params(patient_id, what, count), ("no-such-parameter", "x")]
 
-    monkeypatch.setattr("plugin.sync.repository.day_scores_params", refused)
+    monkeypatch.setattr(f"plugin.sync.repository.{which}_scores_params", refused)
     proxy.reset()
-    loaded = repo.load(newest_scores=5, every_score_on=day)
-    assert proxy.count == 1 and loaded.every_score_on is None and loaded.group is not None
-    assert not loaded.group.holds_scores_at(meeting.uid)
+    loaded = repo.load(newest_scores=5, **({"every_score_of": goal_id} if which == "goal" else {"every_score_on": day}))
+    assert proxy.count == 1 and loaded.group is not None
+    assert loaded.every_score_of is None and loaded.every_score_on is None
+    assert not loaded.group.holds_every_score_of(first.uid) and not loaded.group.holds_scores_at(meeting.uid)
     assert loaded.group.scores_read() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
 
 
