@@ -1302,8 +1302,14 @@ class ResourceGroup:
     def held_scores_for(self, goal_uid: str) -> list[ProgressScore]:
         """The scores this group holds for one goal, oldest first: `progress_for` on a whole load, the goal's scores
         since `scores_since` on a load of the newest scores (a page that says from which day they are), all of them
-        where the load read the goal's in full (`holds_every_score_of`)."""
-        return sorted((p for p in self.held_scores() if p.goal_uid == goal_uid), key=lambda p: p.when)
+        where the load read the goal's in full (`holds_every_score_of`). Not the scores of older days a load read for
+        a meeting's (`scores_read`)."""
+        held = self.progress
+        scores = [p for p in list.copy(held) if p.goal_uid == goal_uid]  # (a page asks this per goal: one pass)
+        if isinstance(held, NewestScores) and held.days and goal_uid not in held.complete:
+            start = _day_start(held.since)
+            scores = [p for p in scores if p.when >= start]
+        return sorted(scores, key=lambda p: p.when)
 
     def holds_every_score_of(self, goal_uid: str) -> bool:
         """Whether this group holds every score of the goal: on a whole load, and for a goal whose scores a load of
