@@ -1,5 +1,5 @@
-"""A pyinstrument profile of the context view, of a save (one goal note) and of that note posted to the app's
-form, for one group size.
+"""A pyinstrument profile of the context view, of the patient's home (as the patient), of a save (one goal note) and
+of that note posted to the app's form, for one group size.
 
     .venv/bin/pip install -e ".[test]"   # pyinstrument is in the test extras, not a dependency of the app
     .venv/bin/python bench/profile_views.py [--size large] [--views 5] [--saves 3] [--out bench/profiles/x.txt]
@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_views import USER, new_patient, point_launch
+from bench_views import USER, as_user, new_patient, point_launch
 from pyinstrument import Profiler
 
 from fhir_mappings.model import ResourceGroup
@@ -58,6 +58,16 @@ def main() -> int:
             env.get("/")
         profiler.stop()
         view = profiler.output_text(unicode=False, color=False)
+        as_user(env, f"Patient/{pid}")  # the patient's home: a page from the patient's view of the group
+        env.get("/")
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(args.views):
+            if env.get("/").status_code != 200:
+                raise RuntimeError("the patient's home did not answer 200")
+        profiler.stop()
+        home = profiler.output_text(unicode=False, color=False)
+        as_user(env, USER)
         repo = GroupRepository(
             client=FhirClient(env.fhir_base),
             patient_id=pid,
@@ -82,6 +92,7 @@ def main() -> int:
         posted = profiler.output_text(unicode=False, color=False)
     text = (
         f"# context view, {args.size} group, {args.views} views\n{view}\n"
+        f"# the patient's home, as the patient, {args.size} group, {args.views} views\n{home}\n"
         f"# save of one goal note, {args.size} group, {args.saves} saves\n{save}\n"
         f"# the same note posted to the app's form, {args.size} group, {args.saves} POSTs\n{posted}"
     )
