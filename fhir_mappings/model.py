@@ -1250,9 +1250,8 @@ class ResourceGroup:
         held = self.progress
         if not isinstance(held, NewestScores):
             return True
-        meeting = self.meeting(meeting_uid)
-        day = meeting.start.astimezone(CLINIC_ZONE).date()
-        return not meeting.is_planned and (day >= held.since or day in held.days)
+        day = self.scores_day(meeting_uid)
+        return day is not None and (day >= held.since or day in held.days)
 
     def scores_day(self, meeting_uid: str) -> date | None:
         """The day (clinic's zone) whose every score a load of the newest scores also needs to hold every score given
@@ -1287,11 +1286,11 @@ class ResourceGroup:
         """The scores this group holds, oldest first: all of them, or those since `scores_since` (and every score of
         the goals read in full: `holds_every_score_of`), what a page shows as the newest scores. Not the scores of
         older days a load read for a meeting's (`scores_read`)."""
-        held = self.progress
-        if isinstance(held, NewestScores) and held.days:
-            start = _day_start(held.since)
-            return [p for p in held.held() if p.when >= start or p.goal_uid in held.complete]
-        return list.copy(held)
+        shown = self._older_days_held()
+        if shown is None:
+            return list.copy(self.progress)
+        start, complete = shown
+        return [p for p in list.copy(self.progress) if p.when >= start or p.goal_uid in complete]
 
     def scores_read(self) -> list[ProgressScore]:
         """Every score this group holds, oldest first: `held_scores` and those of the older days a load read too
@@ -1304,12 +1303,18 @@ class ResourceGroup:
         since `scores_since` on a load of the newest scores (a page that says from which day they are), all of them
         where the load read the goal's in full (`holds_every_score_of`). Not the scores of older days a load read for
         a meeting's (`scores_read`)."""
-        held = self.progress
-        scores = [p for p in list.copy(held) if p.goal_uid == goal_uid]  # (a page asks this per goal: one pass)
-        if isinstance(held, NewestScores) and held.days and goal_uid not in held.complete:
-            start = _day_start(held.since)
-            scores = [p for p in scores if p.when >= start]
+        scores = [p for p in list.copy(self.progress) if p.goal_uid == goal_uid]  # (asked per goal: one pass)
+        shown = self._older_days_held()
+        if shown is not None and goal_uid not in shown[1]:
+            scores = [p for p in scores if p.when >= shown[0]]
         return sorted(scores, key=lambda p: p.when)
+
+    def _older_days_held(self) -> tuple[datetime, frozenset[str]] | None:
+        """When the group also holds older days' scores (for a meeting's, not to show as the newest: `held_scores`
+        and `held_scores_for` leave them out): the first moment of the newest scores, and the goals whose every
+        score is shown all the same. None when it holds no such day."""
+        held = self.progress
+        return (_day_start(held.since), held.complete) if isinstance(held, NewestScores) and held.days else None
 
     def holds_every_score_of(self, goal_uid: str) -> bool:
         """Whether this group holds every score of the goal: on a whole load, and for a goal whose scores a load of

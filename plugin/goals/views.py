@@ -291,8 +291,7 @@ def _render_goal(
     parent = next((other for other in group.goals if other.uid == goal.parent_uid), None)
     scores = group.held_scores_for(goal.uid)  # on a load of the newest scores: those, and the page says so
     # The link to all of them names the Goal's server id, so that page reads only this goal's older scores.
-    ref = page.loaded.index.ref(goal.uid)
-    every_score: dict[str, Any] = {ALL_SCORES: ref.split("/", 1)[1] if ref.startswith("Goal/") else "1"}
+    every_score: dict[str, Any] = {ALL_SCORES: _server_id(page, goal.uid) or "1"}
     return render_template(
         "goals/goal.html",
         page=page,
@@ -358,8 +357,7 @@ def _goal_page(goal_uid: str, asked: str | None) -> tuple[GroupPage, ResourceGro
     page, group, current = _goal_load(goal_uid, every_score_of=goal_id)
     if not asked or group.holds_every_score_of(current.uid):
         return page, group, current
-    ref = page.loaded.index.ref(current.uid)
-    own = ref.split("/", 1)[1] if ref.startswith("Goal/") else None
+    own = _server_id(page, current.uid)
     del page, group, current  # not held while the next load is read
     if own is not None and own != goal_id:
         page, group, current = _goal_load(goal_uid, every_score_of=own)
@@ -367,6 +365,12 @@ def _goal_page(goal_uid: str, asked: str | None) -> tuple[GroupPage, ResourceGro
             return page, group, current
         del page, group, current
     return _goal_load(goal_uid, newest_scores=EVERY_SCORE)
+
+
+def _server_id(page: GroupPage, goal_uid: str) -> str | None:
+    """The server id of the goal's Goal, as the page's load read it (None: not a Goal of the server's)."""
+    ref = page.loaded.index.ref(goal_uid)
+    return ref.split("/", 1)[1] if ref.startswith("Goal/") else None
 
 
 def _goal_load(

@@ -704,22 +704,21 @@ class GroupRepository:
         what = Activity(activity) if isinstance(activity, str) else activity
         if read.scores_since is not None:
             # A load of the newest scores (a page that shows only those): most actions never look at a score. One
-            # that does reads the window as every score, which raises before anything is sent: then the whole group.
+            # that does reads more than the window, which raises before anything is sent: then the window and the
+            # older day it names (an older meeting's scores), else (or when that does not do) the whole group.
             try:
                 return self._save(loaded, read, action, what, key)
             except ScoresNotLoaded as exc:
                 day = exc.day if loaded.newest_scores is not None and loaded.every_score_on is None else None
-                if day is not None:
-                    log.info("fhir save for %s: the action needs the scores of %s; reading them", self.patient, day)
-                else:
-                    log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
             if day is not None:
+                log.info("fhir save for %s: the action needs the scores of %s; reading them", self.patient, day)
                 loaded = self.load(plan_id=read.plan_uid, newest_scores=loaded.newest_scores, every_score_on=day)
                 read = self._group_of(loaded)
                 try:
                     return self._save(loaded, read, action, what, key)
                 except ScoresNotLoaded:  # (the server refused the day's search, or the action needs more)
-                    log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
+                    pass
+            log.info("fhir save for %s: the action needs every score; reading the whole group", self.patient)
             loaded = self.load(plan_id=read.plan_uid)
             read = self._group_of(loaded)
         return self._save(loaded, read, action, what, key)
