@@ -317,20 +317,20 @@ def unconditional_start(repo: GroupRepository, group: ResourceGroup, activity: A
 
 def point_launch(env: Any, *, iss: str, patient: str | None) -> None:
     """The planted launch, on `iss` (the proxy) and `patient`."""
-    sessions: SessionStore = env.app.extensions["session_store"]
-    context = sessions.get_context(env.context_id)
-    if context is None:
-        raise RuntimeError("the planted launch is gone")
-    sessions.save_context(dataclasses.replace(context, iss=iss, patient=patient))
+    _change_launch(env, iss=iss, patient=patient)
 
 
 def as_user(env: Any, user: str) -> None:
     """The planted launch, for `user` (its fhirUser)."""
+    _change_launch(env, fhir_user=user)
+
+
+def _change_launch(env: Any, **changes: Any) -> None:
     sessions: SessionStore = env.app.extensions["session_store"]
     context = sessions.get_context(env.context_id)
     if context is None:
         raise RuntimeError("the planted launch is gone")
-    sessions.save_context(dataclasses.replace(context, fhir_user=user))
+    sessions.save_context(dataclasses.replace(context, **changes))
 
 
 def measure(wire: Wire, fn: Callable[[], Any]) -> tuple[float, float, float]:
