@@ -1149,6 +1149,17 @@ def oldest_of_newest_first(scores: Iterable[Json]) -> datetime | None:
     return oldest
 
 
+def newest_of_oldest_first(scores: Iterable[Json]) -> datetime | None:
+    """The time of the newest score on a page of scores that should come oldest first (`_sort=date`); None when they
+    do not, or when no score on it has a readable time (as `oldest_of_newest_first`, the other way round)."""
+    newest: datetime | None = None
+    for moment in _score_times(scores):
+        if newest is not None and moment < newest:
+            return None
+        newest = moment
+    return newest
+
+
 def scores_on_the_day_of(scores: Iterable[Json], moment: datetime) -> int:
     """How many of `scores` (Observations) fall on the clinic day of `moment` (times read as the reader reads them;
     a score whose time cannot be read does not count)."""

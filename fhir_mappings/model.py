@@ -300,6 +300,10 @@ class ScoresNotLoaded(RuntimeError):
         self.day = day
 
 
+# Days in the clinic's zone from the first (None: from the very first score) to the last, both included.
+DaySpan = tuple[date | None, date]
+
+
 class NewestScores(list[ProgressScore]):
     """The scores of a group loaded with its newest scores only: every score given on or after `since` (a day in
     the clinic's zone, `CLINIC_ZONE`) is here; older ones are in the record and were not read.
@@ -310,19 +314,28 @@ class NewestScores(list[ProgressScore]):
 
     `complete`: goals whose every score is here too, older ones included (a goal's page asked for all of them:
     `ResourceGroup.holds_every_score_of`). `days`: older days (clinic's zone) whose every score is here too (an
-    older meeting's report asked for the scores of its day: `ResourceGroup.holds_scores_at`)."""
+    older meeting's report asked for the scores of its day: `ResourceGroup.holds_scores_at`). `span`: older days
+    from its first (None: from the very first score) to its last (`date.max`: on to `since`), both included, whose
+    every score is here too (a page of the timeline far back: `ResourceGroup.holds_every_score_from`)."""
 
     since: date
     complete: frozenset[str]
     days: frozenset[date]
+    span: DaySpan | None
 
     def __init__(
-        self, scores: Iterable[ProgressScore], since: date, complete: Iterable[str] = (), days: Iterable[date] = ()
+        self,
+        scores: Iterable[ProgressScore],
+        since: date,
+        complete: Iterable[str] = (),
+        days: Iterable[date] = (),
+        span: DaySpan | None = None,
     ) -> None:
         super().__init__(scores)
         self.since = since
         self.complete = frozenset(complete)
         self.days = frozenset(days)
+        self.span = span
 
     def _refuse(self) -> ScoresNotLoaded:
         return ScoresNotLoaded(
@@ -349,20 +362,25 @@ class NewestScores(list[ProgressScore]):
         return list.copy(self)
 
     def __copy__(self) -> NewestScores:
-        return NewestScores(self.held(), self.since, self.complete, self.days)
+        return NewestScores(self.held(), self.since, self.complete, self.days, self.span)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> NewestScores:
         # The scores themselves are frozen and never changed in place (see ProgressScore): shared, as a copy of the
         # group for an action shares them.
-        return NewestScores(self.held(), self.since, self.complete, self.days)
+        return NewestScores(self.held(), self.since, self.complete, self.days, self.span)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (NewestScores, (self.held(), self.since, self.complete, self.days))
+        return (NewestScores, (self.held(), self.since, self.complete, self.days, self.span))
 
     def __repr__(self) -> str:
         complete = f", complete={sorted(self.complete)}" if self.complete else ""
         days = f", days={[d.isoformat() for d in sorted(self.days)]}" if self.days else ""
-        return f"NewestScores(since={self.since.isoformat()}{complete}{days}, {list.__repr__(self)})"
+        span = "" if self.span is None else f", span={self.span[0] and self.span[0].isoformat()}..{self.span[1]}"
+        return f"NewestScores(since={self.since.isoformat()}{complete}{days}{span}, {list.__repr__(self)})"
+
+
+_ONE_DAY = timedelta(days=1)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _day_start(day: date) -> datetime:
@@ -1251,7 +1269,7 @@ class ResourceGroup:
         if not isinstance(held, NewestScores):
             return True
         day = self.scores_day(meeting_uid)
-        return day is not None and (day >= held.since or day in held.days)
+        return day is not None and (day in held.days or self.holds_every_score_from(day, day))
 
     def scores_day(self, meeting_uid: str) -> date | None:
         """The day (clinic's zone) whose every score a load of the newest scores also needs to hold every score given
@@ -1294,8 +1312,9 @@ class ResourceGroup:
 
     def scores_read(self) -> list[ProgressScore]:
         """Every score this group holds, oldest first: `held_scores` and those of the older days a load read too
-        (`hold_scores_since(..., every_score_on=...)`: the scores of an older meeting). For a meeting's scores
-        (`scores_at`), a correction and a save, not to show as the newest scores."""
+        (`hold_scores_since(..., every_score_on=...)`: the scores of an older meeting; `every_score_between`: a page
+        of the timeline far back). For a meeting's scores (`scores_at`), a correction, a save and the timeline's
+        older days (`holds_every_score_from`), not to show as the newest scores."""
         return list.copy(self.progress)
 
     def held_scores_for(self, goal_uid: str) -> list[ProgressScore]:
@@ -1310,11 +1329,26 @@ class ResourceGroup:
         return sorted(scores, key=lambda p: p.when)
 
     def _older_days_held(self) -> tuple[datetime, frozenset[str]] | None:
-        """When the group also holds older days' scores (for a meeting's, not to show as the newest: `held_scores`
-        and `held_scores_for` leave them out): the first moment of the newest scores, and the goals whose every
-        score is shown all the same. None when it holds no such day."""
+        """When the group also holds older days' scores (for a meeting's or the timeline's, not to show as the
+        newest: `held_scores` and `held_scores_for` leave them out): the first moment of the newest scores, and the
+        goals whose every score is shown all the same. None when it holds no such day."""
         held = self.progress
-        return (_day_start(held.since), held.complete) if isinstance(held, NewestScores) and held.days else None
+        if isinstance(held, NewestScores) and (held.days or held.span is not None):
+            return _day_start(held.since), held.complete
+        return None
+
+    def holds_every_score_from(self, first: date, last: date) -> bool:
+        """Whether this group holds every score given on the days from `first` to `last` (clinic's zone, both
+        included): on a whole load; on a load of the newest scores for days since `scores_since`, and older days in
+        the span a load read whole (`hold_scores_since(..., every_score_between=...)`: a page of the timeline far
+        back). `date.min` as `first`: every score up to `last`."""
+        held = self.progress
+        if not isinstance(held, NewestScores) or first >= held.since:
+            return True
+        if held.span is None:
+            return False
+        lo, hi = held.span
+        return (lo is None or lo <= first) and hi >= min(last, held.since - timedelta(days=1))
 
     def holds_every_score_of(self, goal_uid: str) -> bool:
         """Whether this group holds every score of the goal: on a whole load, and for a goal whose scores a load of
@@ -1322,28 +1356,40 @@ class ResourceGroup:
         return not isinstance(self.progress, NewestScores) or goal_uid in self.progress.complete
 
     def hold_scores_since(
-        self, since: date, every_score_of: Iterable[str] = (), every_score_on: Iterable[date] = ()
+        self,
+        since: date,
+        every_score_of: Iterable[str] = (),
+        every_score_on: Iterable[date] = (),
+        every_score_between: DaySpan | None = None,
     ) -> None:
-        """Keep only the scores given on or after `since` (clinic's zone), every score of the goals `every_score_of`
-        and every score of the older days `every_score_on` (the load read all of theirs): the group then says it
-        holds no more."""
+        """Keep only the scores given on or after `since` (clinic's zone), every score of the goals `every_score_of`,
+        every score of the older days `every_score_on` and of the older days `every_score_between` (the load read
+        all of theirs): the group then says it holds no more. A span from after its last day holds nothing."""
         start = _day_start(since)  # one comparison per score
         complete = frozenset(every_score_of)
         days = frozenset(d for d in every_score_on if d < since)
+        span = every_score_between
+        if span is not None and span[0] is not None and span[0] > span[1]:
+            span = None
         spans = [(_day_start(d), _day_start(d + timedelta(days=1))) for d in days]
+        if span is not None:  # (its days from `since` on are held anyway: it may reach on to `date.max`)
+            end = start if span[1] >= since else _day_start(span[1] + _ONE_DAY)
+            spans.append((_day_start(span[0]) if span[0] is not None else _EARLIEST, end))
         kept = [
             p
             for p in self.scores_read()
             if p.when >= start or p.goal_uid in complete or any(a <= p.when < b for a, b in spans)
         ]
-        self.progress = NewestScores(kept, since, complete, days)
+        self.progress = NewestScores(kept, since, complete, days, span)
 
     def keep_scores(self, keep: Callable[[ProgressScore], bool]) -> None:
         """Keep only the held scores `keep` says yes to (a redacted copy for a role); the window stays."""
         kept = [p for p in self.scores_read() if keep(p)]
         held = self.progress
         self.progress = (
-            NewestScores(kept, held.since, held.complete, held.days) if isinstance(held, NewestScores) else kept
+            NewestScores(kept, held.since, held.complete, held.days, held.span)
+            if isinstance(held, NewestScores)
+            else kept
         )
 
     # ------------------------------------------------------------ agreements

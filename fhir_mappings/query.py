@@ -115,6 +115,20 @@ def older_scores_params(patient_id: str, before: datetime, count: int) -> list[t
     ]
 
 
+def later_scores_params(patient_id: str, since: datetime, count: int) -> list[tuple[str, str]]:
+    """The patient's `count` oldest progress scores from `since` on (an aware moment: the start of a day), oldest
+    first: a page of the timeline far back that its newer link led to reads these beside the newest scores."""
+    if since.tzinfo is None:
+        raise ValueError("since must carry a time zone")
+    return [
+        ("subject", f"Patient/{patient_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("date", f"ge{since.isoformat()}"),
+        ("_sort", "date"),
+        ("_count", str(count)),
+    ]
+
+
 def goal_scores_params(patient_id: str, goal_id: str, count: int) -> list[tuple[str, str]]:
     """Every progress score (Observation) of one goal (`goal_id`: the Goal's server id), in pages of `count`: a
     goal's page that shows all of its scores reads these beside the patient's newest scores, not the whole group.

@@ -31,7 +31,7 @@ from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient
 from plugin.sync.errors import JsonDict, SyncError
 from plugin.sync.outbox import Outbox, OutboxEntry
-from plugin.sync.repository import GroupRepository, LoadedGroup
+from plugin.sync.repository import GroupRepository, LoadedGroup, ScoresPage
 from plugin.sync.transaction import TransactionResult
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class GroupService:
         self._names: dict[str, str] = {}
         self._page: GroupPage | None = None
         # The page's plan, newest scores, and goal or day with every score.
-        self._page_key: tuple[str | None, int | None, str | date | None] = (None, None, None)
+        self._page_key: tuple[str | None, int | None, str | date | ScoresPage | None] = (None, None, None)
         self._uow: FhirUnitOfWork | None = None
 
     @property
@@ -119,6 +119,7 @@ class GroupService:
         newest_scores: int | None = None,
         every_score_of: str | None = None,
         every_score_on: date | None = None,
+        scores_page: ScoresPage | None = None,
     ) -> GroupPage:
         """Send the viewer's own waiting saves (in order, with their own token), then read the group (once per
         request). Another user's waiting save is left waiting for its author or the worker; a launch that may
@@ -131,10 +132,12 @@ class GroupService:
         (`again_with_every_score`). `every_score_of` (a Goal's server id): every score of that goal too, with
         the newest (a goal's page with all of its scores). `every_score_on` (a day, clinic's zone): every score of
         that day too, with the newest (an older meeting's report); by default the day a view run again needs
-        (`again_with_every_score`)."""
+        (`again_with_every_score`). `scores_page`: a page of the scores beside a day too, with the newest (a page of
+        the timeline far back)."""
         window = _window(newest_scores)
         day = every_score_on or g.get("every_score_on")
-        also: str | date | None = (every_score_of or day) if window is not None else None
+        beside = scores_page if day is None else None
+        also: str | date | ScoresPage | None = (every_score_of or day or beside) if window is not None else None
         if self._page is not None and (plan_id, window, also) == self._page_key:
             return self._page
         waiting, failed = self.repository.open_saves()  # one read of the outbox per page view
@@ -150,6 +153,7 @@ class GroupService:
             newest_scores=window,
             every_score_of=also if isinstance(also, str) else None,
             every_score_on=also if isinstance(also, date) else None,
+            scores_page=also if isinstance(also, ScoresPage) else None,
         )
         audit = request_audit()
         self._uow = FhirUnitOfWork(
@@ -336,13 +340,18 @@ def group_page(
     newest_scores: int | None = None,
     every_score_of: str | None = None,
     every_score_on: date | None = None,
+    scores_page: ScoresPage | None = None,
 ) -> GroupPage:
     """This request's page with its group, for an actor who may `see` it (else `NotAllowed`: the 403 page
     says who may); without a group yet, the way to the start page (the overview). `newest_scores`,
-    `every_score_of`, `every_score_on`: which scores the page reads (`GroupService.page`)."""
+    `every_score_of`, `every_score_on`, `scores_page`: which scores the page reads (`GroupService.page`)."""
     request_audit().acting(see.value)
     page = current_service().page(
-        plan_id, newest_scores=newest_scores, every_score_of=every_score_of, every_score_on=every_score_on
+        plan_id,
+        newest_scores=newest_scores,
+        every_score_of=every_score_of,
+        every_score_on=every_score_on,
+        scores_page=scores_page,
     )
     if page.group is None:
         abort(redirect(url_for("group.overview")))

@@ -42,12 +42,14 @@ from fhir_mappings.errors import CompartmentError
 from fhir_mappings.from_fhir import (
     check_read_compartment,
     group_from_fhir,
+    newest_of_oldest_first,
     oldest_of_newest_first,
     plans_in,
     scores_on_the_day_of,
 )
 from fhir_mappings.model import (
     CLINIC_ZONE,
+    DaySpan,
     ResourceGroup,
     ScoresNotLoaded,
     Unreadable,
@@ -61,6 +63,7 @@ from fhir_mappings.query import (
     goal_scores_params,
     group_load_params,
     group_searches_by_patient,
+    later_scores_params,
     newest_scores_params,
     older_scores_params,
 )
@@ -91,8 +94,22 @@ _SERVER_OWNED = ("meta", "text")
 _PERSON_TYPES = frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"})
 # A load of every score reads them as a window of "all the newest": the batch's page, then stretch by stretch.
 _EVERY_SCORE_PAGED = 2**62
-# Besides the newest scores, a load reads every score of a Goal (its server id) or of a day (`load`), or neither.
-_Also = str | dt.date | None
+
+
+@dataclass(frozen=True)
+class ScoresPage:
+    """A page of the scores beside a day (clinic's zone): the newest up to and including `day`, newest first, or
+    with `later` the oldest from `day` on, oldest first. What a page of the timeline far back reads beside the
+    newest scores (`GroupRepository.load`, `scores_page`): its older link names the day it starts, its newer link the
+    day it ends."""
+
+    day: dt.date
+    later: bool = False
+
+
+# Besides the newest scores, a load reads every score of a Goal (its server id) or of a day, or a page of the
+# scores up to a day (`load`), or none of these.
+_Also = str | dt.date | ScoresPage | None
 
 
 class NoVersion(SyncError):
@@ -124,6 +141,9 @@ class LoadedGroup:
     every_score_of: str | None = None
     # The older day whose every score the load read beside the newest scores (an older meeting's report).
     every_score_on: dt.date | None = None
+    # The page of scores beside a day the load read too (a page of the timeline far back; the group says which days
+    # it holds whole: `ResourceGroup.holds_every_score_from`).
+    scores_page: ScoresPage | None = None
 
     def person(self, reference: str) -> JsonDict | None:
         """A person this load brought (the launch patient, the team's practitioners and related persons).
@@ -260,6 +280,7 @@ class GroupRepository:
         newest_scores: int | None = None,
         every_score_of: str | None = None,
         every_score_on: dt.date | None = None,
+        scores_page: ScoresPage | None = None,
         at_once: bool = False,
     ) -> LoadedGroup:
         """Read the patient's group (the newest open one, or `plan_id`) and the patient: one round trip where the
@@ -283,6 +304,14 @@ class GroupRepository:
         holds the scores of a held meeting of that day (`ResourceGroup.holds_scores_at`). A server that refuses that
         search leaves the day out.
 
+        `scores_page` (with `newest_scores`, alone: a page of the timeline far back): the same batch reads a page of
+        the newest scores up to and including its day (`older_scores_params`), so the group holds every score of the
+        days from the first whole day that page covers up to that day (all days before it too when the page holds
+        the oldest score); or, `later`, a page of the oldest scores from its day on (`later_scores_params`), so the
+        group holds every score from that day up to the last whole day the page covers (every later day when it
+        holds the newest score). `ResourceGroup.holds_every_score_from` says which days. Never the search's further
+        pages. A server that refuses that search leaves those days out.
+
         With `every_score_in_pages`, every score (no `newest_scores`) is read the same way, page by page: the batch
         brings the newest page of scores and further stretches the older ones, so a huge group's scores are never
         one answer parsed at once (the peak memory of a page that shows them all), at the cost of a request per
@@ -296,8 +325,8 @@ class GroupRepository:
         window = newest_scores if batched else None
         if window is not None and window < 1:
             raise ValueError(f"newest_scores must be at least 1, not {window}")
-        if every_score_of is not None and every_score_on is not None:
-            raise ValueError("read every score of a goal or of a day, not both")
+        if sum(x is not None for x in (every_score_of, every_score_on, scores_page)) > 1:
+            raise ValueError("read every score of a goal or of a day, or a page of scores beside a day: one of them")
         paged = batched and window is None and self.every_score_in_pages and not at_once  # every score, in pages
         wanted = _EVERY_SCORE_PAGED if paged else window  # how many of the newest scores to read
         before = self.client.request_count
@@ -307,15 +336,18 @@ class GroupRepository:
         new_versions = False  # known from the bytes alone (an EHR that repeats its bytes for the same versions)
         since: dt.date | None = None  # the first day of the scores held, when older ones were not read
         unordered = False  # the newest scores came in no known order: read every score instead
-        also: _Also = None  # the Goal (server id) or the day whose every score the batch read too
+        also: _Also = None  # the Goal (server id) or the day whose every score the batch read too, or up to a day
+        span: DaySpan | None = None  # the older days whose every score a page up to a day holds
         shared = SharedParts()  # the scores' repeated parts, as one object each
         with contextlib.ExitStack() as reading:
             if batched:
                 searches = [("CarePlan", group_load_params(self.patient_id, self.page_size, scores=wanted is None))]
-                also = (every_score_of or every_score_on) if window is not None else None
+                also = (every_score_of or every_score_on or scores_page) if window is not None else None
                 # Before the newest scores: those stay the batch's last search.
                 if isinstance(also, str):
                     searches.append(("Observation", goal_scores_params(self.patient_id, also, self.page_size)))
+                elif isinstance(also, ScoresPage):
+                    searches.append(("Observation", self._scores_page_params(also)))
                 elif also is not None:
                     searches.append(("Observation", day_scores_params(self.patient_id, also, self.page_size)))
                 # A deeper window than one page: the batch reads the first page, further stretches follow it.
@@ -340,12 +372,19 @@ class GroupRepository:
                     self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, also), others_only=not deep)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
                 found, patient, raw, more, refused = self._batch_searches(
-                    searches, answered, first_page_of=first, optional=1 if also is not None else None
+                    searches,
+                    answered,
+                    first_page_of=first,
+                    optional=1 if also is not None else None,
+                    optional_first_page=isinstance(also, ScoresPage),
                 )
                 if refused:
                     also = None  # (logged) the goal's or day's scores are those of the newest, as without asking
+                elif isinstance(also, ScoresPage):
+                    span = self._span_of(also, found[1])
                 resources = [r for page in found for r in page] if wanted is not None else found[0]
-                if deep or wanted is None:  # every score, or many: their parts are shared (a page's few are not)
+                if deep or wanted is None or isinstance(also, ScoresPage):
+                    # Every score, or many (a deeper window, two pages): their parts are shared (a page's few are not)
                     shared.share(resources)
                 if more:
                     cut = oldest_of_newest_first(found[-1])
@@ -380,8 +419,43 @@ class GroupRepository:
             round_trips = self.client.request_count - before
             aliases = (answer_key,) if answer_key is not None and raw is not None else ()  # one answer: its bytes too
             return self._loaded(
-                resources, strategy, round_trips, plan_id, patient, raw, aliases, new_versions, window, since, also
+                resources,
+                strategy,
+                round_trips,
+                plan_id,
+                patient,
+                raw,
+                aliases,
+                new_versions,
+                window,
+                since,
+                also,
+                span,
             )
+
+    def _scores_page_params(self, page: ScoresPage) -> list[tuple[str, str]]:
+        if page.later:
+            since = dt.datetime.combine(page.day, dt.time(), tzinfo=CLINIC_ZONE)
+            return later_scores_params(self.patient_id, since, self.page_size)
+        after = dt.datetime.combine(page.day + dt.timedelta(days=1), dt.time(), tzinfo=CLINIC_ZONE)
+        return older_scores_params(self.patient_id, after, self.page_size)
+
+    def _span_of(self, asked: ScoresPage, page: list[JsonDict]) -> DaySpan | None:
+        """The days a page of scores beside a day (`asked`) holds whole. Up to the day (newest first): from the day
+        after its oldest score's (that day may go on in older scores), or from the first score when the page is not
+        full. From the day on (oldest first): up to the day before its newest score's, or on (`date.max`) when the
+        page is not full. None when the scores did not come in the order asked (nothing is known of them then)."""
+        scores = [r for r in page if r.get("resourceType") == "Observation"]
+        full = len(scores) >= self.page_size
+        if not full:
+            return (asked.day, dt.date.max) if asked.later else (None, asked.day)
+        edge = newest_of_oldest_first(scores) if asked.later else oldest_of_newest_first(scores)
+        if edge is None:
+            log.warning("fhir group load for %s: the scores beside %s came in no order", self.patient, asked.day)
+            return None
+        if asked.later:
+            return asked.day, edge.astimezone(CLINIC_ZONE).date() - dt.timedelta(days=1)
+        return first_day_after(edge), asked.day
 
     def _older_scores(
         self, page: list[JsonDict], cut: dt.datetime, window: int, shared: SharedParts
@@ -435,12 +509,14 @@ class GroupRepository:
         *,
         first_page_of: int | None = None,
         optional: int | None = None,
+        optional_first_page: bool = False,
     ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool, bool]:
         """The searches and the patient's read as one batch (or its `answered`, parsed or not): the resources per
         search (pages followed), the patient, the batch's answer as received when every resource came in it (else
         None), whether the last search found more than its first page, and whether the `optional` search (an
         index) was refused. `first_page_of`: the last search asked for that many and its further pages are not read
-        (the newest scores: the first page is what was asked for). A refused `optional` search finds nothing.
+        (the newest scores: the first page is what was asked for). A refused `optional` search finds nothing;
+        `optional_first_page`: its further pages are not read either (a page of older scores).
         """
         urls = _urls(searches)
         if answered is None:
@@ -474,6 +550,9 @@ class GroupRepository:
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
             further = _has_next(page)
+            if index == optional and optional_first_page:
+                found.append(_resources([page]))
+                continue
             if newest and first_page_of is not None:
                 more = further or _more_than_page(page, first_page_of)
                 found.append(_resources([page]))
@@ -556,12 +635,14 @@ class GroupRepository:
         window: int | None = None,
         since: dt.date | None = None,
         also: _Also = None,
+        span: DaySpan | None = None,
     ) -> LoadedGroup:
         """The load of `resources`: a read kept with the same versions, or checked and read into the domain.
         `new_versions`: the answer's bytes already said its versions are new (no read can have them: the answer
         is then kept by its bytes alone). `window`: the load asked for that many newest scores; `since`: the
         first day of the scores it holds all of (None: it holds every score); `also`: the Goal (server id) or the
-        day whose every score it read too."""
+        day whose every score it read too, or the page of scores beside a day (`span`: the older days that page holds
+        whole)."""
         patient = patient or _PatientRead()
         key = None if new_versions and aliases else self._cache_key(resources, plan_id, patient, window, also)
         scope_keys = self._scope_keys(plan_id, window, also)
@@ -593,6 +674,7 @@ class GroupRepository:
                     since,
                     [index.uid(f"Goal/{also}")] if isinstance(also, str) else (),
                     [also] if isinstance(also, dt.date) else (),
+                    span,
                 )
         log.info(
             "fhir group load for %s: %d resources, %d round trip(s), strategy %s",
@@ -614,6 +696,7 @@ class GroupRepository:
             window,
             also if isinstance(also, str) else None,
             also if isinstance(also, dt.date) else None,
+            also if isinstance(also, ScoresPage) else None,
         )
         main = key if key is not None else (aliases[0] if aliases else None)  # no versions: only its very bytes
         if main is not None and self.read_cache is not None:
@@ -638,6 +721,8 @@ class GroupRepository:
             return whole
         if also is None:
             return (*whole, f"newest={window}")
+        if isinstance(also, ScoresPage):
+            return (*whole, f"newest={window}", f"{'from' if also.later else 'until'}={also.day.isoformat()}")
         return (*whole, f"newest={window}", f"goal={also}" if isinstance(also, str) else f"day={also.isoformat()}")
 
     def _scope_keys(self, plan_id: str | None, window: int | None, also: _Also = None) -> tuple[bytes, bytes]:

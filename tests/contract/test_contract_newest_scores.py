@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,12 +20,18 @@ import pytest
 
 from fhir_mappings.codes import GoalTerm, MeetingStatus
 from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, first_day_after
-from fhir_mappings.query import day_scores_params, goal_scores_params, newest_scores_params
+from fhir_mappings.query import (
+    day_scores_params,
+    goal_scores_params,
+    later_scores_params,
+    newest_scores_params,
+    older_scores_params,
+)
 from plugin.services.fhir_uow import FhirUnitOfWork
 from plugin.services.submissions import MemorySubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.readcache import ReadCache
-from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, _more_than_page
+from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, ScoresPage, _more_than_page
 from tests.contract.conftest import Fhir
 from tests.contract.test_contract_repository import new_patient, repo_for, started
 from tests.support.proxy import FaultProxy
@@ -273,7 +279,71 @@ def test_an_older_days_every_score_comes_in_the_same_request_beside_the_newest(
     assert empty.group is not None and empty.group.scores_read() == newest.group.held_scores()
 
 
-@pytest.mark.parametrize("which", ["goal", "day"])
+def test_a_page_of_the_scores_up_to_an_older_day_comes_in_the_same_request_and_holds_its_whole_days(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """A page of the timeline far back: the batch also reads a page of the newest scores up to and including a day
+    (`ScoresPage`), never its further pages, so the group holds every score of the whole days that page covers (not
+    the oldest of them: it may go on), and of every day before when the page holds the oldest score."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    days = sorted({p.when.astimezone(CLINIC_ZONE).date() for p in whole.group.progress})  # 6 days, 2 scores each
+    small = dataclasses.replace(repo, page_size=3)
+    newest = small.load(newest_scores=3)  # the newest day's two and one of the day before: from the day after it
+    assert newest.group is not None and newest.group.scores_since == days[4] + timedelta(days=1)
+    proxy.reset()
+    loaded = small.load(newest_scores=3, scores_page=ScoresPage(days[3]))
+    assert proxy.count == 1 and loaded.scores_page == ScoresPage(days[3]) and loaded.group is not None
+    group = loaded.group
+    # The page of 3 up to days[3]: its two and one of days[2]'s, which may have more: days[3] is held whole.
+    assert group.holds_every_score_from(days[3], days[3]) and not group.holds_every_score_from(days[2], days[3])
+    assert not group.holds_every_score_from(days[3], days[5])  # days[4] was not read
+    expected = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() in (days[3], days[5])]
+    assert sorted(p.uid for p in group.scores_read()) == sorted(p.uid for p in expected)
+    assert group.held_scores() == newest.group.held_scores()  # what a page shows as the newest: the same
+    assert without_scores(group) == without_scores(whole.group)
+    # A page that holds the oldest score: every day up to that day is held.
+    proxy.reset()
+    everything = repo.load(newest_scores=3, scores_page=ScoresPage(days[3]))
+    assert proxy.count == 1 and everything.group is not None
+    assert everything.group.holds_every_score_from(date.min, days[3])
+    older = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() <= days[3]]
+    assert {p.uid for p in older} <= {p.uid for p in everything.group.scores_read()} and len(older) == 8
+
+
+def test_a_page_of_the_scores_from_an_older_day_on_comes_in_the_same_request_and_holds_its_whole_days(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """A page of the timeline far back that its newer link led to: the batch also reads a page of the oldest scores
+    from a day on (`ScoresPage(..., later=True)`, `_sort=date`), never its further pages, so the group holds every
+    score from that day up to the last whole day the page covers, and of every later day when it holds the newest
+    score."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    days = sorted({p.when.astimezone(CLINIC_ZONE).date() for p in whole.group.progress})
+    small = dataclasses.replace(repo, page_size=3)
+    proxy.reset()
+    loaded = small.load(newest_scores=3, scores_page=ScoresPage(days[1], later=True))
+    assert proxy.count == 1 and loaded.scores_page == ScoresPage(days[1], later=True) and loaded.group is not None
+    group = loaded.group
+    # The page of 3 from days[1]: its two and one of days[2]'s, which may have more: days[1] is held whole.
+    assert group.holds_every_score_from(days[1], days[1]) and not group.holds_every_score_from(days[1], days[2])
+    assert not group.holds_every_score_from(days[0], days[1])
+    expected = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() in (days[1], days[5])]
+    assert sorted(p.uid for p in group.scores_read()) == sorted(p.uid for p in expected)
+    assert without_scores(group) == without_scores(whole.group)
+    # A page that holds the newest score: every day from that day on is held.
+    proxy.reset()
+    on = repo.load(newest_scores=3, scores_page=ScoresPage(days[2], later=True))
+    assert proxy.count == 1 and on.group is not None
+    assert on.group.holds_every_score_from(days[2], date.max) and not on.group.holds_every_score_from(days[1], days[2])
+    later = [p for p in whole.group.progress if p.when.astimezone(CLINIC_ZONE).date() >= days[2]]
+    assert sorted(p.uid for p in on.group.scores_read()) == sorted(p.uid for p in later)
+
+
+@pytest.mark.parametrize("which", ["goal", "day", "until", "from"])
 def test_a_refused_search_for_a_goals_or_a_days_every_score_leaves_the_newest_scores(
     counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
@@ -284,17 +354,30 @@ def test_a_refused_search_for_a_goals_or_a_days_every_score_leaves_the_newest_sc
     [meeting] = whole.group.meetings
     goal_id = whole.index.ref(first.uid).split("/", 1)[1]
     day = meeting.start.astimezone(CLINIC_ZONE).date()
-    params = {"goal": goal_scores_params, "day": day_scores_params}[which]
+    params = {
+        "goal": goal_scores_params,
+        "day": day_scores_params,
+        "until": older_scores_params,
+        "from": later_scores_params,
+    }[which]
 
     def refused(patient_id: str, what: Any, count: int) -> list[tuple[str, str]]:
         return [*params(patient_id, what, count), ("no-such-parameter", "x")]
 
-    monkeypatch.setattr(f"plugin.sync.repository.{which}_scores_params", refused)
+    name = {"until": "older", "from": "later"}.get(which, which)
+    monkeypatch.setattr(f"plugin.sync.repository.{name}_scores_params", refused)
     proxy.reset()
-    loaded = repo.load(newest_scores=5, **({"every_score_of": goal_id} if which == "goal" else {"every_score_on": day}))
+    asked = {
+        "goal": {"every_score_of": goal_id},
+        "day": {"every_score_on": day},
+        "until": {"scores_page": ScoresPage(day)},
+        "from": {"scores_page": ScoresPage(day, later=True)},
+    }
+    loaded = repo.load(newest_scores=5, **asked[which])  # type: ignore[arg-type]
     assert proxy.count == 1 and loaded.group is not None
-    assert loaded.every_score_of is None and loaded.every_score_on is None
+    assert loaded.every_score_of is None and loaded.every_score_on is None and loaded.scores_page is None
     assert not loaded.group.holds_every_score_of(first.uid) and not loaded.group.holds_scores_at(meeting.uid)
+    assert not loaded.group.holds_every_score_from(day, day)
     assert loaded.group.scores_read() == repo.load(newest_scores=5).group.held_scores()  # type: ignore[union-attr]
 
 

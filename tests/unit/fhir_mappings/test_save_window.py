@@ -185,3 +185,63 @@ def test_with_an_older_meetings_day_held_too_its_scores_are_held_and_corrected_i
     assert corrected.uid == earlier.uid and corrected.score == 9
     assert len(with_day.scores_read()) == len(on_day) + len(later.held_scores())
     assert corrected in with_day.scores_at(held.uid) and corrected not in with_day.held_scores()
+
+
+def test_a_span_of_older_days_held_whole_is_read_not_shown_and_kept_by_copies() -> None:
+    """A load of the newest scores with every score of a span of older days (`every_score_between`: a page of the
+    timeline far back): the span's scores are read (`scores_read`) and not shown as the newest (`held_scores`);
+    `holds_every_score_from` says yes for days in the span and from `scores_since` on, and no across a gap."""
+    group, _ = as_read(with_an_old_score(full_group()))
+    held = next(m for m in group.meetings if not m.is_planned)
+    day = held.start.astimezone(AMS).date()  # 7 April: the oldest meeting's scores
+    later = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert later is not None
+    later.hold_scores_since(date(2026, 4, 8))
+    assert not later.holds_every_score_from(day, day) and later.holds_every_score_from(date(2026, 4, 8), date.max)
+
+    spanned = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert spanned is not None
+    spanned.hold_scores_since(date(2026, 4, 8), every_score_between=(date(2026, 3, 4), day))
+    assert spanned.holds_scores_at(held.uid) and spanned.scores_at(held.uid) == group.scores_at(held.uid)
+    assert spanned.held_scores() == later.held_scores()  # the page's newest scores are the same
+    on_day = [p for p in group.scores_read() if p.when.astimezone(AMS).date() == day]
+    assert on_day and sorted(spanned.scores_read(), key=lambda p: p.uid) == sorted(
+        on_day + later.held_scores(), key=lambda p: p.uid
+    )  # not the score of 3 March, the day before the span
+    assert spanned.holds_every_score_from(date(2026, 3, 4), date(2026, 5, 1))  # the span, then the newest
+    assert spanned.holds_every_score_from(date(2026, 3, 10), day)
+    assert not spanned.holds_every_score_from(date(2026, 3, 3), day)  # a day before the span
+    assert not spanned.holds_every_score_from(date.min, day)
+
+    gap = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert gap is not None
+    gap.hold_scores_since(date(2026, 4, 9), every_score_between=(date(2026, 3, 4), day))  # 8 April not held
+    assert gap.holds_every_score_from(date(2026, 3, 4), day) and not gap.holds_every_score_from(day, date(2026, 4, 9))
+
+    everything = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert everything is not None
+    everything.hold_scores_since(date(2026, 4, 8), every_score_between=(None, day))  # back to the first score
+    assert everything.holds_every_score_from(date.min, date.max)
+    assert any(p.when == OLD for p in everything.scores_read()) and OLD not in [
+        p.when for p in everything.held_scores()
+    ]
+
+    on = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert on is not None
+    on.hold_scores_since(date(2026, 4, 9), every_score_between=(day, date.max))  # from a day on (a newer link)
+    assert on.holds_every_score_from(day, date.max) and not on.holds_every_score_from(date(2026, 3, 3), day)
+    assert sorted(p.uid for p in on.scores_read()) == sorted(p.uid for p in group.scores_read() if p.when != OLD)
+
+    empty = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert empty is not None
+    empty.hold_scores_since(date(2026, 4, 8), every_score_between=(day, date(2026, 4, 6)))  # first after last
+    assert empty.scores_read() == later.scores_read() and not empty.holds_every_score_from(day, day)
+    # Copies keep the span (the unit of work's copy of the group for an action, the read cache's pickles, a role's).
+    for copied in (
+        copy.copy(spanned.progress),
+        copy.deepcopy(spanned.progress),
+        pickle.loads(pickle.dumps(spanned.progress)),  # noqa: S301 (our own bytes)
+    ):
+        assert copied.span == (date(2026, 3, 4), day)  # type: ignore[attr-defined]
+    spanned.keep_scores(lambda p: True)
+    assert spanned.holds_every_score_from(date(2026, 3, 4), day)
