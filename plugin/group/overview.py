@@ -3,8 +3,9 @@ timeline (pure)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext
 
@@ -397,7 +398,7 @@ def _member_events(group: ResourceGroup) -> list[Event]:
     return events
 
 
-def _goal_and_agreement_events(group: ResourceGroup) -> list[Event]:
+def _goal_and_agreement_events(group: ResourceGroup, every_read: bool = False) -> list[Event]:
     events: list[Event] = []
     for goal in group.goals:
         if goal.start:
@@ -409,7 +410,8 @@ def _goal_and_agreement_events(group: ResourceGroup) -> list[Event]:
             text = gettext("Goal stopped: %(text)s", text=_clip(goal.text))
             events.append(Event(_at(goal.status_date), text, "goals"))
     texts = {g.uid: g.text for g in group.goals}
-    for p in group.held_scores():  # on a load of the newest scores: those (see `timeline_window_page`)
+    # On a load of the newest scores: those (`timeline_window_page`), or every score read (`timeline_cursor_page`).
+    for p in group.scores_read() if every_read else group.held_scores():
         text = gettext(
             "Score %(score)s given for the goal: %(goal)s", score=p.score, goal=_clip(texts.get(p.goal_uid, ""))
         )
@@ -500,14 +502,81 @@ TIMELINE_PAGE = 100
 
 
 @dataclass(frozen=True)
+class TimelineCursor:
+    """A place in the timeline between two events: after the first `shown` events of `day` (the clinic's zone). The
+    older link carries where the next page starts (`?vanaf=`, `text`), the newer link where the page before ends
+    (`?tot=`), so that a page far back reads a page of the scores beside that day with the newest
+    (`timeline_cursor_page`, `timeline_newer_page`), not every score."""
+
+    day: date
+    shown: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.day.isoformat()}.{self.shown}"
+
+    @staticmethod
+    def parse(text: str | None) -> TimelineCursor | None:
+        """The cursor of `?vanaf=` (`text`), or None for none or one that does not read (the page is then found by
+        its number)."""
+        if not text or len(text) > 30:
+            return None
+        day, _, shown = text.partition(".")
+        if len(day) != 10 or not (shown.isascii() and shown.isdigit()) or len(shown) > _PAGE_DIGITS:
+            return None
+        try:
+            return TimelineCursor(date.fromisoformat(day), int(shown))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
 class TimelinePage:
     """One page of the timeline, newest first: its events, its number (1 = the newest) of `pages`, and `total`
-    (None: unknown, the page came from the newest scores; then `pages` is one more than `number`)."""
+    (None: unknown, the page came from the newest scores; then `pages` is one more than `number`, or equal on the
+    last page read up to a day). `after`: where the next page starts (None: on the last page); `before`: where the
+    page starts, for the newer link (None: on the first page)."""
 
     events: list[Event]
     number: int
     pages: int
     total: int | None
+    after: TimelineCursor | None = None
+    before: TimelineCursor | None = None
+
+
+def _day_of(event: Event) -> date:
+    return event.when.astimezone(AMSTERDAM).date()
+
+
+def _cursor_after(shown: list[Event], before: TimelineCursor | None = None) -> TimelineCursor | None:
+    """Where the page after `shown` starts (`shown`: every event up to the page's end, newest first; or only the
+    page's own events after the cursor `before`)."""
+    if not shown:
+        return before
+    day = _day_of(shown[-1])
+    count = 0
+    for event in reversed(shown):
+        if _day_of(event) != day:
+            break
+        count += 1
+    if before is not None and count == len(shown) and before.day == day:
+        count += before.shown  # the page holds only events of the cursor's day: those before it count too
+    return TimelineCursor(day, count)
+
+
+def _cursor_at(events: list[Event], start: int) -> TimelineCursor | None:
+    """The place just before `events[start]` (newest first; None at the very start or past the end), counted within
+    its day."""
+    if start <= 0 or start >= len(events):
+        return None
+    day = _day_of(events[start])
+    shown = 0
+    for event in reversed(events[:start]):
+        if _day_of(event) != day:
+            break
+        shown += 1
+    return TimelineCursor(day, shown)
 
 
 _PAGE_DIGITS = 9  # a longer page number is past the end of any timeline
@@ -526,7 +595,9 @@ def timeline_page(events: list[Event], asked: str | None, size: int = TIMELINE_P
     number, the last one for a number past the end."""
     pages = max(1, -(-len(events) // size))
     number = min(_page_number(asked), pages)
-    return TimelinePage(events[(number - 1) * size : number * size], number, pages, len(events))
+    after = _cursor_after(events[: number * size]) if number < pages else None
+    before = _cursor_at(events, (number - 1) * size)
+    return TimelinePage(events[(number - 1) * size : number * size], number, pages, len(events), after, before)
 
 
 # The deepest window of newest scores an older page of the timeline reads (in stretches of a page of scores each,
@@ -560,19 +631,78 @@ def timeline_window_page(
     upto = events[: number * size]
     if len(upto) < number * size or upto[-1].when < _at(since):
         return None
-    return TimelinePage(upto[(number - 1) * size :], number, number + 1, None)
+    before = _cursor_at(upto, (number - 1) * size)
+    return TimelinePage(upto[(number - 1) * size :], number, number + 1, None, _cursor_after(upto), before)
 
 
-def timeline(group: ResourceGroup, kind: str | None = None) -> list[Event]:
+def timeline_cursor_page(
+    events: list[Event],
+    cursor: TimelineCursor,
+    asked: str | None,
+    holds: Callable[[date, date], bool],
+    size: int = TIMELINE_PAGE,
+) -> TimelinePage | None:
+    """Page `asked` of the timeline, starting where `cursor` says (the older link of the page before), from a load
+    that holds a page of the scores up to the cursor's day (`holds`: `ResourceGroup.holds_every_score_from`, whether
+    every score of a stretch of days is held). None when that load does not hold every score of the days the page
+    covers, or the cursor does not fit these events: the page is then found by its number. `events`: newest first,
+    every score the load read among them (`timeline(..., every_read=True)`)."""
+    number = _page_number(asked)
+    end = _at(cursor.day + timedelta(days=1))
+    older = [e for e in events if e.when < end]
+    if sum(1 for e in older[: cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
+        return None  # the link counts more events of its day than there are
+    rest = older[cursor.shown :]
+    page = rest[:size]
+    before = TimelineCursor(_day_of(page[0]), cursor.shown if _day_of(page[0]) == cursor.day else 0) if page else None
+    if len(rest) > size:  # older events follow: every day from the page's last one to the cursor's is held whole
+        if not holds(_day_of(page[-1]), cursor.day):
+            return None
+        return TimelinePage(page, number, number + 1, None, _cursor_after(page, cursor), before)
+    if not holds(date.min, cursor.day):  # the last page: only when every older score is held
+        return None
+    return TimelinePage(page, number, number, None, None, before)
+
+
+def timeline_newer_page(
+    events: list[Event],
+    cursor: TimelineCursor,
+    asked: str | None,
+    holds: Callable[[date, date], bool],
+    size: int = TIMELINE_PAGE,
+) -> TimelinePage | None:
+    """Page `asked` of the timeline, ending where `cursor` says (the newer link of the page after it), from a load
+    that holds a page of the scores from the cursor's day on (`holds`, as for `timeline_cursor_page`). None when
+    that load does not hold every score of the days the page covers, the cursor does not fit these events, or the
+    page would be the newest one (it is then found by its number: within the newest scores)."""
+    number = _page_number(asked)
+    later = sum(1 for e in events if e.when >= _at(cursor.day + timedelta(days=1)))
+    if sum(1 for e in events[later : later + cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
+        return None  # the link counts more events of its day than there are
+    newer = events[: later + cursor.shown]
+    if len(newer) <= size or not holds(cursor.day, _day_of(newer[-size])):
+        return None
+    start = len(newer) - size
+    return TimelinePage(newer[start:], number, number + 1, None, cursor, _cursor_at(newer, start))
+
+
+def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:
     """What happened when, newest first (events of one moment keep their order); only the events of `kind`
     (a value of `TIMELINE_KINDS`) when given. Nothing is ever deleted, so nothing disappears from here.
+    `every_read`: with every score the load read (`ResourceGroup.scores_read`: the older days of a page far back),
+    not only those it shows as the newest.
 
     A nominee's joining, a goal reached or stopped, a meeting planned and the group's pauses, resumes, ends and
     reopenings have their own dates in the record (member-joined, Goal.statusDate, Appointment.created, the
     CarePlan's status-change extensions); a record written before those were kept simply shows no such event.
     The record holds no date for an agreement dropped or done without a note (closing one from a report adds a
     dated note)."""
-    events = _member_events(group) + _goal_and_agreement_events(group) + _meeting_events(group) + _group_events(group)
+    events = (
+        _member_events(group)
+        + _goal_and_agreement_events(group, every_read)
+        + _meeting_events(group)
+        + _group_events(group)
+    )
     if kind is not None:
         events = [e for e in events if e.kind == kind]
     return sorted(events, key=lambda e: e.when, reverse=True)

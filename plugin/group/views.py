@@ -38,6 +38,7 @@ from plugin.group.forms import (
 from plugin.group.overview import (
     TIMELINE_KINDS,
     WORKING_GOALS,
+    TimelineCursor,
     TimelinePage,
     attention_for,
     first_name,
@@ -48,6 +49,8 @@ from plugin.group.overview import (
     scores_by_goal,
     soonest_agreements,
     timeline,
+    timeline_cursor_page,
+    timeline_newer_page,
     timeline_page,
     timeline_page_within,
     timeline_scores_needed,
@@ -76,6 +79,7 @@ from plugin.services.group import Lifecycle
 from plugin.sync.caseload import load_caseload, patient_page_url
 from plugin.sync.errors import SyncError
 from plugin.sync.outbox import Outbox
+from plugin.sync.repository import ScoresPage
 from plugin.web.actions import Problem, can_change, run_service, user_message
 from plugin.web.context import area_icon, status_badge
 from plugin.web.forms import SHOWN_ONLY, BaseForm
@@ -132,14 +136,14 @@ def _start_page(page: GroupPage, form: StartGroupForm, problem: Problem | None =
     return render_template("group/start.html", page=page, form=form, offer=offer.value, problem=problem), status
 
 
-def _plan_arg(newest_scores: int | None = None) -> str | None:
+def _plan_arg(newest_scores: int | None = None, scores_page: ScoresPage | None = None) -> str | None:
     """`?plan=` when it names a plan of this patient that can be read (else the 404 page: never a 500); read as the
-    page will read it (`newest_scores`), so the check costs no load of its own."""
+    page will read it (`newest_scores`, `scores_page`), so the check costs no load of its own."""
     plan_id = request.args.get("plan")
     if plan_id is None:
         return None
     try:
-        current_service().page(plan_id, newest_scores=newest_scores)
+        current_service().page(plan_id, newest_scores=newest_scores, scores_page=scores_page)
     except MappingError:
         plans = current_service().page().loaded.plans
         if plan_id in {f"CarePlan/{p.get('id')}" for p in plans} | {str(p.get("id")) for p in plans}:
@@ -457,11 +461,20 @@ def history(context_id: str) -> Any:
 
     Its pages come from the newest scores (the total is then not known): the newest ones from every page's load,
     an older one from as many of the newest scores as it needs (`timeline_scores_needed`); a page that still
-    reaches back before them, or one very far back, reads every score."""
+    reaches back before them, or one very far back, reads every score. A page past the newest scores that its
+    older link led to (`?vanaf=`: where it starts) reads a page of the scores up to its first day beside the newest
+    instead (`timeline_cursor_page`), and one its newer link led to (`?tot=`: where it ends) a page of those from
+    its last day on (`timeline_newer_page`): one request and bounded memory, however far back."""
     soort, asked = request.args.get("soort", ""), request.args.get("pagina")
     kind = TIMELINE_KINDS.get(soort)
     scored = kind in (None, "goals")  # the other kinds have no scores
     window = overview_scores() if scored else None
+    if window is not None and not timeline_page_within(asked, window):
+        for param, later in (("vanaf", False), ("tot", True)):
+            cursor = TimelineCursor.parse(request.args.get(param))
+            found = _timeline_from(cursor, later, window, kind, asked) if cursor is not None else None
+            if found is not None:
+                return _timeline_shown(*found, soort)
     # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     tries: list[int | None] = [None]
     if window is not None:
@@ -469,7 +482,10 @@ def history(context_id: str) -> Any:
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
-    page, group, shown = _timeline_try(tries, kind, asked, scored)
+    return _timeline_shown(*_timeline_try(tries, kind, asked, scored), soort)
+
+
+def _timeline_shown(page: GroupPage, group: ResourceGroup, shown: TimelinePage, soort: str) -> str:
     return render_template(
         "group/timeline.html",
         page=page,
@@ -479,6 +495,24 @@ def history(context_id: str) -> Any:
         soort=soort if soort in TIMELINE_KINDS else "",
         earlier=page.loaded.plans[1:],
     )
+
+
+def _timeline_from(
+    cursor: TimelineCursor, later: bool, window: int, kind: str | None, asked: str | None
+) -> tuple[GroupPage, ResourceGroup, TimelinePage] | None:
+    """Page `asked` of the timeline from where `cursor` says it starts (or, `later`, where it ends), read with the
+    newest scores and a page of those beside the cursor's day (`timeline_cursor_page`, `timeline_newer_page`); None
+    when that does not give it (then by its number)."""
+    beside = ScoresPage(cursor.day, later)
+    page = group_page(Action.VIEW_TIMELINE, _plan_arg(window, beside), newest_scores=window, scores_page=beside)
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    events = timeline(group, kind, every_read=True)
+    paged = timeline_newer_page if later else timeline_cursor_page
+    shown = paged(events, cursor, asked, group.holds_every_score_from)
+    if shown is None:
+        log.info("timeline page %s beside %s: not within the scores read; reading it by its number", asked, cursor.text)
+        return None
+    return page, group, shown
 
 
 def _timeline_try(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import html as htmllib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from plugin.group import overview
-from plugin.sync.repository import LoadedGroup
-from tests.support.ui import launched
+from plugin.sync.repository import GroupRepository, LoadedGroup, ScoresPage
+from tests.support.ui import LaunchedApp, launched
 
 
 def text(response: object) -> str:
@@ -165,3 +168,133 @@ def test_an_older_page_reads_as_many_newest_scores_as_it_needs(
             html = text(env.get(f"/tijdlijn?pagina={number}"))
             assert lines(html) == reference[number - 1], number
             assert [s.newest_scores for s in spied] == [(number + 1) * 4], number
+
+
+def with_older_scores(env: LaunchedApp, days: int = 12) -> None:
+    """Sanne's first score again on `days` older days, three days apart (one score on even days, two at one moment
+    on odd ones), without a meeting."""
+    sannes = [o for o in env.resources("Observation") if o["subject"]["reference"] == "Patient/sanne-bakker"]
+    first = min(datetime.fromisoformat(o["effectiveDateTime"]) for o in sannes)
+    added = []
+    for day in range(days):
+        for n in range(1 + day % 2):
+            score = copy.deepcopy(sannes[0])
+            for element in ("meta", "extension", "note"):
+                score.pop(element, None)
+            score["id"] = f"older-{day}-{n}"
+            score["identifier"][0]["value"] = f"older-{day}-{n}"
+            score["effectiveDateTime"] = (first - timedelta(days=3 * (day + 1))).isoformat()
+            added.append(score)
+    env.store.load(added)
+
+
+def older_link(html: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="next">Oudere gebeurtenissen</a>', html)
+    return htmllib.unescape(found.group(1)) if found else None
+
+
+def newer_link(html: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="prev">Nieuwere gebeurtenissen</a>', html)
+    return htmllib.unescape(found.group(1)) if found else None
+
+
+def small_timeline_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(overview, "TIMELINE_PAGE", 3)
+    for function in (
+        overview.timeline_page,
+        overview.timeline_window_page,
+        overview.timeline_cursor_page,
+        overview.timeline_newer_page,
+    ):
+        monkeypatch.setattr(function, "__defaults__", (3,))
+
+
+def cursor_in(path: str, param: str) -> ScoresPage | None:
+    found = re.search(rf"{param}=(\d{{4}}-\d\d-\d\d)\.\d+", path)
+    return ScoresPage(datetime.fromisoformat(found.group(1)).date(), param == "tot") if found else None
+
+
+@pytest.mark.parametrize("page_size", [1000, 4])
+def test_the_links_far_back_read_a_page_of_scores_beside_each_pages_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup], page_size: int
+) -> None:
+    """Past the newest scores, each older link names where its page starts (`?vanaf=`), each newer link where it
+    ends (`?tot=`): the page reads the newest scores and a page of the scores up to (or from) that day in one load,
+    and shows what a whole read shows on that page. With pages of scores smaller than the timeline needs
+    (`page_size` 4), a page the load does not hold whole is found by its number instead: the same events, more
+    loads."""
+    small_timeline_pages(monkeypatch)
+    spy = GroupRepository.load
+
+    def small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+        self.page_size = page_size
+        return spy(self, plan_id, **options)
+
+    monkeypatch.setattr(GroupRepository, "load", small_pages)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        with_older_scores(env)
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None  # every score: the reference
+        whole = text(env.get("/tijdlijn"))
+        pages = int(re.search(r"Pagina 1 van (\d+)", whole).group(1))  # type: ignore[union-attr]
+        reference = [lines(text(env.get(f"/tijdlijn?pagina={n}"))) for n in range(1, pages + 1)]
+        assert pages > 8
+
+        settings["overview_scores"] = 2
+        for param, link in (("vanaf", older_link), ("tot", newer_link)):
+            path: str | None = "/tijdlijn" if param == "vanaf" else f"/tijdlijn?pagina={pages}"
+            shown: list[list[tuple[str, str]]] = []
+            at_once = 0
+            while path is not None:
+                spied.clear()
+                page = text(env.get(path))
+                shown.append(lines(page))
+                asked = cursor_in(path, param)
+                if asked is None:
+                    assert len(shown) == 1 and all(s.scores_page is None for s in spied)
+                else:
+                    # The first load reads the newest scores and a page of those beside the day the link names.
+                    assert (spied[0].newest_scores, spied[0].scores_page) == (2, asked), path
+                    at_once += len(spied) == 1
+                path = link(page)
+                if path is not None:
+                    number = len(shown) + 1 if param == "vanaf" else pages - len(shown)
+                    assert f"pagina={number}" in path and f"{param}=" in path, path
+            if param == "tot":
+                shown.reverse()
+            # Every page, by the links, as by their numbers on the whole read.
+            assert shown == reference, param
+            # A page of 1,000 scores holds every one beside the day: every page in one load but the newest (within
+            # the newest scores: by its number). With pages of 4 scores, some come at once and the others by their
+            # numbers after that.
+            if page_size == 1000:
+                assert at_once == len(shown) - 2 + (param == "vanaf"), param
+            else:
+                assert 3 <= at_once < len(shown) - 2, param
+
+
+def test_a_link_naming_a_place_that_does_not_fit_finds_the_page_by_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup]
+) -> None:
+    """A place that counts more events of its day than there are, or that does not read: the page by its number."""
+    small_timeline_pages(monkeypatch)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        with_older_scores(env)
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None
+        reference = lines(text(env.get("/tijdlijn?pagina=4")))
+        settings["overview_scores"] = 2
+        first = text(env.get("/tijdlijn?pagina=3"))
+        after = re.search(r"vanaf=(\d{4}-\d\d-\d\d)\.(\d+)", older_link(first) or "")
+        assert after is not None
+        day = after.group(1)
+        for param in ("vanaf", "tot"):
+            for place in (f"{day}.99", "gisteren", f"{day}.{'9' * 40}", "2026-02-30.0"):
+                spied.clear()
+                response = env.get(f"/tijdlijn?pagina=4&{param}={place}")
+                assert response.status_code == 200 and lines(text(response)) == reference, place
+                assert all(s.scores_page is None for s in spied[1:]), place  # then by its number
+        spied.clear()
+        right = env.get(f"/tijdlijn?pagina=4&vanaf={day}.{after.group(2)}")
+        assert lines(text(right)) == reference and len(spied) == 1
+        assert spied[0].scores_page == ScoresPage(datetime.fromisoformat(day).date())

@@ -1,0 +1,164 @@
+"""The timeline's older link names where the next page starts (`TimelineCursor`, `?vanaf=`), so that a page far
+back reads a page of the scores up to its first day beside the newest, not every score
+(`timeline_cursor_page`). Walking the older links gives the same pages as counting them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from plugin.group.overview import (
+    Event,
+    TimelineCursor,
+    timeline_cursor_page,
+    timeline_newer_page,
+    timeline_page,
+    timeline_window_page,
+)
+from plugin.web.forms import AMSTERDAM
+
+
+def story(days: int = 15) -> list[Event]:
+    """Events newest first over `days` days: some days quiet, some with several events, some at one moment."""
+    events: list[Event] = []
+    start = datetime(2025, 10, 1, 9, tzinfo=AMSTERDAM)
+    for day in range(days):
+        for n in range(day % 5):  # 0 to 4 events a day
+            when = start + timedelta(days=day, hours=min(n, 2))  # the third and fourth of a day at one moment
+            events.append(Event(when, f"d{day}e{n}", "goals", all_day=False))
+    return sorted(events, key=lambda e: e.when, reverse=True)
+
+
+def always(first: date, last: date) -> bool:
+    return True
+
+
+def walk(events: list[Event], size: int) -> list[list[str]]:
+    """Every page from the first by its older link: the cursor each page names."""
+    page = timeline_page(events, None, size)
+    pages = [[e.text for e in page.events]]
+    while page.after is not None:
+        asked = str(page.number + 1)
+        found = timeline_cursor_page(events, page.after, asked, always, size)
+        assert found is not None and found.number == page.number + 1
+        page = found
+        pages.append([e.text for e in page.events])
+    assert page.pages == page.number  # the last page says so (no older link)
+    return pages
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 100])
+def test_walking_the_older_links_gives_the_pages_by_number(size: int) -> None:
+    events = story()
+    by_number = timeline_page(events, None, size)
+    expected = [[e.text for e in timeline_page(events, str(n), size).events] for n in range(1, by_number.pages + 1)]
+    assert walk(events, size) == expected
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7])
+def test_walking_the_newer_links_from_the_last_page_gives_the_pages_by_number(size: int) -> None:
+    """Back from the last page by each page's newer link (`before`): the pages by number, but the newest, which a
+    newer link leaves to its number (it lies within the newest scores)."""
+    events = story()
+    last = timeline_page(events, "9999", size)
+    expected = [[e.text for e in timeline_page(events, str(n), size).events] for n in range(1, last.pages + 1)]
+    page = last
+    walked = [[e.text for e in page.events]]
+    while page.before is not None:
+        found = timeline_newer_page(events, page.before, str(page.number - 1), always, size)
+        if found is None:
+            assert page.number == 2  # the newest page: by its number
+            break
+        assert found.number == page.number - 1 and found.after == page.before
+        page = found
+        walked.append([e.text for e in page.events])
+    assert walked[::-1] == expected[1:]
+
+
+def test_a_newer_page_whose_days_are_not_held_whole_is_not_given() -> None:
+    events = story()
+    page = timeline_page(events, "6", 3)
+    assert page.before is not None
+    day = page.before.day
+    held_to = day + timedelta(days=10)
+    found = timeline_newer_page(events, page.before, "5", lambda first, last: first >= day and last <= held_to, 3)
+    assert found is not None and found.events == timeline_page(events, "5", 3).events
+    assert timeline_newer_page(events, page.before, "5", lambda first, last: last <= day, 3) is None
+    too_many = TimelineCursor(day, 99)
+    assert timeline_newer_page(events, too_many, "5", always, 3) is None
+
+
+def test_the_cursor_of_a_window_page_is_that_of_the_same_page_by_number() -> None:
+    events = story()
+    since = events[-1].when.astimezone(AMSTERDAM).date()  # every day held
+    for number in range(1, 8):
+        window = timeline_window_page(events, str(number), since, 3)
+        by_number = timeline_page(events, str(number), 3)
+        assert window is not None and (window.after, window.before) == (by_number.after, by_number.before)
+
+
+def test_the_cursor_counts_the_events_of_its_day_on_every_page_before() -> None:
+    events = story()
+    # Day 4 of the story has four events; pages of one event: its pages each start one further into the day.
+    on_day_4 = [e for e in events if e.text.startswith("d4")]
+    day = on_day_4[0].when.astimezone(AMSTERDAM).date()
+    position = events.index(on_day_4[0])
+    page = timeline_page(events, str(position + 1), 1)
+    assert page.after == TimelineCursor(day, 1)
+    nxt = timeline_cursor_page(events, TimelineCursor(day, 1), str(position + 2), always, 1)
+    assert nxt is not None and nxt.events == [on_day_4[1]] and nxt.after == TimelineCursor(day, 2)
+
+
+def test_a_page_whose_days_are_not_held_whole_is_not_given() -> None:
+    """The load holds every score only from a day on (`holds`): a page reaching before that day is found by its
+    number instead (None), and so is the last page unless every older score is held."""
+    events = story()
+    cursor = timeline_page(events, "2", 3).after
+    assert cursor is not None
+
+    def from_day(first_held: date) -> object:
+        return lambda first, last: first >= first_held
+
+    assert timeline_cursor_page(events, cursor, "3", from_day(cursor.day - timedelta(days=5)), 3) is not None
+    assert timeline_cursor_page(events, cursor, "3", from_day(cursor.day), 3) is None
+    last = timeline_page(events, "9999", 3)
+    before_last = timeline_page(events, str(last.number - 1), 3).after
+    assert before_last is not None
+    assert timeline_cursor_page(events, before_last, str(last.number), from_day(date(2025, 1, 1)), 3) is None
+    found = timeline_cursor_page(events, before_last, str(last.number), always, 3)
+    assert found is not None and found.events == last.events and found.after is None
+
+
+def test_a_cursor_that_counts_more_events_than_its_day_has_is_not_used() -> None:
+    events = story()
+    day = events[0].when.astimezone(AMSTERDAM).date()
+    count = sum(1 for e in events if e.when.astimezone(AMSTERDAM).date() == day)
+    assert timeline_cursor_page(events, TimelineCursor(day, count + 1), "2", always, 3) is None
+    assert timeline_cursor_page(events, TimelineCursor(day, count), "2", always, 3) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-15.2", TimelineCursor(date(2026, 3, 15), 2)),
+        ("2026-03-15.0", TimelineCursor(date(2026, 3, 15), 0)),
+        (None, None),
+        ("", None),
+        ("x", None),
+        ("2026-03-15", None),
+        ("2026-03-15.", None),
+        ("2026-3-5.1", None),
+        ("20260315.1", None),
+        ("2026-02-30.1", None),
+        ("2026-03-15.-1", None),
+        ("2026-03-15.²", None),
+        ("2026-03-15.1.2", None),
+        ("2026-03-15." + "9" * 10, None),
+        ("2026-03-15." + "9" * 5000, None),
+    ],
+)
+def test_a_cursor_reads_from_its_text_or_not_at_all(text: str | None, expected: TimelineCursor | None) -> None:
+    assert TimelineCursor.parse(text) == expected
+    if expected is not None:
+        assert TimelineCursor.parse(expected.text) == expected
