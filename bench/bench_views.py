@@ -53,8 +53,9 @@ Per size and latency it prints:
   member's page, the agreements and the meetings (each reads the newest scores, as every page does but those that
   show every score); then the timeline's first page (from the newest scores where it lies within them) and its
   page 12; a meeting's printed agenda and report, its report and the overview once more; the oldest meeting's
-  report (the newest scores and every score of its day); last the timeline's last page (every score, at once, or
-  page by page with `--every-score-in-pages`);
+  report (the newest scores and every score of its day); a page of the timeline far back as its older link asks
+  for it (the newest scores and a page of those up to its first day); last the timeline's last page (every score,
+  at once, or page by page with `--every-score-in-pages`);
   and, in a process of its own as the `resourcegroep worker` is, the reminder round's read of the group
   (`plugin.reminders.due_for_patient`: what is due, nothing written): its requests, CPU and peak RSS.
 
@@ -96,7 +97,7 @@ import requests
 import requests.adapters
 
 from fhir_mappings.codes import GoalTerm, InterviewVisibility, Section
-from fhir_mappings.model import ProgressScore, ResourceGroup, Supporter, new_uid
+from fhir_mappings.model import CLINIC_ZONE, ProgressScore, ResourceGroup, Supporter, new_uid
 from fhir_mappings.query import group_searches_by_patient
 from fhir_mappings.refs import RefIndex
 from plugin.sync.capabilities import CapabilityCache, LoadStrategy, SqliteCapabilityStore
@@ -223,6 +224,13 @@ class LatencyProxy:
         return Handler
 
 
+# The bench group's meetings: weekly, the first a week after this moment.
+BENCH_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# A page of the timeline far back as its older link asks for it: from the day of this meeting (counted from the
+# first; a huge group's 200 meetings put it some 18,000 scores back), with its page's number.
+FAR_MEETING, FAR_PAGE = 20, 180
+
+
 def build_group(patient: str, members: int, goals: int, agreements: int, meetings: int) -> ResourceGroup:
     """A group of the given size through the domain (every member admitted, every meeting held and scored)."""
     g = ResourceGroup.start_new(
@@ -233,7 +241,7 @@ def build_group(patient: str, members: int, goals: int, agreements: int, meeting
         name="Bench",
         today=TODAY,
     )
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    start = BENCH_START
     member_refs = []
     for i in range(members):
         uid = new_uid()
@@ -525,8 +533,9 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     notes posted to the app as a browser posts the goal page's note form, then the goal's page and all of its
     scores, then the other
     pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, a meeting's
-    printed agenda and report, its report and the overview again, the oldest meeting's report, last the timeline's
-    last page; prints the peak RSS after each part as JSON."""
+    printed agenda and report, its report and the overview again, the oldest meeting's report, a page of the
+    timeline far back by its older link, last the timeline's last page; prints the peak RSS after each part as
+    JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -621,6 +630,11 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         raise RuntimeError("the meetings page links to no meeting")
     page(f"/bijeenkomsten/{oldest[-1]}/verslag")
     result["older_report"] = peak_rss_mb()
+    # A page of the timeline far back by its older link (`?vanaf=`, where it starts): the newest scores and a page
+    # of those up to its first day.
+    far = (BENCH_START + timedelta(days=7 * (FAR_MEETING + 1))).astimezone(CLINIC_ZONE).date()
+    page(f"/tijdlijn?pagina={FAR_PAGE}&vanaf={far.isoformat()}.0")
+    result["timeline_far"] = peak_rss_mb()
     # A page that still reads every score: the timeline's last page (at once; page by page with
     # `every_score_in_pages`).
     page("/tijdlijn?pagina=9999")
@@ -697,6 +711,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the meeting's report": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)": found["older_report"],
+        "worker peak RSS MB, after a timeline page far back by its older link": found["timeline_far"],
         "worker peak RSS MB, after the timeline's last page (every score)": found["timeline_last"],
     }
 
