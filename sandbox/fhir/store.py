@@ -668,16 +668,19 @@ class FhirStore:
             elif name == "_id":
                 terms.append(f"c.id {direction}")
             elif name in known and known[name].type == "date":
+                # Each row's own values, by its resource (`INDEXED BY`): left to itself, SQLite answers MIN(low) by
+                # walking the index on `low` until it meets the row's id, once per row (42 s for 20,000 scores).
                 agg = "MAX(high)" if desc else "MIN(low)"
                 terms.append(
-                    f"(SELECT {agg} FROM idx_date d WHERE d.rtype=c.type AND d.rid=c.id AND d.param=?) {direction}"  # noqa: S608
+                    f"(SELECT {agg} FROM idx_date d INDEXED BY idx_date_rid "  # noqa: S608
+                    f"WHERE d.rtype=c.type AND d.rid=c.id AND d.param=?) {direction}"
                 )
                 args.append(name)
             elif name in known and known[name].type in ("token", "string"):
                 table = _TABLE_OF_TYPE[known[name].type]
                 col = "code" if known[name].type == "token" else "value"
                 terms.append(
-                    f"(SELECT MIN({col}) FROM {table} x "  # noqa: S608
+                    f"(SELECT MIN({col}) FROM {table} x INDEXED BY {table}_rid "  # noqa: S608
                     f"WHERE x.rtype=c.type AND x.rid=c.id AND x.param=?) {direction}"
                 )
                 args.append(name)
