@@ -553,7 +553,7 @@ def _cursor_after(shown: list[Event], before: TimelineCursor | None = None) -> T
     """Where the page after `shown` starts (`shown`: every event up to the page's end, newest first; or only the
     page's own events after the cursor `before`)."""
     if not shown:
-        return before
+        return None
     day = _day_of(shown[-1])
     count = 0
     for event in reversed(shown):
