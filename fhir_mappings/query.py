@@ -104,27 +104,23 @@ def older_scores_params(patient_id: str, before: datetime, count: int) -> list[t
     """The patient's `count` newest progress scores from before `before` (an aware moment: the start of the first
     day a window holds whole), newest first: the next stretch of a deeper window of newest scores than one page
     holds. Scores of the day before `before` may come again; the reader keeps each once."""
-    if before.tzinfo is None:
-        raise ValueError("before must carry a time zone")
-    return [
-        ("subject", f"Patient/{patient_id}"),
-        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
-        ("date", f"lt{before.isoformat()}"),
-        ("_sort", "-date"),
-        ("_count", str(count)),
-    ]
+    return _scores_beside(patient_id, "lt", before, "-date", count)
 
 
 def later_scores_params(patient_id: str, since: datetime, count: int) -> list[tuple[str, str]]:
     """The patient's `count` oldest progress scores from `since` on (an aware moment: the start of a day), oldest
     first: a page of the timeline far back that its newer link led to reads these beside the newest scores."""
-    if since.tzinfo is None:
-        raise ValueError("since must carry a time zone")
+    return _scores_beside(patient_id, "ge", since, "date", count)
+
+
+def _scores_beside(patient_id: str, prefix: str, moment: datetime, order: str, count: int) -> list[tuple[str, str]]:
+    if moment.tzinfo is None:
+        raise ValueError("the moment must carry a time zone")
     return [
         ("subject", f"Patient/{patient_id}"),
         ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
-        ("date", f"ge{since.isoformat()}"),
-        ("_sort", "date"),
+        ("date", f"{prefix}{moment.isoformat()}"),
+        ("_sort", order),
         ("_count", str(count)),
     ]
 

@@ -635,6 +635,15 @@ def timeline_window_page(
     return TimelinePage(upto[(number - 1) * size :], number, number + 1, None, _cursor_after(upto), before)
 
 
+def _place(events: list[Event], cursor: TimelineCursor) -> int | None:
+    """Where `cursor` falls in `events` (newest first): the index of the first event after it; None when its day has
+    fewer events than it counts (a link made by hand, or by a load that held other events)."""
+    later = sum(1 for e in events if e.when >= _at(cursor.day + timedelta(days=1)))
+    if sum(1 for e in events[later : later + cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
+        return None
+    return later + cursor.shown
+
+
 def timeline_cursor_page(
     events: list[Event],
     cursor: TimelineCursor,
@@ -647,12 +656,11 @@ def timeline_cursor_page(
     every score of a stretch of days is held). None when that load does not hold every score of the days the page
     covers, or the cursor does not fit these events: the page is then found by its number. `events`: newest first,
     every score the load read among them (`timeline(..., every_read=True)`)."""
+    at = _place(events, cursor)
+    if at is None:
+        return None
     number = _page_number(asked)
-    end = _at(cursor.day + timedelta(days=1))
-    older = [e for e in events if e.when < end]
-    if sum(1 for e in older[: cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
-        return None  # the link counts more events of its day than there are
-    rest = older[cursor.shown :]
+    rest = events[at:]
     page = rest[:size]
     before = TimelineCursor(_day_of(page[0]), cursor.shown if _day_of(page[0]) == cursor.day else 0) if page else None
     if len(rest) > size:  # older events follow: every day from the page's last one to the cursor's is held whole
@@ -675,11 +683,11 @@ def timeline_newer_page(
     that holds a page of the scores from the cursor's day on (`holds`, as for `timeline_cursor_page`). None when
     that load does not hold every score of the days the page covers, the cursor does not fit these events, or the
     page would be the newest one (it is then found by its number: within the newest scores)."""
+    at = _place(events, cursor)
+    if at is None:
+        return None
     number = _page_number(asked)
-    later = sum(1 for e in events if e.when >= _at(cursor.day + timedelta(days=1)))
-    if sum(1 for e in events[later : later + cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
-        return None  # the link counts more events of its day than there are
-    newer = events[: later + cursor.shown]
+    newer = events[:at]
     if len(newer) <= size or not holds(cursor.day, _day_of(newer[-size])):
         return None
     start = len(newer) - size

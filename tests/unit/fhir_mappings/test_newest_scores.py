@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from fhir_mappings.codes import GoalTerm
-from fhir_mappings.from_fhir import oldest_of_newest_first, scores_on_the_day_of
+from fhir_mappings.from_fhir import newest_of_oldest_first, oldest_of_newest_first, scores_on_the_day_of
 from fhir_mappings.model import (
     CLINIC_ZONE,
     NewestScores,
@@ -29,7 +29,9 @@ from fhir_mappings.query import (
     day_scores_params,
     goal_scores_params,
     group_load_params,
+    later_scores_params,
     newest_scores_params,
+    older_scores_params,
 )
 from fhir_mappings.rights import Actor, Role, visible_to
 
@@ -206,6 +208,14 @@ def test_the_scores_on_the_clinic_day_of_a_moment() -> None:
 def test_a_page_out_of_order_says_nothing() -> None:
     page = [score("2026-10-01T10:00:00Z"), score("2026-10-14T10:00:00Z")]
     assert oldest_of_newest_first(page) is None
+    assert newest_of_oldest_first(page[::-1]) is None
+
+
+def test_the_newest_of_an_oldest_first_page() -> None:
+    page = [score("2026-10-01T12:00:00+02:00"), score("morgen"), score("2026-10-14T10:00:00Z"), score(None)]
+    assert newest_of_oldest_first([*page, score("2026-01-01", "Patient")]) == datetime(2026, 10, 14, 10, tzinfo=UTC)
+    assert newest_of_oldest_first([score("2026-10-14T10:00:00Z")] * 2) == datetime(2026, 10, 14, 10, tzinfo=UTC)
+    assert newest_of_oldest_first([]) is None and newest_of_oldest_first([score("morgen")]) is None
 
 
 def test_the_searches_of_a_load_of_the_newest_scores() -> None:
@@ -233,6 +243,26 @@ def test_the_searches_of_a_load_of_the_newest_scores() -> None:
         ("date", "lt2026-03-30T00:00:00+02:00"),
         ("_count", "1000"),
     ]
+    # A page of scores beside a moment: newest first before it, oldest first from it on.
+    moment = datetime(2026, 3, 29, tzinfo=CLINIC_ZONE)
+    code = ("code", "https://resourcegroep.nl/fhir/CodeSystem/artifact|doelvoortgang")
+    assert older_scores_params("p1", moment, 5) == [
+        ("subject", "Patient/p1"),
+        code,
+        ("date", "lt2026-03-29T00:00:00+01:00"),
+        ("_sort", "-date"),
+        ("_count", "5"),
+    ]
+    assert later_scores_params("p1", moment, 5) == [
+        ("subject", "Patient/p1"),
+        code,
+        ("date", "ge2026-03-29T00:00:00+01:00"),
+        ("_sort", "date"),
+        ("_count", "5"),
+    ]
+    for params in (older_scores_params, later_scores_params):
+        with pytest.raises(ValueError, match="time zone"):
+            params("p1", datetime(2026, 3, 29), 5)  # a moment without a zone: refused
 
 
 def test_a_window_of_no_scores_is_still_a_window() -> None:
