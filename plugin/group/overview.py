@@ -501,6 +501,10 @@ def _group_events(group: ResourceGroup) -> list[Event]:
 TIMELINE_PAGE = 100
 
 
+# The days a link's place may name: a day next to them is still a day (a search's bounds), and a zone's offset then.
+_FIRST_DAY, _LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 @dataclass(frozen=True)
 class TimelineCursor:
     """A place in the timeline between two events: after the first `shown` events of `day` (the clinic's zone). The
@@ -525,9 +529,10 @@ class TimelineCursor:
         if len(day) != 10 or not (shown.isascii() and shown.isdigit()) or len(shown) > _PAGE_DIGITS:
             return None
         try:
-            return TimelineCursor(date.fromisoformat(day), int(shown))
+            found = TimelineCursor(date.fromisoformat(day), int(shown))
         except ValueError:
             return None
+        return found if _FIRST_DAY <= found.day <= _LAST_DAY else None
 
 
 @dataclass(frozen=True)

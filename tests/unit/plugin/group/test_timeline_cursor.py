@@ -156,6 +156,9 @@ def test_a_cursor_that_counts_more_events_than_its_day_has_is_not_used() -> None
         ("2026-03-15.1.2", None),
         ("2026-03-15." + "9" * 10, None),
         ("2026-03-15." + "9" * 5000, None),
+        ("9999-12-31.0", None),  # the day after would be past the last date
+        ("0001-01-01.0", None),  # a zone's offset then is in seconds: no FHIR date
+        ("1900-01-01.0", TimelineCursor(date(1900, 1, 1), 0)),
     ],
 )
 def test_a_cursor_reads_from_its_text_or_not_at_all(text: str | None, expected: TimelineCursor | None) -> None:

@@ -289,7 +289,7 @@ def test_a_link_naming_a_place_that_does_not_fit_finds_the_page_by_its_number(
         assert after is not None
         day = after.group(1)
         for param in ("vanaf", "tot"):
-            for place in (f"{day}.99", "gisteren", f"{day}.{'9' * 40}", "2026-02-30.0"):
+            for place in (f"{day}.99", "gisteren", f"{day}.{'9' * 40}", "2026-02-30.0", "9999-12-31.0", "0001-01-01.0"):
                 spied.clear()
                 response = env.get(f"/tijdlijn?pagina=4&{param}={place}")
                 assert response.status_code == 200 and lines(text(response)) == reference, place
