@@ -539,15 +539,29 @@ class TimelineCursor:
 class TimelinePage:
     """One page of the timeline, newest first: its events, its number (1 = the newest) of `pages`, and `total`
     (None: unknown, the page came from the newest scores; then `pages` is one more than `number`, or equal on the
-    last page read up to a day). `after`: where the next page starts (None: on the last page); `before`: where the
-    page starts, for the newer link (None: on the first page)."""
+    last page read up to a day). `number` and `pages` are None for a page found by a place with no number (a day
+    asked for, and the pages its links lead to). `after`: where the next page starts, for the older link (None: on
+    the last page); `before`: where the page starts, for the newer link (None: on the first page)."""
 
     events: list[Event]
-    number: int
-    pages: int
+    number: int | None
+    pages: int | None
     total: int | None
     after: TimelineCursor | None = None
     before: TimelineCursor | None = None
+
+    @classmethod
+    def at(
+        cls,
+        events: list[Event],
+        number: int | None,
+        more: bool,
+        after: TimelineCursor | None,
+        before: TimelineCursor | None,
+    ) -> TimelinePage:
+        """A page found by a place (the total unknown): `more` when older events follow."""
+        pages = None if number is None else number + 1 if more else number
+        return cls(events, number, pages, None, after, before)
 
 
 def _day_of(event: Event) -> date:
@@ -664,17 +678,18 @@ def timeline_cursor_page(
     at = _place(events, cursor)
     if at is None:
         return None
-    number = _page_number(asked)
+    number = _page_number(asked) if asked is not None else None
     rest = events[at:]
     page = rest[:size]
-    before = TimelineCursor(_day_of(page[0]), cursor.shown if _day_of(page[0]) == cursor.day else 0) if page else None
+    first = _day_of(page[0]) if page and at > 0 else None  # (nothing newer: no newer link)
+    before = TimelineCursor(first, cursor.shown if first == cursor.day else 0) if first is not None else None
     if len(rest) > size:  # older events follow: every day from the page's last one to the cursor's is held whole
         if not holds(_day_of(page[-1]), cursor.day):
             return None
-        return TimelinePage(page, number, number + 1, None, _cursor_after(page, cursor), before)
+        return TimelinePage.at(page, number, True, _cursor_after(page, cursor), before)
     if not holds(date.min, cursor.day):  # the last page: only when every older score is held
         return None
-    return TimelinePage(page, number, number, None, None, before)
+    return TimelinePage.at(page, number, False, None, before)
 
 
 def timeline_newer_page(
@@ -687,16 +702,21 @@ def timeline_newer_page(
     """Page `asked` of the timeline, ending where `cursor` says (the newer link of the page after it), from a load
     that holds a page of the scores from the cursor's day on (`holds`, as for `timeline_cursor_page`). None when
     that load does not hold every score of the days the page covers, the cursor does not fit these events, or the
-    page would be the newest one (it is then found by its number: within the newest scores)."""
+    page would be the newest one and has a number (it is then found by it: within the newest scores). Without a
+    number, the newest page holds what is newer than the place (fewer than a page, perhaps)."""
     at = _place(events, cursor)
     if at is None:
         return None
-    number = _page_number(asked)
     newer = events[:at]
-    if len(newer) <= size or not holds(cursor.day, _day_of(newer[-size])):
+    if len(newer) <= size:  # the newest page
+        if asked is not None or not newer or not holds(cursor.day, date.max):
+            return None
+        return TimelinePage.at(newer, None, True, cursor, None)
+    if not holds(cursor.day, _day_of(newer[-size])):
         return None
     start = len(newer) - size
-    return TimelinePage(newer[start:], number, number + 1, None, cursor, _cursor_at(newer, start))
+    number = _page_number(asked) if asked is not None else None
+    return TimelinePage.at(newer[start:], number, True, cursor, _cursor_at(newer, start))
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -464,17 +465,26 @@ def history(context_id: str) -> Any:
     reaches back before them, or one very far back, reads every score. A page past the newest scores that its
     older link led to (`?vanaf=`: where it starts) reads a page of the scores up to its first day beside the newest
     instead (`timeline_cursor_page`), and one its newer link led to (`?tot=`: where it ends) a page of those from
-    its last day on (`timeline_newer_page`): one request and bounded memory, however far back."""
+    its last day on (`timeline_newer_page`): one request and bounded memory, however far back. A day asked for
+    (`?datum=`, the form) is such a place too: the events up to and including that day; the pages from there have
+    no number (the total is not known), and a page their load does not hold is read from every score."""
     soort, asked = request.args.get("soort", ""), request.args.get("pagina")
     kind = TIMELINE_KINDS.get(soort)
     scored = kind in (None, "goals")  # the other kinds have no scores
     window = overview_scores() if scored else None
-    if window is not None and not timeline_page_within(asked, window):
-        for param, later in (("vanaf", False), ("tot", True)):
-            cursor = TimelineCursor.parse(request.args.get(param))
+    places = [(TimelineCursor.parse(request.args.get(param)), param == "tot") for param in ("vanaf", "tot")]
+    asked_day, problem = request.args.get("datum", "").strip(), None
+    if asked_day:
+        day = TimelineCursor.parse(f"{asked_day}.0")
+        if day is None:
+            problem = Problem(gettext("That date could not be read. Choose a day, for example 14-03-2025."))
+        places, asked = [(day, False)], None
+    if asked is None or (window is not None and not timeline_page_within(asked, window)):
+        for cursor, later in places:
             found = _timeline_from(cursor, later, window, kind, asked) if cursor is not None else None
             if found is not None:
-                return _timeline_shown(*found, soort)
+                return _timeline_shown(*found, soort, asked_day)
+    # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     tries: list[int | None] = [None]
     if window is not None:
@@ -482,10 +492,22 @@ def history(context_id: str) -> Any:
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
-    return _timeline_shown(*_timeline_try(tries, kind, asked, scored), soort)
+    shown = _timeline_try(tries, kind, asked, scored)
+    return _timeline_shown(*shown, soort, asked_day, problem, 422 if problem is not None else 200)
 
 
-def _timeline_shown(page: GroupPage, group: ResourceGroup, shown: TimelinePage, soort: str) -> str:
+def _timeline_shown(
+    page: GroupPage,
+    group: ResourceGroup,
+    shown: TimelinePage,
+    soort: str,
+    asked_day: str = "",
+    problem: Problem | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The timeline's page; `asked_day`: the text of the day asked for (`?datum=`), `problem` when it did not
+    read."""
+    day = TimelineCursor.parse(f"{asked_day}.0") if asked_day and problem is None else None
     return render_template(
         "group/timeline.html",
         page=page,
@@ -494,25 +516,44 @@ def _timeline_shown(page: GroupPage, group: ResourceGroup, shown: TimelinePage, 
         shown=shown,
         soort=soort if soort in TIMELINE_KINDS else "",
         earlier=page.loaded.plans[1:],
-    )
+        asked_day=asked_day,
+        asked_date=day.day if day is not None else None,
+        problem=problem,
+    ), status
+
+
+def _every_day(first: date, last: date) -> bool:
+    return True
 
 
 def _timeline_from(
-    cursor: TimelineCursor, later: bool, window: int, kind: str | None, asked: str | None
+    cursor: TimelineCursor, later: bool, window: int | None, kind: str | None, asked: str | None
 ) -> tuple[GroupPage, ResourceGroup, TimelinePage] | None:
     """Page `asked` of the timeline from where `cursor` says it starts (or, `later`, where it ends), read with the
-    newest scores and a page of those beside the cursor's day (`timeline_cursor_page`, `timeline_newer_page`); None
-    when that does not give it (then by its number)."""
+    newest scores and a page of those beside the cursor's day (`timeline_cursor_page`, `timeline_newer_page`); a
+    kind without scores (`window` None) from the page's own load. None when that does not give the page: a page
+    with a number is then found by it; one without, from every score (None only for a place that does not fit)."""
+    paged = timeline_newer_page if later else timeline_cursor_page
+    if window is None:  # none of these events is a score: the page's own load holds them all
+        page = group_page(Action.VIEW_TIMELINE, _plan_arg())
+        group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+        shown = paged(timeline(group, kind), cursor, asked, _every_day)
+        return None if shown is None else (page, group, shown)
     beside = ScoresPage(cursor.day, later)
     page = group_page(Action.VIEW_TIMELINE, _plan_arg(window, beside), newest_scores=window, scores_page=beside)
-    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
-    events = timeline(group, kind, every_read=True)
-    paged = timeline_newer_page if later else timeline_cursor_page
-    shown = paged(events, cursor, asked, group.holds_every_score_from)
-    if shown is None:
+    group = page.group  # type: ignore[assignment]
+    shown = paged(timeline(group, kind, every_read=True), cursor, asked, group.holds_every_score_from)
+    if shown is not None:
+        return page, group, shown
+    if asked is not None:
         log.info("timeline page %s beside %s: not within the scores read; reading it by its number", asked, cursor.text)
         return None
-    return page, group, shown
+    log.info("timeline beside %s: not within the scores read; reading every score", cursor.text)
+    del page, group  # (not held while every score is read)
+    whole = group_page(Action.VIEW_TIMELINE, _plan_arg(EVERY_SCORE), newest_scores=EVERY_SCORE)
+    everything: ResourceGroup = whole.group  # type: ignore[assignment]
+    shown = paged(timeline(everything, kind), cursor, asked, _every_day)
+    return None if shown is None else (whole, everything, shown)
 
 
 def _timeline_try(

@@ -11,6 +11,7 @@ import pytest
 from plugin.group.overview import (
     Event,
     TimelineCursor,
+    TimelinePage,
     timeline_cursor_page,
     timeline_newer_page,
     timeline_page,
@@ -165,3 +166,43 @@ def test_a_cursor_reads_from_its_text_or_not_at_all(text: str | None, expected: 
     assert TimelineCursor.parse(text) == expected
     if expected is not None:
         assert TimelineCursor.parse(expected.text) == expected
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+def test_pages_without_a_number_walk_from_a_day_to_both_ends(size: int) -> None:
+    """A day asked for (`TimelineCursor(day, 0)`, no page number): its pages and their links have no number, the
+    older ones reach the oldest event, the newer ones the newest (the newest page perhaps shorter than a page),
+    every event once."""
+    events = story()
+    day = events[len(events) // 2].when.astimezone(AMSTERDAM).date()
+    start = next(i for i, e in enumerate(events) if e.when.astimezone(AMSTERDAM).date() <= day)
+    page = timeline_cursor_page(events, TimelineCursor(day, 0), None, always, size)
+    assert page is not None and page.number is None and page.pages is None and page.before is not None
+    walked = list(page.events)
+    older = page
+    while older.after is not None:
+        found = timeline_cursor_page(events, older.after, None, always, size)
+        assert found is not None and found.number is None
+        walked += found.events
+        older = found
+    assert walked == events[start:]
+    newer_events: list[Event] = []
+    newer: TimelinePage | None = page
+    while newer is not None and newer.before is not None:
+        newer = timeline_newer_page(events, newer.before, None, always, size)
+        assert newer is not None and newer.number is None
+        newer_events = newer.events + newer_events
+    assert newer_events == events[:start]
+    # The newest page of such a walk, and a place before the newest event: no newer link.
+    top = timeline_cursor_page(events, TimelineCursor(events[0].when.astimezone(AMSTERDAM).date(), 0), None, always)
+    assert top is not None and top.before is None and top.events[0] == events[0]
+
+
+def test_the_newest_page_without_a_number_needs_every_later_day_held() -> None:
+    events = story()
+    page = timeline_page(events, "2", 3)
+    assert page.before is not None
+    assert timeline_newer_page(events, page.before, None, lambda first, last: last < date.max, 3) is None
+    found = timeline_newer_page(events, page.before, None, always, 3)
+    assert found is not None and found.events == events[:3] and found.before is None
+    assert timeline_newer_page(events, page.before, "1", always, 3) is None  # with a number: by the number

@@ -298,3 +298,83 @@ def test_a_link_naming_a_place_that_does_not_fit_finds_the_page_by_its_number(
         right = env.get(f"/tijdlijn?pagina=4&vanaf={day}.{after.group(2)}")
         assert lines(text(right)) == reference and len(spied) == 1
         assert spied[0].scores_page == ScoresPage(datetime.fromisoformat(day).date())
+
+
+def every_line(env: LaunchedApp) -> list[tuple[str, str]]:
+    """The whole timeline (every score read), newest first, by its numbered pages."""
+    first = text(env.get("/tijdlijn"))
+    pages = int(re.search(r"Pagina 1 van (\d+)", first).group(1))  # type: ignore[union-attr]
+    return [line for n in range(1, pages + 1) for line in lines(text(env.get(f"/tijdlijn?pagina={n}")))]
+
+
+@pytest.mark.parametrize("page_size", [1000, 4])
+def test_a_day_asked_for_shows_the_events_up_to_it_and_its_links_walk_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup], page_size: int
+) -> None:
+    """The form's day (`?datum=`): the events up to and including that day, newest first, in one load of the newest
+    scores and a page of those up to it; its pages have no number, and their older and newer links walk the rest
+    of the timeline both ways, every event once, as a whole read has them. Where a page's load does not hold its
+    days whole (pages of 4 scores), that page is read from every score: the same events."""
+    small_timeline_pages(monkeypatch)
+    spy = GroupRepository.load
+
+    def small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+        self.page_size = page_size
+        return spy(self, plan_id, **options)
+
+    monkeypatch.setattr(GroupRepository, "load", small_pages)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        with_older_scores(env)
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None
+        reference = every_line(env)
+        settings["overview_scores"] = 2
+        days = sorted({datetime.fromisoformat(when).date() for when, _ in reference})
+        asked = days[len(days) // 3]  # an older day with events
+        start = next(i for i, (when, _) in enumerate(reference) if datetime.fromisoformat(when).date() <= asked)
+        spied.clear()
+        response = env.get(f"/tijdlijn?datum={asked.isoformat()}")
+        page = text(response)
+        assert response.status_code == 200 and lines(page) == reference[start : start + 3]
+        assert spied[0].scores_page == ScoresPage(asked) and (len(spied) == 1 or page_size == 4)
+        assert "Wat er gebeurde tot en met" in page and "Terug naar het nieuwste" in page and "Pagina " not in page
+        assert f'value="{asked.isoformat()}"' in page  # the form keeps the day asked for
+        older: list[tuple[str, str]] = []
+        path = older_link(page)
+        while path is not None:
+            assert "pagina=" not in path
+            following = text(env.get(path))
+            older += lines(following)
+            path = older_link(following)
+        assert lines(page) + older == reference[start:]
+        newer: list[tuple[str, str]] = []
+        path = newer_link(page)
+        while path is not None:
+            before = text(env.get(path))
+            newer = lines(before) + newer
+            path = newer_link(before)
+        assert newer == reference[:start]
+
+
+def test_a_day_that_does_not_read_says_so_and_shows_the_newest_events(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        newest = lines(text(env.get("/tijdlijn")))
+        for bad in ("morgen", "2026-02-30", "14-03-2025", "0001-01-01"):
+            response = env.get(f"/tijdlijn?datum={bad}")
+            page = text(response)
+            assert response.status_code == 422 and lines(page) == newest, bad
+            assert "Die datum konden we niet lezen." in page and 'aria-invalid="true"' in page, bad
+            assert 'role="alert"' in page and "Wat er gebeurde tot en met" not in page, bad
+        english = text(env.get("/tijdlijn?datum=morgen&lang=en"))
+        assert "That date could not be read. Choose a day" in english and "Up to and including" in english
+
+
+def test_a_day_asked_for_with_a_kind_without_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        members = lines(text(env.get("/tijdlijn?soort=leden")))
+        last = datetime.fromisoformat(members[-1][0]).date()
+        spied.clear()
+        page = text(env.get(f"/tijdlijn?soort=leden&datum={last.isoformat()}"))
+        assert lines(page) == [m for m in members if datetime.fromisoformat(m[0]).date() <= last]
+        assert len(spied) == 1 and spied[0].scores_page is None
+        assert 'name="soort"' in page and '<option value="leden" selected>' in page
