@@ -1,5 +1,5 @@
 """Finding your way in a real browser: the caseload link and its rows, the error summary that takes the focus,
-and the character counter of a long text (static/forms.js, loaded under the strict CSP)."""
+the character counter of a long text (static/forms.js, loaded under the strict CSP), and the timeline's day."""
 
 from __future__ import annotations
 
@@ -52,3 +52,25 @@ def test_care_professional_goes_from_the_group_to_the_caseload_and_back(app: App
     link.click()
     app.page.wait_for_url(re.compile(r".*/epd/patients/sanne-bakker/app$"))
     expect(app.frame.locator("h1")).to_be_visible(timeout=30_000)
+
+
+def test_the_timeline_goes_to_a_day_from_its_form_and_back(app: AppInEpd) -> None:
+    """The timeline's form: a day in its date field, sent with Enter from the field, shows the events up to and
+    including that day, with a way back to the newest; a newer link walks towards today."""
+    frame = app.launch("Anna de Vries", "Sanne Bakker")
+    with frame.expect_navigation():
+        frame.goto(re.sub(r"(/c/[^/]+)/.*", r"\1/tijdlijn", frame.url))
+    newest = frame.locator("ol.timeline time").first.get_attribute("datetime") or ""
+    times = [t.get_attribute("datetime") or "" for t in frame.locator("ol.timeline time").all()]
+    day = sorted({t[:10] for t in times})[0]  # the oldest day with an event: everything newer is left out
+    field = frame.get_by_label(ui("Up to and including"))
+    field.fill(day)  # (typed, the field's order of day and month follows the browser's language)
+    with frame.expect_navigation():
+        field.press("Enter")
+    assert f"datum={day}" in frame.url
+    shown = [t.get_attribute("datetime") or "" for t in frame.locator("ol.timeline time").all()]
+    assert shown and all(t[:10] <= day for t in shown) and newest not in shown
+    expect(frame.get_by_text(re.compile(app.dutch("Back to the newest")))).to_be_visible()
+    with frame.expect_navigation():
+        frame.get_by_role("link", name=ui("Newer events")).click()
+    assert "tot=" in frame.url and frame.locator("ol.timeline time").count() > 0
