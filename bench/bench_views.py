@@ -54,8 +54,8 @@ Per size and latency it prints:
   show every score); then the timeline's first page (from the newest scores where it lies within them) and its
   page 12; a meeting's printed agenda and report, its report and the overview once more; the oldest meeting's
   report (the newest scores and every score of its day); a page of the timeline far back as its older link asks
-  for it (the newest scores and a page of those up to its first day); last the timeline's last page (every score,
-  at once, or page by page with `--every-score-in-pages`);
+  for it (the newest scores and a page of those up to its first day) and its oldest page by its link; last the
+  timeline's last page by its number (every score, at once, or page by page with `--every-score-in-pages`);
   and, in a process of its own as the `resourcegroep worker` is, the reminder round's read of the group
   (`plugin.reminders.due_for_patient`: what is due, nothing written): its requests, CPU and peak RSS.
 
@@ -72,6 +72,7 @@ import argparse
 import contextlib
 import copy
 import dataclasses
+import html
 import http.client
 import json
 import logging
@@ -534,8 +535,8 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     scores, then the other
     pages' kinds (members, a member, agreements, meetings), the timeline's first page and an older one, a meeting's
     printed agenda and report, its report and the overview again, the oldest meeting's report, a page of the
-    timeline far back by its older link, last the timeline's last page; prints the peak RSS after each part as
-    JSON."""
+    timeline far back by its older link and its oldest page by its link, last the timeline's last page by its
+    number; prints the peak RSS after each part as JSON."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -635,6 +636,13 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     far = (BENCH_START + timedelta(days=7 * (FAR_MEETING + 1))).astimezone(CLINIC_ZONE).date()
     page(f"/tijdlijn?pagina={FAR_PAGE}&vanaf={far.isoformat()}.0")
     result["timeline_far"] = peak_rss_mb()
+    # Its oldest page, by the link "Oudste gebeurtenissen" (`?tot=`, the place after every event): the newest
+    # scores and the oldest page of scores.
+    oldest = re.search(r'href="[^"]*/tijdlijn\?([^"]*)" rel="last"', page("/tijdlijn"))
+    if oldest is None:
+        raise RuntimeError("the timeline has no link to its oldest events")
+    page(f"/tijdlijn?{html.unescape(oldest.group(1))}")
+    result["timeline_oldest"] = peak_rss_mb()
     # A page that still reads every score: the timeline's last page (at once; page by page with
     # `every_score_in_pages`).
     page("/tijdlijn?pagina=9999")
@@ -712,6 +720,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the overview once more": found["after_report"],
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)": found["older_report"],
         "worker peak RSS MB, after a timeline page far back by its older link": found["timeline_far"],
+        "worker peak RSS MB, after the timeline's oldest page by its link": found["timeline_oldest"],
         "worker peak RSS MB, after the timeline's last page (every score)": found["timeline_last"],
     }
 

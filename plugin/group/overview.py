@@ -501,8 +501,9 @@ def _group_events(group: ResourceGroup) -> list[Event]:
 TIMELINE_PAGE = 100
 
 
-# The days a link's place may name: a day next to them is still a day (a search's bounds), and a zone's offset then.
-_FIRST_DAY, _LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+# The days a link's place may name: the day after is still a date, and the clinic's zone has a whole-minute offset
+# (Amsterdam's before 1940 was +00:19:32, which no FHIR date takes). No group is older than the first.
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -518,6 +519,12 @@ class TimelineCursor:
     @property
     def text(self) -> str:
         return f"{self.day.isoformat()}.{self.shown}"
+
+    @staticmethod
+    def oldest() -> TimelineCursor:
+        """The place after every event (before the first day a place may name): the newer link that ends there
+        leads to the oldest page."""
+        return TimelineCursor(_FIRST_DAY, 0)
 
     @staticmethod
     def parse(text: str | None) -> TimelineCursor | None:
@@ -711,12 +718,13 @@ def timeline_newer_page(
     if len(newer) <= size:  # the newest page
         if asked is not None or not newer or not holds(cursor.day, date.max):
             return None
-        return TimelinePage.at(newer, None, True, cursor, None)
+        return TimelinePage.at(newer, None, at < len(events), cursor if at < len(events) else None, None)
     if not holds(cursor.day, _day_of(newer[-size])):
         return None
     start = len(newer) - size
     number = _page_number(asked) if asked is not None else None
-    return TimelinePage.at(newer[start:], number, True, cursor, _cursor_at(newer, start))
+    more = at < len(events)  # (none after the oldest place)
+    return TimelinePage.at(newer[start:], number, more, cursor if more else None, _cursor_at(newer, start))
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:

@@ -518,6 +518,7 @@ def _timeline_shown(
         earlier=page.loaded.plans[1:],
         asked_day=asked_day,
         asked_date=day.day if day is not None else None,
+        oldest=TimelineCursor.oldest().text,
         problem=problem,
     ), status
 

@@ -52,6 +52,7 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after the overview once more",
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)",
         "worker peak RSS MB, after a timeline page far back by its older link",
+        "worker peak RSS MB, after the timeline's oldest page by its link",
         "worker peak RSS MB, after the timeline's last page (every score)",
         "reminder round's read of the group: CPU ms",
         "reminder round's read of the group: peak RSS MB",

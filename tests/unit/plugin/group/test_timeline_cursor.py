@@ -159,7 +159,8 @@ def test_a_cursor_that_counts_more_events_than_its_day_has_is_not_used() -> None
         ("2026-03-15." + "9" * 5000, None),
         ("9999-12-31.0", None),  # the day after would be past the last date
         ("0001-01-01.0", None),  # a zone's offset then is in seconds: no FHIR date
-        ("1900-01-01.0", TimelineCursor(date(1900, 1, 1), 0)),
+        ("1969-12-31.0", None),  # Amsterdam's offset before 1940 was +00:19:32: no FHIR date
+        ("1970-01-01.0", TimelineCursor(date(1970, 1, 1), 0)),
     ],
 )
 def test_a_cursor_reads_from_its_text_or_not_at_all(text: str | None, expected: TimelineCursor | None) -> None:
@@ -206,3 +207,12 @@ def test_the_newest_page_without_a_number_needs_every_later_day_held() -> None:
     found = timeline_newer_page(events, page.before, None, always, 3)
     assert found is not None and found.events == events[:3] and found.before is None
     assert timeline_newer_page(events, page.before, "1", always, 3) is None  # with a number: by the number
+
+
+@pytest.mark.parametrize("size", [3, 100])
+def test_the_oldest_place_gives_the_oldest_page_with_no_older_link(size: int) -> None:
+    events = story()
+    page = timeline_newer_page(events, TimelineCursor.oldest(), None, always, size)
+    assert page is not None and page.events == events[-size:] and page.after is None
+    assert (page.before is None) == (size >= len(events))
+    assert TimelineCursor.parse(TimelineCursor.oldest().text) == TimelineCursor.oldest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import html as htmllib
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -378,3 +378,39 @@ def test_a_day_asked_for_with_a_kind_without_scores(tmp_path: Path, spied: list[
         assert lines(page) == [m for m in members if datetime.fromisoformat(m[0]).date() <= last]
         assert len(spied) == 1 and spied[0].scores_page is None
         assert 'name="soort"' in page and '<option value="leden" selected>' in page
+
+
+def link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
+    return htmllib.unescape(found.group(1)) if found else None
+
+
+def test_the_oldest_link_shows_the_oldest_events_in_one_load_and_walks_back_to_the_newest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup]
+) -> None:
+    """ "Oudste gebeurtenissen": the oldest page (the last page's events, a whole page of them), from the newest
+    scores and the oldest page of scores in one load; its newer links walk to the newest, every event once, and
+    "Nieuwste gebeurtenissen" goes back to the first page."""
+    small_timeline_pages(monkeypatch)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        with_older_scores(env)
+        settings = env.app.extensions["resourcegroep"]
+        settings["overview_scores"] = None
+        reference = every_line(env)
+        settings["overview_scores"] = 2
+        first = text(env.get("/tijdlijn"))
+        oldest = link(first, "last")
+        assert oldest is not None and link(first, "first") is None  # (the first page has no newer events)
+        spied.clear()
+        page = text(env.get(oldest))
+        assert lines(page) == reference[-3:] and link(page, "last") is None and link(page, "next") is None
+        assert [s.scores_page for s in spied] == [ScoresPage(date(1970, 1, 1), later=True)]
+        walked = lines(page)
+        path = link(page, "prev")
+        while path is not None:
+            before = text(env.get(path))
+            walked = lines(before) + walked
+            path = link(before, "prev")
+        assert walked == reference
+        newest = link(page, "first")
+        assert newest is not None and lines(text(env.get(newest))) == reference[:3]
