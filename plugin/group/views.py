@@ -485,7 +485,6 @@ def history(context_id: str) -> Any:
             if found is not None:
                 return _timeline_shown(*found, soort, asked_day)
     # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
-    # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     tries: list[int | None] = [None]
     if window is not None:
         need = timeline_scores_needed(asked)

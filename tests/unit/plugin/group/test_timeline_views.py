@@ -414,3 +414,12 @@ def test_the_oldest_link_shows_the_oldest_events_in_one_load_and_walks_back_to_t
         assert walked == reference
         newest = link(page, "first")
         assert newest is not None and lines(text(env.get(newest))) == reference[:3]
+
+
+def test_a_day_before_anything_happened_says_so(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        page = text(env.get("/tijdlijn?datum=2000-01-01"))
+        assert lines(page) == [] and "Toen was er nog niets gebeurd." in page and "Terug naar het nieuwste" in page
+        assert "Er is nog niets gebeurd" not in page
+        members = text(env.get("/tijdlijn?soort=leden&datum=2000-01-01"))
+        assert "Toen was er nog niets van deze soort gebeurd." in members
