@@ -371,17 +371,17 @@ class GroupRepository:
                     # report), and for a deeper read, whose bytes say nothing of its versions, its own too.
                     self.read_cache.big_kin_go(*self._scope_keys(plan_id, window, also), others_only=not deep)
                 reading.enter_context(collector_paused())  # from here: parsed and read into the domain
-                found, patient, raw, more, refused = self._batch_searches(
+                found, patient, raw, more, refused, beyond = self._batch_searches(
                     searches,
                     answered,
                     first_page_of=first,
                     optional=1 if also is not None else None,
-                    optional_first_page=isinstance(also, ScoresPage),
+                    optional_first_page=self.page_size if isinstance(also, ScoresPage) else None,
                 )
                 if refused:
                     also = None  # (logged) the goal's or day's scores are those of the newest, as without asking
                 elif isinstance(also, ScoresPage):
-                    span = self._span_of(also, found[1])
+                    span = self._span_of(also, found[1], beyond)
                 resources = [r for page in found for r in page] if wanted is not None else found[0]
                 if deep or wanted is None or isinstance(also, ScoresPage):
                     # Every score, or many (a deeper window, two pages): their parts are shared (a page's few are not)
@@ -440,14 +440,14 @@ class GroupRepository:
         after = dt.datetime.combine(page.day + dt.timedelta(days=1), dt.time(), tzinfo=CLINIC_ZONE)
         return older_scores_params(self.patient_id, after, self.page_size)
 
-    def _span_of(self, asked: ScoresPage, page: list[JsonDict]) -> DaySpan | None:
+    def _span_of(self, asked: ScoresPage, page: list[JsonDict], beyond: bool) -> DaySpan | None:
         """The days a page of scores beside a day (`asked`) holds whole. Up to the day (newest first): from the day
-        after its oldest score's (that day may go on in older scores), or from the first score when the page is not
-        full. From the day on (oldest first): up to the day before its newest score's, or on (`date.max`) when the
-        page is not full. None when the scores did not come in the order asked (nothing is known of them then)."""
+        after its oldest score's (that day may go on in older scores), or from the first score when the search found
+        no more (`beyond`: it did). From the day on (oldest first): up to the day before its newest score's, or on
+        (`date.max`) when it found no more. None when the scores did not come in the order asked (nothing is known
+        of them then)."""
         scores = [r for r in page if r.get("resourceType") == "Observation"]
-        full = len(scores) >= self.page_size
-        if not full:
+        if not beyond and len(scores) < self.page_size:
             return (asked.day, dt.date.max) if asked.later else (None, asked.day)
         edge = newest_of_oldest_first(scores) if asked.later else oldest_of_newest_first(scores)
         if edge is None:
@@ -509,14 +509,15 @@ class GroupRepository:
         *,
         first_page_of: int | None = None,
         optional: int | None = None,
-        optional_first_page: bool = False,
-    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool, bool]:
+        optional_first_page: int | None = None,
+    ) -> tuple[list[list[JsonDict]], _PatientRead, bytes | None, bool, bool, bool]:
         """The searches and the patient's read as one batch (or its `answered`, parsed or not): the resources per
         search (pages followed), the patient, the batch's answer as received when every resource came in it (else
         None), whether the last search found more than its first page, and whether the `optional` search (an
-        index) was refused. `first_page_of`: the last search asked for that many and its further pages are not read
-        (the newest scores: the first page is what was asked for). A refused `optional` search finds nothing;
-        `optional_first_page`: its further pages are not read either (a page of older scores).
+        index) was refused, and whether it found more than its first page. `first_page_of`: the last search asked for
+        that many and its further pages are not read (the newest scores: the first page is what was asked for). A
+        refused `optional` search finds nothing; `optional_first_page`: it asked for that many and its further pages
+        are not read either (a page of scores beside a day).
         """
         urls = _urls(searches)
         if answered is None:
@@ -527,7 +528,7 @@ class GroupRepository:
         entries = [e if isinstance(e, dict) else {} for e in answer.get("entry") or []]
         found: list[list[JsonDict]] = []
         one_page = True
-        more = refused = False
+        more = refused = beyond = False
         for index, ((rtype, _), url) in enumerate(zip(searches, urls, strict=True)):
             entry = entries[index] if index < len(entries) else {}
             page = entry.get("resource")
@@ -550,7 +551,8 @@ class GroupRepository:
             if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
                 raise SyncError(f"batch search for {rtype} failed: {status or 'no answer'}")
             further = _has_next(page)
-            if index == optional and optional_first_page:
+            if index == optional and optional_first_page is not None:
+                beyond = further or _more_than_page(page, optional_first_page)
                 found.append(_resources([page]))
                 continue
             if newest and first_page_of is not None:
@@ -560,7 +562,8 @@ class GroupRepository:
             one_page = one_page and not further
             found.append(_resources(self.client.pages(page)))
         last = entries[len(searches)] if len(entries) > len(searches) else {}
-        return found, self._patient_from(last), answered.raw if one_page and answered.raw else None, more, refused
+        raw = answered.raw if one_page and answered.raw else None
+        return found, self._patient_from(last), raw, more, refused, beyond
 
     def _patient_from(self, entry: JsonDict) -> _PatientRead:
         """The launch patient from a batch entry; a refusal (no right to read it, gone) only costs the name."""
@@ -581,7 +584,7 @@ class GroupRepository:
         found: list[JsonDict] = []
         patient = _PatientRead()
         if strategy is LoadStrategy.BATCH:
-            pages, patient, _, _, _ = self._batch_searches(searches)
+            pages, patient, _, _, _, _ = self._batch_searches(searches)
             found = [r for page in pages for r in page]
         else:
             log.warning("fhir group load for %s runs searches one by one (degraded)", self.patient)

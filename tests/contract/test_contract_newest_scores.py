@@ -312,6 +312,34 @@ def test_a_page_of_the_scores_up_to_an_older_day_comes_in_the_same_request_and_h
     assert {p.uid for p in older} <= {p.uid for p in everything.group.scores_read()} and len(older) == 8
 
 
+@pytest.mark.parametrize("later", [False, True], ids=["up to a day", "from a day on"])
+def test_a_server_that_pages_the_scores_beside_a_day_in_fewer_than_asked_is_not_taken_for_all_of_them(
+    counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, later: bool
+) -> None:
+    """A server that answers the page beside a day with fewer scores than asked but says there are more (a next
+    link, a total, a page as full as it gives): only the whole days of what came are held, not every older (or
+    later) day."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    days = sorted({p.when.astimezone(CLINIC_ZONE).date() for p in whole.group.progress})
+    name = "later_scores_params" if later else "older_scores_params"
+    asked = {"later_scores_params": later_scores_params, "older_scores_params": older_scores_params}[name]
+
+    def capped(patient_id: str, moment: Any, count: int) -> list[tuple[str, str]]:
+        return [(k, "3" if k == "_count" else v) for k, v in asked(patient_id, moment, count)]
+
+    monkeypatch.setattr(f"plugin.sync.repository.{name}", capped)
+    proxy.reset()
+    loaded = repo.load(newest_scores=3, scores_page=ScoresPage(days[1] if later else days[3], later=later))
+    assert proxy.count == 1 and loaded.group is not None
+    group = loaded.group
+    if later:  # days[1]'s two and one of days[2]'s: days[1] only
+        assert group.holds_every_score_from(days[1], days[1]) and not group.holds_every_score_from(days[1], days[2])
+    else:  # days[3]'s two and one of days[2]'s: days[3] only
+        assert group.holds_every_score_from(days[3], days[3]) and not group.holds_every_score_from(date.min, days[3])
+
+
 def test_a_page_of_the_scores_from_an_older_day_on_comes_in_the_same_request_and_holds_its_whole_days(
     counted: tuple[GroupRepository, FaultProxy],
 ) -> None:
