@@ -209,6 +209,17 @@ def small_timeline_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(function, "__defaults__", (3,))
 
 
+def scores_in_pages_of(monkeypatch: pytest.MonkeyPatch, page_size: int) -> None:
+    """The app's loads read pages of `page_size` scores (a page beside a day among them)."""
+    spy = GroupRepository.load
+
+    def small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
+        self.page_size = page_size
+        return spy(self, plan_id, **options)
+
+    monkeypatch.setattr(GroupRepository, "load", small_pages)
+
+
 def cursor_in(path: str, param: str) -> ScoresPage | None:
     found = re.search(rf"{param}=(\d{{4}}-\d\d-\d\d)\.\d+", path)
     return ScoresPage(datetime.fromisoformat(found.group(1)).date(), param == "tot") if found else None
@@ -224,13 +235,7 @@ def test_the_links_far_back_read_a_page_of_scores_beside_each_pages_day(
     (`page_size` 4), a page the load does not hold whole is found by its number instead: the same events, more
     loads."""
     small_timeline_pages(monkeypatch)
-    spy = GroupRepository.load
-
-    def small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
-        self.page_size = page_size
-        return spy(self, plan_id, **options)
-
-    monkeypatch.setattr(GroupRepository, "load", small_pages)
+    scores_in_pages_of(monkeypatch, page_size)
     with launched(tmp_path, patient="sanne-bakker") as env:
         with_older_scores(env)
         settings = env.app.extensions["resourcegroep"]
@@ -307,6 +312,16 @@ def every_line(env: LaunchedApp) -> list[tuple[str, str]]:
     return [line for n in range(1, pages + 1) for line in lines(text(env.get(f"/tijdlijn?pagina={n}")))]
 
 
+def long_timeline(env: LaunchedApp) -> list[tuple[str, str]]:
+    """Sanne's timeline with older scores: every event as a whole read has it; then the app reads the newest 2."""
+    with_older_scores(env)
+    settings = env.app.extensions["resourcegroep"]
+    settings["overview_scores"] = None
+    reference = every_line(env)
+    settings["overview_scores"] = 2
+    return reference
+
+
 @pytest.mark.parametrize("page_size", [1000, 4])
 def test_a_day_asked_for_shows_the_events_up_to_it_and_its_links_walk_both_ways(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup], page_size: int
@@ -316,19 +331,9 @@ def test_a_day_asked_for_shows_the_events_up_to_it_and_its_links_walk_both_ways(
     of the timeline both ways, every event once, as a whole read has them. Where a page's load does not hold its
     days whole (pages of 4 scores), that page is read from every score: the same events."""
     small_timeline_pages(monkeypatch)
-    spy = GroupRepository.load
-
-    def small_pages(self: GroupRepository, plan_id: str | None = None, **options: Any) -> LoadedGroup:
-        self.page_size = page_size
-        return spy(self, plan_id, **options)
-
-    monkeypatch.setattr(GroupRepository, "load", small_pages)
+    scores_in_pages_of(monkeypatch, page_size)
     with launched(tmp_path, patient="sanne-bakker") as env:
-        with_older_scores(env)
-        settings = env.app.extensions["resourcegroep"]
-        settings["overview_scores"] = None
-        reference = every_line(env)
-        settings["overview_scores"] = 2
+        reference = long_timeline(env)
         days = sorted({datetime.fromisoformat(when).date() for when, _ in reference})
         asked = days[len(days) // 3]  # an older day with events
         start = next(i for i, (when, _) in enumerate(reference) if datetime.fromisoformat(when).date() <= asked)
@@ -393,11 +398,7 @@ def test_the_oldest_link_shows_the_oldest_events_in_one_load_and_walks_back_to_t
     "Nieuwste gebeurtenissen" goes back to the first page."""
     small_timeline_pages(monkeypatch)
     with launched(tmp_path, patient="sanne-bakker") as env:
-        with_older_scores(env)
-        settings = env.app.extensions["resourcegroep"]
-        settings["overview_scores"] = None
-        reference = every_line(env)
-        settings["overview_scores"] = 2
+        reference = long_timeline(env)
         first = text(env.get("/tijdlijn"))
         oldest = link(first, "last")
         assert oldest is not None and link(first, "first") is None  # (the first page has no newer events)
