@@ -379,7 +379,6 @@ class NewestScores(list[ProgressScore]):
         return f"NewestScores(since={self.since.isoformat()}{complete}{days}{span}, {list.__repr__(self)})"
 
 
-_ONE_DAY = timedelta(days=1)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -1373,7 +1372,7 @@ class ResourceGroup:
             span = None
         spans = [(_day_start(d), _day_start(d + timedelta(days=1))) for d in days]
         if span is not None:  # (its days from `since` on are held anyway: it may reach on to `date.max`)
-            end = start if span[1] >= since else _day_start(span[1] + _ONE_DAY)
+            end = start if span[1] >= since else _day_start(span[1] + timedelta(days=1))
             spans.append((_day_start(span[0]) if span[0] is not None else _EARLIEST, end))
         kept = [
             p

@@ -575,17 +575,23 @@ def _day_of(event: Event) -> date:
     return event.when.astimezone(AMSTERDAM).date()
 
 
+def _last_of_day(events: list[Event], day: date) -> int:
+    """How many of `events` (newest first) at their end fall on `day`."""
+    count = 0
+    for event in reversed(events):
+        if _day_of(event) != day:
+            break
+        count += 1
+    return count
+
+
 def _cursor_after(shown: list[Event], before: TimelineCursor | None = None) -> TimelineCursor | None:
     """Where the page after `shown` starts (`shown`: every event up to the page's end, newest first; or only the
     page's own events after the cursor `before`)."""
     if not shown:
         return None
     day = _day_of(shown[-1])
-    count = 0
-    for event in reversed(shown):
-        if _day_of(event) != day:
-            break
-        count += 1
+    count = _last_of_day(shown, day)
     if before is not None and count == len(shown) and before.day == day:
         count += before.shown  # the page holds only events of the cursor's day: those before it count too
     return TimelineCursor(day, count)
@@ -597,12 +603,7 @@ def _cursor_at(events: list[Event], start: int) -> TimelineCursor | None:
     if start <= 0 or start >= len(events):
         return None
     day = _day_of(events[start])
-    shown = 0
-    for event in reversed(events[:start]):
-        if _day_of(event) != day:
-            break
-        shown += 1
-    return TimelineCursor(day, shown)
+    return TimelineCursor(day, _last_of_day(events[:start], day))
 
 
 _PAGE_DIGITS = 9  # a longer page number is past the end of any timeline
@@ -664,10 +665,16 @@ def timeline_window_page(
 def _place(events: list[Event], cursor: TimelineCursor) -> int | None:
     """Where `cursor` falls in `events` (newest first): the index of the first event after it; None when its day has
     fewer events than it counts (a link made by hand, or by a load that held other events)."""
-    later = sum(1 for e in events if e.when >= _at(cursor.day + timedelta(days=1)))
+    end = _at(cursor.day + timedelta(days=1))  # (once, not per event)
+    later = sum(1 for e in events if e.when >= end)
     if sum(1 for e in events[later : later + cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
         return None
     return later + cursor.shown
+
+
+def _number_of(asked: str | None) -> int | None:
+    """A page found by a place: the number its link gives it (`?pagina=`), None without one."""
+    return _page_number(asked) if asked is not None else None
 
 
 def timeline_cursor_page(
@@ -685,7 +692,7 @@ def timeline_cursor_page(
     at = _place(events, cursor)
     if at is None:
         return None
-    number = _page_number(asked) if asked is not None else None
+    number = _number_of(asked)
     rest = events[at:]
     page = rest[:size]
     first = _day_of(page[0]) if page and at > 0 else None  # (nothing newer: no newer link)
@@ -722,7 +729,7 @@ def timeline_newer_page(
     if not holds(cursor.day, _day_of(newer[-size])):
         return None
     start = len(newer) - size
-    number = _page_number(asked) if asked is not None else None
+    number = _number_of(asked)
     more = at < len(events)  # (none after the oldest place)
     return TimelinePage.at(newer[start:], number, more, cursor if more else None, _cursor_at(newer, start))
 

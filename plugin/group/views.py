@@ -473,17 +473,15 @@ def history(context_id: str) -> Any:
     scored = kind in (None, "goals")  # the other kinds have no scores
     window = overview_scores() if scored else None
     places = [(TimelineCursor.parse(request.args.get(param)), param == "tot") for param in ("vanaf", "tot")]
-    asked_day, problem = request.args.get("datum", "").strip(), None
+    asked_day = request.args.get("datum", "").strip()
+    day = TimelineCursor.parse(f"{asked_day}.0") if asked_day else None
     if asked_day:
-        day = TimelineCursor.parse(f"{asked_day}.0")
-        if day is None:
-            problem = Problem(gettext("That date could not be read. Choose a day, for example 14-03-2025."))
         places, asked = [(day, False)], None
     if asked is None or (window is not None and not timeline_page_within(asked, window)):
         for cursor, later in places:
             found = _timeline_from(cursor, later, window, kind, asked) if cursor is not None else None
             if found is not None:
-                return _timeline_shown(*found, soort, asked_day)
+                return _timeline_shown(*found, soort, asked_day, day)
     # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     tries: list[int | None] = [None]
     if window is not None:
@@ -491,8 +489,7 @@ def history(context_id: str) -> Any:
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
-    shown = _timeline_try(tries, kind, asked, scored)
-    return _timeline_shown(*shown, soort, asked_day, problem, 422 if problem is not None else 200)
+    return _timeline_shown(*_timeline_try(tries, kind, asked, scored), soort, asked_day, day)
 
 
 def _timeline_shown(
@@ -501,12 +498,13 @@ def _timeline_shown(
     shown: TimelinePage,
     soort: str,
     asked_day: str = "",
-    problem: Problem | None = None,
-    status: int = 200,
+    day: TimelineCursor | None = None,
 ) -> tuple[str, int]:
-    """The timeline's page; `asked_day`: the text of the day asked for (`?datum=`), `problem` when it did not
-    read."""
-    day = TimelineCursor.parse(f"{asked_day}.0") if asked_day and problem is None else None
+    """The timeline's page; `asked_day`: the text of the day asked for (`?datum=`), `day` its place when it read
+    (else the page says so, 422)."""
+    problem = None
+    if asked_day and day is None:
+        problem = Problem(gettext("That date could not be read. Choose a day, for example 14-03-2025."))
     return render_template(
         "group/timeline.html",
         page=page,
@@ -519,7 +517,7 @@ def _timeline_shown(
         asked_date=day.day if day is not None else None,
         oldest=TimelineCursor.oldest().text,
         problem=problem,
-    ), status
+    ), 422 if problem is not None else 200
 
 
 def _every_day(first: date, last: date) -> bool:
