@@ -663,7 +663,9 @@ def reminders_main(base: str, patient_id: str) -> int:
     capabilities = CapabilityCache()  # one per round: the first group's read asks for /metadata, the others do not
 
     def read() -> int:
-        return len(due_for_patient(client, f"Patient/{patient_id}", outbox, capabilities, "Device/bench", now, UTC))
+        return len(
+            due_for_patient(client, f"Patient/{patient_id}", outbox, capabilities, "Device/bench", now, UTC).reminders
+        )
 
     now = datetime.now(UTC)
     read()  # as the round's first group: the capability statement, the imports

@@ -42,13 +42,19 @@ _ID = re.compile(FHIR_ID)
 
 
 # App actions that are no right of the group (fhir_mappings.rights.Action): the caseload, the launch summary, the
-# Koppeltaal launch's Task and the worker's replay of a waiting save.
+# Koppeltaal launch's Task, the worker's replay of a waiting save and its reminder round.
 VIEW_CASELOAD = "view_caseload"
 VIEW_LAUNCH = "view_launch"
 VIEW_LAUNCH_TASK = "view_launch_task"  # a Koppeltaal launch's Task, read before the launch opens
 REPLAY_SAVE = "replay_save"  # the outbox worker sent a waiting save for its author
+SEND_REMINDERS = "send_reminders"  # the worker read a group for its reminders (a read) or wrote one (a create)
+# Every one of them: the app-action CodeSystem holds these and the rights' actions, nothing else.
+APP_ACTIONS_BEYOND_RIGHTS = (VIEW_CASELOAD, VIEW_LAUNCH, VIEW_LAUNCH_TASK, REPLAY_SAVE, SEND_REMINDERS)
 # The role of a record made by a page that did not load the group (the role in it was not looked up).
 ROLE_UNKNOWN = "unknown"
+# The role of a record of the app's own work, with no person behind it (the worker's reminder round): its user is
+# the app as a Device (`Device/<client id>`).
+ROLE_SYSTEM = "system"
 
 
 class AuditAction(enum.StrEnum):
@@ -99,7 +105,7 @@ class AccessRecord:
     action: AuditAction
     app_action: str  # the app's action code (fhir_mappings.rights.Action value, or view_caseload)
     outcome: AuditOutcome
-    user: str  # literal reference: "Practitioner/1", "Patient/7", "RelatedPerson/3"
+    user: str  # literal reference: "Practitioner/1", "Patient/7", "RelatedPerson/3"; the app's own work "Device/<id>"
     role: str  # the user's role in the group (fhir_mappings.rights.Role value)
     patient: str  # "Patient/7"
     entities: tuple[str, ...] = ()  # the resources read or written ("CareTeam/3", "Goal/9")
@@ -128,10 +134,14 @@ class AccessRecord:
         return self.action in (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.DELETE)
 
 
+_HUMAN_USER = {"system": CS_EXTRA_SECURITY_ROLE_TYPE, "code": "humanuser", "display": "human user"}
+_APPLICATION = {"system": CS_DICOM, "code": "110150", "display": "Application"}
+
+
 def to_audit_event(record: AccessRecord) -> JsonDict:
     """The record as a FHIR R4 AuditEvent (IHE BALP: RESTful activity, patient and data entities)."""
     user_agent: JsonDict = {
-        "type": {"coding": [{"system": CS_EXTRA_SECURITY_ROLE_TYPE, "code": "humanuser", "display": "human user"}]},
+        "type": {"coding": [dict(_APPLICATION if record.user.startswith("Device/") else _HUMAN_USER)]},
         "role": [{"coding": [coding(CS_ACCESS_ROLE, record.role)]}],
         "who": {"reference": record.user},
         "requestor": True,
@@ -139,7 +149,7 @@ def to_audit_event(record: AccessRecord) -> JsonDict:
     if record.address:
         user_agent["network"] = {"address": record.address, "type": "2"}  # 2: IP address
     app_agent: JsonDict = {
-        "type": {"coding": [{"system": CS_DICOM, "code": "110150", "display": "Application"}]},
+        "type": {"coding": [dict(_APPLICATION)]},
         "who": {"identifier": {"system": CLIENT_ID_SYSTEM, "value": record.client_id}},
         "requestor": False,
     }

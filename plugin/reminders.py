@@ -10,7 +10,12 @@ One round (:func:`send_reminders`):
    reminder is about a score);
 3. ask :func:`fhir_mappings.reminders.due_reminders` what is due, and write each reminder as a Communication
    with a conditional create (``If-None-Exist: identifier=<product id system>|<deterministic id>``): the record
-   is the only store, so two workers or a restart never write a reminder twice.
+   is the only store, so two workers or a restart never write a reminder twice;
+4. keep an access record (NEN 7513) of each group read and each reminder written, as it happens: the app itself
+   (the worker's ``--device``, else ``Device/<client id>``; role ``system``; app action ``send_reminders``) on
+   that patient, with what it read (the group's team and plans) or wrote (the Communication); a read or write
+   that failed is on record as failed (refused when the EHR refused it), with nothing in it. The worker writes
+   them to the app's access log, so the group's page "Wie heeft deze groep bekeken" lists them.
 
 Where a reminder appears: in the EHR, as a Communication in the patient's record, addressed (``recipient``) to
 the regieondersteuner, with category ``herinnering`` and a reason code from the ``reminder-reason`` CodeSystem.
@@ -23,10 +28,21 @@ system/Appointment.rs system/Communication.crs system/Observation.rs system/Rela
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
+from fhir_mappings.audit import (
+    ROLE_SYSTEM,
+    SEND_REMINDERS,
+    AccessRecord,
+    AuditAction,
+    AuditOutcome,
+    AuditValueError,
+)
 from fhir_mappings.codes import CARETEAM_STATUS, GroupStatus
 from fhir_mappings.fhirjson import ref_of
 from fhir_mappings.query import group_team_params
@@ -47,6 +63,9 @@ PAGE_SIZE = 1000
 # the fewest scores a load can ask for (its newest one), not every score ever given (a huge group's ~20,000: a
 # 25 MB answer and ~270 MB of worker memory, per group, per round). A server without batch sends every score.
 SCORES_READ = 1
+
+# Where a round's access records go (the worker: the app's access log); it must not raise.
+Recorder = Callable[[Sequence[AccessRecord]], None]
 
 
 @dataclass
@@ -84,6 +103,14 @@ def open_group_patients(client: FhirClient, page_size: int = PAGE_SIZE) -> list[
     return list(patients)
 
 
+@dataclass(frozen=True)
+class DueReminders:
+    """What a round read of one patient's group (for the access record) and the reminders due for it."""
+
+    read: list[str]  # the group's team and plans (`LoadedGroup.group_references`)
+    reminders: list[Reminder]
+
+
 def due_for_patient(
     client: FhirClient,
     patient: str,
@@ -92,14 +119,14 @@ def due_for_patient(
     agent: str,
     now: datetime,
     clinic_tz: tzinfo,
-) -> list[Reminder]:
+) -> DueReminders:
     """The reminders due for the group of `patient` (``Patient/<id>``), read as a round reads it (one request
     where the EHR takes a batch, with its newest score only); none when the patient has no group."""
     repository = GroupRepository(client, patient.split("/", 1)[1], user=agent, outbox=outbox, capabilities=capabilities)
     loaded = repository.load(newest_scores=SCORES_READ)
     if loaded.group is None:
-        return []
-    return due_reminders(loaded.group, loaded.index.ref, now, clinic_tz)
+        return DueReminders(loaded.group_references(), [])
+    return DueReminders(loaded.group_references(), due_reminders(loaded.group, loaded.index.ref, now, clinic_tz))
 
 
 def write_reminder(client: FhirClient, reminder: Reminder, *, sent: datetime, client_id: str) -> tuple[str, bool]:
@@ -118,14 +145,17 @@ def send_reminders(
     outbox: Outbox,
     *,
     client_id: str,
+    record: Recorder,
+    device: str | None = None,
     capabilities: CapabilityCache | None = None,
     now: datetime | None = None,
     clinic_tz: tzinfo = CLINIC_TZ,
 ) -> ReminderReport:
-    """One round: every open group's due reminders, each written once (see module doc)."""
+    """One round: every open group's due reminders, each written once, each read and write on record through
+    `record` as the app's `device` (``Device/<id>``; default ``Device/<client_id>``; see module doc)."""
     moment = now or datetime.now(clinic_tz)
     caps = capabilities or CapabilityCache()
-    agent = f"Device/{client_id}"  # never written: a load makes no Provenance
+    agent = device or f"Device/{client_id}"  # the load's user (a load makes no Provenance) and the records' user
     report = ReminderReport()
     try:
         patients = open_group_patients(client)
@@ -133,11 +163,16 @@ def send_reminders(
         report.stopped = f"{type(exc).__name__}: {exc}"
         return report
     for patient in patients:
+        on_record = _OnRecord(record, agent, client_id, patient)
         try:
-            reminders = due_for_patient(client, patient, outbox, caps, agent, moment, clinic_tz)
+            with on_record.attempt(AuditAction.READ) as read:
+                due = due_for_patient(client, patient, outbox, caps, agent, moment, clinic_tz)
+                read.entities = tuple(due.read)
             report.groups += 1
-            for reminder in reminders:
-                ref, created = write_reminder(client, reminder, sent=moment, client_id=client_id)
+            for reminder in due.reminders:
+                with on_record.attempt(AuditAction.CREATE) as written:
+                    ref, created = write_reminder(client, reminder, sent=moment, client_id=client_id)
+                    written.entities = (ref,) if created else None  # one the record had already: nothing written
                 (report.written if created else report.existing).append(ref)
                 if created:
                     log.info("reminder %s written for %s (%s)", ref, reminder.group, reminder.reason.value)
@@ -151,4 +186,62 @@ def send_reminders(
     return report
 
 
-__all__ = ["ReminderReport", "open_group_params", "open_group_patients", "send_reminders", "write_reminder"]
+@dataclass
+class _Attempt:
+    """One read or write of a round: what it read or wrote once done (None: nothing to put on record)."""
+
+    entities: tuple[str, ...] | None = None
+
+
+class _OnRecord:
+    """The access records of one patient's part of a round: a read of the group, then each reminder written."""
+
+    def __init__(self, record: Recorder, agent: str, client_id: str, patient: str) -> None:
+        self.record, self.agent, self.client_id, self.patient = record, agent, client_id, patient
+
+    @contextlib.contextmanager
+    def attempt(self, action: AuditAction) -> Iterator[_Attempt]:
+        """On record once done (with what `_Attempt.entities` names), or failed (refused) when the EHR failed it."""
+        done = _Attempt()
+        try:
+            yield done
+        except SyncError as exc:
+            self._keep(action, _outcome_of(exc), ())
+            raise
+        if done.entities is not None:
+            self._keep(action, AuditOutcome.SUCCESS, done.entities)
+
+    def _keep(self, action: AuditAction, outcome: AuditOutcome, entities: tuple[str, ...]) -> None:
+        try:
+            kept = AccessRecord(
+                id=str(uuid.uuid4()),
+                recorded=datetime.now(UTC),
+                action=action,
+                app_action=SEND_REMINDERS,
+                outcome=outcome,
+                user=self.agent,
+                role=ROLE_SYSTEM,
+                patient=self.patient,
+                entities=entities,
+                client_id=self.client_id,
+            )
+        except AuditValueError as exc:  # e.g. a client id that is no FHIR id: the round goes on, loudly
+            log.error("reminders: no access record of %s could be made: %s", self.patient, exc)
+            return
+        self.record([kept])
+
+
+def _outcome_of(exc: SyncError) -> AuditOutcome:
+    return AuditOutcome.REFUSED if isinstance(exc, Forbidden) else AuditOutcome.FAILED
+
+
+__all__ = [
+    "DueReminders",
+    "Recorder",
+    "ReminderReport",
+    "due_for_patient",
+    "open_group_params",
+    "open_group_patients",
+    "send_reminders",
+    "write_reminder",
+]

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask import g
 from flask_babel import gettext
 
-from fhir_mappings.audit import ROLE_UNKNOWN, AccessRecord, AuditOutcome, from_audit_event
+from fhir_mappings.audit import ROLE_SYSTEM, ROLE_UNKNOWN, AccessRecord, AuditOutcome, from_audit_event
 from fhir_mappings.model import ResourceGroup
 from fhir_mappings.refs import literal
 from fhir_mappings.rights import Role
@@ -46,6 +46,7 @@ _AREAS: dict[str, object] = {
     "caseload": _l("the caseload"),
     "session": _l("the session summary (patient, user, permissions)"),
     "launch_task": _l("the task the app was opened with (Koppeltaal)"),
+    "reminders": _l("reminders for the recovery coordinator"),
 }
 _AREA_OF: dict[str, str] = {
     "view_overview": "overview",
@@ -66,6 +67,7 @@ _AREA_OF: dict[str, str] = {
     "retry_waiting": "saves",
     "retry_failed": "saves",
     "replay_save": "saves",
+    "send_reminders": "reminders",
     "discard_failed": "saves",
     "give_meeting_wish": "wishes",
     "ask_pause_or_end": "wishes",
@@ -94,6 +96,7 @@ _ROLES: dict[str, object] = {
     Role.CARE_PROFESSIONAL.value: _l("other care professional"),
     Role.NONE.value: _l("no role in the group"),
     ROLE_UNKNOWN: _l("role not looked up"),
+    ROLE_SYSTEM: _l("automatic, no person"),
 }
 
 
@@ -171,6 +174,8 @@ class _Names:
         self.reads = 0
 
     def __call__(self, reference: str) -> str:
+        if reference.startswith("Device/"):  # the app's own work (the worker's reminder round)
+            return gettext("the app itself")
         if reference.startswith("RelatedPerson/") and reference in self.related:
             return self.related[reference]
         known = name_of(self.group, reference)

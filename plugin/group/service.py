@@ -166,7 +166,7 @@ class GroupService:
             practitioner=self.launch.user_practitioner,
         )
         actor = actor_in(loaded.group, self._uow.who())
-        audit.reading(self.repository.patient, _group_references(loaded), role=actor.role.value)
+        audit.reading(self.repository.patient, loaded.group_references(), role=actor.role.value)
         g.audit_fhir_capable = _takes_audit_events(self.repository)
         visible = visible_to(loaded.group, actor) if loaded.group is not None else None
         self._page = GroupPage(loaded, waiting, failed, actor, visible)
@@ -272,11 +272,6 @@ def role_summary(role: dict[str, Any]) -> str:
                 parts.append(str(words))
                 break
     return " · ".join(p for p in parts if p) or f"PractitionerRole/{role.get('id')}"
-
-
-def _group_references(loaded: LoadedGroup) -> list[str]:
-    """What a page view reads, for the audit trail: the group's team and plans (a page shows their content)."""
-    return [key for key in loaded.resources if key.startswith(("CareTeam/", "CarePlan/"))]
 
 
 def _takes_audit_events(repository: GroupRepository) -> bool:

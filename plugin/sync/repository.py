@@ -156,6 +156,10 @@ class LoadedGroup:
         found = self.resources.get(reference)
         return found if found is not None and found.get("resourceType") in _PERSON_TYPES else None
 
+    def group_references(self) -> list[str]:
+        """What reading the group reads, for the access record: its team and plans (a page shows their content)."""
+        return [key for key in self.resources if key.startswith(("CareTeam/", "CarePlan/"))]
+
     @property
     def unreadable(self) -> list[Unreadable]:
         """What the record holds for the group that the app could not read (left out; never rewritten)."""

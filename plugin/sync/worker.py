@@ -26,7 +26,9 @@ counted as held, not as an attempt) until a worker configured for that server re
 
 Every save the worker sends, or the EHR refuses for good, leaves an access record (app action
 ``replay_save``: the save's author through the worker's client id, the patient, what was written) in the
-local audit log the app writes too; a worker that cannot write that log does not start.
+local audit log the app writes too; so does each group a reminder round reads and each reminder it writes (app
+action ``send_reminders``, the app itself as the user: see ``plugin/reminders.py``). A worker that cannot write
+that log does not start.
 
 The worker replays every author's waiting saves with the Backend Services token. Each save's Provenance
 keeps its author as the first agent and names the app as a second agent of type ``assembler``: the
@@ -66,6 +68,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -77,6 +80,7 @@ from pathlib import Path
 from types import FrameType
 
 from fhir_mappings.audit import REPLAY_SAVE, ROLE_UNKNOWN, AccessRecord, AuditAction, AuditOutcome, AuditValueError
+from fhir_mappings.refs import FHIR_ID
 from plugin.audit.trail import AccessLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.client import FhirClient, StaticTokenProvider, TokenProvider
@@ -287,12 +291,23 @@ def _from_config(args: argparse.Namespace) -> str | None:
     return None
 
 
-def reminder_round(client: FhirClient, outbox: Outbox, client_id: str, capabilities: CapabilityCache) -> int:
-    """One round of reminders (plugin/reminders.py); prints one line and returns its exit code."""
+def reminder_round(
+    client: FhirClient, outbox: Outbox, agent: ReplayAgent, capabilities: CapabilityCache, access_log: AccessLog
+) -> int:
+    """One round of reminders (plugin/reminders.py), each read and write on record in `access_log`; prints one
+    line and returns its exit code."""
     from plugin.reminders import send_reminders
 
+    def record(records: Sequence[AccessRecord]) -> None:
+        try:
+            access_log.append(records)
+        except OSError:
+            log.exception("reminders: an access record could not be written")
+
     before = client.request_count
-    report = send_reminders(client, outbox, client_id=client_id, capabilities=capabilities)
+    report = send_reminders(
+        client, outbox, client_id=agent.client_id, device=agent.device, record=record, capabilities=capabilities
+    )
     print(
         f"reminders: {report.groups} group(s) read, {len(report.written)} written, "
         f"{len(report.existing)} already in the record, {len(report.failed)} group(s) failed"
@@ -381,6 +396,9 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     if args.reminders_every <= 0:
         print("error: --reminders-every must be more than 0 seconds", file=sys.stderr)
         return EX_USAGE
+    if args.device and not re.fullmatch(rf"Device/{FHIR_ID}", args.device):
+        print("error: --device must be a Device reference: Device/<id>", file=sys.stderr)
+        return EX_USAGE
     if args.once and (args.every is not None or args.rounds is not None):
         print("error: --once runs one round; leave out --every and --rounds", file=sys.stderr)
         return EX_USAGE
@@ -457,7 +475,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
         code = EX_TEMPFAIL if report.stopped else EX_FAILED if report.failed else EX_OK
         if args.reminders and client is not None and time.monotonic() >= reminders_due_at[0]:
             reminders_due_at[0] = time.monotonic() + args.reminders_every
-            code = _worst(code, reminder_round(client, outbox, agent.client_id, capabilities))
+            code = _worst(code, reminder_round(client, outbox, agent, capabilities, access_log))
         return code
 
     if args.every is None:

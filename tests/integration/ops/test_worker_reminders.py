@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from fhir_mappings.audit import AuditAction, AuditOutcome
 from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, Artifact, ReminderReason
+from plugin.audit.trail import AccessLog
 from sandbox.fhir import FhirStore
 from tests.support.stack import running_stack
 
@@ -94,3 +96,16 @@ def test_the_worker_writes_each_reminder_once_across_runs(tmp_path: Path) -> Non
             assert c["subject"]["reference"].startswith("Patient/")
         sanne = [c for c in again if c["subject"]["reference"] == "Patient/sanne-bakker"]
         assert {c["recipient"][0]["reference"] for c in sanne} == {"Practitioner/anna-de-vries"}
+
+        # Both runs are on record in the app's access log: each group read (twice), each reminder written (once),
+        # with the resources the sandbox holds.
+        logs = [AccessLog(file).records() for file in tmp_path.rglob("audit.jsonl")]  # the stack's app's, the worker's
+        records = [r for log in logs for r in log if r.app_action == "send_reminders"]
+        created = sorted(e for r in records if r.action is AuditAction.CREATE for e in r.entities)
+        assert created == sorted(f"Communication/{c['id']}" for c in written)
+        reads = [r for r in records if r.action is AuditAction.READ]
+        groups = {c["subject"]["reference"] for c in again}
+        assert groups <= {r.patient for r in reads} and len(reads) % 2 == 0
+        for read in reads:
+            assert read.outcome is AuditOutcome.SUCCESS and read.role == "system"
+            assert read.entities and all(store.read(*e.split("/", 1))["id"] for e in read.entities)

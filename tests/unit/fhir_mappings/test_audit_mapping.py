@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from fhir.resources.R4B.auditevent import AuditEvent
 
+from fhir_mappings import audit
 from fhir_mappings.audit import (
+    APP_ACTIONS_BEYOND_RIGHTS,
+    ROLE_SYSTEM,
     ROLE_UNKNOWN,
-    VIEW_CASELOAD,
-    VIEW_LAUNCH,
     AccessRecord,
     AuditAction,
     AuditOutcome,
@@ -20,7 +21,7 @@ from fhir_mappings.audit import (
     to_audit_event,
     to_line,
 )
-from fhir_mappings.codes import CS_ACCESS_ROLE, CS_APP_ACTION, codesystem
+from fhir_mappings.codes import CS_ACCESS_ROLE, CS_APP_ACTION, CS_DICOM, codesystem, display
 from fhir_mappings.rights import Action, Role
 
 
@@ -62,10 +63,28 @@ def test_an_access_record_is_a_valid_r4_audit_event_that_names_user_patient_acti
     assert {"system": CS_APP_ACTION, "code": "add_goal", "display": "Doel toegevoegd"} in event["subtype"]
 
 
+def test_the_apps_own_work_is_recorded_with_the_app_as_its_requestor_not_a_human_user() -> None:
+    event = to_audit_event(
+        record(user="Device/rg-backend", role=ROLE_SYSTEM, app_action="send_reminders", address=None)
+    )
+    AuditEvent.model_validate(event)
+    user = next(a for a in event["agent"] if a["requestor"])
+    assert user["who"] == {"reference": "Device/rg-backend"}
+    assert user["type"]["coding"] == [{"system": CS_DICOM, "code": "110150", "display": "Application"}]
+    assert user["role"][0]["coding"][0] == {
+        "system": CS_ACCESS_ROLE,
+        "code": "system",
+        "display": "Automatisch, geen persoon",
+    }
+    person = next(a for a in to_audit_event(record())["agent"] if a["requestor"])
+    assert person["type"]["coding"][0]["code"] == "humanuser"
+
+
 def test_an_audit_event_reads_back_into_the_same_record() -> None:
     for original in (
         record(),
         record(action=AuditAction.READ, outcome=AuditOutcome.REFUSED, address=None, entities=()),
+        record(user="Device/rg-backend", role=ROLE_SYSTEM, app_action="send_reminders", action=AuditAction.CREATE),
     ):
         back = from_audit_event(to_audit_event(original))
         assert back == original
@@ -107,6 +126,19 @@ def test_values_that_are_not_codes_references_or_ids_are_refused(field: str, val
 
 def test_every_app_action_and_role_has_a_dutch_display_in_the_shipped_code_systems() -> None:
     actions = {c["code"]: c["display"] for c in codesystem("app-action")["concept"]}
-    assert {a.value for a in Action} | {VIEW_CASELOAD, VIEW_LAUNCH} == set(actions)
+    assert {a.value for a in Action} | set(APP_ACTIONS_BEYOND_RIGHTS) == set(actions)
+    assert len(actions) == len(Action) + len(APP_ACTIONS_BEYOND_RIGHTS)  # no right's action has another's code
     roles = {c["code"] for c in codesystem("access-role")["concept"]}
-    assert roles == {r.value for r in Role} | {ROLE_UNKNOWN}
+    assert roles == {r.value for r in Role} | {ROLE_UNKNOWN, ROLE_SYSTEM}
+
+
+def test_the_actions_beyond_the_rights_are_every_other_action_the_app_records() -> None:
+    """Every app action constant of the audit module is listed (a new one is not left out of the CodeSystem)."""
+    constants = {
+        value
+        for name, value in vars(audit).items()
+        if name.isupper() and isinstance(value, str) and name.startswith(("VIEW_", "REPLAY_", "SEND_"))
+    }
+    assert constants == set(APP_ACTIONS_BEYOND_RIGHTS)
+    for code in APP_ACTIONS_BEYOND_RIGHTS:
+        assert display(CS_APP_ACTION, code) != code  # a Dutch display, not the code itself

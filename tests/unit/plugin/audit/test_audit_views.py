@@ -4,6 +4,8 @@ the care professional and the patient can see who looked at the group."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +142,33 @@ def test_an_ehr_outage_on_a_page_is_a_dutch_503_not_a_crash_and_is_recorded_as_f
             ("view_goals", AuditOutcome.FAILED),  # the attempt counts, though nothing could be read
             ("view_goals", AuditOutcome.SUCCESS),
         ]
+
+
+def test_the_worker_reminder_rounds_records_show_as_the_app_itself(tmp_path: Path) -> None:
+    """A reminder round's read and write (the worker's records in the same log) on the page: the app, no person."""
+    with launched(tmp_path) as env:
+        trail: AuditTrail = env.app.extensions["audit"]
+        worker = {"app_action": "send_reminders", "user": "Device/rg-backend", "role": "system", "patient": SANNE}
+        trail.log.append(
+            [
+                AccessRecord(
+                    id=str(uuid.uuid4()),
+                    recorded=datetime.now(UTC) - timedelta(minutes=2 - n),
+                    action=action,
+                    outcome=AuditOutcome.SUCCESS,
+                    entities=entities,
+                    client_id="rg-backend",
+                    **worker,
+                )
+                for n, (action, entities) in enumerate(
+                    [(AuditAction.READ, ("CareTeam/t1",)), (AuditAction.CREATE, ("Communication/c1",))]
+                )
+            ]
+        )
+        html = text(env.get("/inzage"))
+        rows = re.findall(r'<tr class="access-(\w+)">(.*?)</tr>', html)
+        mine = [(kind, row) for kind, row in rows if "de app zelf" in row]
+        assert [kind for kind, _ in mine] == ["change", "read"]  # newest first
+        assert all("automatisch, geen persoon" in row for _, row in mine)
+        assert "gewijzigd: herinneringen voor de regieondersteuner" in mine[0][1]
+        assert "bekeken: herinneringen voor de regieondersteuner" in mine[1][1]

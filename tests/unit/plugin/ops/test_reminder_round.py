@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import responses
 
+from fhir_mappings.audit import AccessRecord, AuditAction, AuditOutcome
 from fhir_mappings.codes import IDENTIFIER_SYSTEM, GoalTerm, GroupStatus, MeetingStatus, ReminderReason
 from fhir_mappings.model import Meeting, ResourceGroup, new_uid
 from fhir_mappings.query import GROUP_INCLUDES, SCORES_INCLUDE
 from fhir_mappings.to_fhir import group_to_fhir
+from plugin.audit.trail import AccessLog
 from plugin.reminders import SCORES_READ, open_group_params, send_reminders
 from plugin.sync.client import FhirClient, RetryPolicy
 from plugin.sync.outbox import SqliteOutbox
@@ -167,6 +169,12 @@ class BatchEhr(FakeEhr):
 
 
 @pytest.fixture
+def kept() -> list[AccessRecord]:
+    """The access records a round keeps (the worker's access log in production)."""
+    return []
+
+
+@pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
         yield r
@@ -177,18 +185,18 @@ def client() -> FhirClient:
 
 
 def test_each_reminder_is_written_once_however_often_the_round_runs(
-    rsps: responses.RequestsMock, tmp_path: Path
+    rsps: responses.RequestsMock, tmp_path: Path, kept: list[AccessRecord]
 ) -> None:
     ehr = FakeEhr(rsps, [sanne_group()])
     outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
-    first = send_reminders(client(), outbox, client_id="rg-backend", now=NOW)
+    first = send_reminders(client(), outbox, client_id="rg-backend", record=kept.extend, now=NOW)
     assert (first.groups, len(first.written), first.existing, first.failed, first.stopped) == (1, 3, [], [], None)
     reasons = sorted(c["reasonCode"][0]["coding"][0]["code"] for c in ehr.communications.values())
     assert reasons == sorted(r.value for r in ReminderReason)
     assert {c["recipient"][0]["reference"] for c in ehr.communications.values()} == {LEAD}
     # A restart (a new client, a new capability cache) and a second worker: nothing new in the record.
-    again = send_reminders(client(), outbox, client_id="rg-backend", now=NOW)
-    other = send_reminders(client(), outbox, client_id="rg-backend", now=NOW.replace(hour=9))
+    again = send_reminders(client(), outbox, client_id="rg-backend", record=kept.extend, now=NOW)
+    other = send_reminders(client(), outbox, client_id="rg-backend", record=kept.extend, now=NOW.replace(hour=9))
     assert (len(again.written), len(again.existing)) == (0, 3)
     assert (len(other.written), sorted(other.existing)) == (0, sorted(first.written))
     assert ehr.created == 3 and len(ehr.communications) == 3
@@ -198,14 +206,14 @@ def test_each_reminder_is_written_once_however_often_the_round_runs(
 
 
 def test_a_round_reads_a_group_without_its_scores_where_the_server_takes_a_batch(
-    rsps: responses.RequestsMock, tmp_path: Path
+    rsps: responses.RequestsMock, tmp_path: Path, kept: list[AccessRecord]
 ) -> None:
     group = sanne_group()
     goal = group.add_goal("Weer aan het werk", GoalTerm.LANG, date(2026, 1, 5))
     for day, score in ((6, 4), (13, 5), (20, 6)):
         group.score_progress(goal.uid, score, datetime(2026, 1, day, 15, tzinfo=AMS))
     ehr = BatchEhr(rsps, [group])
-    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", now=NOW)
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
     assert (report.groups, len(report.written), report.failed) == (1, 3, [])  # as when every score is read
     (urls,) = ehr.batches  # one request for the group
     plan, scores, patient = urls
@@ -214,7 +222,9 @@ def test_a_round_reads_a_group_without_its_scores_where_the_server_takes_a_batch
     assert patient == "Patient/sanne"
 
 
-def test_a_group_with_nothing_due_gets_nothing(rsps: responses.RequestsMock, tmp_path: Path) -> None:
+def test_a_group_with_nothing_due_gets_nothing(
+    rsps: responses.RequestsMock, tmp_path: Path, kept: list[AccessRecord]
+) -> None:
     group = sanne_group()
     group.meetings.append(
         Meeting(uid=new_uid(), start=datetime(2026, 6, 10, 15, tzinfo=AMS), status=MeetingStatus.BOOKED)
@@ -222,13 +232,15 @@ def test_a_group_with_nothing_due_gets_nothing(rsps: responses.RequestsMock, tmp
     group.agreements.clear()
     group.members = [m for m in group.members if m.who != "Practitioner/lotte"]
     ehr = FakeEhr(rsps, [group])
-    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", now=NOW)
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
     assert (report.groups, report.written, ehr.created) == (1, [], 0)
 
 
-def test_an_unreachable_ehr_stops_the_round(rsps: responses.RequestsMock, tmp_path: Path) -> None:
+def test_an_unreachable_ehr_stops_the_round(
+    rsps: responses.RequestsMock, tmp_path: Path, kept: list[AccessRecord]
+) -> None:
     rsps.add("GET", f"{BASE}/CareTeam", status=503, json={"resourceType": "OperationOutcome", "issue": []})
-    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", now=NOW)
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
     assert report.stopped is not None and report.stopped.startswith("ServerUnavailable")
     assert report.written == []
 
@@ -263,6 +275,12 @@ def test_resourcegroep_worker_with_the_apps_configuration_replays_and_reminds(
     assert out.count("reminders:") == 1 and "0 written, 3 already in the record" in out
     assert ehr.created == 3
     assert all(c.request.headers.get("Authorization") == "Bearer static-test-token" for c in rsps.calls)
+    # Each group read and reminder written is in the access log the app keeps too (the first round's read and three
+    # writes, the second's read), with the worker's client id.
+    (log_file,) = tmp_path.rglob("audit.jsonl")
+    records = [r for r in AccessLog(log_file).records() if r.app_action == "send_reminders"]
+    assert sorted(r.action.value for r in records) == ["C", "C", "C", "R", "R"]
+    assert {(r.user, r.client_id, r.patient) for r in records} == {("Device/rg-backend", "rg-backend", "Patient/sanne")}
 
 
 def test_reminders_are_off_without_backend_services_or_when_asked(
@@ -299,5 +317,73 @@ def test_a_refused_backend_services_token_stops_the_round_instead_of_crashing(tm
 
     provider = BackendTokenProvider(Refusing())  # type: ignore[arg-type]
     fhir = FhirClient(BASE, provider, scope_context="system", retry=RetryPolicy(max_attempts=1))
-    report = send_reminders(fhir, SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", now=NOW)
+    report = send_reminders(fhir, SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=[].extend, now=NOW)
     assert report.stopped is not None and report.stopped.startswith("Unauthorized: Backend Services token")
+
+
+def test_a_round_keeps_an_access_record_of_each_group_read_and_each_reminder_written(
+    rsps: responses.RequestsMock, tmp_path: Path, kept: list[AccessRecord]
+) -> None:
+    FakeEhr(rsps, [sanne_group()])
+    outbox = SqliteOutbox(tmp_path / "o.sqlite3")
+    report = send_reminders(client(), outbox, client_id="rg-backend", record=kept.extend, now=NOW)
+    read, *written = kept
+    assert (read.action, read.outcome, read.app_action) == (AuditAction.READ, AuditOutcome.SUCCESS, "send_reminders")
+    assert (read.user, read.role, read.patient, read.client_id) == (
+        "Device/rg-backend",
+        "system",
+        "Patient/sanne",
+        "rg-backend",
+    )
+    assert sorted(e.split("/", 1)[0] for e in read.entities) == ["CarePlan", "CareTeam"]  # what a page records too
+    assert [(w.action, w.outcome, w.patient) for w in written] == [
+        (AuditAction.CREATE, AuditOutcome.SUCCESS, "Patient/sanne")
+    ] * 3
+    assert sorted(e for w in written for e in w.entities) == sorted(report.written)
+    assert len({r.id for r in kept}) == 4
+    # A later round reads again (on record) and finds the reminders in the record: nothing written, none recorded.
+    kept.clear()
+    send_reminders(client(), outbox, client_id="rg-backend", device="Device/rg-app", record=kept.extend, now=NOW)
+    assert [(r.action, r.user) for r in kept] == [(AuditAction.READ, "Device/rg-app")]
+
+
+FAILURES = [(403, AuditOutcome.REFUSED, True), (404, AuditOutcome.FAILED, False), (503, AuditOutcome.FAILED, True)]
+PROBLEM = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing"}]}
+
+
+@pytest.mark.parametrize(("status", "outcome", "stops"), FAILURES)
+def test_a_group_read_the_ehr_fails_is_on_record_as_failed_with_nothing_in_it(
+    rsps: responses.RequestsMock,
+    tmp_path: Path,
+    kept: list[AccessRecord],
+    status: int,
+    outcome: AuditOutcome,
+    stops: bool,
+) -> None:
+    FakeEhr(rsps, [sanne_group()])
+    rsps.replace("GET", f"{BASE}/CarePlan", status=status, json=PROBLEM)
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
+    assert (report.stopped is not None, len(report.failed)) == (stops, 0 if stops else 1)
+    assert [(r.action, r.outcome, r.patient, r.entities) for r in kept] == [
+        (AuditAction.READ, outcome, "Patient/sanne", ())
+    ]
+
+
+@pytest.mark.parametrize(("status", "outcome", "stops"), FAILURES)
+def test_a_reminder_the_ehr_does_not_take_is_on_record_as_failed_after_the_groups_read(
+    rsps: responses.RequestsMock,
+    tmp_path: Path,
+    kept: list[AccessRecord],
+    status: int,
+    outcome: AuditOutcome,
+    stops: bool,
+) -> None:
+    FakeEhr(rsps, [sanne_group()])
+    rsps.replace("POST", f"{BASE}/Communication", status=status, json=PROBLEM)
+    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
+    assert (report.stopped is not None, report.written) == (stops, [])
+    assert [(r.action, r.outcome) for r in kept] == [
+        (AuditAction.READ, AuditOutcome.SUCCESS),
+        (AuditAction.CREATE, outcome),
+    ]
+    assert kept[1].entities == ()  # the group's part ends at its first failed write

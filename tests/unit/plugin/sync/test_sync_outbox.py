@@ -242,6 +242,16 @@ def test_worker_needs_outbox_base_and_a_token(tmp_path: Path, monkeypatch: pytes
     assert main(["--outbox", str(tmp_path / "o.sqlite"), "--fhir-base", BASE, "--token-provider", "nope"]) == EX_USAGE
 
 
+@pytest.mark.parametrize("device", ["rg-app", "https://ehr.test/fhir/Device/rg", "Device/", "Practitioner/x"])
+def test_worker_refuses_a_device_that_is_no_device_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], device: str
+) -> None:
+    """The Provenance and the access records name the app by it: a usage error, not records that cannot be made."""
+    monkeypatch.setenv("RESOURCEGROEP_FHIR_TOKEN", "t")
+    assert main(["--outbox", str(tmp_path / "o.sqlite"), "--fhir-base", BASE, "--device", device]) == EX_USAGE
+    assert "--device must be a Device reference" in capsys.readouterr().err
+
+
 def test_worker_replays_with_the_env_token(
     rsps: responses.RequestsMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
