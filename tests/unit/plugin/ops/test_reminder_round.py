@@ -347,43 +347,32 @@ def test_a_round_keeps_an_access_record_of_each_group_read_and_each_reminder_wri
     assert [(r.action, r.user) for r in kept] == [(AuditAction.READ, "Device/rg-app")]
 
 
-FAILURES = [(403, AuditOutcome.REFUSED, True), (404, AuditOutcome.FAILED, False), (503, AuditOutcome.FAILED, True)]
 PROBLEM = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing"}]}
 
 
-@pytest.mark.parametrize(("status", "outcome", "stops"), FAILURES)
-def test_a_group_read_the_ehr_fails_is_on_record_as_failed_with_nothing_in_it(
+@pytest.mark.parametrize(
+    ("status", "outcome", "stops"),
+    [(403, AuditOutcome.REFUSED, True), (404, AuditOutcome.FAILED, False), (503, AuditOutcome.FAILED, True)],
+)
+@pytest.mark.parametrize("failing", ["the group's read", "a reminder's write"])
+def test_a_read_or_write_the_ehr_fails_is_on_record_as_failed_with_nothing_in_it(
     rsps: responses.RequestsMock,
     tmp_path: Path,
     kept: list[AccessRecord],
+    failing: str,
     status: int,
     outcome: AuditOutcome,
     stops: bool,
 ) -> None:
     FakeEhr(rsps, [sanne_group()])
-    rsps.replace("GET", f"{BASE}/CarePlan", status=status, json=PROBLEM)
+    if failing == "the group's read":
+        rsps.replace("GET", f"{BASE}/CarePlan", status=status, json=PROBLEM)
+        expected = [(AuditAction.READ, outcome)]
+    else:  # the group read, its first reminder refused: the group's part ends there
+        rsps.replace("POST", f"{BASE}/Communication", status=status, json=PROBLEM)
+        expected = [(AuditAction.READ, AuditOutcome.SUCCESS), (AuditAction.CREATE, outcome)]
     report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
-    assert (report.stopped is not None, len(report.failed)) == (stops, 0 if stops else 1)
-    assert [(r.action, r.outcome, r.patient, r.entities) for r in kept] == [
-        (AuditAction.READ, outcome, "Patient/sanne", ())
-    ]
-
-
-@pytest.mark.parametrize(("status", "outcome", "stops"), FAILURES)
-def test_a_reminder_the_ehr_does_not_take_is_on_record_as_failed_after_the_groups_read(
-    rsps: responses.RequestsMock,
-    tmp_path: Path,
-    kept: list[AccessRecord],
-    status: int,
-    outcome: AuditOutcome,
-    stops: bool,
-) -> None:
-    FakeEhr(rsps, [sanne_group()])
-    rsps.replace("POST", f"{BASE}/Communication", status=status, json=PROBLEM)
-    report = send_reminders(client(), SqliteOutbox(tmp_path / "o.sqlite3"), client_id="rg", record=kept.extend, now=NOW)
-    assert (report.stopped is not None, report.written) == (stops, [])
-    assert [(r.action, r.outcome) for r in kept] == [
-        (AuditAction.READ, AuditOutcome.SUCCESS),
-        (AuditAction.CREATE, outcome),
-    ]
-    assert kept[1].entities == ()  # the group's part ends at its first failed write
+    assert (report.stopped is not None, len(report.failed), report.written) == (stops, 0 if stops else 1, [])
+    assert [(r.action, r.outcome) for r in kept] == expected
+    assert {r.patient for r in kept} == {"Patient/sanne"}
+    assert kept[-1].entities == ()  # nothing read or written
