@@ -67,7 +67,7 @@ def init_audit(app: Flask, config: AppConfig, data_folder: Path, client_options:
         audit: RequestAudit | None = g.pop("audit", None)
         if audit is not None and audit.touched:
             try:
-                _emit(trail, config, audit, response.status_code)
+                _emit(trail, config, audit, response.status_code, request.method)
             except AuditValueError:
                 log.exception("an access record could not be made")
         return response
@@ -88,9 +88,11 @@ def current_trail() -> AuditTrail:
     return trail
 
 
-def _outcome(status: int) -> AuditOutcome:
+def _outcome(status: int, method: str) -> AuditOutcome:
     if status >= 500:
         return AuditOutcome.FAILED
+    if status == 422 and method in ("GET", "HEAD"):
+        return AuditOutcome.SUCCESS  # a page shown with a word about what was asked for (a date it cannot read)
     if status >= 400:
         return AuditOutcome.REFUSED
     return AuditOutcome.SUCCESS
@@ -107,8 +109,8 @@ def _user(audit: RequestAudit) -> str:
     return reference or "Practitioner/unknown"
 
 
-def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int) -> None:
-    outcome = _outcome(status)
+def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int, method: str) -> None:
+    outcome = _outcome(status, method)
     app_action = audit.app_action or "view_overview"
     writing = bool(audit.written) and outcome is AuditOutcome.SUCCESS
     action = action_for(app_action)  # a page is a read, a save its write (also when it was refused)

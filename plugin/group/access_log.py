@@ -74,7 +74,8 @@ _AREA_OF: dict[str, str] = {
     "take_up_input": "wishes",
     "view_wishes": "wishes",
 }
-_AREA_WORDS = (
+_AREA_WORDS = (  # the first word found wins: "score" before "core" (score_progress is about goals)
+    ("score", "goals"),
     ("member", "members"),
     ("interview", "members"),
     ("nominat", "members"),
@@ -82,7 +83,6 @@ _AREA_WORDS = (
     ("hand_over", "members"),
     ("take_over", "members"),
     ("goal", "goals"),
-    ("score", "goals"),
     ("agreement", "agreements"),
     ("meeting", "meetings"),
     ("invitation", "meetings"),
@@ -115,20 +115,24 @@ class AccessLine:
     who: str  # a name, or a description when the name is not known
     yourself: bool  # the viewer themselves
     role: str
-    kind: str  # "read", "change" or "refused" (also the CSS class)
+    kind: str  # "read", "change", "refused" or "failed" (also the CSS class)
     what: str  # e.g. "looked at goals"
 
 
 def _kind(record: AccessRecord) -> str:
-    if record.outcome is not AuditOutcome.SUCCESS:
+    if record.outcome is AuditOutcome.REFUSED:
         return "refused"
+    if record.outcome is AuditOutcome.FAILED:
+        return "failed"
     return "change" if record.changed else "read"
 
 
 def _what(record: AccessRecord, kind: str) -> str:
     area = str(_AREAS[area_of(record.app_action)])
-    if kind == "refused":
-        return gettext("was refused: %(area)s", area=area)
+    if kind in ("refused", "failed"):  # the line's badge says which; this says what was tried
+        if record.changed:
+            return gettext("tried to change: %(area)s", area=area)
+        return gettext("tried to look at: %(area)s", area=area)
     if kind == "change":
         return gettext("changed: %(area)s", area=area)
     return gettext("looked at: %(area)s", area=area)

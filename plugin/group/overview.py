@@ -3,6 +3,7 @@ timeline (pure)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -527,6 +528,12 @@ class TimelineCursor:
         return TimelineCursor(_FIRST_DAY, 0)
 
     @staticmethod
+    def up_to(day: date) -> TimelineCursor:
+        """The place before the newest event of `day` (a day asked for: the events up to and including it). A day
+        before the first a place may name has nothing up to it; one after the last has everything."""
+        return TimelineCursor(min(max(day, _FIRST_DAY), _LAST_DAY), 0)
+
+    @staticmethod
     def parse(text: str | None) -> TimelineCursor | None:
         """The cursor of `?vanaf=` (`text`), or None for none or one that does not read (the page is then found by
         its number)."""
@@ -540,6 +547,24 @@ class TimelineCursor:
         except ValueError:
             return None
         return found if _FIRST_DAY <= found.day <= _LAST_DAY else None
+
+
+_ASKED_DAY = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
+
+
+def day_asked(text: str) -> date | None:
+    """The day in the timeline's form (`?datum=`): as the date field sends it (2025-03-14), or as a person types it
+    in the address (14-03-2025, 14/3/2025, 14.3.2025); None when it is no day."""
+    text = text.strip()
+    if len(text) > 10:
+        return None
+    try:
+        if len(text) == 10 and text[4] == "-":
+            return date.fromisoformat(text)
+        found = _ASKED_DAY.fullmatch(text)
+        return date(int(found[3]), int(found[2]), int(found[1])) if found else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from fhir_mappings.rights import Action, Role, may_take_over, require
 from plugin.audit.web import current_trail, request_audit
 from plugin.goals.views import sparkline_for
-from plugin.group.access_log import access_lines
+from plugin.group.access_log import SHOWN, access_lines
 from plugin.group.forms import (
     LIFECYCLE_ACTIONS,
     LifecycleForm,
@@ -42,6 +42,7 @@ from plugin.group.overview import (
     TimelineCursor,
     TimelinePage,
     attention_for,
+    day_asked,
     first_name,
     glance,
     listed_agreements,
@@ -474,14 +475,15 @@ def history(context_id: str) -> Any:
     window = overview_scores() if scored else None
     places = [(TimelineCursor.parse(request.args.get(param)), param == "tot") for param in ("vanaf", "tot")]
     asked_day = request.args.get("datum", "").strip()
-    day = TimelineCursor.parse(f"{asked_day}.0") if asked_day else None
+    on = day_asked(asked_day) if asked_day else None
+    day = TimelineCursor.up_to(on) if on is not None else None
     if asked_day:
         places, asked = [(day, False)], None
     if asked is None or (window is not None and not timeline_page_within(asked, window)):
         for cursor, later in places:
             found = _timeline_from(cursor, later, window, kind, asked) if cursor is not None else None
             if found is not None:
-                return _timeline_shown(*found, soort, asked_day, day)
+                return _timeline_shown(*found, soort, asked_day, on)
     # The loads to try, fewest scores first (None: the page's own load; EVERY_SCORE is always enough).
     tries: list[int | None] = [None]
     if window is not None:
@@ -489,7 +491,7 @@ def history(context_id: str) -> Any:
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
-    return _timeline_shown(*_timeline_try(tries, kind, asked, scored), soort, asked_day, day)
+    return _timeline_shown(*_timeline_try(tries, kind, asked, scored), soort, asked_day, on)
 
 
 def _timeline_shown(
@@ -498,12 +500,12 @@ def _timeline_shown(
     shown: TimelinePage,
     soort: str,
     asked_day: str = "",
-    day: TimelineCursor | None = None,
+    on: date | None = None,
 ) -> tuple[str, int]:
-    """The timeline's page; `asked_day`: the text of the day asked for (`?datum=`), `day` its place when it read
+    """The timeline's page; `asked_day`: the text of the day asked for (`?datum=`), `on` that day when it read
     (else the page says so, 422)."""
     problem = None
-    if asked_day and day is None:
+    if asked_day and on is None:
         problem = Problem(gettext("That date could not be read. Choose a day, for example 14-03-2025."))
     return render_template(
         "group/timeline.html",
@@ -513,8 +515,8 @@ def _timeline_shown(
         shown=shown,
         soort=soort if soort in TIMELINE_KINDS else "",
         earlier=page.loaded.plans[1:],
-        asked_day=asked_day,
-        asked_date=day.day if day is not None else None,
+        asked_day=on.isoformat() if on is not None else asked_day,
+        asked_date=on,
         oldest=TimelineCursor.oldest().text,
         problem=problem,
     ), 422 if problem is not None else 200
@@ -576,7 +578,7 @@ def access_log(context_id: str) -> Any:
     """Who looked at the group and when (NEN 7513): for the patient and their care professionals."""
     page = group_page(Action.VIEW_ACCESS_LOG)
     lines = access_lines(current_service(), page, current_trail())
-    return render_template("group/access_log.html", page=page, group=page.group, lines=lines)
+    return render_template("group/access_log.html", page=page, group=page.group, lines=lines, shown_at_most=SHOWN)
 
 
 @bp.get("/c/<context_id>/caseload")

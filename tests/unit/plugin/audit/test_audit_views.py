@@ -100,10 +100,14 @@ def test_the_care_professional_sees_who_looked_and_the_patient_sees_it_too(tmp_p
         assert "<h1>Wie heeft deze groep bekeken</h1>" in html
         rows = re.findall(r'<tr class="access-(\w+)">(.*?)</tr>', html)
         assert [kind for kind, _ in rows[:3]] == ["refused", "read", "read"]  # newest first
-        assert "Lotte Smit" in rows[0][1] and "geweigerd: wie de groep heeft bekeken" in rows[0][1]
+        assert (
+            "Lotte Smit" in rows[0][1]
+            and "geweigerd</span> probeerde te bekijken: wie de groep heeft bekeken" in rows[0][1]
+        )
         assert "Lotte Smit" in rows[1][1] and "bekeken: bijeenkomsten" in rows[1][1]
         assert "Anna de Vries" in rows[2][1] and "(u)" in rows[2][1] and "bekeken: doelen" in rows[2][1]
         assert 'href="/c/' in html and '/inzage">Wie heeft deze groep bekeken</a>' in html  # the footer link
+        assert "Dit zijn alle keren die zijn vastgelegd." in html  # fewer than the page lists: every one
         env.act_as(SANNE)
         mine = text(env.get("/inzage"))
         assert "<h1>Wie heeft je groep bekeken</h1>" in mine and "Je hebt het recht" in mine
@@ -142,6 +146,25 @@ def test_an_ehr_outage_on_a_page_is_a_dutch_503_not_a_crash_and_is_recorded_as_f
             ("view_goals", AuditOutcome.FAILED),  # the attempt counts, though nothing could be read
             ("view_goals", AuditOutcome.SUCCESS),
         ]
+        rows = re.findall(r'<tr class="access-(\w+)">(.*?)</tr>', text(env.get("/inzage")))
+        failed = [row for kind, row in rows if kind == "failed"]
+        assert len(failed) == 1 and "mislukt</span> probeerde te bekijken: doelen" in failed[0]
+
+
+def test_a_page_shown_with_a_word_about_its_filter_is_a_read_and_a_form_with_an_error_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """A timeline day it cannot read (422) still shows the timeline: a read. A form it cannot save (422): refused."""
+    with launched(tmp_path) as env:
+        assert env.get("/tijdlijn?datum=abc").status_code == 422
+        assert env.post("/doelen/nieuw", {"text": "", "term": "kort"}).status_code == 422
+        page, form = records(env)
+        assert (page.app_action, page.action, page.outcome) == ("view_timeline", AuditAction.READ, AuditOutcome.SUCCESS)
+        assert page.entities  # what it read
+        assert (form.app_action, form.outcome) == ("add_goal", AuditOutcome.REFUSED)  # nothing written
+        rows = re.findall(r'<tr class="access-(\w+)">(.*?)</tr>', text(env.get("/inzage")))
+        assert [kind for kind, _ in rows[:2]] == ["refused", "read"]  # newest first
+        assert "probeerde te wijzigen: doelen" in rows[0][1] and "bekeken: de tijdlijn" in rows[1][1]
 
 
 def test_the_worker_reminder_rounds_records_show_as_the_app_itself(tmp_path: Path) -> None:

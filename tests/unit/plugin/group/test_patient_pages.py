@@ -116,7 +116,7 @@ def test_a_request_to_pause_pauses_the_group_when_taken_up_and_members_never_see
         saved(env.post("/pauze-of-stoppen", {"kind": "pauze", "reason": reason}), "ask")
         again = env.post("/pauze-of-stoppen", {"kind": "pauze", "reason": "Nog een keer."})
         assert again.status_code == 422 and "Je hebt dit al gevraagd" in text(again)
-        assert "Pauze van de groep gevraagd." in main_of(text(env.get("/tijdlijn")))
+        assert "Pauze van de groep gevraagd door Sanne Bakker" in main_of(text(env.get("/tijdlijn")))
         env.act_as(LOTTE)
         assert reason not in text(env.get("/"))
         env.act_as(ANNA)

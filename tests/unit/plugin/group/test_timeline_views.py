@@ -45,6 +45,7 @@ def test_timeline_says_who_did_it(tmp_path: Path) -> None:
         html = text(env.get("/tijdlijn?soort=leden"))
         assert "Kennismakingsgesprek" in html or "kennismakingsgesprek" in html
         assert re.search(r'<span class="muted">door [^<]+</span>', html)
+        assert not re.search(r'\.</span> <span class="muted">door', html)  # not "gevoerd. door …"
 
 
 def test_pausing_and_resuming_show_in_the_timeline_with_who_did_it(tmp_path: Path) -> None:
@@ -52,8 +53,8 @@ def test_pausing_and_resuming_show_in_the_timeline_with_who_did_it(tmp_path: Pat
         assert env.post("/status", {"action": "pause"}).status_code == 303
         assert env.post("/status", {"action": "resume"}).status_code == 303
         html = text(env.get("/tijdlijn?soort=groep"))
-        for said in ("De groep is gepauzeerd.", "De groep is weer gestart."):
-            assert re.search(re.escape(said) + r'</span> <span class="muted">door Anna de Vries</span>', html), said
+        for said in ("De groep is gepauzeerd", "De groep is weer gestart"):  # one sentence: "… door Anna de Vries."
+            assert re.search(re.escape(said) + r'</span> <span class="muted">door Anna de Vries</span>\.', html), said
         plan = next(p for p in env.resources("CarePlan") if p.get("status") == "active")
         assert [p["valueCode"] for e in plan["extension"] for p in e.get("extension", []) if p["url"] == "to"][-2:] == [
             "on-hold",
@@ -364,7 +365,7 @@ def test_a_day_asked_for_shows_the_events_up_to_it_and_its_links_walk_both_ways(
 def test_a_day_that_does_not_read_says_so_and_shows_the_newest_events(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         newest = lines(text(env.get("/tijdlijn")))
-        for bad in ("morgen", "2026-02-30", "14-03-2025", "0001-01-01"):
+        for bad in ("morgen", "2026-02-30", "31-02-2025", "2025-3-14", "14-03-25", "2025-03-14T10:00"):
             response = env.get(f"/tijdlijn?datum={bad}")
             page = text(response)
             assert response.status_code == 422 and lines(page) == newest, bad
@@ -372,6 +373,42 @@ def test_a_day_that_does_not_read_says_so_and_shows_the_newest_events(tmp_path: 
             assert 'role="alert"' in page and "Wat er gebeurde tot en met" not in page, bad
         english = text(env.get("/tijdlijn?datum=morgen&lang=en"))
         assert "That date could not be read. Choose a day" in english and "Up to and including" in english
+
+
+def test_a_day_typed_the_dutch_way_or_far_out_reads(tmp_path: Path) -> None:
+    """The form's example (14-03-2025) as typed in the address reads as its day; a day before 1970 has nothing up to
+    it, and 9999-12-31 (the field's last day) everything: no 422 for a real day."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        newest = lines(text(env.get("/tijdlijn")))
+        last = datetime.fromisoformat(newest[0][0]).date()
+        iso = text(env.get(f"/tijdlijn?datum={last.isoformat()}"))
+        for typed in (last.strftime("%d-%m-%Y"), f"{last.day}/{last.month}/{last.year}"):
+            response = env.get(f"/tijdlijn?datum={typed}")
+            assert response.status_code == 200 and lines(text(response)) == lines(iso), typed
+            assert f'value="{last.isoformat()}"' in text(response)  # the date field shows the day it read
+        for before in ("1969-12-31", "0001-01-01"):
+            response = env.get(f"/tijdlijn?datum={before}")
+            page = text(response)
+            assert response.status_code == 200 and lines(page) == [] and "Toen was er nog niets gebeurd." in page
+        response = env.get("/tijdlijn?datum=9999-12-31")
+        assert response.status_code == 200 and lines(text(response))[:3] == newest[:3]
+        assert "31 december 9999" in text(response) and 'value="9999-12-31"' in text(response)
+
+
+def test_the_oldest_link_of_a_timeline_whose_total_is_known_is_its_last_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event loaded ("Pagina 1 van 2"): "Oudste gebeurtenissen" is page 2, the page "Oudere" leads to, not a
+    page counted from the oldest event that repeats most of page 1."""
+    small_timeline_pages(monkeypatch)
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        first = text(env.get("/tijdlijn"))
+        pages = re.search(r"Pagina 1 van (\d+)", first)
+        assert pages is not None, "the demo group's timeline is loaded whole"
+        oldest = link(first, "last")
+        assert oldest == f"/c/{env.context_id}/tijdlijn?pagina={pages[1]}"
+        last = text(env.get(oldest))
+        assert f"Pagina {pages[1]} van {pages[1]}" in last and link(last, "next") is None
 
 
 def test_a_day_asked_for_with_a_kind_without_scores(tmp_path: Path, spied: list[LoadedGroup]) -> None:
