@@ -6,11 +6,12 @@ printed agenda or report always says what the screen says.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_mappings.codes import AgendaStatus, GoalLifecycle, MeetingRole, Section
-from fhir_mappings.model import Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
 from plugin.notes.forms import AGREEMENT_LINES_MIN, FREE_LINES_MIN, KIND_AGREEMENT, KIND_FREE, KIND_GOAL
 
 # Goals still being worked on: offered for the agenda and for scoring.
@@ -238,9 +239,21 @@ class MeetingNotes:
         }
 
     def agreements_to_close(self) -> list[Agreement]:
-        """The open agreements the report can mark done or dropped: every open one not made in this report."""
-        made = set(self.meeting.report.new_agreements) if self.meeting.report is not None else set()
-        return [a for a in self.group.agreements if a.is_open and a.uid not in made]
+        """The open agreements the report can mark done or dropped ("Agreements made earlier"): those made before
+        this meeting (`earlier_agreements`)."""
+        return earlier_agreements(self.group.agreements, self.meeting)
+
+
+def earlier_agreements(agreements: Iterable[Agreement], meeting: Meeting) -> list[Agreement]:
+    """The open agreements that already existed before `meeting`, in their order: what its report lists as made
+    earlier, to mark done or dropped. Never the report's own new agreements, and none made on the meeting's day or
+    later: an agreement's made-date (`Agreement.created`) is a day, read against the meeting's day in the clinic's
+    zone, so one made on that day counts as made at the meeting. One without a made-date (written by another
+    system) is kept: nothing says it is newer, and leaving it out would leave no report to close it from."""
+    report = meeting.report
+    own = set(report.new_agreements) if report is not None else set()
+    day = meeting.start.astimezone(CLINIC_ZONE).date()
+    return [a for a in agreements if a.is_open and a.uid not in own and (a.created is None or a.created < day)]
 
 
 def _row(kind: str, ref: str, *, include: bool = False, text: str = "") -> dict[str, Any]:
