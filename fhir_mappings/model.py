@@ -578,9 +578,28 @@ class Meeting:
         """A cancelled meeting, or one that did not take place, gets no report."""
         return self.status not in (MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
 
-    def markable_next(self) -> list[MeetingStatus]:
-        """The statuses a user may mark next by hand (booking follows from sending the invitation)."""
-        return [s for s in MARKED_BY_HAND if s in _MEETING_NEXT[self.status]]
+    @property
+    def day(self) -> date:
+        """The day it starts, in the clinic's zone (`CLINIC_ZONE`)."""
+        return self.start.astimezone(CLINIC_ZONE).date()
+
+    def day_has_come(self, today: date) -> bool:
+        """Its day has come: it starts on `today` (the clinic's date) or earlier. Only from then on can it be marked
+        held or as not having taken place, or get a report (`FROM_ITS_DAY`); cancelling is possible before."""
+        return self.day <= today
+
+    def may_get_report(self, today: date) -> bool:
+        """A report can be written (or changed) on `today`: the meeting may have one and its day has come."""
+        return self.may_have_report and self.day_has_come(today)
+
+    def markable_next(self, today: date) -> list[MeetingStatus]:
+        """The statuses a user may mark next by hand on `today` (the clinic's date), in the order they are offered:
+        booking follows from sending the invitation, and held or not taken place only from the meeting's day on."""
+        return [
+            s
+            for s in MARKED_BY_HAND
+            if s in _MEETING_NEXT[self.status] and (s not in FROM_ITS_DAY or self.day_has_come(today))
+        ]
 
     @property
     def invited(self) -> bool:
@@ -617,6 +636,18 @@ _MEETING_NEXT: dict[MeetingStatus, set[MeetingStatus]] = {
 PLANNED_MEETING_STATES = frozenset({MeetingStatus.PROPOSED, MeetingStatus.BOOKED})
 # The statuses a user sets by hand, in the order they are offered; `booked` follows from sending an invitation.
 MARKED_BY_HAND = (MeetingStatus.FULFILLED, MeetingStatus.CANCELLED, MeetingStatus.NOSHOW)
+# What a meeting becomes only from its day on (its start date in the clinic's zone): before that it has not taken
+# place, so it can be cancelled but not held, missed or reported on.
+FROM_ITS_DAY = frozenset({MeetingStatus.FULFILLED, MeetingStatus.NOSHOW})
+_NOT_YET_NL = {
+    MeetingStatus.FULFILLED: (
+        "Deze bijeenkomst is nog niet geweest. U kunt hem pas vanaf de dag zelf op 'gehouden' zetten."
+    ),
+    MeetingStatus.NOSHOW: (
+        "Deze bijeenkomst is nog niet geweest. U kunt hem pas vanaf de dag zelf op 'niet doorgegaan' zetten. "
+        "Gaat hij niet door? Dan kunt u hem afzeggen."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -1567,8 +1598,9 @@ class ResourceGroup:
         self.normalise_order()
         return place
 
-    def set_meeting_status(self, uid: str, new: MeetingStatus) -> None:
-        """Book, hold, cancel or mark a no-show."""
+    def set_meeting_status(self, uid: str, new: MeetingStatus, today: date) -> None:
+        """Book, hold, cancel or mark a no-show; held and no-show only from the meeting's day on (`today`: the
+        clinic's date, `Meeting.day_has_come`)."""
         self._require_open()
         meeting = self.meeting(uid)
         if new is meeting.status:
@@ -1577,6 +1609,11 @@ class ResourceGroup:
             raise DomainError(
                 "Deze bijeenkomst kan niet meer van status veranderen.",
                 f"illegal meeting transition {meeting.status} -> {new}",
+            )
+        if new in FROM_ITS_DAY and not meeting.day_has_come(today):
+            raise DomainError(
+                _NOT_YET_NL[new],
+                f"meeting of {meeting.day.isoformat()} marked {new} on {today.isoformat()}, before its day",
             )
         meeting.status = new
         if new is MeetingStatus.FULFILLED and self.status is GroupStatus.FORMING:
@@ -1752,12 +1789,19 @@ class ResourceGroup:
         new_agreements: Iterable[str],
         written: datetime,
     ) -> Report:
-        """The report of a held meeting; the meeting is marked held."""
+        """The report of a held meeting; the meeting is marked held. Only from the meeting's day on: `written` (the
+        moment it is written) gives the clinic's date."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
         if not meeting.may_have_report:
             raise DomainError(
                 "Voor een afgezegde bijeenkomst schrijf je geen verslag.", f"report on {meeting.status} meeting"
+            )
+        today = written.astimezone(CLINIC_ZONE).date()
+        if not meeting.day_has_come(today):
+            raise DomainError(
+                "Deze bijeenkomst is nog niet geweest. U kunt er pas vanaf de dag zelf een verslag van maken.",
+                f"report written {today.isoformat()} on a meeting of {meeting.day.isoformat()}, before its day",
             )
         if meeting.start > written:
             raise DomainError(
@@ -1783,7 +1827,7 @@ class ResourceGroup:
         meeting.report.new_agreements = agreements
         meeting.report.written = written
         if meeting.status is not MeetingStatus.FULFILLED:
-            self.set_meeting_status(meeting_uid, MeetingStatus.FULFILLED)
+            self.set_meeting_status(meeting_uid, MeetingStatus.FULFILLED, today)
         return meeting.report
 
     def add_invitation(self, meeting_uid: str, message: str, sent: datetime, calendar: str) -> Invitation:

@@ -22,7 +22,7 @@ from fhir_mappings.codes import MeetingRole, MeetingStatus, MeetingTheme, Partic
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Meeting, ResourceGroup
 from fhir_mappings.rights import Action
-from plugin.group.service import GroupPage, current_service, group_page, now
+from plugin.group.service import GroupPage, current_service, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.meetings.forms import (
     LATER,
@@ -284,7 +284,7 @@ def _forms(group: ResourceGroup, meeting: Meeting, posted: str = "") -> DetailFo
         roles=roles_form,
         invitation=invitation,
         responses=responses_form(_response_rows(group, meeting), **data("responses")),
-        status=StatusForm(meeting.markable_next(), **data("status")),
+        status=StatusForm(meeting.markable_next(today()), **data("status")),
         own=OwnResponseForm(**data("own")),
     )
 
@@ -320,6 +320,7 @@ def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status
         offers=offers,
         problem_on_top=forms.problem is not None and not offers.get(forms.failed, False),
         planned=meeting.is_planned,
+        before_its_day=meeting.is_planned and not meeting.day_has_come(today()),
     ), status
 
 
@@ -410,8 +411,10 @@ def mark(context_id: str, meeting_uid: str) -> Any:
     """Mark the meeting held, cancelled or as not having taken place."""
 
     def call(form: StatusForm, group: ResourceGroup, meeting: Meeting) -> Call:
-        chosen = MeetingStatus(form.status.data)
-        return lambda uow, key: services.set_meeting_status(uow, key, meeting_uid=meeting.uid, status=chosen)
+        chosen, moment = MeetingStatus(form.status.data), now()
+        return lambda uow, key: services.set_meeting_status(
+            uow, key, meeting_uid=meeting.uid, status=chosen, now=moment
+        )
 
     return _post(meeting_uid, "status", Action.SET_MEETING_STATUS, call)
 

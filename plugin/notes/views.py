@@ -321,6 +321,7 @@ def report(context_id: str, meeting_uid: str) -> Any:
             problem, status = outcome.problem, outcome.status
         else:
             status = 422
+    writer = page.may(Action.WRITE_REPORT)
     return render_template(
         "notes/report.html",
         page=page,
@@ -330,11 +331,13 @@ def report(context_id: str, meeting_uid: str) -> Any:
         problem=problem,
         problems=field_problems(form, _line_context(notes)),
         notice=notice,
-        show_form=page.may(Action.WRITE_REPORT)
+        show_form=writer
         and (
-            (can_change(notes.group) and notes.report_possible)
+            (can_change(notes.group) and notes.meeting.may_get_report(today()))
             or (request.method == "POST" and bool(g.launch.can_write))
         ),
+        # Who writes reports is told why there is no form yet: the meeting's day has not come.
+        before_its_day=writer and notes.report_possible and not notes.meeting.day_has_come(today()),
     ), status
 
 

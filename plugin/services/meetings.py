@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fhir_mappings.codes import AgreementStatus, MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus, Section
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import (
+    CLINIC_ZONE,
     MARKED_BY_HAND,
     Agenda,
     AgendaItem,
@@ -151,17 +152,19 @@ def set_meeting_status(
 ) -> Done[None]:
     """Mark the meeting held, cancelled or as not having taken place (booking follows from the invitation).
 
-    Cancelling an invited meeting tells the invitees (a cancellation Communication with a calendar file).
+    Cancelling an invited meeting tells the invitees (a cancellation Communication with a calendar file). Held and
+    not taken place only from the meeting's day on: `now` (default: the clock) gives the clinic's date.
     """
     if status not in MARKED_BY_HAND:
         raise DomainError("Kies wat er met de bijeenkomst is gebeurd.", f"status {status} is not set by hand")
     sent = now if now is not None else datetime.now(UTC)
+    today = sent.astimezone(CLINIC_ZONE).date()
 
     def mark(group: ResourceGroup, _: Actor) -> None:
         if status is MeetingStatus.CANCELLED and group.meeting(meeting_uid).is_planned:
             cancel_with_notice(group, meeting_uid, sent)
         else:
-            group.set_meeting_status(meeting_uid, status)
+            group.set_meeting_status(meeting_uid, status, today)
 
     return act(uow, key, Action.SET_MEETING_STATUS, _STATUS_ACTIVITY[status], mark)
 

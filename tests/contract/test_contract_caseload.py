@@ -98,14 +98,14 @@ def build_group(index: int, patient: str, practitioner: str, other: str) -> Reso
 
     def held(days_ago: int) -> None:
         meeting = group.plan_meeting(NOW - timedelta(days=days_ago))
-        group.set_meeting_status(meeting.uid, MeetingStatus.FULFILLED)
+        group.set_meeting_status(meeting.uid, MeetingStatus.FULFILLED, TODAY)
 
     if kind == "due":
         held(150)
     elif kind == "planned":
         held(150)
         booked = group.plan_meeting(NOW + timedelta(days=20))
-        group.set_meeting_status(booked.uid, MeetingStatus.BOOKED)
+        group.set_meeting_status(booked.uid, MeetingStatus.BOOKED, TODAY)
     elif kind == "recent":
         held(30)
     elif kind == "ended":
@@ -123,7 +123,7 @@ def build_group(index: int, patient: str, practitioner: str, other: str) -> Reso
     elif kind == "past-booked":
         held(120)
         missed = group.plan_meeting(NOW - timedelta(days=10))
-        group.set_meeting_status(missed.uid, MeetingStatus.BOOKED)
+        group.set_meeting_status(missed.uid, MeetingStatus.BOOKED, TODAY)
     elif kind == "agreements":
         held(30)
         group.add_agreement("Te laat", START, due=TODAY - timedelta(days=3))

@@ -132,7 +132,7 @@ def test_meetings_around_dst_changes_keep_their_hour_and_never_lock_the_group(
     later_saves = [
         ("Doel toegevoegd", lambda g: g.add_goal("Op tijd komen", GoalTerm.LANG, TODAY)),
         ("Naam gewijzigd", lambda g: g.rename("Team Klok en Tijd")),
-        ("Bijeenkomst afgezegd", lambda g: g.set_meeting_status(uids[2], MeetingStatus.CANCELLED)),
+        ("Bijeenkomst afgezegd", lambda g: g.set_meeting_status(uids[2], MeetingStatus.CANCELLED, TODAY)),
         ("Doel toegevoegd", lambda g: g.add_goal("Een vaste dag", GoalTerm.LANG, TODAY)),
     ]
     for activity, action in later_saves:

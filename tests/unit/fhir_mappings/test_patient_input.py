@@ -113,7 +113,7 @@ def test_taking_up_a_meeting_wish_sets_place_chair_and_theme_on_the_meeting() ->
 def test_a_meeting_wish_without_a_planned_meeting_waits_for_one() -> None:
     g = full_group()
     for m in g.planned_meetings():
-        g.set_meeting_status(m.uid, m.status.__class__("cancelled"))
+        g.set_meeting_status(m.uid, m.status.__class__("cancelled"), TODAY)
     wish = g.give_meeting_wish(PATIENT, LATER, text="Graag in de middag")
     assert wish.meeting_uid is None
     with refused("Plan eerst een bijeenkomst"):

@@ -278,7 +278,7 @@ def test_a_change_to_a_known_part_keeps_the_broken_resource_and_every_reference_
         planned = [m for m in changed.meetings if m.status in (MeetingStatus.PROPOSED, MeetingStatus.BOOKED)]
         if not planned:
             return  # the broken resource was the one planned meeting: nothing else to cancel
-        changed.set_meeting_status(planned[0].uid, MeetingStatus.CANCELLED)
+        changed.set_meeting_status(planned[0].uid, MeetingStatus.CANCELLED, date(2026, 11, 30))
     after = written_by_key(changed, index)
     assert victim_key not in after  # never rewritten
     by_key = {key_of(r): r for r in resources}

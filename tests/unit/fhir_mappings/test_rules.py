@@ -173,7 +173,7 @@ def test_next_meeting_is_three_months_after_the_last_held_one_and_lasts_an_hour(
     g = new_group()
     first = g.plan_meeting(datetime(2026, 1, 31, 15, 0, tzinfo=AMS))
     assert first.end - first.start == timedelta(minutes=60)
-    g.set_meeting_status(first.uid, MeetingStatus.FULFILLED)
+    g.set_meeting_status(first.uid, MeetingStatus.FULFILLED, date(2026, 1, 31))
     start, end = g.propose_next_meeting_time(datetime(2026, 2, 1, 9, tzinfo=AMS))
     assert start == datetime(2026, 4, 30, 15, 0, tzinfo=AMS)  # 31 April does not exist
     assert end - start == timedelta(minutes=60)
@@ -185,7 +185,7 @@ def test_next_meeting_without_history_and_when_overdue() -> None:
     start, _ = g.propose_next_meeting_time(now)
     assert start.date() == date(2026, 3, 15) and start.hour == 10
     held = g.plan_meeting(datetime(2025, 6, 1, 15, tzinfo=AMS))
-    g.set_meeting_status(held.uid, MeetingStatus.FULFILLED)
+    g.set_meeting_status(held.uid, MeetingStatus.FULFILLED, now.date())
     start, _ = g.propose_next_meeting_time(now)
     assert start > now and start.hour == 15
     assert g.meeting_due(now)
@@ -279,9 +279,9 @@ def test_a_nominee_gets_no_meeting_role_before_joining() -> None:
 def test_meeting_status_transitions() -> None:
     g = new_group()
     m = g.plan_meeting(datetime(2026, 4, 1, 15, tzinfo=AMS))
-    g.set_meeting_status(m.uid, MeetingStatus.CANCELLED)
+    g.set_meeting_status(m.uid, MeetingStatus.CANCELLED, TODAY)
     with pytest.raises(DomainError, match="illegal meeting transition"):
-        g.set_meeting_status(m.uid, MeetingStatus.FULFILLED)
+        g.set_meeting_status(m.uid, MeetingStatus.FULFILLED, date(2026, 4, 1))
     with pytest.raises(DomainError):
         g.write_report(
             m.uid,
@@ -362,7 +362,7 @@ def test_no_invitation_for_a_meeting_that_was_held_or_cancelled() -> None:
     with pytest.raises(DomainError, match="invitation for a fulfilled meeting"):
         g.add_invitation(held.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
     planned = g.meetings[-1]
-    g.set_meeting_status(planned.uid, MeetingStatus.CANCELLED)
+    g.set_meeting_status(planned.uid, MeetingStatus.CANCELLED, TODAY)
     with pytest.raises(DomainError):
         g.add_invitation(planned.uid, "Kom je?", datetime(2026, 4, 9, tzinfo=AMS), "")
 

@@ -93,7 +93,7 @@ def test_status_follows_the_meeting_or_the_override() -> None:
     booked = meeting_calendar(group, meeting, stamp=STAMP, status=MeetingStatus.BOOKED, description="Kom je?")
     _, event = only_event(booked)
     assert str(event["STATUS"]) == "CONFIRMED" and str(event["DESCRIPTION"]) == "Kom je?"  # type: ignore[index]
-    group.set_meeting_status(meeting.uid, MeetingStatus.CANCELLED)
+    group.set_meeting_status(meeting.uid, MeetingStatus.CANCELLED, date(2026, 3, 1))
     _, event = only_event(meeting_calendar(group, meeting, stamp=STAMP))
     assert str(event["STATUS"]) == "CANCELLED"  # type: ignore[index]
     with pytest.raises(ValueError):

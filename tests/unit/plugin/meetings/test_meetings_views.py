@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -331,10 +331,21 @@ def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
         unknown_answer = {**answers, by_name["Ans Bakker"]: "maybe"}
         assert env.post(f"/bijeenkomsten/{uid}/reacties", unknown_answer).status_code == 422
 
-        # Status: a held meeting cannot be cancelled; a booked one can. Nothing more can be sent then.
+        # Status: a held meeting cannot be cancelled; a booked one whose day has come can be a no-show (the booked
+        # meeting is moved to yesterday first: before its day it can only be cancelled). Nothing more can be sent then.
         refused = env.post(f"/bijeenkomsten/{uid_of(held)}/status", {"status": "cancelled"})
         assert refused.status_code == 422 and ILLEGAL in text(refused)
         assert by_uid(env, "Appointment", uid_of(held))["status"] == "fulfilled"
+        yesterday = (datetime.now(AMS) - timedelta(days=1)).strftime("%Y-%m-%dT10:00")
+        moved = {
+            "start": yesterday,
+            "start-past": "y",
+            "minutes": "60",
+            "place": "later",
+            "theme": "",
+            "theme_text": "",
+        }
+        assert env.post(f"/bijeenkomsten/{uid}/verplaatsen", moved).status_code == 303
         assert env.post(f"/bijeenkomsten/{uid}/status", {"status": "noshow"}).status_code == 303
         assert by_uid(env, "Appointment", uid)["status"] == "noshow"
         assert "Bijeenkomst niet doorgegaan" in provenance_texts(env)
@@ -344,9 +355,9 @@ def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
         assert late.status_code == 422 and "Toch nog?" in text(late)
         assert f'<option selected value="{ans}">Ans Bakker</option>' in text(late)  # the other forms stay as saved
 
-        # A new meeting that is only proposed cannot be a no-show; it can be marked held.
+        # A new meeting that is only proposed cannot be a no-show; it can be marked held (from its day on).
         fresh = planned_uid(
-            env.post("/bijeenkomsten/nieuw", {"start": "2027-04-01T10:00", "minutes": "60", "place": "later"})
+            env.post("/bijeenkomsten/nieuw", {"start": yesterday, "start-past": "y", "minutes": "60", "place": "later"})
         )
         assert env.post(f"/bijeenkomsten/{fresh}/status", {"status": "noshow"}).status_code == 422
         assert env.post(f"/bijeenkomsten/{fresh}/status", {"status": "fulfilled"}).status_code == 303

@@ -122,6 +122,9 @@ def test_the_report_of_an_older_meeting_lists_no_later_agreements(tmp_path: Path
         # The first meeting: its own agreement is new, the later ones did not exist yet: nothing made earlier.
         page = text(env.get(f"/bijeenkomsten/{first}/verslag"))
         assert "Verslag van de bijeenkomst van" in page and 'class="report-form"' in page  # the form is there
+        # It is held already: the form does not say saving will mark it held.
+        assert "staat de bijeenkomst op 'gehouden'" not in page
+        assert "Cijfers en nieuwe afspraken worden samen met het verslag opgeslagen." in page
         assert close_lines(page) == set()
         assert "Eerder gemaakte afspraken" not in page
         assert "Cv bijwerken" not in page and "Samen twee woningen bekijken" not in page

@@ -422,14 +422,14 @@ def test_the_status_follows_the_meeting_rules() -> None:
     group = full_group()
     uow = uow_as(CLINICIAN, group)
     meeting = planned(group)
-    assert meeting.markable_next() == [MeetingStatus.FULFILLED, MeetingStatus.CANCELLED]
+    assert meeting.markable_next(meeting.day) == [MeetingStatus.FULFILLED, MeetingStatus.CANCELLED]
     with pytest.raises(DomainError):
         meetings.set_meeting_status(uow, "k1", meeting_uid=meeting.uid, status=MeetingStatus.BOOKED)
     with pytest.raises(DomainError) as noshow:  # a meeting nobody was invited to cannot be a no-show
         meetings.set_meeting_status(uow, "k2", meeting_uid=meeting.uid, status=MeetingStatus.NOSHOW)
     assert noshow.value.user_message == "Deze bijeenkomst kan niet meer van status veranderen."
     _invite(uow, "k3")
-    assert planned(uow.stored).markable_next() == [
+    assert planned(uow.stored).markable_next(meeting.day) == [
         MeetingStatus.FULFILLED,
         MeetingStatus.CANCELLED,
         MeetingStatus.NOSHOW,
@@ -437,7 +437,7 @@ def test_the_status_follows_the_meeting_rules() -> None:
     meetings.set_meeting_status(uow, "k4", meeting_uid=meeting.uid, status=MeetingStatus.NOSHOW)
     assert uow.stored is not None
     after = uow.stored.meeting(meeting.uid)
-    assert after.status is MeetingStatus.NOSHOW and after.markable_next() == [] and not after.is_planned
+    assert after.status is MeetingStatus.NOSHOW and after.markable_next(meeting.day) == [] and not after.is_planned
     assert not after.may_have_report
     with pytest.raises(DomainError):
         meetings.set_meeting_status(uow, "k5", meeting_uid=meeting.uid, status=MeetingStatus.FULFILLED)
@@ -588,7 +588,7 @@ def test_no_report_for_a_cancelled_meeting_or_before_it_starts() -> None:
             written=meeting.start - timedelta(days=1),
             today=TODAY,
         )
-    assert early.value.user_message.startswith("Deze bijeenkomst is nog niet begonnen.")
+    assert early.value.user_message.startswith("Deze bijeenkomst is nog niet geweest.")  # the day before it
     _status(uow, "k2")
     with pytest.raises(DomainError) as cancelled:
         meetings.write_report(

@@ -132,7 +132,9 @@ def test_cancelling_another_meeting_writes_only_that_meeting(rsps: responses.Req
     resources, bad = locked_record()
     repo, loaded = load(rsps, tmp_path, resources)
     other = bad["other"]["id"]
-    saved = repo.save(loaded, lambda g: g.set_meeting_status(other, MeetingStatus.CANCELLED), "Bijeenkomst afgezegd")
+    saved = repo.save(
+        loaded, lambda g: g.set_meeting_status(other, MeetingStatus.CANCELLED, TODAY), "Bijeenkomst afgezegd"
+    )
     assert saved.saved
     (bundle,) = sent(rsps)
     got = entries(bundle)
@@ -144,7 +146,7 @@ def test_cancelling_the_dst_meeting_itself_goes_through(rsps: responses.Requests
     resources, bad = locked_record()
     repo, loaded = load(rsps, tmp_path, resources)
     dst = bad["dst"]["id"]
-    assert repo.save(loaded, lambda g: g.set_meeting_status(dst, MeetingStatus.CANCELLED), "Afgezegd").saved
+    assert repo.save(loaded, lambda g: g.set_meeting_status(dst, MeetingStatus.CANCELLED, TODAY), "Afgezegd").saved
     written = entries(sent(rsps)[0])[f"PUT Appointment/{dst}"]["resource"]
     assert written["status"] == "cancelled" and written["minutesDuration"] == 60
 
