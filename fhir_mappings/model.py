@@ -1305,7 +1305,7 @@ class ResourceGroup:
         """The day (clinic's zone) whose every score a load of the newest scores also needs to hold every score given
         at a held meeting (`holds_scores_at`); None for a planned meeting (any day: read every score)."""
         meeting = self.meeting(meeting_uid)
-        return None if meeting.is_planned else meeting.start.astimezone(CLINIC_ZONE).date()
+        return None if meeting.is_planned else meeting.day
 
     def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
         """Every score given at a meeting, oldest first; `ScoresNotLoaded` when this group may not hold them all

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_mappings.codes import AgendaStatus, GoalLifecycle, MeetingRole, Section
-from fhir_mappings.model import CLINIC_ZONE, Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
+from fhir_mappings.model import Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
 from plugin.notes.forms import AGREEMENT_LINES_MIN, FREE_LINES_MIN, KIND_AGREEMENT, KIND_FREE, KIND_GOAL
 
 # Goals still being worked on: offered for the agenda and for scoring.
@@ -252,8 +252,7 @@ def earlier_agreements(agreements: Iterable[Agreement], meeting: Meeting) -> lis
     system) is kept: nothing says it is newer, and leaving it out would leave no report to close it from."""
     report = meeting.report
     own = set(report.new_agreements) if report is not None else set()
-    day = meeting.start.astimezone(CLINIC_ZONE).date()
-    return [a for a in agreements if a.is_open and a.uid not in own and (a.created is None or a.created < day)]
+    return [a for a in agreements if a.is_open and a.uid not in own and (a.created is None or a.created < meeting.day)]
 
 
 def _row(kind: str, ref: str, *, include: bool = False, text: str = "") -> dict[str, Any]:
