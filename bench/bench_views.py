@@ -643,10 +643,26 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         raise RuntimeError("the timeline has no link to its oldest events")
     page(f"/tijdlijn?{html.unescape(oldest.group(1))}")
     result["timeline_oldest"] = peak_rss_mb()
-    # A page that still reads every score: the timeline's last page (at once; page by page with
-    # `every_score_in_pages`).
-    page("/tijdlijn?pagina=9999")
-    result["timeline_last"] = peak_rss_mb()
+    # A page far back by its number (a bookmark), and the last page (a number past the end): the newest scores,
+    # counts of the older ones to find the page's day, then the newest scores and a page of those up to that day.
+    sent = [0]  # the app's requests to the EHR (every one goes through an HTTPAdapter)
+    send = requests.adapters.HTTPAdapter.send
+
+    def counting(self: requests.adapters.HTTPAdapter, *args: Any, **kwargs: Any) -> requests.Response:
+        sent[0] += 1
+        return send(self, *args, **kwargs)
+
+    requests.adapters.HTTPAdapter.send = counting  # type: ignore[method-assign]
+    for key, path in (
+        ("timeline_far_number", f"/tijdlijn?pagina={FAR_PAGE}"),
+        ("timeline_last", "/tijdlijn?pagina=9999"),
+    ):
+        before, cpu, wall = sent[0], time.thread_time(), time.perf_counter()
+        page(path)
+        result[f"{key}_requests"] = sent[0] - before
+        result[f"{key}_cpu"] = (time.thread_time() - cpu) * 1000
+        result[f"{key}_wall"] = (time.perf_counter() - wall) * 1000
+        result[key] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 
@@ -723,7 +739,16 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)": found["older_report"],
         "worker peak RSS MB, after a timeline page far back by its older link": found["timeline_far"],
         "worker peak RSS MB, after the timeline's oldest page by its link": found["timeline_oldest"],
-        "worker peak RSS MB, after the timeline's last page (every score)": found["timeline_last"],
+        "worker peak RSS MB, after a timeline page far back by its number": found["timeline_far_number"],
+        "worker peak RSS MB, after the timeline's last page by its number": found["timeline_last"],
+        **{
+            f"worker {what} by its number: {unit}": found[f"{key}_{part}"]
+            for key, what in (
+                ("timeline_far_number", "timeline page far back"),
+                ("timeline_last", "timeline's last page"),
+            )
+            for part, unit in (("requests", "requests"), ("cpu", "app CPU ms"), ("wall", "wall ms"))
+        },
     }
 
 

@@ -152,6 +152,30 @@ def day_scores_params(patient_id: str, day: date, count: int) -> list[tuple[str,
     ]
 
 
+def counted_scores_params(
+    patient_id: str, plan_id: str, end: datetime, start: datetime | None = None, *, oldest: bool = False
+) -> list[tuple[str, str]]:
+    """How many progress scores of one group (`plan_id`: the CarePlan's server id, the scores' `basedOn`) fall from
+    `start` (None: ever) up to, not including, `end` (aware moments: the start of a day in the clinic's zone): a
+    timeline page far back asked for by its number finds its place by these counts, not by reading every score.
+    Only the total is asked (`_summary=count`); with `oldest` the oldest of them comes too (`_sort=date`, one
+    entry, `_total=accurate`), where the counting can start."""
+    moments = [m for m in (start, end) if m is not None]
+    if any(m.tzinfo is None for m in moments):
+        raise ValueError("the moments must carry a time zone")
+    params = [
+        ("subject", f"Patient/{patient_id}"),
+        ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),
+        ("based-on", f"CarePlan/{plan_id}"),
+    ]
+    if start is not None:
+        params.append(("date", f"ge{start.isoformat()}"))
+    params.append(("date", f"lt{end.isoformat()}"))
+    if oldest:
+        return [*params, ("_sort", "date"), ("_count", "1"), ("_total", "accurate")]
+    return [*params, ("_summary", "count")]
+
+
 def group_searches_by_patient(patient_id: str, count: int = 1000) -> list[tuple[str, list[tuple[str, str]]]]:
     """The searches (type, parameters) that together find a group without `_include` (batch or sequential).
 

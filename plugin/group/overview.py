@@ -4,6 +4,7 @@ timeline (pure)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -757,6 +758,84 @@ def timeline_newer_page(
     number = _number_of(asked)
     more = at < len(events)  # (none after the oldest place)
     return TimelinePage.at(newer[start:], number, more, cursor if more else None, _cursor_at(newer, start))
+
+
+@dataclass(frozen=True)
+class TimelineCount:
+    """Where page `number` of `pages` of a timeline of `total` events starts, found by counting the older scores
+    (`timeline_counted_place`): after `place` (None: nothing happened yet)."""
+
+    number: int
+    pages: int
+    total: int
+    place: TimelineCursor | None
+
+
+def timeline_counted_place(
+    events: list[Event],
+    since: date,
+    asked: str | None,
+    older: int,
+    oldest: datetime | None,
+    counted: Callable[[date], int | None],
+    size: int = TIMELINE_PAGE,
+) -> TimelineCount | None:
+    """Where page `asked` (a number far back, or past the end: the last page) of a timeline starts, when the scores
+    before `since` were counted, not read. `events`: the timeline of a load of the newest scores (newest first:
+    every event from `since` on, every event that is no score before it); `older`: how many scores there are
+    before `since`, `oldest` the time of the oldest of them; `counted(day)`: how many of those fall from `day` on
+    (a request each; None: the server gave no total). The page's day is found by halving the days between the
+    oldest event and `since` (about a dozen counts for four years of days); the page itself is then read as the
+    older link's page is, beside that day (`timeline_cursor_page`). None when a count fails, or the counts do not
+    fit the events (the page is then read from every score)."""
+    total = len(events) + older
+    pages = max(1, -(-total // size))
+    number = min(_page_number(asked), pages)
+    start = (number - 1) * size
+    ordinals = [-_day_of(e).toordinal() for e in events]  # ascending, as the events are newest first
+
+    def known_after(day: date) -> int:  # the events of `events` on days after `day`
+        return bisect_left(ordinals, -day.toordinal())
+
+    last_unknown = since - timedelta(days=1)
+    within = known_after(last_unknown)  # every event from `since` on
+    if start == 0:  # the first page: before the newest event (its load may not hold the page whole)
+        return TimelineCount(number, pages, total, TimelineCursor(_day_of(events[0]), 0) if events else None)
+    if start < within:
+        return TimelineCount(number, pages, total, _cursor_at(events, start))
+    if older and oldest is None:
+        return None
+    first = min([_day_of(events[-1])] if events else [], default=since)
+    if oldest is not None:
+        first = min(first, oldest.astimezone(AMSTERDAM).date())
+    first = max(first, _FIRST_DAY)
+    seen: dict[date, int] = {}
+
+    def after(day: date) -> int | None:  # every event on a day after `day`
+        if day >= last_unknown:
+            return known_after(day)
+        if day not in seen:
+            found = counted(day + timedelta(days=1))
+            if found is None:
+                return None
+            seen[day] = known_after(day) + found
+        return seen[day]
+
+    # `after` falls as the day moves on: the page's day is the first whose later events do not reach its start.
+    too_early, day = first - timedelta(days=1), last_unknown
+    while (day - too_early).days > 1:
+        middle = too_early + timedelta(days=(day - too_early).days // 2)
+        newer = after(middle)
+        if newer is None:
+            return None
+        if newer <= start:
+            day = middle
+        else:
+            too_early = middle
+    newer = after(day)
+    if newer is None or newer > start:
+        return None
+    return TimelineCount(number, pages, total, TimelineCursor(day, start - newer))
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.fhirjson import ref_of
-from fhir_mappings.model import ResourceGroup, ScoresNotLoaded, Unreadable
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, Unreadable
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
@@ -326,6 +326,49 @@ def overview_scores() -> int | None:
     """How many of the newest scores a page that shows only those reads (`AppConfig.overview_scores`; None: all)."""
     settings: dict[str, Any] = current_app.extensions["resourcegroep"]
     return settings.get("overview_scores") or None
+
+
+@dataclass(frozen=True)
+class OlderScores:
+    """The counts of this request's group's scores before a day (`since`: the first day the newest scores hold
+    whole), for a timeline page far back asked for by its number (`plugin.group.overview.timeline_counted_place`):
+    how many (`total`), the oldest one's time, and `counted(day)`, how many from `day` on (one request each; None
+    when the server gives no total or refuses)."""
+
+    total: int
+    oldest: datetime | None
+    counted: Callable[[date], int | None]
+
+
+def older_scores(page: GroupPage, since: date) -> OlderScores | None:
+    """The counts of `page`'s group's scores before `since` (see `OlderScores`): one request now, one per count
+    asked later, none reading a score (a page's access record covers them: they say no more than it shows). None
+    when the server does not count them."""
+    repository = current_service().repository
+    ref = page.loaded.index.ref(page.group.plan_uid) if page.group is not None else ""
+    if not ref.startswith("CarePlan/"):  # (a plan the server does not have yet: nothing to count)
+        return None
+    plan = ref.split("/", 1)[1]
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
+
+    end = start(since)
+
+    def counted(day: date) -> int | None:
+        try:
+            found = repository.count_scores(plan, end, start(day))
+        except SyncError as exc:
+            log.info("counting the scores from %s failed: %s", day, exc.diagnostics)
+            return None
+        return found.total if found is not None else None
+
+    try:
+        first = repository.count_scores(plan, end, oldest=True)
+    except SyncError as exc:
+        log.info("counting the scores before %s failed: %s", since, exc.diagnostics)
+        return None
+    return OlderScores(first.total, first.oldest, counted) if first is not None else None
 
 
 def group_page(

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from typing import Any
@@ -51,6 +51,7 @@ from plugin.group.overview import (
     scores_by_goal,
     soonest_agreements,
     timeline,
+    timeline_counted_place,
     timeline_cursor_page,
     timeline_newer_page,
     timeline_page,
@@ -66,6 +67,7 @@ from plugin.group.service import (
     current_service,
     group_page,
     now,
+    older_scores,
     overview_scores,
     today,
 )
@@ -463,12 +465,15 @@ def history(context_id: str) -> Any:
 
     Its pages come from the newest scores (the total is then not known): the newest ones from every page's load,
     an older one from as many of the newest scores as it needs (`timeline_scores_needed`); a page that still
-    reaches back before them, or one very far back, reads every score. A page past the newest scores that its
-    older link led to (`?vanaf=`: where it starts) reads a page of the scores up to its first day beside the newest
-    instead (`timeline_cursor_page`), and one its newer link led to (`?tot=`: where it ends) a page of those from
-    its last day on (`timeline_newer_page`): one request and bounded memory, however far back. A day asked for
-    (`?datum=`, the form) is such a place too: the events up to and including that day; the pages from there have
-    no number (the total is not known), and a page their load does not hold is read from every score."""
+    reaches back before them reads every score. One very far back by its number, and the last page, find their
+    day by counting the older scores (`_timeline_counted`), and read a page of the scores up to it beside the
+    newest, as an older link's page does (every score on a server that does not count). A page past the newest
+    scores that its older link led to (`?vanaf=`: where it starts) reads a page of the scores up to its first day
+    beside the newest instead (`timeline_cursor_page`), and one its newer link led to (`?tot=`: where it ends) a
+    page of those from its last day on (`timeline_newer_page`): one request and bounded memory, however far back.
+    A day asked for (`?datum=`, the form) is such a place too: the events up to and including that day; the pages
+    from there have no number (the total is not known), and a page their load does not hold is read from every
+    score."""
     soort, asked = request.args.get("soort", ""), request.args.get("pagina")
     kind = TIMELINE_KINDS.get(soort)
     scored = kind in (None, "goals")  # the other kinds have no scores
@@ -488,6 +493,9 @@ def history(context_id: str) -> Any:
     tries: list[int | None] = [None]
     if window is not None:
         need = timeline_scores_needed(asked)
+        counted = _timeline_counted(window, kind, asked) if need is None else None
+        if counted is not None:
+            return _timeline_shown(*counted, soort, asked_day, on)
         tries = [] if need is None or not timeline_page_within(asked, window) else [None]
         tries += [need] if need is not None and need > window else []
         tries.append(EVERY_SCORE)
@@ -554,6 +562,40 @@ def _timeline_from(
     everything: ResourceGroup = whole.group  # type: ignore[assignment]
     shown = paged(timeline(everything, kind), cursor, asked, _every_day)
     return None if shown is None else (whole, everything, shown)
+
+
+def _timeline_counted(
+    window: int, kind: str | None, asked: str | None
+) -> tuple[GroupPage, ResourceGroup, TimelinePage] | None:
+    """Page `asked` far back by its number (a bookmark or a typed address; the last page for one past the end),
+    where the page's own load of the newest scores does not hold it: its place is found by counting the older
+    scores (`older_scores`, `timeline_counted_place`: about a dozen requests that read no score), and the page is
+    then read as its older link's page is, with its number and the total. None when the server does not count or
+    the page is not held that way (it is then read from every score)."""
+    page = group_page(Action.VIEW_TIMELINE, _plan_arg(window), newest_scores=window)
+    group: ResourceGroup = page.group  # type: ignore[assignment]  # group_page() always has a group
+    events = timeline(group, kind)
+    since = group.scores_since
+    if since is None:  # every score is among the newest
+        return page, group, timeline_page(events, asked)
+    older = older_scores(page, since)
+    count = None
+    if older is not None:
+        count = timeline_counted_place(events, since, asked, older.total, older.oldest, older.counted)
+    if count is None:
+        log.info("timeline page %s: the older scores could not be counted; reading every score", asked)
+        return None
+    number = str(count.number)
+    shown = timeline_window_page(events, number, since)
+    if shown is None and count.place is not None:
+        del page, group, events  # (not held while the page beside its day is read)
+        found = _timeline_from(count.place, False, window, kind, number)
+        if found is None:
+            return None
+        page, group, shown = found
+    if shown is None:
+        return None
+    return page, group, replace(shown, pages=count.pages, total=count.total)
 
 
 def _timeline_try(

@@ -59,6 +59,7 @@ from fhir_mappings.model import (
 )
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.query import (
+    counted_scores_params,
     day_scores_params,
     goal_scores_params,
     group_load_params,
@@ -110,6 +111,15 @@ class ScoresPage:
 # Besides the newest scores, a load reads every score of a Goal (its server id) or of a day, or a page of the
 # scores up to a day (`load`), or none of these.
 _Also = str | dt.date | ScoresPage | None
+
+
+@dataclass(frozen=True)
+class ScoresCounted:
+    """How many of a group's scores fall in a stretch of time (`GroupRepository.count_scores`), and the time of the
+    oldest of them when asked (None: none, or not asked)."""
+
+    total: int
+    oldest: dt.datetime | None = None
 
 
 class NoVersion(SyncError):
@@ -436,6 +446,28 @@ class GroupRepository:
                 also,
                 span,
             )
+
+    def count_scores(
+        self, plan_id: str, end: dt.datetime, start: dt.datetime | None = None, *, oldest: bool = False
+    ) -> ScoresCounted | None:
+        """How many scores of the group of `plan_id` (the CarePlan's server id) fall from `start` (None: ever) up to
+        `end` (`counted_scores_params`): one request that reads no score (with `oldest`, one: only its time is
+        used). None when the server gives no total; then the caller reads the scores instead."""
+        answer = self.client.search(
+            "Observation", counted_scores_params(self.patient_id, plan_id, end, start, oldest=oldest)
+        )
+        body = answer.body or {}
+        total = body.get("total")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            log.info("fhir score count for %s: the server gave no total", self.patient)
+            return None
+        moment = None
+        if oldest:
+            entries = [e.get("resource") for e in body.get("entry") or [] if isinstance(e, dict)]
+            moment = newest_of_oldest_first(
+                r for r in entries if isinstance(r, dict) and r.get("resourceType") == "Observation"
+            )
+        return ScoresCounted(total, moment)
 
     def _scores_page_params(self, page: ScoresPage) -> list[tuple[str, str]]:
         if page.later:

@@ -31,7 +31,14 @@ from plugin.services.fhir_uow import FhirUnitOfWork
 from plugin.services.submissions import MemorySubmissionLog
 from plugin.sync.capabilities import CapabilityCache
 from plugin.sync.readcache import ReadCache
-from plugin.sync.repository import Activity, GroupRepository, LoadedGroup, ScoresPage, _more_than_page
+from plugin.sync.repository import (
+    Activity,
+    GroupRepository,
+    LoadedGroup,
+    ScoresCounted,
+    ScoresPage,
+    _more_than_page,
+)
 from tests.contract.conftest import Fhir
 from tests.contract.test_contract_repository import new_patient, repo_for, started
 from tests.support.proxy import FaultProxy
@@ -531,3 +538,32 @@ def test_saves_that_do_not_need_every_score_start_from_the_newest_and_write_no_o
     assert [(p.uid, p.score) for p in after.group.progress if p.when < FIRST + timedelta(days=60)] == [
         (p.uid, p.score) for p in whole.group.progress
     ]
+
+
+def test_the_scores_of_a_stretch_of_days_are_counted_without_reading_one(
+    counted: tuple[GroupRepository, FaultProxy],
+) -> None:
+    """A timeline page far back by its number counts the group's scores before a day (and learns the oldest one's
+    time), then how many fall from a day on: the counts are the whole load's, one request each, on both servers."""
+    repo, proxy = counted
+    whole = scored(repo)
+    assert whole.group is not None
+    plan = whole.index.ref(whole.group.plan_uid).split("/", 1)[1]
+    moments = sorted(p.when for p in whole.group.progress)
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), tzinfo=CLINIC_ZONE)
+
+    for before in (FIRST.date(), FIRST.date() + timedelta(days=8), FIRST.date() + timedelta(days=60)):
+        proxy.reset()
+        found = repo.count_scores(plan, start(before), oldest=True)
+        expected = [m for m in moments if m < start(before)]
+        assert found is not None and proxy.count == 1
+        assert found.total == len(expected), before
+        assert found.oldest == (expected[0] if expected else None), before
+        for since in (FIRST.date() - timedelta(days=1), FIRST.date() + timedelta(days=1), before):
+            proxy.reset()
+            between = repo.count_scores(plan, start(before), start(since))
+            assert between is not None and proxy.count == 1
+            assert between.total == sum(1 for m in expected if m >= start(since)), (before, since)
+    assert repo.count_scores("no-such-plan", start(FIRST.date() + timedelta(days=60))) == ScoresCounted(0)

@@ -339,10 +339,12 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
 ) -> None:
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
-        # The timeline far back: every score.
+        # The timeline far back on a server that does not count the older scores: every score.
+        monkeypatch.setattr(GroupRepository, "count_scores", lambda self, *args, **kwargs: None)
         pages = [f"/tijdlijn?pagina={10**6}"]
         at_once = [main_text(env.get(url)) for url in pages]
-        assert [(s.newest_scores, s.round_trips) for s in spied] == [(None, 1)]
+        # The page's own load of the newest scores (where the count would start), then every score.
+        assert [(s.newest_scores, s.round_trips) for s in spied] == [(5, 1), (None, 1)]
         spied.clear()
         env.app.extensions["resourcegroep"]["every_score_in_pages"] = True
         load = GroupRepository.load
@@ -355,8 +357,8 @@ def test_set_so_the_pages_that_show_every_score_read_them_in_pages_and_show_the_
         monkeypatch.setattr(GroupRepository, "load", in_small_pages)
         in_pages = [main_text(env.get(url)) for url in pages]
         assert in_pages == at_once
-        assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(None, True)]
-        assert spied[0].group == group
+        assert [(s.newest_scores, s.round_trips > 1) for s in spied] == [(5, False), (None, True)]
+        assert spied[-1].group == group
 
 
 # ------------------------------------------------------------------------------------------------ the POST pages
@@ -369,9 +371,12 @@ def versions(env: LaunchedApp) -> dict[str, str]:
 
 
 def whole_group(env: LaunchedApp, spied: list[LoadedGroup]) -> Any:
-    """Sanne's whole group, as a page that reads every score reads it (the timeline far back; the spy's record of
-    it is cleared)."""
-    assert env.get(f"/tijdlijn?pagina={10**6}").status_code == 200
+    """Sanne's whole group, as a page that reads every score reads it (the overview with no window of newest scores;
+    the spy's record of it is cleared)."""
+    settings = env.app.extensions["resourcegroep"]
+    window, settings["overview_scores"] = settings["overview_scores"], None
+    assert env.get("/").status_code == 200
+    settings["overview_scores"] = window
     whole = spied[-1].group
     assert whole is not None and whole.scores_since is None and spied[-1].newest_scores is None
     spied.clear()

@@ -12,6 +12,7 @@ from plugin.group.overview import (
     Event,
     TimelineCursor,
     TimelinePage,
+    timeline_counted_place,
     timeline_cursor_page,
     timeline_newer_page,
     timeline_page,
@@ -216,3 +217,55 @@ def test_the_oldest_place_gives_the_oldest_page_with_no_older_link(size: int) ->
     assert page is not None and page.events == events[-size:] and page.after is None
     assert (page.before is None) == (size >= len(events))
     assert TimelineCursor.parse(TimelineCursor.oldest().text) == TimelineCursor.oldest()
+
+
+def counted_story(days: int, since_day: int) -> tuple[list[Event], list[Event], date, list[date]]:
+    """`story(days)` with every event of a "score" kind before `since_day` unread: the whole timeline, what a load of
+    the newest scores holds (every event from that day on, the others before it), that day, and the days asked to
+    count from."""
+    whole = story(days)
+    for n, event in enumerate(whole):  # every third event is no score (always read)
+        if n % 3 == 0:
+            whole[n] = Event(event.when, event.text, "members")
+    since = date(2025, 10, 1) + timedelta(days=since_day)
+    known = [e for e in whole if e.kind == "members" or e.when.astimezone(AMSTERDAM).date() >= since]
+    return whole, known, since, []
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+@pytest.mark.parametrize("since_day", range(43))  # the first day the newest scores hold, every one
+def test_a_page_far_back_is_placed_by_counting_the_older_scores(size: int, since_day: int) -> None:
+    """Every page by its number (and one past the end: the last), placed from the newest scores and counts of the
+    older ones, starts where the same page of the whole timeline starts: its number, pages and total the same."""
+    whole, known, since, asked_from = counted_story(42, since_day)
+    older = [e for e in whole if e not in known]
+
+    def counted(day: date) -> int:
+        asked_from.append(day)
+        return sum(1 for e in older if day <= e.when.astimezone(AMSTERDAM).date())
+
+    oldest = min((e.when for e in older), default=None)
+    pages = timeline_page(whole, None, size).pages
+    for asked in [*map(str, range(1, pages + 1)), "9999"]:
+        asked_from.clear()
+        count = timeline_counted_place(known, since, asked, len(older), oldest, counted, size)
+        expected = timeline_page(whole, asked, size)
+        assert count is not None, asked
+        assert (count.number, count.pages, count.total) == (expected.number, expected.pages, expected.total), asked
+        # The place before the page's first event (the first page: before the newest one, within its day).
+        first = TimelineCursor(whole[0].when.astimezone(AMSTERDAM).date(), 0) if whole else None
+        assert count.place == (expected.before or first), asked
+        # The page from that place is the page by its number.
+        if count.place is not None:
+            page = timeline_cursor_page(whole, count.place, str(count.number), always, size)
+            assert page is not None and page.events == expected.events, asked
+        assert len(asked_from) <= 7, asked  # halving 42 days: at most six counts (and one more at the end)
+
+
+def test_a_count_the_server_does_not_give_leaves_the_page_to_every_score() -> None:
+    whole, known, since, _ = counted_story(42, 30)
+    older = [e for e in whole if e not in known]
+    oldest = min(e.when for e in older)
+    assert timeline_counted_place(known, since, "9999", len(older), oldest, lambda day: None, 2) is None
+    # Older scores but no time of the oldest: where to start counting is not known.
+    assert timeline_counted_place(known, since, "9999", len(older), None, lambda day: 0, 2) is None

@@ -206,6 +206,7 @@ def small_timeline_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         overview.timeline_window_page,
         overview.timeline_cursor_page,
         overview.timeline_newer_page,
+        overview.timeline_counted_place,
     ):
         monkeypatch.setattr(function, "__defaults__", (3,))
 
@@ -277,6 +278,37 @@ def test_the_links_far_back_read_a_page_of_scores_beside_each_pages_day(
                 assert at_once == len(shown) - 2 + (param == "vanaf"), param
             else:
                 assert 3 <= at_once < len(shown) - 2, param
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_a_page_far_back_by_its_number_is_placed_by_counting_the_older_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[LoadedGroup], counts: bool
+) -> None:
+    """A page further back than the deepest window of newest scores (a bookmark, a typed address), and the last page
+    (a number past the end): its place is found by counting the older scores, and it is read beside its day with
+    the newest scores, never every score; it shows what the whole read shows on that page, with its number and the
+    number of pages. A server that gives no count: the page from every score, the same."""
+    small_timeline_pages(monkeypatch)
+    monkeypatch.setattr(overview, "TIMELINE_DEEPEST", 6)  # from page 2 on, a page is "far back"
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        reference = long_timeline(env)
+        goals = [line for line in reference if line[1].startswith(("Doel", "Cijfer"))]
+        pages = -(-len(reference) // 3)
+        assert pages > 8
+        if not counts:
+            monkeypatch.setattr(GroupRepository, "count_scores", lambda self, *args, **kwargs: None)
+        for asked in [*map(str, range(2, pages + 1)), "9999"]:
+            spied.clear()
+            html = text(env.get(f"/tijdlijn?pagina={asked}"))
+            number = min(int(asked), pages)
+            assert lines(html) == reference[(number - 1) * 3 : number * 3], asked
+            assert f"Pagina {number} van {pages} ({len(reference)} gebeurtenissen)" in html, asked
+            assert all(s.newest_scores == 2 for s in spied) == counts, asked  # no read of every score
+            assert (older_link(html) is None) == (number == pages), asked
+        # The filter by kind counts its own events.
+        html = text(env.get("/tijdlijn?soort=doelen&pagina=9999"))
+        last = -(-len(goals) // 3)
+        assert lines(html) == goals[(last - 1) * 3 :] and f"Pagina {last} van {last}" in html
 
 
 def test_a_link_naming_a_place_that_does_not_fit_finds_the_page_by_its_number(

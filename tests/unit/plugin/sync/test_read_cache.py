@@ -275,15 +275,17 @@ def test_no_page_changes_a_kept_group(tmp_path: Path, who: str) -> None:
 
 
 def test_pages_of_two_extents_of_an_unchanged_group_each_read_it_once(tmp_path: Path) -> None:
-    """The overview and a goal's page read the newest scores, a far page of the timeline (past the deepest window
-    of newest scores) every score: going back and forth between them reads each extent into the domain once. A read
+    """The overview and a goal's page read the newest scores, the goal's page with all of its scores those and every
+    score of the goal (`?alle=`): going back and forth between them reads each extent into the domain once. A read
     of one extent lets the other's kept read go only
     when the group changed (or when it is big: see the unit test below)."""
     with launched(tmp_path) as env:
         cache: ReadCache[LoadedGroup] = env.app.extensions["resourcegroep"]["read_cache"]
         paths = [p.path for p in crawl(env, ("/", "/bijeenkomsten"))]
         goal = next(p for p in paths if re.fullmatch(r"/doelen/[0-9a-f-]{36}", p))
-        every = "/tijdlijn?pagina=9999"
+        uid = goal.rsplit("/", 1)[1]
+        [server] = [g["id"] for g in env.resources("Goal") if any(i.get("value") == uid for i in g["identifier"])]
+        every = f"{goal}?alle={server}"
         cache.clear()
         env.get("/")
         env.get("/")  # the sandbox sends the same bytes again: known to repeat itself, the newest scores kept
@@ -291,7 +293,7 @@ def test_pages_of_two_extents_of_an_unchanged_group_each_read_it_once(tmp_path: 
             hits, misses = cache.hits, cache.misses
             for path in pages:
                 assert env.get(path).status_code == 200, path
-            if round_:  # the first round reads every score (nothing of that extent kept yet)
+            if round_:  # the first round reads the goal's every score (nothing of that extent kept yet)
                 assert (cache.hits - hits, cache.misses - misses) == (3, 0), round_
         assert len(cache) == 2
 

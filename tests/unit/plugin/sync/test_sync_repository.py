@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -437,3 +438,42 @@ def test_rebase_raises_conflict_for_two_edits_of_one_element() -> None:
     }
     with pytest.raises(Conflict):
         rebase_bundle(bundle, {"Goal/g": base}, {"Goal/g": theirs})
+
+
+# ---------------------------------------------------------------------- counting scores (a timeline page far back)
+
+
+def test_counting_scores_asks_for_the_total_of_the_plans_scores_only(
+    rsps: responses.RequestsMock, tmp_path: Path
+) -> None:
+    """`count_scores`: one search that reads no score (`_summary=count`), by the plan the scores are based on, from
+    a day's start up to another's; with `oldest`, the oldest score, whose time is all that is
+    used. No total (a server that ignores `_summary` or `_total`): None, so the page reads the scores instead."""
+    zone = dt.timezone(dt.timedelta(hours=1))
+    start, end = dt.datetime(2025, 1, 1, tzinfo=zone), dt.datetime(2026, 1, 1, tzinfo=zone)
+    asked: list[dict[str, list[str]]] = []
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        params = parse_qs(urlsplit(request.url).query)
+        asked.append(params)
+        if "_summary" in params:
+            return 200, {}, json.dumps({"resourceType": "Bundle", "type": "searchset", "total": 41})
+        score = {"resourceType": "Observation", "id": "o1", "effectiveDateTime": "2024-03-05T10:00:00+01:00"}
+        bundle = searchset([score])
+        return 200, {}, json.dumps({**bundle, "total": 57} if len(asked) == 2 else bundle)
+
+    rsps.add_callback(responses.GET, f"{BASE}/Observation", callback=answer)
+    repo = make_repo(tmp_path)
+    counted = repo.count_scores("plan-1", end, start)
+    assert counted is not None and (counted.total, counted.oldest) == (41, None)
+    assert asked[0]["based-on"] == ["CarePlan/plan-1"] and asked[0]["subject"] == [PATIENT]
+    assert asked[0]["date"] == [f"ge{start.isoformat()}", f"lt{end.isoformat()}"] and asked[0]["_summary"] == ["count"]
+    oldest = repo.count_scores("plan-1", end, oldest=True)
+    assert oldest is not None and oldest.total == 57
+    assert oldest.oldest == dt.datetime(2024, 3, 5, 10, tzinfo=zone)
+    assert (
+        asked[1]["_sort"] == ["date"] and asked[1]["_count"] == ["1"] and asked[1]["date"] == [f"lt{end.isoformat()}"]
+    )
+    assert repo.count_scores("plan-1", end, oldest=True) is None  # the third answer has no total
+    with pytest.raises(ValueError):
+        repo.count_scores("plan-1", dt.datetime(2026, 1, 1))  # a moment without a zone
