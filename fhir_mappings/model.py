@@ -588,6 +588,14 @@ class Meeting:
         held or as not having taken place, or get a report (`FROM_ITS_DAY`); cancelling is possible before."""
         return self.day <= today
 
+    def made_before(self, agreement: Agreement) -> bool:
+        """Whether `agreement` existed before this meeting, so that its report may mark it done or dropped: not one
+        of the report's own new agreements, and not one made on the meeting's day or later (`Agreement.created` is
+        a day, read against the meeting's day: one made that day counts as made at the meeting). One without a
+        made-date (written by another system) counts as earlier: nothing says it is newer."""
+        own = self.report.new_agreements if self.report is not None else ()
+        return agreement.uid not in own and (agreement.created is None or agreement.created < self.day)
+
     def may_get_report(self, today: date) -> bool:
         """A report can be written (or changed) on `today`: the meeting may have one and its day has come."""
         return self.may_have_report and self.day_has_come(today)
@@ -1510,6 +1518,20 @@ class ResourceGroup:
             agreement.notes.append(Note(when, clean, by))
         agreement.status = status
         return agreement
+
+    def close_agreement_at(
+        self, meeting_uid: str, uid: str, status: AgreementStatus, note: str, when: datetime, by: str | None = None
+    ) -> Agreement:
+        """An agreement marked done or dropped from the report of a meeting (`close_agreement`): only one that
+        existed before that meeting (`Meeting.made_before`), the ones its report lists."""
+        meeting = self.meeting(meeting_uid)
+        if not meeting.made_before(self.agreement(uid)):
+            raise DomainError(
+                "Deze afspraak is op of na de dag van deze bijeenkomst gemaakt. U kunt hem niet vanuit dit verslag "
+                "afsluiten.",
+                f"agreement {uid} is not older than meeting {meeting_uid}",
+            )
+        return self.close_agreement(uid, status, note, when, by)
 
     def overdue_agreements(self, today: date) -> list[Agreement]:
         """Open agreements whose date has passed."""

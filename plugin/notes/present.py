@@ -246,13 +246,9 @@ class MeetingNotes:
 
 def earlier_agreements(agreements: Iterable[Agreement], meeting: Meeting) -> list[Agreement]:
     """The open agreements that already existed before `meeting`, in their order: what its report lists as made
-    earlier, to mark done or dropped. Never the report's own new agreements, and none made on the meeting's day or
-    later: an agreement's made-date (`Agreement.created`) is a day, read against the meeting's day in the clinic's
-    zone, so one made on that day counts as made at the meeting. One without a made-date (written by another
-    system) is kept: nothing says it is newer, and leaving it out would leave no report to close it from."""
-    report = meeting.report
-    own = set(report.new_agreements) if report is not None else set()
-    return [a for a in agreements if a.is_open and a.uid not in own and (a.created is None or a.created < meeting.day)]
+    earlier, to mark done or dropped (`Meeting.made_before`: never the report's own new agreements, none made on
+    the meeting's day or later; one without a made-date is kept, or no report could close it)."""
+    return [a for a in agreements if a.is_open and meeting.made_before(a)]
 
 
 def _row(kind: str, ref: str, *, include: bool = False, text: str = "") -> dict[str, Any]:

@@ -340,7 +340,7 @@ def write_report(
 
     A score already saved for this meeting can be changed but not emptied (nothing is ever deleted). Closing
     agreements also needs `Action.EDIT_AGREEMENT`, checked inside the save; the domain says which agreements
-    can be closed (`ResourceGroup.close_agreement`).
+    can be closed (`ResourceGroup.close_agreement_at`: open ones made before the meeting).
     """
     loaded = uow.group()
     editing = loaded is not None and any(m.uid == meeting_uid and m.report is not None for m in loaded.meetings)
@@ -354,7 +354,7 @@ def write_report(
             day = group.meeting(meeting_uid).start.astimezone(CLINIC_TZ).strftime("%d-%m-%Y")
             for uid, status in closing.items():
                 note = _CLOSED_NOTE.get(status, "").format(date=day)
-                group.close_agreement(uid, status, note, written, actor.who)
+                group.close_agreement_at(meeting_uid, uid, status, note, written, actor.who)
         return build_report(
             group,
             meeting_uid,

@@ -178,3 +178,24 @@ def test_the_service_checks_the_rights_and_is_all_or_nothing() -> None:
     )
     with pytest.raises(NotAllowed):
         _report(member, "k3", {"a1": AgreementStatus.COMPLETED})
+
+
+@pytest.mark.parametrize(
+    ("created", "closes"),
+    [(None, True), (date(2026, 2, 28), True), (date(2026, 3, 1), False), (date(2026, 3, 2), False)],
+    ids=["no made-date", "the day before", "the meeting's day", "after it"],
+)
+def test_a_report_closes_only_agreements_made_before_its_meeting(created: date | None, closes: bool) -> None:
+    """The report of the meeting of 1 March lists the open agreements made before that day; a hand-made POST that
+    closes one made that day or later (from an older meeting's report) is refused, nothing saved."""
+    g = group_with(Agreement("a1", "Bellen", created=created))
+    uow = MemoryUnitOfWork("Practitioner/anna", "Patient/p", g)
+    if closes:
+        assert _report(uow, "k1", {"a1": AgreementStatus.COMPLETED}).value is not None
+        assert uow.group().agreement("a1").status is AgreementStatus.COMPLETED  # type: ignore[union-attr]
+        return
+    with pytest.raises(DomainError) as refused:
+        _report(uow, "k1", {"a1": AgreementStatus.COMPLETED})
+    assert "op of na de dag van deze bijeenkomst gemaakt" in refused.value.user_message
+    assert uow.group().agreement("a1").status is AgreementStatus.REQUESTED  # type: ignore[union-attr]
+    assert uow.group().meeting("mt").report is None  # type: ignore[union-attr]
