@@ -7,7 +7,7 @@ Environment overrides (for containers):
   RESOURCEGROEP_REDIS_URL, RESOURCEGROEP_REDIS_KEY_PREFIX (the [redis] table: state shared by several instances),
   RESOURCEGROEP_AUDIT_SINK (auto/file), RESOURCEGROEP_AUDIT_LOG_FILE, ... (every [audit] key),
   RESOURCEGROEP_READ_CACHE_RESOURCES, RESOURCEGROEP_READ_CACHE_TTL (the read cache; 0 resources turns it off),
-  RESOURCEGROEP_OVERVIEW_SCORES (how many of the newest scores a page reads; 0: all),
+  RESOURCEGROEP_OVERVIEW_SCORES (how many of the newest scores a page reads; 0: all, else at least 100),
   and per EHR, with NAME the [[ehr]] name upper-cased, non-alphanumerics as "_":
   RESOURCEGROEP_EHR_<NAME>_CLIENT_ID, RESOURCEGROEP_EHR_<NAME>_CLIENT_SECRET,
   RESOURCEGROEP_EHR_<NAME>_PRIVATE_KEY_FILE;
@@ -31,6 +31,8 @@ from smart_launch.registration import CLIENT_AUTH_METHODS, SIGNING_ALGS
 
 # The newest scores a page that shows only those reads (a common EHR page size: one request).
 DEFAULT_OVERVIEW_SCORES = 1000
+# The fewest newest scores a page may read: a day's scores (a meeting's, every goal) fit many times over.
+MIN_OVERVIEW_SCORES = 100
 
 CONFIG_ENV = "RESOURCEGROEP_CONFIG"
 ENV_PREFIX = "RESOURCEGROEP_"
@@ -164,8 +166,12 @@ class AppConfig:
             raise ConfigurationError(f"person_word must be one of {', '.join(PERSON_WORDS)}, not {self.person_word!r}")
         if self.read_cache_resources < 0 or self.read_cache_ttl < 0:
             raise ConfigurationError("read_cache_resources and read_cache_ttl must not be negative")
-        if self.overview_scores < 0:
-            raise ConfigurationError("overview_scores must not be negative (0 reads every score)")
+        if self.overview_scores < 0 or 0 < self.overview_scores < MIN_OVERVIEW_SCORES:
+            raise ConfigurationError(
+                f"overview_scores must be 0 (every score) or at least {MIN_OVERVIEW_SCORES}, not "
+                f"{self.overview_scores}: fewer newest scores may not hold one whole day of scores, and the pages "
+                "would then show no score at all"
+            )
         if self.ehr_patient_url is not None and (
             "{patient_id}" not in self.ehr_patient_url or not self.ehr_patient_url.startswith(("https://", "http://"))
         ):

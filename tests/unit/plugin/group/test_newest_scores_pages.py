@@ -324,8 +324,11 @@ def test_the_setting() -> None:
     assert config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "250"}).overview_scores == 250
     with pytest.raises(ConfigurationError, match="overview_scores must be a number"):
         config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "veel"})
-    with pytest.raises(ConfigurationError, match="overview_scores must not be negative"):
-        config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "-1"})
+    assert config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": "100"}).overview_scores == 100
+    # Fewer than 100 may hold no whole day: the pages would say "Cijfers vanaf <tomorrow>" and show no score.
+    for few in ("-1", "1", "10", "99"):
+        with pytest.raises(ConfigurationError, match=r"overview_scores must be 0 \(every score\) or at least 100"):
+            config_from_mapping(base, env={"RESOURCEGROEP_OVERVIEW_SCORES": few})
     assert config_from_mapping(base, env={}).every_score_in_pages is False
     assert config_from_mapping({"app": {**base["app"], "every_score_in_pages": True}}, env={}).every_score_in_pages
     assert config_from_mapping(base, env={"RESOURCEGROEP_EVERY_SCORE_IN_PAGES": "yes"}).every_score_in_pages
