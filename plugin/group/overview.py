@@ -821,21 +821,56 @@ def timeline_counted_place(
             seen[day] = known_after(day) + found
         return seen[day]
 
-    # `after` falls as the day moves on: the page's day is the first whose later events do not reach its start.
-    too_early, day = first - timedelta(days=1), last_unknown
-    while (day - too_early).days > 1:
-        middle = too_early + timedelta(days=(day - too_early).days // 2)
-        newer = after(middle)
-        if newer is None:
-            return None
-        if newer <= start:
-            day = middle
-        else:
-            too_early = middle
-    newer = after(day)
-    if newer is None or newer > start:
+    found = _first_day_within(first - timedelta(days=1), total, last_unknown, within, start, after)
+    if found is None:
+        return None
+    day, newer = found
+    if newer > start:
         return None
     return TimelineCount(number, pages, total, TimelineCursor(day, start - newer))
+
+
+def _first_day_within(
+    lo: date, at_lo: int, hi: date, at_hi: int, start: int, after: Callable[[date], int | None]
+) -> tuple[date, int] | None:
+    """The first day after `lo`, up to `hi`, whose later events (`after(day)`, which falls as the day moves on) do
+    not reach `start`, with that count: `after(lo)` is `at_lo` (more than `start`), `after(hi)` is `at_hi` (not).
+    A first guess where an even spread of the events between `lo` and `hi` puts `start`; from there steps of 1, 2,
+    4, … days toward the other side until it is passed; then halving. A group that meets regularly needs a handful
+    of counts where halving the days alone needs a dozen. None when a count fails."""
+    span = (hi - lo).days
+    if span <= 1:
+        return hi, at_hi
+    guess = lo + timedelta(days=min(max(-(-(at_lo - start) * span // (at_lo - at_hi)), 1), span - 1))
+    count = after(guess)
+    if count is None:
+        return None
+    if count <= start:
+        hi, at_hi, toward = guess, count, -1  # the page's day is the guess or before it
+    else:
+        lo, at_lo, toward = guess, count, 1
+    step = 1
+    while lo < (probe := guess + timedelta(days=toward * step)) < hi:  # away from the guess until passed
+        count = after(probe)
+        if count is None:
+            return None
+        if count <= start:
+            hi, at_hi = probe, count
+        else:
+            lo, at_lo = probe, count
+        if (count <= start) == (toward > 0):
+            break
+        step *= 2
+    while (hi - lo).days > 1:
+        middle = lo + timedelta(days=(hi - lo).days // 2)
+        count = after(middle)
+        if count is None:
+            return None
+        if count <= start:
+            hi, at_hi = middle, count
+        else:
+            lo, at_lo = middle, count
+    return hi, at_hi
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:

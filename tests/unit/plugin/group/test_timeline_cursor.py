@@ -269,3 +269,35 @@ def test_a_count_the_server_does_not_give_leaves_the_page_to_every_score() -> No
     assert timeline_counted_place(known, since, "9999", len(older), oldest, lambda day: None, 2) is None
     # Older scores but no time of the oldest: where to start counting is not known.
     assert timeline_counted_place(known, since, "9999", len(older), None, lambda day: 0, 2) is None
+
+
+def test_a_group_that_meets_regularly_is_placed_in_a_handful_of_counts() -> None:
+    """Four years of weekly meetings with six scores each, the newest scores holding the last five weeks: every
+    tenth page and the last, placed as the whole timeline has them, each in at most 8 counts (halving 1,400 days
+    alone takes 11)."""
+    start = datetime(2022, 1, 3, 19, tzinfo=AMSTERDAM)
+    whole = sorted(
+        (
+            Event(start + timedelta(weeks=w, minutes=m), f"w{w}s{m}", "goals", all_day=False)
+            for w in range(208)
+            for m in range(6)
+        ),
+        key=lambda e: e.when,
+        reverse=True,
+    )
+    since = (start + timedelta(weeks=203)).date()
+    known = [e for e in whole if e.when.date() >= since]
+    older = [e for e in whole if e.when.date() < since]
+    asked_from: list[date] = []
+
+    def counted(day: date) -> int:
+        asked_from.append(day)
+        return sum(1 for e in older if e.when.date() >= day)
+
+    pages = timeline_page(whole, None, 7).pages
+    for asked in [*map(str, range(2, pages + 1, 10)), "9999"]:
+        asked_from.clear()
+        count = timeline_counted_place(known, since, asked, len(older), older[-1].when, counted, 7)
+        expected = timeline_page(whole, asked, 7)
+        assert count is not None and count.place == expected.before, asked
+        assert len(asked_from) <= 8, (asked, len(asked_from))
