@@ -784,10 +784,11 @@ def timeline_counted_place(
     before `since` were counted, not read. `events`: the timeline of a load of the newest scores (newest first:
     every event from `since` on, every event that is no score before it); `older`: how many scores there are
     before `since`, `oldest` the time of the oldest of them; `counted(day)`: how many of those fall from `day` on
-    (a request each; None: the server gave no total). The page's day is found by halving the days between the
-    oldest event and `since` (about a dozen counts for four years of days); the page itself is then read as the
-    older link's page is, beside that day (`timeline_cursor_page`). None when a count fails, or the counts do not
-    fit the events (the page is then read from every score)."""
+    (a request each; None: the server gave no total). The page's day is first guessed without a request (the
+    events known, and the older scores as if spread evenly over their days), then found by counts from that guess
+    (`_first_day_within`: 3 to 7 for four years of weekly meetings); the page itself is then read as the older
+    link's page is, beside that day (`timeline_cursor_page`). None when a count fails, or the counts do not fit
+    the events (the page is then read from every score)."""
     total = len(events) + older
     pages = max(1, -(-total // size))
     number = min(_page_number(asked), pages)
@@ -821,34 +822,46 @@ def timeline_counted_place(
             seen[day] = known_after(day) + found
         return seen[day]
 
-    found = _first_day_within(first - timedelta(days=1), total, last_unknown, within, start, after)
+    lo = first - timedelta(days=1)
+    span = max((last_unknown - lo).days, 1)
+
+    def spread(day: date) -> float:  # the events after `day` were the older scores spread evenly over their days
+        return known_after(day) + older * (last_unknown - day).days / span
+
+    guess = _first_day_within(lo, last_unknown, within, start, spread)  # no request: where to count first
+    found = _first_day_within(lo, last_unknown, within, start, after, guess[0] if guess else None)
     if found is None:
         return None
     day, newer = found
     if newer > start:
         return None
-    return TimelineCount(number, pages, total, TimelineCursor(day, start - newer))
+    return TimelineCount(number, pages, total, TimelineCursor(day, start - int(newer)))
 
 
 def _first_day_within(
-    lo: date, at_lo: int, hi: date, at_hi: int, start: int, after: Callable[[date], int | None]
-) -> tuple[date, int] | None:
+    lo: date,
+    hi: date,
+    at_hi: float,
+    start: int,
+    after: Callable[[date], float | None],
+    guess: date | None = None,
+) -> tuple[date, float] | None:
     """The first day after `lo`, up to `hi`, whose later events (`after(day)`, which falls as the day moves on) do
-    not reach `start`, with that count: `after(lo)` is `at_lo` (more than `start`), `after(hi)` is `at_hi` (not).
-    A first guess where an even spread of the events between `lo` and `hi` puts `start`; from there steps of 1, 2,
-    4, … days toward the other side until it is passed; then halving. A group that meets regularly needs a handful
-    of counts where halving the days alone needs a dozen. None when a count fails."""
-    span = (hi - lo).days
-    if span <= 1:
+    not reach `start`, with that count: `after(lo)` is more than `start`, `after(hi)` (`at_hi`) is not.
+    With a `guess` (where an even spread of the older scores puts the page's start), steps of 1, 2, 4, … days from
+    it toward the other side until that is passed, then halving: a group that meets regularly needs a handful of
+    counts where halving the days alone needs a dozen. None when a count fails."""
+    if (hi - lo).days <= 1:
         return hi, at_hi
-    guess = lo + timedelta(days=min(max(-(-(at_lo - start) * span // (at_lo - at_hi)), 1), span - 1))
+    if guess is None or not lo < guess < hi:
+        guess = lo + timedelta(days=(hi - lo).days // 2)
     count = after(guess)
     if count is None:
         return None
     if count <= start:
         hi, at_hi, toward = guess, count, -1  # the page's day is the guess or before it
     else:
-        lo, at_lo, toward = guess, count, 1
+        lo, toward = guess, 1
     step = 1
     while lo < (probe := guess + timedelta(days=toward * step)) < hi:  # away from the guess until passed
         count = after(probe)
@@ -857,7 +870,7 @@ def _first_day_within(
         if count <= start:
             hi, at_hi = probe, count
         else:
-            lo, at_lo = probe, count
+            lo = probe
         if (count <= start) == (toward > 0):
             break
         step *= 2
@@ -869,7 +882,7 @@ def _first_day_within(
         if count <= start:
             hi, at_hi = middle, count
         else:
-            lo, at_lo = middle, count
+            lo = middle
     return hi, at_hi
 
 
