@@ -851,39 +851,31 @@ def _first_day_within(
     With a `guess` (where an even spread of the older scores puts the page's start), steps of 1, 2, 4, … days from
     it toward the other side until that is passed, then halving: a group that meets regularly needs a handful of
     counts where halving the days alone needs a dozen. None when a count fails."""
-    if (hi - lo).days <= 1:
-        return hi, at_hi
-    if guess is None or not lo < guess < hi:
-        guess = lo + timedelta(days=(hi - lo).days // 2)
-    count = after(guess)
-    if count is None:
-        return None
-    if count <= start:
-        hi, at_hi, toward = guess, count, -1  # the page's day is the guess or before it
-    else:
-        lo, toward = guess, 1
-    step = 1
-    while lo < (probe := guess + timedelta(days=toward * step)) < hi:  # away from the guess until passed
+    anchor = guess if guess is not None and lo < guess < hi else None  # None: halving (no guess, or it is passed)
+    toward, step = 0, 1  # from the guess: to earlier days (-1) or later ones (1), 1, 2, 4, … days
+    probe = anchor
+    while True:
+        if probe is None:
+            if (hi - lo).days <= 1:
+                return hi, at_hi
+            probe = lo + timedelta(days=(hi - lo).days // 2)
         count = after(probe)
         if count is None:
             return None
-        if count <= start:
+        below = count <= start
+        if below:
             hi, at_hi = probe, count
         else:
             lo = probe
-        if (count <= start) == (toward > 0):
-            break
-        step *= 2
-    while (hi - lo).days > 1:
-        middle = lo + timedelta(days=(hi - lo).days // 2)
-        count = after(middle)
-        if count is None:
-            return None
-        if count <= start:
-            hi, at_hi = middle, count
-        else:
-            lo = middle
-    return hi, at_hi
+        if anchor is not None and toward and below == (toward > 0):
+            anchor = None  # passed the page's day: halve from here
+        probe = None
+        if anchor is not None:
+            toward = toward or (-1 if below else 1)
+            probe = anchor + timedelta(days=toward * step)
+            step *= 2
+            if not lo < probe < hi:
+                anchor = probe = None
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:
