@@ -1299,21 +1299,27 @@ class ResourceGroup:
 
     def holds_scores_at(self, meeting_uid: str) -> bool:
         """Whether this group holds every score given at a meeting: on a whole load; on a load of the newest scores
-        when the meeting is held and started on or after `scores_since`, or on a day the load read whole
-        (`hold_scores_since(..., every_score_on=...)`): a score at a meeting counts at the meeting's start, and a
-        held meeting no longer moves. Not for an older meeting without its day, nor for a planned one: it may have
-        moved since a score was given at it."""
+        when the meeting started on or after `scores_since`, or on a day the load read whole
+        (`hold_scores_since(..., every_score_on=...)`): a score at a meeting counts at the meeting's start. Not for
+        an older meeting without its day.
+
+        A held meeting no longer moves. A planned one may have: the app itself never gives a score at a planned
+        meeting (a goal's page offers held meetings; a report marks its meeting held in the save that writes its
+        scores), so a score at one comes from another system, dated at the meeting's start when it was given. If the
+        meeting moved to another day after that, its report does not show that score, and a score the report gives
+        for that goal is a second one, not a correction (the record keeps both; nothing is lost). Reading every
+        score of a long-running group for every first report (~260 MB per worker for 20,000 scores) is the price
+        this spares."""
         held = self.progress
         if not isinstance(held, NewestScores):
             return True
         day = self.scores_day(meeting_uid)
-        return day is not None and (day in held.days or self.holds_every_score_from(day, day))
+        return day in held.days or self.holds_every_score_from(day, day)
 
-    def scores_day(self, meeting_uid: str) -> date | None:
+    def scores_day(self, meeting_uid: str) -> date:
         """The day (clinic's zone) whose every score a load of the newest scores also needs to hold every score given
-        at a held meeting (`holds_scores_at`); None for a planned meeting (any day: read every score)."""
-        meeting = self.meeting(meeting_uid)
-        return None if meeting.is_planned else meeting.day
+        at a meeting (`holds_scores_at`): the day it starts, held or still planned."""
+        return self.meeting(meeting_uid).day
 
     def scores_at(self, meeting_uid: str) -> list[ProgressScore]:
         """Every score given at a meeting, oldest first; `ScoresNotLoaded` when this group may not hold them all

@@ -71,11 +71,11 @@ def _notes(page: GroupPage, meeting_uid: str) -> MeetingNotes:
 
 
 class _OlderMeetings:
-    """Held meetings whose scores a load of the newest scores did not hold (held before its first day), per EHR and
-    meeting, with the meeting's day, in this process: their report pages read the newest scores and every score of
-    that day at once the next time (one request, and the read cache keeps it for the next view), instead of the
-    newest scores first (two requests). A hint only: the page checks the load holds the meeting's scores, and a held
-    meeting does not move. Bounded: the oldest go first."""
+    """Meetings whose scores a load of the newest scores did not hold (they started before its first day), per EHR
+    and meeting, with the meeting's day, in this process: their report pages read the newest scores and every score
+    of that day at once the next time (one request, and the read cache keeps it for the next view), instead of the
+    newest scores first (two requests). A hint only: the page checks the load holds the meeting's scores (a planned
+    meeting may move; a held one does not). Bounded: the oldest go first."""
 
     LIMIT = 2000
 
@@ -93,9 +93,6 @@ class _OlderMeetings:
             except (StopIteration, KeyError, RuntimeError):  # another thread took it first
                 break
 
-    def forget(self, key: tuple[str, str]) -> None:
-        self._known.pop(key, None)
-
 
 _older_meetings = _OlderMeetings()
 
@@ -103,10 +100,9 @@ _older_meetings = _OlderMeetings()
 def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = False) -> tuple[GroupPage, MeetingNotes]:
     """The page and meeting for a page that shows the scores given at the meeting (its report; `with_report_only`:
     when it has one): from the newest scores when they hold every one of them (`ResourceGroup.holds_scores_at`);
-    for an older held meeting, from the newest scores and every score of its day, read before anything is shown or
-    saved (a second request), or at once for a meeting known to be older (`_OlderMeetings`); for a planned one
-    (it may have moved since a score was given at it), or when the server does not answer the day's search, from
-    every score."""
+    for an older meeting, held or still planned, from the newest scores and every score of its day, read before
+    anything is shown or saved (a second request), or at once for a meeting known to be older (`_OlderMeetings`);
+    when the server does not answer the day's search, from every score."""
     known = (g.launch.iss, meeting_uid)
     day = _older_meetings.get(known)
     if day is None:
@@ -117,7 +113,7 @@ def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = Fal
         day = notes.group.scores_day(meeting_uid)
         del page, notes  # not held while the next load is read
     tried: set[date] = set()
-    while day is not None and day not in tried:
+    while day not in tried:
         tried.add(day)
         _older_meetings.add(known, day)
         page = group_page(see, every_score_on=day)
@@ -126,8 +122,6 @@ def _meeting_page(see: Action, meeting_uid: str, *, with_report_only: bool = Fal
             return page, notes
         day = notes.group.scores_day(meeting_uid)  # the same day: its search refused; another: the meeting moved
         del page, notes
-    if day is None:
-        _older_meetings.forget(known)  # (planned again, by another system)
     page = group_page(see, newest_scores=EVERY_SCORE)
     return page, _notes(page, meeting_uid)
 

@@ -473,12 +473,13 @@ def test_whether_a_first_page_of_5_scores_left_older_ones_out(page: dict[str, ob
 
 
 @pytest.mark.parametrize("held", [True, False], ids=["held meeting", "planned meeting"])
-def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_meetings_day_or_the_whole_group_first(
+def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_meetings_day_first(
     counted: tuple[GroupRepository, FaultProxy], monkeypatch: pytest.MonkeyPatch, held: bool
 ) -> None:
     """Correcting the score given at an older meeting: the action looks for it among the scores of the meeting,
-    which the newest scores do not hold. For a held meeting the save reads the newest scores and every score of its
-    day (a score at a meeting counts at its start); for one still planned (it may have moved since), every score."""
+    which the newest scores do not hold. The save reads the newest scores and every score of its day (a score at a
+    meeting counts at its start), for a meeting held or still planned (another system's score at it), not every
+    score."""
     repo, proxy = counted
     whole = with_an_old_meeting(repo, scored(repo), held=held)
     assert whole.group is not None
@@ -504,9 +505,7 @@ def test_a_save_from_a_pages_load_of_the_newest_scores_reads_the_meetings_day_or
     )
     day = meeting.start.astimezone(CLINIC_ZONE).date()
     assert done.saved and proxy.count == 2  # one read, then the transaction
-    assert [(k.get("newest_scores"), k.get("every_score_on")) for k in loads] == (
-        [(5, day)] if held else [(None, None)]
-    )
+    assert [(k.get("newest_scores"), k.get("every_score_on")) for k in loads] == [(5, day)]
     after = load()
     assert after.group is not None and len(after.group.progress) == 13  # replaced in place: nothing lost or doubled
     at_meeting = [p for p in after.group.progress if p.meeting_uid == meeting.uid]

@@ -9,7 +9,7 @@ import copy
 import pickle
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -74,10 +74,9 @@ def check(call: Call, group: ResourceGroup, index: RefIndex, **kwargs: Any) -> s
     return "window"
 
 
-# The actions that read every score of the group: a report says which goals were scored at its meeting, and the
-# service test's report is of a meeting still planned (it may have moved since a score was given). A score given at
-# a meeting looks for an earlier one to correct: in the window when the meeting is held and in it (see below).
-NEEDS_EVERY_SCORE = {"meetings:write_report"}
+# No action reads every score of the group. A report says which goals were scored at its meeting, and a score
+# given at a meeting looks for an earlier one to correct: in the window when the meeting started in it, held or
+# still planned (the service test's report is of a planned meeting), else in its day's scores (see below).
 
 
 @pytest.mark.parametrize(
@@ -86,11 +85,11 @@ NEEDS_EVERY_SCORE = {"meetings:write_report"}
     + [f"agreements:{a}" for a in sorted(AGREEMENT_ACTIONS)]
     + [f"meetings:{a}" for a in sorted(MEETING_ACTIONS)],
 )
-def test_every_goal_agreement_and_meeting_action_works_on_the_newest_scores_or_asks_for_them_all(action: str) -> None:
+def test_every_goal_agreement_and_meeting_action_works_on_the_newest_scores(action: str) -> None:
     area, name = action.split(":")
     call = {"goals": GOAL_ACTIONS, "agreements": AGREEMENT_ACTIONS, "meetings": MEETING_ACTIONS}[area][name][0]
     group, index = as_read(with_an_old_score(full_group()))
-    assert check(call, group, index) == ("whole" if action in NEEDS_EVERY_SCORE else "window")
+    assert check(call, group, index) == "window"
 
 
 @pytest.mark.parametrize("case", members_tests.CASES, ids=[c.name for c in members_tests.CASES])
@@ -123,7 +122,10 @@ def test_a_score_at_a_held_meeting_in_the_window_corrects_the_earlier_one_from_t
     assert len(window.held_scores()) == len(windowed(group).held_scores())  # in place, nothing added
 
 
-def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_without_does_not() -> None:
+def test_a_score_at_an_older_meeting_asks_for_more_scores_and_one_without_a_meeting_does_not() -> None:
+    """A meeting held or still planned before the window's first day: its scores are not held (a score there may
+    correct an earlier one). Within the window they are, held or planned: a score at a meeting counts at its
+    start."""
     group, _ = as_read(with_an_old_score(full_group()))
     held = next(m for m in group.meetings if not m.is_planned)
     planned = next(m for m in group.meetings if m.is_planned)
@@ -131,9 +133,13 @@ def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_w
     later = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
     assert later is not None
     later.hold_scores_since(date(2026, 4, 8))  # the held meeting's day is no longer in the window
+    past = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert past is not None
+    past.hold_scores_since(planned.day + timedelta(days=1))  # nor the planned meeting's (never marked held)
     assert group.holds_scores_at(held.uid) and group.holds_scores_at(planned.uid)  # a whole load holds them all
     assert windowed(group).holds_scores_at(held.uid)  # held on 7 April, within the window since 1 April
-    for window, meeting in ((later, held), (windowed(group), planned)):
+    assert windowed(group).holds_scores_at(planned.uid)  # planned in July: within it too
+    for window, meeting in ((later, held), (past, planned)):
         assert not window.holds_scores_at(meeting.uid)
         before = window.held_scores()
         with pytest.raises(ScoresNotLoaded):
@@ -146,7 +152,7 @@ def test_a_score_at_an_older_or_a_planned_meeting_asks_for_every_score_and_one_w
 def test_with_an_older_meetings_day_held_too_its_scores_are_held_and_corrected_in_place_but_not_shown() -> None:
     """A load of the newest scores with every score of an older held meeting's day (`every_score_on`): the meeting's
     scores are there to read and correct (`scores_at`, `scores_read`), not among the newest a page shows
-    (`held_scores`); a planned meeting still asks for every score, and the exception names the day to read."""
+    (`held_scores`); the exception names the day to read, of a planned meeting too."""
     group, _ = as_read(with_an_old_score(full_group()))
     held = next(m for m in group.meetings if not m.is_planned)
     planned = next(m for m in group.meetings if m.is_planned)
@@ -158,14 +164,17 @@ def test_with_an_older_meetings_day_held_too_its_scores_are_held_and_corrected_i
     with pytest.raises(ScoresNotLoaded) as refused:
         later.scores_at(held.uid)
     assert refused.value.day == day == later.scores_day(held.uid)
+    past = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
+    assert past is not None
+    past.hold_scores_since(planned.day + timedelta(days=1))
     with pytest.raises(ScoresNotLoaded) as refused:
-        windowed(group).scores_at(planned.uid)
-    assert refused.value.day is None and group.scores_day(planned.uid) is None
+        past.scores_at(planned.uid)
+    assert refused.value.day == planned.day == group.scores_day(planned.uid)
 
     with_day = MemoryUnitOfWork(user="x", patient=group.patient, stored=group).group()
     assert with_day is not None
     with_day.hold_scores_since(date(2026, 4, 8), every_score_on=[day, date(2026, 5, 1)])  # (a later day: no matter)
-    assert with_day.holds_scores_at(held.uid) and not with_day.holds_scores_at(planned.uid)
+    assert with_day.holds_scores_at(held.uid) and with_day.holds_scores_at(planned.uid)  # (planned in July)
     assert with_day.scores_at(held.uid) == group.scores_at(held.uid)
     assert with_day.held_scores() == later.held_scores()  # the page's newest scores are the same
     on_day = [p for p in group.scores_read() if p.when.astimezone(AMS).date() == day]

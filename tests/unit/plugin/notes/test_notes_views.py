@@ -641,6 +641,3 @@ def test_the_older_meetings_the_app_remembers_are_bounded_the_oldest_going_first
         date(2026, 1, 5),
     ]
     assert older.get(("https://other.test/fhir", "m4")) is None  # per EHR
-    older.forget(("https://ehr.test/fhir", "m4"))
-    older.forget(("https://ehr.test/fhir", "m0"))  # (not known: nothing happens)
-    assert older.get(("https://ehr.test/fhir", "m4")) is None and older.get(("https://ehr.test/fhir", "m3"))
