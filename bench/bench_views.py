@@ -233,7 +233,8 @@ FAR_MEETING, FAR_PAGE = 20, 180
 
 
 def build_group(patient: str, members: int, goals: int, agreements: int, meetings: int) -> ResourceGroup:
-    """A group of the given size through the domain (every member admitted, every meeting held and scored)."""
+    """A group of the given size through the domain (every member admitted, every meeting held and scored, and one
+    more still planned)."""
     g = ResourceGroup.start_new(
         patient=patient,
         patient_display="Bench Patient",
@@ -276,6 +277,9 @@ def build_group(patient: str, members: int, goals: int, agreements: int, meeting
             new_agreements=[],
             written=when + timedelta(hours=2),
         )
+    # The next meeting, still planned: its report (the first one, written on its day) reads what a held meeting's
+    # reads, not every score (session 20).
+    g.plan_meeting(start + timedelta(days=7 * (meetings + 1)), place_uid=place.uid)
     g.normalise_order()
     g.check_invariants()
     return g
@@ -605,9 +609,13 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
     for path in (f"/leden/{member.group(1)}", "/afspraken"):
         page(path)
     meetings = page("/bijeenkomsten")
-    meeting = re.search(rf'href="/c/{re.escape(context.context_id)}/bijeenkomsten/([0-9a-f-]{{36}})"', meetings)
-    if meeting is None:
-        raise RuntimeError("the meetings page links to no meeting")
+    asked = {"patient": f"Patient/{patient_id}", "status": "proposed"}
+    booked = requests.get(f"{base}/Appointment", params=asked, timeout=60).json()
+    planned = {i["value"] for e in booked.get("entry", []) for i in e["resource"].get("identifier", [])}
+    link = rf'href="/c/{re.escape(context.context_id)}/bijeenkomsten/([0-9a-f-]{{36}})"'
+    meeting = next((found for found in re.finditer(link, meetings) if found.group(1) not in planned), None)
+    if meeting is None or not planned:
+        raise RuntimeError("the meetings page links to no held meeting, or the group has no planned one")
     result["other_pages"] = peak_rss_mb()
     page("/tijdlijn")  # its first page: from the newest scores when it lies within them (a huge group's does)
     result["timeline"] = peak_rss_mb()
@@ -631,6 +639,10 @@ def worker_main(base: str, patient_id: str, views: int, saves: int) -> int:
         raise RuntimeError("the meetings page links to no meeting")
     page(f"/bijeenkomsten/{oldest[-1]}/verslag")
     result["older_report"] = peak_rss_mb()
+    # The report of the meeting still planned (before session 20: every score).
+    for uid in planned:
+        page(f"/bijeenkomsten/{uid}/verslag")
+    result["planned_report"] = peak_rss_mb()
     # A page of the timeline far back by its older link (`?vanaf=`, where it starts): the newest scores and a page
     # of those up to its first day.
     far = (BENCH_START + timedelta(days=7 * (FAR_MEETING + 1))).astimezone(CLINIC_ZONE).date()
@@ -737,6 +749,7 @@ def worker_rss(proxy: LatencyProxy, pid: str, read_timeout: float | None) -> dic
         "worker peak RSS MB, after the meeting's report": found["report"],
         "worker peak RSS MB, after the overview once more": found["after_report"],
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)": found["older_report"],
+        "worker peak RSS MB, after the planned meeting's report": found.get("planned_report", 0.0),
         "worker peak RSS MB, after a timeline page far back by its older link": found["timeline_far"],
         "worker peak RSS MB, after the timeline's oldest page by its link": found["timeline_oldest"],
         "worker peak RSS MB, after a timeline page far back by its number": found["timeline_far_number"],

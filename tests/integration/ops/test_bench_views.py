@@ -53,7 +53,11 @@ def test_the_view_benchmark_runs_and_prints_its_table() -> None:
         "worker peak RSS MB, after the oldest meeting's report (its day's scores)",
         "worker peak RSS MB, after a timeline page far back by its older link",
         "worker peak RSS MB, after the timeline's oldest page by its link",
-        "worker peak RSS MB, after the timeline's last page (every score)",
+        "worker peak RSS MB, after the planned meeting's report",
+        "worker peak RSS MB, after a timeline page far back by its number",
+        "worker peak RSS MB, after the timeline's last page by its number",
+        "worker timeline page far back by its number: app CPU ms",
+        "worker timeline's last page by its number: wall ms",
         "reminder round's read of the group: CPU ms",
         "reminder round's read of the group: peak RSS MB",
     ):
