@@ -8,7 +8,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask import Flask
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_time
 
 from plugin.i18n import request_locale
 from plugin.web.forms import AMSTERDAM
@@ -40,11 +40,12 @@ def date_time(value: datetime | None) -> str:
 
 
 def weekday_date_time(value: datetime | None) -> str:
-    """'zondag 22 november 2026, 14:30' (for meetings and invitations)."""
+    """'zondag 22 november 2026, 14:30' (nl) / 'Sunday, November 22, 2026, 14:30' (en), for meetings and
+    invitations: the language's full date, as `long_date` is its long one."""
     if value is None:
         return ""
     local = value.astimezone(AMSTERDAM)
-    return f"{format_datetime(local, 'EEEE d MMMM y')}, {format_time(local, 'HH:mm')}"
+    return f"{format_date(local.date(), 'full')}, {format_time(local, 'HH:mm')}"
 
 
 def clock(value: datetime | None) -> str:

@@ -5,7 +5,7 @@ locale that changes within the request (`force_locale`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import flask_babel
@@ -21,7 +21,7 @@ from fhir_mappings.codes import GoalLifecycle, GroupStatus
 from plugin.app import create_app
 from plugin.config import AppConfig
 from plugin.i18n import gettext, ngettext
-from plugin.web.format import long_date
+from plugin.web.format import long_date, weekday_date_time
 from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
@@ -119,6 +119,17 @@ def test_a_locale_forced_within_the_request_is_followed(app: Flask) -> None:
         assert gettext("Overview") == dutch
         assert render_template_string('{{ _("Overview") }}') == dutch
         assert long_date(date(2026, 11, 22)) == "22 november 2026"
+
+
+def test_a_meetings_day_and_time_read_as_the_languages_long_date_does(app: Flask) -> None:
+    """The meeting's "zondag 22 november 2026, 19:00" in Dutch; in English the full date in English order, not
+    Dutch order in English words ("Sunday 22 November 2026" beside "November 22, 2026" on the same page)."""
+    moment = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # 19:00 in Amsterdam
+    with app.test_request_context("/?lang=nl"):
+        assert weekday_date_time(moment) == "zondag 22 november 2026, 19:00"
+        with force_locale("en"):
+            assert weekday_date_time(moment) == "Sunday, November 22, 2026, 19:00"
+            assert long_date(moment) in weekday_date_time(moment)
 
 
 class NumberForm(BaseForm):
