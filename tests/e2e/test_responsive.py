@@ -56,10 +56,15 @@ class Findings:
     overflow: dict[str, list[str]] = field(default_factory=dict)  # "path @ width" -> what sticks out
     axe: dict[str, list[str]] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)  # path -> HTTP status
+    layout: dict[str, list[str]] = field(default_factory=dict)  # "path @ width" -> what LAYOUT_JS found
 
     def report(self) -> str:
         lines = []
-        for title, found in (("wider than the viewport", self.overflow), ("axe serious/critical", self.axe)):
+        for title, found in (
+            ("wider than the viewport", self.overflow),
+            ("axe serious/critical", self.axe),
+            ("layout", self.layout),
+        ):
             for where, items in found.items():
                 lines.append(f"{title}: {where}\n    " + "\n    ".join(items))
         lines += [f"link answered HTTP {status}: {path}" for path, status in self.broken.items()]
@@ -141,6 +146,33 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# What a width must not do to the layout, beyond sticking out: a filter's label wrap away from its field (the
+# timeline's "Tot en met" at 360 px did), and the link to the caseload drift off the page's right edge (a `main p`
+# max-width put it mid-page at 1280 px).
+LAYOUT_JS = """() => {
+  const out = [];
+  for (const label of document.querySelectorAll('.timeline-filter label[for]')) {
+    const field = document.getElementById(label.htmlFor);
+    if (!field) continue;
+    const a = label.getBoundingClientRect(), b = field.getBoundingClientRect();
+    if (a.bottom <= b.top || b.bottom <= a.top) {
+      out.push(`label "${label.textContent.trim()}" is not on the line of its field #${field.id}`);
+    }
+  }
+  const link = document.querySelector('.caseload-link a');
+  const main = document.querySelector('main');
+  if (link && main) {
+    const style = getComputedStyle(main);
+    const edge = main.getBoundingClientRect().right - parseFloat(style.paddingRight);
+    const right = link.getBoundingClientRect().right;
+    if (Math.abs(edge - right) > 2) {
+      out.push(`the caseload link ends at ${Math.round(right)} px, the page's content at ${Math.round(edge)} px`);
+    }
+  }
+  return out;
+}"""
+
+
 def in_app_links(page: Page, base_url: str) -> list[str]:
     """The GET links of the page that stay in this group of the app (language switches and downloads left out)."""
     found = []
@@ -163,6 +195,9 @@ def check_widths(page: Page, axe: Axe, where: str, findings: Findings) -> None:
                 f"document {measured['scrollWidth']} px wide in a {measured['width']} px viewport",
                 *measured["culprits"],
             ]
+        laid_out: list[str] = page.evaluate(LAYOUT_JS)
+        if laid_out:
+            findings.layout[f"{where} @ {width}px"] = laid_out
         if width in AXE_WIDTHS:
             blocking = blocking_violations(axe.run(page))
             if blocking:
@@ -215,6 +250,34 @@ def test_the_width_check_names_what_sticks_out(context: BrowserContext, stack: S
     check_widths(page, Axe(), "/", findings)
     assert list(findings.overflow) == ["/ @ 360px"], findings.report()
     assert any(".area-nav" in line or "li right edge" in line for line in findings.overflow["/ @ 360px"])
+
+
+def test_the_layout_check_names_a_label_apart_from_its_field_and_a_link_off_the_edge(
+    context: BrowserContext, stack: Stack
+) -> None:
+    """The layout check can fail: with rules that put the timeline filter's labels on lines of their own and the
+    caseload link back within the text's width (in this browser only), it names both."""
+
+    def with_bad_rules(route: Route) -> None:
+        response = route.fetch()
+        bad = (
+            "\n.timeline-filter .filter-field { display: block; }"
+            "\n.timeline-filter label { display: block; }"
+            "\n.caseload-link { max-width: 20rem; }\n"
+        )
+        route.fulfill(
+            response=response, body=response.text() + bad, headers={**response.headers, "cache-control": "no-store"}
+        )
+
+    context.route("**/static/app.css", with_bad_rules)
+    first = launch(context.new_page(), stack, PERSONAS[0])
+    assert first is not None
+    page = context.new_page()
+    page.goto(first.split("/c/")[0] + "/c/" + first.split("/c/")[1].split("/")[0] + "/tijdlijn")
+    findings = Findings()
+    check_widths(page, Axe(), "/tijdlijn", findings)
+    found = findings.layout.get("/tijdlijn @ 1280px", [])
+    assert any("Tot en met" in line for line in found) and any("caseload link" in line for line in found), found
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
