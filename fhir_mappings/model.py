@@ -1139,7 +1139,7 @@ class ResourceGroup:
             raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot take over as {to!r}")
         if self.regieondersteuner() is not None:
             raise DomainError(
-                "De groep heeft een regieondersteuner. Vraag die om de groep aan je over te dragen.",
+                "De groep heeft een regieondersteuner. Vraag die om de groep aan u over te dragen.",
                 "take over while the group has an active regieondersteuner",
             )
         existing = next((m for m in self.members if m.who == to and m.active), None)
@@ -1490,7 +1490,7 @@ class ResourceGroup:
         agreement = self.agreement(uid)
         if agreement.status is AgreementStatus.CANCELLED:
             raise DomainError(
-                "Deze afspraak gaat niet meer door. Je kunt hem daarom niet op klaar zetten.",
+                "Deze afspraak gaat niet meer door. Daarom kan hij niet op klaar.",
                 f"agreement {uid} is cancelled and cannot be marked done",
             )
         clean = check_text(note, "de notitie", "note", MAX_NOTE, required=False)
@@ -1695,7 +1695,7 @@ class ResourceGroup:
         meeting = self.meeting(uid)
         if not meeting.is_planned:
             raise DomainError(
-                "Deze bijeenkomst is al geweest of gaat niet door. Je kunt hem niet meer verplaatsen.",
+                "Deze bijeenkomst is al geweest of gaat niet door. U kunt hem niet meer verplaatsen.",
                 f"reschedule a {meeting.status} meeting",
             )
         if start.tzinfo is None:
@@ -1823,7 +1823,7 @@ class ResourceGroup:
         meeting = self.meeting(meeting_uid)
         if not meeting.may_have_report:
             raise DomainError(
-                "Voor een afgezegde bijeenkomst schrijf je geen verslag.", f"report on {meeting.status} meeting"
+                "Voor een afgezegde bijeenkomst schrijft u geen verslag.", f"report on {meeting.status} meeting"
             )
         today = written.astimezone(CLINIC_ZONE).date()
         if not meeting.day_has_come(today):
@@ -1864,7 +1864,7 @@ class ResourceGroup:
         meeting = self.meeting(meeting_uid)
         if meeting.status not in (MeetingStatus.PROPOSED, MeetingStatus.BOOKED):
             raise DomainError(
-                "Voor deze bijeenkomst stuur je geen uitnodiging meer: die is al geweest of gaat niet door.",
+                "Voor deze bijeenkomst stuurt u geen uitnodiging meer: die is al geweest of gaat niet door.",
                 f"invitation for a {meeting.status} meeting",
             )
         recipients = [m.who for m in self.members if m.is_member]

@@ -199,7 +199,7 @@ def test_pages_in_dutch_and_english_print_views_and_a_cancelled_meeting(tmp_path
         )
         assert refused.status_code == 422
         body = text(refused)
-        assert "Voor een afgezegde bijeenkomst schrijf je geen verslag." in body
+        assert "Voor een afgezegde bijeenkomst schrijft u geen verslag." in body
         assert "Mijn lange verslag dat niet weg mag</textarea>" in body
         assert 'value="Patient/sanne-bakker">' in body and "checked" in body
         assert communications(env, "verslag", planned["id"]) == []

@@ -395,7 +395,7 @@ def test_the_invitation_books_the_meeting_with_a_calendar_for_every_member() -> 
     assert set(invitation.recipients) == {m.who for m in group.members if m.is_member}
     with pytest.raises(DomainError) as late:
         meetings.send_invitation(uow, "k2", meeting_uid=held(group).uid, message="Toch nog?", sent=SENT)
-    assert late.value.user_message.startswith("Voor deze bijeenkomst stuur je geen uitnodiging meer")
+    assert late.value.user_message.startswith("Voor deze bijeenkomst stuurt u geen uitnodiging meer")
     assert len(uow.commits) == 1
 
 
@@ -602,7 +602,7 @@ def test_no_report_for_a_cancelled_meeting_or_before_it_starts() -> None:
             written=after_start(meeting),
             today=TODAY,
         )
-    assert cancelled.value.user_message == "Voor een afgezegde bijeenkomst schrijf je geen verslag."
+    assert cancelled.value.user_message == "Voor een afgezegde bijeenkomst schrijft u geen verslag."
     assert uow.stored is not None and before is not None
     assert uow.stored.agreements == before.agreements  # the new agreement of the refused report is not kept
     assert [c.activity.text for c in uow.commits] == ["Bijeenkomst afgezegd"]
