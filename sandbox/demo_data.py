@@ -302,7 +302,8 @@ def _active_group(today: date) -> ResourceGroup:
     g.add_agreement(
         "Samen twee woningen bekijken", today - timedelta(days=14), m_mother.who, house.uid, today + timedelta(days=21)
     )
-    g.plan_meeting(*g.propose_next_meeting_time(_at(today - timedelta(days=13), 11)))
+    planned_at = _at(today - timedelta(days=13), 11)  # right after the report: the next meeting, three months on
+    g.plan_meeting(*g.propose_next_meeting_time(planned_at), now=planned_at)
     return g
 
 

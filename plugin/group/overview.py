@@ -441,10 +441,11 @@ def _meeting_events(group: ResourceGroup) -> list[Event]:
             MeetingStatus.FULFILLED: gettext("Meeting held."),
             MeetingStatus.CANCELLED: gettext("Meeting cancelled."),
             MeetingStatus.NOSHOW: gettext("Meeting did not take place (no-show)."),
-            MeetingStatus.BOOKED: gettext("Meeting planned and invitations sent."),
-            MeetingStatus.PROPOSED: gettext("Meeting planned."),
-        }[meeting.status]
-        events.append(Event(meeting.start, status_text, "meetings", all_day=False))
+        }.get(meeting.status)
+        # A meeting still to come has not happened: its planning is on record when it was planned (`created`) and
+        # when its invitations went out, not at its own (future) start.
+        if status_text is not None:
+            events.append(Event(meeting.start, status_text, "meetings", all_day=False))
         if meeting.created:
             text = gettext("The meeting of %(date)s was planned.", date=day)
             events.append(Event(meeting.created, text, "meetings", all_day=False))

@@ -493,3 +493,14 @@ def test_a_day_before_anything_happened_says_so(tmp_path: Path) -> None:
         assert "Er is nog niets gebeurd" not in page
         members = text(env.get("/tijdlijn?soort=leden&datum=2000-01-01"))
         assert "Toen was er nog niets van deze soort gebeurd." in members
+
+
+def test_a_meeting_still_to_come_is_in_the_timeline_when_it_was_planned_not_at_its_own_start(tmp_path: Path) -> None:
+    """The timeline is what happened: Sanne's planned meeting shows when it was planned, not as "Bijeenkomst
+    gepland." at its future start at the head of the timeline."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        html = text(env.get("/tijdlijn?soort=bijeenkomsten"))
+        shown = lines(html)
+        assert shown and all(datetime.fromisoformat(when) <= datetime.now().astimezone() for when, _ in shown), shown
+        assert "Bijeenkomst gepland." not in html
+        assert re.search(r"De bijeenkomst van \d\d-\d\d-\d{4} is gepland\.", html)
