@@ -231,23 +231,31 @@ def crawl(page: Page, start: str, findings: Findings, also: tuple[str, ...] = ()
         check_widths(page, axe, where, findings)
 
 
-def test_the_width_check_names_what_sticks_out(context: BrowserContext, stack: Stack) -> None:
-    """The check can fail: with one bad rule added to app.css (in this browser only), pages are too wide at 360 px."""
+def checked_with(context: BrowserContext, stack: Stack, bad_css: str, path: str = "") -> Findings:
+    """The first persona's page `path` ("" the overview, "tijdlijn", ...) checked at every width, with `bad_css`
+    added to app.css in this browser only."""
 
-    def with_bad_rule(route: Route) -> None:
+    def with_bad_rules(route: Route) -> None:
         response = route.fetch()
-        bad = "\n.area-nav ul { flex-wrap: nowrap; white-space: nowrap; }\n"
         route.fulfill(
-            response=response, body=response.text() + bad, headers={**response.headers, "cache-control": "no-store"}
+            response=response,
+            body=response.text() + "\n" + bad_css + "\n",
+            headers={**response.headers, "cache-control": "no-store"},
         )
 
-    context.route("**/static/app.css", with_bad_rule)
+    context.route("**/static/app.css", with_bad_rules)
     first = launch(context.new_page(), stack, PERSONAS[0])
     assert first is not None
     page = context.new_page()
-    page.goto(first)
+    page.goto(first.split("/c/")[0] + "/c/" + first.split("/c/")[1].split("/")[0] + "/" + path)
     findings = Findings()
-    check_widths(page, Axe(), "/", findings)
+    check_widths(page, Axe(), "/" + path, findings)
+    return findings
+
+
+def test_the_width_check_names_what_sticks_out(context: BrowserContext, stack: Stack) -> None:
+    """The check can fail: with one bad rule added to app.css (in this browser only), pages are too wide at 360 px."""
+    findings = checked_with(context, stack, ".area-nav ul { flex-wrap: nowrap; white-space: nowrap; }")
     assert list(findings.overflow) == ["/ @ 360px"], findings.report()
     assert any(".area-nav" in line or "li right edge" in line for line in findings.overflow["/ @ 360px"])
 
@@ -257,26 +265,11 @@ def test_the_layout_check_names_a_label_apart_from_its_field_and_a_link_off_the_
 ) -> None:
     """The layout check can fail: with rules that put the timeline filter's labels on lines of their own and the
     caseload link back within the text's width (in this browser only), it names both."""
-
-    def with_bad_rules(route: Route) -> None:
-        response = route.fetch()
-        bad = (
-            "\n.timeline-filter .filter-field { display: block; }"
-            "\n.timeline-filter label { display: block; }"
-            "\n.caseload-link { max-width: 20rem; }\n"
-        )
-        route.fulfill(
-            response=response, body=response.text() + bad, headers={**response.headers, "cache-control": "no-store"}
-        )
-
-    context.route("**/static/app.css", with_bad_rules)
-    first = launch(context.new_page(), stack, PERSONAS[0])
-    assert first is not None
-    page = context.new_page()
-    page.goto(first.split("/c/")[0] + "/c/" + first.split("/c/")[1].split("/")[0] + "/tijdlijn")
-    findings = Findings()
-    check_widths(page, Axe(), "/tijdlijn", findings)
-    found = findings.layout.get("/tijdlijn @ 1280px", [])
+    bad = (
+        ".timeline-filter .filter-field { display: block; } .timeline-filter label { display: block; }"
+        " .caseload-link { max-width: 20rem; }"
+    )
+    found = checked_with(context, stack, bad, "tijdlijn").layout.get("/tijdlijn @ 1280px", [])
     assert any("Tot en met" in line for line in found) and any("caseload link" in line for line in found), found
 
 
