@@ -641,3 +641,14 @@ def test_the_older_meetings_the_app_remembers_are_bounded_the_oldest_going_first
         date(2026, 1, 5),
     ]
     assert older.get(("https://other.test/fhir", "m4")) is None  # per EHR
+
+
+def test_a_meetings_page_offers_to_print_its_report_only_when_there_is_one(tmp_path: Path) -> None:
+    """A held meeting with a report links to its print; the planned one links to its report page (to write it from
+    its day on) but to no print of a report that does not exist ("Er is nog geen verslag.")."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        _, held, planned = meetings(env)
+        for meeting, printed in ((held, True), (planned, False)):
+            page = text(env.get(f"/bijeenkomsten/{meeting['uid']}"))
+            assert f'/bijeenkomsten/{meeting["uid"]}/verslag"' in page
+            assert (f"/bijeenkomsten/{meeting['uid']}/verslag/afdrukken" in page) is printed, meeting["status"]
