@@ -251,6 +251,11 @@ def _render_nominate(
         person_form.reason.label.text = professional_form.pro_reason.label.text = gettext(
             "Why do you want this person in your group? (you may leave this empty)"
         )
+        # (The field's own messages speak of "the patient"; a form's errors are its own, its validators shared.)
+        if person_form.relationship.errors:
+            person_form.relationship.errors = [gettext("Choose who this is for you.")]
+        if person_form.relationship_text.errors:
+            person_form.relationship_text.errors = [gettext("Say in a few words who this is for you.")]
     return render_template(
         "members/nominate.html",
         page=page,

@@ -630,7 +630,10 @@ def test_the_patient_nominates_and_withdraws_and_reads_only_shared_interview_rec
         assert "/overdragen" not in text(env.get(f"/leden/{anna}"))
         assert env.get(f"/leden/{anna}/overdragen").status_code == 403
 
-        # the patient nominates someone from her circle ...
+        # the patient nominates someone from her circle ... (a form left empty speaks to her, not of her)
+        empty = env.post("/leden/nomineren/naaste", {"name": "Tom Jansen", "relationship": ""})
+        assert empty.status_code == 422 and "Kies wie dit is voor jou." in text(empty)
+        assert "voor de patiënt" not in text(empty)
         assert "Iemand nomineren" in text(env.get("/leden"))
         assert env.post("/leden/nomineren/naaste", {"name": "Tom Jansen", "relationship": "FRND"}).status_code == 303
         tom = participant(env, patient, "Tom Jansen")["id"]
