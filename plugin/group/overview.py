@@ -34,6 +34,7 @@ from fhir_mappings.model import (
     add_months,
 )
 from fhir_mappings.rights import Action, Actor
+from plugin.web.format import long_date
 from plugin.web.forms import AMSTERDAM
 
 
@@ -94,7 +95,8 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
                 Attention(
                     "meeting",
                     gettext(
-                        "No meeting is planned within three months of the last one (%(date)s).", date=_short(last.start)
+                        "No meeting is planned within three months of the last one (%(date)s).",
+                        date=_day_in_text(last.start),
                     ),
                     "meetings.index",
                 )
@@ -149,7 +151,7 @@ def waiting_for_patient(group: ResourceGroup, now: datetime) -> list[Attention]:
     upcoming = group.next_meeting(now)
     if upcoming is not None:
         at = (("meeting_uid", upcoming.uid),)
-        when = _short(upcoming.start)
+        when = _day_in_text(upcoming.start)
         mine = next((p for p in upcoming.participants if p.who == group.patient), None)
         if upcoming.invited and mine is not None and mine.response is ParticipationStatus.NEEDS_ACTION:
             items.append(
@@ -330,8 +332,9 @@ def name_of(group: ResourceGroup, who: str | None) -> str:
     return supporter.name if supporter is not None else ""
 
 
-def _short(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%d-%m-%Y")
+def _day_in_text(moment: datetime) -> str:
+    """A meeting's day within a sentence, as the page writes dates: '18 februari 2027' / 'February 18, 2027'."""
+    return long_date(moment)
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -394,9 +397,8 @@ def _member_events(group: ResourceGroup) -> list[Event]:
         elif iv.planned_start and iv.cancelled:
             text = gettext("The introductory interview with %(name)s was called off.", name=name)
             events.append(Event(iv.planned_start, text, "members", all_day=False, who=by))
-        elif iv.planned_start:
-            text = gettext("Introductory interview with %(name)s planned.", name=name)
-            events.append(Event(iv.planned_start, text, "members", all_day=False, who=by))
+        # An interview still to come has not happened, and the record keeps no moment it was planned: the members'
+        # page lists it; the timeline shows it once it is held (or called off).
     return events
 
 
@@ -436,7 +438,7 @@ def _goal_and_agreement_events(group: ResourceGroup, every_read: bool = False) -
 def _meeting_events(group: ResourceGroup) -> list[Event]:
     events: list[Event] = []
     for meeting in group.meetings:
-        day = _short(meeting.start)
+        day = _day_in_text(meeting.start)
         status_text = {
             MeetingStatus.FULFILLED: gettext("Meeting held."),
             MeetingStatus.CANCELLED: gettext("Meeting cancelled."),

@@ -24,11 +24,15 @@ def long_date(value: date | datetime | None) -> str:
     return _long_date(value, request_locale())
 
 
+# Outside a request the app's texts are its source language, English: so are its dates (not the machine's locale).
+_SOURCE_LOCALE = Locale("en")
+
+
 @lru_cache(maxsize=4096)
 def _long_date(day: date, locale: Locale | None) -> str:
     """Babel's long date of `day` in `locale`: what `flask_babel.format_date(day, "long")` gives (the app sets no
     date formats of its own), made once per day and language (a page shows the same dates many times)."""
-    return str(babel_format_date(day, "long", locale=locale))
+    return str(babel_format_date(day, "long", locale=locale or _SOURCE_LOCALE))
 
 
 def date_time(value: datetime | None) -> str:

@@ -148,10 +148,10 @@ def test_every_dated_event_newest_first() -> None:
         "Score 6 given for the goal: Weer werken",
         "Agreement made: Ans belt de werkgever",
         "Agreement done: Ans belt de werkgever",
-        "Invitation sent for the meeting of 15-03-2026.",
+        "Invitation sent for the meeting of March 15, 2026.",
         "Meeting held.",
-        "Report of the meeting of 15-03-2026 written.",
-        "Cancellation sent for the meeting of 25-03-2026.",
+        "Report of the meeting of March 15, 2026 written.",
+        "Cancellation sent for the meeting of March 25, 2026.",
         "Meeting cancelled.",
         "A pause of the group was asked for.",
         "The group ended.",
@@ -227,7 +227,7 @@ def test_a_goal_reached_or_stopped_is_shown_on_its_status_date() -> None:
 
 def test_when_a_meeting_was_planned_is_shown() -> None:
     events = timeline(story_with_event_dates(), "meetings")
-    planned = [e for e in events if e.text == "The meeting of 15-03-2026 was planned."]
+    planned = [e for e in events if e.text == "The meeting of March 15, 2026 was planned."]
     assert [(e.when, e.all_day) for e in planned] == [(at(13, 9), False)]
 
 

@@ -495,6 +495,16 @@ def test_a_day_before_anything_happened_says_so(tmp_path: Path) -> None:
         assert "Toen was er nog niets van deze soort gebeurd." in members
 
 
+@pytest.mark.parametrize("patient", ["sanne-bakker", "mohammed-el-amrani"])
+def test_nothing_still_to_come_heads_the_timeline(tmp_path: Path, patient: str) -> None:
+    """The timeline is what happened: Mohammed's interviews planned for next week are not in it (the members' page
+    lists them), nor is Sanne's next meeting at its own start ("Bijeenkomst gepland.")."""
+    user = "Practitioner/anna-de-vries" if patient == "sanne-bakker" else "Practitioner/bram-jansen"
+    with launched(tmp_path, patient=patient, user=user) as env:
+        every = lines(text(env.get("/tijdlijn")))
+        assert every and all(datetime.fromisoformat(when) <= datetime.now().astimezone() for when, _ in every)
+
+
 def test_a_meeting_still_to_come_is_in_the_timeline_when_it_was_planned_not_at_its_own_start(tmp_path: Path) -> None:
     """The timeline is what happened: Sanne's planned meeting shows when it was planned, not as "Bijeenkomst
     gepland." at its future start at the head of the timeline."""
@@ -503,4 +513,4 @@ def test_a_meeting_still_to_come_is_in_the_timeline_when_it_was_planned_not_at_i
         shown = lines(html)
         assert shown and all(datetime.fromisoformat(when) <= datetime.now().astimezone() for when, _ in shown), shown
         assert "Bijeenkomst gepland." not in html
-        assert re.search(r"De bijeenkomst van \d\d-\d\d-\d{4} is gepland\.", html)
+        assert re.search(r"De bijeenkomst van \d{1,2} [a-z]+ \d{4} is gepland\.", html)  # the day as in a sentence
