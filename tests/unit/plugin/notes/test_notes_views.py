@@ -652,3 +652,15 @@ def test_a_meetings_page_offers_to_print_its_report_only_when_there_is_one(tmp_p
             page = text(env.get(f"/bijeenkomsten/{meeting['uid']}"))
             assert f'/bijeenkomsten/{meeting["uid"]}/verslag"' in page
             assert (f"/bijeenkomsten/{meeting['uid']}/verslag/afdrukken" in page) is printed, meeting["status"]
+
+
+def test_the_agenda_heading_reads_as_a_heading_and_its_state(tmp_path: Path) -> None:
+    """A screen reader reads the heading with its badge as one line: "De agenda nu: nog niet begonnen", not "De
+    agenda nu nog niet begonnen"."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        _, _, planned = meetings(env)
+        page = text(env.get(f"/bijeenkomsten/{planned['uid']}/agenda"))
+        heading = re.search(r'<h2 id="current-h">(.*?)</h2>', page, re.S)
+        assert heading is not None
+        spoken = re.sub(r'<span class="visually-hidden">([^<]*)</span>', r"\1", heading.group(1))
+        assert re.fullmatch(r"De agenda nu: <span class=\"badge[^\"]*\">[^<]+</span>", spoken.strip()), heading.group(1)
