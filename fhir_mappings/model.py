@@ -382,7 +382,7 @@ class NewestScores(list[ProgressScore]):
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-def _day_start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
     """The first moment of a day in the clinic's zone."""
     return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
 
@@ -1378,7 +1378,7 @@ class ResourceGroup:
         goals whose every score is shown all the same. None when it holds no such day."""
         held = self.progress
         if isinstance(held, NewestScores) and (held.days or held.span is not None):
-            return _day_start(held.since), held.complete
+            return day_start(held.since), held.complete
         return None
 
     def holds_every_score_from(self, first: date, last: date) -> bool:
@@ -1409,16 +1409,16 @@ class ResourceGroup:
         """Keep only the scores given on or after `since` (clinic's zone), every score of the goals `every_score_of`,
         every score of the older days `every_score_on` and of the older days `every_score_between` (the load read
         all of theirs): the group then says it holds no more. A span from after its last day holds nothing."""
-        start = _day_start(since)  # one comparison per score
+        start = day_start(since)  # one comparison per score
         complete = frozenset(every_score_of)
         days = frozenset(d for d in every_score_on if d < since)
         span = every_score_between
         if span is not None and span[0] is not None and span[0] > span[1]:
             span = None
-        spans = [(_day_start(d), _day_start(d + timedelta(days=1))) for d in days]
+        spans = [(day_start(d), day_start(d + timedelta(days=1))) for d in days]
         if span is not None:  # (its days from `since` on are held anyway: it may reach on to `date.max`)
-            end = start if span[1] >= since else _day_start(span[1] + timedelta(days=1))
-            spans.append((_day_start(span[0]) if span[0] is not None else _EARLIEST, end))
+            end = start if span[1] >= since else day_start(span[1] + timedelta(days=1))
+            spans.append((day_start(span[0]) if span[0] is not None else _EARLIEST, end))
         kept = [
             p
             for p in self.scores_read()

@@ -7,10 +7,10 @@ places, agendas, reports, invitations, interviews and progress scores.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from fhir_mappings.codes import CS_ARTIFACT, IDENTIFIER_SYSTEM, Artifact
-from fhir_mappings.model import CLINIC_ZONE
+from fhir_mappings.model import day_start
 
 
 def group_team_params() -> list[tuple[str, str]]:
@@ -141,8 +141,7 @@ def day_scores_params(patient_id: str, day: date, count: int) -> list[tuple[str,
     """Every progress score (Observation) of the patient given on one day (`day`, in the clinic's zone), in pages of
     `count`: an older meeting's report reads these beside the patient's newest scores (a score at a meeting counts
     at the meeting's start), not every score of the group."""
-    start = datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=CLINIC_ZONE)
+    start, end = day_start(day), day_start(day + timedelta(days=1))
     return [
         ("subject", f"Patient/{patient_id}"),
         ("code", f"{CS_ARTIFACT}|{Artifact.PROGRESS.value}"),

@@ -7,7 +7,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext
 
@@ -32,6 +32,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     Wish,
     add_months,
+    day_start,
 )
 from fhir_mappings.rights import Action, Actor
 from plugin.web.format import long_date
@@ -363,10 +364,6 @@ TIMELINE_KINDS: dict[str, str] = {
 }
 
 
-def _at(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=AMSTERDAM)
-
-
 def _member_events(group: ResourceGroup) -> list[Event]:
     events: list[Event] = []
     interviewed = {iv.member_uid for iv in group.interviews}
@@ -375,11 +372,13 @@ def _member_events(group: ResourceGroup) -> list[Event]:
         if m.start:
             if nominated:
                 text = gettext("%(name)s was nominated.", name=m.display)
-                events.append(Event(_at(m.start), text, "members", who=name_of(group, m.proposed_by)))
+                events.append(Event(day_start(m.start), text, "members", who=name_of(group, m.proposed_by)))
             else:
-                events.append(Event(_at(m.start), gettext("%(name)s joined the group.", name=m.display), "members"))
+                events.append(
+                    Event(day_start(m.start), gettext("%(name)s joined the group.", name=m.display), "members")
+                )
         if m.joined and nominated:
-            events.append(Event(_at(m.joined), gettext("%(name)s joined the group.", name=m.display), "members"))
+            events.append(Event(day_start(m.joined), gettext("%(name)s joined the group.", name=m.display), "members"))
         if m.end:
             if m.nomination is NominationState.AFGEZIEN:
                 text = gettext("%(name)s decided not to join.", name=m.display)
@@ -387,7 +386,7 @@ def _member_events(group: ResourceGroup) -> list[Event]:
                 text = gettext("The nomination of %(name)s was withdrawn.", name=m.display)
             else:
                 text = gettext("%(name)s left the group.", name=m.display)
-            events.append(Event(_at(m.end), text, "members"))
+            events.append(Event(day_start(m.end), text, "members"))
     for iv in group.interviews:
         name = next((m.display for m in group.members if m.uid == iv.member_uid), "")
         by = name_of(group, iv.interviewer)
@@ -406,13 +405,13 @@ def _goal_and_agreement_events(group: ResourceGroup, every_read: bool = False) -
     events: list[Event] = []
     for goal in group.goals:
         if goal.start:
-            events.append(Event(_at(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goals"))
+            events.append(Event(day_start(goal.start), gettext("Goal set: %(text)s", text=_clip(goal.text)), "goals"))
         if goal.status_date and goal.lifecycle is GoalLifecycle.COMPLETED:
             text = gettext("Goal reached: %(text)s", text=_clip(goal.text))
-            events.append(Event(_at(goal.status_date), text, "goals"))
+            events.append(Event(day_start(goal.status_date), text, "goals"))
         elif goal.status_date and goal.lifecycle is GoalLifecycle.CANCELLED:
             text = gettext("Goal stopped: %(text)s", text=_clip(goal.text))
-            events.append(Event(_at(goal.status_date), text, "goals"))
+            events.append(Event(day_start(goal.status_date), text, "goals"))
     texts = {g.uid: g.text for g in group.goals}
     # On a load of the newest scores: those (`timeline_window_page`), or every score read (`timeline_cursor_page`).
     for p in group.scores_read() if every_read else group.held_scores():
@@ -423,7 +422,7 @@ def _goal_and_agreement_events(group: ResourceGroup, every_read: bool = False) -
     for a in group.agreements:
         if a.created:
             text = gettext("Agreement made: %(text)s", text=_clip(a.description))
-            events.append(Event(_at(a.created), text, "agreements"))
+            events.append(Event(day_start(a.created), text, "agreements"))
         if a.status in (AgreementStatus.COMPLETED, AgreementStatus.CANCELLED) and a.notes:
             # The last note is the one of who closed it (the record keeps no other date for that).
             note = a.notes[-1]
@@ -470,7 +469,7 @@ def _meeting_events(group: ResourceGroup) -> list[Event]:
 def _group_events(group: ResourceGroup) -> list[Event]:
     events: list[Event] = []
     if group.start:
-        events.append(Event(_at(group.start), gettext("The group %(name)s started.", name=group.name), "group"))
+        events.append(Event(day_start(group.start), gettext("The group %(name)s started.", name=group.name), "group"))
     asked = {
         WishKind.MEETING: (gettext("Wishes given for the next meeting."), "meetings"),
         WishKind.PAUSE: (gettext("A pause of the group was asked for."), "group"),
@@ -481,7 +480,7 @@ def _group_events(group: ResourceGroup) -> list[Event]:
         events.append(Event(wish.sent, text, kind, all_day=False, who=name_of(group, wish.by)))
     if group.after_treatment_since:
         text = gettext("The group continues after treatment.")
-        events.append(Event(_at(group.after_treatment_since), text, "group"))
+        events.append(Event(day_start(group.after_treatment_since), text, "group"))
     changed = {
         GroupStatus.ON_HOLD: gettext("The group was paused."),
         GroupStatus.ENDED: gettext("The group ended."),
@@ -495,10 +494,10 @@ def _group_events(group: ResourceGroup) -> list[Event]:
             text = changed[change.new]
         else:
             continue  # forming -> active: the start of the group is shown above
-        events.append(Event(_at(change.day), text, "group", who=name_of(group, change.by)))
+        events.append(Event(day_start(change.day), text, "group", who=name_of(group, change.by)))
     recorded_end = any(c.new is GroupStatus.ENDED and c.day == group.end for c in group.status_changes)
     if group.end and not recorded_end:  # an end from before status changes were kept
-        events.append(Event(_at(group.end), gettext("The group ended."), "group"))
+        events.append(Event(day_start(group.end), gettext("The group ended."), "group"))
     return events
 
 
@@ -685,7 +684,7 @@ def timeline_window_page(
     every score). `events`: newest first, as `timeline` gives them."""
     number = _page_number(asked)
     upto = events[: number * size]
-    if len(upto) < number * size or upto[-1].when < _at(since):
+    if len(upto) < number * size or upto[-1].when < day_start(since):
         return None
     before = _cursor_at(upto, (number - 1) * size)
     return TimelinePage(upto[(number - 1) * size :], number, number + 1, None, _cursor_after(upto), before)
@@ -694,7 +693,7 @@ def timeline_window_page(
 def _place(events: list[Event], cursor: TimelineCursor) -> int | None:
     """Where `cursor` falls in `events` (newest first): the index of the first event after it; None when its day has
     fewer events than it counts (a link made by hand, or by a load that held other events)."""
-    end = _at(cursor.day + timedelta(days=1))  # (once, not per event)
+    end = day_start(cursor.day + timedelta(days=1))  # (once, not per event)
     later = sum(1 for e in events if e.when >= end)
     if sum(1 for e in events[later : later + cursor.shown] if _day_of(e) == cursor.day) < cursor.shown:
         return None

@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, redirect, request, url_for
 
 from fhir_mappings.fhirjson import ref_of
-from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, Unreadable
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup, ScoresNotLoaded, Unreadable, day_start
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.rights import Action, Actor, actor_in, require, visible_to
@@ -36,12 +35,10 @@ from plugin.sync.transaction import TransactionResult
 
 log = logging.getLogger(__name__)
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
 
 def now() -> datetime:
     """The current time in Amsterdam (what the clinic sees on the wall)."""
-    return datetime.now(AMSTERDAM)
+    return datetime.now(CLINIC_ZONE)
 
 
 def today() -> date:
@@ -350,14 +347,11 @@ def older_scores(page: GroupPage, since: date) -> OlderScores | None:
         return None
     plan = ref.split("/", 1)[1]
 
-    def start(day: date) -> datetime:
-        return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
-
-    end = start(since)
+    end = day_start(since)
 
     def counted(day: date) -> int | None:
         try:
-            found = repository.count_scores(plan, end, start(day))
+            found = repository.count_scores(plan, end, day_start(day))
         except SyncError as exc:
             log.info("counting the scores from %s failed: %s", day, exc.diagnostics)
             return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from fhir_mappings.codes import AgreementStatus, MeetingRole, MeetingStatus, MeetingTheme, ParticipationStatus, Section
 from fhir_mappings.errors import DomainError
@@ -313,7 +312,6 @@ def build_report(
     )
 
 
-CLINIC_TZ = ZoneInfo("Europe/Amsterdam")  # the meeting's date in a note, as the clinic reads it
 # How an agreement closed from a report is noted on it (the record is Dutch).
 _CLOSED_NOTE = {
     AgreementStatus.COMPLETED: "Klaar gemeld in het verslag van de bijeenkomst van {date}.",
@@ -351,7 +349,7 @@ def write_report(
     def change(group: ResourceGroup, actor: Actor) -> Report:
         if closing:
             require(actor, Action.EDIT_AGREEMENT)
-            day = group.meeting(meeting_uid).start.astimezone(CLINIC_TZ).strftime("%d-%m-%Y")
+            day = group.meeting(meeting_uid).day.strftime("%d-%m-%Y")  # as the clinic reads it
             for uid, status in closing.items():
                 note = _CLOSED_NOTE.get(status, "").format(date=day)
                 group.close_agreement_at(meeting_uid, uid, status, note, written, actor.who)

@@ -53,6 +53,7 @@ from fhir_mappings.model import (
     ResourceGroup,
     ScoresNotLoaded,
     Unreadable,
+    day_start,
     first_day_after,
     seeded_uid,
     uids_from,
@@ -471,9 +472,9 @@ class GroupRepository:
 
     def _scores_page_params(self, page: ScoresPage) -> list[tuple[str, str]]:
         if page.later:
-            since = dt.datetime.combine(page.day, dt.time(), tzinfo=CLINIC_ZONE)
+            since = day_start(page.day)
             return later_scores_params(self.patient_id, since, self.page_size)
-        after = dt.datetime.combine(page.day + dt.timedelta(days=1), dt.time(), tzinfo=CLINIC_ZONE)
+        after = day_start(page.day + dt.timedelta(days=1))
         return older_scores_params(self.patient_id, after, self.page_size)
 
     def _span_of(self, asked: ScoresPage, page: list[JsonDict], beyond: bool) -> DaySpan | None:
@@ -508,7 +509,7 @@ class GroupRepository:
         since = first_day_after(cut)
         again = scores_on_the_day_of(page, cut)  # held scores of `cut`'s day: the next stretch brings them again
         while len(held) < window:
-            start = dt.datetime.combine(since, dt.time(), tzinfo=CLINIC_ZONE)
+            start = day_start(since)
             count = min(self.page_size, window - len(held) + again)
             stretch = self.client.search("Observation", older_scores_params(self.patient_id, start, count)).json()
             scores = [r for r in _resources([stretch]) if r.get("resourceType") == "Observation"]
