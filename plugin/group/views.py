@@ -569,7 +569,7 @@ def _timeline_counted(
 ) -> tuple[GroupPage, ResourceGroup, TimelinePage] | None:
     """Page `asked` far back by its number (a bookmark or a typed address; the last page for one past the end),
     where the page's own load of the newest scores does not hold it: its place is found by counting the older
-    scores (`older_scores`, `timeline_counted_place`: about a dozen requests that read no score), and the page is
+    scores (`older_scores`, `timeline_counted_place`: a handful of requests that read no score), and the page is
     then read as its older link's page is, with its number and the total. None when the server does not count or
     the page is not held that way (it is then read from every score)."""
     page = group_page(Action.VIEW_TIMELINE, _plan_arg(window), newest_scores=window)
