@@ -387,6 +387,16 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
 
 
+@dataclass(frozen=True)
+class ScoresBefore:
+    """The scores given before a meeting (or up to its end), per goal uid, oldest first
+    (`ResourceGroup.scores_before`). `since`: None when they are every such score; else the first day (clinic's
+    zone) they are from, older ones were not read."""
+
+    since: date | None
+    by_goal: dict[str, list[ProgressScore]]
+
+
 def first_day_after(moment: datetime) -> date:
     """The first whole day after `moment` in the clinic's zone (where a window of newest scores can start: every
     score of that day and later is known to be held)."""
@@ -1371,6 +1381,38 @@ class ResourceGroup:
         if shown is not None and goal_uid not in shown[1]:
             scores = [p for p in scores if p.when >= shown[0]]
         return sorted(scores, key=lambda p: p.when)
+
+    def scores_before(self, meeting_uid: str, *, including: bool) -> ScoresBefore:
+        """The scores a meeting's print shows, per goal, oldest first: those given before the meeting started
+        (`including`: those given at it too, and up to its end), never a later one, so an older meeting's print does
+        not read as if newer scores were given then. On a whole load every such score; on a load of the newest
+        scores those since `scores_since` when the meeting started on or after that day (and every score of a goal
+        read in full), else those of the meeting's own day where the load read that day whole (an older meeting's
+        report: its own scores), else none. `ScoresBefore.since` says from which day they are when not all."""
+        meeting = self.meeting(meeting_uid)
+        start, end = meeting.start, meeting.end
+
+        def shown(p: ProgressScore) -> bool:
+            if including:
+                return p.when <= end or p.meeting_uid == meeting_uid
+            return p.when < start and p.meeting_uid != meeting_uid
+
+        held = self.progress
+        since: date | None = None
+        if not isinstance(held, NewestScores):
+            chosen = [p for p in list.copy(held) if shown(p)]
+        elif start >= day_start(held.since):
+            chosen, since = [p for p in self.held_scores() if shown(p)], held.since
+        else:
+            day = self.scores_day(meeting_uid)
+            if not (day in held.days or self.holds_every_score_from(day, day)):
+                return ScoresBefore(None, {})
+            first = day_start(day)
+            chosen, since = [p for p in self.scores_read() if p.when >= first and shown(p)], day
+        by_goal: dict[str, list[ProgressScore]] = {}
+        for score in sorted(chosen, key=lambda p: p.when):
+            by_goal.setdefault(score.goal_uid, []).append(score)
+        return ScoresBefore(since, by_goal)
 
     def _older_days_held(self) -> tuple[datetime, frozenset[str]] | None:
         """When the group also holds older days' scores (for a meeting's or the timeline's, not to show as the

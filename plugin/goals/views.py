@@ -171,10 +171,11 @@ def sparkline_for(goal: Goal, progress: list[ProgressScore]) -> Markup | None:
 
 
 @bp.app_template_global("goal_sparkline")
-def goal_sparkline(group: ResourceGroup, goal: Goal) -> Markup | None:
-    """`sparkline_for` the goal from the scores the group holds, oldest first, for any template (goal list, report,
-    print; on a load of the newest scores, those since `ResourceGroup.scores_since`: the page says so)."""
-    return sparkline_for(goal, group.held_scores_for(goal.uid))
+def goal_sparkline(group: ResourceGroup, goal: Goal, scores: list[ProgressScore] | None = None) -> Markup | None:
+    """`sparkline_for` the goal from `scores` (a print's: `ResourceGroup.scores_before`), else from the scores the
+    group holds, oldest first, for any template (goal list; on a load of the newest scores, those since
+    `ResourceGroup.scores_since`: the page says so)."""
+    return sparkline_for(goal, group.held_scores_for(goal.uid) if scores is None else scores)
 
 
 def _goal_or_404(group: ResourceGroup, uid: str) -> Goal:

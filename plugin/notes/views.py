@@ -264,8 +264,8 @@ def propose(context_id: str, meeting_uid: str) -> Any:
 @bp.get(f"{MEETING}/agenda/afdrukken")
 @launch_required
 def agenda_print(context_id: str, meeting_uid: str) -> Any:
-    """The agenda on one clean page, for the patient to take home, with each goal's scores (the newest: the page says
-    from which day, as the overview does)."""
+    """The agenda on one clean page, for the patient to take home, with each goal's scores given before the meeting
+    (of the newest: the page says from which day; `ResourceGroup.scores_before`)."""
     page = group_page(Action.VIEW_AGENDA)
     notes = _notes(page, meeting_uid)
     return render_template("notes/agenda_print.html", page=page, group=notes.group, notes=notes)
@@ -375,9 +375,9 @@ def _report_values(form: ReportForm) -> dict[str, Any]:
 @bp.get(f"{MEETING}/verslag/afdrukken")
 @launch_required
 def report_print(context_id: str, meeting_uid: str) -> Any:
-    """The report on clean pages, for the patient to take home, with each goal's scores (the newest: the page says
-    from which day, as the overview does). The scores given at the meeting are all in the report
-    (`_meeting_page`)."""
+    """The report on clean pages, for the patient to take home, with each goal's scores up to and including the
+    meeting's (of the newest, or its day's for a meeting older than them: the page says from which day;
+    `ResourceGroup.scores_before`). The scores given at the meeting are all in the report (`_meeting_page`)."""
     page, notes = _meeting_page(Action.VIEW_REPORT, meeting_uid, with_report_only=True)
     return render_template(
         "notes/report_print.html",

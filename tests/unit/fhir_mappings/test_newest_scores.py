@@ -137,6 +137,29 @@ def test_a_window_can_hold_one_goals_every_score_too() -> None:
     assert group.holds_every_score_of(goal) and [p.score for p in group.held_scores()] == [7]
 
 
+def test_a_meetings_print_shows_the_scores_before_it_never_later_ones() -> None:
+    """The meeting of 1 October: its report's scores are those before it and the one given at it (7, half an hour
+    in), its agenda's those before it; the 15 October score is in neither. A window from after its day holds none of
+    them, unless the load read the meeting's day whole; then the report shows that day's."""
+    group = group_with_scores()
+
+    def shown(group: ResourceGroup, including: bool) -> tuple[date | None, list[int]]:
+        goal = group.goals[0].uid
+        held = group.scores_before(group.meetings[0].uid, including=including)
+        assert set(held.by_goal) <= {goal}
+        return held.since, [p.score for p in held.by_goal.get(goal, [])]
+
+    assert shown(group, True) == (None, [5, 7]) and shown(group, False) == (None, [5])
+    group.hold_scores_since(date(2026, 9, 1))  # a window from before the meeting's day: what it holds
+    assert shown(group, True) == (date(2026, 9, 1), [5, 7]) and shown(group, False) == (date(2026, 9, 1), [5])
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 15))
+    assert shown(group, True) == (None, []) and shown(group, False) == (None, [])
+    group = group_with_scores()
+    group.hold_scores_since(date(2026, 10, 15), every_score_on=[date(2026, 10, 1)])
+    assert shown(group, True) == (date(2026, 10, 1), [7]) and shown(group, False) == (date(2026, 10, 1), [])
+
+
 def test_copies_keep_the_window_and_the_scores() -> None:
     group = group_with_scores()
     group.hold_scores_since(date(2026, 10, 1))

@@ -197,6 +197,27 @@ def test_the_overview_shows_the_glance_strip_sparklines_and_decorative_icons(tmp
             assert 'alt=""' in img and 'aria-hidden="true"' in img
 
 
+def test_an_older_meetings_print_shows_no_score_given_after_it(tmp_path: Path) -> None:
+    """The demo's first meeting (two scores given at it) and its second (a score per goal): the first's printed
+    report and agenda never show the second's scores as if given then; the second's show both meetings'."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        meetings = _html(env.get("/bijeenkomsten"))
+        sections = {}
+        for uid in dict.fromkeys(re.findall(r'/bijeenkomsten/(?!nieuw)([^/"?#]+)"', meetings)):
+            printed = _html(env.get(f"/bijeenkomsten/{uid}/verslag/afdrukken"))
+            if 'id="progress-h"' in printed and "Er is nog geen verslag." not in printed:
+                sections[uid] = printed.split('id="progress-h"', 1)[1]
+        first, second = sorted(sections, key=lambda uid: "18 november" in sections[uid])
+        assert "De cijfers tot en met deze bijeenkomst." in sections[first]
+        assert sections[first].count('class="sparkline"') == 2 and "18 november" not in sections[first]
+        assert "3 van de 10" in sections[first] and "3 → 5" not in sections[first]
+        assert sections[second].count('class="sparkline"') == 4 and "3 → 5" in sections[second]
+        agenda = _html(env.get(f"/bijeenkomsten/{second}/agenda/afdrukken")).split('id="progress-h"', 1)[1]
+        assert "De cijfers tot deze bijeenkomst." in agenda and "18 november" not in agenda, agenda
+        assert agenda.count('class="sparkline"') == 2  # the first meeting's two goals, scored before it
+        assert 'id="progress-h"' not in _html(env.get(f"/bijeenkomsten/{first}/agenda/afdrukken"))
+
+
 def test_the_report_print_view_has_the_progress_charts_but_not_for_a_member(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         meetings = _html(env.get("/bijeenkomsten"))

@@ -242,26 +242,37 @@ def test_every_page_reads_the_group_once_and_only_the_newest_scores_unless_it_sh
             assert all(s.every_score_of is None for s in spied) or "?alle=" in path, path
 
 
-def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which_day(
+def test_the_printed_agenda_and_report_show_the_scores_up_to_their_meeting_and_say_from_which_day(
     tmp_path: Path, spied: list[LoadedGroup], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A print for the patient to take home shows each goal's newest scores, as the overview does, and says so; the
-    printed report of a meeting older than them reads every score of its day too, as its own scores are in it."""
+    """A print for the patient to take home shows each goal's scores up to its meeting (the report's: given at it
+    too; the agenda's: before it) from the newest scores, and says from which day; never a later score. The printed
+    report of a meeting older than the newest scores reads every score of its day too, and shows those."""
     with reading_newest(tmp_path, 5) as env:
         group = whole_group(env, spied)
         since = _long_date(expected_since(env, 5), Locale("nl"))
         first, second = sorted((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
-        # The newer meeting's printed report and agenda: the newest scores, in one load.
-        for url in (f"/bijeenkomsten/{second.uid}/verslag/afdrukken", f"/bijeenkomsten/{second.uid}/agenda/afdrukken"):
-            spied.clear()
-            page = env.get(url)
-            assert page.status_code == 200 and [s.newest_scores for s in spied] == [5], url
-            body = main_text(page)
-            assert f"Cijfers per doel Cijfers vanaf {since}." in body, body
-            assert "Cijfers, oudste eerst" in body and "Alle cijfers, oudste eerst" not in body
-            assert "Eerste stap gezet" not in body  # the house goal's score at the first meeting: before that day
-        # The older meeting's printed report: its scores (the house goal's 3, "Eerste stap gezet"), read with the
-        # newest scores as every score of its day; each goal's scores are still the newest.
+        planned = next(m for m in group.meetings if m.report is None)
+        # The newer meeting's printed report: the scores given at it, in one load.
+        spied.clear()
+        page = env.get(f"/bijeenkomsten/{second.uid}/verslag/afdrukken")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        body = main_text(page)
+        assert f"Cijfers per doel Cijfers van {since} tot en met deze bijeenkomst." in body, body
+        progress = body[body.index("Cijfers per doel") :]
+        assert "Cijfers, oudste eerst" in progress and "(18 november 2026)" in progress, progress
+        assert "Eerste stap gezet" not in body  # the house goal's score at the first meeting: before that day
+        # Its agenda: the scores before it. The newest scores hold none (they are all from that meeting).
+        spied.clear()
+        page = env.get(f"/bijeenkomsten/{second.uid}/agenda/afdrukken")
+        assert page.status_code == 200 and [s.newest_scores for s in spied] == [5]
+        assert "Cijfers per doel" not in main_text(page)
+        # The planned meeting's agenda: every newest score, given before it.
+        body = main_text(env.get(f"/bijeenkomsten/{planned.uid}/agenda/afdrukken"))
+        assert f"Cijfers per doel Cijfers van {since} tot deze bijeenkomst." in body, body
+        assert body[body.index("Cijfers per doel") :].count("(18 november 2026)") == 4, body
+        # The older meeting's printed report: its scores (the house goal's 3), read with the newest scores as every
+        # score of its day; not the newer scores of 18 November, which were not given then.
         spied.clear()
         with caplog.at_level(logging.INFO, logger="plugin.group.service"):
             page = env.get(f"/bijeenkomsten/{first.uid}/verslag/afdrukken")
@@ -270,18 +281,17 @@ def test_the_printed_agenda_and_report_show_the_newest_scores_and_say_from_which
         assert "running it again" not in caplog.text  # asked for, not the safety net's second run
         body = main_text(page)
         assert "Eerste stap gezet" in body, body
-        assert f"Cijfers per doel Cijfers vanaf {since}." in body and "Alle cijfers, oudste eerst" not in body
+        first_day = _long_date(day, Locale("nl"))
+        assert f"Cijfers per doel Cijfers van {first_day} tot en met deze bijeenkomst." in body, body
         progress = body[body.index("Cijfers per doel") :]
-        assert "Eerste stap gezet" not in progress and "3 → " not in progress, progress  # the older day's: not here
-    # To the patient, in her own words.
+        assert f"3 van de 10 ({first_day})" in progress and "18 november" not in progress, progress
+    # To the patient, and in English.
     spied.clear()
     with reading_newest(tmp_path / "sanne", 5, SANNE) as env:
         group = whole_group(env, spied)
         second = max((m for m in group.meetings if m.report is not None), key=lambda m: m.start)
-        body = main_text(env.get(f"/bijeenkomsten/{second.uid}/agenda/afdrukken"))
-        assert f"Je ziet hier je cijfers vanaf {since}." in body, body
         english = main_text(env.get(f"/bijeenkomsten/{second.uid}/verslag/afdrukken?lang=en"))
-        assert "Here you see your scores from" in english and "Scores, oldest first" in english
+        assert "up to and including this meeting." in english and "Scores, oldest first" in english, english
 
 
 @pytest.mark.parametrize("asked", ["another goal's", "Goal/../..", "", "refused"])
