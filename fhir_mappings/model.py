@@ -1789,8 +1789,17 @@ class ResourceGroup:
         meeting.update_participant(who, roles=holder.roles | {role})
 
     def record_response(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
+        """A care professional writes down someone's answer to the invitation of a meeting still to come (who came
+        to a held one is in its report)."""
         self._require_open()
-        self.meeting(meeting_uid).update_participant(who, response=response)
+        meeting = self.meeting(meeting_uid)
+        if not meeting.is_planned:
+            raise DomainError(
+                "Deze bijeenkomst is al geweest of gaat niet door. U kunt de antwoorden op de uitnodiging niet meer "
+                "wijzigen. Wie er was, staat in het verslag.",
+                f"response recorded for a {meeting.status} meeting",
+            )
+        meeting.update_participant(who, response=response)
 
     def answer_invitation(self, meeting_uid: str, who: str, response: ParticipationStatus) -> None:
         """A member's own answer to the invitation of a meeting still to come."""
@@ -1830,9 +1839,15 @@ class ResourceGroup:
         return meeting.agenda
 
     def set_agenda(self, meeting_uid: str, items: Iterable[AgendaItem], ready: bool = False) -> Agenda:
-        """Replace the agenda items (in order); `ready` marks it finished."""
+        """Replace the agenda items (in order) of a meeting still to come; `ready` marks it finished. A held
+        meeting's agenda is what was prepared for it (what was discussed is in its report)."""
         self._require_open()
         meeting = self.meeting(meeting_uid)
+        if not meeting.is_planned:
+            raise DomainError(
+                "Deze bijeenkomst is al geweest of gaat niet door. U kunt de agenda niet meer wijzigen.",
+                f"agenda set for a {meeting.status} meeting",
+            )
         checked: list[AgendaItem] = []
         for item in items:
             if item.goal_uid is not None:

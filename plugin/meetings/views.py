@@ -297,7 +297,7 @@ def _render_detail(page: GroupPage, meeting: Meeting, forms: DetailForms, status
     offers = {
         "roles": _offers(page, Action.ASSIGN_MEETING_ROLES),
         "invitation": _offers(page, Action.SEND_INVITATION) and (meeting.is_planned or forms.failed == "invitation"),
-        "responses": _offers(page, Action.RECORD_ANY_RESPONSE),
+        "responses": _offers(page, Action.RECORD_ANY_RESPONSE) and (meeting.is_planned or forms.failed == "responses"),
         "own": _offers(page, Action.RESPOND_TO_INVITATION)
         and mine is not None
         and (meeting.is_planned or forms.failed == "own"),

@@ -197,7 +197,7 @@ def _render_agenda(
         problem=None if proposing else problem,
         problems=field_problems(form),
         notice=notice,
-        show_form=page.may(Action.SET_AGENDA) and (can_change(notes.group) or posted),
+        show_form=page.may(Action.SET_AGENDA) and ((can_change(notes.group) and notes.meeting.is_planned) or posted),
         proposal=proposal or AgendaProposalForm(formdata=None),
         proposal_problem=problem if proposing else None,
         show_proposal=_offers(page, Action.PROPOSE_AGENDA_ITEM) and (notes.agenda_open or proposing),
