@@ -261,7 +261,9 @@ def _active_group(today: date) -> ResourceGroup:
         ],
         ready=True,
     )
-    gym = g.add_agreement("Sportschool uitzoeken", start, m_friend.who, sport.uid, today - timedelta(days=50))
+    gym = g.add_agreement(  # made at the first meeting: its report lists it as new
+        "Sportschool uitzoeken", today - timedelta(days=70), m_friend.who, sport.uid, today - timedelta(days=50)
+    )
     g.score_progress(house.uid, 3, _at(today - timedelta(days=70), 15, 30), first.uid, "Eerste stap gezet")
     g.score_progress(allowance.uid, 5, _at(today - timedelta(days=70), 15, 40), first.uid)
     g.write_report(
@@ -282,6 +284,10 @@ def _active_group(today: date) -> ResourceGroup:
     g.assign_role(second.uid, m_coach.who, MeetingRole.NOTULIST)
     g.set_agenda(second.uid, [AgendaItem("", goal_uid=work.uid), AgendaItem("", agreement_uid=gym.uid)], ready=True)
     cv = g.add_agreement("Cv bijwerken", today - timedelta(days=14), _ref(_LOTTE), work.uid, today + timedelta(days=14))
+    # Ans's own open agreement: something to mark done when she signs in at the portal as a member.
+    viewing = g.add_agreement(
+        "Samen twee woningen bekijken", today - timedelta(days=14), m_mother.who, house.uid, today + timedelta(days=21)
+    )
     g.score_progress(house.uid, 5, _at(today - timedelta(days=14), 19, 20), second.uid, "Inschrijving woningnet loopt")
     g.score_progress(allowance.uid, 9, _at(today - timedelta(days=14), 19, 25), second.uid, "Toeslag toegekend")
     g.score_progress(work.uid, 2, _at(today - timedelta(days=14), 19, 40), second.uid)
@@ -290,17 +296,13 @@ def _active_group(today: date) -> ResourceGroup:
         second.uid,
         sections={
             Section.SAMENVATTING: "De huurtoeslag is rond. Sanne wil nu aan werk werken.",
-            Section.BESLUITEN: "Lotte helpt met het cv.",
+            Section.BESLUITEN: "Lotte helpt met het cv. Ans gaat mee naar twee woningen.",
             Section.OVERIG: "Volgende keer bij Sanne thuis.",
         },
         attended=[_ref(_SANNE), m_mother.who, m_coach.who, _ref(_ANNA)],
         goals_discussed=[house.uid, allowance.uid, work.uid, sport.uid],
-        new_agreements=[cv.uid],
+        new_agreements=[cv.uid, viewing.uid],
         written=_at(today - timedelta(days=13), 10),
-    )
-    # Ans's own open agreement: something to mark done when she signs in at the portal as a member.
-    g.add_agreement(
-        "Samen twee woningen bekijken", today - timedelta(days=14), m_mother.who, house.uid, today + timedelta(days=21)
     )
     planned_at = _at(today - timedelta(days=13), 11)  # right after the report: the next meeting, three months on
     g.plan_meeting(*g.propose_next_meeting_time(planned_at), now=planned_at)
