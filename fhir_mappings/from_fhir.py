@@ -867,6 +867,7 @@ def _read_interview_appointment(
         return
     iv = NominationInterview(uid="", member_uid=member_uid, appointment_uid=uid)
     iv.planned_start = _instant(res.get("start"), "Appointment.start")
+    iv.planned_at = _planned_at(res.get("created"))
     iv.appointment_source = res
     interviews_by_member[member_uid] = iv
 
@@ -960,8 +961,9 @@ def _instant(value: object, what: str, reader: _Reader | None = None) -> datetim
 
 
 def _planned_at(value: object) -> datetime | None:
-    """When a meeting was planned (Appointment.created; a bare date is midnight UTC); None when absent or not
-    readable as a moment with a zone (then the timeline shows no "planned" event, and the value stays on write)."""
+    """When a meeting or an interview was planned (Appointment.created; a bare date is midnight UTC); None when
+    absent or not readable as a moment with a zone (then the timeline shows no "planned" event, and the value stays
+    on write)."""
     try:
         return _instant(value, "Appointment.created")
     except MappingError:

@@ -234,6 +234,7 @@ class NominationInterview:
     # Who may read the record; None: not stated (an older record, or another system's): care professionals only.
     visibility: InterviewVisibility | None = None
     cancelled: bool = False  # the planned interview was called off (pausing or ending the group)
+    planned_at: datetime | None = None  # when it was planned (Appointment.created); moving it keeps this
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     appointment_source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
@@ -1002,19 +1003,23 @@ class ResourceGroup:
         if member.nomination is NominationState.GESPREK_GEPLAND:
             member.nomination = NominationState.GENOMINEERD
 
-    def plan_interview(self, member_uid: str, start: datetime, interviewer: str | None = None) -> NominationInterview:
-        """Plan (or move) the nomination interview."""
+    def plan_interview(
+        self, member_uid: str, start: datetime, interviewer: str | None = None, now: datetime | None = None
+    ) -> NominationInterview:
+        """Plan (or move) the nomination interview. `now` is kept as the moment it was planned (`planned_at`) when
+        this plans it; moving it keeps the first."""
         self._require_open()
         member = self.member(member_uid)
         self._move(member, NominationState.GESPREK_GEPLAND)
         interview = self.interview_for(member_uid)
         if interview is None:
-            interview = NominationInterview(new_uid(), member_uid, appointment_uid=new_uid())
+            interview = NominationInterview(new_uid(), member_uid, appointment_uid=new_uid(), planned_at=now)
             self.interviews.append(interview)
             self.normalise_order()
         elif interview.appointment_uid is None or interview.cancelled:
             # A called-off interview keeps its cancelled Appointment; planning again makes a new one.
             interview.appointment_uid, interview.appointment_source, interview.cancelled = new_uid(), None, False
+            interview.planned_at = now
         interview.planned_start = start
         interview.interviewer = interviewer or (r.who if (r := self.regieondersteuner()) else None)
         return interview

@@ -662,6 +662,8 @@ def interview_appointment(group: ResourceGroup, iv: NominationInterview, index: 
         res["status"] = MeetingStatus.FULFILLED.value if iv.held_at else MeetingStatus.BOOKED.value
     _category(res, Artifact.INTERVIEW, "serviceType")
     res["start"] = fmt_datetime(iv.planned_start)
+    if iv.planned_at is not None:  # when it was planned; a value that means the same moment (a bare date) stays
+        res["created"] = _same_moment(res.get("created"), iv.planned_at)
     end = res.get("end")
     if not end or iv.appointment_source is None or iv.appointment_source.get("start") != res["start"]:
         res["end"] = fmt_datetime(iv.planned_start + timedelta(minutes=INTERVIEW_MINUTES))

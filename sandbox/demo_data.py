@@ -172,9 +172,14 @@ def _forming_group(today: date) -> ResourceGroup:
         },
         visibility=InterviewVisibility.SHARED,
     )
-    g.plan_interview(m_neighbour.uid, _at(today + timedelta(days=3), 10))
-    g.plan_interview(m_friend.uid, _at(today + timedelta(days=5), 19, 30))
-    g.plan_interview(coach.uid, _at(today + timedelta(days=6), 9, 30), interviewer=_ref(_BRAM))
+    g.plan_interview(m_neighbour.uid, _at(today + timedelta(days=3), 10), now=_at(today - timedelta(days=3), 9, 15))
+    g.plan_interview(m_friend.uid, _at(today + timedelta(days=5), 19, 30), now=_at(today - timedelta(days=2), 11))
+    g.plan_interview(
+        coach.uid,
+        _at(today + timedelta(days=6), 9, 30),
+        interviewer=_ref(_BRAM),
+        now=_at(today - timedelta(days=1), 14),
+    )
     g.add_goal("Weer rust in mijn hoofd", GoalTerm.LANG, start, LifeArea.GEVOEL)
     return g
 
@@ -195,7 +200,7 @@ def _active_group(today: date) -> ResourceGroup:
     m_mother = g.nominate(mother.uid, mother.name, start, mother)
     m_friend = g.nominate(friend.uid, friend.name, start, friend)
     m_coach = g.nominate(_ref(_LOTTE), _name(_LOTTE), start + timedelta(days=2))
-    g.plan_interview(m_mother.uid, _at(start + timedelta(days=7), 14))
+    g.plan_interview(m_mother.uid, _at(start + timedelta(days=7), 14), now=_at(start + timedelta(days=1), 10))
     g.record_interview(
         m_mother.uid,
         _at(start + timedelta(days=7), 14, 5),

@@ -396,8 +396,15 @@ def _member_events(group: ResourceGroup) -> list[Event]:
         elif iv.planned_start and iv.cancelled:
             text = gettext("The introductory interview with %(name)s was called off.", name=name)
             events.append(Event(iv.planned_start, text, "members", all_day=False, who=by))
-        # An interview still to come has not happened, and the record keeps no moment it was planned: the members'
-        # page lists it; the timeline shows it once it is held (or called off).
+        # An interview still to come has not happened: its planning is shown when it was planned (`planned_at`; an
+        # older record has none), not at its own (future) start.
+        if iv.planned_at and iv.planned_start:
+            text = gettext(
+                "The introductory interview with %(name)s on %(date)s was planned.",
+                name=name,
+                date=_day_in_text(iv.planned_start),
+            )
+            events.append(Event(iv.planned_at, text, "members", all_day=False))
     return events
 
 

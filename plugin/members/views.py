@@ -544,7 +544,7 @@ def plan_interview(context_id: str, member_uid: str) -> Any:
         form,
         lambda m: (
             lambda uow, key: services.plan_interview(
-                uow, key, member_uid=m.uid, start=_validated(form.planned_start.data)
+                uow, key, member_uid=m.uid, start=_validated(form.planned_start.data), now=now()
             )
         ),
     )

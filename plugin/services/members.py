@@ -9,7 +9,7 @@ Nothing is ever removed: people who left, declined or were withdrawn stay in the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from fhir_mappings.codes import InterviewVisibility, NominationState, Section
 from fhir_mappings.errors import DomainError
@@ -142,14 +142,18 @@ def renominate(uow: UnitOfWork, key: str, *, member_uid: str, today: date) -> Do
     return act(uow, key, Action.NOMINATE, "Opnieuw genomineerd voor de resourcegroep", change)
 
 
-def plan_interview(uow: UnitOfWork, key: str, *, member_uid: str, start: datetime) -> Done[NominationInterview]:
-    """Plan (or move) the introductory interview; the regieondersteuner holds it."""
+def plan_interview(
+    uow: UnitOfWork, key: str, *, member_uid: str, start: datetime, now: datetime | None = None
+) -> Done[NominationInterview]:
+    """Plan (or move) the introductory interview; the regieondersteuner holds it. `now` (default: the clock) is kept
+    as when it was planned (moving it keeps the first)."""
+    planned_at = now if now is not None else datetime.now(UTC)
     return act(
         uow,
         key,
         Action.PLAN_INTERVIEW,
         "Kennismakingsgesprek gepland",
-        lambda g, _: g.plan_interview(member_uid, start),
+        lambda g, _: g.plan_interview(member_uid, start, now=planned_at),
     )
 
 

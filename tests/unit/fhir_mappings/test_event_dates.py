@@ -90,6 +90,26 @@ def test_when_a_meeting_was_planned_round_trips_as_appointment_created(mode: Map
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_when_an_interview_was_planned_round_trips_as_appointment_created_and_moving_it_keeps_that(
+    mode: MappingMode,
+) -> None:
+    g = full_group()
+    nominee = g.nominate("Practitioner/nieuw", "Nieuwe Collega", TODAY)
+    planned = datetime(2026, 4, 20, 11, 15, tzinfo=AMS)
+    interview = g.plan_interview(nominee.uid, datetime(2026, 5, 4, 10, 0, tzinfo=AMS), now=planned)
+    g.plan_interview(nominee.uid, datetime(2026, 5, 6, 10, 0, tzinfo=AMS), now=planned + timedelta(days=3))
+    assert interview.planned_at == planned  # moved: still planned when it was first
+    resources = written(g, mode)
+    res = next(r for r in resources if r["resourceType"] == "Appointment" and r["start"].startswith("2026-05-06"))
+    assert res["created"] == "2026-04-20T11:15:00+02:00"
+    back = read_back(resources).interview_for(nominee.uid)
+    assert back is not None and back.planned_at == planned
+    res.pop("created")
+    back = read_back(resources).interview_for(nominee.uid)
+    assert back is not None and back.planned_at is None and back.planned_start is not None  # an older record
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_the_groups_status_changes_round_trip_on_the_care_plan(mode: MappingMode) -> None:
     g = full_group()
     steps = [

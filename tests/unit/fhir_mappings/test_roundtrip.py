@@ -156,7 +156,7 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
         )
         step = draw(st.integers(0, 4))
         if step >= 1:
-            g.plan_interview(member.uid, draw(moments))
+            g.plan_interview(member.uid, draw(moments), now=draw(st.none() | moments))
         if step >= 2:
             sections = {s: draw(texts) for s in draw(st.sets(st.sampled_from(list(Section)[:4])))}
             nominated = datetime.combine(member.start or date.min, datetime.min.time(), tzinfo=UTC)

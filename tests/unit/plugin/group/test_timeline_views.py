@@ -514,3 +514,14 @@ def test_a_meeting_still_to_come_is_in_the_timeline_when_it_was_planned_not_at_i
         assert shown and all(datetime.fromisoformat(when) <= datetime.now().astimezone() for when, _ in shown), shown
         assert "Bijeenkomst gepland." not in html
         assert re.search(r"De bijeenkomst van \d{1,2} [a-z]+ \d{4} is gepland\.", html)  # the day as in a sentence
+
+
+def test_an_interview_still_to_come_is_in_the_timeline_when_it_was_planned(tmp_path: Path) -> None:
+    """Mohammed's interviews planned for next week show when they were planned (the last days), with their own day
+    in words; planning one through the app records that moment too."""
+    with launched(tmp_path, patient="mohammed-el-amrani", user="Practitioner/bram-jansen") as env:
+        html = text(env.get("/tijdlijn?soort=leden"))
+        planned = re.findall(r"Het kennismakingsgesprek met ([^<]+?) op (\d{1,2} [a-z]+ \d{4}) is gepland\.", html)
+        assert {name for name, _ in planned} == {"Henk de Boer", "Rachid", "Lotte Smit"}, planned
+        shown = lines(html)
+        assert shown and all(datetime.fromisoformat(when) <= datetime.now().astimezone() for when, _ in shown)

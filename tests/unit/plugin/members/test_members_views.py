@@ -264,6 +264,8 @@ def test_interviews_and_the_decision(tmp_path: Path) -> None:
         assert appointments[0]["serviceType"][0]["coding"][0]["code"] == "nominatiegesprek"
         assert datetime.fromisoformat(appointments[0]["start"]) == when
         assert appointments[0]["status"] == "booked"
+        planned_at = datetime.fromisoformat(appointments[0]["created"])  # when it was planned: just now
+        assert timedelta(0) <= datetime.now(AMS) - planned_at < timedelta(minutes=5), planned_at
         assert "Kennismakingsgesprek gepland" in provenance_texts(env)
         planned_page = text(env.get(f"/leden/{sister}"))
         assert ", 14:30</dd>" in planned_page and f'value="{local(when)}"' in planned_page  # Amsterdam time
