@@ -45,11 +45,11 @@ from fhir_mappings.audit import (
 )
 from fhir_mappings.codes import CARETEAM_STATUS, GroupStatus
 from fhir_mappings.fhirjson import ref_of
+from fhir_mappings.model import CLINIC_ZONE
 from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import literal, ref_type
 from fhir_mappings.reminders import Reminder, due_reminders, reminder_condition, reminder_to_fhir
 from plugin.sync.capabilities import CapabilityCache
-from plugin.sync.caseload import CLINIC_TZ
 from plugin.sync.client import FhirClient, entries_of
 from plugin.sync.errors import Forbidden, OutageError, SyncError, Unauthorized
 from plugin.sync.outbox import Outbox
@@ -149,7 +149,7 @@ def send_reminders(
     device: str | None = None,
     capabilities: CapabilityCache | None = None,
     now: datetime | None = None,
-    clinic_tz: tzinfo = CLINIC_TZ,
+    clinic_tz: tzinfo = CLINIC_ZONE,
 ) -> ReminderReport:
     """One round: every open group's due reminders, each written once, each read and write on record through
     `record` as the app's `device` (``Device/<id>``; default ``Device/<client_id>``; see module doc)."""

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from markupsafe import Markup
 
 from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
-from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, Goal, ProgressScore, ResourceGroup
 from fhir_mappings.refs import FHIR_ID
 from fhir_mappings.rights import Action
 from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
@@ -26,7 +26,7 @@ from plugin.launch.context import launch_required
 from plugin.services import goals as services
 from plugin.web.actions import Problem, can_change, run_service
 from plugin.web.format import long_date
-from plugin.web.forms import AMSTERDAM, SHOWN_ONLY
+from plugin.web.forms import SHOWN_ONLY
 
 bp = Blueprint("goals", __name__, template_folder="templates", static_folder="static", static_url_path="/static/goals")
 
@@ -115,7 +115,7 @@ def chart_for(goal: Goal, scores: list[ProgressScore]) -> Markup | None:
     """The goal's progress chart (inline SVG) of its `scores` (oldest first), or None without scores."""
     if not scores:
         return None
-    days = [score.when.astimezone(AMSTERDAM).date() for score in scores]
+    days = [score.when.astimezone(CLINIC_ZONE).date() for score in scores]
     points = tuple(ChartPoint(day, score.score) for day, score in zip(days, scores, strict=True))
     description = ngettext(
         "%(num)d score, on %(first)s. The score was %(last_score)d out of 10.",

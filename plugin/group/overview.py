@@ -22,6 +22,7 @@ from fhir_mappings.codes import (
     WishKind,
 )
 from fhir_mappings.model import (
+    CLINIC_ZONE,
     MEETING_INTERVAL_MONTHS,
     AgendaItem,
     Agreement,
@@ -36,7 +37,6 @@ from fhir_mappings.model import (
 )
 from fhir_mappings.rights import Action, Actor
 from plugin.web.format import long_date
-from plugin.web.forms import AMSTERDAM
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ def glance(group: ResourceGroup, now: datetime, agreements: list[Agreement]) -> 
     upcoming = group.next_meeting(now)
     days = None
     if upcoming is not None:
-        days = max(0, (upcoming.start.astimezone(AMSTERDAM).date() - now.astimezone(AMSTERDAM).date()).days)
+        days = max(0, (upcoming.start.astimezone(CLINIC_ZONE).date() - now.astimezone(CLINIC_ZONE).date()).days)
     # On a load of the newest scores: no trend when the score before was not read.
     latest = max(group.held_scores(), key=lambda p: p.when, default=None)
     trend = goal_text = None
@@ -283,7 +283,7 @@ def glance(group: ResourceGroup, now: datetime, agreements: list[Agreement]) -> 
         if earlier:
             before = earlier[-1].score
             trend = "up" if latest.score > before else "down" if latest.score < before else "flat"
-    today = now.astimezone(AMSTERDAM).date()
+    today = now.astimezone(CLINIC_ZONE).date()
     return Glance(
         core=sum(1 for m in members if m.core),
         flexible=sum(1 for m in members if not m.core),
@@ -607,7 +607,7 @@ class TimelinePage:
 
 
 def _day_of(event: Event) -> date:
-    return event.when.astimezone(AMSTERDAM).date()
+    return event.when.astimezone(CLINIC_ZONE).date()
 
 
 def _last_of_day(events: list[Event], day: date) -> int:
@@ -817,7 +817,7 @@ def timeline_counted_place(
         return None
     first = min([_day_of(events[-1])] if events else [], default=since)
     if oldest is not None:
-        first = min(first, oldest.astimezone(AMSTERDAM).date())
+        first = min(first, oldest.astimezone(CLINIC_ZONE).date())
     first = max(first, _FIRST_DAY)
     seen: dict[date, int] = {}
 

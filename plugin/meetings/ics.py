@@ -10,15 +10,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
 from fhir_mappings.codes import CANONICAL_BASE, MeetingRole, MeetingStatus, product_coding
-from fhir_mappings.model import Meeting, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, Meeting, ResourceGroup
 
-AMSTERDAM_TZID = "Europe/Amsterdam"
-AMSTERDAM = ZoneInfo(AMSTERDAM_TZID)
+AMSTERDAM_TZID = CLINIC_ZONE.key  # the calendar names the clinic's zone
 PRODID = "-//Resourcegroep//Bijeenkomst//NL"
 # The host of the product's canonical URL makes the UID globally unique (RFC 5545 3.8.4.7).
 PRODUCT_DOMAIN = urlsplit(CANONICAL_BASE).hostname or "resourcegroep.nl"
@@ -92,8 +90,8 @@ def meeting_calendar(
     """
     if stamp.tzinfo is None:
         raise ValueError("stamp must be timezone-aware")
-    start = meeting.start.astimezone(AMSTERDAM)
-    end = meeting.end.astimezone(AMSTERDAM)
+    start = meeting.start.astimezone(CLINIC_ZONE)
+    end = meeting.end.astimezone(CLINIC_ZONE)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -122,7 +120,7 @@ def meeting_calendar(
 
 def calendar_filename(meeting: Meeting) -> str:
     """An ASCII-only download name (no user text, so nothing can leak into the header)."""
-    return f"bijeenkomst-{meeting.start.astimezone(AMSTERDAM):%Y-%m-%d}.ics"
+    return f"bijeenkomst-{meeting.start.astimezone(CLINIC_ZONE):%Y-%m-%d}.ics"
 
 
 def cancellation_calendar(group: ResourceGroup, meeting: Meeting, *, stamp: datetime, description: str) -> str:

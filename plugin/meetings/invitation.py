@@ -5,14 +5,14 @@ from __future__ import annotations
 from babel.dates import format_date, format_time
 
 from fhir_mappings.codes import product_coding
-from fhir_mappings.model import Meeting, ResourceGroup
-from plugin.meetings.ics import AMSTERDAM, place_text
+from fhir_mappings.model import CLINIC_ZONE, Meeting, ResourceGroup
+from plugin.meetings.ics import place_text
 
 
 def invitation_text(group: ResourceGroup, meeting: Meeting, sender: str = "") -> str:
     """A friendly Dutch invitation naming the day, the time and the place of the meeting."""
-    start = meeting.start.astimezone(AMSTERDAM)
-    end = meeting.end.astimezone(AMSTERDAM)
+    start = meeting.start.astimezone(CLINIC_ZONE)
+    end = meeting.end.astimezone(CLINIC_ZONE)
     day = format_date(start.date(), "EEEE d MMMM y", locale="nl_NL")
     hours = f"{format_time(start, 'HH:mm', locale='nl_NL')} tot {format_time(end, 'HH:mm', locale='nl_NL')} uur"
     place = place_text(group, meeting)
@@ -39,7 +39,7 @@ def invitation_text(group: ResourceGroup, meeting: Meeting, sender: str = "") ->
 
 
 def _when(meeting: Meeting) -> str:
-    start = meeting.start.astimezone(AMSTERDAM)
+    start = meeting.start.astimezone(CLINIC_ZONE)
     day = format_date(start.date(), "EEEE d MMMM y", locale="nl_NL")
     return f"{day} om {format_time(start, 'HH:mm', locale='nl_NL')} uur"
 

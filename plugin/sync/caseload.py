@@ -50,13 +50,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fhir_mappings.codes import CARETEAM_STATUS, Artifact, GroupStatus, MemberRole, NominationState
 from fhir_mappings.errors import MappingError
 from fhir_mappings.fhirjson import names_display, ref_of
 from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, is_group_team, plans_in
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup
 from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.rights import Action, actor_in, visible_to
@@ -76,7 +75,6 @@ from plugin.sync.errors import (
 
 log = logging.getLogger(__name__)
 
-CLINIC_TZ = ZoneInfo("Europe/Amsterdam")
 DEFAULT_PAGE_SIZE = 1000
 # Plan ids per GET when the server takes no batch: keeps each URL well under common 8 KB limits.
 GET_CHUNK = 100
@@ -303,7 +301,7 @@ def load_caseload(
     now: datetime | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     capabilities: ServerCapabilities | None = None,
-    clinic_tz: tzinfo = CLINIC_TZ,
+    clinic_tz: tzinfo = CLINIC_ZONE,
 ) -> Caseload:
     """The practitioner's caseload, read from the server in (at most) two round trips.
 
@@ -698,7 +696,6 @@ def _dicts(value: object) -> list[JsonDict]:
 
 
 __all__ = [
-    "CLINIC_TZ",
     "DEFAULT_PAGE_SIZE",
     "Caseload",
     "CaseloadRow",

@@ -10,8 +10,8 @@ from babel.dates import format_date as babel_format_date
 from flask import Flask
 from flask_babel import format_date, format_time
 
+from fhir_mappings.model import CLINIC_ZONE
 from plugin.i18n import request_locale
-from plugin.web.forms import AMSTERDAM
 from plugin.web.person_word import init_person_word
 
 
@@ -20,7 +20,7 @@ def long_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(AMSTERDAM).date()
+        value = value.astimezone(CLINIC_ZONE).date()
     return _long_date(value, request_locale())
 
 
@@ -39,7 +39,7 @@ def date_time(value: datetime | None) -> str:
     """'22 november 2026 om 14:30' style, in Amsterdam time."""
     if value is None:
         return ""
-    local = value.astimezone(AMSTERDAM)
+    local = value.astimezone(CLINIC_ZONE)
     return f"{format_date(local.date(), 'long')}, {format_time(local, 'HH:mm')}"
 
 
@@ -48,13 +48,13 @@ def weekday_date_time(value: datetime | None) -> str:
     invitations: the language's full date, as `long_date` is its long one."""
     if value is None:
         return ""
-    local = value.astimezone(AMSTERDAM)
+    local = value.astimezone(CLINIC_ZONE)
     return f"{format_date(local.date(), 'full')}, {format_time(local, 'HH:mm')}"
 
 
 def clock(value: datetime | None) -> str:
     """'14:30' in Amsterdam time."""
-    return "" if value is None else str(format_time(value.astimezone(AMSTERDAM), "HH:mm"))
+    return "" if value is None else str(format_time(value.astimezone(CLINIC_ZONE), "HH:mm"))
 
 
 def init_format(app: Flask) -> None:

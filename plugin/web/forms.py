@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from flask import request
 from flask_babel import format_date
@@ -29,11 +28,10 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from wtforms.widgets import DateInput, DateTimeLocalInput
 
-from fhir_mappings.model import MAX_NAME, MAX_TEXT
+from fhir_mappings.model import CLINIC_ZONE, MAX_NAME, MAX_TEXT
 from plugin.i18n import lazy_gettext as _l
 from plugin.i18n import wtforms_translations
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
 DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y %H.%M")
 
@@ -92,7 +90,7 @@ SHOWN_ONLY: dict[str, Any] = {"csrf": False}
 
 def example_date() -> str:
     """A date for the examples in the forms: two weeks from today (an example in the past confuses)."""
-    return (datetime.now(AMSTERDAM).date() + timedelta(days=14)).strftime("%d-%m-%Y")
+    return (datetime.now(CLINIC_ZONE).date() + timedelta(days=14)).strftime("%d-%m-%Y")
 
 
 def required(message: Any = None) -> DataRequired:
@@ -260,13 +258,13 @@ class DutchDateField(PastConfirmation, Field):
 
 def _exists(wall: datetime) -> bool:
     """Whether a naive Amsterdam wall-clock time happens (it does not inside the spring gap)."""
-    moment = wall.replace(tzinfo=AMSTERDAM)
-    return moment.astimezone(UTC).astimezone(AMSTERDAM).replace(tzinfo=None) == wall
+    moment = wall.replace(tzinfo=CLINIC_ZONE)
+    return moment.astimezone(UTC).astimezone(CLINIC_ZONE).replace(tzinfo=None) == wall
 
 
 def _ambiguous(wall: datetime) -> bool:
     """Whether a naive Amsterdam wall-clock time happens twice (inside the autumn overlap)."""
-    first, second = wall.replace(tzinfo=AMSTERDAM, fold=0), wall.replace(tzinfo=AMSTERDAM, fold=1)
+    first, second = wall.replace(tzinfo=CLINIC_ZONE, fold=0), wall.replace(tzinfo=CLINIC_ZONE, fold=1)
     return first.utcoffset() != second.utcoffset() and _exists(wall)
 
 
@@ -295,7 +293,7 @@ class LocalDateTimeField(PastConfirmation, Field):
         if self.raw_data:
             return str(self.raw_data[0])
         if isinstance(self.data, datetime):
-            return self.data.astimezone(AMSTERDAM).strftime("%Y-%m-%dT%H:%M")
+            return self.data.astimezone(CLINIC_ZONE).strftime("%Y-%m-%dT%H:%M")
         return ""
 
     def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
@@ -358,8 +356,8 @@ class LocalDateTimeField(PastConfirmation, Field):
                         )
                     )
                 )
-            return wall.replace(tzinfo=AMSTERDAM, fold=self.fold_choice)
-        return wall.replace(tzinfo=AMSTERDAM)
+            return wall.replace(tzinfo=CLINIC_ZONE, fold=self.fold_choice)
+        return wall.replace(tzinfo=CLINIC_ZONE)
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:  # say what is wrong with what was typed: not "fill in this field" (DataRequired)
@@ -377,7 +375,7 @@ class LocalDateTimeField(PastConfirmation, Field):
     def _fold_radios(self) -> Markup:
         ambiguous, chosen = self.ambiguous, self.fold_choice
         if not self.raw_data and isinstance(self.data, datetime):  # a stored time shown again (e.g. to move it)
-            local = self.data.astimezone(AMSTERDAM)
+            local = self.data.astimezone(CLINIC_ZONE)
             if _ambiguous(local.replace(tzinfo=None)):
                 ambiguous, chosen = True, local.fold
         if not ambiguous:

@@ -35,11 +35,11 @@ from fhir_mappings.codes import (
     NominationState,
     Section,
 )
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup
 from fhir_mappings.profiles import MappingMode
 from fhir_mappings.refs import URN_UUID
 from fhir_mappings.to_fhir import group_to_fhir
-from plugin.sync.caseload import CLINIC_TZ, Caseload, CaseloadRow, PractitionerRoles, load_caseload
+from plugin.sync.caseload import Caseload, CaseloadRow, PractitionerRoles, load_caseload
 from plugin.sync.client import FhirClient, RetryPolicy
 from tests.contract.conftest import Fhir
 from tests.support.proxy import FaultProxy
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.integration
 
 PATIENTS = 1000
 GROUPS_PER_TRANSACTION = 250
-NOW = datetime(2026, 6, 1, 10, 0, tzinfo=CLINIC_TZ)
+NOW = datetime(2026, 6, 1, 10, 0, tzinfo=CLINIC_ZONE)
 TODAY = NOW.date()
 START = TODAY - timedelta(days=400)
 

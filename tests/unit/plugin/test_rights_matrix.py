@@ -34,13 +34,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
 from fhir_mappings.codes import WishKind
-from fhir_mappings.model import ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, ResourceGroup
 from fhir_mappings.rights import RIGHTS, Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
 from plugin.meetings.forms import response_key
 from plugin.sync.client import FhirClient
 from plugin.sync.outbox import SqliteOutbox
 from plugin.sync.repository import GroupRepository, LoadedGroup
-from plugin.web.forms import AMSTERDAM
 from tests.support.ui import LaunchedApp, launched
 
 SANNE = "Patient/sanne-bakker"
@@ -241,7 +240,7 @@ class When:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(CLINIC_ZONE).strftime("%Y-%m-%dT%H:%M")
 
 
 def _responses(w: World) -> dict[str, str]:
@@ -413,14 +412,14 @@ CASES: tuple[Case, ...] = (
         "meetings.plan",
         Action.PLAN_MEETING,
         lambda w: "/bijeenkomsten/nieuw",
-        lambda w: {"start": _local(datetime.now(AMSTERDAM) + timedelta(days=40)), "minutes": "60", "place": "later"},
+        lambda w: {"start": _local(datetime.now(CLINIC_ZONE) + timedelta(days=40)), "minutes": "60", "place": "later"},
         activity="Bijeenkomst gepland",
     ),
     Case(
         "meetings.reschedule",
         Action.RESCHEDULE_MEETING,
         lambda w: f"/bijeenkomsten/{w.planned}/verplaatsen",
-        lambda w: {"start": _local(datetime.now(AMSTERDAM) + timedelta(days=50)), "minutes": "60", "place": "later"},
+        lambda w: {"start": _local(datetime.now(CLINIC_ZONE) + timedelta(days=50)), "minutes": "60", "place": "later"},
         activity="Bijeenkomst verplaatst",
     ),
     Case(
@@ -498,7 +497,7 @@ CASES: tuple[Case, ...] = (
         "members.plan_interview",
         Action.PLAN_INTERVIEW,
         lambda w: f"/leden/{w.member(NOMINEE)}/gesprek-plannen",
-        lambda w: {"planned_start": _local(datetime.now(AMSTERDAM) + timedelta(days=3))},
+        lambda w: {"planned_start": _local(datetime.now(CLINIC_ZONE) + timedelta(days=3))},
         activity="Kennismakingsgesprek gepland",
     ),
     Case(
@@ -507,7 +506,7 @@ CASES: tuple[Case, ...] = (
         lambda w: f"/leden/{w.member(NOMINEE)}/gesprek-vastleggen",
         lambda w: {
             # Not before the nomination (made today), not in the future: this minute.
-            "held_at": _local(datetime.now(AMSTERDAM)),
+            "held_at": _local(datetime.now(CLINIC_ZONE)),
             "inzet": "Elke maand",
             "visibility": "shared",
         },

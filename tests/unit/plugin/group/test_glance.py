@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from fhir_mappings.codes import AgreementStatus, GoalTerm, MeetingStatus, MemberRole, NominationState
-from fhir_mappings.model import Agreement, Goal, Meeting, Member, ProgressScore, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, Agreement, Goal, Meeting, Member, ProgressScore, ResourceGroup
 from plugin.group import overview
 from plugin.group.overview import glance, soonest_agreements
-from plugin.web.forms import AMSTERDAM
 from tests.support.ui import launched
 from tests.unit.language.crawl import as_portal_user
 
-NOW = datetime(2026, 12, 1, 23, 30, tzinfo=AMSTERDAM)  # late in the evening: the countdown counts calendar days
+NOW = datetime(2026, 12, 1, 23, 30, tzinfo=CLINIC_ZONE)  # late in the evening: the countdown counts calendar days
 
 
 def member(uid: str, nomination: NominationState = NominationState.LID, *, core: bool = False, **kw: object) -> Member:

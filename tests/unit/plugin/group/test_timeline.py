@@ -15,6 +15,7 @@ from fhir_mappings.codes import (
     WishKind,
 )
 from fhir_mappings.model import (
+    CLINIC_ZONE,
     Agreement,
     Goal,
     Invitation,
@@ -30,11 +31,10 @@ from fhir_mappings.model import (
     Wish,
 )
 from plugin.group.overview import TIMELINE_KINDS, timeline
-from plugin.web.forms import AMSTERDAM
 
 
 def at(day: int, hour: int = 12) -> datetime:
-    return datetime(2026, 3, day, hour, tzinfo=AMSTERDAM)
+    return datetime(2026, 3, day, hour, tzinfo=CLINIC_ZONE)
 
 
 def story() -> ResourceGroup:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from fhir_mappings.model import CLINIC_ZONE
 from plugin.group.overview import (
     Event,
     TimelineCursor,
@@ -18,13 +19,12 @@ from plugin.group.overview import (
     timeline_page,
     timeline_window_page,
 )
-from plugin.web.forms import AMSTERDAM
 
 
 def story(days: int = 15) -> list[Event]:
     """Events newest first over `days` days: some days quiet, some with several events, some at one moment."""
     events: list[Event] = []
-    start = datetime(2025, 10, 1, 9, tzinfo=AMSTERDAM)
+    start = datetime(2025, 10, 1, 9, tzinfo=CLINIC_ZONE)
     for day in range(days):
         for n in range(day % 5):  # 0 to 4 events a day
             when = start + timedelta(days=day, hours=min(n, 2))  # the third and fourth of a day at one moment
@@ -93,7 +93,7 @@ def test_a_newer_page_whose_days_are_not_held_whole_is_not_given() -> None:
 
 def test_the_cursor_of_a_window_page_is_that_of_the_same_page_by_number() -> None:
     events = story()
-    since = events[-1].when.astimezone(AMSTERDAM).date()  # every day held
+    since = events[-1].when.astimezone(CLINIC_ZONE).date()  # every day held
     for number in range(1, 8):
         window = timeline_window_page(events, str(number), since, 3)
         by_number = timeline_page(events, str(number), 3)
@@ -104,7 +104,7 @@ def test_the_cursor_counts_the_events_of_its_day_on_every_page_before() -> None:
     events = story()
     # Day 4 of the story has four events; pages of one event: its pages each start one further into the day.
     on_day_4 = [e for e in events if e.text.startswith("d4")]
-    day = on_day_4[0].when.astimezone(AMSTERDAM).date()
+    day = on_day_4[0].when.astimezone(CLINIC_ZONE).date()
     position = events.index(on_day_4[0])
     page = timeline_page(events, str(position + 1), 1)
     assert page.after == TimelineCursor(day, 1)
@@ -134,8 +134,8 @@ def test_a_page_whose_days_are_not_held_whole_is_not_given() -> None:
 
 def test_a_cursor_that_counts_more_events_than_its_day_has_is_not_used() -> None:
     events = story()
-    day = events[0].when.astimezone(AMSTERDAM).date()
-    count = sum(1 for e in events if e.when.astimezone(AMSTERDAM).date() == day)
+    day = events[0].when.astimezone(CLINIC_ZONE).date()
+    count = sum(1 for e in events if e.when.astimezone(CLINIC_ZONE).date() == day)
     assert timeline_cursor_page(events, TimelineCursor(day, count + 1), "2", always, 3) is None
     assert timeline_cursor_page(events, TimelineCursor(day, count), "2", always, 3) is not None
 
@@ -176,8 +176,8 @@ def test_pages_without_a_number_walk_from_a_day_to_both_ends(size: int) -> None:
     older ones reach the oldest event, the newer ones the newest (the newest page perhaps shorter than a page),
     every event once."""
     events = story()
-    day = events[len(events) // 2].when.astimezone(AMSTERDAM).date()
-    start = next(i for i, e in enumerate(events) if e.when.astimezone(AMSTERDAM).date() <= day)
+    day = events[len(events) // 2].when.astimezone(CLINIC_ZONE).date()
+    start = next(i for i, e in enumerate(events) if e.when.astimezone(CLINIC_ZONE).date() <= day)
     page = timeline_cursor_page(events, TimelineCursor(day, 0), None, always, size)
     assert page is not None and page.number is None and page.pages is None and page.before is not None
     walked = list(page.events)
@@ -196,7 +196,7 @@ def test_pages_without_a_number_walk_from_a_day_to_both_ends(size: int) -> None:
         newer_events = newer.events + newer_events
     assert newer_events == events[:start]
     # The newest page of such a walk, and a place before the newest event: no newer link.
-    top = timeline_cursor_page(events, TimelineCursor(events[0].when.astimezone(AMSTERDAM).date(), 0), None, always)
+    top = timeline_cursor_page(events, TimelineCursor(events[0].when.astimezone(CLINIC_ZONE).date(), 0), None, always)
     assert top is not None and top.before is None and top.events[0] == events[0]
 
 
@@ -228,7 +228,7 @@ def counted_story(days: int, since_day: int) -> tuple[list[Event], list[Event], 
         if n % 3 == 0:
             whole[n] = Event(event.when, event.text, "members")
     since = date(2025, 10, 1) + timedelta(days=since_day)
-    known = [e for e in whole if e.kind == "members" or e.when.astimezone(AMSTERDAM).date() >= since]
+    known = [e for e in whole if e.kind == "members" or e.when.astimezone(CLINIC_ZONE).date() >= since]
     return whole, known, since, []
 
 
@@ -242,7 +242,7 @@ def test_a_page_far_back_is_placed_by_counting_the_older_scores(size: int, since
 
     def counted(day: date) -> int:
         asked_from.append(day)
-        return sum(1 for e in older if day <= e.when.astimezone(AMSTERDAM).date())
+        return sum(1 for e in older if day <= e.when.astimezone(CLINIC_ZONE).date())
 
     oldest = min((e.when for e in older), default=None)
     pages = timeline_page(whole, None, size).pages
@@ -253,7 +253,7 @@ def test_a_page_far_back_is_placed_by_counting_the_older_scores(size: int, since
         assert count is not None, asked
         assert (count.number, count.pages, count.total) == (expected.number, expected.pages, expected.total), asked
         # The place before the page's first event (the first page: before the newest one, within its day).
-        first = TimelineCursor(whole[0].when.astimezone(AMSTERDAM).date(), 0) if whole else None
+        first = TimelineCursor(whole[0].when.astimezone(CLINIC_ZONE).date(), 0) if whole else None
         assert count.place == (expected.before or first), asked
         # The page from that place is the page by its number.
         if count.place is not None:
@@ -276,7 +276,7 @@ def test_a_group_that_meets_regularly_is_placed_in_a_handful_of_counts() -> None
     """Four years of weekly meetings with six scores each, the newest scores holding the last five weeks, and 300
     other events (members, goals, agreements) in the group's first days: every tenth page and the last, placed as
     the whole timeline has them, each in at most 8 counts (halving 1,400 days alone takes 11)."""
-    start = datetime(2022, 1, 3, 19, tzinfo=AMSTERDAM)
+    start = datetime(2022, 1, 3, 19, tzinfo=CLINIC_ZONE)
     scores = [
         Event(start + timedelta(weeks=w, minutes=m), f"w{w}s{m}", "goals", all_day=False)
         for w in range(208)

@@ -25,9 +25,9 @@ from fhir_mappings.codes import (
     NominationState,
 )
 from fhir_mappings.from_fhir import group_from_fhir
+from fhir_mappings.model import CLINIC_ZONE
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.caseload import (
-    CLINIC_TZ,
     GET_CHUNK,
     Caseload,
     CaseloadRow,
@@ -52,7 +52,7 @@ from plugin.sync.errors import (
 
 BASE = "https://ehr.test/fhir/R4"
 DR = "Practitioner/dr"
-NOW = datetime(2026, 6, 1, 10, 0, tzinfo=CLINIC_TZ)
+NOW = datetime(2026, 6, 1, 10, 0, tzinfo=CLINIC_ZONE)
 TODAY = NOW.date()
 Json = dict[str, Any]
 
@@ -505,13 +505,13 @@ def test_the_owner_display_comes_from_the_team(rsps: responses.RequestsMock) -> 
 
 
 def test_a_meeting_is_due_three_calendar_months_after_the_last_one(rsps: responses.RequestsMock) -> None:
-    held = datetime(2025, 11, 30, 22, 30, tzinfo=CLINIC_TZ)  # three months on: 28 February (clamped)
+    held = datetime(2025, 11, 30, 22, 30, tzinfo=CLINIC_ZONE)  # three months on: 28 February (clamped)
     resources = [team("t1", "Patient/p1"), plan("c1", "Patient/p1", "t1")]
     store = [plan("c1", "Patient/p1", "t1"), meeting("m1", "c1", "fulfilled", held)]
     serve(rsps, resources, store)
     serve(rsps, resources, store)
-    on_the_day = load_caseload(make_client(), DR, now=datetime(2026, 2, 28, 22, 30, tzinfo=CLINIC_TZ))
-    just_after = load_caseload(make_client(), DR, now=datetime(2026, 2, 28, 22, 31, tzinfo=CLINIC_TZ))
+    on_the_day = load_caseload(make_client(), DR, now=datetime(2026, 2, 28, 22, 30, tzinfo=CLINIC_ZONE))
+    just_after = load_caseload(make_client(), DR, now=datetime(2026, 2, 28, 22, 31, tzinfo=CLINIC_ZONE))
     assert not on_the_day.rows[0].meeting_due
     assert just_after.rows[0].meeting_due
 
@@ -948,7 +948,7 @@ def test_foreign_and_broken_data_is_read_tolerantly(rsps: responses.RequestsMock
     row = caseload.rows[0]
     assert row.patient_name == "Anna Bos"
     # Only what from_fhir can read counts: the one readable meeting, held more than three months ago.
-    assert row.last_held_meeting == datetime(2026, 1, 10, 10, 0, tzinfo=CLINIC_TZ)
+    assert row.last_held_meeting == datetime(2026, 1, 10, 10, 0, tzinfo=CLINIC_ZONE)
     assert row.next_meeting is None and row.meeting_due
     assert [o.member for o in row.open_interviews] == ["Practitioner/n1"]
     assert row.overdue_agreements == ()
@@ -991,4 +991,4 @@ def test_without_now_the_current_time_is_used(rsps: responses.RequestsMock) -> N
     serve(rsps, [])
     caseload = load_caseload(make_client(), DR)
     assert caseload.as_of.tzinfo is not None
-    assert abs((caseload.as_of - datetime.now(CLINIC_TZ)).total_seconds()) < 600
+    assert abs((caseload.as_of - datetime.now(CLINIC_ZONE)).total_seconds()) < 600

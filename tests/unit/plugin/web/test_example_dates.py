@@ -6,13 +6,14 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from plugin.web.forms import AMSTERDAM, example_date
+from fhir_mappings.model import CLINIC_ZONE
+from plugin.web.forms import example_date
 from tests.support.ui import launched
 
 
 def test_the_example_date_is_two_weeks_ahead() -> None:
     shown = datetime.strptime(example_date(), "%d-%m-%Y").date()
-    assert (shown - datetime.now(AMSTERDAM).date()).days == 14
+    assert (shown - datetime.now(CLINIC_ZONE).date()).days == 14
 
 
 def test_the_goal_form_and_its_date_error_show_a_date_ahead(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask_babel import Babel
 
-from plugin.web.forms import AMSTERDAM, BaseForm, DutchDateField, LocalDateTimeField
+from fhir_mappings.model import CLINIC_ZONE
+from plugin.web.forms import BaseForm, DutchDateField, LocalDateTimeField
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=AMSTERDAM)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=CLINIC_ZONE)
 
 
 class TimeForm(BaseForm):
