@@ -169,6 +169,40 @@ LAYOUT_JS = """() => {
       out.push(`the caseload link ends at ${Math.round(right)} px, the page's content at ${Math.round(edge)} px`);
     }
   }
+  // A checkbox lines up with the fields around it (no margin of its own), and its label, wrapped or not, stays
+  // beside it (a hanging indent), never under it.
+  for (const box of document.querySelectorAll('.field-check > input[type=checkbox]')) {
+    const holder = box.parentElement.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (b.width === 0) continue;
+    if (b.left - holder.left > 1) out.push(`checkbox #${box.id} starts ${Math.round(b.left - holder.left)} px in`);
+    const label = box.parentElement.querySelector(`label[for="${box.id}"]`);
+    for (const line of label ? label.getClientRects() : []) {
+      if (line.left < b.right - 1) out.push(`a line of the label of #${box.id} starts under its box`);
+    }
+  }
+  // The agenda's lines: every line's box or field starts at one edge, Up and Down each keep one column, and on a
+  // free line the buttons are level with its field.
+  const lines = [...document.querySelectorAll('.agenda-line')];
+  const lefts = new Set(), ups = new Set(), downs = new Set();
+  for (const line of lines) {
+    const control = line.querySelector('.agenda-line-input input:not([type=hidden]), .agenda-line-input textarea');
+    if (control) lefts.add(Math.round(control.getBoundingClientRect().left));
+    const up = line.querySelector('.move button[value^="up-"]');
+    const down = line.querySelector('.move button[value^="down-"]');
+    if (up) ups.add(Math.round(up.getBoundingClientRect().left));
+    if (down) downs.add(Math.round(down.getBoundingClientRect().left));
+    const field = line.querySelector('.agenda-line-input input[type=text], .agenda-line-input textarea');
+    const button = up || down;
+    if (field && button) {
+      const f = field.getBoundingClientRect(), k = button.getBoundingClientRect();
+      if (k.top < f.bottom && f.top < k.bottom && Math.abs(k.bottom - f.bottom) > 3) {
+        out.push(`the buttons of agenda line ${line.id} are ${Math.round(f.bottom - k.bottom)} px off its field`);
+      }
+    }
+  }
+  for (const [what, found] of [['boxes and fields', lefts], ['Up buttons', ups], ['Down buttons', downs]]) {
+    if (found.size > 1) out.push(`the agenda's ${what} start at ${[...found].join(', ')} px`);
+  }
   return out;
 }"""
 
@@ -247,7 +281,15 @@ def checked_with(context: BrowserContext, stack: Stack, bad_css: str, path: str 
     first = launch(context.new_page(), stack, PERSONAS[0])
     assert first is not None
     page = context.new_page()
-    page.goto(first.split("/c/")[0] + "/c/" + first.split("/c/")[1].split("/")[0] + "/" + path)
+    base = first.split("/c/")[0] + "/c/" + first.split("/c/")[1].split("/")[0] + "/"
+    if "{planned}" in path:  # the first meeting still to come, from the meetings page
+        page.goto(base + "bijeenkomsten")
+        href = page.locator('section[aria-labelledby="planned-h"] a[href*="/bijeenkomsten/"]').first.get_attribute(
+            "href"
+        )
+        assert href is not None
+        path = path.replace("{planned}", href.rstrip("/").rsplit("/", 1)[-1])
+    page.goto(base + path)
     findings = Findings()
     check_widths(page, Axe(), "/" + path, findings)
     return findings
@@ -271,6 +313,24 @@ def test_the_layout_check_names_a_label_apart_from_its_field_and_a_link_off_the_
     )
     found = checked_with(context, stack, bad, "tijdlijn").layout.get("/tijdlijn @ 1280px", [])
     assert any("Tot en met" in line for line in found) and any("caseload link" in line for line in found), found
+
+
+def test_the_layout_check_names_misaligned_checkboxes_and_agenda_lines(context: BrowserContext, stack: Stack) -> None:
+    """The layout check can fail: with the browser's own checkbox margin, labels that wrap under their box, and the
+    agenda's buttons right-aligned in a box of their own (in this browser only), it names all three on the agenda
+    page of the meeting to come."""
+    bad = (
+        ".field-check { display: block !important; }"
+        " .field-check > input[type=checkbox] { margin: 3px 3px 3px 4px !important; }"
+        " .agenda-line .move { display: flex !important; justify-content: flex-end; min-width: 11rem; }"
+        " .agenda-line-free .move { align-self: center !important; }"
+    )
+    found = checked_with(context, stack, bad, "bijeenkomsten/{planned}/agenda").layout
+    wide, narrow = (next((v for k, v in found.items() if k.endswith(f"@ {w}px")), []) for w in (1280, 360))
+    assert any("starts 4 px in" in line for line in wide), found
+    assert any("Up buttons start at" in line or "Down buttons start at" in line for line in wide), found
+    assert any("px off its field" in line for line in wide), found
+    assert any("starts under its box" in line for line in narrow), found
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
