@@ -292,9 +292,10 @@ _FLUSHER = _Flusher()
 atexit.register(_FLUSHER.flush_all)
 
 
-def action_for(app_action: str) -> AuditAction:
-    """The audit action of an app action: pages are reads, starting a group creates, the rest updates."""
-    if app_action.startswith("view_"):
+def action_for(app_action: str, method: str = "POST") -> AuditAction:
+    """The audit action of an app action: pages are reads, starting a group creates, the rest updates. A GET (or
+    HEAD) only shows a page, also a form's (named after the action its save would do): a read."""
+    if app_action.startswith("view_") or method.upper() in ("GET", "HEAD"):
         return AuditAction.READ
     if app_action == "start_group":
         return AuditAction.CREATE

@@ -113,7 +113,7 @@ def _emit(trail: AuditTrail, config: AppConfig, audit: RequestAudit, status: int
     outcome = _outcome(status, method)
     app_action = audit.app_action or "view_overview"
     writing = bool(audit.written) and outcome is AuditOutcome.SUCCESS
-    action = action_for(app_action)  # a page is a read, a save its write (also when it was refused)
+    action = action_for(app_action, method)  # a page is a read, a save its write (also when it was refused)
     entities = audit.written if writing else audit.read
     now = datetime.now(UTC)
     client_id = _client_id(config, audit)

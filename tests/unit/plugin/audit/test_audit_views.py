@@ -60,6 +60,22 @@ def test_every_page_view_and_save_is_recorded_with_user_patient_action_and_outco
         assert "boodschappen" not in line and "Anna de Vries" not in line  # no free text, no names
 
 
+def test_opening_a_form_is_a_read_and_only_its_save_an_update(tmp_path: Path) -> None:
+    """A form's page (GET) is named after the action its save would do, and read as such in the access log: a look,
+    not a change, until a save wrote something."""
+    with launched(tmp_path) as env:
+        for path in ("/doelen/nieuw", "/bijeenkomsten/nieuw", "/naam"):
+            assert env.get(path).status_code == 200, path
+        found = records(env)
+        assert [(r.app_action, r.action) for r in found] == [
+            ("add_goal", AuditAction.READ),
+            ("plan_meeting", AuditAction.READ),
+            ("rename_group", AuditAction.READ),
+        ], found
+        assert env.post("/doelen/nieuw", {"text": "Elke week boodschappen doen", "term": "kort"}).status_code == 303
+        assert (records(env)[-1].app_action, records(env)[-1].action) == ("add_goal", AuditAction.UPDATE)
+
+
 def test_refusals_are_recorded_as_refused_and_write_nothing(tmp_path: Path) -> None:
     with launched(tmp_path, user="Practitioner/lotte-smit") as env:  # a plain member
         before = len(env.resources("Goal"))

@@ -158,3 +158,5 @@ def test_pages_are_reads_a_start_creates_and_other_actions_update() -> None:
     assert action_for("view_goals") is AuditAction.READ
     assert action_for("start_group") is AuditAction.CREATE
     assert action_for("add_goal") is AuditAction.UPDATE
+    # A form's page, shown (GET): named after its save's action, but a read.
+    assert action_for("add_goal", "GET") is AuditAction.READ and action_for("start_group", "HEAD") is AuditAction.READ
