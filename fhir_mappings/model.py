@@ -903,6 +903,20 @@ class ResourceGroup:
                 "De groep is beëindigd. Heropen de groep om iets te veranderen.", "group has ended: reopen first"
             )
 
+    @property
+    def may_plan(self) -> bool:
+        """Whether meetings and interviews can be planned: not while the group is paused (pausing calls off what was
+        planned, and nothing new is planned until it goes on) or ended."""
+        return self.status in (GroupStatus.FORMING, GroupStatus.ACTIVE)
+
+    def _require_planning(self) -> None:
+        self._require_open()
+        if not self.may_plan:
+            raise DomainError(
+                "De groep is gepauzeerd. Start de groep eerst weer, dan kunt u weer iets plannen.",
+                "group is on hold: resume it first",
+            )
+
     def change_status(self, new: GroupStatus, today: date, by: str | None = None) -> None:
         """Pause, resume, end or reopen the group (`by`: who did it). Ending never deletes anything."""
         if new is self.status:
@@ -1008,7 +1022,7 @@ class ResourceGroup:
     ) -> NominationInterview:
         """Plan (or move) the nomination interview. `now` is kept as the moment it was planned (`planned_at`) when
         this plans it; moving it keeps the first."""
-        self._require_open()
+        self._require_planning()
         member = self.member(member_uid)
         self._move(member, NominationState.GESPREK_GEPLAND)
         interview = self.interview_for(member_uid)
@@ -1633,7 +1647,7 @@ class ResourceGroup:
     ) -> Meeting:
         """Plan a meeting; the patient and every active member are participants. `now` is kept as the moment it
         was planned."""
-        self._require_open()
+        self._require_planning()
         if start.tzinfo is None:
             raise DomainError("Geef een geldige datum en tijd.", "meeting start without a time zone")
         minutes = MEETING_MINUTES if end is None else minutes_between(start, end)

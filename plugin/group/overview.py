@@ -58,7 +58,7 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
         if not member.active:
             continue
         interview = group.interview_for(member.uid)
-        if member.nomination is NominationState.GENOMINEERD:
+        if member.nomination is NominationState.GENOMINEERD and group.may_plan:
             items.append(
                 Attention(
                     "interview",
@@ -89,7 +89,9 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
             )
     last = group.last_held_meeting()
     upcoming = group.next_meeting(now)
-    if last is not None:
+    if not group.may_plan:  # paused: nothing is planned until the group goes on
+        pass
+    elif last is not None:
         due = add_months(last.start, MEETING_INTERVAL_MONTHS)
         if upcoming is None or upcoming.start > due:
             items.append(

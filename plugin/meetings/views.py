@@ -105,8 +105,8 @@ def index(context_id: str) -> Any:
         moment=moment,
         places={p.uid: p for p in group.places},
         names=_names(group),
-        can_plan=_offers(page, Action.PLAN_MEETING),
-        due=group.meeting_due(moment) and page.may(Action.PLAN_MEETING),
+        can_plan=_offers(page, Action.PLAN_MEETING) and group.may_plan,
+        due=group.meeting_due(moment) and page.may(Action.PLAN_MEETING) and group.may_plan,
     )
 
 

@@ -28,6 +28,26 @@ def test_no_meeting_stays_planned_in_a_paused_or_ended_group(status: GroupStatus
     assert group.next_meeting(SENT) is None
 
 
+def test_nothing_new_is_planned_while_the_group_is_paused_and_after_resuming_it_is() -> None:
+    group = full_group()
+    nominee = group.nominate("Practitioner/nieuw", "Nieuwe Collega", TODAY)
+    group.change_status(GroupStatus.ON_HOLD, TODAY)
+    assert not group.may_plan
+    with pytest.raises(DomainError, match="on hold") as meeting:
+        group.plan_meeting(datetime(2026, 9, 1, 19, 0, tzinfo=AMS))
+    with pytest.raises(DomainError, match="on hold"):
+        group.plan_interview(nominee.uid, datetime(2026, 9, 2, 10, 0, tzinfo=AMS))
+    assert (
+        meeting.value.user_message == "De groep is gepauzeerd. Start de groep eerst weer, dan kunt u weer iets plannen."
+    )
+    assert group.planned_meetings() == [] and group.planned_interviews() == []
+    group.change_status(GroupStatus.ACTIVE, TODAY)
+    assert group.may_plan
+    group.plan_meeting(datetime(2026, 9, 1, 19, 0, tzinfo=AMS))
+    group.plan_interview(nominee.uid, datetime(2026, 9, 2, 10, 0, tzinfo=AMS))
+    assert len(group.planned_meetings()) == 1 and len(group.planned_interviews()) == 1
+
+
 def test_resuming_cancels_nothing() -> None:
     group = full_group()
     group.status = GroupStatus.ON_HOLD

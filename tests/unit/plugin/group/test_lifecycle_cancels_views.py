@@ -12,6 +12,7 @@ from icalendar import Calendar
 
 from fhir_mappings.codes import CS_ARTIFACT
 from tests.support.ui import LaunchedApp, launched
+from tests.unit.language.crawl import as_portal_user
 from tests.unit.plugin.meetings.test_meetings_views import sanne_meetings, text, uid_of
 
 
@@ -118,3 +119,23 @@ def test_pausing_lists_and_calls_off_the_planned_interviews(tmp_path: Path) -> N
         }
         assert states["Henk de Boer"] == "genomineerd" and states["Rachid"] == "genomineerd"
         assert states["Youssef El Amrani"] == "gesprek-gevoerd"  # a held interview is not touched
+
+
+def test_a_paused_group_offers_no_planning_refuses_it_and_says_so_to_the_patient(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        assert "Bijeenkomst plannen" in text(env.get("/bijeenkomsten"))
+        assert env.post("/status", {"action": "pause", "confirm": "y"}).status_code == 303
+        assert "Bijeenkomst plannen" not in text(env.get("/bijeenkomsten"))
+        assert "Er is geen bijeenkomst gepland" not in text(env.get("/"))  # no call to plan one
+        before = len(sanne_meetings(env))
+        form = {"start": "2027-04-13T19:30", "minutes": "60", "place": "later", "theme": "", "theme_text": ""}
+        refused = env.post("/bijeenkomsten/nieuw", form)
+        assert refused.status_code == 422, refused.status_code
+        page = text(refused)
+        assert "De groep is gepauzeerd. Start de groep eerst weer, dan kunt u weer iets plannen." in page
+        assert 'value="2027-04-13T19:30"' in page  # what was typed stays
+        assert len(sanne_meetings(env)) == before
+        as_portal_user(env, "Patient/sanne-bakker")  # Sanne herself, in the same record
+        home = text(env.get("/"))
+        assert "Je groep is gepauzeerd: er worden nu geen bijeenkomsten gepland." in home, home
+        assert "Er is nog geen bijeenkomst gepland. Je regieondersteuner plant die samen met jou." not in home
