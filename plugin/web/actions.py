@@ -102,7 +102,8 @@ def user_message(error: ResourcegroepError | SyncError) -> str:
     if isinstance(error, SyncError):
         return error.user_message_en if current_language() == "en" else clinic_words(error.user_message)
     if current_language() == "en":
-        return gettext("This cannot be done: %(reason)s", reason=error.log_message)
+        # The domain says why in Dutch only; its log message is for developers (ids, codes), never for a page.
+        return gettext("This cannot be done. The reason, in Dutch: %(reason)s", reason=clinic_words(error.user_message))
     return clinic_words(error.user_message)
 
 

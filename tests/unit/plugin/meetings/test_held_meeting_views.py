@@ -38,6 +38,10 @@ def test_a_held_meeting_offers_no_answers_or_agenda_to_change_and_refuses_them(t
         page = text(refused)
         assert "U kunt de antwoorden op de uitnodiging niet meer wijzigen." in page, page
         assert "Antwoorden opslaan" in page and '<option selected value="declined">' in page  # kept, as chosen
+        # In English: the domain's reason as it gives it (in Dutch), never its message for developers.
+        english = text(env.post(f"/bijeenkomsten/{uid}/reacties?lang=en", answers))
+        assert "This cannot be done. The reason, in Dutch: Deze bijeenkomst is al geweest" in english, english
+        assert "response recorded for a" not in english
         refused = env.post(f"/bijeenkomsten/{uid}/agenda", agenda_post([("free", "", False, "Achteraf erbij")]))
         assert refused.status_code == 422, refused.status_code
         page = text(refused)
