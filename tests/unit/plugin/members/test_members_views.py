@@ -677,3 +677,23 @@ def test_a_double_submit_nominates_once(tmp_path: Path) -> None:
         assert len([r for r in env.resources("RelatedPerson") if r["name"][0].get("text") == "Twee Keer"]) == 1
         assert len(participants(env, patient, "Twee Keer")) == 1
         assert "Dit was al opgeslagen" in text(env.get("/leden"))
+
+
+def test_a_members_page_says_when_they_were_nominated_and_when_they_joined_and_a_nominee_has_no_role(
+    tmp_path: Path,
+) -> None:
+    """Ans was nominated on the group's first day and joined eight days later: the list says when she joined, her
+    page says both. Henk (Mohammed's group) is nominated only: his page shows where it stands, not a role."""
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        page = re.sub(r"<[^>]+>", " ", text(env.get(f"/leden/{participant(env, 'sanne-bakker', 'Ans Bakker')['id']}")))
+        page = re.sub(r"\s+", " ", page)
+        nominated = re.search(r"Genomineerd op (\d{1,2} [a-z]+ \d{4})", page)
+        joined = re.search(r"In de groep sinds (\d{1,2} [a-z]+ \d{4})", page)
+        assert nominated and joined and nominated.group(1) != joined.group(1), page
+        listed = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(env.get("/leden"))))
+        row = listed[listed.index("Ans Bakker") : listed.index("Karim Haddou")]
+        assert row.endswith(f" {joined.group(1)} ") and f" {nominated.group(1)}" not in row, row
+    with launched(tmp_path / "m", **MOHAMMED) as env:
+        page = text(env.get(f"/leden/{participant(env, 'mohammed-el-amrani', 'Henk de Boer')['id']}"))
+        assert "<dt>Rol</dt>" not in page and "Stand van zaken" in page and "Genomineerd op" in page
+        assert "In de groep sinds" not in page
