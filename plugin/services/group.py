@@ -44,16 +44,21 @@ _LIFECYCLE_STATUS = {
 
 def require_overview(actor: Actor) -> None:
     """Raise `NotAllowed` unless the actor may see the group's overview, saying why in their own terms."""
+    professional = actor.who.startswith(("Practitioner/", "PractitionerRole/"))  # addressed as "u", others "je"
     if actor.role is Role.NOMINEE:
         raise NotAllowed(
-            "Je bent voorgedragen voor deze resourcegroep. Als je na het kennismakingsgesprek lid wordt, kun je de "
-            "groep zien.",
+            "U bent genomineerd voor deze resourcegroep. Als u na het kennismakingsgesprek lid wordt, kunt u de "
+            "groep zien."
+            if professional
+            else "Je bent genomineerd voor deze resourcegroep. Als je na het kennismakingsgesprek lid wordt, kun je "
+            "de groep zien.",
             f"nominee {actor.who!r} may not view the group before the interview",
         )
     if not actor.may(Action.VIEW_OVERVIEW):
         raise NotAllowed(
-            "Je hoort niet bij deze resourcegroep. Alleen de patiënt, de leden van de groep en de behandelaars "
-            "van de instelling kunnen de groep zien.",
+            ("U hoort" if professional else "Je hoort")
+            + " niet bij deze resourcegroep. Alleen de patiënt, de leden van de groep en de behandelaars van de "
+            "instelling kunnen de groep zien.",
             f"{actor.role} {actor.who!r} may not view the group",
         )
 

@@ -243,7 +243,7 @@ def test_a_nominee_sees_the_group_only_after_the_interview(tmp_path: Path) -> No
         page = env.get("/")
         assert page.status_code == 403
         html = text(page)
-        assert "Als je na het kennismakingsgesprek lid wordt, kun je de groep zien." in html
+        assert "U bent genomineerd voor deze resourcegroep. Als u na het kennismakingsgesprek lid wordt" in html
         assert "Team Mohammed" not in html and "Youssef" not in html
 
 

@@ -238,6 +238,14 @@ def test_the_overview_refuses_nominees_until_the_interview_and_strangers() -> No
     with pytest.raises(NotAllowed) as stranger:
         require_overview(actor_in(group, STRANGER))
     assert "Je hoort niet bij deze resourcegroep" in stranger.value.user_message
+    # A care professional who is nominated (or does not belong) is addressed as "u".
+    nominated = sanne_group()
+    colleague = nominated.nominate("Practitioner/nieuw", "Nieuwe Collega", TODAY)
+    with pytest.raises(NotAllowed) as professional:
+        require_overview(actor_in(nominated, colleague.who))
+    assert professional.value.user_message == (
+        "U bent genomineerd voor deze resourcegroep. Als u na het kennismakingsgesprek lid wordt, kunt u de groep zien."
+    )
 
 
 # ------------------------------------------------------------------ take over
