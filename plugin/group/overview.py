@@ -453,8 +453,10 @@ def _meeting_events(group: ResourceGroup) -> list[Event]:
             MeetingStatus.NOSHOW: gettext("Meeting did not take place (no-show)."),
         }.get(meeting.status)
         # A meeting still to come has not happened: its planning is on record when it was planned (`created`) and
-        # when its invitations went out, not at its own (future) start.
-        if status_text is not None:
+        # when its invitations went out, not at its own (future) start. A cancelled one that was announced shows
+        # when the cancellation went out (below), not as cancelled at its own start.
+        announced = any(i.cancellation and i.sent is not None for i in meeting.invitations)
+        if status_text is not None and not (meeting.status is MeetingStatus.CANCELLED and announced):
             events.append(Event(meeting.start, status_text, "meetings", all_day=False))
         if meeting.created:
             text = gettext("The meeting of %(date)s was planned.", date=day)
@@ -890,7 +892,8 @@ def _first_day_within(
 
 
 def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool = False) -> list[Event]:
-    """What happened when, newest first (events of one moment keep their order); only the events of `kind`
+    """What happened when, newest first (of events at one moment, the one recorded later first: a joining above
+    its nomination, a resume above its pause); only the events of `kind`
     (a value of `TIMELINE_KINDS`) when given. Nothing is ever deleted, so nothing disappears from here.
     `every_read`: with every score the load read (`ResourceGroup.scores_read`: the older days of a page far back),
     not only those it shows as the newest.
@@ -908,4 +911,5 @@ def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool 
     )
     if kind is not None:
         events = [e for e in events if e.kind == kind]
-    return sorted(events, key=lambda e: e.when, reverse=True)
+    order = {id(e): n for n, e in enumerate(events)}  # the record's own order: a nomination before the joining
+    return sorted(events, key=lambda e: (e.when, order[id(e)]), reverse=True)

@@ -152,13 +152,38 @@ def test_every_dated_event_newest_first() -> None:
         "Meeting held.",
         "Report of the meeting of March 15, 2026 written.",
         "Cancellation sent for the meeting of March 25, 2026.",
-        "Meeting cancelled.",
         "A pause of the group was asked for.",
         "The group ended.",
     ):
         assert expected in joined, expected
     assert events[0].text == "The group ended."
     assert events[-1].text == "The group Sanne's groep started." or events[-1].when == events[-2].when
+    # The cancelled meeting was announced: the cancellation shows when it went out, not again at its own start.
+    assert "Meeting cancelled." not in joined
+
+
+def test_a_meeting_cancelled_without_a_word_shows_as_cancelled_at_its_start() -> None:
+    g = story()
+    g.meeting("mc").invitations = []
+    cancelled = [e for e in timeline(g) if e.text == "Meeting cancelled."]
+    assert [e.when for e in cancelled] == [at(25, 19)]
+
+
+def test_of_events_at_one_moment_the_one_recorded_later_comes_first() -> None:
+    """Newest first also within a day whose events carry no time: a joining above its nomination, a resume above
+    the pause of the same day."""
+    g = story()
+    g.member("m").joined = date(2026, 3, 2)  # nominated and joined on one day
+    anna = "Practitioner/anna"
+    g.status_changes = [
+        StatusChange(GroupStatus.ACTIVE, GroupStatus.ON_HOLD, date(2026, 3, 22), anna),
+        StatusChange(GroupStatus.ON_HOLD, GroupStatus.ACTIVE, date(2026, 3, 22), anna),
+    ]
+    shown = texts(timeline(g))
+    assert shown.index("Ans joined the group.") < shown.index("Ans was nominated.")
+    resumed = next(t for t in shown if "resumed" in t)
+    paused = next(t for t in shown if "paused" in t)
+    assert shown.index(resumed) < shown.index(paused), shown
 
 
 def test_who_did_it_where_the_record_says() -> None:
