@@ -1,6 +1,8 @@
 /* Progressive enhancement of forms (no framework; the server-rendered page works without it).
  * - A form that came back with errors: move focus to the error summary at its top (#problems) and scroll to it;
  *   a link in the summary focuses the field it names.
+ * - A page that came after a save (a message such as "Opgeslagen in het EPD." at its top, no errors, no place on the
+ *   page asked for): the message takes focus, so a screen reader says it and the keyboard starts from there.
  * - A long text area (textarea with maxlength): a counter of the characters left appears before the limit.
  * The counter's text comes from this script tag's data-counter attribute ("{left}" is replaced), so it is
  * translated with the rest of the page. */
@@ -34,6 +36,15 @@
     });
   }
 
+  function focusMessage() {
+    var message = document.querySelector(".messages .flash");
+    if (!message || document.getElementById("problems") || window.location.hash) {
+      return;
+    }
+    message.setAttribute("tabindex", "-1");
+    message.focus();
+  }
+
   function addCounter(area) {
     var limit = parseInt(area.getAttribute("maxlength") || area.getAttribute("data-maxlength"), 10);
     if (!limit || limit <= 0) {
@@ -57,6 +68,7 @@
 
   function init() {
     focusSummary();
+    focusMessage();
     var areas = document.querySelectorAll("textarea[maxlength], textarea[data-maxlength]");
     for (var i = 0; i < areas.length; i++) {
       addCounter(areas[i]);

@@ -175,6 +175,8 @@ class AppInEpd:
         assert not detail, f"save on {self.frame.url} was refused: {detail}"
         expect(self.frame.locator(".flash-waiting")).to_have_count(0)
         expect(self.frame.locator(".flash-saved")).to_have_count(1)
+        if "#" not in self.frame.url:  # no place on the page asked for: the message has the focus, to be heard
+            expect(self.frame.locator(".flash-saved")).to_be_focused()
         self.saves += 1
         self.check_no_dialogs()
 
