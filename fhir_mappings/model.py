@@ -383,6 +383,17 @@ class NewestScores(list[ProgressScore]):
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
+_DUTCH_MONTHS = (
+    "januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december",
+)  # fmt: skip
+
+
+def dutch_date(day: date) -> str:
+    """A day as the domain's Dutch messages write it, as the pages do: "2 december 2026"."""
+    return f"{day.day} {_DUTCH_MONTHS[day.month - 1]} {day.year}"
+
+
 def day_start(day: date) -> datetime:
     """The first moment of a day in the clinic's zone."""
     return datetime.combine(day, time(0), tzinfo=CLINIC_ZONE)
@@ -1051,7 +1062,7 @@ class ResourceGroup:
         member = self.member(member_uid)
         if member.start is not None and held_at.date() < member.start:
             raise DomainError(
-                f"Het gesprek kan niet eerder zijn dan de nominatie op {member.start:%d-%m-%Y}. "
+                f"Het gesprek kan niet eerder zijn dan de nominatie op {dutch_date(member.start)}. "
                 "Vul de datum in waarop het gesprek echt was.",
                 f"interview of member {member_uid} held {held_at.date()} before nomination {member.start}",
             )

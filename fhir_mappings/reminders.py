@@ -39,7 +39,7 @@ from fhir_mappings.codes import (
     ReminderReason,
     product_coding,
 )
-from fhir_mappings.model import MEETING_INTERVAL_MONTHS, ResourceGroup, add_months
+from fhir_mappings.model import MEETING_INTERVAL_MONTHS, ResourceGroup, add_months, dutch_date
 
 # A nominee waits this many days for their interview before the regieondersteuner is reminded.
 INTERVIEW_WAIT_DAYS = 14
@@ -109,8 +109,8 @@ def due_reminders(group: ResourceGroup, ref: Callable[[str], str], now: datetime
         if planned is not None and planned >= now:
             continue  # planned for later: nothing to remind of yet
         who = member.display or member.who
-        text = f"{who} is op {member.start:%d-%m-%Y} genomineerd en wacht nog op het kennismakingsgesprek. " + (
-            f"Het gesprek stond gepland op {planned.astimezone(clinic_tz):%d-%m-%Y}; leg vast hoe het ging."
+        text = f"{who} is op {dutch_date(member.start)} genomineerd en wacht nog op het kennismakingsgesprek. " + (
+            f"Het gesprek stond gepland op {dutch_date(planned.astimezone(clinic_tz).date())}; leg vast hoe het ging."
             if planned is not None
             else "Plan het gesprek."
         )
@@ -126,7 +126,7 @@ def due_reminders(group: ResourceGroup, ref: Callable[[str], str], now: datetime
         task = ref(agreement.uid)
         owner = f" ({displays.get(agreement.owner) or agreement.owner})" if agreement.owner else ""
         text = (
-            f"de afspraak '{agreement.description}'{owner} had klaar moeten zijn op {agreement.due:%d-%m-%Y}. "
+            f"de afspraak '{agreement.description}'{owner} had klaar moeten zijn op {dutch_date(agreement.due)}. "
             "Bespreek of de afspraak nog past."
         )
         about = (task,) if _is_reference(task) else ()
@@ -146,13 +146,13 @@ def _meeting_due(
             return None
         when = last.start.astimezone(clinic_tz)
         return ref(last.uid), (
-            f"er is geen bijeenkomst gepland en de laatste bijeenkomst was op {when:%d-%m-%Y}. "
+            f"er is geen bijeenkomst gepland en de laatste bijeenkomst was op {dutch_date(when)}. "
             "Plan een nieuwe bijeenkomst."
         )
     if group.start is None or add_months(_midnight(group.start, clinic_tz), MEETING_INTERVAL_MONTHS) >= now:
         return None
     return f"start {group.start.isoformat()}", (
-        f"de groep is op {group.start:%d-%m-%Y} gestart en heeft nog geen bijeenkomst gehad. Plan een bijeenkomst."
+        f"de groep is op {dutch_date(group.start)} gestart en heeft nog geen bijeenkomst gehad. Plan een bijeenkomst."
     )
 
 

@@ -3,7 +3,7 @@ across a daylight-saving change never reads back as 0 minutes and never breaks a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from fhir_mappings.codes import InterviewVisibility, Section
 from fhir_mappings.errors import DomainError
 from fhir_mappings.fhirjson import fmt_datetime
 from fhir_mappings.from_fhir import group_from_fhir
-from fhir_mappings.model import MEETING_MINUTES, Meeting, ResourceGroup, minutes_between
+from fhir_mappings.model import MEETING_MINUTES, Meeting, ResourceGroup, dutch_date, minutes_between
 from fhir_mappings.to_fhir import group_to_fhir
 from tests.unit.fhir_mappings.factory import AMS, full_group
 
@@ -161,8 +161,12 @@ def test_a_held_interview_before_the_nomination_is_refused() -> None:
     with pytest.raises(DomainError) as refused:
         group.record_interview(karim.uid, day_before, {Section.INZET: "Elke week"}, visibility=SHARED)
     assert refused.value.user_message.startswith("Het gesprek kan niet eerder zijn dan de nominatie op")
-    assert karim.start.strftime("%d-%m-%Y") in refused.value.user_message
+    assert dutch_date(karim.start) in refused.value.user_message
     # On the day of the nomination itself it is fine.
     same_day = day_before + timedelta(hours=14)
     interview = group.record_interview(karim.uid, same_day, {Section.INZET: "Elke week"}, visibility=SHARED)
     assert interview.held_at == same_day
+
+
+def test_the_domain_writes_days_in_its_messages_as_the_pages_do() -> None:
+    assert dutch_date(date(2026, 12, 2)) == "2 december 2026" and dutch_date(date(2027, 1, 31)) == "31 januari 2027"

@@ -86,7 +86,7 @@ def test_a_meeting_is_due_just_after_three_months_since_the_last_held_one() -> N
     assert reminder.recipient == LEAD and reminder.group == "CareTeam/t1" and reminder.patient == PATIENT
     assert reminder.subject == refs(group)[last.uid]
     assert reminder.about == ("CareTeam/t1", refs(group)[last.uid])
-    assert "31-01-2026" in reminder.text and reminder.text.startswith("Team Sanne: ")
+    assert "31 januari 2026" in reminder.text and reminder.text.startswith("Team Sanne: ")
 
 
 def test_no_meeting_held_counts_from_the_start_of_the_group() -> None:
@@ -134,13 +134,13 @@ def test_a_nominee_waiting_more_than_two_weeks_is_reminded_of() -> None:
     found = due(group, at(nominated + timedelta(days=15), 0, 1))
     assert reasons(found) == [ReminderReason.OPEN_INTERVIEW]
     assert found[0].about == ("CareTeam/t1", "Practitioner/lotte")
-    assert "Lotte Smit is op 02-03-2026 genomineerd" in found[0].text and "Plan het gesprek." in found[0].text
+    assert "Lotte Smit is op 2 maart 2026 genomineerd" in found[0].text and "Plan het gesprek." in found[0].text
     # Planned for later: nothing to remind of; the planned time passed without a record: reminded again.
     group.plan_interview(nominee.uid, at(date(2026, 3, 25)))
     assert due(group, at(date(2026, 3, 20))) == []
     late = due(group, at(date(2026, 3, 26)))
     assert reasons(late) == [ReminderReason.OPEN_INTERVIEW]
-    assert "stond gepland op 25-03-2026" in late[0].text
+    assert "stond gepland op 25 maart 2026" in late[0].text
     assert late[0].key == found[0].key  # the same nominee, the same nomination: the same reminder
 
 
@@ -171,7 +171,7 @@ def test_an_open_agreement_past_its_date_is_reminded_of_once_per_date() -> None:
     assert reasons(found) == [ReminderReason.OVERDUE_AGREEMENT]
     task = refs(group)[agreement.uid]
     assert found[0].about == ("CareTeam/t1", task) and found[0].subject == f"{task}|due 2026-03-10"
-    assert "'Huurtoeslag aanvragen' (Anna de Vries) had klaar moeten zijn op 10-03-2026" in found[0].text
+    assert "'Huurtoeslag aanvragen' (Anna de Vries) had klaar moeten zijn op 10 maart 2026" in found[0].text
     agreement.due = date(2026, 3, 20)  # a new date: a new reminder when that one passes too
     assert due(group, at(date(2026, 3, 15))) == []
     assert due(group, at(date(2026, 3, 21)))[0].key != found[0].key
