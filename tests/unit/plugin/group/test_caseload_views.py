@@ -51,9 +51,13 @@ def test_rows_link_to_the_ehr_where_it_can_launch_and_say_so_where_not(tmp_path:
         env.app.config["RESOURCEGROEP"] = replace(config, ehr_patient_url="https://epd.test/patients/{patient_id}/app")
         html = text(env.get("/caseload"))
         assert '<a href="https://epd.test/patients/sanne-bakker/app" target="_top">' in html
-        # Rows that need attention come first.
+        # Rows that need attention come first, and a sentence says how many (not a heading over every row).
         rows = re.findall(r"<tr( class=\"needs-attention\")?>\s*<th scope=\"row\">", html)
         assert rows and rows == sorted(rows, reverse=True)
+        needing = sum(1 for r in rows if r)
+        said = "1 groep heeft aandacht nodig." if needing == 1 else f"{needing} groepen hebben aandacht nodig."
+        assert (said if needing else "Geen groep heeft nu aandacht nodig.") in html, html
+        assert "<h2>Aandacht nodig" not in html
 
 
 def test_patient_page_url_and_its_configuration(tmp_path: Path) -> None:
