@@ -269,6 +269,16 @@ class Goal:
     status_date: date | None = None  # when the lifecycle status last changed (Goal.statusDate): reached, stopped
     source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def is_open(self) -> bool:
+        """Still being worked on (also proposed or on hold): not reached, stopped or entered in error. Only an open
+        goal gets new agreements, agenda items and scores."""
+        return self.lifecycle in OPEN_GOAL_STATES
+
+
+OPEN_GOAL_STATES = frozenset(
+    {GoalLifecycle.PROPOSED, GoalLifecycle.PLANNED, GoalLifecycle.ACCEPTED, GoalLifecycle.ACTIVE, GoalLifecycle.ON_HOLD}
+)
 
 # A goal's final achievements: reached, and not reached (what a status change keeps or clears).
 GOAL_REACHED = frozenset({GoalAchievement.ACHIEVED, GoalAchievement.SUSTAINING})
@@ -1514,6 +1524,13 @@ class ResourceGroup:
         if owner is not None and not any(m.who == owner and m.active for m in self.members):
             raise DomainError("Kies iemand die lid is van de groep.", f"agreement owner {owner!r} is not a member")
 
+    def _check_goal_for_agreement(self, goal_uid: str) -> None:
+        if not self.goal(goal_uid).is_open:
+            raise DomainError(
+                "Dit doel is bereikt of gestopt. Kies een doel waar nog aan gewerkt wordt, of geen doel.",
+                f"goal {goal_uid!r} is closed: no new agreement for it",
+            )
+
     def add_agreement(
         self,
         description: str,
@@ -1526,7 +1543,7 @@ class ResourceGroup:
         self._require_open()
         self._check_owner(owner)
         if goal_uid is not None:
-            self.goal(goal_uid)
+            self._check_goal_for_agreement(goal_uid)
         agreement = Agreement(
             new_uid(), check_text(description, "de afspraak", "agreement"), owner, goal_uid, due, created=today
         )
@@ -1547,8 +1564,8 @@ class ResourceGroup:
         agreement = self.agreement(uid)
         if owner != agreement.owner:
             self._check_owner(owner)
-        if goal_uid is not None:
-            self.goal(goal_uid)
+        if goal_uid is not None and goal_uid != agreement.goal_uid:  # the goal it has may since have been reached
+            self._check_goal_for_agreement(goal_uid)
         agreement.description = check_text(description, "de afspraak", "agreement")
         agreement.owner, agreement.goal_uid, agreement.due, agreement.status = owner, goal_uid, due, status
         return agreement

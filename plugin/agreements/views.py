@@ -104,9 +104,16 @@ def owner_choices(group: ResourceGroup, current: str | None = None) -> list[tupl
     return out
 
 
-def goal_choices(group: ResourceGroup) -> list[tuple[str, str]]:
-    """Every goal of the group: (uid, text and term)."""
-    return [(goal.uid, f"{shorten(goal.text)} ({label(goal.term)})") for goal in group.goals]
+def goal_choices(group: ResourceGroup, current: str | None = None) -> list[tuple[str, str]]:
+    """The goals still being worked on, and the agreement's own goal when it has since been reached or stopped:
+    (uid, text and term)."""
+    out = []
+    for goal in group.goals:
+        if goal.is_open:
+            out.append((goal.uid, f"{shorten(goal.text)} ({label(goal.term)})"))
+        elif goal.uid == current:
+            out.append((goal.uid, f"{shorten(goal.text)} ({label(goal.lifecycle)})"))
+    return out
 
 
 def display_of(group: ResourceGroup, who: str | None) -> str:
@@ -197,7 +204,7 @@ def new(context_id: str) -> Any:
     status = 200
     if request.method == "GET":
         wanted = request.args.get("doel", "")
-        if any(goal.uid == wanted for goal in group.goals):
+        if any(goal.uid == wanted and goal.is_open for goal in group.goals):
             form.goal_uid.data = wanted
     elif form.validate_on_submit():
         values = _values(form)
@@ -245,7 +252,7 @@ def _render_edit(
     done_problem: Problem | None = None,
 ) -> Any:
     group: ResourceGroup = page.group  # type: ignore[assignment]
-    form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
+    form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group, agreement.goal_uid))
     form.fill_status()
     can_mark = _can(page, Action.MARK_OWN_AGREEMENT_DONE) and agreement.owner == page.actor.who
     return render_template(
@@ -279,7 +286,7 @@ def edit(context_id: str, agreement_uid: str) -> Any:
     else:
         form = EditAgreementForm()
         form.due.current = agreement.due  # keeping a due date that has passed since is not asked again
-        form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group))
+        form.fill_choices(owner_choices(group, agreement.owner), goal_choices(group, agreement.goal_uid))
         form.fill_status()
     if request.method == "GET":
         return _render_edit(page, agreement, form, None, 200)

@@ -10,14 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_mappings.codes import AgendaStatus, GoalLifecycle, MeetingRole, Section
+from fhir_mappings.codes import AgendaStatus, MeetingRole, Section
 from fhir_mappings.model import Agreement, Goal, Meeting, Place, ProgressScore, ResourceGroup
 from plugin.notes.forms import AGREEMENT_LINES_MIN, FREE_LINES_MIN, KIND_AGREEMENT, KIND_FREE, KIND_GOAL
 
-# Goals still being worked on: offered for the agenda and for scoring.
-OPEN_GOALS = frozenset(
-    {GoalLifecycle.PROPOSED, GoalLifecycle.PLANNED, GoalLifecycle.ACCEPTED, GoalLifecycle.ACTIVE, GoalLifecycle.ON_HOLD}
-)
 ROLE_ORDER = (MeetingRole.VOORZITTER, MeetingRole.NOTULIST, MeetingRole.TIJDBEWAKER)
 SECTION_ORDER = (Section.SAMENVATTING, Section.BESLUITEN, Section.OVERIG)
 
@@ -131,7 +127,7 @@ class MeetingNotes:
             else:
                 rows.append(_row(KIND_FREE, "", text=item.text))
         for goal in self.group.goals:
-            if goal.lifecycle in OPEN_GOALS and (KIND_GOAL, goal.uid) not in on_agenda:
+            if goal.is_open and (KIND_GOAL, goal.uid) not in on_agenda:
                 rows.append(_row(KIND_GOAL, goal.uid))
         for agreement in self.group.agreements:
             if agreement.is_open and (KIND_AGREEMENT, agreement.uid) not in on_agenda:
@@ -205,7 +201,7 @@ class MeetingNotes:
         return list(out.items())
 
     def goal_choices(self) -> list[tuple[str, str]]:
-        return [(g.uid, g.text) for g in self.group.goals if g.lifecycle in OPEN_GOALS]
+        return [(g.uid, g.text) for g in self.group.goals if g.is_open]
 
     def report_data(self) -> dict[str, Any]:
         """The report form as the record has it now (empty lines for a report still to be written)."""
@@ -217,7 +213,7 @@ class MeetingNotes:
         wanted = on_agenda | discussed | set(scored)
         rows = []
         for goal in self.group.goals:
-            if goal.uid in wanted or goal.lifecycle in OPEN_GOALS:
+            if goal.uid in wanted or goal.is_open:
                 score = scored.get(goal.uid)
                 rows.append(
                     {

@@ -179,8 +179,6 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             draw(st.none() | days),
             parent,
         )
-        goal.lifecycle = draw(st.sampled_from(list(GoalLifecycle)))
-        goal.achievement = draw(st.none() | st.sampled_from(list(GoalAchievement)))
         for _ in range(draw(st.integers(0, 2))):
             g.add_goal_note(goal.uid, draw(texts), draw(moments), draw(st.none() | st.just(CLINICIAN)))
         if term is GoalTerm.LANG:
@@ -195,6 +193,9 @@ def groups(draw: st.DrawFn) -> ResourceGroup:
             draw(st.none() | days),
         )
         a.status = draw(st.sampled_from(list(AgreementStatus)))
+    for goal in g.goals:  # after the agreements: a goal reached or stopped later keeps the agreements made for it
+        goal.lifecycle = draw(st.sampled_from(list(GoalLifecycle)))
+        goal.achievement = draw(st.none() | st.sampled_from(list(GoalAchievement)))
     for _ in range(draw(st.integers(0, 2))):
         place = g.add_place(draw(texts), draw(st.sampled_from(["", "Laan 1, Breda"]))) if draw(st.booleans()) else None
         start = draw(moments)

@@ -254,6 +254,27 @@ def test_agreement_owner_must_be_an_active_member() -> None:
     assert g.overdue_agreements(TODAY) == [a]
 
 
+@pytest.mark.parametrize("closed", [GoalLifecycle.COMPLETED, GoalLifecycle.CANCELLED])
+def test_a_new_agreement_is_for_an_open_goal_and_an_old_one_keeps_its_goal(closed: GoalLifecycle) -> None:
+    g = new_group()
+    goal, other = g.add_goal("Sporten", GoalTerm.KORT, TODAY), g.add_goal("Koken", GoalTerm.KORT, TODAY)
+    on_hold = g.add_goal("Fietsen", GoalTerm.KORT, TODAY)
+    g.set_goal_status(on_hold.uid, GoalLifecycle.ON_HOLD, TODAY)
+    made = g.add_agreement("Schema maken", TODAY, goal_uid=goal.uid)
+    assert g.add_agreement("Fiets laten maken", TODAY, goal_uid=on_hold.uid).goal_uid == on_hold.uid
+    g.set_goal_status(goal.uid, closed, TODAY)
+    assert not goal.is_open and other.is_open and on_hold.is_open
+    with pytest.raises(DomainError, match="is closed") as refused:
+        g.add_agreement("Nog een schema", TODAY, goal_uid=goal.uid)
+    assert refused.value.user_message.startswith("Dit doel is bereikt of gestopt.")
+    edit = {"description": "Schema maken", "owner": None, "due": None, "status": made.status}
+    assert g.edit_agreement(made.uid, goal_uid=goal.uid, **edit).goal_uid == goal.uid  # keeps the goal it has
+    assert g.edit_agreement(made.uid, goal_uid=other.uid, **edit).goal_uid == other.uid
+    with pytest.raises(DomainError, match="is closed"):
+        g.edit_agreement(made.uid, goal_uid=goal.uid, **edit)  # but cannot be moved back to it
+    assert [a.description for a in g.agreements] == ["Schema maken", "Fiets laten maken"]
+
+
 def test_meeting_roles_have_one_holder() -> None:
     g = new_group()
     m = g.plan_meeting(datetime(2026, 4, 1, 15, tzinfo=AMS))

@@ -304,3 +304,35 @@ def test_the_patient_sees_every_agreement_but_changes_none(tmp_path: Path) -> No
         assert env.post(f"/afspraken/{gym}", {"description": "Anders", "status": "completed"}).status_code == 403
         assert env.post(f"/afspraken/{gym}/klaar").status_code == 403
         assert task_named(env, "Sportschool uitzoeken")["status"] == "requested"
+
+
+def test_a_reached_goal_is_offered_only_to_the_agreements_that_have_it(tmp_path: Path) -> None:
+    with launched(tmp_path, patient="sanne-bakker") as env:
+        work = goal_named(env, "Werk vinden dat bij me past")
+        made = {"description": "Vacatures samen bekijken", "owner": "Practitioner/lotte-smit", "goal_uid": uid_of(work)}
+        assert env.post("/afspraken/nieuw", made).status_code == 303
+        task = task_named(env, "Vacatures samen bekijken")
+        reached = env.post(
+            f"/doelen/{uid_of(work)}", {"text": work["description"]["text"], "term": "lang", "status": "completed"}
+        )
+        assert reached.status_code == 303, text(reached)
+
+        offered = text(env.get("/afspraken/nieuw"))
+        assert f'value="{uid_of(work)}"' not in offered and 'value="' in offered
+        assert f'value="{uid_of(work)}"' not in text(env.get(f"/afspraken/nieuw?doel={uid_of(work)}"))
+        before = len(env.resources("Task"))
+        refused = env.post("/afspraken/nieuw", made | {"description": "Nog een keer kijken"})
+        assert refused.status_code == 422 and len(env.resources("Task")) == before
+        assert "Nog een keer kijken" in text(refused)
+
+        # The agreement made before keeps its goal, shown as reached, and a save keeps it.
+        page = text(env.get(f"/afspraken/{uid_of(task)}"))
+        assert re.search(
+            rf'<option selected value="{uid_of(work)}">Werk vinden dat bij me past \(bereikt\)</option>', page
+        )
+        kept = env.post(
+            f"/afspraken/{uid_of(task)}",
+            made | {"description": "Vacatures samen bekeken", "status": "in-progress"},
+        )
+        assert kept.status_code == 303, text(kept)
+        assert task_named(env, "Vacatures samen bekeken")["focus"]["reference"] == f"Goal/{work['id']}"
