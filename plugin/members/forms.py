@@ -110,11 +110,16 @@ def gender_field(label_text: Any) -> SelectField:
     )
 
 
+# A birth date's format error gives an example in the past (the forms' usual example is two weeks ahead).
+BIRTH_DATE_EXAMPLE = "21-03-1990"
+
+
 def birth_date_field(label_text: Any) -> DutchDateField:
     return DutchDateField(
         label_text,
         validators=[Optional(), NotInFuture()],
         description=_l("Leave this empty when it is not known."),
+        example=BIRTH_DATE_EXAMPLE,
     )
 
 

@@ -212,15 +212,26 @@ class DutchDateField(PastConfirmation, Field):
 
     widget = _ExtrasWidget(DateInput())
 
-    def __init__(self, label: Any = None, validators: Any = None, *, confirm_past: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        confirm_past: bool = False,
+        example: str | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(label, validators, **kw)
         self.raw: str = ""
         self.confirm_past = confirm_past
+        self.example = example  # the date a format error shows (default: two weeks from today)
 
     def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
-        return self.data.isoformat() if isinstance(self.data, date) else ""
+        # A date that was read is shown as the date box's own format (a date box shows 22-11-2026 as empty);
+        # what could not be read is shown as typed.
+        if isinstance(self.data, date):
+            return self.data.isoformat()
+        return str(self.raw_data[0]) if self.raw_data else ""
 
     def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
         super().process(formdata, data, extra_filters)
@@ -240,7 +251,7 @@ class DutchDateField(PastConfirmation, Field):
             _year_in_range(parsed.year)
             self.data = parsed
             return
-        raise ValueError(str(_l("Enter a date like %(example)s.", example=example_date())))
+        raise ValueError(str(_l("Enter a date like %(example)s.", example=self.example or example_date())))
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:  # say what is wrong with what was typed: not "fill in this field" (DataRequired)
@@ -290,11 +301,10 @@ class LocalDateTimeField(PastConfirmation, Field):
         self.ambiguous = False
 
     def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
+        # As DutchDateField: a time that was read in the box's own format, what could not be read as typed.
         if isinstance(self.data, datetime):
             return self.data.astimezone(CLINIC_ZONE).strftime("%Y-%m-%dT%H:%M")
-        return ""
+        return str(self.raw_data[0]) if self.raw_data else ""
 
     def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
         self.fold_choice = None

@@ -78,3 +78,10 @@ def test_a_launch_at_a_kt2_ehr_saves_in_kt2_mode_and_reads_the_group_back(tmp_pa
         assert person(env, "Fatima El Amrani")["meta"]["profile"] == [PROFILE_KT2_RELATED_PERSON]
         page = text(env.get("/leden"))
         assert "Fatima El Amrani" in page and "Mohammed El Amrani" in page
+
+
+def test_a_date_of_birth_that_cannot_be_read_gets_an_example_in_the_past(tmp_path: Path) -> None:
+    with launched(tmp_path, **MOHAMMED) as env:
+        wrong = env.post("/leden/nomineren/naaste", {"name": "Tom", "relationship": "FRND", "birth_date": "mei 1961"})
+        assert wrong.status_code == 422
+        assert "Vul een datum in, bijvoorbeeld 21-03-1990." in text(wrong) and 'value="mei 1961"' in text(wrong)

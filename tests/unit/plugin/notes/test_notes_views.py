@@ -340,7 +340,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert "Schrijf op wat is afgesproken, of maak deze regel leeg." in body
         assert 'href="#agreements-1-description">Nieuwe afspraak 2 — Wat is afgesproken' in body
         assert 'value="Zonder cijfer"' in body and "We spraken over werk.</textarea>" in body
-        assert 'value="Vacatures zoeken"' in body and 'value="15-01-2027"' in body
+        assert 'value="Vacatures zoeken"' in body and 'value="2027-01-15"' in body
         assert 'selected value="6"' in body
         assert communications(env, "verslag", planned["id"]) == []
 
@@ -348,7 +348,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         asked = env.post(url, {**data, "attended": [people["Ans Bakker"]], "agreements-0-due": "01-01-2020"})
         assert asked.status_code == 422
         assert "Deze datum is al voorbij. Toch vastleggen?" in text(asked)
-        assert 'name="agreements-0-due-past"' in text(asked) and 'value="01-01-2020"' in text(asked)
+        assert 'name="agreements-0-due-past"' in text(asked) and 'value="2020-01-01"' in text(asked)
         assert communications(env, "verslag", planned["id"]) == []
 
         # "Add another agreement" keeps everything and adds a third line.

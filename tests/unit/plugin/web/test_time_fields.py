@@ -12,7 +12,7 @@ from flask import Flask
 from flask_babel import Babel
 
 from fhir_mappings.model import CLINIC_ZONE
-from plugin.web.forms import BaseForm, DutchDateField, LocalDateTimeField
+from plugin.web.forms import BaseForm, DutchDateField, LocalDateTimeField, example_date
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=CLINIC_ZONE)
 
@@ -102,7 +102,8 @@ def test_a_past_date_asks_for_confirmation_and_keeps_what_was_typed(app: Flask) 
     question = "This date has already passed. Do you want to record it anyway?"
     assert form.at.errors == [question] and form.due.errors == [question]
     assert 'name="at-past"' in html and 'name="due-past"' in html
-    assert 'value="29-11-2026"' in html and 'value="2026-11-30T11:00"' in html
+    # what was read comes back in the date box's own format: a date box shows value="29-11-2026" as empty
+    assert 'value="2026-11-29"' in html and 'value="2026-11-30T11:00"' in html
     form, ok, html = posted(app, {"at": "2026-11-30T11:00", "at-past": "y", "due": "29-11-2026", "due-past": "y"})
     assert ok, form.errors
     assert form.due.data == date(2026, 11, 29) and 'name="due-past" value="y" checked' in html
@@ -137,3 +138,37 @@ def test_a_stored_autumn_time_shown_again_shows_its_choice(app: Flask) -> None:
         assert 'value="0" checked' in str(first.at())
         ordinary = TimeForm(formdata=None, data={"at": datetime(2027, 10, 31, 4, 30, tzinfo=UTC)})
         assert "at-fold" not in str(ordinary.at())
+
+
+class DueWithOther(BaseForm):
+    at = LocalDateTimeField("at")
+    due = DutchDateField("due")
+    birth = DutchDateField("birth", example="21-03-1990")
+
+
+@pytest.mark.parametrize(
+    ("typed_at", "typed_due", "shown_at", "shown_due"),
+    [
+        ("15-07-2027 14.30", "22-11-2027", "2027-07-15T14:30", "2027-11-22"),
+        ("2027-07-15T14:30", "22/11/2027", "2027-07-15T14:30", "2027-11-22"),
+        ("15 juli", "22 november", "15 juli", "22 november"),  # not read: shown as typed, with the message
+    ],
+)
+def test_after_an_error_a_typed_date_comes_back_in_the_date_boxs_own_format(
+    app: Flask, typed_at: str, typed_due: str, shown_at: str, shown_due: str
+) -> None:
+    # The boxes are <input type="date"> and "datetime-local": they show a value in another format as empty, so a
+    # date typed as 22-11-2027 (a browser with a plain text box, a pasted value) would be lost on the next round.
+    with app.test_request_context(method="POST", data={"at": typed_at, "due": typed_due, "birth": "x"}):
+        form = DueWithOther()
+        assert not form.validate() and form.birth.errors
+        assert f'value="{shown_at}"' in str(form.at()) and f'value="{shown_due}"' in str(form.due())
+        assert 'type="date"' in str(form.due()) and 'type="datetime-local"' in str(form.at())
+
+
+def test_a_field_can_give_its_own_example_date(app: Flask) -> None:
+    with app.test_request_context(method="POST", data={"birth": "14 mei 1961", "due": "vandaag"}):
+        form = DueWithOther()
+        assert not form.validate()
+        assert form.birth.errors == ["Enter a date like 21-03-1990."]
+        assert form.due.errors == [f"Enter a date like {example_date()}."]  # the forms' usual: two weeks ahead

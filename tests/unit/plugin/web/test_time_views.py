@@ -91,7 +91,7 @@ def test_a_goal_and_an_agreement_due_in_the_past_ask_first(tmp_path: Path) -> No
         goal = {"text": "Eerder dan gedacht", "term": "lang", "life_area": "", "due": "01-03-2025"}
         asked = env.post("/doelen/nieuw", goal)
         assert asked.status_code == 422 and QUESTION in text(asked)
-        assert "Eerder dan gedacht</textarea>" in text(asked) and 'value="01-03-2025"' in text(asked)
+        assert "Eerder dan gedacht</textarea>" in text(asked) and 'value="2025-03-01"' in text(asked)
         old = env.post("/doelen/nieuw", goal | {"due": "01-01-1899"})
         assert old.status_code == 422 and "Vul een datum in tussen 1900 en 2100." in text(old)
         assert writes(env) == before
