@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from flask import Flask, render_template
+from flask import Flask, current_app, g, render_template, request, url_for
 from flask.globals import _cv_request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -102,7 +102,20 @@ def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
 
 
 def _render_problem(status: int, title: str, message: str, hint: str, **extra: Any) -> tuple[str, int]:
-    return render_template("errors/error.html", title=title, message=message, hint=hint, **extra), status
+    back = _way_back() if status in _WAY_BACK else ""  # not after an outage or an ended session: it would fail again
+    page = render_template("errors/error.html", title=title, message=message, hint=hint, back=back, **extra)
+    return page, status
+
+
+_WAY_BACK = frozenset({403, 404, 413})  # refusals whose group page still works
+
+
+def _way_back() -> str:
+    """The group's start page when the problem came up inside a launch (and not on that page itself), else ""."""
+    launch, home = g.get("launch"), current_app.config["HOME_ENDPOINT"]
+    if launch is None or request.endpoint == home:
+        return ""
+    return url_for(home, context_id=launch.context_id)
 
 
 def _data_folder(config: AppConfig) -> Path:

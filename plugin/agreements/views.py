@@ -16,7 +16,7 @@ from plugin.agreements.forms import AgreementForm, DoneForm, EditAgreementForm
 from plugin.group.service import GroupPage, group_page, now, today
 from plugin.launch.context import launch_required
 from plugin.services import agreements as services
-from plugin.web.actions import Problem, can_change, run_service
+from plugin.web.actions import Problem, can_change, run_service, saved_in_the_record
 from plugin.web.labels import label
 
 bp = Blueprint(
@@ -181,7 +181,7 @@ def mark_done(context_id: str, agreement_uid: str) -> Any:
     outcome = run_service(
         lambda uow, key: services.mark_agreement_done(uow, key, uid=agreement_uid, note=note, now=now()),
         form=form,
-        saved_message=gettext("Well done: the agreement is marked as done. This is saved in the EHR."),
+        saved_message=saved_in_the_record(gettext("Well done: the agreement is marked as done.")),
     )
     if outcome.done:
         return outcome.redirect(url_for("agreements.index"))

@@ -49,7 +49,7 @@ from plugin.notes.forms import (
 )
 from plugin.notes.present import MeetingNotes
 from plugin.services import meetings as services
-from plugin.web.actions import Problem, can_change, read_only_problem, run_service
+from plugin.web.actions import Problem, can_change, read_only_problem, run_service, saved_in_the_record
 
 bp = Blueprint("notes", __name__, template_folder="templates", static_folder="static", static_url_path="/static/notes")
 
@@ -251,7 +251,7 @@ def propose(context_id: str, meeting_uid: str) -> Any:
         outcome = run_service(
             lambda uow, key: services.propose_agenda_item(uow, key, meeting_uid=notes.meeting.uid, text=text),
             form=proposal,
-            saved_message=gettext("Your item is on the agenda. This is saved in the EHR."),
+            saved_message=saved_in_the_record(gettext("Your item is on the agenda.")),
         )
         if outcome.done:
             return outcome.redirect(url_for("notes.agenda", meeting_uid=notes.meeting.uid))

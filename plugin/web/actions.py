@@ -169,10 +169,29 @@ def run_service(
 
 
 def announce(saved: Done[Any], saved_message: str | None = None) -> None:
-    """Tell the next page how a save went: in the EHR, or waiting for it (never "saved" before it is)."""
+    """Tell the next page how a save went: in the EHR, or waiting for it (never "saved" before it is).
+
+    The patient and the people around them are not told about "the EHR" (a word of the clinic's staff)."""
+    staff = not _layperson()
     if saved.repeated:
         flash(gettext("This was already saved: nothing was saved twice."), SAVED)
     elif saved.waiting:
-        flash(gettext("Waiting to be saved in the EHR. We will keep trying; your input is kept."), WAITING)
+        waiting = gettext("Waiting to be saved in the EHR. We will keep trying; your input is kept.")
+        flash(waiting if staff else gettext("Not saved yet. We will keep trying; what you filled in is kept."), WAITING)
     elif saved.saved:
-        flash(saved_message or gettext("Saved in the EHR."), SAVED)
+        flash(saved_message or (gettext("Saved in the EHR.") if staff else gettext("Saved.")), SAVED)
+
+
+def saved_in_the_record(message: str) -> str:
+    """`message` and, for the clinic's staff, that it is saved in the EHR (the patient and their circle get
+    `message` alone: "the EHR" is a word of the staff)."""
+    if _layperson():
+        return message
+    return message + " " + gettext("This is saved in the EHR.")
+
+
+def _layperson() -> bool:
+    """Whether the user is the patient or someone of their own circle (a RelatedPerson), not the clinic's staff."""
+    launch = g.get("launch")
+    user = getattr(launch, "fhir_user_reference", None) or ""
+    return user.startswith(("Patient/", "RelatedPerson/"))

@@ -82,7 +82,7 @@ _PAIRS: list[tuple[Enum, str]] = [
     (GoalLifecycle.ENTERED_IN_ERROR, _l("entered in error")),
     (GoalLifecycle.REJECTED, _l("rejected")),
     (AgreementStatus.REQUESTED, _l("agreed")),
-    (AgreementStatus.ACCEPTED, _l("accepted")),
+    (AgreementStatus.ACCEPTED, _l("taken on")),  # by whoever does it; "accepted" read too much like "agreed"
     (AgreementStatus.IN_PROGRESS, _l("in progress")),
     (AgreementStatus.COMPLETED, _l("done")),
     (AgreementStatus.CANCELLED, _l("not going ahead")),

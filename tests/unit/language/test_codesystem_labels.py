@@ -17,6 +17,7 @@ from flask_babel import force_locale
 from fhir_mappings.codes import (
     CODESYSTEM_FILES,
     KERNLID,
+    AgreementStatus,
     GoalTerm,
     LifeArea,
     MeetingRole,
@@ -105,3 +106,10 @@ def test_the_english_labels_are_not_the_dutch_words(app: Flask) -> None:
         assert label(MemberRole.REGISSEUR) == "director"
         english = {label(m) for m in MemberRole} | {label(m) for m in NominationState}
     assert not english & {"regieondersteuner", "regisseur", "lid", "genomineerd"}
+
+
+def test_the_agreement_statuses_read_apart_in_dutch(app: Flask) -> None:
+    """A status list of "afgesproken" next to "geaccepteerd" left readers guessing which was which."""
+    with app.test_request_context("/"), force_locale("nl"):
+        shown = [label(status) for status in AgreementStatus]
+    assert shown == ["afgesproken", "op zich genomen", "bezig", "gedaan", "gaat niet door"]

@@ -871,6 +871,9 @@ def walk(env: LaunchedApp, world: World) -> Seen:
             continue
         if want == 403 and REFUSED_TITLE not in body:
             seen.problems.append(f"{where}: 403 without the refusal page")
+        way_back = f'<a href="{env.url("/")}">Terug naar de groep</a>' in body
+        if want == 403 and way_back != (page.name != "overview"):  # the overview's own refusal does not loop
+            seen.problems.append(f"{where}: the refusal page should {'not ' if way_back else ''}lead back to the group")
         for secret in forbidden_texts(world, page):
             if secret in body:
                 seen.problems.append(f"{where}: shows {secret!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -287,3 +288,21 @@ def test_a_waiting_save_sent_before_a_page_is_on_record_as_a_write(
         found = new_records(lambda: None if env.get("/").status_code == 200 else pytest.fail("no page"))
     assert (found["replay_save"].outcome, found["replay_save"].entities) == (AuditOutcome.REFUSED, ())
     assert found["view_overview"].outcome is AuditOutcome.SUCCESS
+
+
+def test_the_patient_is_told_a_waiting_save_is_kept_without_the_word_epd(
+    env: LaunchedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    switch(env, SANNE)
+
+    def down(*_a: Any, **_k: Any) -> Any:
+        raise ServerUnavailable("HTTP 503 (test)", status=503)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(repository_module, "submit", down)
+        answer = env.post("/naam", {"name": "Mijn eigen team"})
+        assert answer.status_code == 303
+        page = env.get(answer.headers["Location"]).get_data(as_text=True)
+    said = re.findall(r'<p class="flash flash-waiting"[^>]*>([^<]*)</p>', page)
+    assert said == ["Nog niet opgeslagen. We blijven het proberen; wat je hebt ingevuld, blijft bewaard."]
+    assert "EPD" not in said[0]

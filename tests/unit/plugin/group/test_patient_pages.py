@@ -230,3 +230,24 @@ def test_a_member_gets_a_home_with_the_meeting_their_answer_and_their_own_agreem
         changed = {k: v for k, v in answers().items() if before.get(k) != v}
         assert list(changed.values()) == ["accepted"]  # her answer on the next meeting's Appointment
         assert "ik kom" in main_of(text(env.get("/"))).lower()
+
+
+def test_the_patients_nomination_form_says_optional_one_way(tmp_path: Path) -> None:
+    with launched(tmp_path, user=SANNE) as env:
+        body = main_of(text(env.get("/leden/nomineren")))
+        for optional in ("In je eigen woorden", "Geboortedatum", "Waarom wil je deze persoon in je groep?"):
+            assert f"{optional} (niet verplicht)" in body, optional
+        assert "leeg laten" not in body
+
+
+def test_a_save_tells_the_patient_saved_and_the_staff_saved_in_the_ehr(tmp_path: Path) -> None:
+    with launched(tmp_path, user=SANNE) as env:
+        made = env.post("/doelen/nieuw", {"text": "Elke dag een stuk wandelen", "term": "kort"})
+        saved(made, "goal")
+        flash = re.findall(r'<p class="flash flash-saved"[^>]*>([^<]*)</p>', text(env.get(made.headers["Location"])))
+        assert flash == ["Opgeslagen."]  # "the EPD" is a word of the clinic's staff
+        env.act_as(ANNA)
+        made = env.post("/doelen/nieuw", {"text": "Elke dag een stuk fietsen", "term": "kort"})
+        saved(made, "goal")
+        flash = re.findall(r'<p class="flash flash-saved"[^>]*>([^<]*)</p>', text(env.get(made.headers["Location"])))
+        assert flash == ["Opgeslagen in het EPD."]
