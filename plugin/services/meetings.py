@@ -23,6 +23,7 @@ from fhir_mappings.model import (
     Meeting,
     Report,
     ResourceGroup,
+    dutch_date,
 )
 from fhir_mappings.rights import Action, Actor, require
 from plugin.meetings.ics import cancellation_calendar, meeting_calendar, update_calendar
@@ -349,7 +350,7 @@ def write_report(
     def change(group: ResourceGroup, actor: Actor) -> Report:
         if closing:
             require(actor, Action.EDIT_AGREEMENT)
-            day = group.meeting(meeting_uid).day.strftime("%d-%m-%Y")  # as the clinic reads it
+            day = dutch_date(group.meeting(meeting_uid).day)  # "18 november 2026", as the pages write it
             for uid, status in closing.items():
                 note = _CLOSED_NOTE.get(status, "").format(date=day)
                 group.close_agreement_at(meeting_uid, uid, status, note, written, actor.who)

@@ -14,7 +14,7 @@ import pytest
 
 from fhir_mappings.codes import IDENTIFIER_SYSTEM, AgreementStatus
 from fhir_mappings.errors import DomainError
-from fhir_mappings.model import Agreement, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, Agreement, ResourceGroup, dutch_date
 from fhir_mappings.rights import NotAllowed
 from plugin.services import meetings
 from plugin.services.uow import MemoryUnitOfWork
@@ -88,7 +88,11 @@ def test_the_report_marks_open_agreements_done_or_dropped_in_one_save(tmp_path: 
         assert len(sent) == 1 and sent[0].count("PUT Task") == 2 and "POST Communication" in sent[0]
         after = tasks_by_uid(env)
         assert after[first]["status"] == "completed" and after[second]["status"] == "cancelled"
-        assert "Klaar gemeld in het verslag" in after[first]["note"][-1]["text"]
+        [meeting] = [
+            a for a in env.resources("Appointment") if uid in {i.get("value") for i in a.get("identifier", [])}
+        ]
+        day = dutch_date(datetime.fromisoformat(meeting["start"]).astimezone(CLINIC_ZONE).date())
+        assert after[first]["note"][-1]["text"] == f"Klaar gemeld in het verslag van de bijeenkomst van {day}."
         assert after[first]["note"][-1]["authorReference"]["reference"] == "Practitioner/anna-de-vries"
         others = set(lines.values()) - {first, second}
         assert all(after[k]["status"] == tasks[k]["status"] for k in others)
