@@ -13,6 +13,7 @@ import requests
 from markupsafe import escape
 
 from fhir_mappings.codes import CS_ARTIFACT, EXT_MEETING, EXT_SECTION, IDENTIFIER_SYSTEM
+from fhir_mappings.model import dutch_date
 from plugin.notes import views
 from tests.support.ui import READ_SCOPES, LaunchedApp, launched
 
@@ -25,6 +26,7 @@ _HIDDEN = re.compile(r'<input id="lines-(\d+)-(kind|ref)" name="lines-\d+-(?:kin
 
 # Demo data made 100 days ago: the "next" planned meeting has then taken place, so a report may be written.
 PAST = date.today() - timedelta(days=100)
+DUE = date.today() + timedelta(days=45)  # a new agreement's date: still to come whenever the test runs
 
 
 def text(response: Any) -> str:
@@ -320,7 +322,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
                 "overig": "",
                 "agreements-0-description": "Vacatures zoeken",
                 "agreements-0-owner": people["Ans Bakker"],
-                "agreements-0-due": "15-01-2027",
+                "agreements-0-due": DUE.strftime("%d-%m-%Y"),
                 "agreements-0-goal": work,
                 "agreements-1-description": "",
                 "agreements-1-owner": "",
@@ -340,7 +342,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         assert "Schrijf op wat is afgesproken, of maak deze regel leeg." in body
         assert 'href="#agreements-1-description">Nieuwe afspraak 2 — Wat is afgesproken' in body
         assert 'value="Zonder cijfer"' in body and "We spraken over werk.</textarea>" in body
-        assert 'value="Vacatures zoeken"' in body and 'value="2027-01-15"' in body
+        assert 'value="Vacatures zoeken"' in body and f'value="{DUE.isoformat()}"' in body
         assert 'selected value="6"' in body
         assert communications(env, "verslag", planned["id"]) == []
 
@@ -392,7 +394,8 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
         goal_ids = {by_text(env, "Goal", t)["id"] for t in ("Werk vinden dat bij me past", "Zelfstandig wonen")}
         about = [a["reference"] for a in report["about"]]
         assert set(about[:2]) == {f"Goal/{i}" for i in goal_ids} and about[2:] == [f"Task/{task['id']}"]
-        assert task["restriction"]["period"]["end"] == "2027-01-15" and task["focus"]["reference"].startswith("Goal/")
+        assert task["restriction"]["period"]["end"] == DUE.isoformat()
+        assert task["focus"]["reference"].startswith("Goal/")
         scores = {
             o["focus"][0]["reference"]: (o["valueInteger"], [n["text"] for n in o.get("note", [])])
             for o in observations(env, planned["id"])
@@ -452,7 +455,7 @@ def test_report_with_scores_sections_attendance_and_a_new_agreement(tmp_path: Pa
             "7 van de 10",
             "Vacatures zoeken",
             "Ans Bakker",
-            "15 januari 2027",
+            dutch_date(DUE),
             "Sanne Bakker",
         ):
             assert expected in printed, expected
