@@ -89,13 +89,13 @@ def test_meetings_around_dst_changes_keep_their_hour_and_never_lock_the_group(
     fhir: Fhir, form_app: Flask, tmp_path: Path
 ) -> None:
     # The spring gap: refused at the form, nothing reaches the server.
-    nothing, errors = chosen_time(form_app, {"start": "2027-03-28T02:30"})
+    nothing, errors = chosen_time(form_app, {"start": "2032-03-28T02:30"})
     assert nothing is None and errors and "does not exist" in errors[0]
     # The autumn overlap: asked; then either choice is a real instant, an hour apart.
-    asked, errors = chosen_time(form_app, {"start": "2027-10-31T02:30"})
+    asked, errors = chosen_time(form_app, {"start": "2032-10-31T02:30"})
     assert asked is None and "happens twice" in errors[0]
-    first, _ = chosen_time(form_app, {"start": "2027-10-31T02:30", "start-fold": "0"})
-    second, _ = chosen_time(form_app, {"start": "2027-10-31T02:30", "start-fold": "1"})
+    first, _ = chosen_time(form_app, {"start": "2032-10-31T02:30", "start-fold": "0"})
+    second, _ = chosen_time(form_app, {"start": "2032-10-31T02:30", "start-fold": "1"})
     assert first is not None and second is not None
     assert second.astimezone(UTC) - first.astimezone(UTC) == timedelta(hours=1)
 
@@ -103,7 +103,7 @@ def test_meetings_around_dst_changes_keep_their_hour_and_never_lock_the_group(
     loaded = started(repo)
     uids: list[str] = []
     # Both autumn choices, plus a start in the gap as an older version (or another door) would pass it on.
-    gap_as_before = datetime(2027, 3, 28, 2, 30, tzinfo=first.tzinfo)
+    gap_as_before = datetime(2032, 3, 28, 2, 30, tzinfo=first.tzinfo)
     for start in (first, second, gap_as_before):
         saved = repo.save(
             loaded, lambda g, s=start: g.plan_meeting(s, s + timedelta(minutes=60)), "Bijeenkomst gepland"

@@ -34,10 +34,10 @@ WRITE_OK = {301, 302, 303}
 AREAS = {"member_uid": "leden", "goal_uid": "doelen", "agreement_uid": "afspraken", "meeting_uid": "bijeenkomsten"}
 
 EDGE_TIMES = [
-    "2027-03-28T02:30",  # spring gap
-    "2027-03-28T02:00",
+    "2032-03-28T02:30",  # spring gap
+    "2032-03-28T02:00",
     "2026-03-29T02:59",
-    "2027-10-31T02:30",  # autumn overlap
+    "2032-10-31T02:30",  # autumn overlap
     "2026-10-25T02:00",
     "0001-01-01T00:00",
     "9999-12-31T23:59",
@@ -47,13 +47,13 @@ EDGE_TIMES = [
     "2101-01-01T00:00",
     "2025-03-01T10:00",  # in the past
     "2027-02-29T10:00",  # no such day
-    "28-03-2027 02.30",
-    "31-10-2027 02:30",
+    "28-03-2032 02.30",
+    "31-10-2032 02:30",
 ]
 # The edges each dated form gets (the others come up among the drawn examples).
 FORM_EDGES = [
-    "2027-03-28T02:30",
-    "2027-10-31T02:30",
+    "2032-03-28T02:30",
+    "2032-10-31T02:30",
     "0001-01-01T00:00",
     "9999-12-31T23:59",
     "1900-01-01T00:00",
@@ -65,7 +65,7 @@ FORM_EDGES = [
     "9999-12-31",
     "01-03-2025",
 ]
-EDGE_DATES = ["0001-01-01", "9999-12-31", "1900-01-01", "2100-12-31", "29-02-2027", "01-03-2025", "2027-03-28"]
+EDGE_DATES = ["0001-01-01", "9999-12-31", "1900-01-01", "2100-12-31", "29-02-2027", "01-03-2025", "2032-03-28"]
 NUMBERS = ["-1", "0", "10", "11", "-99999999999999999999", "9" * 40, "1e309", "NaN", "15", "480", "481"]
 WILD = [
     "",
@@ -241,7 +241,7 @@ def test_no_form_handler_answers_500_or_writes_on_a_refusal(tmp_path: Path) -> N
             for edge in FORM_EDGES:
                 check(action, forms.defaults[action] | dict.fromkeys(fields, edge) | confirmed)
             for fold in ("0", "1"):
-                overlap = dict.fromkeys(fields, "2027-10-31T02:30") | {f"{n}-fold": fold for n in fields}
+                overlap = dict.fromkeys(fields, "2032-10-31T02:30") | {f"{n}-fold": fold for n in fields}
                 check(action, forms.defaults[action] | overlap | confirmed)
 
         @settings(

@@ -95,13 +95,13 @@ def test_goal_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
 def test_add_linked_goals_edit_note_and_score(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         done = env.post(
-            "/doelen/nieuw", {"text": "Een eigen plek", "term": "lang", "life_area": "wonen", "due": "01-06-2027"}
+            "/doelen/nieuw", {"text": "Een eigen plek", "term": "lang", "life_area": "wonen", "due": "01-06-2032"}
         )
         assert done.status_code == 303, text(done)
         long_goal = goal_named(env, "Een eigen plek")
         categories = {c["coding"][0]["system"]: c["coding"][0]["code"] for c in long_goal["category"]}
         assert categories == {CS_GOAL_TERM: "lang", CS_LIFE_AREA: "wonen"}
-        assert long_goal["target"][0]["dueDate"] == "2027-06-01" and long_goal["lifecycleStatus"] == "active"
+        assert long_goal["target"][0]["dueDate"] == "2032-06-01" and long_goal["lifecycleStatus"] == "active"
         long_uid = uid_of(long_goal)
 
         step = env.post(

@@ -128,12 +128,12 @@ def test_a_paused_group_offers_no_planning_refuses_it_and_says_so_to_the_patient
         assert "Bijeenkomst plannen" not in text(env.get("/bijeenkomsten"))
         assert "Er is geen bijeenkomst gepland" not in text(env.get("/"))  # no call to plan one
         before = len(sanne_meetings(env))
-        form = {"start": "2027-04-13T19:30", "minutes": "60", "place": "later", "theme": "", "theme_text": ""}
+        form = {"start": "2032-04-13T19:30", "minutes": "60", "place": "later", "theme": "", "theme_text": ""}
         refused = env.post("/bijeenkomsten/nieuw", form)
         assert refused.status_code == 422, refused.status_code
         page = text(refused)
         assert "De groep is gepauzeerd. Start de groep eerst weer, dan kunt u weer iets plannen." in page
-        assert 'value="2027-04-13T19:30"' in page  # what was typed stays
+        assert 'value="2032-04-13T19:30"' in page  # what was typed stays
         assert len(sanne_meetings(env)) == before
         as_portal_user(env, "Patient/sanne-bakker")  # Sanne herself, in the same record
         home = text(env.get("/"))

@@ -157,7 +157,7 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         too_short = env.post(
             "/bijeenkomsten/nieuw",
             {
-                "start": "2027-03-02T19:30",
+                "start": "2032-03-02T19:30",
                 "minutes": "5",
                 "place": "new",
                 "new_place_name": "",
@@ -167,15 +167,15 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         assert too_short.status_code == 422
         html = text(too_short)
         assert "tussen 15 en 480 minuten" in html and "Vul de naam van de nieuwe plek in" in html
-        assert 'value="2027-03-02T19:30"' in html and 'value="Dorpsstraat 1"' in html  # input kept
-        bad_date = env.post("/bijeenkomsten/nieuw", {"start": "32-13-2027 25:00", "minutes": "60", "place": "later"})
-        assert bad_date.status_code == 422 and 'value="32-13-2027 25:00"' in text(bad_date)
+        assert 'value="2032-03-02T19:30"' in html and 'value="Dorpsstraat 1"' in html  # input kept
+        bad_date = env.post("/bijeenkomsten/nieuw", {"start": "32-13-2032 25:00", "minutes": "60", "place": "later"})
+        assert bad_date.status_code == 422 and 'value="32-13-2032 25:00"' in text(bad_date)
 
         new_uid = planned_uid(
             env.post(
                 "/bijeenkomsten/nieuw",
                 {
-                    "start": "2027-03-02T19:30",
+                    "start": "2032-03-02T19:30",
                     "minutes": "90",
                     "place": "new",
                     "new_place_name": "Bij Sanne thuis",
@@ -187,8 +187,8 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         )
         appointment = by_uid(env, "Appointment", new_uid)
         assert appointment["status"] == "proposed"
-        assert datetime.fromisoformat(appointment["start"]) == datetime(2027, 3, 2, 19, 30, tzinfo=AMS)
-        assert datetime.fromisoformat(appointment["end"]) == datetime(2027, 3, 2, 21, 0, tzinfo=AMS)
+        assert datetime.fromisoformat(appointment["start"]) == datetime(2032, 3, 2, 19, 30, tzinfo=AMS)
+        assert datetime.fromisoformat(appointment["end"]) == datetime(2032, 3, 2, 21, 0, tzinfo=AMS)
         assert appointment["minutesDuration"] == 90
         assert appointment["serviceType"][0]["coding"][0]["code"] == "resourcegroepbijeenkomst"
         assert appointment["reasonCode"][0]["coding"][0]["code"] == "herorientatie"
@@ -201,7 +201,7 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         assert len(env.resources("Location")) == locations_before + 1
         assert "Bijeenkomst gepland met een nieuwe plek" in provenance_texts(env)
         page = text(env.get(f"/bijeenkomsten/{new_uid}"))
-        assert "dinsdag 2 maart 2027" in page and "Bij Sanne thuis" in page
+        assert "dinsdag 2 maart 2032" in page and "Bij Sanne thuis" in page
 
         # The place offered again: choosing it writes no new Location.
         form = text(env.get("/bijeenkomsten/nieuw"))
@@ -215,31 +215,31 @@ def test_plan_with_a_new_place_and_with_an_earlier_place(tmp_path: Path) -> None
         again = planned_uid(
             env.post(
                 "/bijeenkomsten/nieuw",
-                {"start": "2027-06-01T19:30", "minutes": "60", "place": earlier, "theme": "", "theme_text": "Werk"},
+                {"start": "2032-06-01T19:30", "minutes": "60", "place": earlier, "theme": "", "theme_text": "Werk"},
             )
         )
         second = by_uid(env, "Appointment", again)
         assert place_actor(second) == place_actor(appointment)
         assert len(env.resources("Location")) == locations_before + 1
         assert second["reasonCode"][0]["coding"][0]["code"] == "anders" and second["reasonCode"][0]["text"] == "Werk"
-        assert datetime.fromisoformat(second["start"]).utcoffset() == datetime(2027, 6, 1, tzinfo=AMS).utcoffset()
+        assert datetime.fromisoformat(second["start"]).utcoffset() == datetime(2032, 6, 1, tzinfo=AMS).utcoffset()
         assert "Bijeenkomst gepland" in provenance_texts(env)
-        unknown = env.post("/bijeenkomsten/nieuw", {"start": "2027-06-01T19:30", "minutes": "60", "place": "x"})
+        unknown = env.post("/bijeenkomsten/nieuw", {"start": "2032-06-01T19:30", "minutes": "60", "place": "x"})
         assert unknown.status_code == 422
 
 
 def test_times_are_shown_as_the_clock_in_amsterdam(tmp_path: Path) -> None:
     with launched(tmp_path, patient="sanne-bakker") as env:
         uid = planned_uid(
-            env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "90", "place": "later"})
+            env.post("/bijeenkomsten/nieuw", {"start": "2032-03-02T19:30", "minutes": "90", "place": "later"})
         )
         summer = planned_uid(
-            env.post("/bijeenkomsten/nieuw", {"start": "2027-07-06T09:15", "minutes": "60", "place": "later"})
+            env.post("/bijeenkomsten/nieuw", {"start": "2032-07-06T09:15", "minutes": "60", "place": "later"})
         )
-        assert "dinsdag 2 maart 2027, 19:30 – 21:00" in text(env.get(f"/bijeenkomsten/{uid}"))
-        assert "dinsdag 6 juli 2027, 09:15 – 10:15" in text(env.get(f"/bijeenkomsten/{summer}"))
+        assert "dinsdag 2 maart 2032, 19:30 – 21:00" in text(env.get(f"/bijeenkomsten/{uid}"))
+        assert "dinsdag 6 juli 2032, 09:15 – 10:15" in text(env.get(f"/bijeenkomsten/{summer}"))
         listing = text(env.get("/bijeenkomsten"))
-        assert "dinsdag 2 maart 2027, 19:30" in listing and "dinsdag 6 juli 2027, 09:15" in listing
+        assert "dinsdag 2 maart 2032, 19:30" in listing and "dinsdag 6 juli 2032, 09:15" in listing
 
 
 def test_roles_invitation_calendar_responses_and_status(tmp_path: Path) -> None:
@@ -378,7 +378,7 @@ def test_read_only_launch_hides_forms_and_refuses_writes(tmp_path: Path) -> None
         count = len(env.resources("Appointment"))
         # The CSRF token of the read-only pages comes from the layout's own form; take it from the lifecycle page.
         for path, data in (
-            ("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"}),
+            ("/bijeenkomsten/nieuw", {"start": "2032-03-02T19:30", "minutes": "60", "place": "later"}),
             (f"/bijeenkomsten/{uid}/rollen", {"voorzitter": SANNE}),
             (f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Hallo"}),
             (f"/bijeenkomsten/{uid}/reacties", {}),
@@ -396,7 +396,7 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
         long_text = "x" * 10_000
         for field in ("new_place_name", "new_place_address", "theme_text"):
             data = {
-                "start": "2027-03-02T19:30",
+                "start": "2032-03-02T19:30",
                 "minutes": "60",
                 "place": "new",
                 "new_place_name": "Plek",
@@ -409,7 +409,7 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             env.post(
                 "/bijeenkomsten/nieuw",
                 {
-                    "start": "2027-03-02T19:30",
+                    "start": "2032-03-02T19:30",
                     "minutes": "60",
                     "place": "new",
                     "new_place_name": HOSTILE,
@@ -436,7 +436,7 @@ def test_hostile_text_is_stored_as_typed_and_shown_escaped(tmp_path: Path) -> No
             assert "שלום עולם" in html and "😀" in html, path
 
         download = env.get(f"/bijeenkomsten/{uid}/bijeenkomst.ics")
-        assert download.headers["Content-Disposition"] == 'attachment; filename="bijeenkomst-2027-03-02.ics"'
+        assert download.headers["Content-Disposition"] == 'attachment; filename="bijeenkomst-2032-03-02.ics"'
         body = download.get_data(as_text=True)
         assert not any(line.startswith("ATTENDEE") for line in body.split("\r\n"))
         event = next(iter(Calendar.from_ical(body).walk("VEVENT")))
@@ -458,7 +458,7 @@ def test_an_ended_group_shows_its_meetings_but_plans_none(tmp_path: Path) -> Non
         assert html.count("gehouden</span>") == 4 and "vroege signalen" in html.lower()
         assert "Bijeenkomst plannen</a>" not in html
         assert "De groep is beëindigd" in text(env.get("/bijeenkomsten/nieuw"))
-        refused = env.post("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"})
+        refused = env.post("/bijeenkomsten/nieuw", {"start": "2032-03-02T19:30", "minutes": "60", "place": "later"})
         assert refused.status_code == 422 and "Heropen de groep" in text(refused)
 
 
@@ -512,7 +512,7 @@ def test_a_member_sees_the_meeting_and_answers_only_their_own_invitation(tmp_pat
             (f"/bijeenkomsten/{uid}/rollen", {"voorzitter": LOTTE}),
             (f"/bijeenkomsten/{uid}/uitnodiging", {"message": "Van Lotte"}),
             (f"/bijeenkomsten/{uid}/reacties", {}),
-            ("/bijeenkomsten/nieuw", {"start": "2027-03-02T19:30", "minutes": "60", "place": "later"}),
+            ("/bijeenkomsten/nieuw", {"start": "2032-03-02T19:30", "minutes": "60", "place": "later"}),
             (f"/bijeenkomsten/{uid}/verslag", {"samenvatting": "Lotte schrijft het verslag"}),
             (f"/bijeenkomsten/{uid}/agenda", {"ready": "y"}),
             (f"/bijeenkomsten/{uid}/agenda/punt", {"text": "Van Lotte"}),

@@ -36,27 +36,27 @@ def test_planning_an_interview_in_the_dst_gap_or_overlap(tmp_path: Path) -> None
     with launched(tmp_path, **MOHAMMED) as env:
         sister = nominee(env, "Samira")
         before = writes(env)
-        gap = env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": "2027-03-28T02:30"})
+        gap = env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": "2032-03-28T02:30"})
         assert gap.status_code == 422
         assert (
-            "Deze tijd bestaat niet: op 28 maart 2027 gaat de klok om 2:00 een uur vooruit. Kies een andere tijd."
+            "Deze tijd bestaat niet: op 28 maart 2032 gaat de klok om 2:00 een uur vooruit. Kies een andere tijd."
             in text(gap)
         )
-        assert 'value="2027-03-28T02:30"' in text(gap)
-        overlap = env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": "2027-10-31T02:30"})
+        assert 'value="2032-03-28T02:30"' in text(gap)
+        overlap = env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": "2032-10-31T02:30"})
         assert overlap.status_code == 422
         page = text(overlap)
-        assert "Deze tijd komt twee keer voor: op 31 oktober 2027 gaat de klok om 3:00 een uur terug." in page
+        assert "Deze tijd komt twee keer voor: op 31 oktober 2032 gaat de klok om 3:00 een uur terug." in page
         assert "de eerste keer (zomertijd)" in page and "de tweede keer (wintertijd)" in page
         far = env.post(f"/leden/{sister}/gesprek-plannen", {"planned_start": "9999-12-31T23:59"})
         assert far.status_code == 422 and "Vul een datum in tussen 1900 en 2100." in text(far)
         assert writes(env) == before  # nothing written on any refusal
         chosen = env.post(
-            f"/leden/{sister}/gesprek-plannen", {"planned_start": "2027-10-31T02:30", "planned_start-fold": "1"}
+            f"/leden/{sister}/gesprek-plannen", {"planned_start": "2032-10-31T02:30", "planned_start-fold": "1"}
         )
         assert chosen.status_code == 303, text(chosen)
-        interview = [a for a in env.resources("Appointment") if a["start"].startswith("2027-10-31")]
-        assert [a["start"] for a in interview] == ["2027-10-31T02:30:00+01:00"]  # the second time: winter time
+        interview = [a for a in env.resources("Appointment") if a["start"].startswith("2032-10-31")]
+        assert [a["start"] for a in interview] == ["2032-10-31T02:30:00+01:00"]  # the second time: winter time
 
 
 def test_an_interview_in_the_past_asks_first_and_is_saved_when_confirmed(tmp_path: Path) -> None:
