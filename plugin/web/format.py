@@ -40,7 +40,7 @@ def date_time(value: datetime | None) -> str:
     if value is None:
         return ""
     local = value.astimezone(CLINIC_ZONE)
-    return f"{format_date(local.date(), 'long')}, {format_time(local, 'HH:mm')}"
+    return f"{format_date(local.date(), 'long')}, {format_time(local, 'HH:mm', rebase=False)}"
 
 
 def weekday_date_time(value: datetime | None) -> str:
@@ -49,12 +49,12 @@ def weekday_date_time(value: datetime | None) -> str:
     if value is None:
         return ""
     local = value.astimezone(CLINIC_ZONE)
-    return f"{format_date(local.date(), 'full')}, {format_time(local, 'HH:mm')}"
+    return f"{format_date(local.date(), 'full')}, {format_time(local, 'HH:mm', rebase=False)}"
 
 
 def clock(value: datetime | None) -> str:
     """'14:30' in Amsterdam time."""
-    return "" if value is None else str(format_time(value.astimezone(CLINIC_ZONE), "HH:mm"))
+    return "" if value is None else str(format_time(value.astimezone(CLINIC_ZONE), "HH:mm", rebase=False))
 
 
 def init_format(app: Flask) -> None:

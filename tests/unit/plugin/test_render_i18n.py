@@ -21,7 +21,7 @@ from fhir_mappings.codes import GoalLifecycle, GroupStatus
 from plugin.app import create_app
 from plugin.config import AppConfig
 from plugin.i18n import gettext, ngettext
-from plugin.web.format import long_date, weekday_date_time
+from plugin.web.format import clock, date_time, long_date, weekday_date_time
 from plugin.web.forms import BaseForm
 from plugin.web.labels import label
 
@@ -130,6 +130,17 @@ def test_a_meetings_day_and_time_read_as_the_languages_long_date_does(app: Flask
         with force_locale("en"):
             assert weekday_date_time(moment) == "Sunday, November 22, 2026, 19:00"
             assert long_date(moment) in weekday_date_time(moment)
+
+
+def test_times_after_2037_are_the_clock_in_amsterdam_too(app: Flask) -> None:
+    """The times were converted a second time by Flask-Babel's own zone (pytz), whose rules end in 2037: a summer
+    meeting in 2038 showed 08:15 for 09:15."""
+    summer = datetime(2038, 7, 6, 7, 15, tzinfo=UTC)  # 09:15 in Amsterdam (summer time)
+    winter = datetime(2040, 1, 10, 18, 30, tzinfo=UTC)  # 19:30 (winter time)
+    with app.test_request_context("/?lang=nl"):
+        assert weekday_date_time(summer) == "dinsdag 6 juli 2038, 09:15"
+        assert date_time(summer) == "6 juli 2038, 09:15" and clock(summer) == "09:15"
+        assert clock(winter) == "19:30"
 
 
 class NumberForm(BaseForm):
