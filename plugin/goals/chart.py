@@ -35,7 +35,7 @@ class ChartPoint:
     score: int
 
 
-def dutch_date(day: date) -> str:
+def short_dutch_date(day: date) -> str:
     """'07-04-2026': the short date as the Dutch write it."""
     return day.strftime("%d-%m-%Y")
 
@@ -79,7 +79,7 @@ def progress_chart(
     chart_id: str,
     title: str,
     description: str,
-    date_label: Callable[[date], str] = dutch_date,
+    date_label: Callable[[date], str] = short_dutch_date,
     max_score: int = 10,
 ) -> str:
     """The SVG markup of a line chart of `points` (sorted by day here; equal days keep their order).

@@ -18,7 +18,7 @@ from fhir_mappings.codes import GoalLifecycle, GoalTerm, LifeArea, MeetingStatus
 from fhir_mappings.model import CLINIC_ZONE, Goal, ProgressScore, ResourceGroup
 from fhir_mappings.refs import FHIR_ID
 from fhir_mappings.rights import Action
-from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
+from plugin.goals.chart import ChartPoint, progress_chart, short_dutch_date, sparkline
 from plugin.goals.forms import EditGoalForm, GoalForm, NoteForm, ScoreForm
 from plugin.group.service import EVERY_SCORE, GroupPage, current_service, group_page, now, today
 from plugin.i18n import DEFAULT_LOCALE, gettext, ngettext, request_locale
@@ -142,7 +142,7 @@ def _make_chart(
     points: tuple[ChartPoint, ...], chart_id: str, title: str, description: str, locale: Locale | None
 ) -> Markup:
     """The chart of `chart_for`, its dates written as the language writes them (Dutch: 07-04-2026)."""
-    label: Callable[[date], str] = dutch_date
+    label: Callable[[date], str] = short_dutch_date
     if str(locale or DEFAULT_LOCALE) != "nl":
         label = partial(_english_day, locale=locale)
     svg = progress_chart(points, chart_id=chart_id, title=title, description=description, date_label=label)

@@ -22,7 +22,7 @@ from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
 from plugin.app import create_app
 from plugin.config import AppConfig
 from plugin.goals import chart
-from plugin.goals.chart import ChartPoint, dutch_date, progress_chart, sparkline
+from plugin.goals.chart import ChartPoint, progress_chart, short_dutch_date, sparkline
 from plugin.goals.views import chart_for
 from plugin.group.views import overview_goal_line
 from plugin.i18n import lazy_gettext
@@ -182,7 +182,7 @@ def test_a_goal_chart_is_made_in_the_request_language(app: Flask) -> None:
             date_label=lambda day: day.strftime("%-d %b %Y"),
         )
     assert seen["en"] == expected
-    assert dutch_date(date(2026, 4, 7)) in str(seen["nl"])
+    assert short_dutch_date(date(2026, 4, 7)) in str(seen["nl"])
 
 
 def test_forms_only_shown_have_no_token_field_and_every_form_of_a_page_sends_one(app: Flask, tmp_path: Path) -> None:

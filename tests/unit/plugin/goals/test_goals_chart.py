@@ -14,9 +14,9 @@ from plugin.goals.chart import (
     TOP,
     WIDTH,
     ChartPoint,
-    dutch_date,
     label_indices,
     progress_chart,
+    short_dutch_date,
     sparkline,
 )
 
@@ -124,8 +124,8 @@ def test_date_labels_thin_out_without_losing_the_first_and_last() -> None:
 
 
 def test_dutch_date() -> None:
-    assert dutch_date(date(2026, 11, 22)) == "22-11-2026"
-    assert dutch_date(date(2026, 4, 7)) == "07-04-2026"
+    assert short_dutch_date(date(2026, 11, 22)) == "22-11-2026"
+    assert short_dutch_date(date(2026, 4, 7)) == "07-04-2026"
 
 
 def test_sparkline_rises_with_the_scores_and_marks_the_last() -> None:
