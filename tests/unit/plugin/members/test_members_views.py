@@ -122,7 +122,9 @@ def test_pages_render_in_dutch_and_english(tmp_path: Path) -> None:
         confirm = env.get(f"/leden/{bram}/overdragen?kies=Practitioner/anna-de-vries")
         assert confirm.status_code == 200 and "Overdragen aan Anna de Vries" in text(confirm)
 
-        assert env.get("/leden/no-such-member").status_code == 404
+        missing = env.get("/leden/no-such-member")
+        assert missing.status_code == 404
+        assert f'<a href="/c/{env.context_id}/">Terug naar de groep</a>' in text(missing)  # a way back
         assert env.get(f"/leden/{bram}/overdragen?kies=Practitioner/nobody").status_code == 404
         assert env.get(f"/leden/{brother}/overdragen").status_code == 404  # not the direction supporter
 
