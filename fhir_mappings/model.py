@@ -276,6 +276,11 @@ class Goal:
         return self.lifecycle in OPEN_GOAL_STATES
 
 
+# A nomination not yet decided: the nominee is not a member yet, nor has the nomination ended.
+NOMINEE_STATES = frozenset(
+    {NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND, NominationState.GESPREK_GEVOERD}
+)
+
 OPEN_GOAL_STATES = frozenset(
     {GoalLifecycle.PROPOSED, GoalLifecycle.PLANNED, GoalLifecycle.ACCEPTED, GoalLifecycle.ACTIVE, GoalLifecycle.ON_HOLD}
 )
@@ -1656,6 +1661,19 @@ class ResourceGroup:
             start = (now + timedelta(days=14)).replace(hour=10, minute=0, second=0, microsecond=0)
         start = start.replace(second=0, microsecond=0)
         return start, start + timedelta(minutes=MEETING_MINUTES)
+
+    def nominee_waits(self, member: Member, now: datetime) -> bool:
+        """Whether the team owes a nominee the next step: plan the interview (when planning is possible), write down
+        an interview whose time has passed, or decide after it. An interview still to come waits for nobody. The one
+        rule of the overview's and the caseload's "needs attention"."""
+        if not member.active or self.status is GroupStatus.ENDED:
+            return False
+        if member.nomination is NominationState.GENOMINEERD:
+            return self.may_plan
+        if member.nomination is NominationState.GESPREK_GEPLAND:
+            interview = self.interview_for(member.uid)
+            return interview is not None and interview.planned_start is not None and interview.planned_start < now
+        return member.nomination is NominationState.GESPREK_GEVOERD
 
     def meeting_due(self, now: datetime) -> bool:
         """No meeting planned and the last held one is more than three months ago."""

@@ -24,6 +24,7 @@ from fhir_mappings.codes import (
 from fhir_mappings.model import (
     CLINIC_ZONE,
     MEETING_INTERVAL_MONTHS,
+    NOMINEE_STATES,
     AgendaItem,
     Agreement,
     Goal,
@@ -55,10 +56,9 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
         return []
     items: list[Attention] = []
     for member in group.members:
-        if not member.active:
+        if not group.nominee_waits(member, now):  # the domain's one rule, as the caseload's
             continue
-        interview = group.interview_for(member.uid)
-        if member.nomination is NominationState.GENOMINEERD and group.may_plan:
+        if member.nomination is NominationState.GENOMINEERD:
             items.append(
                 Attention(
                     "interview",
@@ -66,12 +66,7 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
                     "members.index",
                 )
             )
-        elif (
-            member.nomination is NominationState.GESPREK_GEPLAND
-            and interview
-            and interview.planned_start
-            and (interview.planned_start < now)
-        ):
+        elif member.nomination is NominationState.GESPREK_GEPLAND:
             items.append(
                 Attention(
                     "interview",
@@ -79,7 +74,7 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
                     "members.index",
                 )
             )
-        elif member.nomination is NominationState.GESPREK_GEVOERD:
+        else:
             items.append(
                 Attention(
                     "interview",
@@ -242,11 +237,6 @@ def patient_input(group: ResourceGroup, now: datetime) -> PatientInput:
         ],
         meeting_uid=upcoming.uid if upcoming is not None else None,
     )
-
-
-NOMINEE_STATES = frozenset(
-    {NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND, NominationState.GESPREK_GEVOERD}
-)
 
 
 @dataclass(frozen=True)

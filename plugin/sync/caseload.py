@@ -37,7 +37,8 @@ unreadable date) is left out of the facts and listed in :attr:`Caseload.unreadab
 attention" facts are the domain's own rules (:class:`fhir_mappings.model.ResourceGroup`:
 ``meeting_due``, ``next_meeting``, ``last_held_meeting``, ``overdue_agreements`` with
 ``Agreement.is_overdue``; :class:`~fhir_mappings.model.Member` ``.active``; open interviews are the
-active members whose nomination is genomineerd or gesprek-gepland).
+active members whose nomination is not decided yet, and one needs attention by ``nominee_waits``, the rule of the
+group's overview).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from fhir_mappings.codes import CARETEAM_STATUS, Artifact, GroupStatus, MemberRo
 from fhir_mappings.errors import MappingError
 from fhir_mappings.fhirjson import names_display, ref_of
 from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, is_group_team, plans_in
-from fhir_mappings.model import CLINIC_ZONE, ResourceGroup
+from fhir_mappings.model import CLINIC_ZONE, NOMINEE_STATES, ResourceGroup
 from fhir_mappings.query import group_team_params
 from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.rights import Action, actor_in, visible_to
@@ -78,7 +79,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 1000
 # Plan ids per GET when the server takes no batch: keeps each URL well under common 8 KB limits.
 GET_CHUNK = 100
-OPEN_NOMINATION = frozenset({NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND})
 PRACTITIONER_TYPES = ("Practitioner", "PractitionerRole")
 
 _TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
@@ -96,12 +96,13 @@ _URL_SAFE = ",:|/"
 
 @dataclass(frozen=True)
 class OpenInterview:
-    """A nominee whose nomination interview is still to be held."""
+    """A nominee not yet decided on: the interview to plan, planned, or held and the decision to take."""
 
     member: str  # the nominee's reference (CareTeam.participant.member)
     display: str
-    state: NominationState  # genomineerd or gesprek-gepland
+    state: NominationState  # genomineerd, gesprek-gepland or gesprek-gevoerd
     planned_start: datetime | None = None  # the interview Appointment's start, when one is planned
+    waits: bool = False  # the team owes the next step (`ResourceGroup.nominee_waits`): not an interview to come
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ class CaseloadRow:
 
     @property
     def needs_attention(self) -> bool:
-        """A meeting is due, a nominee waits for an interview, or an agreement is overdue."""
-        return self.meeting_due or bool(self.open_interviews) or bool(self.overdue_agreements)
+        """A meeting is due, a nominee waits for the team's next step, or an agreement is overdue."""
+        return self.meeting_due or any(o.waits for o in self.open_interviews) or bool(self.overdue_agreements)
 
 
 @dataclass(frozen=True)
@@ -650,7 +651,7 @@ class _Reader:
             last_held_meeting=last.start if last else None,
             next_meeting=upcoming.start if upcoming else None,
             meeting_due=aggregate.meeting_due(self.now),
-            open_interviews=open_interviews(aggregate) if actor.may(Action.VIEW_MEMBER_DETAILS) else (),
+            open_interviews=open_interviews(aggregate, self.now) if actor.may(Action.VIEW_MEMBER_DETAILS) else (),
             overdue_agreements=tuple(
                 OverdueAgreement(index.ref(a.uid), a.description, a.due, displays.get(a.owner) if a.owner else None)
                 for a in sorted(aggregate.overdue_agreements(self.today), key=lambda a: (a.due or self.today, a.uid))
@@ -673,17 +674,18 @@ def patient_page_url(template: str | None, patient: str) -> str | None:
     return template.replace("{patient_id}", quote(patient.split("/", 1)[1], safe=""))
 
 
-def open_interviews(group: ResourceGroup) -> tuple[OpenInterview, ...]:
-    """The nominees still in the group whose interview is still to be held, in the team's order."""
+def open_interviews(group: ResourceGroup, now: datetime) -> tuple[OpenInterview, ...]:
+    """The nominees still in the group not yet decided on, in the team's order."""
     return tuple(
         OpenInterview(
             m.who,
             m.display or m.who,
             m.nomination,
             iv.planned_start if (iv := group.interview_for(m.uid)) is not None else None,
+            group.nominee_waits(m, now),
         )
         for m in group.members
-        if m.active and m.nomination in OPEN_NOMINATION
+        if m.active and m.nomination in NOMINEE_STATES
     )
 
 

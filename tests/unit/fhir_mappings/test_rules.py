@@ -121,6 +121,30 @@ def test_nominee_becomes_member_only_after_a_held_interview() -> None:
     assert g.member(uid).is_member
 
 
+def test_a_nominee_waits_for_the_team_only_when_the_next_step_is_the_teams() -> None:
+    """One rule for "needs attention" (the overview and the caseload): plan, write down, decide."""
+    g = new_group()
+    uid = nominee(g)
+    before, at, after = (datetime(2026, 3, 9, 14, tzinfo=AMS) + timedelta(hours=h) for h in (-1, 0, 1))
+    assert g.nominee_waits(g.member(uid), before)  # nominated: plan the interview
+    g.plan_interview(uid, at)
+    assert not g.nominee_waits(g.member(uid), before)  # planned, still to come
+    assert g.nominee_waits(g.member(uid), after)  # its time has passed: write it down
+    g.record_interview(uid, at, {Section.RELATIE: "Moeder"}, visibility=InterviewVisibility.SHARED)
+    assert g.nominee_waits(g.member(uid), after)  # held: decide
+    g.admit(uid, TODAY)
+    assert not g.nominee_waits(g.member(uid), after)  # a member now
+    assert not g.nominee_waits(g.member(g.members[0].uid), after)  # the patient is no nominee
+
+    other = nominee(g, "Karim")
+    g.change_status(GroupStatus.ON_HOLD, TODAY)
+    assert not g.nominee_waits(g.member(other), after)  # paused: nothing is planned
+    g.change_status(GroupStatus.ACTIVE, TODAY)
+    assert g.nominee_waits(g.member(other), after)
+    g.change_status(GroupStatus.ENDED, TODAY)
+    assert not g.nominee_waits(g.member(other), after)
+
+
 def test_illegal_nomination_transitions_carry_dutch_and_english_messages() -> None:
     g = new_group()
     uid = nominee(g)

@@ -25,7 +25,7 @@ from fhir_mappings.codes import (
     NominationState,
 )
 from fhir_mappings.from_fhir import group_from_fhir
-from fhir_mappings.model import CLINIC_ZONE
+from fhir_mappings.model import CLINIC_ZONE, NOMINEE_STATES
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.caseload import (
     GET_CHUNK,
@@ -415,9 +415,12 @@ def test_rows_carry_the_facts_that_need_attention(rsps: responses.RequestsMock) 
     assert bert.roles == {MemberRole.LID} and not bert.core
 
     assert carla.group_status is GroupStatus.FORMING and not carla.meeting_due  # never met: nothing is due yet
-    assert [(o.member, o.state, o.planned_start) for o in carla.open_interviews] == [
-        ("Practitioner/n1", NominationState.GENOMINEERD, None),
-        ("Practitioner/n2", NominationState.GESPREK_GEPLAND, NOW + timedelta(days=3)),
+    # Every nominee not yet decided on; the team owes the next step to the one to plan and the one to decide on,
+    # not to the one whose interview is still to come (ResourceGroup.nominee_waits, the overview's rule).
+    assert [(o.member, o.state, o.planned_start, o.waits) for o in carla.open_interviews] == [
+        ("Practitioner/n1", NominationState.GENOMINEERD, None, True),
+        ("Practitioner/n2", NominationState.GESPREK_GEPLAND, NOW + timedelta(days=3), False),
+        ("Practitioner/n3", NominationState.GESPREK_GEVOERD, None, True),
     ]
     assert carla.needs_attention and carla.next_meeting is None  # an interview is not a meeting
 
@@ -457,10 +460,10 @@ def test_every_row_has_the_facts_of_the_group_as_its_pages_read_it(rsps: respons
             for a in sorted(group.agreements, key=lambda a: (a.due or TODAY, a.uid))
             if a.is_overdue(TODAY)
         ], row.team
-        assert [(o.member, o.planned_start) for o in row.open_interviews] == [
-            (m.who, iv.planned_start if (iv := group.interview_for(m.uid)) else None)
+        assert [(o.member, o.planned_start, o.waits) for o in row.open_interviews] == [
+            (m.who, iv.planned_start if (iv := group.interview_for(m.uid)) else None, group.nominee_waits(m, NOW))
             for m in group.members
-            if m.active and m.nomination in (NominationState.GENOMINEERD, NominationState.GESPREK_GEPLAND)
+            if m.active and m.nomination in NOMINEE_STATES
         ], row.team
 
 
@@ -992,3 +995,24 @@ def test_without_now_the_current_time_is_used(rsps: responses.RequestsMock) -> N
     caseload = load_caseload(make_client(), DR)
     assert caseload.as_of.tzinfo is not None
     assert abs((caseload.as_of - datetime.now(CLINIC_ZONE)).total_seconds()) < 600
+
+
+@pytest.mark.parametrize(("days", "waits"), [(7, False), (-2, True)])
+def test_a_nominee_whose_interview_is_still_to_come_needs_no_attention(
+    rsps: responses.RequestsMock, days: int, waits: bool
+) -> None:
+    """The caseload's "needs attention" is the overview's (ResourceGroup.nominee_waits): an interview next week is
+    on its way; one whose time has passed is to be written down."""
+    nominee = participant("Practitioner/n1", "lid", state="gesprek-gepland", pid="part-n1")
+    forming = team("t1", "Patient/p1", nominee, status="proposed")
+    plans = [plan("c1", "Patient/p1", "t1")]
+    interview = {
+        **meeting("i1", "c1", "booked", NOW + timedelta(days=days), kind="nominatiegesprek"),
+        "extension": [{"url": EXT_MEMBER_KEY, "valueString": "part-n1"}],
+    }
+    serve(rsps, [forming, *plans], [*plans, interview])
+    [row] = load_caseload(make_client(), DR, now=NOW).rows
+    assert [(o.member, o.planned_start, o.waits) for o in row.open_interviews] == [
+        ("Practitioner/n1", NOW + timedelta(days=days), waits)
+    ]
+    assert row.needs_attention is waits and not row.meeting_due
