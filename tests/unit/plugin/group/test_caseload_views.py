@@ -96,3 +96,16 @@ def test_a_group_that_lists_the_user_by_one_of_their_roles_is_in_their_caseload(
         put = requests.put(f"{env.fhir_base}/CareTeam/{chosen['id']}", json=chosen, timeout=10)
         assert put.status_code == 200, put.text
         assert name in text(env.get("/caseload"))
+
+
+def test_a_nominee_to_decide_on_needs_attention_and_interviews_to_come_are_said_apart(tmp_path: Path) -> None:
+    """Bram's forming group (the demo): Youssef had his interview (decide), three interviews are still to come."""
+    with launched(tmp_path, patient=None, user="Practitioner/bram-jansen", scopes=USER_SCOPES) as env:
+        html = text(env.get("/caseload"))
+        row = next(r for r in re.findall(r"<tr[^>]*>.*?</tr>", html, re.S) if "Mohammed" in r)
+        assert 'class="needs-attention"' in row
+        attention = re.findall(r"<li>([^<]*)</li>", row)
+        assert attention == ["Kennismakingsgesprek met Youssef El Amrani: gesprek gevoerd"], row
+        to_come = re.findall(r'<li class="muted">Kennismakingsgesprek met ([^<]*) op ([^<]*)</li>', row)
+        assert [name for name, _ in to_come] == ["Henk de Boer", "Rachid", "Lotte Smit"], row
+        assert ">niets<" not in row
