@@ -43,6 +43,7 @@ from fhir_mappings.codes import (
     WishStatus,
 )
 from fhir_mappings.errors import DomainError
+from fhir_mappings.refs import is_professional_ref
 
 MEETING_INTERVAL_MONTHS = 3
 MEETING_MINUTES = 60
@@ -793,7 +794,7 @@ class ResourceGroup:
         """A new group: the patient is regisseur, the launching clinician regieondersteuner."""
         if not patient.startswith("Patient/"):
             raise DomainError("De groep hoort bij een patiënt.", f"group subject must be a Patient, got {patient!r}")
-        if not regieondersteuner.startswith(("Practitioner/", "PractitionerRole/")):
+        if not is_professional_ref(regieondersteuner):
             raise DomainError(
                 "Alleen een behandelaar kan regieondersteuner zijn.",
                 f"regieondersteuner must be a Practitioner(Role), got {regieondersteuner!r}",
@@ -997,7 +998,7 @@ class ResourceGroup:
                 raise DomainError("Onbekende persoon.", "supporter uid does not match member reference")
             supporter.name = check_text(supporter.name, "de naam", "supporter name", MAX_NAME)
             self.supporters.append(supporter)
-        elif self.supporter(who) is None and not who.startswith(("Practitioner/", "PractitionerRole/")):
+        elif self.supporter(who) is None and not is_professional_ref(who):
             raise DomainError("Alleen hulpverleners of naasten kunnen genomineerd worden.", f"cannot nominate {who!r}")
         if any(m.who == who and m.active for m in self.members):
             raise DomainError("Deze persoon staat al in de groep.", f"{who} is already an active member")
@@ -1163,7 +1164,7 @@ class ResourceGroup:
     def hand_over(self, to: str, display: str, today: date) -> Member:
         """Hand the group over to another regieondersteuner (the old one's membership ends)."""
         self._require_open()
-        if not to.startswith(("Practitioner/", "PractitionerRole/")):
+        if not is_professional_ref(to):
             raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot hand over to {to!r}")
         current = [m for m in self.members if MemberRole.REGIEONDERSTEUNER in m.roles and m.active]
         if any(m.who == to for m in current):
@@ -1190,7 +1191,7 @@ class ResourceGroup:
     def take_over(self, to: str, display: str, today: date) -> Member:
         """A colleague takes over a group whose regieondersteuner has left the team (no hand-over was possible)."""
         self._require_open()
-        if not to.startswith(("Practitioner/", "PractitionerRole/")):
+        if not is_professional_ref(to):
             raise DomainError("Alleen een behandelaar kan regieondersteuner zijn.", f"cannot take over as {to!r}")
         if self.regieondersteuner() is not None:
             raise DomainError(

@@ -31,6 +31,16 @@ def literal(reference: str) -> str:
     return reference
 
 
+# A care professional, or one of their roles (a team may list either; the app treats them alike).
+PROFESSIONAL_TYPES = ("Practitioner", "PractitionerRole")
+_PROFESSIONAL_PREFIXES = tuple(f"{kind}/" for kind in PROFESSIONAL_TYPES)
+
+
+def is_professional_ref(reference: str) -> bool:
+    """Whether a `Type/id` reference names a care professional: a Practitioner or one of their PractitionerRoles."""
+    return reference.startswith(_PROFESSIONAL_PREFIXES)
+
+
 def ref_type(reference: str) -> str:
     """The resource type of a literal reference ('' for urn:uuid or contained references)."""
     if reference.startswith((URN_UUID, "#")) or "/" not in reference:

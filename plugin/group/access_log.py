@@ -16,7 +16,7 @@ from flask_babel import gettext
 
 from fhir_mappings.audit import ROLE_SYSTEM, ROLE_UNKNOWN, AccessRecord, AuditOutcome, from_audit_event
 from fhir_mappings.model import ResourceGroup
-from fhir_mappings.refs import literal
+from fhir_mappings.refs import is_professional_ref, literal
 from fhir_mappings.rights import Role
 from plugin.audit.trail import AuditTrail
 from plugin.group.overview import name_of
@@ -190,7 +190,7 @@ class _Names:
             name = self.service.display_name(reference)
             if name != reference:
                 return name
-        if reference.startswith(("Practitioner/", "PractitionerRole/")):
+        if is_professional_ref(reference):
             return gettext("a care professional of the clinic")
         return gettext("someone else")
 

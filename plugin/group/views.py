@@ -23,6 +23,7 @@ from fhir_mappings.audit import VIEW_CASELOAD
 from fhir_mappings.codes import GoalTerm, MeetingTheme, MemberRole, WishKind
 from fhir_mappings.errors import MappingError
 from fhir_mappings.model import Goal, ProgressScore, ResourceGroup
+from fhir_mappings.refs import is_professional_ref
 from fhir_mappings.rights import Action, Role, may_take_over, require
 from plugin.audit.web import current_trail, request_audit
 from plugin.goals.views import sparkline_for
@@ -629,7 +630,7 @@ def caseload(context_id: str) -> Any:
     """The clinician's caseload: every group they take part in, by any of their PractitionerRoles too, and what
     needs attention (2 round trips; 3 when the user's roles are not known to this process yet)."""
     user = g.launch.fhir_user_reference
-    if user is None or not user.startswith(("Practitioner/", "PractitionerRole/")):
+    if user is None or not is_professional_ref(user):
         return render_template(
             "group/caseload.html",
             caseload=None,

@@ -20,6 +20,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from fhir_mappings.codes import INTERVIEW_SECTIONS, InterviewVisibility, MemberRole, NominationState
 from fhir_mappings.model import Member, NominationInterview, ResourceGroup, Supporter
 from fhir_mappings.profiles import MappingMode
+from fhir_mappings.refs import is_professional_ref
 from fhir_mappings.rights import Action, Role, may_see_interview
 from plugin.group.service import GroupPage, current_service, group_page, now, person_name, today
 from plugin.i18n import gettext
@@ -123,7 +124,7 @@ class Person:
     @property
     def relationship(self) -> str:
         """Who this is for the patient: family, friend, a profession; or a practitioner of the clinic."""
-        if self.supporter is None and self.member.who.startswith(("Practitioner/", "PractitionerRole/")):
+        if self.supporter is None and is_professional_ref(self.member.who):
             return str(gettext("practitioner of this clinic"))
         return people.describe(self.supporter)
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from fhir_mappings.codes import GroupStatus
 from fhir_mappings.errors import DomainError
 from fhir_mappings.model import Meeting, Member, NominationInterview, ResourceGroup, check_text, uids_from
-from fhir_mappings.refs import literal
+from fhir_mappings.refs import is_professional_ref, literal
 from fhir_mappings.rights import Action, Actor, NotAllowed, Role, actor_in, may_take_over, require
 from plugin.services.core import act, once, repeated
 from plugin.services.meetings import cancel_with_notice
@@ -44,7 +44,7 @@ _LIFECYCLE_STATUS = {
 
 def require_overview(actor: Actor) -> None:
     """Raise `NotAllowed` unless the actor may see the group's overview, saying why in their own terms."""
-    professional = actor.who.startswith(("Practitioner/", "PractitionerRole/"))  # addressed as "u", others "je"
+    professional = is_professional_ref(actor.who)  # addressed as "u", others "je"
     if actor.role is Role.NOMINEE:
         raise NotAllowed(
             "U bent genomineerd voor deze resourcegroep. Als u na het kennismakingsgesprek lid wordt, kunt u de "

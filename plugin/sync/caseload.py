@@ -58,7 +58,7 @@ from fhir_mappings.fhirjson import names_display, ref_of
 from fhir_mappings.from_fhir import group_summary_from_fhir, is_artifact, is_group_team, plans_in
 from fhir_mappings.model import CLINIC_ZONE, NOMINEE_STATES, ResourceGroup
 from fhir_mappings.query import group_team_params
-from fhir_mappings.refs import RefIndex, literal, other_patient_ref, ref_type
+from fhir_mappings.refs import PROFESSIONAL_TYPES, RefIndex, literal, other_patient_ref, ref_type
 from fhir_mappings.rights import Action, actor_in, visible_to
 from plugin.sync.capabilities import ServerCapabilities
 from plugin.sync.client import FhirClient, entries_of, entry_status
@@ -79,7 +79,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 1000
 # Plan ids per GET when the server takes no batch: keeps each URL well under common 8 KB limits.
 GET_CHUNK = 100
-PRACTITIONER_TYPES = ("Practitioner", "PractitionerRole")
 
 _TEAM_STATUS = {v: k for k, v in CARETEAM_STATUS.items()}
 _PLAN_INCLUDES: tuple[tuple[str, str], ...] = (
@@ -175,7 +174,7 @@ def practitioner_references(practitioner: str | Mapping[str, Any]) -> tuple[str,
         refs = [literal(practitioner.strip())]
     elif isinstance(practitioner, Mapping):
         rtype, rid = practitioner.get("resourceType"), practitioner.get("id")
-        if rtype not in PRACTITIONER_TYPES or not rid:
+        if rtype not in PROFESSIONAL_TYPES or not rid:
             raise ValueError(f"expected a Practitioner or PractitionerRole resource with an id, got {rtype!r}")
         refs = [f"{rtype}/{rid}"]
         if rtype == "PractitionerRole":
@@ -186,7 +185,7 @@ def practitioner_references(practitioner: str | Mapping[str, Any]) -> tuple[str,
         raise TypeError(f"practitioner must be a reference or a resource, not {type(practitioner).__name__}")
     for ref in refs:
         parts = ref.split("/")
-        if len(parts) != 2 or parts[0] not in PRACTITIONER_TYPES or not parts[1]:
+        if len(parts) != 2 or parts[0] not in PROFESSIONAL_TYPES or not parts[1]:
             raise ValueError(f"not a Practitioner or PractitionerRole reference: {ref!r}")
     return tuple(dict.fromkeys(refs))
 

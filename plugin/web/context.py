@@ -14,6 +14,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from fhir_mappings.codes import MemberRole
+from fhir_mappings.refs import is_professional_ref
 from plugin.appglobals import app_globals
 from plugin.group.service import current_service
 from plugin.services.submissions import SUBMISSION_KEY
@@ -144,6 +145,7 @@ def init_page_context(app: Flask) -> None:
     widgets.install()
     app.jinja_env.globals["example_date"] = example_date  # a global: macros imported without context use it too
     app.jinja_env.globals["icon_src"] = icon_src
+    app.jinja_env.globals["is_professional_ref"] = is_professional_ref
     app.jinja_env.globals.update(  # _forms.html hands these out as field, radios, describedby, checkbox and submit
         form_field=fields.field,
         form_radios=fields.radios,
