@@ -82,25 +82,8 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
                     "members.index",
                 )
             )
-    last = group.last_held_meeting()
-    upcoming = group.next_meeting(now)
-    if not group.may_plan:  # paused: nothing is planned until the group goes on
-        pass
-    elif last is not None:
-        due = add_months(last.start, MEETING_INTERVAL_MONTHS)
-        if upcoming is None or upcoming.start > due:
-            items.append(
-                Attention(
-                    "meeting",
-                    gettext(
-                        "No meeting is planned within three months of the last one (%(date)s).",
-                        date=_day_in_text(last.start),
-                    ),
-                    "meetings.index",
-                )
-            )
-    elif upcoming is None and any(m.is_member for m in group.members if m.who != group.patient):
-        items.append(Attention("meeting", gettext("No meeting is planned yet."), "meetings.index"))
+    if group.may_plan:  # paused: nothing is planned until the group goes on
+        items += _meeting_attention(group, now)
     for agreement in group.overdue_agreements(now.date()):
         items.append(
             Attention(
@@ -110,6 +93,23 @@ def attention(group: ResourceGroup, now: datetime) -> list[Attention]:
             )
         )
     return items
+
+
+def _meeting_attention(group: ResourceGroup, now: datetime) -> list[Attention]:
+    """No meeting planned within three months of the last held one; or, before the first, none planned at all
+    while the group has members."""
+    last = group.last_held_meeting()
+    upcoming = group.next_meeting(now)
+    if last is not None:
+        if upcoming is not None and upcoming.start <= add_months(last.start, MEETING_INTERVAL_MONTHS):
+            return []
+        text = gettext(
+            "No meeting is planned within three months of the last one (%(date)s).", date=_day_in_text(last.start)
+        )
+        return [Attention("meeting", text, "meetings.index")]
+    if upcoming is None and any(m.is_member for m in group.members if m.who != group.patient):
+        return [Attention("meeting", gettext("No meeting is planned yet."), "meetings.index")]
+    return []
 
 
 def attention_for(group: ResourceGroup, actor: Actor, now: datetime) -> list[Attention] | None:
@@ -901,5 +901,7 @@ def timeline(group: ResourceGroup, kind: str | None = None, *, every_read: bool 
     )
     if kind is not None:
         events = [e for e in events if e.kind == kind]
-    order = {id(e): n for n, e in enumerate(events)}  # the record's own order: a nomination before the joining
-    return sorted(events, key=lambda e: (e.when, order[id(e)]), reverse=True)
+    # A stable sort keeps the order of equal moments; reversed first, the one recorded later comes first.
+    events.reverse()
+    events.sort(key=lambda e: e.when, reverse=True)
+    return events
